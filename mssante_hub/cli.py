@@ -1,0 +1,197 @@
+"""The `mssante-hub` command: the operator interface of DESIGN.md.
+
+Errors are one line on stderr saying what is wrong and how to fix it; exit code 2
+for usage, 1 for failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import tomlkit
+
+from crypto.errors import IntegrityError, MasterKeyError
+from mssante_hub import __version__
+from mssante_hub.config import Config, ConfigError, parse_toml_value, setting
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+PRIVATE_UMASK = 0o077
+
+
+class UsageError(Exception):
+    pass
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+    if len(password) < 12:
+        raise UsageError("the password must have at least 12 characters")
+    return password
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from mssante_hub.datadir import add_demo_accounts, init_data_dir
+    from mssante_hub.hub import Hub
+
+    config = init_data_dir(args.data_dir, args.domain, args.patient_domain)
+    print(f"created {args.data_dir} (settings: {config.path})")
+    if args.demo:
+        pro_password, patient_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+        hub = Hub.open(args.data_dir)
+        try:
+            professional, patient = add_demo_accounts(hub, pro_password, patient_password)
+        finally:
+            hub.close()
+        print(f"demo professional: {professional}  password: {pro_password}")
+        print(f"demo patient:      {patient}  password: {patient_password}")
+    return 0
+
+
+def _parse_listen(values: list[str]) -> dict[str, str]:
+    overrides = {}
+    for value in values:
+        name, sep, address = value.partition("=")
+        if not sep:
+            raise UsageError(f"--listen takes NAME=HOST:PORT, not {value!r}")
+        overrides[name] = address
+    return overrides
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mssante_hub.service import serve
+
+    return serve(args.data_dir, _parse_listen(args.listen))
+
+
+def cmd_account_add(args: argparse.Namespace) -> int:
+    from mssante_hub.accounts import add_account
+    from mssante_hub.hub import Hub
+
+    password = _read_password(args)
+    hub = Hub.open(args.data_dir)
+    try:
+        account_id = add_account(hub, type=args.type, address=args.address, display_name=args.name,
+                                 password=password, rpps=args.rpps)
+    finally:
+        hub.close()
+    print(f"account {account_id} {args.address.lower()} created")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from mssante_hub.hub import Hub
+    from mssante_hub.keys import rotate_master_key
+
+    hub = Hub.open(args.data_dir)
+    try:
+        count = rotate_master_key(hub, progress=not args.quiet)
+    finally:
+        hub.close()
+    print(f"master key rotated; {count} account keys re-sealed")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from mssante_hub.doctor import diagnose
+
+    problems = diagnose(args.data_dir)
+    for problem in problems:
+        print(f"problem: {problem}")
+    if not problems:
+        print(f"ok: {args.data_dir} is healthy")
+    return EXIT_FAILURE if problems else 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    config = Config.load(args.data_dir)
+    setting(args.key)
+    if args.action == "get":
+        print(tomlkit.item(config.get(args.key)).as_string())
+        return 0
+    if args.value is None:
+        raise UsageError("config set needs a VALUE")
+    config.set(args.key, parse_toml_value(args.value))
+    config.save()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mssante-hub", description="Secure health messaging hub.")
+    parser.add_argument("--version", action="version", version=f"mssante-hub {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_data_dir(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--data-dir", type=Path, required=True, help="the hub's data folder")
+        return p
+
+    p = with_data_dir(commands.add_parser("init", help="create a new data folder"))
+    p.add_argument("--domain", help="mail domain of the professionals")
+    p.add_argument("--patient-domain", help="mail domain of patient spaces")
+    p.add_argument("--demo", action="store_true", help="also create a demo professional and patient")
+    p.set_defaults(func=cmd_init)
+
+    p = with_data_dir(commands.add_parser("serve", help="run the hub"))
+    p.add_argument("--listen", action="append", default=[], metavar="NAME=HOST:PORT",
+                   help="start this listener (mx, submission, imap, imaps, web) here; repeatable")
+    p.set_defaults(func=cmd_serve)
+
+    account = commands.add_parser("account", help="manage mailboxes").add_subparsers(dest="action", required=True)
+    p = with_data_dir(account.add_parser("add", help="create a professional mailbox"))
+    p.add_argument("--type", required=True, choices=["PER", "ORG", "APP", "CAB"])
+    p.add_argument("--address", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--rpps")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_account_add)
+
+    keys = commands.add_parser("keys", help="manage keys").add_subparsers(dest="action", required=True)
+    p = with_data_dir(keys.add_parser("rotate", help="new master key; re-seals account keys, not bodies"))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_keys_rotate)
+
+    p = with_data_dir(commands.add_parser("doctor", help="check a data folder and say what to fix"))
+    p.set_defaults(func=cmd_doctor)
+
+    p = with_data_dir(commands.add_parser("config", help="read or change one setting"))
+    p.add_argument("action", choices=["get", "set"])
+    p.add_argument("key", help="dotted setting name, e.g. mx.trusted_networks")
+    p.add_argument("value", nargs="?", help="new value in TOML syntax")
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Every file the hub writes (database, WAL, keys, settings) is its owner's alone.
+    os.umask(PRIVATE_UMASK)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"mssante-hub: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback, for operators
+        from mssante_hub.accounts import AccountError
+        from mssante_hub.datadir import DataDirError
+        from mssante_hub.service import ServeError
+
+        known = (ConfigError, MasterKeyError, IntegrityError, AccountError, DataDirError, ServeError, OSError)
+        if not isinstance(exc, known):
+            raise
+        print(f"mssante-hub: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Settings: one TOML file per data folder over embedded defaults.
+
+Every setting the hub knows is declared once in :data:`SETTINGS`, with its type,
+default and meaning; ``docs/configuration.md`` documents the same list and a test
+keeps the two in step. ``mssante-hub config get|set`` edits one dotted key while
+keeping the file's comments (tomlkit), as Postfix's postconf does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import tomlkit
+
+CONFIG_FILE_NAME = "hub.toml"
+MIB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A setting is unknown or its value is not acceptable."""
+
+
+def _listen_address(value: str) -> None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{value!r} is not HOST:PORT")
+
+
+def _positive(value: int) -> None:
+    if value <= 0:
+        raise ConfigError(f"{value} must be positive")
+
+
+def _non_negative(value: int) -> None:
+    if value < 0:
+        raise ConfigError(f"{value} must not be negative")
+
+
+def _networks(value: list) -> None:
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"{item!r} is not a network such as 127.0.0.0/8") from exc
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    type: type
+    default: Any
+    doc: str
+    check: Callable[[Any], None] | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("hub.domain", str, "hub.localhost", "Mail domain of the professionals' mailboxes."),
+    Setting("hub.patient_domain", str, "patient.hub.localhost", "Mail domain of patient spaces (`<INS>@domain`)."),
+    Setting("hub.hostname", str, "mx.hub.localhost", "Host name the hub gives in SMTP greetings and receipts."),
+    Setting("hub.software_reference", str, "mssante-hub", "Value stamped in `X-MSS-NIL` on submitted mail."),
+    Setting("storage.url", str, "", "SQLAlchemy URL; empty means SQLite file `hub.sqlite3` in the data folder."),
+    Setting("storage.db_threads", int, 4, "Threads for blocking database reads.", _positive),
+    Setting("storage.group_commit_window_ms", float, 2.0,
+            "How long the writer waits to gather more deliveries into one transaction.", _non_negative),
+    Setting("storage.group_commit_max_batch", int, 256, "Most deliveries committed in one transaction.", _positive),
+    Setting("keys.master_key_file", str, "keys/master.key", "Master key file, relative to the data folder; mode 0600."),
+    Setting("keys.master_key_env", str, "MSSANTE_HUB_MASTER_KEY",
+            "Environment variable that, when set, holds the master key in hex and wins over the file."),
+    Setting("tls.cert_file", str, "tls/cert.pem", "Server certificate chain (PEM), relative to the data folder."),
+    Setting("tls.key_file", str, "tls/key.pem", "Server private key (PEM), mode 0600."),
+    Setting("limits.max_message_bytes", int, 25 * MIB, "Largest message accepted, in bytes (25 MB).", _positive),
+    Setting("limits.max_header_fields", int, 500, "Most header fields in one message or MIME part.", _positive),
+    Setting("limits.max_header_bytes", int, 256 * 1024, "Largest header section of a message, in bytes.", _positive),
+    Setting("limits.max_line_bytes", int, 998 + 2, "Longest line, CRLF included (RFC 5322: 998 + CRLF).", _positive),
+    Setting("limits.max_mime_parts", int, 500, "Most MIME parts in one message.", _positive),
+    Setting("limits.max_mime_depth", int, 20, "Deepest nesting of multiparts.", _positive),
+    Setting("limits.max_recipients", int, 100, "Most recipients of one message.", _positive),
+    Setting("limits.parse_threads", int, 2, "Threads that parse and encrypt incoming messages.", _positive),
+    Setting("auth.argon2_time_cost", int, 2, "Argon2id passes for password hashes.", _positive),
+    Setting("auth.argon2_memory_kib", int, 64 * 1024, "Argon2id memory per hash, KiB.", _positive),
+    Setting("auth.max_concurrent_hashes", int, 4,
+            "Password hashes computed at once; bounds memory under a login storm.", _positive),
+    Setting("audit.retention_days", int, 183, "Days audit events are kept (at least 6 months).", _positive),
+    Setting("listen.mx", str, "127.0.0.1:2525", "SMTP for other operators and hospital systems (production: :25).",
+            _listen_address),
+    Setting("listen.submission", str, "127.0.0.1:5870", "SMTP submission for clients (production: :587).",
+            _listen_address),
+    Setting("listen.imap", str, "127.0.0.1:1430", "IMAP with STARTTLS (production: :143).", _listen_address),
+    Setting("listen.imaps", str, "127.0.0.1:9930", "IMAP over implicit TLS (production: :993).", _listen_address),
+    Setting("listen.web", str, "127.0.0.1:8080", "Patient webmail and JSON API (behind a TLS proxy in production).",
+            _listen_address),
+    Setting("listen.enabled", list, ["web"], "Listeners that `serve` starts when no --listen is given."),
+    Setting("mx.trusted_networks", list, [],
+            "Networks whose systems may deliver to local mailboxes on mx without TLS or certificate.", _networks),
+)
+BY_KEY = {s.key: s for s in SETTINGS}
+LISTENER_NAMES = ("mx", "submission", "imap", "imaps", "web")
+
+
+def setting(key: str) -> Setting:
+    try:
+        return BY_KEY[key]
+    except KeyError:
+        raise ConfigError(f"unknown setting {key!r}; see docs/configuration.md") from None
+
+
+def validate(key: str, value: Any) -> Any:
+    """The value converted to the setting's type, or ConfigError."""
+    spec = setting(key)
+    if spec.type is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and spec.type is not bool or not isinstance(value, spec.type):
+        raise ConfigError(f"{key} takes a {spec.type.__name__}, not {type(value).__name__}")
+    if spec.check:
+        spec.check(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    return value.unwrap() if hasattr(value, "unwrap") else value
+
+
+class Config:
+    """Settings of one data folder: the file's values over the defaults."""
+
+    def __init__(self, data_dir: Path, document: tomlkit.TOMLDocument | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.document = document if document is not None else tomlkit.document()
+
+    @property
+    def path(self) -> Path:
+        return self.data_dir / CONFIG_FILE_NAME
+
+    @classmethod
+    def load(cls, data_dir: Path) -> "Config":
+        path = Path(data_dir) / CONFIG_FILE_NAME
+        if not path.exists():
+            raise ConfigError(f"{path} not found; create the data folder with: mssante-hub init --data-dir {data_dir}")
+        try:
+            document = tomlkit.parse(path.read_text(encoding="utf-8"))
+        except tomlkit.exceptions.TOMLKitError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        config = cls(data_dir, document)
+        for key in config.explicit_keys():
+            validate(key, config.get(key))
+        return config
+
+    def explicit_keys(self) -> list[str]:
+        return [f"{section}.{name}" for section, table in self.document.items() for name in table]
+
+    def get(self, key: str) -> Any:
+        spec = setting(key)
+        section, name = key.split(".", 1)
+        table = self.document.get(section)
+        if table is not None and name in table:
+            return _plain(table[name])
+        return spec.default
+
+    def set(self, key: str, value: Any) -> None:
+        value = validate(key, value)
+        section, name = key.split(".", 1)
+        if section not in self.document:
+            self.document[section] = tomlkit.table()
+        self.document[section][name] = value
+
+    def save(self) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(tomlkit.dumps(self.document), encoding="utf-8")
+        tmp.replace(self.path)
+
+    def path_setting(self, key: str) -> Path:
+        """A file setting resolved against the data folder."""
+        return self.data_dir / self.get(key)
+
+    def storage_url(self) -> str:
+        return self.get("storage.url") or f"sqlite:///{(self.data_dir / 'hub.sqlite3').resolve()}"
+
+
+def parse_toml_value(text: str) -> Any:
+    """A VALUE as typed on the command line, in TOML syntax (`25`, `"x"`, `["a"]`)."""
+    try:
+        return _plain(tomlkit.parse(f"v = {text}")["v"])
+    except tomlkit.exceptions.TOMLKitError:
+        # A bare word is taken as a string, as postconf does.
+        return text

@@ -1,0 +1,65 @@
+"""Create a data folder: settings, master key, TLS certificate, database, the hub's own account."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import tomlkit
+
+from crypto.masterkey import create_master_key_file
+from mssante_hub.accounts import add_account, add_system_account
+from mssante_hub.config import CONFIG_FILE_NAME, Config
+from mssante_hub.hub import Hub
+from mssante_hub.tlsgen import write_self_signed
+from storage.models import AccountType
+
+DATA_DIR_MODE = 0o700
+DEMO_PROFESSIONAL = "demo.medecin"
+DEMO_PATIENT_INS = "279035121518989"  # the valid test matricule of DOMAIN.md §1
+
+
+class DataDirError(Exception):
+    pass
+
+
+def init_data_dir(data_dir: Path, domain: str | None = None, patient_domain: str | None = None) -> Config:
+    """Lay out a new data folder; refuses one that already holds anything."""
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise DataDirError(f"{data_dir} already exists and is not empty; choose a new folder")
+    data_dir.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(data_dir, DATA_DIR_MODE)
+    document = tomlkit.document()
+    document.add(tomlkit.comment("mssante-hub settings; every key is described in docs/configuration.md"))
+    document.add(tomlkit.comment("edit with: mssante-hub config set --data-dir DIR KEY VALUE"))
+    config = Config(data_dir, document)
+    if domain:
+        config.set("hub.domain", domain)
+        config.set("hub.hostname", f"mx.{domain}")
+    if patient_domain:
+        config.set("hub.patient_domain", patient_domain)
+    config.set("listen.enabled", list(config.get("listen.enabled")))
+    (data_dir / CONFIG_FILE_NAME).touch(mode=0o600)
+    config.save()
+    master = create_master_key_file(config.path_setting("keys.master_key_file"))
+    write_self_signed(
+        config.path_setting("tls.cert_file"), config.path_setting("tls.key_file"),
+        [config.get("hub.hostname"), config.get("hub.domain"), "localhost"],
+    )
+    hub = Hub(config, master)
+    try:
+        add_system_account(hub)
+    finally:
+        hub.close()
+    return config
+
+
+def add_demo_accounts(hub: Hub, password_professional: str, password_patient: str) -> tuple[str, str]:
+    """A demo professional and a demo patient; returns their addresses."""
+    professional = f"{DEMO_PROFESSIONAL}@{hub.config.get('hub.domain')}"
+    patient = f"{DEMO_PATIENT_INS}@{hub.config.get('hub.patient_domain')}"
+    add_account(hub, type="PER", address=professional, display_name="Dr Demo Médecin", password=password_professional,
+                rpps="810003456789")
+    add_account(hub, type=AccountType.PATIENT.value, address=patient, display_name="Patiente Démo",
+                password=password_patient, ins=DEMO_PATIENT_INS)
+    return professional, patient

@@ -1,0 +1,125 @@
+"""The running hub's shared parts: settings, database, keys, writer, thread pools.
+
+One object, built once by the command line or a test, handed explicitly to whatever
+needs it (no global registry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import Connection
+
+from crypto.errors import IntegrityError, MasterKeyError
+from crypto.keyring import Keyring
+from crypto.masterkey import load_master_key
+from mssante_hub.config import Config
+from mssante_hub.mime import Limits
+from mssante_hub.passwords import Passwords
+from storage import accounts as account_repo
+from storage import database
+from storage.committer import GroupCommitter
+from storage.models import AccountType
+
+SYSTEM_LOCALPART = "postmaster"
+PENDING_MASTER_KEY_SUFFIX = ".new"
+
+
+def open_master_key(config: Config) -> bytes:
+    return load_master_key(config.path_setting("keys.master_key_file"), config.get("keys.master_key_env"))
+
+
+class Hub:
+    def __init__(self, config: Config, master_key: bytes, *, upgrade_schema: bool = True) -> None:
+        self.config = config
+        self.engine = database.make_engine(config.storage_url(), pool_size=config.get("storage.db_threads") + 2)
+        if upgrade_schema:
+            database.upgrade(self.engine)
+        self.keyring = Keyring(master_key)
+        self.committer = GroupCommitter(
+            self.engine, config.get("storage.group_commit_window_ms"), config.get("storage.group_commit_max_batch")
+        )
+        self.read_pool = concurrent.futures.ThreadPoolExecutor(config.get("storage.db_threads"), "db-read")
+        self.parse_pool = concurrent.futures.ThreadPoolExecutor(config.get("limits.parse_threads"), "parse")
+        self.passwords = Passwords(
+            config.get("auth.argon2_time_cost"), config.get("auth.argon2_memory_kib"),
+            config.get("auth.max_concurrent_hashes"),
+        )
+        self.limits = Limits(
+            max_message_bytes=config.get("limits.max_message_bytes"),
+            max_header_fields=config.get("limits.max_header_fields"),
+            max_header_bytes=config.get("limits.max_header_bytes"),
+            max_line_bytes=config.get("limits.max_line_bytes"),
+            max_mime_parts=config.get("limits.max_mime_parts"),
+            max_mime_depth=config.get("limits.max_mime_depth"),
+        )
+        self.local_domains = frozenset(
+            d.lower() for d in (config.get("hub.domain"), config.get("hub.patient_domain"))
+        )
+        # Called after each committed delivery (IMAP IDLE, relay worker); never before.
+        self.delivery_listeners: list[Callable[[Any], None]] = []
+        self._system: account_repo.AccountRow | None = None
+
+    @classmethod
+    def open(cls, data_dir: Path, **kwargs: Any) -> "Hub":
+        config = Config.load(data_dir)
+        hub = cls(config, open_master_key(config), **kwargs)
+        try:
+            hub.check_master_key()
+        except BaseException:
+            hub.close()
+            raise
+        return hub
+
+    def check_master_key(self) -> None:
+        """Prove the master key opens the hub's own key, finishing an interrupted rotation if needed."""
+        system = self.system_account()
+        if system is None:
+            return
+        try:
+            self.keyring.private_key(system.key_id, system.sealed_private_key)
+        except IntegrityError:
+            pending = Path(str(self.config.path_setting("keys.master_key_file")) + PENDING_MASTER_KEY_SUFFIX)
+            if pending.exists():
+                key = load_master_key(pending)
+                Keyring(key).private_key(system.key_id, system.sealed_private_key)  # raises if not it either
+                pending.replace(self.config.path_setting("keys.master_key_file"))
+                self.keyring = Keyring(key)
+                return
+            raise MasterKeyError("the master key does not open this hub's keys (wrong key file?)") from None
+
+    def system_account(self) -> account_repo.AccountRow | None:
+        """The hub's own account (postmaster; reader of the relay queue), cached once found."""
+        if self._system is None:
+            with self.engine.connect() as conn:
+                self._system = account_repo.first_of_type(conn, AccountType.SYSTEM.value)
+        return self._system
+
+    def is_local(self, address: str) -> bool:
+        return address.rpartition("@")[2].lower() in self.local_domains
+
+    async def read(self, fn: Callable[[Connection], Any]) -> Any:
+        """Run a read-only function of a connection on the bounded read pool."""
+
+        def run() -> Any:
+            with self.engine.connect() as conn:
+                return fn(conn)
+
+        return await asyncio.get_running_loop().run_in_executor(self.read_pool, run)
+
+    def read_sync(self, fn: Callable[[Connection], Any]) -> Any:
+        with self.engine.connect() as conn:
+            return fn(conn)
+
+    async def write(self, fn: Callable[[Connection], Any]) -> Any:
+        """Run a unit of work through the group committer; returns once it is durable."""
+        return await asyncio.wrap_future(self.committer.submit(fn))
+
+    def close(self) -> None:
+        self.committer.close()
+        self.read_pool.shutdown(wait=True)
+        self.parse_pool.shutdown(wait=True)
+        self.engine.dispose()

@@ -1,0 +1,35 @@
+"""A started listener, whatever the library behind it (Twisted or asyncio)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+
+@dataclass
+class Listener:
+    host: str
+    port: int
+    close: Callable[[], Awaitable[None]]
+
+    @classmethod
+    def from_twisted(cls, listening) -> "Listener":
+        address = listening.getHost()
+
+        async def close() -> None:
+            result = listening.stopListening()
+            if result is not None:
+                await result.asFuture(asyncio.get_running_loop())
+
+        return cls(address.host, address.port, close)
+
+    @classmethod
+    def from_asyncio(cls, server: asyncio.AbstractServer) -> "Listener":
+        host, port = server.sockets[0].getsockname()[:2]
+
+        async def close() -> None:
+            server.close()
+            await server.wait_closed()
+
+        return cls(host, port, close)

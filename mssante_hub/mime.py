@@ -1,0 +1,123 @@
+"""Parse incoming mail under strict limits: every input is hostile until parsed.
+
+Cheap byte-level checks run first (size, header section, line lengths, UTF-8), so a
+hostile message is refused before the email package builds anything big from it.
+"""
+
+from __future__ import annotations
+
+import email.errors
+import email.policy
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from mssante_hub import refusals
+from mssante_hub.refusals import Refusal
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_FIELD_NAME = re.compile(rb"^[!-9;-~]+[ \t]*:")  # RFC 5322 ftext, then the colon
+# Defects after which the structure cannot be trusted; softer ones are tolerated,
+# as real mail carries them.
+_FATAL_DEFECTS = (
+    email.errors.NoBoundaryInMultipartDefect,
+    email.errors.StartBoundaryNotFoundDefect,
+    email.errors.CloseBoundaryNotFoundDefect,
+    email.errors.MultipartInvariantViolationDefect,
+    email.errors.MissingHeaderBodySeparatorDefect,
+    email.errors.InvalidMultipartContentTransferEncodingDefect,
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int
+    max_header_fields: int
+    max_header_bytes: int
+    max_line_bytes: int
+    max_mime_parts: int
+    max_mime_depth: int
+
+
+def bare_line_ending(raw: bytes) -> bool:
+    """True if a CR or LF stands alone (SMTP smuggling material, RFC 5321 §2.3.8)."""
+    stripped = raw.replace(b"\r\n", b"")
+    return b"\r" in stripped or b"\n" in stripped
+
+
+def _check_header_section(header: bytes, limits: Limits) -> None:
+    if len(header) > limits.max_header_bytes:
+        raise Refusal(refusals.HEADER_TOO_BIG)
+    try:
+        header.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refusal(refusals.HEADER_NOT_UTF8) from None
+    fields = 0
+    for line in header.splitlines():
+        if line[:1] in (b" ", b"\t"):
+            if fields == 0:
+                raise Refusal(refusals.MALFORMED_HEADER, "continuation before any field")
+            continue
+        if not _FIELD_NAME.match(line):
+            raise Refusal(refusals.MALFORMED_HEADER)
+        fields += 1
+        if fields > limits.max_header_fields:
+            raise Refusal(refusals.TOO_MANY_HEADERS)
+
+
+def pre_scan(raw: bytes, limits: Limits) -> None:
+    """Byte-level checks before any parsing."""
+    if len(raw) > limits.max_message_bytes:
+        raise Refusal(refusals.MESSAGE_TOO_BIG)
+    found = _HEADER_END.search(raw, 0, limits.max_header_bytes + 4)
+    if found is None and len(raw) > limits.max_header_bytes:
+        raise Refusal(refusals.HEADER_TOO_BIG)
+    _check_header_section(raw[: found.start()] if found else raw, limits)
+    if re.search(rb"[^\r\n]{%d}" % (limits.max_line_bytes - 1), raw):
+        raise Refusal(refusals.LINE_TOO_LONG)
+
+
+def _walk(message: EmailMessage, limits: Limits) -> None:
+    parts = 0
+    stack = [(message, 0)]
+    while stack:
+        part, depth = stack.pop()
+        parts += 1
+        if parts > limits.max_mime_parts:
+            raise Refusal(refusals.TOO_MANY_PARTS)
+        if depth > limits.max_mime_depth:
+            raise Refusal(refusals.MALFORMED_MIME, "nesting too deep")
+        if any(isinstance(d, _FATAL_DEFECTS) for d in part.defects):
+            raise Refusal(refusals.MALFORMED_MIME)
+        if len(part.keys()) > limits.max_header_fields:
+            raise Refusal(refusals.TOO_MANY_HEADERS)
+        if part.is_multipart():
+            payload = part.get_payload()
+            if not isinstance(payload, list):
+                raise Refusal(refusals.MALFORMED_MIME)
+            stack.extend((child, depth + 1) for child in payload)
+
+
+def parse(raw: bytes, limits: Limits) -> EmailMessage:
+    """A parsed message, or Refusal with the reason."""
+    pre_scan(raw, limits)
+    message = BytesParser(policy=email.policy.default).parsebytes(raw)
+    _walk(message, limits)
+    if message["From"] is None:
+        raise Refusal(refusals.MISSING_FROM)
+    return message
+
+
+def summary_fields(message: EmailMessage) -> dict[str, str]:
+    """What a mailbox listing needs; stored encrypted beside the body."""
+
+    def field(name: str) -> str:
+        try:
+            value = message[name]
+        except (ValueError, IndexError, TypeError):  # a header the email package cannot fold
+            value = message.get_all(name, [""])[0] if message.get_all(name) else ""
+        return str(value) if value is not None else ""
+
+    return {name.lower(): field(name) for name in
+            ("Subject", "From", "To", "Cc", "Date", "Message-ID", "In-Reply-To", "References", "Reply-To")}

@@ -1,0 +1,52 @@
+"""Why the hub refuses a message: one named constant per reason.
+
+Each carries the SMTP reply code and enhanced status code (RFC 3463) that the SMTP
+front doors send, and the text in French then English that every front door shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: int
+    status: str  # enhanced status code, RFC 3463
+    fr: str
+    en: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.fr} / {self.en}"
+
+    @property
+    def permanent(self) -> bool:
+        return self.code >= 500
+
+
+class Refusal(Exception):
+    """A message, or one recipient of it, is refused for a stated reason."""
+
+    def __init__(self, reason: Reason, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason.code} {reason.status} {reason.text}" + (f" ({detail})" if detail else ""))
+
+
+MESSAGE_TOO_BIG = Reason(552, "5.3.4", "Message trop volumineux", "Message too big")
+HEADER_TOO_BIG = Reason(552, "5.3.4", "En-têtes trop volumineux", "Header section too big")
+TOO_MANY_HEADERS = Reason(552, "5.3.4", "Trop de champs d'en-tête", "Too many header fields")
+LINE_TOO_LONG = Reason(500, "5.5.2", "Ligne trop longue", "Line too long")
+HEADER_NOT_UTF8 = Reason(554, "5.6.0", "En-tête non UTF-8", "Header bytes are not valid UTF-8")
+MALFORMED_HEADER = Reason(554, "5.6.0", "En-tête mal formé", "Malformed header field")
+MALFORMED_MIME = Reason(554, "5.6.0", "Structure MIME invalide", "Malformed MIME structure")
+TOO_MANY_PARTS = Reason(554, "5.6.0", "Trop de parties MIME", "Too many MIME parts")
+MISSING_FROM = Reason(554, "5.6.0", "Champ From absent", "Missing From header field")
+BARE_LINE_ENDING = Reason(550, "5.6.0", "Fin de ligne nue (LF ou CR seul) refusée",
+                          "Bare LF or CR line ending refused")
+NO_RECIPIENTS = Reason(554, "5.5.1", "Aucun destinataire", "No valid recipients")
+TOO_MANY_RECIPIENTS = Reason(452, "4.5.3", "Trop de destinataires", "Too many recipients")
+UNKNOWN_RECIPIENT = Reason(550, "5.1.1", "Destinataire inconnu", "Unknown recipient")
+MAILBOX_UNAVAILABLE = Reason(550, "5.2.1", "Boîte aux lettres indisponible", "Mailbox unavailable")
+TEMPORARY_FAILURE = Reason(451, "4.3.0", "Erreur temporaire, réessayez plus tard", "Temporary failure, try again later")

@@ -1,0 +1,94 @@
+"""`mssante-hub serve`: one process, one asyncio loop, Twisted on top of it.
+
+The asyncio reactor must be installed before anything imports
+``twisted.internet.reactor``; front-door modules are therefore imported here,
+lazily, after the install (ENGINEERING-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from mssante_hub.config import LISTENER_NAMES, ConfigError
+from mssante_hub.hub import Hub
+from mssante_hub.listeners import Listener
+
+log = logging.getLogger("mssante_hub.service")
+
+# Listener name -> module with `async def start(hub, host, port, reactor) -> Listener`.
+FRONT_DOORS: dict[str, str] = {
+    "web": "mssante_hub.web.server",
+}
+
+
+class ServeError(Exception):
+    pass
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def plan_listeners(hub: Hub, overrides: dict[str, str]) -> dict[str, tuple[str, int]]:
+    """Which listeners to start, where: --listen wins over the settings."""
+    names = list(overrides) if overrides else list(hub.config.get("listen.enabled"))
+    plan = {}
+    for name in names:
+        if name not in LISTENER_NAMES:
+            raise ConfigError(f"unknown listener {name!r}; choose among {', '.join(LISTENER_NAMES)}")
+        if name not in FRONT_DOORS:
+            raise ServeError(f"listener {name!r} is not part of this version yet")
+        plan[name] = split_host_port(overrides.get(name) or hub.config.get(f"listen.{name}"))
+    return plan
+
+
+def serve(data_dir: Path, overrides: dict[str, str]) -> int:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    from twisted.internet import asyncioreactor
+
+    asyncioreactor.install(loop)
+    from twisted.internet import reactor
+
+    hub = Hub.open(data_dir)
+    listeners: list[Listener] = []
+    failure: list[BaseException] = []
+
+    async def start() -> None:
+        try:
+            for name, (host, port) in plan_listeners(hub, overrides).items():
+                module = importlib.import_module(FRONT_DOORS[name])
+                listener = await module.start(hub, host, port, reactor)
+                listeners.append(listener)
+                print(f"listening {name} {listener.host}:{listener.port}", flush=True)
+        except BaseException as exc:  # noqa: BLE001 - reported by the command line
+            failure.append(exc)
+            reactor.stop()
+
+    async def stop() -> None:
+        for listener in listeners:
+            await listener.close()
+
+    def on_signal() -> None:
+        if reactor.running:
+            reactor.stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal)
+    reactor.callWhenRunning(lambda: asyncio.ensure_future(start()))
+    try:
+        reactor.run(installSignalHandlers=False)
+        loop.run_until_complete(stop())
+    finally:
+        hub.close()
+        loop.close()
+    if failure:
+        raise failure[0]
+    print("stopped", file=sys.stderr, flush=True)
+    return 0

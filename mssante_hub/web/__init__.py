@@ -1,0 +1,1 @@
+"""Patient webmail and its JSON API (Twisted web, on the shared reactor)."""

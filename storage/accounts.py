@@ -1,0 +1,104 @@
+"""Account repository."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from storage.mailstore import create_default_folders
+from storage.models import Account, AccountStatus
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    type: str
+    address: str
+    display_name: str
+    status: str
+    key_id: str
+    public_key: bytes
+    sealed_private_key: bytes
+    password_hash: str | None
+
+
+_COLUMNS = (
+    Account.id, Account.type, Account.address, Account.display_name, Account.status, Account.key_id,
+    Account.public_key, Account.sealed_private_key, Account.password_hash,
+)
+
+
+def new_key_id() -> str:
+    return secrets.token_hex(16)
+
+
+def create_account(
+    conn: Connection,
+    *,
+    type: str,
+    address: str,
+    display_name: str,
+    key_id: str,
+    public_key: bytes,
+    sealed_private_key: bytes,
+    password_hash: str | None = None,
+    rpps: str | None = None,
+    ins: str | None = None,
+    status: str = AccountStatus.ACTIVE.value,
+) -> int:
+    """Insert an account and its default folders; returns its id."""
+    result = conn.execute(
+        insert(Account).values(
+            type=type, address=address.lower(), display_name=display_name, key_id=key_id, public_key=public_key,
+            sealed_private_key=sealed_private_key, password_hash=password_hash, rpps=rpps, ins=ins, status=status,
+        )
+    )
+    account_id = result.inserted_primary_key[0]
+    create_default_folders(conn, account_id)
+    return account_id
+
+
+def by_address(conn: Connection, address: str) -> AccountRow | None:
+    row = conn.execute(select(*_COLUMNS).where(Account.address == address.lower())).one_or_none()
+    return AccountRow(*row) if row else None
+
+
+def by_addresses(conn: Connection, addresses: list[str]) -> dict[str, AccountRow]:
+    lowered = sorted({a.lower() for a in addresses})
+    rows = conn.execute(select(*_COLUMNS).where(Account.address.in_(lowered))).all()
+    return {r.address: AccountRow(*r) for r in rows}
+
+
+def by_id(conn: Connection, account_id: int) -> AccountRow | None:
+    row = conn.execute(select(*_COLUMNS).where(Account.id == account_id)).one_or_none()
+    return AccountRow(*row) if row else None
+
+
+def first_of_type(conn: Connection, type: str) -> AccountRow | None:
+    row = conn.execute(select(*_COLUMNS).where(Account.type == type).order_by(Account.id).limit(1)).one_or_none()
+    return AccountRow(*row) if row else None
+
+
+def iter_sealed_keys(conn: Connection, batch: int = 1000):
+    """(id, key_id, sealed private key) of every account, in id order, in batches."""
+    last = 0
+    while True:
+        rows = conn.execute(
+            select(Account.id, Account.key_id, Account.sealed_private_key)
+            .where(Account.id > last).order_by(Account.id).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+
+
+def count_accounts(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(Account)).scalar_one()
+
+
+def replace_sealed_keys(conn: Connection, updates: list[tuple[int, bytes]]) -> None:
+    for account_id, sealed in updates:
+        conn.execute(update(Account).where(Account.id == account_id).values(sealed_private_key=sealed))

@@ -1,0 +1,151 @@
+"""Mail store repository: folders, blobs, wrapped keys, messages.
+
+Plain functions over a SQLAlchemy Connection, so that callers choose the
+transaction: the group committer runs many deliveries in one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from storage.models import Blob, Folder, Message, OutboundItem, WrappedKey
+
+# Special-use folders every mailbox starts with (RFC 6154 attributes).
+DEFAULT_FOLDERS: tuple[tuple[str, str | None], ...] = (
+    ("INBOX", None),
+    ("Sent", "\\Sent"),
+    ("Drafts", "\\Drafts"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+    ("Archive", "\\Archive"),
+)
+INBOX = "INBOX"
+
+
+def new_uidvalidity() -> int:
+    # Random rather than time-based: two folders recreated in the same second still differ.
+    return secrets.randbelow(2**31 - 1) + 1
+
+
+def create_folder(conn: Connection, account_id: int, name: str, special_use: str | None = None) -> int:
+    result = conn.execute(
+        insert(Folder).values(
+            account_id=account_id, name=name, uidvalidity=new_uidvalidity(), uidnext=1, highestmodseq=1,
+            special_use=special_use, subscribed=True,
+        )
+    )
+    return result.inserted_primary_key[0]
+
+
+def create_default_folders(conn: Connection, account_id: int) -> None:
+    conn.execute(
+        insert(Folder),
+        [
+            dict(account_id=account_id, name=name, uidvalidity=new_uidvalidity(), uidnext=1, highestmodseq=1,
+                 special_use=use, subscribed=True)
+            for name, use in DEFAULT_FOLDERS
+        ],
+    )
+
+
+def folder_id(conn: Connection, account_id: int, name: str) -> int | None:
+    return conn.execute(
+        select(Folder.id).where(Folder.account_id == account_id, Folder.name == name)
+    ).scalar_one_or_none()
+
+
+def allocate_uids(conn: Connection, folder: int, count: int = 1) -> tuple[int, int]:
+    """Reserve `count` UIDs and one new MODSEQ atomically; returns (first uid, modseq)."""
+    row = conn.execute(
+        update(Folder)
+        .where(Folder.id == folder)
+        .values(uidnext=Folder.uidnext + count, highestmodseq=Folder.highestmodseq + 1)
+        .returning(Folder.uidnext, Folder.highestmodseq)
+    ).one()
+    return row.uidnext - count, row.highestmodseq
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    id: str
+    body: bytes
+    summary: bytes
+    size: int
+
+
+def insert_blob(conn: Connection, blob: StoredBlob) -> None:
+    conn.execute(insert(Blob).values(id=blob.id, body=blob.body, summary=blob.summary, size=blob.size))
+
+
+def insert_wrapped_keys(conn: Connection, blob_id: str, wrapped: list[tuple[int, bytes]]) -> None:
+    conn.execute(insert(WrappedKey), [dict(blob_id=blob_id, account_id=a, wrapped=w) for a, w in wrapped])
+
+
+def insert_message(
+    conn: Connection, folder: int, blob_id: str, size: int, internal_date: dt.datetime, flags: str = ""
+) -> tuple[int, int]:
+    """Place a stored blob in a folder; returns (message id, uid)."""
+    uid, modseq = allocate_uids(conn, folder)
+    result = conn.execute(
+        insert(Message).values(
+            folder_id=folder, uid=uid, modseq=modseq, flags=flags, internal_date=internal_date, size=size,
+            blob_id=blob_id,
+        )
+    )
+    return result.inserted_primary_key[0], uid
+
+
+def insert_outbound(conn: Connection, rows: list[dict]) -> None:
+    if rows:
+        conn.execute(insert(OutboundItem), rows)
+
+
+@dataclass(frozen=True)
+class ReadableMessage:
+    message_id: int
+    uid: int
+    blob_id: str
+    body: bytes
+    summary: bytes
+    wrapped: bytes | None
+    flags: str
+    internal_date: dt.datetime
+    size: int
+
+
+def _readable(conn: Connection, reader_id: int, where) -> list[ReadableMessage]:
+    rows = conn.execute(
+        select(
+            Message.id, Message.uid, Message.flags, Message.internal_date, Message.size,
+            Blob.id.label("blob_id"), Blob.body, Blob.summary, WrappedKey.wrapped,
+        )
+        .join(Blob, Blob.id == Message.blob_id)
+        .outerjoin(WrappedKey, (WrappedKey.blob_id == Blob.id) & (WrappedKey.account_id == reader_id))
+        .where(where)
+        .order_by(Message.uid)
+    ).all()
+    return [
+        ReadableMessage(r.id, r.uid, r.blob_id, r.body, r.summary, r.wrapped, r.flags, r.internal_date, r.size)
+        for r in rows
+    ]
+
+
+def messages_in_folder(conn: Connection, reader_id: int, folder: int) -> list[ReadableMessage]:
+    return _readable(conn, reader_id, Message.folder_id == folder)
+
+
+def message_by_id(conn: Connection, reader_id: int, message_id: int) -> ReadableMessage | None:
+    found = _readable(conn, reader_id, Message.id == message_id)
+    return found[0] if found else None
+
+
+def count_messages(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(Message)).scalar_one()
+
+
+def count_blobs(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(Blob)).scalar_one()
