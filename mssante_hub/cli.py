@@ -42,7 +42,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from mssante_hub.datadir import add_demo_accounts, init_data_dir
     from mssante_hub.hub import Hub
 
-    config = init_data_dir(args.data_dir, args.domain, args.patient_domain)
+    config = init_data_dir(args.data_dir, args.domain, args.patient_domain, args.storage_url)
     print(f"created {args.data_dir} (settings: {config.path})")
     if args.demo:
         pro_password, patient_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_data_dir(commands.add_parser("init", help="create a new data folder"))
     p.add_argument("--domain", help="mail domain of the professionals")
     p.add_argument("--patient-domain", help="mail domain of patient spaces")
+    p.add_argument("--storage-url", help="PostgreSQL URL (postgresql://user@host/db); default: SQLite in the folder")
     p.add_argument("--demo", action="store_true", help="also create a demo professional and patient")
     p.set_defaults(func=cmd_init)
 

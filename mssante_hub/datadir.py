@@ -23,7 +23,9 @@ class DataDirError(Exception):
     pass
 
 
-def init_data_dir(data_dir: Path, domain: str | None = None, patient_domain: str | None = None) -> Config:
+def init_data_dir(
+    data_dir: Path, domain: str | None = None, patient_domain: str | None = None, storage_url: str | None = None
+) -> Config:
     """Lay out a new data folder; refuses one that already holds anything."""
     if data_dir.exists() and any(data_dir.iterdir()):
         raise DataDirError(f"{data_dir} already exists and is not empty; choose a new folder")
@@ -38,6 +40,8 @@ def init_data_dir(data_dir: Path, domain: str | None = None, patient_domain: str
         config.set("hub.hostname", f"mx.{domain}")
     if patient_domain:
         config.set("hub.patient_domain", patient_domain)
+    if storage_url:
+        config.set("storage.url", storage_url)
     config.set("listen.enabled", list(config.get("listen.enabled")))
     (data_dir / CONFIG_FILE_NAME).touch(mode=0o600)
     config.save()

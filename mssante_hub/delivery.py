@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import secrets
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 
 from sqlalchemy import Connection
 
@@ -59,16 +58,41 @@ class Delivered:
 
 @dataclass
 class _Prepared:
-    message: EmailMessage
     sealed: SealedMessage
     size: int
+    readers: dict[str, account_repo.AccountRow]
+    wrapped: list[tuple[int, bytes]]
+    remote: list[str]
 
 
-def _prepare(hub: Hub, raw: bytes) -> _Prepared:
+def _prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: list[str]) -> _Prepared:
+    """Everything before the write, in one worker thread: lookups, parsing, policy, crypto.
+
+    Kept off the event loop as a whole: libsodium releases the GIL, and taking it back
+    on a busy loop thread costs milliseconds per call.
+    """
     message = parse(raw, hub.limits)
+    decision = policy.check(message, envelope.mail_from, local, remote, hub.config.get("limits.max_recipients"))
+    readers = hub.read_sync(lambda conn: account_repo.by_addresses(conn, decision.local))
+    for address in decision.local:
+        account = readers.get(address)
+        if account is None:
+            raise Refusal(refusals.UNKNOWN_RECIPIENT, address)
+        if account.status != AccountStatus.ACTIVE.value:
+            raise Refusal(refusals.MAILBOX_UNAVAILABLE, address)
+    key_holders = {a.id: a for a in readers.values()}
+    if decision.remote:
+        system = hub.system_account()
+        if system is None:
+            raise Refusal(refusals.TEMPORARY_FAILURE, "no relay key")
+        key_holders[system.id] = system
     summary = json.dumps(summary_fields(message), ensure_ascii=False).encode()
     sealed = encrypt_message(secrets.token_hex(16), raw, summary)
-    return _Prepared(message, sealed, len(raw))
+    wrapped = [
+        (a.id, wrap_key(sealed.content_key, sealed.blob_id, hub.keyring.public_key(a.public_key)))
+        for a in key_holders.values()
+    ]
+    return _Prepared(sealed, len(raw), readers, wrapped, decision.remote)
 
 
 def _split_recipients(hub: Hub, rcpt_to: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -82,22 +106,14 @@ def _split_recipients(hub: Hub, rcpt_to: tuple[str, ...]) -> tuple[list[str], li
     return local, remote
 
 
-def _store(
-    conn: Connection,
-    prepared: _Prepared,
-    envelope: Envelope,
-    actor: str,
-    readers: dict[str, account_repo.AccountRow],
-    wrapped: list[tuple[int, bytes]],
-    remote: list[str],
-) -> dict[str, int]:
+def _store(conn: Connection, prepared: _Prepared, envelope: Envelope, actor: str) -> dict[str, int]:
     sealed = prepared.sealed
     mailstore.insert_blob(conn, mailstore.StoredBlob(sealed.blob_id, sealed.body, sealed.summary, prepared.size))
-    mailstore.insert_wrapped_keys(conn, sealed.blob_id, wrapped)
+    mailstore.insert_wrapped_keys(conn, sealed.blob_id, prepared.wrapped)
     internal_date = envelope.internal_date or dt.datetime.now(dt.timezone.utc)
     uids: dict[str, int] = {}
     events = []
-    for address, account in readers.items():
+    for address, account in prepared.readers.items():
         folder = mailstore.folder_id(conn, account.id, envelope.folder)
         if folder is None:
             raise Refusal(refusals.MAILBOX_UNAVAILABLE, f"no folder {envelope.folder!r}")
@@ -110,9 +126,9 @@ def _store(
         dict(blob_id=sealed.blob_id, mail_from=envelope.mail_from, rcpt_to=rcpt,
              dsn_notify=envelope.dsn.get("notify", ""), dsn_ret=envelope.dsn.get("ret", ""),
              dsn_envid=envelope.dsn.get("envid", ""))
-        for rcpt in remote
+        for rcpt in prepared.remote
     ])
-    for rcpt in remote:
+    for rcpt in prepared.remote:
         events.append(dict(actor=actor, actor_type=envelope.channel, action=audit.SEND, subject_account_id=None,
                            target=f"blob:{sealed.blob_id} to:{rcpt.rpartition('@')[2]}", outcome="queued"))
     audit.record_many(conn, events)
@@ -124,35 +140,15 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
 
     A refused message leaves nothing behind: all writes are in one transaction.
     """
-    loop = asyncio.get_running_loop()
     local, remote = _split_recipients(hub, envelope.rcpt_to)
     if len(local) + len(remote) > hub.config.get("limits.max_recipients"):
         raise Refusal(refusals.TOO_MANY_RECIPIENTS)
-    prepared = await loop.run_in_executor(hub.parse_pool, _prepare, hub, raw)
-    decision = policy.check(prepared.message, envelope.mail_from, local, remote,
-                            hub.config.get("limits.max_recipients"))
-
-    readers = await hub.read(lambda conn: account_repo.by_addresses(conn, decision.local))
-    for address in decision.local:
-        account = readers.get(address)
-        if account is None:
-            raise Refusal(refusals.UNKNOWN_RECIPIENT, address)
-        if account.status not in (AccountStatus.ACTIVE.value,):
-            raise Refusal(refusals.MAILBOX_UNAVAILABLE, address)
-    key_holders = list(readers.values())
-    if decision.remote:
-        system = hub.system_account()
-        if system is None:
-            raise Refusal(refusals.TEMPORARY_FAILURE, "no relay key")
-        key_holders.append(system)
-    sealed = prepared.sealed
-    wrapped = [
-        (a.id, wrap_key(sealed.content_key, sealed.blob_id, hub.keyring.public_key(a.public_key)))
-        for a in {a.id: a for a in key_holders}.values()
-    ]
+    prepared = await asyncio.get_running_loop().run_in_executor(
+        hub.parse_pool, _prepare, hub, envelope, raw, local, remote
+    )
     actor = identity.address if identity else envelope.mail_from or "<>"
-    uids = await hub.write(lambda conn: _store(conn, prepared, envelope, actor, readers, wrapped, decision.remote))
-    result = Delivered(sealed.blob_id, uids, tuple(decision.remote))
+    uids = await hub.write(lambda conn: _store(conn, prepared, envelope, actor))
+    result = Delivered(prepared.sealed.blob_id, uids, tuple(prepared.remote))
     for listener in hub.delivery_listeners:
         listener(result)
     return result

@@ -2,9 +2,9 @@
 
 from alembic import context
 
-from storage.models import Base
+from storage.schema import metadata
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:
-    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
     context.run_migrations()

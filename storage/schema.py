@@ -1,0 +1,10 @@
+"""Every model module, imported so that Base.metadata knows the whole schema.
+
+Alembic and the tests read the schema from here; a new module of models adds its
+import below.
+"""
+
+from storage import models  # noqa: F401
+from storage.models import Base
+
+metadata = Base.metadata
