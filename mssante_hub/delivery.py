@@ -38,6 +38,8 @@ class Envelope:
     flags: str = ""
     internal_date: dt.datetime | None = None
     dsn: dict[str, str] = field(default_factory=dict)  # notify, ret, envid (RFC 3461)
+    declared_size: int | None = None  # SMTP SIZE=, checked before a byte is read
+    rcpt_dsn: dict[str, dict[str, str]] = field(default_factory=dict)  # lower-case rcpt -> notify, orcpt
 
 
 @dataclass(frozen=True)
@@ -106,33 +108,70 @@ def _split_recipients(hub: Hub, rcpt_to: tuple[str, ...]) -> tuple[list[str], li
     return local, remote
 
 
-def _store(conn: Connection, prepared: _Prepared, envelope: Envelope, actor: str) -> dict[str, int]:
-    sealed = prepared.sealed
-    mailstore.insert_blob(conn, mailstore.StoredBlob(sealed.blob_id, sealed.body, sealed.summary, prepared.size))
-    mailstore.insert_wrapped_keys(conn, sealed.blob_id, prepared.wrapped)
-    internal_date = envelope.internal_date or dt.datetime.now(dt.timezone.utc)
-    uids: dict[str, int] = {}
-    events = []
-    for address, account in prepared.readers.items():
-        folder = mailstore.folder_id(conn, account.id, envelope.folder)
-        if folder is None:
-            raise Refusal(refusals.MAILBOX_UNAVAILABLE, f"no folder {envelope.folder!r}")
-        _, uids[address] = mailstore.insert_message(
-            conn, folder, sealed.blob_id, prepared.size, internal_date, envelope.flags
-        )
-        events.append(dict(actor=actor, actor_type=envelope.channel, action=audit.DELIVER,
-                           subject_account_id=account.id, target=f"blob:{sealed.blob_id}", outcome="ok"))
-    mailstore.insert_outbound(conn, [
-        dict(blob_id=sealed.blob_id, mail_from=envelope.mail_from, rcpt_to=rcpt,
-             dsn_notify=envelope.dsn.get("notify", ""), dsn_ret=envelope.dsn.get("ret", ""),
-             dsn_envid=envelope.dsn.get("envid", ""))
-        for rcpt in prepared.remote
+@dataclass
+class _StoreUnit:
+    prepared: _Prepared
+    envelope: Envelope
+    actor: str
+
+
+def _store_many(conn: Connection, units: list[_StoreUnit]) -> list[dict[str, int]]:
+    """Write many accepted messages with one statement per table and one UID allocation per folder."""
+    now = dt.datetime.now(dt.timezone.utc)
+    wanted = {(a.id, u.envelope.folder) for u in units for a in u.prepared.readers.values()}
+    folders = mailstore.folder_ids(conn, wanted)
+    placements: dict[int, list[tuple[int, str]]] = {}  # folder -> [(unit index, address)]
+    for index, unit in enumerate(units):
+        for address, account in unit.prepared.readers.items():
+            folder = folders.get((account.id, unit.envelope.folder))
+            if folder is None:
+                raise Refusal(refusals.MAILBOX_UNAVAILABLE, f"no folder {unit.envelope.folder!r}")
+            placements.setdefault(folder, []).append((index, address))
+
+    results: list[dict[str, int]] = [{} for _ in units]
+    message_rows, audit_rows, outbound_rows = [], [], []
+    for folder, placed in placements.items():
+        first_uid, modseq = mailstore.allocate_uids(conn, folder, len(placed))
+        for offset, (index, address) in enumerate(placed):
+            unit = units[index]
+            uid = first_uid + offset
+            results[index][address] = uid
+            message_rows.append(dict(
+                folder_id=folder, uid=uid, modseq=modseq, flags=unit.envelope.flags,
+                internal_date=unit.envelope.internal_date or now, size=unit.prepared.size,
+                blob_id=unit.prepared.sealed.blob_id,
+            ))
+            audit_rows.append(dict(
+                actor=unit.actor, actor_type=unit.envelope.channel, action=audit.DELIVER,
+                subject_account_id=unit.prepared.readers[address].id,
+                target=f"blob:{unit.prepared.sealed.blob_id}", outcome="ok",
+            ))
+    for unit in units:
+        blob_id, dsn = unit.prepared.sealed.blob_id, unit.envelope.dsn
+        for rcpt in unit.prepared.remote:
+            outbound_rows.append(dict(
+                blob_id=blob_id, mail_from=unit.envelope.mail_from, rcpt_to=rcpt,
+                dsn_notify=unit.envelope.rcpt_dsn.get(rcpt, {}).get("notify", dsn.get("notify", "")),
+                dsn_ret=dsn.get("ret", ""), dsn_envid=dsn.get("envid", ""),
+                dsn_orcpt=unit.envelope.rcpt_dsn.get(rcpt, {}).get("orcpt", ""),
+            ))
+            audit_rows.append(dict(
+                actor=unit.actor, actor_type=unit.envelope.channel, action=audit.SEND, subject_account_id=None,
+                target=f"blob:{blob_id} to:{rcpt.rpartition('@')[2]}", outcome="queued",
+            ))
+
+    mailstore.insert_blobs(conn, [
+        mailstore.StoredBlob(u.prepared.sealed.blob_id, u.prepared.sealed.body, u.prepared.sealed.summary,
+                             u.prepared.size)
+        for u in units
     ])
-    for rcpt in prepared.remote:
-        events.append(dict(actor=actor, actor_type=envelope.channel, action=audit.SEND, subject_account_id=None,
-                           target=f"blob:{sealed.blob_id} to:{rcpt.rpartition('@')[2]}", outcome="queued"))
-    audit.record_many(conn, events)
-    return uids
+    mailstore.insert_wrapped_keys(conn, [
+        (u.prepared.sealed.blob_id, account_id, wrapped) for u in units for account_id, wrapped in u.prepared.wrapped
+    ])
+    mailstore.insert_messages(conn, message_rows)
+    mailstore.insert_outbound(conn, outbound_rows)
+    audit.record_many(conn, audit_rows)
+    return results
 
 
 async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | None = None) -> Delivered:
@@ -140,6 +179,8 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
 
     A refused message leaves nothing behind: all writes are in one transaction.
     """
+    if max(envelope.declared_size or 0, len(raw)) > hub.limits.max_message_bytes:
+        raise Refusal(refusals.MESSAGE_TOO_BIG)
     local, remote = _split_recipients(hub, envelope.rcpt_to)
     if len(local) + len(remote) > hub.config.get("limits.max_recipients"):
         raise Refusal(refusals.TOO_MANY_RECIPIENTS)
@@ -147,7 +188,7 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
         hub.parse_pool, _prepare, hub, envelope, raw, local, remote
     )
     actor = identity.address if identity else envelope.mail_from or "<>"
-    uids = await hub.write(lambda conn: _store(conn, prepared, envelope, actor))
+    uids = await hub.write_batched(_store_many, _StoreUnit(prepared, envelope, actor))
     result = Delivered(prepared.sealed.blob_id, uids, tuple(prepared.remote))
     for listener in hub.delivery_listeners:
         listener(result)

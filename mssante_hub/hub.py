@@ -118,6 +118,10 @@ class Hub:
         """Run a unit of work through the group committer; returns once it is durable."""
         return await asyncio.wrap_future(self.committer.submit(fn))
 
+    async def write_batched(self, kind: Callable[[Connection, list], list], item: Any) -> Any:
+        """Like write(), for items a batch function applies many at a time."""
+        return await asyncio.wrap_future(self.committer.submit_batched(kind, item))
+
     def close(self) -> None:
         self.committer.close()
         self.read_pool.shutdown(wait=True)

@@ -16,10 +16,13 @@ from crypto.masterkey import group_or_other_can_read, write_private_file
 SELF_SIGNED_DAYS = 825
 
 
-def write_self_signed(cert_file: Path, key_file: Path, hostnames: list[str]) -> None:
+def write_self_signed(
+    cert_file: Path, key_file: Path, hostnames: list[str], not_before: dt.datetime | None = None,
+    days: int = SELF_SIGNED_DAYS,
+) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = not_before or dt.datetime.now(dt.timezone.utc)
     alt_names: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
     alt_names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     cert = (
@@ -29,7 +32,7 @@ def write_self_signed(cert_file: Path, key_file: Path, hostnames: list[str]) -> 
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=SELF_SIGNED_DAYS))
+        .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(key, hashes.SHA256())

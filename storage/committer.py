@@ -1,10 +1,15 @@
 """Group commit: many writes, one transaction, one fsync.
 
-Callers submit units of work (a function of a Connection). One writer thread takes
-whatever has queued up, runs each unit in its own SAVEPOINT inside one transaction
-and commits once; only after that commit does any caller learn its result. A unit
-that fails rolls back to its savepoint alone and gets its exception; the others
-still commit.
+Callers submit units of work. One writer thread takes whatever has queued up and
+commits it in ONE transaction; only after that commit does any caller learn its
+result.
+
+- A plain unit is a function of a Connection; it runs in its own SAVEPOINT, so one
+  that fails rolls back alone and gets its exception while the others commit.
+- A batched unit names a `kind`: a function applying a whole list of items at once
+  (executemany, one UID allocation per folder). Items of one kind gathered together
+  are applied in one call; if that call fails, they are retried one by one, each in
+  its own savepoint, so only the faulty item fails.
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ from sqlalchemy import Connection, Engine
 from storage.database import WRITER_OPTION
 
 Work = Callable[[Connection], Any]
+BatchKind = Callable[[Connection, list], list]
 _STOP = object()
 
 
 @dataclass
 class _Item:
-    work: Work
+    work: Any
     future: concurrent.futures.Future
+    kind: BatchKind | None = None
 
 
 class GroupCommitter:
@@ -48,6 +55,15 @@ class GroupCommitter:
             future.set_exception(RuntimeError("the group committer is stopped"))
             return future
         self._queue.put(_Item(work, future))
+        return future
+
+    def submit_batched(self, kind: BatchKind, item: Any) -> concurrent.futures.Future:
+        """Queue one item to be applied together with others of the same kind."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        if not self._thread.is_alive():
+            future.set_exception(RuntimeError("the group committer is stopped"))
+            return future
+        self._queue.put(_Item(item, future, kind))
         return future
 
     def run(self, work: Work) -> Any:
@@ -84,21 +100,42 @@ class GroupCommitter:
             if stop:
                 return
 
+    @staticmethod
+    def _apply_one(conn: Connection, item: _Item) -> tuple[bool, Any]:
+        savepoint = conn.begin_nested()
+        try:
+            result = item.kind(conn, [item.work])[0] if item.kind else item.work(conn)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            savepoint.rollback()
+            return False, exc
+        savepoint.commit()
+        return True, result
+
+    def _apply_kind(self, conn: Connection, kind: BatchKind, items: list[_Item]) -> list[tuple[bool, Any]]:
+        if len(items) > 1:
+            savepoint = conn.begin_nested()
+            try:
+                results = kind(conn, [item.work for item in items])
+            except Exception:  # noqa: BLE001 - fall back to one by one to find the faulty item
+                savepoint.rollback()
+            else:
+                savepoint.commit()
+                return [(True, r) for r in results]
+        return [self._apply_one(conn, item) for item in items]
+
     def _commit(self, batch: list[_Item]) -> None:
         outcomes: list[tuple[_Item, bool, Any]] = []
         try:
             with self._engine.connect().execution_options(**{WRITER_OPTION: True}) as conn:
                 with conn.begin():
+                    kinds: dict[BatchKind, list[_Item]] = {}
                     for item in batch:
-                        savepoint = conn.begin_nested()
-                        try:
-                            result = item.work(conn)
-                        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                            savepoint.rollback()
-                            outcomes.append((item, False, exc))
+                        if item.kind is None:
+                            outcomes.append((item, *self._apply_one(conn, item)))
                         else:
-                            savepoint.commit()
-                            outcomes.append((item, True, result))
+                            kinds.setdefault(item.kind, []).append(item)
+                    for kind, items in kinds.items():
+                        outcomes.extend((item, *r) for item, r in zip(items, self._apply_kind(conn, kind, items)))
         except BaseException as exc:  # the commit itself failed: nothing of the batch is durable
             for item in batch:
                 if not item.future.done():

@@ -69,6 +69,19 @@ def allocate_uids(conn: Connection, folder: int, count: int = 1) -> tuple[int, i
     return row.uidnext - count, row.highestmodseq
 
 
+def folder_ids(conn: Connection, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """Folder ids for many (account id, folder name) pairs in one query."""
+    if not wanted:
+        return {}
+    accounts = {a for a, _ in wanted}
+    names = {n for _, n in wanted}
+    rows = conn.execute(
+        select(Folder.id, Folder.account_id, Folder.name)
+        .where(Folder.account_id.in_(accounts), Folder.name.in_(names))
+    ).all()
+    return {(r.account_id, r.name): r.id for r in rows if (r.account_id, r.name) in wanted}
+
+
 @dataclass(frozen=True)
 class StoredBlob:
     id: str
@@ -77,12 +90,19 @@ class StoredBlob:
     size: int
 
 
-def insert_blob(conn: Connection, blob: StoredBlob) -> None:
-    conn.execute(insert(Blob).values(id=blob.id, body=blob.body, summary=blob.summary, size=blob.size))
+def insert_blobs(conn: Connection, blobs: list[StoredBlob]) -> None:
+    conn.execute(insert(Blob), [dict(id=b.id, body=b.body, summary=b.summary, size=b.size) for b in blobs])
 
 
-def insert_wrapped_keys(conn: Connection, blob_id: str, wrapped: list[tuple[int, bytes]]) -> None:
-    conn.execute(insert(WrappedKey), [dict(blob_id=blob_id, account_id=a, wrapped=w) for a, w in wrapped])
+def insert_wrapped_keys(conn: Connection, rows: list[tuple[str, int, bytes]]) -> None:
+    """(blob id, reader account id, wrapped content key) rows."""
+    conn.execute(insert(WrappedKey), [dict(blob_id=b, account_id=a, wrapped=w) for b, a, w in rows])
+
+
+def insert_messages(conn: Connection, rows: list[dict]) -> None:
+    """Rows with folder_id, uid, modseq, flags, internal_date, size, blob_id (UIDs already allocated)."""
+    if rows:
+        conn.execute(insert(Message), rows)
 
 
 def insert_message(

@@ -1,0 +1,72 @@
+"""Hostile messages: clear refusal, nothing partial stored, the hub keeps serving."""
+
+import asyncio
+
+import pytest
+
+from mssante_hub import refusals
+from mssante_hub.delivery import Envelope, accept
+from mssante_hub.refusals import Refusal
+from storage import mailstore
+from storage.models import AuditEvent
+from tests.conftest import add_professional
+from tests.support.mail import make_message
+
+GIB = 1024**3
+
+HEADER = b"From: labo@bio.example\r\nTo: dr@hub.test\r\nSubject: test\r\n"
+
+
+def unterminated_multipart() -> bytes:
+    return (HEADER + b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n"
+            b"--XYZ\r\nContent-Type: text/plain\r\n\r\nbody without a closing boundary\r\n")
+
+
+def multipart_without_boundary() -> bytes:
+    return HEADER + b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\nno boundary at all\r\n"
+
+
+CASES = {
+    "unterminated multipart": (unterminated_multipart(), None, refusals.MALFORMED_MIME),
+    "multipart without boundary": (multipart_without_boundary(), None, refusals.MALFORMED_MIME),
+    "10,000 headers": (HEADER + b"".join(b"X-H%d: v\r\n" % i for i in range(10_000)) + b"\r\nbody\r\n", None,
+                       refusals.TOO_MANY_HEADERS),
+    "2 GB declared size": (make_message("labo@bio.example", "dr@hub.test", "s", "b"), 2 * GIB,
+                           refusals.MESSAGE_TOO_BIG),
+    "non-UTF-8 header bytes": (b"From: labo@bio.example\r\nSubject: r\xe9sultat \xff\xfe\r\n\r\nbody\r\n", None,
+                               refusals.HEADER_NOT_UTF8),
+    "header line without colon": (HEADER + b"this is not a header\r\n\r\nbody\r\n", None, refusals.MALFORMED_HEADER),
+    "no From": (b"Subject: x\r\n\r\nbody\r\n", None, refusals.MISSING_FROM),
+    "endless line": (HEADER + b"\r\n" + b"a" * 5000 + b"\r\n", None, refusals.LINE_TOO_LONG),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_hostile_message_refused_cleanly_and_hub_keeps_serving(hub, case):
+    reader = add_professional(hub, "dr")
+    raw, declared, reason = CASES[case]
+
+    async def scenario():
+        with pytest.raises(Refusal) as refused:
+            await accept(hub, Envelope("labo@bio.example", (reader,), channel="mx", declared_size=declared), raw)
+        assert refused.value.reason == reason
+        assert refused.value.reason.fr and refused.value.reason.en
+        with hub.engine.connect() as conn:
+            assert mailstore.count_blobs(conn) == 0
+            assert mailstore.count_messages(conn) == 0
+            assert conn.execute(AuditEvent.__table__.select().where(AuditEvent.action == "deliver")).first() is None
+        good = make_message("labo@bio.example", reader, "ok", "ok")
+        return await accept(hub, Envelope("labo@bio.example", (reader,), channel="mx"), good)
+
+    delivered = asyncio.run(scenario())
+    assert delivered.uids[reader] == 1
+
+
+def test_unknown_local_recipient_refused_and_nothing_stored(hub):
+    reader = add_professional(hub, "dr")
+    raw = make_message("labo@bio.example", reader, "s", "b")
+    with pytest.raises(Refusal) as refused:
+        asyncio.run(accept(hub, Envelope("labo@bio.example", (reader, "nobody@hub.test"), channel="mx"), raw))
+    assert refused.value.reason == refusals.UNKNOWN_RECIPIENT
+    with hub.engine.connect() as conn:
+        assert mailstore.count_blobs(conn) == 0
