@@ -47,6 +47,21 @@ def _networks(value: list) -> None:
             raise ConfigError(f"{item!r} is not a network such as 127.0.0.0/8") from exc
 
 
+def _domain_sizes(value: list) -> None:
+    for item in value:
+        domain, sep, size = str(item).partition("=")
+        if not sep or not domain.strip() or not size.isdigit():
+            raise ConfigError(f"{item!r} is not domain=bytes")
+
+
+def _routes(value: list) -> None:
+    for item in value:
+        domain, sep, hop = str(item).partition("=")
+        if not sep or not domain.strip():
+            raise ConfigError(f"{item!r} is not domain=host:port")
+        _listen_address(hop)
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -95,6 +110,43 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("listen.enabled", list, ["web"], "Listeners that `serve` starts when no --listen is given."),
     Setting("mx.trusted_networks", list, [],
             "Networks whose systems may deliver to local mailboxes on mx without TLS or certificate.", _networks),
+    # --- SMTP front doors, whitelist and outbound relay (issue 3: smtp/, directory/, relays/) ---
+    Setting("mx.ca_files", list, [],
+            "CA bundles (PEM) that peers' client certificates must chain to on mx (IGC-Santé)."),
+    Setting("mx.whitelist_file", str, "whitelist/listeblanche.xml",
+            "The trust-space whitelist in use; written by `mssante-hub whitelist load`."),
+    Setting("submission.client_ca_files", list, [],
+            "CA bundles for client certificates of APP mailboxes (SASL EXTERNAL); empty disables EXTERNAL."),
+    Setting("smtp.max_sessions_per_client", int, 20, "Concurrent SMTP sessions from one client address.", _positive),
+    Setting("smtp.idle_timeout_s", int, 300, "Seconds of silence after which an SMTP session is closed.", _positive),
+    Setting("smtp.max_failed_logins", int, 5,
+            "Failed SMTP logins from one address, within the window, before it is turned away.", _positive),
+    Setting("smtp.failed_login_window_s", int, 900, "Window of the failed-login count, seconds.", _positive),
+    Setting("smtp.destination_size_limits", list, [],
+            "Per-domain size limits, entries `domain=bytes`; other domains use limits.max_message_bytes.",
+            _domain_sizes),
+    Setting("auth.oauth_jwks_file", str, "",
+            "JWKS file of the OpenID provider (Pro Santé Connect); empty disables XOAUTH2 and OAUTHBEARER."),
+    Setting("auth.oauth_issuer", str, "", "Required `iss` of bearer tokens."),
+    Setting("auth.oauth_audience", str, "", "Required `aud` of bearer tokens."),
+    Setting("relay.enabled", bool, True, "Run the outbound relay worker in `serve`."),
+    Setting("relay.routes", list, [],
+            "Next hops, entries `domain=host:port`; `*=host:port` for any other domain. No route: not deliverable.",
+            _routes),
+    Setting("relay.ca_files", list, [],
+            "CA bundles the remote operators' server certificates must chain to; empty means mx.ca_files."),
+    Setting("relay.retry_schedule_s", list, [60, 300, 900, 1800, 3600],
+            "Seconds between delivery attempts; the last value repeats."),
+    Setting("relay.max_age_s", int, 5 * 86400, "Age after which an undelivered message is bounced (5 days).",
+            _positive),
+    Setting("relay.delay_warning_s", int, 4 * 3600, "Age after which one delay DSN is sent (4 hours).", _positive),
+    Setting("relay.poll_interval_s", float, 5.0, "How often the relay looks for due items when not woken.",
+            _positive),
+    Setting("relay.concurrency", int, 4, "Deliveries the relay runs at once.", _positive),
+    Setting("relay.lease_s", int, 600,
+            "Seconds a worker holds a claimed item; after a crash another worker takes it then.", _positive),
+    Setting("relay.connect_timeout_s", float, 30.0, "Timeout of one SMTP exchange step with a next hop.",
+            _positive),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 LISTENER_NAMES = ("mx", "submission", "imap", "imaps", "web")

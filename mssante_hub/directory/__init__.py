@@ -1,0 +1,1 @@
+"""Directories of the trust space: the operators' whitelist (liste blanche)."""

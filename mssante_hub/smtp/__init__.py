@@ -1,0 +1,1 @@
+"""SMTP front doors on aiosmtpd: `mx` for the trust space, `submission` for clients and systems."""

@@ -1,0 +1,123 @@
+"""What both SMTP front doors share: recipient lookups, trace headers, handing over to delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import logging
+import re
+from typing import Awaitable, Callable
+
+from mssante_hub import refusals
+from mssante_hub.delivery import Delivered, Envelope, Identity, accept
+from mssante_hub.hub import Hub
+from mssante_hub.refusals import Refusal
+from mssante_hub.smtp import replies
+from mssante_hub.smtp.params import MailParams, RcptParams
+from mssante_hub.smtp.server import HubSMTP, Transaction
+from storage import accounts as account_repo
+from storage.models import AccountStatus
+
+log = logging.getLogger("mssante_hub.smtp")
+_HELO_SAFE = re.compile(r"[^A-Za-z0-9.\-\[\]:_]")
+MAX_HELO_IN_TRACE = 100
+
+# Called after a message is durably accepted (MDN, DSN for local delivery); never delays the 250.
+AfterDelivery = Callable[[Envelope, bytes, Delivered], Awaitable[None]]
+
+
+def destination_limits(entries: list[str]) -> dict[str, int]:
+    """'domain=bytes' settings as a dictionary."""
+    limits = {}
+    for entry in entries:
+        domain, _, size = entry.partition("=")
+        limits[domain.strip().lower()] = int(size)
+    return limits
+
+
+class BaseDoor:
+    """Shared by mx.py and submission.py; each adds its own checks of MAIL and RCPT."""
+
+    channel = "smtp"
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.hostname = hub.config.get("hub.hostname")
+        self.max_message_bytes = hub.config.get("limits.max_message_bytes")
+        self.max_recipients = hub.config.get("limits.max_recipients")
+        self.size_limits = destination_limits(hub.config.get("smtp.destination_size_limits"))
+        self.after_delivery: list[AfterDelivery] = []
+        self._tasks: set[asyncio.Task] = set()
+
+    def requires_tls(self, server: HubSMTP) -> bool:
+        return True
+
+    def sasl_mechanisms(self, server: HubSMTP) -> list[str]:
+        return []
+
+    def size_limit_for(self, address: str) -> int:
+        return self.size_limits.get(address.rpartition("@")[2].lower(), self.max_message_bytes)
+
+    async def local_recipient_refusal(self, address: str) -> str | None:
+        """A reply if a local address cannot receive mail, else None."""
+        account = await self.hub.read(lambda conn: account_repo.by_address(conn, address))
+        if account is None:
+            return replies.from_reason(refusals.UNKNOWN_RECIPIENT)
+        if account.status != AccountStatus.ACTIVE.value:
+            return replies.from_reason(refusals.MAILBOX_UNAVAILABLE)
+        return None
+
+    def size_refusal(self, address: str, params: MailParams) -> str | None:
+        if params.size is not None and params.size > self.size_limit_for(address):
+            return replies.DESTINATION_SIZE_EXCEEDED
+        return None
+
+    def identity(self, server: HubSMTP) -> Identity | None:
+        data = server.session.auth_data
+        return data if isinstance(data, Identity) else None
+
+    def trace_header(self, server: HubSMTP) -> bytes:
+        helo = _HELO_SAFE.sub("", server.session.host_name or "")[:MAX_HELO_IN_TRACE]
+        protocol = "ESMTP" + ("S" if server.tls_active else "") + ("A" if server.session.authenticated else "")
+        date = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc))
+        return (f"Received: from {helo} ([{server.client_ip}])\r\n\tby {self.hostname} with {protocol};"
+                f" {date}\r\n").encode()
+
+    def prepare(self, server: HubSMTP, raw: bytes) -> bytes:
+        """The bytes to store: trace header first (each door may add more)."""
+        return self.trace_header(server) + raw
+
+    def envelope(self, server: HubSMTP, tx: Transaction) -> Envelope:
+        dsn = {"ret": tx.mail.ret, "envid": tx.mail.envid}
+        rcpt_dsn = {rcpt: {"notify": p.notify, "orcpt": p.orcpt} for rcpt, p in tx.rcpt_params.items()}
+        return Envelope(mail_from=tx.mail_from or "", rcpt_to=tuple(tx.rcpts), channel=self.channel,
+                        peer=server.client_ip, dsn=dsn, rcpt_dsn=rcpt_dsn, declared_size=tx.mail.size)
+
+    async def deliver(self, server: HubSMTP, tx: Transaction, raw: bytes) -> str:
+        raw = self.prepare(server, raw)
+        for rcpt in tx.rcpts:
+            if len(raw) > self.size_limit_for(rcpt):
+                return replies.DESTINATION_SIZE_EXCEEDED
+        envelope = self.envelope(server, tx)
+        try:
+            delivered = await accept(self.hub, envelope, raw, self.identity(server))
+        except Refusal as refusal:
+            return replies.from_reason(refusal.reason)
+        except Exception:  # noqa: BLE001 - the session goes on; the sender retries
+            log.exception("delivery failed on %s", self.channel)
+            return replies.TEMPORARY_FAILURE
+        for hook in self.after_delivery:
+            task = asyncio.ensure_future(hook(envelope, raw, delivered))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        return replies.ACCEPTED.format(id=delivered.blob_id)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("after-delivery step failed: %r", task.exception())
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("SMTP session error on %s: %r", self.channel, error)
+        return replies.TEMPORARY_FAILURE

@@ -1,0 +1,92 @@
+"""Every SMTP reply the front doors send, defined once (code, enhanced status code, text).
+
+Texts a person may read (refusals of the trust space) are in French, then English.
+Refusals raised by delivery carry their own code and text (mssante_hub.refusals);
+:func:`from_reason` turns them into a reply line.
+"""
+
+from __future__ import annotations
+
+from mssante_hub.refusals import Reason
+
+# Greeting and session
+SERVICE_CLOSING = "221 2.0.0 Au revoir / Bye"
+READY_TLS = "220 2.0.0 Prêt pour TLS / Ready to start TLS"
+OK = "250 2.0.0 OK"
+ACCEPTED = "250 2.0.0 Message accepté / Message accepted: {id}"
+SENDER_OK = "250 2.1.0 Expéditeur accepté / Sender OK"
+RECIPIENT_OK = "250 2.1.5 Destinataire accepté / Recipient OK"
+START_DATA = "354 Terminez par <CR><LF>.<CR><LF> / End data with <CR><LF>.<CR><LF>"
+AUTH_OK = "235 2.7.0 Authentification réussie / Authentication successful"
+TOO_MANY_SESSIONS = "421 4.7.0 Trop de sessions depuis votre adresse / Too many sessions from your address"
+TOO_MANY_FAILED_LOGINS = "421 4.7.0 Trop d'échecs d'authentification, réessayez plus tard / Too many failed logins"
+TLS_FAILED = "454 4.7.0 Échec de la négociation TLS / TLS not available"
+
+# Syntax and sequence (RFC 5321 §4.2.4)
+SYNTAX_MAIL = "501 5.5.4 Syntaxe : MAIL FROM:<adresse> [paramètres] / Syntax: MAIL FROM:<address> [parameters]"
+SYNTAX_RCPT = "501 5.5.4 Syntaxe : RCPT TO:<adresse> [paramètres] / Syntax: RCPT TO:<address> [parameters]"
+SYNTAX_EHLO = "501 5.5.4 Syntaxe : EHLO nom / Syntax: EHLO hostname"
+TLS_ALREADY = "503 5.5.1 TLS déjà actif / TLS already active"
+SYNTAX_DATA = "501 5.5.4 Syntaxe : DATA / Syntax: DATA"
+BAD_ADDRESS = "553 5.1.3 Adresse mal formée / Malformed address"
+BAD_PARAMETER = "501 5.5.4 Paramètre invalide / Invalid parameter"
+UNKNOWN_PARAMETER = "555 5.5.4 Paramètre non reconnu / Parameter not recognized"
+NESTED_MAIL = "503 5.5.1 MAIL déjà donné / Nested MAIL command"
+NEED_MAIL = "503 5.5.1 MAIL requis d'abord / Need MAIL command"
+NEED_RCPT = "503 5.5.1 RCPT requis d'abord / Need RCPT command"
+NEED_EHLO = "503 5.5.1 EHLO requis d'abord / Send EHLO first"
+NEED_STARTTLS = "530 5.7.0 STARTTLS requis d'abord / Must issue a STARTTLS command first"
+SMTPUTF8_WITHOUT_EHLO = "555 5.6.7 SMTPUTF8 demande EHLO / SMTPUTF8 needs EHLO"
+ADDRESS_NOT_ASCII = "553 5.6.7 Adresse non ASCII sans SMTPUTF8 / Non-ASCII address without SMTPUTF8"
+
+# Sizes and limits
+SIZE_EXCEEDED = "552 5.3.4 Message trop volumineux / Message size exceeds fixed maximum message size"
+DESTINATION_SIZE_EXCEEDED = (
+    "552 5.3.4 Message trop volumineux pour ce destinataire / Message too big for this destination")
+TOO_MANY_RECIPIENTS = "452 4.5.3 Trop de destinataires / Too many recipients"
+LINE_TOO_LONG = "500 5.5.2 Ligne trop longue / Line too long"
+BARE_LINE_ENDING = (
+    "550 5.6.0 Fin de ligne nue (LF ou CR seul) refusée / Bare LF or CR line ending refused")
+
+# Authentication (RFC 4954)
+AUTH_NEEDS_TLS = "538 5.7.11 Chiffrement requis avant l'authentification / Encryption required for AUTH"
+AUTH_REQUIRED = "530 5.7.0 Authentification requise / Authentication required"
+AUTH_FAILED = "535 5.7.8 Identifiants invalides / Authentication credentials invalid"
+AUTH_ALREADY = "503 5.5.1 Déjà authentifié / Already authenticated"
+AUTH_UNKNOWN_MECHANISM = "504 5.5.4 Mécanisme inconnu / Unrecognized authentication type"
+AUTH_BAD_BASE64 = "501 5.5.2 Base64 invalide / Cannot decode base64"
+AUTH_CANCELLED = "501 5.7.0 Authentification annulée / Authentication cancelled"
+AUTH_NO_CERTIFICATE = "535 5.7.8 Aucun certificat client valide / No valid client certificate"
+
+# Trust space and relaying
+NOT_OWNER = ("553 5.7.1 Cette adresse d'expéditeur ne vous appartient pas / "
+             "Sender address does not belong to the authenticated account")
+RELAY_DENIED = "554 5.7.1 Relais interdit / Relaying denied"
+NOT_LOCAL_RECIPIENT = "550 5.1.1 Destinataire inconnu ici / No such local recipient"
+REMOTE_NOT_WHITELISTED = ("550 5.7.1 Domaine hors de l'espace de confiance MSSanté / "
+                          "Domain is not in the MSSante trust space")
+SENDER_DOMAIN_NOT_WHITELISTED = ("550 5.7.1 Domaine expéditeur absent de la liste blanche / "
+                                 "Sender domain is not on the whitelist")
+NO_CLIENT_CERTIFICATE = ("550 5.7.1 Certificat client requis (TLS mutuel) / "
+                         "Client certificate required (mutual TLS)")
+CERTIFICATE_EXPIRED = "550 5.7.1 Certificat client expiré / Client certificate expired"
+CERTIFICATE_NOT_YET_VALID = "550 5.7.1 Certificat client pas encore valide / Client certificate not yet valid"
+DN_NOT_LISTED = ("550 5.7.1 DN du certificat non inscrit pour ce domaine / "
+                 "Certificate subject DN is not listed for this domain")
+
+# Failures of our own
+TEMPORARY_FAILURE = "451 4.3.0 Erreur temporaire, réessayez plus tard / Temporary failure, try again later"
+UNKNOWN_COMMAND = "500 5.5.1 Commande non reconnue / Command not recognized"
+
+# Every reply above, for the QA test that checks codes against RFC 3463.
+ALL: dict[str, str] = {name: value for name, value in dict(globals()).items()
+                       if name.isupper() and isinstance(value, str) and value[:3].isdigit()}
+
+
+def from_reason(reason: Reason, detail: str = "") -> str:
+    """The reply line for a delivery refusal."""
+    return f"{reason.code} {reason.status} {reason.text}" + (f" ({detail})" if detail else "")
+
+
+def code(reply: str) -> int:
+    return int(reply[:3])

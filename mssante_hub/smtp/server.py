@@ -1,0 +1,364 @@
+"""The SMTP protocol engine shared by both front doors: aiosmtpd plus what the hub needs.
+
+aiosmtpd handles the connection, line reading, STARTTLS and the AUTH exchange. This
+subclass takes over EHLO (to advertise PIPELINING, ENHANCEDSTATUSCODES, DSN), MAIL and
+RCPT (DSN parameters, null sender, our replies) and DATA (bare CR/LF refusal, size cap
+without holding an oversized message). What is allowed is asked of a *door* object
+(mx or submission) which owns the policy of its listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import logging
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiosmtpd.smtp import SMTP
+
+from mssante_hub.mime import bare_line_ending
+from mssante_hub.smtp import replies
+from mssante_hub.smtp.params import MailParams, ParamError, RcptParams, parse_mail, parse_rcpt
+
+log = logging.getLogger("mssante_hub.smtp")
+
+COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4
+MAIL_COMMAND_LIMIT = COMMAND_LIMIT + 26 + 10 + 14 + 110 + 20  # SIZE, SMTPUTF8, BODY, ENVID, RET
+RCPT_COMMAND_LIMIT = COMMAND_LIMIT + 520 + 40  # ORCPT, NOTIFY
+AUTH_COMMAND_LIMIT = 12 * 1024  # an XOAUTH2 initial response carries a whole JWT
+MAX_ADDRESS = 320
+
+
+@dataclass
+class Transaction:
+    """One mail transaction: MAIL, RCPTs, DATA. `mail_from` None means no MAIL yet, '' the null sender."""
+
+    mail_from: str | None = None
+    mail: MailParams = field(default_factory=MailParams)
+    rcpts: list[str] = field(default_factory=list)
+    rcpt_params: dict[str, RcptParams] = field(default_factory=dict)
+
+
+class Door(Protocol):
+    """What a listener decides; see mx.py and submission.py."""
+
+    hostname: str
+    max_message_bytes: int
+    max_recipients: int
+
+    def requires_tls(self, server: "HubSMTP") -> bool: ...
+    def sasl_mechanisms(self, server: "HubSMTP") -> list[str]: ...
+    async def check_mail(self, server: "HubSMTP", address: str, params: MailParams) -> str | None: ...
+    async def check_rcpt(self, server: "HubSMTP", address: str, params: RcptParams) -> str | None: ...
+    async def deliver(self, server: "HubSMTP", tx: Transaction, raw: bytes) -> str: ...
+
+
+class SessionLimiter:
+    """Concurrent sessions per client address."""
+
+    def __init__(self, max_per_client: int) -> None:
+        self.max_per_client = max_per_client
+        self._open: collections.Counter[str] = collections.Counter()
+
+    def acquire(self, client: str) -> bool:
+        if self._open[client] >= self.max_per_client:
+            return False
+        self._open[client] += 1
+        return True
+
+    def release(self, client: str) -> None:
+        self._open[client] -= 1
+        if self._open[client] <= 0:
+            del self._open[client]
+
+
+class LoginThrottle:
+    """Failed logins per client address within a sliding window."""
+
+    def __init__(self, max_failures: int, window_s: float) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[str, collections.deque[float]] = {}
+
+    def _recent(self, client: str) -> collections.deque[float]:
+        failures = self._failures.setdefault(client, collections.deque())
+        horizon = time.monotonic() - self.window_s
+        while failures and failures[0] < horizon:
+            failures.popleft()
+        return failures
+
+    def blocked(self, client: str) -> bool:
+        return len(self._recent(client)) >= self.max_failures
+
+    def failed(self, client: str) -> None:
+        self._recent(client).append(time.monotonic())
+        if len(self._failures) > 100_000:  # bounded memory under a spray from many addresses
+            self._failures.clear()
+
+
+def _clean_address(text: str, smtputf8: bool) -> str | None:
+    """The address inside <...>, or None when it is not one we accept."""
+    if len(text) > MAX_ADDRESS or any(c.isspace() or ord(c) < 32 or c in "<>()[],;:\\\"" for c in text):
+        return None
+    if not text:
+        return ""
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain or "@" in local or "." not in domain.strip("."):
+        return None
+    if not smtputf8 and not text.isascii():
+        return None
+    return text
+
+
+def split_path(arg: str | None, keyword: str) -> tuple[str, str] | None:
+    """('address', 'params') from 'FROM:<a@b> SIZE=1', or None on bad syntax."""
+    if not arg or arg[: len(keyword)].upper() != keyword:
+        return None
+    rest = arg[len(keyword):].lstrip()
+    if not rest.startswith("<"):
+        return None
+    end = rest.find(">")
+    if end < 0:
+        return None
+    return rest[1:end], rest[end + 1:].strip()
+
+
+class HubSMTP(SMTP):
+    """One SMTP connection of a front door."""
+
+    def __init__(self, door: Door, limiter: SessionLimiter, **kwargs: Any) -> None:
+        super().__init__(door, **kwargs)
+        self.door = door
+        self.limiter = limiter
+        self.tx = Transaction()
+        self.client_ip = ""
+        self._counted = False
+        self._refused = False
+        self.command_size_limits = collections.defaultdict(
+            lambda: COMMAND_LIMIT, {"MAIL": MAIL_COMMAND_LIMIT, "RCPT": RCPT_COMMAND_LIMIT, "AUTH": AUTH_COMMAND_LIMIT}
+        )
+
+    async def push(self, status: str | bytes) -> None:
+        # Replies are ASCII (RFC 5321 §4.2): the French texts lose their accents on the wire.
+        if isinstance(status, str) and not status.isascii():
+            status = unicodedata.normalize("NFKD", status).encode("ascii", "ignore").decode("ascii")
+        await super().push(status)
+
+    # -- connection ------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not self._counted and self.transport is None:
+            peer = transport.get_extra_info("peername")
+            self.client_ip = peer[0] if peer else ""
+            if not self.limiter.acquire(self.client_ip):
+                self._refused = True
+                transport.write(replies.TOO_MANY_SESSIONS.encode() + b"\r\n")
+                transport.close()
+                return
+            self._counted = True
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        if self._counted:
+            self._counted = False
+            self.limiter.release(self.client_ip)
+        super().connection_lost(error)
+
+    def _set_rset_state(self) -> None:
+        super()._set_rset_state()
+        self.tx = Transaction()
+
+    @property
+    def tls_active(self) -> bool:
+        return self._tls_protocol is not None
+
+    def in_networks(self, networks: list) -> bool:
+        try:
+            ip = ipaddress.ip_address(self.client_ip)
+        except ValueError:
+            return False
+        return any(ip in net for net in networks)
+
+    # -- commands --------------------------------------------------------------------
+    async def smtp_EHLO(self, hostname: str) -> None:
+        if not hostname:
+            await self.push(replies.SYNTAX_EHLO)
+            return
+        self._set_rset_state()
+        self.session.extended_smtp = True
+        self.session.host_name = hostname
+        lines = [self.door.hostname, f"SIZE {self.door.max_message_bytes}", "8BITMIME", "SMTPUTF8", "PIPELINING",
+                 "ENHANCEDSTATUSCODES", "DSN"]
+        if self.tls_context and not self.tls_active:
+            lines.append("STARTTLS")
+        mechanisms = self.door.sasl_mechanisms(self)
+        if mechanisms and self.tls_active:
+            lines.append("AUTH " + " ".join(mechanisms))
+        for line in lines[:-1]:
+            await self.push(f"250-{line}")
+        await self.push(f"250 {lines[-1]}")
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self.tls_active:
+            await self.push(replies.TLS_ALREADY)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        if not self.door.sasl_mechanisms(self):
+            await self.push(replies.UNKNOWN_COMMAND)
+            return
+        if not self.tls_active:
+            await self.push(replies.AUTH_NEEDS_TLS)
+            return
+        throttle: LoginThrottle | None = getattr(self.door, "throttle", None)
+        if throttle is not None and throttle.blocked(self.client_ip):
+            await self.push(replies.TOO_MANY_FAILED_LOGINS)
+            self.transport.close()
+            return
+        if self.session.authenticated:
+            await self.push(replies.AUTH_ALREADY)
+            return
+        mechanism = (arg or "").split(" ", 1)[0].upper()
+        if mechanism not in self.door.sasl_mechanisms(self):
+            await self.push(replies.AUTH_UNKNOWN_MECHANISM)
+            return
+        await super().smtp_AUTH(arg)
+
+    async def _before_transaction(self) -> bool:
+        """Common gate of MAIL, RCPT, DATA; pushes the refusal and returns False if any."""
+        if not self.session.host_name:
+            await self.push(replies.NEED_EHLO)
+            return False
+        if self.door.requires_tls(self) and not self.tls_active:
+            await self.push(replies.NEED_STARTTLS)
+            return False
+        if self.door.sasl_mechanisms(self) and not self.session.authenticated:
+            await self.push(replies.AUTH_REQUIRED)
+            return False
+        return True
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if not await self._before_transaction():
+            return
+        if self.tx.mail_from is not None:
+            await self.push(replies.NESTED_MAIL)
+            return
+        parts = split_path(arg, "FROM:")
+        if parts is None or (parts[1] and not self.session.extended_smtp):
+            await self.push(replies.SYNTAX_MAIL)
+            return
+        try:
+            params = parse_mail(parts[1])
+        except ParamError as exc:
+            await self.push(replies.UNKNOWN_PARAMETER if exc.unknown else replies.BAD_PARAMETER)
+            return
+        address = _clean_address(parts[0], params.smtputf8)
+        if address is None:
+            await self.push(replies.BAD_ADDRESS)
+            return
+        if params.size is not None and params.size > self.door.max_message_bytes:
+            await self.push(replies.SIZE_EXCEEDED)
+            return
+        refusal = await self.door.check_mail(self, address, params)
+        if refusal:
+            await self.push(refusal)
+            return
+        self.tx.mail_from, self.tx.mail = address, params
+        await self.push(replies.SENDER_OK)
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        if not await self._before_transaction():
+            return
+        if self.tx.mail_from is None:
+            await self.push(replies.NEED_MAIL)
+            return
+        parts = split_path(arg, "TO:")
+        if parts is None or (parts[1] and not self.session.extended_smtp):
+            await self.push(replies.SYNTAX_RCPT)
+            return
+        try:
+            params = parse_rcpt(parts[1])
+        except ParamError as exc:
+            await self.push(replies.UNKNOWN_PARAMETER if exc.unknown else replies.BAD_PARAMETER)
+            return
+        address = _clean_address(parts[0], self.tx.mail.smtputf8)
+        if not address:
+            await self.push(replies.BAD_ADDRESS)
+            return
+        if len(self.tx.rcpts) >= self.door.max_recipients:
+            await self.push(replies.TOO_MANY_RECIPIENTS)
+            return
+        refusal = await self.door.check_rcpt(self, address, params)
+        if refusal:
+            await self.push(refusal)
+            return
+        self.tx.rcpts.append(address)
+        self.tx.rcpt_params[address.lower()] = params
+        await self.push(replies.RECIPIENT_OK)
+
+    async def _read_data(self) -> tuple[bytes | None, str]:
+        """The dot-unstuffed message, or (None, reply) once the client reached the final dot."""
+        limit = self.door.max_message_bytes
+        lines: list[bytes] = []
+        size = 0
+        problem = ""
+        while True:
+            try:
+                line = await self._reader.readuntil(b"\r\n")
+            except asyncio.LimitOverrunError as exc:
+                await self._reader.read(exc.consumed)  # drop the overlong piece, keep reading
+                problem = problem or replies.LINE_TOO_LONG
+                lines = []
+                continue
+            self._reset_timeout()
+            if line == b".\r\n":
+                break
+            size += len(line)
+            if problem:
+                continue
+            if size > limit + 2:
+                problem, lines = replies.SIZE_EXCEEDED, []
+                continue
+            lines.append(line[1:] if line.startswith(b".") else line)
+        if problem:
+            return None, problem
+        return b"".join(lines), ""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if not await self._before_transaction():
+            return
+        if arg:
+            await self.push(replies.SYNTAX_DATA)
+            return
+        if self.tx.mail_from is None:
+            await self.push(replies.NEED_MAIL)
+            return
+        if not self.tx.rcpts:
+            await self.push(replies.NEED_RCPT)
+            return
+        await self.push(replies.START_DATA)
+        raw, problem = await self._read_data()
+        tx, self.tx = self.tx, Transaction()
+        if raw is None:
+            await self.push(problem)
+            return
+        if bare_line_ending(raw):
+            # RFC 5321 §2.3.8: a lone CR or LF is where SMTP smuggling hides.
+            await self.push(replies.BARE_LINE_ENDING)
+            return
+        await self.push(await self.door.deliver(self, tx, raw))
+
+
+def factory(door: Door, limiter: SessionLimiter, **kwargs: Any):
+    """A protocol factory for loop.create_server."""
+
+    def make() -> HubSMTP:
+        return HubSMTP(door, limiter, **kwargs)
+
+    return make
