@@ -65,16 +65,18 @@ class _Prepared:
     readers: dict[str, account_repo.AccountRow]
     wrapped: list[tuple[int, bytes]]
     remote: list[str]
+    writes: list = field(default_factory=list)  # policy's state writes, run in the delivery's transaction
 
 
-def _prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: list[str]) -> _Prepared:
+def _prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: list[str],
+             identity: Identity | None = None) -> _Prepared:
     """Everything before the write, in one worker thread: lookups, parsing, policy, crypto.
 
     Kept off the event loop as a whole: libsodium releases the GIL, and taking it back
     on a busy loop thread costs milliseconds per call.
     """
     message = parse(raw, hub.limits)
-    decision = policy.check(message, envelope.mail_from, local, remote, hub.config.get("limits.max_recipients"))
+    decision = policy.check(hub, envelope, identity, message, local, remote)
     readers = hub.read_sync(lambda conn: account_repo.by_addresses(conn, decision.local))
     for address in decision.local:
         account = readers.get(address)
@@ -94,7 +96,7 @@ def _prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote:
         (a.id, wrap_key(sealed.content_key, sealed.blob_id, hub.keyring.public_key(a.public_key)))
         for a in key_holders.values()
     ]
-    return _Prepared(sealed, len(raw), readers, wrapped, decision.remote)
+    return _Prepared(sealed, len(raw), readers, wrapped, decision.remote, decision.writes)
 
 
 def _split_recipients(hub: Hub, rcpt_to: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -171,6 +173,9 @@ def _store_many(conn: Connection, units: list[_StoreUnit]) -> list[dict[str, int
     mailstore.insert_messages(conn, message_rows)
     mailstore.insert_outbound(conn, outbound_rows)
     audit.record_many(conn, audit_rows)
+    for unit in units:
+        for write in unit.prepared.writes:
+            write(conn)
     return results
 
 
@@ -185,7 +190,7 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
     if len(local) + len(remote) > hub.config.get("limits.max_recipients"):
         raise Refusal(refusals.TOO_MANY_RECIPIENTS)
     prepared = await asyncio.get_running_loop().run_in_executor(
-        hub.parse_pool, _prepare, hub, envelope, raw, local, remote
+        hub.parse_pool, _prepare, hub, envelope, raw, local, remote, identity
     )
     actor = identity.address if identity else envelope.mail_from or "<>"
     uids = await hub.write_batched(_store_many, _StoreUnit(prepared, envelope, actor))

@@ -137,6 +137,8 @@ PATIENT = AccountType.PATIENT.value
 SYSTEM = AccountType.SYSTEM.value
 # A sender from another operator of the trust space: a professional we have no account for.
 REMOTE_PROFESSIONAL = "REMOTE"
+# A patient address that did not authenticate as that patient: trusted as nobody.
+PATIENT_SPOOF = "UNTRUSTED_PATIENT"
 
 
 @dataclass(frozen=True)

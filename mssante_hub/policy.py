@@ -1,31 +1,216 @@
 """Who may send what to whom.
 
 The seam every message passes through in :func:`mssante_hub.delivery.accept`.
-The trust space (issue: SMTP) and the patient rules (issue: patient spaces) plug in
-here; for now only the recipient count is checked.
+The patient rules (DOMAIN.md §5) live here: only professionals open a
+conversation with a patient; a patient writes only to a professional who wrote
+first and has not ended the exchange (honouring Reply-To), or to a pharmacy that
+wrote before; never to another patient; patients' attachments are limited in type
+and size. IMAP APPEND is filing, not sending: the rules do not apply to it.
+
+What the message changes in the conversation state is returned as write steps
+(`Decision.writes`) that the delivery runs inside its own transaction, so the
+state and the message become durable together.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+import email.utils
+from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import TYPE_CHECKING, Callable
 
-from mssante_hub import refusals
+from sqlalchemy import Connection, select
+
+from mssante_hub import audit, identity, notify, refusals
+from mssante_hub.identity import Party
+from mssante_hub.patients import conversations
 from mssante_hub.refusals import Refusal
+from storage.models import Account, AccountStatus
+
+if TYPE_CHECKING:
+    from mssante_hub.delivery import Envelope, Identity
+    from mssante_hub.hub import Hub
+
+Write = Callable[[Connection], None]
+
+# DOMAIN.md §5.6: the only file types a patient may attach.
+PATIENT_ATTACHMENT_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "tiff", "pdf", "txt", "rtf", "doc"})
+MAX_REPLY_TO_ADDRESSES = 5
+MAX_CONTACT_NAME_CHARS = 200
+END_HEADER = "X-MSS-MES"
+END_VALUE = "FIN"
+END_SUBJECT = "[FIN]"
+NOT_SENDING_CHANNELS = frozenset({"imap"})
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What policy found out about the recipients, for the store step."""
+    """What policy found out about the recipients, and the writes the store step must add."""
 
     local: list[str]
     remote: list[str]
+    writes: list[Write] = field(default_factory=list)
 
 
-def check(message: EmailMessage, sender: str, local: list[str], remote: list[str], max_recipients: int) -> Decision:
-    """Raise Refusal if the message may not go; otherwise the recipients it goes to."""
-    if len(local) + len(remote) > max_recipients:
+@dataclass(frozen=True)
+class _Known:
+    sender: Party
+    recipients: dict[str, tuple[int, str, str]]  # address -> (account id, type, status)
+    contacts: dict[str, conversations.Contact]
+    sender_is_pharmacy: bool
+    sender_name: str  # the account's display name, for a local sender
+
+
+def check(hub: "Hub", envelope: "Envelope", who: "Identity | None", message: EmailMessage,
+          local: list[str], remote: list[str]) -> Decision:
+    """Raise Refusal if the message may not go; otherwise the recipients and the state writes."""
+    if len(local) + len(remote) > hub.config.get("limits.max_recipients"):
         raise Refusal(refusals.TOO_MANY_RECIPIENTS)
     if not local and not remote:
         raise Refusal(refusals.NO_RECIPIENTS)
-    return Decision(local=local, remote=remote)
+    if envelope.channel in NOT_SENDING_CHANNELS:
+        return Decision(local=local, remote=remote)
+    known = hub.read_sync(lambda conn: _look_up(conn, hub, envelope, who, local + remote))
+    patient_domain = hub.config.get("hub.patient_domain").lower()
+    if known.sender.is_patient:
+        _check_patient_sends(hub, known, message, local + remote, patient_domain)
+        return Decision(local=local, remote=remote)
+    if known.sender.type == identity.PATIENT_SPOOF:
+        raise Refusal(refusals.PATIENT_SENDER_NOT_ALLOWED)
+    writes = _professional_writes(hub, known, message, local)
+    return Decision(local=local, remote=remote, writes=writes)
+
+
+# --- Who is who ----------------------------------------------------------------
+
+def _look_up(conn: Connection, hub: "Hub", envelope: "Envelope", who: "Identity | None",
+             recipients: list[str]) -> _Known:
+    sender_address = (who.address if who else envelope.mail_from or "").strip().lower()
+    wanted = {a.lower() for a in recipients} | ({sender_address} if sender_address else set())
+    rows = conn.execute(
+        select(Account.address, Account.id, Account.type, Account.status, Account.display_name)
+        .where(Account.address.in_(sorted(wanted)))
+    ).all()
+    found = {r.address: (r.id, r.type, r.status) for r in rows}
+    names = {r.address: r.display_name for r in rows}
+    sender = _sender(hub, envelope, who, sender_address, found)
+    recipient_rows = {a: found[a] for a in (r.lower() for r in recipients) if a in found}
+    contacts = (conversations.contacts(conn, sender.account_id, recipients)
+                if sender.is_patient and sender.account_id is not None else {})
+    pharmacy = conversations.is_pharmacy(conn, sender_address) if sender.is_professional else False
+    return _Known(sender, recipient_rows, contacts, pharmacy, names.get(sender_address, "") if sender.account_id else "")
+
+
+def _sender(hub: "Hub", envelope: "Envelope", who: "Identity | None", address: str,
+            found: dict[str, tuple[int, str, str]]) -> Party:
+    local = hub.is_local(address) if address else False
+    if local and address in found and (who is not None or envelope.channel in ("internal", "web")):
+        account_id, type_, _ = found[address]
+        return Party(address, type_, account_id)
+    patient_domain = hub.config.get("hub.patient_domain").lower()
+    if address.rpartition("@")[2] == patient_domain:
+        # A patient address that did not log in (e.g. arriving on mx): never trusted.
+        return Party(address, identity.PATIENT_SPOOF)
+    if local and address in found:
+        account_id, type_, _ = found[address]
+        return Party(address, type_, account_id)
+    return Party(address, identity.REMOTE_PROFESSIONAL)
+
+
+# --- A patient sends --------------------------------------------------------------
+
+def _check_patient_sends(hub: "Hub", known: _Known, message: EmailMessage, recipients: list[str],
+                         patient_domain: str) -> None:
+    for address in (r.lower() for r in recipients):
+        if address.rpartition("@")[2] == patient_domain:
+            raise Refusal(refusals.PATIENT_TO_PATIENT, address)
+        contact = known.contacts.get(address)
+        if contact is None:
+            raise Refusal(refusals.PATIENT_NOT_A_CONTACT, address)
+        if contact.ended and not contact.pharmacy:
+            raise Refusal(refusals.PATIENT_CONVERSATION_ENDED, address)
+    _check_patient_attachments(message, hub.config.get("patients.attachment_budget_bytes"))
+
+
+def _is_attachment(part: EmailMessage) -> bool:
+    if part.is_multipart():
+        return False
+    if part.get_filename() or part.get_content_disposition() == "attachment":
+        return True
+    return part.get_content_type() not in ("text/plain", "text/html")
+
+
+def _check_patient_attachments(message: EmailMessage, budget: int) -> None:
+    total = 0
+    for part in message.walk():
+        if part is message and message.is_multipart():
+            continue
+        if not _is_attachment(part):
+            continue
+        name = part.get_filename() or ""
+        extension = name.rpartition(".")[2].lower() if "." in name else ""
+        if extension not in PATIENT_ATTACHMENT_EXTENSIONS:
+            raise Refusal(refusals.PATIENT_ATTACHMENT_TYPE)
+        payload = part.get_payload(decode=True) or b""
+        total += len(payload)
+        if total > budget:
+            raise Refusal(refusals.PATIENT_ATTACHMENTS_TOO_BIG)
+
+
+# --- A professional (or the hub) sends ----------------------------------------------
+
+def ends_conversation(message: EmailMessage) -> bool:
+    """`X-MSS-MES: FIN`, or a subject that is exactly `[FIN]`."""
+    marker = str(message.get(END_HEADER, "") or "").strip().upper()
+    subject = str(message.get("Subject", "") or "").strip()
+    return marker == END_VALUE or subject == END_SUBJECT
+
+
+def _reply_addresses(message: EmailMessage) -> list[str]:
+    values = [str(v) for v in message.get_all("Reply-To", [])]
+    pairs = email.utils.getaddresses(values)[:MAX_REPLY_TO_ADDRESSES]
+    return [a.strip().lower() for _, a in pairs if "@" in a and len(a) <= 320]
+
+
+def _display_name(message: EmailMessage, fallback: str) -> str:
+    try:
+        name, _ = email.utils.parseaddr(str(message.get("From", "") or ""))
+    except (ValueError, TypeError):
+        name = ""
+    name = "".join(c for c in name if c.isprintable()).strip()[:MAX_CONTACT_NAME_CHARS]
+    return name or fallback
+
+
+def _professional_writes(hub: "Hub", known: _Known, message: EmailMessage, local: list[str]) -> list[Write]:
+    patients = [(a, known.recipients[a][0]) for a in local
+                if a in known.recipients and known.recipients[a][1] == identity.PATIENT]
+    if not patients:
+        return []
+    for address, _ in patients:
+        status = known.recipients[address][2]
+        if status == AccountStatus.CLOSED.value:
+            raise Refusal(refusals.PATIENT_SPACE_CLOSED, address)
+    sender = known.sender
+    if sender.type == identity.SYSTEM:
+        return []
+    ending = ends_conversation(message)
+    contact_addresses = _reply_addresses(message) or [sender.address]
+    # A local account's own name wins over whatever its From field claims.
+    name = known.sender_name or _display_name(message, sender.address.partition("@")[0])
+    kind = notify.kind_of(message)
+    pharmacy = known.sender_is_pharmacy
+
+    def write(conn: Connection) -> None:
+        now = dt.datetime.now(dt.timezone.utc)
+        for _, patient_id in patients:
+            if ending:
+                conversations.end_conversation(conn, patient_id, sender.address, now)
+                audit.record(conn, actor=sender.address, actor_type=sender.type, action=audit.CONVERSATION_END,
+                             subject_account_id=patient_id, target=f"account:{patient_id}")
+            else:
+                conversations.record_professional_message(conn, patient_id, contact_addresses, sender.address, name,
+                                                          pharmacy, now)
+            notify.mark_pending(conn, patient_id, kind)
+
+    return [write]

@@ -50,3 +50,20 @@ TOO_MANY_RECIPIENTS = Reason(452, "4.5.3", "Trop de destinataires", "Too many re
 UNKNOWN_RECIPIENT = Reason(550, "5.1.1", "Destinataire inconnu", "Unknown recipient")
 MAILBOX_UNAVAILABLE = Reason(550, "5.2.1", "Boîte aux lettres indisponible", "Mailbox unavailable")
 TEMPORARY_FAILURE = Reason(451, "4.3.0", "Erreur temporaire, réessayez plus tard", "Temporary failure, try again later")
+
+# --- Patient messaging rules (DOMAIN.md §5; issue 5) ---
+PATIENT_TO_PATIENT = Reason(550, "5.7.1", "Un patient ne peut pas écrire à un autre patient",
+                            "A patient cannot write to another patient")
+PATIENT_NOT_A_CONTACT = Reason(550, "5.7.1", "Vous ne pouvez écrire qu'à un professionnel qui vous a écrit",
+                               "You may only write to a professional who wrote to you first")
+PATIENT_CONVERSATION_ENDED = Reason(550, "5.7.1", "Ce professionnel a mis fin à vos échanges",
+                                    "This professional has ended the conversation")
+PATIENT_ATTACHMENT_TYPE = Reason(554, "5.6.1",
+                                 "Type de document non autorisé (jpg, jpeg, png, tiff, pdf, txt, rtf, doc)",
+                                 "Attachment type not allowed (jpg, jpeg, png, tiff, pdf, txt, rtf, doc)")
+PATIENT_ATTACHMENTS_TOO_BIG = Reason(552, "5.3.4", "La taille du ou des documents dépasse la limite autorisée",
+                                     "The attached documents exceed the allowed size")
+PATIENT_SPACE_CLOSED = Reason(550, "5.2.1", "Espace santé du patient fermé", "Patient space closed")
+PATIENT_UNKNOWN = Reason(550, "5.1.1", "Patient inconnu", "Unknown patient")
+PATIENT_SENDER_NOT_ALLOWED = Reason(550, "5.7.1", "Un patient n'écrit que depuis son espace santé",
+                                    "A patient writes only from their own health space")

@@ -1,0 +1,1 @@
+"""Patient spaces: provisioning (opt-out), life cycle, export."""

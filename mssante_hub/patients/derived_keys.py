@@ -1,0 +1,61 @@
+"""Keys the patient-space code derives for its own purposes.
+
+Derived from the hub's own (system) private key rather than from the master key:
+a master-key rotation re-seals the system key but leaves it the same, so traits,
+code hashes and archives stay readable across rotations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import weakref
+
+from crypto import aead
+from mssante_hub.hub import Hub
+
+_TRAITS_LABEL = b"mssante-hub/patient-traits/v1"
+_CODES_LABEL = b"mssante-hub/activation-codes/v1"
+_ARCHIVE_LABEL = b"mssante-hub/archive-wrapping/v1"
+
+_cache: "weakref.WeakKeyDictionary[Hub, dict[bytes, bytes]]" = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def _derived(hub: Hub, label: bytes) -> bytes:
+    with _lock:
+        keys = _cache.setdefault(hub, {})
+        if label in keys:
+            return keys[label]
+    system = hub.system_account()
+    if system is None:
+        raise RuntimeError("the hub has no system account; run mssante-hub init")
+    root = bytes(hub.keyring.private_key(system.key_id, system.sealed_private_key))
+    key = hmac.new(root, label, hashlib.sha256).digest()
+    with _lock:
+        _cache.setdefault(hub, {})[label] = key
+    return key
+
+
+def _traits_aad(ins: str) -> bytes:
+    return b"mssante-hub/traits/" + ins.encode()
+
+
+def seal_traits(hub: Hub, ins: str, traits: dict) -> bytes:
+    """Identity traits (names, birth date, sex, personal e-mail) sealed, bound to the INS."""
+    return aead.seal(_derived(hub, _TRAITS_LABEL), json.dumps(traits, ensure_ascii=False).encode(), _traits_aad(ins))
+
+
+def open_traits(hub: Hub, ins: str, sealed: bytes) -> dict:
+    return json.loads(aead.open_(_derived(hub, _TRAITS_LABEL), sealed, _traits_aad(ins)))
+
+
+def code_hash(hub: Hub, ins: str, code: str) -> bytes:
+    """Keyed hash of an activation code, bound to its INS (fast: codes are random, not chosen)."""
+    return hmac.new(_derived(hub, _CODES_LABEL), ins.encode() + b"\0" + code.encode(), hashlib.sha256).digest()
+
+
+def archive_wrapping_key(hub: Hub) -> bytes:
+    return _derived(hub, _ARCHIVE_LABEL)

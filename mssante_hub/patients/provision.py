@@ -1,0 +1,339 @@
+"""Opt-out provisioning: patient spaces created in bulk from a CSV file.
+
+Each space gets its key pair, default folders, sealed identity traits, a one-time
+activation code (stored as a keyed hash) and a notice queued to the person's
+personal address. Work is done in batches: crypto for a batch runs in a worker
+thread while the previous batch is written, and each batch is one transaction of
+multi-row inserts, so a million spaces take minutes, not days.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import datetime as dt
+import json
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from nacl.public import PrivateKey
+from sqlalchemy import Connection, insert, select
+from tqdm import tqdm
+
+from crypto.envelope import encrypt_message, wrap_key
+from crypto.keyring import seal_private_key
+from mssante_hub import audit, identity
+from mssante_hub.hub import Hub
+from mssante_hub.patients import derived_keys, notices
+from storage import mailstore
+from storage.models import Account, AccountStatus, AccountType, AuditEvent, Blob, Folder, OutboundItem, WrappedKey
+from storage.patients import ActivationCode, NotificationState, PatientProfile
+
+CSV_COLUMNS = ("ins", "birth_name", "first_names", "birth_date", "sex", "email")
+MAX_LINE_CHARS = 2048
+MAX_NAME_CHARS = 100
+MAX_EMAIL_CHARS = 254
+BATCH_SIZE = 2000
+# 20 characters of Crockford base32: 100 bits, far beyond guessing under the lock-out.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_CHARS = 20
+CODE_GROUP = 5
+_CODE_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
+_EMAIL = re.compile(r"^[^@\s\"<>(),;:\\\[\]]{1,64}@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_SEX = {"M": "M", "1": "M", "H": "M", "F": "F", "2": "F"}
+
+
+class ProvisionError(Exception):
+    """The CSV file cannot be used at all (header, size, encoding)."""
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """One person to provision, as validated from a CSV row."""
+
+    ins: str
+    birth_name: str
+    first_names: str
+    birth_date: str  # ISO YYYY-MM-DD
+    sex: str  # M or F
+    email: str
+
+    def traits(self) -> dict:
+        return dict(birth_name=self.birth_name, first_names=self.first_names, birth_date=self.birth_date,
+                    sex=self.sex, email=self.email)
+
+
+@dataclass
+class ProvisionResult:
+    created: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason), never the row's content
+    codes: dict[str, str] = field(default_factory=dict)  # INS -> code, only when asked (patient add)
+
+
+def new_code() -> str:
+    number = int.from_bytes(secrets.token_bytes(CODE_CHARS * 5 // 8 + 1), "big")
+    raw = "".join(CODE_ALPHABET[(number >> (5 * i)) & 31] for i in range(CODE_CHARS))
+    return "-".join(raw[i:i + CODE_GROUP] for i in range(0, CODE_CHARS, CODE_GROUP))
+
+
+def normalise_code(code: str) -> str:
+    """The code as hashed: upper case, without dashes or spaces, O/I/L read as 0/1/1."""
+    return code.strip().upper().translate(_CODE_READ_AS)[:64]
+
+
+# --- Reading the CSV --------------------------------------------------------------
+
+def _name(value: str, what: str) -> str:
+    value = unicodedata.normalize("NFC", value.strip())
+    if not value or len(value) > MAX_NAME_CHARS:
+        raise ValueError(f"{what} must have 1 to {MAX_NAME_CHARS} characters")
+    if any(unicodedata.category(c).startswith("C") for c in value):
+        raise ValueError(f"{what} holds control characters")
+    return value
+
+
+def _birth_date(value: str) -> str:
+    value = value.strip()
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            date = dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+        if date.year < 1880 or date > dt.date.today():
+            raise ValueError("birth_date is out of range")
+        return date.isoformat()
+    raise ValueError("birth_date must be YYYY-MM-DD or DD/MM/YYYY")
+
+
+def validate_row(row: dict[str, str]) -> PatientRecord:
+    """A record from one CSV row, or ValueError saying which field is wrong (not its value)."""
+    try:
+        ins = identity.validate_ins(row["ins"])
+    except identity.IdentityError as exc:
+        raise ValueError(f"ins: {exc}") from None
+    sex = _SEX.get(row["sex"].strip().upper())
+    if sex is None:
+        raise ValueError("sex must be M, F, 1 or 2")
+    email = row["email"].strip()
+    if len(email) > MAX_EMAIL_CHARS or not _EMAIL.match(email):
+        raise ValueError("email is not a mail address")
+    return PatientRecord(ins, _name(row["birth_name"], "birth_name"), _name(row["first_names"], "first_names"),
+                         _birth_date(row["birth_date"]), sex, email)
+
+
+def _bounded_lines(handle) -> Iterator[str]:
+    for line in handle:
+        if len(line) > MAX_LINE_CHARS:
+            raise ProvisionError(f"a line is longer than {MAX_LINE_CHARS} characters; is this the right file?")
+        yield line
+
+
+def read_csv(path: Path, max_rows: int) -> Iterator[tuple[int, PatientRecord | str]]:
+    """(line number, record or reason for refusal) for each data row; ProvisionError if unusable."""
+    try:
+        handle = open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise ProvisionError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        reader = csv.reader(_bounded_lines(handle))
+        try:
+            header = [h.strip().lower() for h in next(reader)]
+        except StopIteration:
+            raise ProvisionError(f"{path} is empty; expected a header: {','.join(CSV_COLUMNS)}") from None
+        except UnicodeDecodeError:
+            raise ProvisionError(f"{path} is not UTF-8 text") from None
+        if sorted(header) != sorted(CSV_COLUMNS):
+            raise ProvisionError(f"the header must name exactly these columns: {','.join(CSV_COLUMNS)}")
+        rows = 0
+        try:
+            for values in reader:
+                line = reader.line_num
+                if not values or values == [""]:
+                    continue
+                rows += 1
+                if rows > max_rows:
+                    raise ProvisionError(f"more than {max_rows} rows (setting patients.provision_max_rows)")
+                if len(values) != len(header):
+                    yield line, f"expected {len(header)} fields, found {len(values)}"
+                    continue
+                try:
+                    yield line, validate_row(dict(zip(header, values)))
+                except ValueError as exc:
+                    yield line, str(exc)
+        except UnicodeDecodeError:
+            raise ProvisionError(f"{path} is not UTF-8 text (after line {reader.line_num})") from None
+        except csv.Error as exc:
+            raise ProvisionError(f"malformed CSV near line {reader.line_num}: {exc}") from None
+
+
+# --- Building and writing batches -------------------------------------------------
+
+@dataclass
+class _Built:
+    accounts: list[dict]
+    profiles: list[dict]
+    codes: list[dict]
+    blobs: list[dict]
+    wrapped: list[dict]
+    outbound: list[dict]
+    plain_codes: dict[str, str]
+
+
+def _build(hub: Hub, records: list[PatientRecord], now: dt.datetime, objection_until: dt.datetime) -> _Built:
+    """All the crypto of one batch (runs in a worker thread: libsodium releases the GIL)."""
+    master = hub.keyring.master_key
+    system = hub.system_account()
+    system_public = hub.keyring.public_key(system.public_key)
+    patient_domain = hub.config.get("hub.patient_domain")
+    notice_context = notices.Context.of(hub)
+    built = _Built([], [], [], [], [], [], {})
+    for record in records:
+        key_id = secrets.token_hex(16)
+        private = PrivateKey.generate()
+        address = identity.patient_address(record.ins, patient_domain)
+        built.accounts.append(dict(
+            type=AccountType.PATIENT.value, address=address, display_name="", key_id=key_id,
+            public_key=bytes(private.public_key), sealed_private_key=seal_private_key(master, key_id, bytes(private)),
+            ins=record.ins, status=AccountStatus.PENDING.value, created_at=now,
+        ))
+        built.profiles.append(dict(traits=derived_keys.seal_traits(hub, record.ins, record.traits()),
+                                   objection_until=objection_until))
+        code = new_code()
+        built.plain_codes[record.ins] = code
+        built.codes.append(dict(code_hash=derived_keys.code_hash(hub, record.ins, normalise_code(code)), failures=0))
+        raw, summary = notices.provisioning_notice(notice_context, record.email, code, objection_until, now)
+        sealed = encrypt_message(secrets.token_hex(16), raw, json.dumps(summary).encode())
+        built.blobs.append(dict(id=sealed.blob_id, body=sealed.body, summary=sealed.summary, size=len(raw),
+                                created_at=now))
+        built.wrapped.append(dict(blob_id=sealed.blob_id, account_id=system.id,
+                                  wrapped=wrap_key(sealed.content_key, sealed.blob_id, system_public)))
+        built.outbound.append(dict(blob_id=sealed.blob_id, mail_from=system.address, rcpt_to=record.email,
+                                   next_attempt_at=now, created_at=now))
+    return built
+
+
+def _write(conn: Connection, built: _Built, actor: str, now: dt.datetime) -> None:
+    """One batch, one transaction: multi-row inserts with the new ids read back in order."""
+    rows = conn.execute(
+        insert(Account).returning(Account.id, sort_by_parameter_order=True), built.accounts
+    ).all()
+    ids = [r.id for r in rows]
+    folders = []
+    for account_id in ids:
+        for name, use in mailstore.DEFAULT_FOLDERS:
+            folders.append(dict(account_id=account_id, name=name, uidvalidity=mailstore.new_uidvalidity(),
+                                uidnext=1, highestmodseq=1, special_use=use, subscribed=True))
+    conn.execute(insert(Folder), folders)
+    for table, values in ((PatientProfile, built.profiles), (ActivationCode, built.codes)):
+        conn.execute(insert(table), [dict(v, account_id=i) for v, i in zip(values, ids)])
+    conn.execute(insert(NotificationState), [dict(account_id=i, disabled="", pending="") for i in ids])
+    conn.execute(insert(Blob), built.blobs)
+    conn.execute(insert(WrappedKey), built.wrapped)
+    conn.execute(insert(OutboundItem), built.outbound)
+    conn.execute(insert(AuditEvent), [
+        dict(at=now, actor=actor, actor_type="operator", action=audit.PATIENT_PROVISION, subject_account_id=i,
+             target=f"account:{i}", outcome="pending") for i in ids
+    ])
+
+
+def _existing_ins(hub: Hub, batch: list[PatientRecord]) -> set[str]:
+    wanted = [r.ins for r in batch]
+    return set(hub.read_sync(lambda conn: conn.execute(select(Account.ins).where(Account.ins.in_(wanted))).scalars()
+                             .all()))
+
+
+def provision(
+    hub: Hub,
+    records: Iterable[tuple[int, PatientRecord | str]],
+    *,
+    total: int | None = None,
+    progress: bool = False,
+    actor: str = "operator",
+    keep_codes: bool = False,
+    batch_size: int = BATCH_SIZE,
+    now: dt.datetime | None = None,
+) -> ProvisionResult:
+    """Create a space for every valid record; rows refused are reported by line, never echoed."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    objection_until = now + dt.timedelta(days=hub.config.get("patients.objection_window_days"))
+    result = ProvisionResult()
+    seen: set[str] = set()
+    bar = tqdm(total=total, unit="space", desc="provisioning patient spaces", disable=not progress)
+
+    def batches() -> Iterator[list[tuple[int, PatientRecord]]]:
+        batch: list[tuple[int, PatientRecord]] = []
+        for line, item in records:
+            if isinstance(item, str):
+                result.rejected.append((line, item))
+                bar.update(1)
+            elif item.ins in seen:
+                result.rejected.append((line, "ins: appears twice in the file"))
+                bar.update(1)
+            else:
+                seen.add(item.ins)
+                batch.append((line, item))
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+    def prepare(batch: list[tuple[int, PatientRecord]]) -> tuple[_Built, int]:
+        existing = _existing_ins(hub, [r for _, r in batch])
+        for line, record in batch:
+            if record.ins in existing:
+                result.rejected.append((line, "ins: a space already exists for this INS"))
+        fresh = [r for _, r in batch if r.ins not in existing]
+        return _build(hub, fresh, now, objection_until), len(batch)
+
+    # Pipeline: the next batch's crypto runs while this one is written.
+    with concurrent.futures.ThreadPoolExecutor(1, "provision-crypto") as pool:
+        pending: concurrent.futures.Future | None = None
+        for batch in batches():
+            following = pool.submit(prepare, batch)
+            if pending is not None:
+                _commit(hub, pending.result(), actor, now, result, keep_codes, bar)
+            pending = following
+        if pending is not None:
+            _commit(hub, pending.result(), actor, now, result, keep_codes, bar)
+    bar.close()
+    return result
+
+
+def _commit(hub: Hub, prepared: tuple[_Built, int], actor: str, now: dt.datetime, result: ProvisionResult,
+            keep_codes: bool, bar: tqdm) -> None:
+    built, seen = prepared
+    if built.accounts:
+        hub.committer.run(lambda conn: _write(conn, built, actor, now))
+        result.created += len(built.accounts)
+        if keep_codes:
+            result.codes.update(built.plain_codes)
+    bar.update(seen)
+
+
+def provision_csv(hub: Hub, path: Path, *, progress: bool = True, actor: str = "operator") -> ProvisionResult:
+    """Provision from a CSV file (columns: CSV_COLUMNS, any order, UTF-8)."""
+    max_rows = hub.config.get("patients.provision_max_rows")
+    total = _count_lines(path, max_rows) if progress else None
+    return provision(hub, read_csv(path, max_rows), total=total, progress=progress, actor=actor)
+
+
+def _count_lines(path: Path, max_rows: int) -> int | None:
+    try:
+        with open(path, "rb") as handle:
+            count = sum(1 for _ in handle) - 1
+    except OSError:
+        return None
+    return min(max(count, 0), max_rows)
+
+
+def add_patient(hub: Hub, record: PatientRecord, actor: str = "operator") -> str:
+    """One space (command line `patient add`); returns its activation code."""
+    result = provision(hub, [(1, record)], actor=actor, keep_codes=True)
+    if result.rejected:
+        raise ProvisionError(result.rejected[0][1])
+    return result.codes[record.ins]
