@@ -74,7 +74,8 @@ def pre_scan(raw: bytes, limits: Limits) -> None:
     if found is None and len(raw) > limits.max_header_bytes:
         raise Refusal(refusals.HEADER_TOO_BIG)
     _check_header_section(raw[: found.start()] if found else raw, limits)
-    if re.search(rb"[^\r\n]{%d}" % (limits.max_line_bytes - 1), raw):
+    # Anchored at line starts, so the scan is linear in the message size.
+    if re.search(rb"(?m)^[^\r\n]{%d}" % (limits.max_line_bytes - 1), raw):
         raise Refusal(refusals.LINE_TOO_LONG)
 
 
