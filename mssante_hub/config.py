@@ -172,6 +172,23 @@ SETTINGS: tuple[Setting, ...] = (
             "Days without login after which a professional mailbox is warned (11 months).", _positive),
     Setting("professionals.inactivity_suspend_days", int, 365,
             "Days without login after which a professional mailbox is suspended (12 months).", _positive),
+    # --- IMAP front door (issue 4: mssante_hub/imap/) ---
+    Setting("imap.max_append_bytes", int, 25 * MIB, "Largest APPEND literal accepted, in bytes.", _positive),
+    Setting("imap.max_line_bytes", int, 64 * 1024, "Longest IMAP command line (between literals), in bytes.",
+            _positive),
+    Setting("imap.max_string_literal_bytes", int, 64 * 1024,
+            "Largest literal accepted as a command argument other than an APPEND message.", _positive),
+    Setting("imap.max_command_bytes", int, 256 * 1024,
+            "Largest IMAP command, lines and literals together, APPEND messages excepted.", _positive),
+    Setting("imap.autologout_seconds", int, 30 * 60,
+            "Inactivity after which an authenticated IMAP session is closed (RFC 3501: at least 30 min).",
+            _positive),
+    Setting("imap.preauth_timeout_seconds", int, 60, "Inactivity before login after which a session is closed.",
+            _positive),
+    Setting("imap.idle_poll_seconds", float, 5.0,
+            "How often an IDLE session looks for changes made by other hub processes.", _positive),
+    Setting("imap.quota_bytes", int, 2 * 1024 * MIB, "Storage quota of one mailbox (QUOTA), in bytes.", _positive),
+    Setting("imap.max_connections", int, 5000, "Most IMAP connections one hub process serves at once.", _positive),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
 LISTENER_NAMES = ("mx", "submission", "imap", "imaps", "web")

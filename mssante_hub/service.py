@@ -23,6 +23,8 @@ log = logging.getLogger("mssante_hub.service")
 # Listener name -> module with `async def start(hub, host, port, reactor) -> Listener`.
 FRONT_DOORS: dict[str, str] = {
     "web": "mssante_hub.web.server",
+    "imap": "mssante_hub.imap.starttls",
+    "imaps": "mssante_hub.imap.implicit_tls",
     "mx": "mssante_hub.smtp.mx",
     "submission": "mssante_hub.smtp.submission",
 }

@@ -76,6 +76,7 @@ class Folder(Base):
     highestmodseq: Mapped[int] = mapped_column(BigInteger, default=1)
     special_use: Mapped[str | None] = mapped_column(String(16), default=None)
     subscribed: Mapped[bool] = mapped_column(default=True)
+    recent_uid: Mapped[int] = mapped_column(BigInteger, default=0)  # IMAP \Recent: highest UID already claimed
 
 
 class Blob(Base):

@@ -5,6 +5,7 @@ import below.
 """
 
 from storage import models  # noqa: F401
+from storage import imap_models  # noqa: F401
 from storage import patients  # noqa: F401  (patient spaces)
 from storage.models import Base
 

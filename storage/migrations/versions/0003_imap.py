@@ -1,10 +1,10 @@
-"""imap schema (reserved; filled by its issue)
+"""imap: \\Recent bookkeeping on folders; ACL grants on folders
 
 Revision ID: 0003
 Revises: 0002
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
 
 revision = '0003'
 down_revision = '0002'
@@ -13,8 +13,21 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('folders', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('recent_uid', sa.BigInteger(), nullable=False, server_default='0'))
+    op.create_table('imap_folder_grants',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('folder_id', sa.Integer(), nullable=False),
+    sa.Column('grantee_id', sa.Integer(), nullable=False),
+    sa.Column('rights', sa.String(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['folder_id'], ['folders.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['grantee_id'], ['accounts.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('folder_id', 'grantee_id')
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table('imap_folder_grants')
+    with op.batch_alter_table('folders', schema=None) as batch_op:
+        batch_op.drop_column('recent_uid')

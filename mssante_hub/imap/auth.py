@@ -1,0 +1,91 @@
+"""LOGIN and AUTHENTICATE PLAIN (with SASL-IR, RFC 4959), only once TLS is active.
+
+Passwords are checked by Argon2id in a thread (hub.passwords.verify_async); the
+password itself never reaches a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from mssante_hub import audit
+from mssante_hub.imap import responses
+from mssante_hub.imap.server import AUTH, UNAUTH, Bad, No, Session, command
+from mssante_hub.imap.syntax import Atom, astring
+from storage import accounts as account_repo
+from storage.models import AccountStatus, AccountType
+
+IMAP_ACCOUNT_TYPES = {t.value for t in (AccountType.PER, AccountType.ORG, AccountType.APP, AccountType.CAB)}
+MAX_SASL_RESPONSE = 8192  # base64 octets of one SASL response
+LOGIN_ACTION = "imap.login"
+
+
+async def check_password(s: Session, user: bytes, password: bytes) -> None:
+    """Log the session in, or raise No with AUTHENTICATIONFAILED."""
+    try:
+        address = user.decode("utf-8").strip().lower()
+        secret = password.decode("utf-8")
+    except UnicodeDecodeError:
+        raise No(responses.NO_AUTH_FAILED) from None
+    account = await s.hub.read(lambda conn: account_repo.by_address(conn, address)) if address else None
+    stored = account.password_hash if account is not None else None
+    ok = await s.hub.passwords.verify_async(stored, secret) if stored else False
+    if not ok or account.status != AccountStatus.ACTIVE.value or account.type not in IMAP_ACCOUNT_TYPES:
+        raise No(responses.NO_AUTH_FAILED)
+    s.account = account
+    s.private_key = s.hub.keyring.private_key(account.key_id, account.sealed_private_key)
+    s.state = AUTH
+    s.setTimeout(s.POSTAUTH_TIMEOUT)
+    peer = s.transport.getPeer()
+    await s.hub.write(lambda conn: audit.record(
+        conn, actor=account.address, action=LOGIN_ACTION, subject_account_id=account.id,
+        target=f"imap from:{getattr(peer, 'host', '?')}"))
+
+
+def _require_tls(s: Session) -> None:
+    if not s.tls_active:
+        raise No(responses.NO_TLS_REQUIRED)
+
+
+@command("LOGIN", UNAUTH)
+async def login(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    _require_tls(s)
+    if len(args) != 2:
+        raise Bad(responses.BAD_SYNTAX)
+    await check_password(s, astring(args[0]), astring(args[1]))
+    s.untagged(b"CAPABILITY " + b" ".join(s.listCapabilities()))
+    return responses.OK_LOGIN
+
+
+@command("AUTHENTICATE", UNAUTH)
+async def authenticate(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    _require_tls(s)
+    if not args or len(args) > 2 or not isinstance(args[0], Atom):
+        raise Bad(responses.BAD_SYNTAX)
+    if args[0].upper() != b"PLAIN":
+        raise No(responses.NO_MECHANISM)
+    if len(args) == 2:
+        encoded = astring(args[1])  # SASL-IR: the initial response on the command line
+        if encoded == b"=":
+            encoded = b""
+    else:
+        s.sendLine(responses.CONTINUE_EMPTY)
+        encoded = await s.next_line()
+    if encoded.strip() == b"*":
+        raise Bad(responses.BAD_AUTH_CANCELLED)
+    if len(encoded) > MAX_SASL_RESPONSE:
+        raise Bad(responses.BAD_BASE64)
+    try:
+        decoded = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise Bad(responses.BAD_BASE64) from None
+    parts = decoded.split(b"\x00")
+    if len(parts) != 3:
+        raise No(responses.NO_AUTH_FAILED)
+    authzid, user, password = parts
+    if authzid and authzid.lower() != user.lower():
+        raise No(responses.NO_AUTH_FAILED)  # acting as another mailbox goes through ACLs, not authzid
+    await check_password(s, user, password)
+    s.untagged(b"CAPABILITY " + b" ".join(s.listCapabilities()))
+    return responses.OK_AUTHENTICATE

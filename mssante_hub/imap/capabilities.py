@@ -1,0 +1,22 @@
+"""What the server announces, before and after TLS and login."""
+
+from __future__ import annotations
+
+# Always announced (RFC 3501 base plus the extensions implemented in this package).
+BASE = (b"IMAP4rev1", b"LITERAL+", b"SASL-IR", b"ID", b"ENABLE", b"IDLE", b"NAMESPACE", b"UNSELECT", b"UIDPLUS",
+        b"MOVE", b"CHILDREN", b"SPECIAL-USE", b"CREATE-SPECIAL-USE", b"LIST-EXTENDED", b"CONDSTORE", b"ESEARCH",
+        b"QUOTA", b"QUOTA=RES-STORAGE", b"ACL", b"RIGHTS=texk")
+AUTH_MECHANISMS = (b"PLAIN",)
+ENABLEABLE = (b"CONDSTORE",)
+
+
+def announce(tls_active: bool, tls_available: bool, authenticated: bool) -> list[bytes]:
+    caps = list(BASE)
+    if not tls_active:
+        # No credentials in clear: say so (RFC 3501 §6.2.3) and offer the way out.
+        if tls_available:
+            caps.append(b"STARTTLS")
+        caps.append(b"LOGINDISABLED")
+    elif not authenticated:
+        caps += [b"AUTH=" + m for m in AUTH_MECHANISMS]
+    return caps

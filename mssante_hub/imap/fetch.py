@@ -1,0 +1,205 @@
+"""FETCH: which attributes were asked, and their answers built from the decrypted message.
+
+Decryption, MIME parsing and formatting run in the read pool, off the event loop;
+the plaintext lives only in memory for the time of the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from crypto.envelope import decrypt_body, unwrap_key
+from mssante_hub.imap import mimetree, responses, wire
+from mssante_hub.imap.messages import selected_uids
+from mssante_hub.imap.server import SELECTED, Bad, Session, command
+from mssante_hub.imap.syntax import Atom, format_date_time, is_atom, number
+from storage import imapstore
+
+MACROS = {b"ALL": [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"ENVELOPE"],
+          b"FAST": [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE"],
+          b"FULL": [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"ENVELOPE", b"BODY"]}
+SIMPLE = {b"FLAGS", b"UID", b"INTERNALDATE", b"RFC822.SIZE", b"ENVELOPE", b"BODY", b"BODYSTRUCTURE", b"RFC822",
+          b"RFC822.HEADER", b"RFC822.TEXT", b"MODSEQ"}
+NEEDS_BODY = {b"ENVELOPE", b"BODY", b"BODYSTRUCTURE", b"RFC822", b"RFC822.HEADER", b"RFC822.TEXT"}
+SETS_SEEN = {b"RFC822", b"RFC822.TEXT"}
+MAX_ITEMS = 50
+_SECTION = re.compile(rb"^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK)\[([^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$")
+_PART = re.compile(rb"^(\d{1,4}(?:\.\d{1,4}){0,19})?(?:\.?(HEADER|HEADER\.FIELDS|HEADER\.FIELDS\.NOT|TEXT|MIME))?"
+                   rb"(?: \((.*)\))?$")
+
+
+@dataclass(frozen=True)
+class Item:
+    name: bytes  # FLAGS, UID, ..., or BODY / BINARY for a section
+    section: bytes = b""
+    peek: bool = True
+    partial: tuple[int, int] | None = None
+    bracket: bool = False  # BODY[...] (content) rather than BODY (structure)
+
+    @property
+    def needs_body(self) -> bool:
+        return self.name in NEEDS_BODY or self.name == b"BINARY" or (self.name == b"BODY" and self.section != b"")
+
+    @property
+    def sets_seen(self) -> bool:
+        return self.name in SETS_SEEN or (self.bracket and not self.peek)
+
+
+def parse_items(token) -> list[Item]:
+    tokens = token if isinstance(token, list) else [token]
+    if not tokens or len(tokens) > MAX_ITEMS:
+        raise Bad(responses.BAD_SYNTAX)
+    items: list[Item] = []
+    for t in tokens:
+        if not isinstance(t, Atom):
+            raise Bad(responses.BAD_SYNTAX)
+        word = t.upper()
+        if word in MACROS and not isinstance(token, list):
+            items += [Item(w) for w in MACROS[word]]
+        elif word in SIMPLE:
+            items.append(Item(word))
+        else:
+            found = _SECTION.match(_upper_head(t))
+            if not found:
+                raise Bad(responses.BAD_SYNTAX)
+            kind, section = found[1].upper(), found[2]
+            part = _PART.match(section.upper()) if section else None
+            if section and not part:
+                raise Bad(responses.BAD_SYNTAX)
+            partial = (int(found[3]), int(found[4])) if found[3] else None
+            items.append(Item(kind.split(b".")[0], section, kind.endswith(b".PEEK"), partial, True))
+    return items
+
+
+def _upper_head(token: bytes) -> bytes:
+    """Upper-case the item name and section keywords, not header field names."""
+    head, sep, rest = token.partition(b"(")
+    return head.upper() + sep + rest
+
+
+@command("FETCH", SELECTED)
+async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) not in (2, 3):
+        raise Bad(responses.BAD_SYNTAX)
+    view = s.selected
+    uids = selected_uids(s, args[0], uid)
+    items = parse_items(args[1])
+    changed_since = None
+    if len(args) == 3:
+        mods = args[2]
+        if not isinstance(mods, list) or len(mods) != 2 or not is_atom(mods[0], b"CHANGEDSINCE"):
+            raise Bad(responses.BAD_SYNTAX)
+        changed_since = number(mods[1])
+        view.condstore = True
+        s.enabled.add(b"CONDSTORE")
+    if uid and not any(i.name == b"UID" for i in items):
+        items.insert(0, Item(b"UID"))
+    if view.condstore and (changed_since is not None) and not any(i.name == b"MODSEQ" for i in items):
+        items.append(Item(b"MODSEQ"))
+    if changed_since is not None:
+        uids = [u for u in uids if view.modseqs.get(u, 0) > changed_since]
+    if not uids:
+        return responses.OK_DONE
+    seen_now: set[int] = set()
+    if not view.read_only and any(i.sets_seen for i in items):
+        unseen = [u for u in uids if "\\Seen" not in view.flags.get(u, "").split()]
+        if unseen:
+            states, _ = await s.hub.write(lambda conn: imapstore.store_flags(conn, view.id, unseen, "add", ["\\Seen"]))
+            view.apply_states(states)
+            seen_now = {st.uid for st in states}
+            s.changed(view.id)
+    if any(i.name == b"FLAGS" for i in items):
+        seen_now = set()
+    with_body = any(i.needs_body for i in items)
+    reader_id, private = s.account.id, s.private_key
+    snapshot = {u: (view.seq_of(u), view.flag_text(u), view.modseqs.get(u, 0)) for u in uids}
+
+    def work(conn) -> list[bytes]:
+        rows = imapstore.fetch_rows(conn, reader_id, view.id, uids, with_body)
+        return [_answer(row, snapshot[row.uid], items, private, row.uid in seen_now) for row in rows
+                if row.uid in snapshot]
+
+    for line in await s.hub.read(work):
+        s.transport.write(line)
+    return responses.OK_DONE
+
+
+def _answer(row: imapstore.FetchRow, known: tuple, items: list[Item], private, add_flags: bool) -> bytes:
+    seq, flags, modseq = known
+    raw = entity = None
+    if row.body is not None:
+        if row.wrapped is None:
+            raw = b""
+        else:
+            raw = decrypt_body(unwrap_key(row.wrapped, row.blob_id, private), row.blob_id, row.body)
+        entity = mimetree.parse(raw)
+    parts: list[bytes] = []
+    if add_flags:
+        parts.append(b"FLAGS " + flags)
+    for item in items:
+        parts.append(_one(item, row, flags, modseq, raw, entity))
+    return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts))
+
+
+def _one(item: Item, row, flags: bytes, modseq: int, raw: bytes | None, entity) -> bytes:
+    name = item.name
+    if name == b"FLAGS":
+        return b"FLAGS " + flags
+    if name == b"UID":
+        return b"UID %d" % row.uid
+    if name == b"MODSEQ":
+        return b"MODSEQ (%d)" % modseq
+    if name == b"INTERNALDATE":
+        return b"INTERNALDATE " + format_date_time(row.internal_date)
+    if name == b"RFC822.SIZE":
+        return b"RFC822.SIZE %d" % (len(raw) if raw is not None else row.size)
+    if name == b"ENVELOPE":
+        return b"ENVELOPE " + wire.value(mimetree.envelope(entity))
+    if name == b"BODYSTRUCTURE":
+        return b"BODYSTRUCTURE " + wire.value(mimetree.body_structure(entity, True))
+    if name == b"BODY" and not item.bracket:
+        return b"BODY " + wire.value(mimetree.body_structure(entity, False))
+    if name == b"RFC822":
+        return b"RFC822 " + _literal(raw)
+    if name == b"RFC822.HEADER":
+        return b"RFC822.HEADER " + _literal(entity.header)
+    if name == b"RFC822.TEXT":
+        return b"RFC822.TEXT " + _literal(entity.body)
+    data = _section(entity, raw, item.section)
+    label = b"%s[%s]" % (name, item.section)
+    if item.partial is not None:
+        start, length = item.partial
+        data = data[start:start + length]
+        label += b"<%d>" % start
+    return label + b" " + _literal(data)
+
+
+def _literal(data: bytes | None) -> bytes:
+    if data is None:
+        return b"NIL"
+    return b"{%d}\r\n%b" % (len(data), data)
+
+
+def _section(entity, raw: bytes, section: bytes) -> bytes | None:
+    if not section:
+        return raw
+    found = _PART.match(section.upper())
+    numbers = [int(n) for n in found[1].split(b".")] if found[1] else []
+    what = found[2]
+    try:
+        target = mimetree.part(entity, numbers) if numbers else entity
+    except mimetree.NoSuchPart:
+        return b""
+    if numbers and what in (b"HEADER", b"HEADER.FIELDS", b"HEADER.FIELDS.NOT", b"TEXT") and target.message:
+        target = target.message
+    if what is None:
+        return target.body if numbers else raw
+    if what == b"MIME" or what == b"HEADER":
+        return target.header
+    if what == b"TEXT":
+        return target.body
+    names = [n.strip(b'"') for n in (found[3] or b"").split()]
+    original = re.search(rb"\((.*)\)", section)
+    names = [n.strip(b'"') for n in original[1].split()] if original else names
+    return mimetree.header_fields(target, names, exclude=what.endswith(b".NOT"))

@@ -1,0 +1,257 @@
+"""Folder commands: LIST/LSUB (SPECIAL-USE, CHILDREN), CREATE (CREATE-SPECIAL-USE),
+DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS, GETQUOTA, GETQUOTAROOT."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.exc import IntegrityError
+
+from mssante_hub.imap import responses, wire
+from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
+from mssante_hub.imap.syntax import (
+    MAX_MAILBOX_NAME, SyntaxProblem, astring, decode_mailbox, encode_mailbox, is_atom,
+)
+from storage import imapstore, mailstore
+
+DELIMITER = b"/"
+SHARED_PREFIX = b"Shared"
+SPECIAL_USES = {b"\\SENT", b"\\DRAFTS", b"\\TRASH", b"\\JUNK", b"\\ARCHIVE", b"\\ALL", b"\\FLAGGED"}
+STATUS_ITEMS = (b"MESSAGES", b"RECENT", b"UIDNEXT", b"UIDVALIDITY", b"UNSEEN", b"SIZE", b"HIGHESTMODSEQ")
+QUOTA_ROOT = b""
+
+
+def mailbox_arg(token) -> str:
+    try:
+        return decode_mailbox(astring(token).rstrip(DELIMITER))
+    except SyntaxProblem:
+        raise Bad(responses.BAD_MAILBOX_NAME) from None
+
+
+def _pattern(reference: bytes, pattern: bytes) -> re.Pattern[str]:
+    try:
+        text = (reference + pattern).decode("imap4-utf-7")
+    except (UnicodeDecodeError, ValueError):
+        raise Bad(responses.BAD_MAILBOX_NAME) from None
+    if len(text) > MAX_MAILBOX_NAME * 2:
+        raise Bad(responses.BAD_MAILBOX_NAME)
+    regex = "".join(".*" if ch == "*" else "[^/]*" if ch == "%" else re.escape(ch) for ch in text)
+    return re.compile(f"^{regex}$")
+
+
+async def _folders(s: Session) -> list[imapstore.FolderRow]:
+    account_id = s.account.id
+    return await s.hub.read(lambda conn: imapstore.folders_of(conn, account_id))
+
+
+@command("LIST", AUTH, SELECTED)
+async def list_(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    return await _list(s, args, subscribed_only=False, verb=b"LIST")
+
+
+@command("LSUB", AUTH, SELECTED)
+async def lsub(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    return await _list(s, args, subscribed_only=True, verb=b"LSUB")
+
+
+async def _list(s: Session, args: list, subscribed_only: bool, verb: bytes) -> bytes:
+    selection: list = []
+    if args and isinstance(args[0], list):
+        selection = [a.upper() for a in args[0] if isinstance(a, bytes)]
+        args = args[1:]
+    returns: list = []
+    if len(args) == 4 and is_atom(args[2], b"RETURN") and isinstance(args[3], list):
+        returns = [a.upper() for a in args[3] if isinstance(a, bytes)]
+        args = args[:2]
+    if len(args) != 2:
+        raise Bad(responses.BAD_SYNTAX)
+    reference, pattern = astring(args[0]), astring(args[1])
+    if pattern == b"":
+        s.untagged(b'%s (\\Noselect) "/" ""' % verb)
+        return responses.OK_DONE
+    matcher = _pattern(reference, pattern)
+    rows = await _folders(s)
+    names = {r.name: r for r in rows}
+    implied = {n.rsplit("/", 1)[0] for n in names if "/" in n}
+    parents = set()
+    for name in implied:
+        while name:
+            parents.add(name)
+            name = name.rsplit("/", 1)[0] if "/" in name else ""
+    special_only = b"SPECIAL-USE" in selection
+    subscribed_only = subscribed_only or b"SUBSCRIBED" in selection
+    for name in sorted(set(names) | parents, key=lambda n: (n != "INBOX", n)):
+        if not (matcher.match(name) or name == "INBOX" and re.match(matcher.pattern, name, re.IGNORECASE)):
+            continue
+        row = names.get(name)
+        attrs = [b"\\HasChildren" if name in parents else b"\\HasNoChildren"]
+        if row is None:
+            if special_only or subscribed_only:
+                continue
+            attrs.insert(0, b"\\Noselect")
+        else:
+            if row.special_use:
+                attrs.append(row.special_use.encode())
+            elif special_only:
+                continue
+            if subscribed_only and not row.subscribed:
+                continue
+            if row.subscribed and (b"SUBSCRIBED" in selection or b"SUBSCRIBED" in returns):
+                attrs.append(b"\\Subscribed")
+        s.untagged(b'%s (%s) "/" %s' % (verb, b" ".join(attrs), wire.string(encode_mailbox(name))))
+    return responses.OK_DONE
+
+
+@command("CREATE", AUTH, SELECTED)
+async def create(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) not in (1, 2):
+        raise Bad(responses.BAD_SYNTAX)
+    name = mailbox_arg(args[0])
+    use = None
+    if len(args) == 2:
+        opts = args[1]
+        if not (isinstance(opts, list) and len(opts) == 2 and is_atom(opts[0], b"USE") and isinstance(opts[1], list)
+                and len(opts[1]) == 1 and isinstance(opts[1][0], bytes)):
+            raise Bad(responses.BAD_SYNTAX)
+        use = bytes(opts[1][0])
+        if use.upper() not in SPECIAL_USES:
+            raise No(b"[USEATTR] Unsupported special use")
+        use = use[:1] + use[1:2].upper() + use[2:].lower()
+    if name == "INBOX" or any(not part for part in name.split("/")):
+        raise No(responses.NO_ALREADY_EXISTS if name == "INBOX" else responses.BAD_MAILBOX_NAME)
+    account_id = s.account.id
+
+    def work(conn) -> bool:
+        if imapstore.folder_by_name(conn, account_id, name) is not None:
+            return False
+        parts = name.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if imapstore.folder_by_name(conn, account_id, parent) is None:
+                mailstore.create_folder(conn, account_id, parent)
+        mailstore.create_folder(conn, account_id, name, use.decode() if use else None)
+        return True
+
+    try:
+        created = await s.hub.write(work)
+    except IntegrityError:
+        created = False
+    if not created:
+        raise No(responses.NO_ALREADY_EXISTS)
+    return responses.OK_DONE
+
+
+async def _existing(s: Session, name: str) -> imapstore.FolderRow:
+    account_id = s.account.id
+    row = await s.hub.read(lambda conn: imapstore.folder_by_name(conn, account_id, name))
+    if row is None:
+        raise No(responses.NO_NONEXISTENT)
+    return row
+
+
+@command("DELETE", AUTH, SELECTED)
+async def delete(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) != 1:
+        raise Bad(responses.BAD_SYNTAX)
+    name = mailbox_arg(args[0])
+    if name == "INBOX":
+        raise No(responses.NO_CANNOT_DELETE)
+    row = await _existing(s, name)
+    rows = await _folders(s)
+    if any(r.name.startswith(name + "/") for r in rows):
+        raise No(responses.NO_HAS_CHILDREN)
+    if s.selected is not None and s.selected.id == row.id:
+        s.unselect()
+    await s.hub.write(lambda conn: imapstore.delete_folder(conn, row.id))
+    s.changed(row.id)
+    return responses.OK_DONE
+
+
+@command("RENAME", AUTH, SELECTED)
+async def rename(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) != 2:
+        raise Bad(responses.BAD_SYNTAX)
+    old, new = mailbox_arg(args[0]), mailbox_arg(args[1])
+    if "INBOX" in (old, new):
+        raise No(responses.NO_CANNOT_DELETE)
+    await _existing(s, old)
+    account_id = s.account.id
+
+    def work(conn) -> bool:
+        if imapstore.folder_by_name(conn, account_id, new) is not None:
+            return False
+        imapstore.rename_folder(conn, account_id, old, new)
+        return True
+
+    if not await s.hub.write(work):
+        raise No(responses.NO_ALREADY_EXISTS)
+    return responses.OK_DONE
+
+
+async def _subscribe(s: Session, args: list, value: bool) -> bytes:
+    if len(args) != 1:
+        raise Bad(responses.BAD_SYNTAX)
+    row = await _existing(s, mailbox_arg(args[0]))
+    await s.hub.write(lambda conn: imapstore.set_subscribed(conn, row.id, value))
+    return responses.OK_DONE
+
+
+@command("SUBSCRIBE", AUTH, SELECTED)
+async def subscribe(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    return await _subscribe(s, args, True)
+
+
+@command("UNSUBSCRIBE", AUTH, SELECTED)
+async def unsubscribe(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    return await _subscribe(s, args, False)
+
+
+@command("STATUS", AUTH, SELECTED)
+async def status(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) != 2 or not isinstance(args[1], list) or not args[1]:
+        raise Bad(responses.BAD_SYNTAX)
+    items = [a.upper() for a in args[1] if isinstance(a, bytes)]
+    if any(i not in STATUS_ITEMS for i in items):
+        raise Bad(responses.BAD_SYNTAX)
+    name = mailbox_arg(args[0])
+    account_id = s.account.id
+
+    def read(conn):
+        row = imapstore.folder_by_name(conn, account_id, name)
+        return (row, imapstore.folder_status(conn, row.id)) if row else (None, None)
+
+    row, counts = await s.hub.read(read)
+    if row is None:
+        raise No(responses.NO_NONEXISTENT)
+    values = {b"MESSAGES": counts["messages"], b"UNSEEN": counts["unseen"], b"SIZE": counts["size"],
+              b"UIDNEXT": row.uidnext, b"UIDVALIDITY": row.uidvalidity, b"HIGHESTMODSEQ": row.highestmodseq,
+              b"RECENT": 0}
+    body = b" ".join(b"%s %d" % (i, values[i]) for i in items)
+    s.untagged(b"STATUS %s (%s)" % (wire.string(encode_mailbox(name)), body))
+    return responses.OK_DONE
+
+
+async def quota_line(s: Session) -> bytes:
+    account_id = s.account.id
+    used = await s.hub.read(lambda conn: imapstore.account_usage(conn, account_id))
+    limit = s.hub.config.get("imap.quota_bytes")
+    return b'QUOTA "" (STORAGE %d %d)' % ((used + 1023) // 1024, limit // 1024)
+
+
+@command("GETQUOTAROOT", AUTH, SELECTED)
+async def getquotaroot(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) != 1:
+        raise Bad(responses.BAD_SYNTAX)
+    name = mailbox_arg(args[0])
+    await _existing(s, name)
+    s.untagged(b'QUOTAROOT %s ""' % wire.string(encode_mailbox(name)))
+    s.untagged(await quota_line(s))
+    return responses.OK_DONE
+
+
+@command("GETQUOTA", AUTH, SELECTED)
+async def getquota(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) != 1 or astring(args[0]) != QUOTA_ROOT:
+        raise No(b"No such quota root")
+    s.untagged(await quota_line(s))
+    return responses.OK_DONE

@@ -1,0 +1,140 @@
+"""Cut the byte stream of one connection into complete IMAP commands, under caps.
+
+A command is its lines and the literals between them ({n} synchronizing, {n+}
+non-synchronizing, RFC 7888). Everything stays in memory (bounded): an APPEND
+literal never spills to a temporary file, since it holds a message in clear.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_LITERAL_AT_END = re.compile(rb"\{(\d{1,20})(\+?)\}$")
+_APPEND_COMMAND = re.compile(rb"^\S+ +APPEND ", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FrameLimits:
+    max_line: int
+    max_string_literal: int
+    max_append_literal: int
+    max_command: int
+
+
+@dataclass
+class Command:
+    """Lines and literals alternating: [line, literal, line, literal, line]."""
+
+    segments: list[bytes] = field(default_factory=list)
+
+    @property
+    def first_line(self) -> bytes:
+        return self.segments[0] if self.segments else b""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A command that cannot be taken: `tag` gets `response`; `close` ends the connection."""
+
+    tag: bytes
+    response: bytes
+    close: bool
+
+
+@dataclass(frozen=True)
+class ContinueLiteral:
+    """The client announced a synchronizing literal that fits: send a continuation."""
+
+
+class Framer:
+    """Feed bytes in, get Command / Refused / ContinueLiteral events out."""
+
+    def __init__(self, limits: FrameLimits) -> None:
+        self.limits = limits
+        self._buffer = bytearray()
+        self._segments: list[bytes] = []
+        self._literal = bytearray()
+        self._literal_left = 0
+        self._command_bytes = 0
+        self.closed = False
+        self.raw_lines = False  # IDLE / SASL continuation: lines are not commands
+
+    def discard(self) -> None:
+        """Drop everything buffered (after STARTTLS: nothing sent in clear may be acted on)."""
+        self._buffer.clear()
+        self._segments = []
+        self._literal.clear()
+        self._literal_left = 0
+        self._command_bytes = 0
+
+    def feed(self, data: bytes) -> list:
+        events: list = []
+        if self.closed:
+            return events
+        self._buffer += data
+        while self._buffer and not self.closed:
+            if self._literal_left:
+                take = bytes(self._buffer[: self._literal_left])
+                del self._buffer[: len(take)]
+                self._literal += take
+                self._literal_left -= len(take)
+                if not self._literal_left:
+                    self._segments.append(bytes(self._literal))
+                    self._literal.clear()
+                continue
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                if len(self._buffer) > self.limits.max_line:
+                    events.append(self._refuse(b"*", b"LINE", close=True))
+                break
+            if end + 1 > self.limits.max_line + 2:
+                events.append(self._refuse(b"*", b"LINE", close=True))
+                break
+            line = bytes(self._buffer[:end]).rstrip(b"\r")
+            del self._buffer[: end + 1]
+            if self.raw_lines and not self._segments:
+                events.append(Command([line]))
+                continue
+            events.extend(self._line(line))
+        return events
+
+    def _line(self, line: bytes) -> list:
+        self._segments.append(line)
+        self._command_bytes += len(line)
+        found = _LITERAL_AT_END.search(line)
+        is_append = bool(_APPEND_COMMAND.match(self._segments[0]))
+        if not found:
+            if self._command_bytes > self.limits.max_command and not is_append:
+                return [self._refuse(self._tag(), b"COMMAND", close=True)]
+            command = Command(self._segments)
+            self._segments = []
+            self._command_bytes = 0
+            return [command]
+        size, non_sync = int(found[1]), bool(found[2])
+        cap = self.limits.max_append_literal if is_append else self.limits.max_string_literal
+        if not is_append:
+            cap = min(cap, self.limits.max_command - self._command_bytes)
+        if size > cap:
+            # A synchronizing literal was not sent yet: refuse and stay in step.
+            # A non-synchronizing one is on its way: the only safe way out is to close.
+            return [self._refuse(self._tag(), b"LITERAL", close=non_sync)]
+        if not is_append:
+            self._command_bytes += size
+        if size == 0:
+            self._segments.append(b"")
+        else:
+            self._literal_left = size
+        return [] if non_sync else [ContinueLiteral()]
+
+    def _tag(self) -> bytes:
+        first = self._segments[0] if self._segments else b""
+        return first.split(b" ", 1)[0][:64] or b"*"
+
+    def _refuse(self, tag: bytes, why: bytes, close: bool) -> Refused:
+        self._segments = []
+        self._command_bytes = 0
+        if close:
+            self.closed = True
+            self._buffer.clear()
+        return Refused(tag, why, close)

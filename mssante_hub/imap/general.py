@@ -1,0 +1,119 @@
+"""Commands valid in any state or about the session itself: CAPABILITY, NOOP, LOGOUT,
+STARTTLS, ID, ENABLE, IDLE, NAMESPACE, CHECK."""
+
+from __future__ import annotations
+
+import asyncio
+
+from mssante_hub.imap import responses, wire
+from mssante_hub.imap.server import AUTH, LOGOUT, SELECTED, UNAUTH, Bad, No, Session, command
+from mssante_hub.imap.syntax import Atom, String, is_atom
+
+ANY = (UNAUTH, AUTH, SELECTED)
+SERVER_ID = [b"name", b"mssante-hub", b"vendor", b"mssante-hub project"]
+MAX_ID_FIELDS = 30
+
+
+@command("CAPABILITY", *ANY)
+async def capability(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if args:
+        raise Bad(responses.BAD_SYNTAX)
+    s.untagged(b"CAPABILITY " + b" ".join(s.listCapabilities()))
+    return responses.OK_DONE
+
+
+@command("NOOP", *ANY)
+async def noop(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    return responses.OK_DONE
+
+
+@command("CHECK", SELECTED)
+async def check(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    return responses.OK_DONE
+
+
+@command("LOGOUT", *ANY)
+async def logout(s: Session, tag: bytes, args: list, uid: bool) -> bytes | None:
+    s.untagged(responses.BYE_LOGOUT)
+    s.tagged(tag, b"OK", responses.OK_LOGOUT)
+    s.unselect()
+    s.state = LOGOUT
+    s.transport.loseConnection()
+    return None
+
+
+@command("STARTTLS", UNAUTH)
+async def starttls(s: Session, tag: bytes, args: list, uid: bool) -> bytes | None:
+    if s.tls_active:
+        raise No(responses.NO_TLS_ACTIVE)
+    if s.ctx is None:
+        raise No(responses.NO_TLS_UNAVAILABLE)
+    # Whatever the client sent after STARTTLS in clear is dropped (command injection).
+    s.framer.discard()
+    s.queue.clear()
+    s.tagged(tag, b"OK", responses.OK_STARTTLS)
+    s.transport.startTLS(s.ctx)
+    s.tls_active = True
+    s.state = UNAUTH
+    return None
+
+
+@command("ID", *ANY)
+async def id_(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) != 1 or not (isinstance(args[0], list) or is_atom(args[0], b"NIL")):
+        raise Bad(responses.BAD_SYNTAX)
+    if isinstance(args[0], list) and len(args[0]) > 2 * MAX_ID_FIELDS:
+        raise Bad(responses.BAD_SYNTAX)
+    s.untagged(b"ID " + wire.value(SERVER_ID))
+    return responses.OK_DONE
+
+
+@command("ENABLE", AUTH, SELECTED)
+async def enable(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if not args:
+        raise Bad(responses.BAD_SYNTAX)
+    from mssante_hub.imap.capabilities import ENABLEABLE
+
+    done = []
+    for arg in args:
+        if isinstance(arg, Atom) and arg.upper() in ENABLEABLE and arg.upper() not in s.enabled:
+            s.enabled.add(arg.upper())
+            done.append(arg.upper())
+    if b"CONDSTORE" in s.enabled and s.selected is not None:
+        s.selected.condstore = True
+    s.untagged(b"ENABLED" + b"".join(b" " + d for d in done))
+    return responses.OK_DONE
+
+
+@command("NAMESPACE", AUTH, SELECTED)
+async def namespace(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    from mssante_hub.imap.folders import DELIMITER, SHARED_PREFIX
+
+    s.untagged(b"NAMESPACE " + wire.value([[[b"", DELIMITER]], None, [[SHARED_PREFIX + DELIMITER, DELIMITER]]]))
+    return responses.OK_DONE
+
+
+@command("IDLE", AUTH, SELECTED)
+async def idle(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    """RFC 2177; ends only on DONE. Changes are sent as they happen."""
+    if args:
+        raise Bad(responses.BAD_SYNTAX)
+    await s.send_updates(allow_expunge=True)
+    s.sendLine(responses.CONTINUE_IDLE)
+    s.idling = True
+    poll = s.hub.config.get("imap.idle_poll_seconds")
+    try:
+        while True:
+            waiter = asyncio.ensure_future(s.next_line())
+            while not waiter.done():
+                done, _ = await asyncio.wait([waiter], timeout=poll)
+                if not done and s.selected is not None:
+                    s.dirty = True  # another hub process may have changed the folder
+                    await s.send_updates(allow_expunge=True)
+            line = waiter.result()
+            if line.strip().upper() == b"DONE":
+                break
+            s.untagged(b"BAD " + responses.BAD_EXPECTED_DONE)
+    finally:
+        s.idling = False
+    return responses.OK_IDLE

@@ -1,0 +1,10 @@
+"""The "imaps" listener: IMAP over implicit TLS (port 993 in production, RFC 8314)."""
+
+from mssante_hub.hub import Hub
+from mssante_hub.listeners import Listener
+
+
+async def start(hub: Hub, host: str, port: int, reactor) -> Listener:
+    from mssante_hub.imap.listen import start_listener
+
+    return await start_listener(hub, host, port, reactor, implicit_tls=True)

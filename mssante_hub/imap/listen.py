@@ -1,0 +1,33 @@
+"""Start an IMAP listener: the protocol factory shared by the STARTTLS and implicit-TLS doors."""
+
+from __future__ import annotations
+
+from twisted.internet import protocol
+
+from mssante_hub.hub import Hub
+from mssante_hub.imap import auth, fetch, folders, general, messages, search  # noqa: F401 - register commands
+from mssante_hub.imap.notify import notifier_for
+from mssante_hub.imap.server import Session
+from mssante_hub.imap.tls import context_factory
+from mssante_hub.listeners import Listener
+
+
+class SessionFactory(protocol.ServerFactory):
+    def __init__(self, hub: Hub, implicit_tls: bool) -> None:
+        self.hub = hub
+        self.implicit_tls = implicit_tls
+        self.tls = context_factory(hub)
+        self.notifier = notifier_for(hub)
+        self.sessions: set[Session] = set()
+
+    def buildProtocol(self, addr) -> Session:  # noqa: N802 - Twisted's naming
+        return Session(self.hub, self.notifier, self.tls, self.implicit_tls, self)
+
+
+async def start_listener(hub: Hub, host: str, port: int, reactor, implicit_tls: bool) -> Listener:
+    factory = SessionFactory(hub, implicit_tls)
+    if implicit_tls:
+        listening = reactor.listenSSL(port, factory, factory.tls, interface=host)
+    else:
+        listening = reactor.listenTCP(port, factory, interface=host)
+    return Listener.from_twisted(listening)

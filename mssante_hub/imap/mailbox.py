@@ -1,0 +1,130 @@
+"""The per-session view of a selected folder: sequence numbers, UIDs, flags.
+
+Sequence numbers are per session (RFC 3501 §2.3.1.2): they change only when this
+session is told of an expunge. The view is taken at SELECT and brought up to date
+from the store when another session or a delivery changed the folder.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from mssante_hub.imap import wire
+from storage.imapstore import FolderRow, MessageState
+
+RECENT = "\\Recent"
+
+
+@dataclass
+class SelectedFolder:
+    folder: FolderRow
+    read_only: bool
+    uids: list[int]
+    flags: dict[int, str]
+    modseqs: dict[int, int]
+    recent: set[int] = field(default_factory=set)
+    highestmodseq: int = 0
+    condstore: bool = False  # the client used CONDSTORE: send MODSEQ with flag updates
+
+    @classmethod
+    def load(cls, folder: FolderRow, states: list[MessageState], read_only: bool, recent_mark: int) -> "SelectedFolder":
+        return cls(
+            folder, read_only, [s.uid for s in states], {s.uid: s.flags for s in states},
+            {s.uid: s.modseq for s in states}, {s.uid for s in states if s.uid > recent_mark},
+            max([folder.highestmodseq] + [s.modseq for s in states]),
+        )
+
+    @property
+    def id(self) -> int:
+        return self.folder.id
+
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def seq_of(self, uid: int) -> int | None:
+        i = bisect.bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else None
+
+    def select(self, ranges: list[tuple[int, int]], by_uid: bool) -> list[int]:
+        """UIDs, ascending, of the messages a sequence set (or UID set) names."""
+        out: list[int] = []
+        if by_uid:
+            for low, high in ranges:
+                start = bisect.bisect_left(self.uids, low)
+                end = bisect.bisect_right(self.uids, high)
+                out.extend(self.uids[start:end])
+        else:
+            for low, high in ranges:
+                out.extend(self.uids[max(low, 1) - 1: high])
+        return out
+
+    def largest(self, by_uid: bool) -> int:
+        if by_uid:
+            return self.uids[-1] if self.uids else 0
+        return len(self.uids)
+
+    def flag_text(self, uid: int) -> bytes:
+        flags = self.flags.get(uid, "").split()
+        if uid in self.recent:
+            flags.append(RECENT)
+        return wire.flag_list(flags)
+
+    def fetch_flags_line(self, uid: int, with_uid: bool) -> bytes:
+        seq = self.seq_of(uid)
+        items = [b"FLAGS " + self.flag_text(uid)]
+        if with_uid:
+            items.insert(0, b"UID %d" % uid)
+        if self.condstore:
+            items.append(b"MODSEQ (%d)" % self.modseqs.get(uid, 0))
+        return b"%d FETCH (%s)" % (seq, b" ".join(items))
+
+    def apply_states(self, states: list[MessageState], with_uid: bool = False) -> list[bytes]:
+        """Record the new state of messages this session changed; their untagged FETCH lines."""
+        lines = []
+        for state in states:
+            if state.uid not in self.flags:
+                continue
+            self.flags[state.uid] = state.flags
+            self.modseqs[state.uid] = state.modseq
+            self.highestmodseq = max(self.highestmodseq, state.modseq)
+            lines.append(self.fetch_flags_line(state.uid, with_uid))
+        return lines
+
+    def expunge(self, uids: list[int]) -> list[bytes]:
+        """Drop messages from the view; the `* n EXPUNGE` lines, highest first so numbers stay valid."""
+        lines = []
+        for uid in sorted(uids, reverse=True):
+            seq = self.seq_of(uid)
+            if seq is None:
+                continue
+            del self.uids[seq - 1]
+            self.flags.pop(uid, None)
+            self.modseqs.pop(uid, None)
+            self.recent.discard(uid)
+            lines.append(b"%d EXPUNGE" % seq)
+        return lines
+
+    def catch_up(self, states: list[MessageState], allow_expunge: bool) -> tuple[list[bytes], bool]:
+        """Compare with the store; untagged lines to send, and whether expunges are still owed."""
+        current = {s.uid: s for s in states}
+        lines: list[bytes] = []
+        gone = [uid for uid in self.uids if uid not in current]
+        owed = bool(gone) and not allow_expunge
+        if gone and allow_expunge:
+            lines += self.expunge(gone)
+        changed = [current[uid] for uid in self.uids
+                   if uid in current and (current[uid].flags != self.flags[uid]
+                                          or current[uid].modseq != self.modseqs[uid])]
+        lines += self.apply_states(changed, with_uid=True)
+        last = self.uids[-1] if self.uids else 0
+        new = [s for s in states if s.uid > last]
+        if new:
+            for s in new:
+                self.uids.append(s.uid)
+                self.flags[s.uid] = s.flags
+                self.modseqs[s.uid] = s.modseq
+                self.highestmodseq = max(self.highestmodseq, s.modseq)
+            lines.append(b"%d EXISTS" % len(self.uids))
+        return lines, owed

@@ -1,0 +1,272 @@
+"""Commands on messages of the selected folder: SELECT/EXAMINE, STORE, COPY, MOVE,
+EXPUNGE (UID EXPUNGE), CLOSE, UNSELECT, and APPEND (through delivery.accept)."""
+
+from __future__ import annotations
+
+from mssante_hub import delivery
+from mssante_hub.imap import responses, wire
+from mssante_hub.imap.folders import mailbox_arg
+from mssante_hub.imap.mailbox import SelectedFolder
+from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
+from mssante_hub.imap.syntax import (
+    Atom, String, format_uid_set, is_atom, number, parse_date_time, parse_sequence_set,
+)
+from storage import imapstore
+
+SYSTEM_FLAGS = {f.lower(): f for f in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")}
+PERMANENT_FLAGS = b"(\\Seen \\Answered \\Flagged \\Deleted \\Draft \\*)"
+FLAGS_LINE = b"FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)"
+MAX_FLAGS = 100
+MAX_KEYWORD = 100
+
+
+def flag_names(tokens: list) -> list[str]:
+    """Flags of STORE or APPEND, system flags in canonical case; \\Recent may not be set."""
+    if len(tokens) > MAX_FLAGS:
+        raise Bad(responses.BAD_SYNTAX)
+    out = []
+    for token in tokens:
+        if not isinstance(token, Atom) or len(token) > MAX_KEYWORD or b"[" in token:
+            raise Bad(responses.BAD_SYNTAX)
+        text = token.decode("ascii", "replace")
+        if text.startswith("\\"):
+            canonical = SYSTEM_FLAGS.get(text.lower())
+            if canonical is None:
+                raise Bad(responses.BAD_SYNTAX)
+            text = canonical
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def selected_uids(s: Session, token, uid: bool) -> list[int]:
+    if not isinstance(token, Atom):
+        raise Bad(responses.BAD_SEQUENCE)
+    view = s.selected
+    return view.select(parse_sequence_set(bytes(token), view.largest(uid)), uid)
+
+
+async def _select(s: Session, args: list, read_only: bool) -> bytes:
+    if not args or len(args) > 2:
+        raise Bad(responses.BAD_SYNTAX)
+    condstore = len(args) == 2 and isinstance(args[1], list) and any(is_atom(a, b"CONDSTORE") for a in args[1])
+    name = mailbox_arg(args[0])
+    s.unselect()
+    account_id = s.account.id
+
+    def read(conn):
+        row = imapstore.folder_by_name(conn, account_id, name)
+        return (row, imapstore.message_states(conn, row.id)) if row else (None, [])
+
+    row, states = await s.hub.read(read)
+    if row is None:
+        raise No(responses.NO_NONEXISTENT)
+    mark = row.recent_uid
+    if not read_only and row.uidnext - 1 > row.recent_uid:
+        mark = await s.hub.write(lambda conn: imapstore.claim_recent(conn, row.id))
+    view = SelectedFolder.load(row, states, read_only, mark)
+    view.condstore = condstore or b"CONDSTORE" in s.enabled
+    if condstore:
+        s.enabled.add(b"CONDSTORE")
+    s.untagged(FLAGS_LINE)
+    s.untagged(b"%d EXISTS" % view.exists)
+    s.untagged(b"%d RECENT" % len(view.recent))
+    s.untagged(b"OK [PERMANENTFLAGS %s] Flags permitted" % (b"()" if read_only else PERMANENT_FLAGS))
+    s.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % row.uidvalidity)
+    s.untagged(b"OK [UIDNEXT %d] Predicted next UID" % max(row.uidnext, (view.uids[-1] + 1) if view.uids else 1))
+    s.untagged(b"OK [HIGHESTMODSEQ %d] Highest" % view.highestmodseq)
+    unseen = next((i + 1 for i, u in enumerate(view.uids) if "\\Seen" not in view.flags[u].split()), None)
+    if unseen:
+        s.untagged(b"OK [UNSEEN %d] First unseen" % unseen)
+    s.select_view(view)
+    return responses.OK_EXAMINE_RO if read_only else responses.OK_SELECT_RW
+
+
+@command("SELECT", AUTH, SELECTED)
+async def select(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    return await _select(s, args, read_only=False)
+
+
+@command("EXAMINE", AUTH, SELECTED)
+async def examine(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    return await _select(s, args, read_only=True)
+
+
+@command("UNSELECT", SELECTED)
+async def unselect(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    s.unselect()
+    return responses.OK_DONE
+
+
+@command("CLOSE", SELECTED)
+async def close(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    view = s.selected
+    if not view.read_only:
+        removed = await s.hub.write(lambda conn: imapstore.expunge(conn, view.id))
+        if removed:
+            s.changed(view.id)
+    s.unselect()
+    return responses.OK_DONE
+
+
+def _writable(s: Session) -> None:
+    if s.selected.read_only:
+        raise No(responses.NO_READ_ONLY)
+
+
+@command("EXPUNGE", SELECTED)
+async def expunge(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    _writable(s)
+    view = s.selected
+    wanted = None
+    if uid:
+        if len(args) != 1:
+            raise Bad(responses.BAD_SYNTAX)
+        wanted = selected_uids(s, args[0], True)
+    elif args:
+        raise Bad(responses.BAD_SYNTAX)
+    removed = await s.hub.write(lambda conn: imapstore.expunge(conn, view.id, wanted))
+    if s.selected is view:
+        for line in view.expunge(removed):
+            s.untagged(line)
+    if removed:
+        s.changed(view.id)
+    return responses.OK_DONE
+
+
+@command("STORE", SELECTED)
+async def store(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    _writable(s)
+    if len(args) < 3:
+        raise Bad(responses.BAD_SYNTAX)
+    view = s.selected
+    uids = selected_uids(s, args[0], uid)
+    rest = args[1:]
+    unchanged_since = None
+    if isinstance(rest[0], list):
+        mods = rest[0]
+        if len(mods) != 2 or not is_atom(mods[0], b"UNCHANGEDSINCE"):
+            raise Bad(responses.BAD_SYNTAX)
+        unchanged_since = number(mods[1])
+        view.condstore = True
+        s.enabled.add(b"CONDSTORE")
+        rest = rest[1:]
+    if len(rest) < 2 or not isinstance(rest[0], Atom):
+        raise Bad(responses.BAD_SYNTAX)
+    item = rest[0].upper()
+    flags = flag_names(rest[1] if isinstance(rest[1], list) and len(rest) == 2 else rest[1:])
+    base, _, silent = item.partition(b".")
+    mode = {b"FLAGS": "set", b"+FLAGS": "add", b"-FLAGS": "remove"}.get(base)
+    if mode is None or silent not in (b"", b"SILENT"):
+        raise Bad(responses.BAD_SYNTAX)
+    states, failed = await s.hub.write(
+        lambda conn: imapstore.store_flags(conn, view.id, uids, mode, flags, unchanged_since))
+    if s.selected is not view:
+        return responses.OK_DONE
+    changed = [st for st in states if st.modseq != view.modseqs.get(st.uid) or st.flags != view.flags.get(st.uid)]
+    lines = view.apply_states(states if not silent else changed, with_uid=uid)
+    if silent:
+        lines = [line for line in lines if view.condstore]  # CONDSTORE: MODSEQ still reported
+    for line in lines:
+        s.untagged(line)
+    if changed:
+        s.changed(view.id)
+    if failed:
+        raise No(responses.NO_MODIFIED % format_uid_set(failed))
+    return responses.OK_DONE
+
+
+async def _target(s: Session, token) -> imapstore.FolderRow:
+    name = mailbox_arg(token)
+    account_id = s.account.id
+    row = await s.hub.read(lambda conn: imapstore.folder_by_name(conn, account_id, name))
+    if row is None:
+        raise No(responses.NO_TRYCREATE)
+    return row
+
+
+@command("COPY", SELECTED)
+async def copy(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) != 2:
+        raise Bad(responses.BAD_SYNTAX)
+    view = s.selected
+    uids = selected_uids(s, args[0], uid)
+    target = await _target(s, args[1])
+    await _check_quota(s, view, uids)
+    source_uids, new_uids = await s.hub.write(lambda conn: imapstore.copy_messages(conn, view.id, target.id, uids))
+    if not new_uids:
+        return responses.OK_COPY
+    s.changed(target.id, including_me=True)
+    return b"[COPYUID %d %s %s] %s" % (target.uidvalidity, format_uid_set(source_uids), format_uid_set(new_uids),
+                                       responses.OK_COPY)
+
+
+@command("MOVE", SELECTED)
+async def move(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    _writable(s)
+    if len(args) != 2:
+        raise Bad(responses.BAD_SYNTAX)
+    view = s.selected
+    uids = selected_uids(s, args[0], uid)
+    target = await _target(s, args[1])
+    if target.id == view.id:
+        raise No(responses.NO_CANNOT_DELETE)
+    source_uids, new_uids = await s.hub.write(lambda conn: imapstore.move_messages(conn, view.id, target.id, uids))
+    if new_uids:
+        s.untagged(b"OK [COPYUID %d %s %s] Moved" % (target.uidvalidity, format_uid_set(source_uids),
+                                                      format_uid_set(new_uids)))
+        if s.selected is view:
+            for line in view.expunge(source_uids):
+                s.untagged(line)
+        s.changed(view.id)
+        s.changed(target.id, including_me=True)
+    return responses.OK_MOVE
+
+
+async def _check_quota(s: Session, view: SelectedFolder | None, uids: list[int], extra: int = 0) -> None:
+    account_id = s.account.id
+    folder_id = view.id if view is not None else None
+
+    def read(conn):
+        used = imapstore.account_usage(conn, account_id)
+        if folder_id is not None and uids:
+            used += sum(r.size for r in imapstore.fetch_rows(conn, account_id, folder_id, uids, with_body=False))
+        return used
+
+    if await s.hub.read(read) + extra > s.hub.config.get("imap.quota_bytes"):
+        raise No(responses.NO_OVERQUOTA)
+
+
+@command("APPEND", AUTH, SELECTED)
+async def append(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    """APPEND name [(flags)] ["date-time"] literal, stored by delivery.accept (durable before OK)."""
+    if len(args) < 2:
+        raise Bad(responses.BAD_SYNTAX)
+    name = mailbox_arg(args[0])
+    message = args[-1]
+    middle = args[1:-1]
+    if not isinstance(message, String) or len(middle) > 2:
+        raise Bad(responses.BAD_SYNTAX)
+    flags: list[str] = []
+    date = None
+    for item in middle:
+        if isinstance(item, list) and not flags and date is None:
+            flags = flag_names(item)
+        elif isinstance(item, String) and date is None:
+            date = parse_date_time(bytes(item))
+        else:
+            raise Bad(responses.BAD_SYNTAX)
+    target = await _target(s, args[0])
+    await _check_quota(s, None, [], len(message))
+    owner = s.account.address
+    envelope = delivery.Envelope(mail_from=owner, rcpt_to=(owner,), channel="imap", folder=target.name,
+                                 flags=" ".join(flags), internal_date=date,
+                                 peer=getattr(s.transport.getPeer(), "host", ""))
+    identity = delivery.Identity(address=owner, account_id=s.account.id, type=s.account.type)
+    delivered = await delivery.accept(s.hub, envelope, bytes(message), identity)
+    new_uid = delivered.uids.get(owner)
+    s.changed(target.id, including_me=True)
+    return b"[APPENDUID %d %d] %s" % (target.uidvalidity, new_uid, responses.OK_APPEND)
+
+
+__all__ = ["wire"]

@@ -1,0 +1,199 @@
+"""A message's MIME tree over its raw bytes: ENVELOPE, BODYSTRUCTURE, BODY[section].
+
+Works on the bytes themselves (not on a re-serialised email object), so that
+sizes and sections are exact and raw UTF-8 headers pass through unharmed.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from dataclasses import dataclass, field
+
+from mssante_hub.imap.wire import Raw
+
+MAX_DEPTH = 20  # messages were checked at delivery; this guards the recursion all the same
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_PARAM = re.compile(rb';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
+
+
+@dataclass
+class Entity:
+    header: bytes  # the header section, with its final blank line
+    body: bytes
+    fields: list[tuple[bytes, bytes]]  # (lower-case name, unfolded value)
+    children: list["Entity"] = field(default_factory=list)
+    message: "Entity | None" = None  # the enclosed message of a message/rfc822 part
+
+    def get(self, name: bytes) -> bytes | None:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def content_type(self) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
+        raw = self.get(b"content-type") or b"text/plain; charset=us-ascii"
+        main = raw.split(b";", 1)[0].strip().lower()
+        kind, _, sub = main.partition(b"/")
+        if not kind or not sub:
+            kind, sub = b"text", b"plain"
+        return kind, sub, [(k.lower(), _unquote(v)) for k, v in _PARAM.findall(raw)]
+
+
+def _unquote(value: bytes) -> bytes:
+    if value[:1] == b'"' and value[-1:] == b'"':
+        return re.sub(rb"\\(.)", rb"\1", value[1:-1])
+    return value
+
+
+def parse(raw: bytes, depth: int = 0) -> Entity:
+    found = _HEADER_END.search(raw)
+    if found:
+        header, body = raw[: found.end()], raw[found.end():]
+    else:
+        header, body = raw, b""
+    entity = Entity(header, body, _fields(header))
+    if depth >= MAX_DEPTH:
+        return entity
+    kind, sub, params = entity.content_type
+    if kind == b"multipart":
+        boundary = dict(params).get(b"boundary")
+        if boundary:
+            entity.children = [parse(part, depth + 1) for part in _split(body, boundary)]
+    elif kind == b"message" and sub in (b"rfc822", b"global"):
+        entity.message = parse(body, depth + 1)
+    return entity
+
+
+def _fields(header: bytes) -> list[tuple[bytes, bytes]]:
+    out: list[tuple[bytes, bytes]] = []
+    for line in re.split(rb"\r?\n", header):
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and out:
+            name, value = out[-1]
+            out[-1] = (name, value + b" " + line.strip())
+        elif b":" in line:
+            name, _, value = line.partition(b":")
+            out.append((name.strip().lower(), value.strip()))
+    return out
+
+
+def _split(body: bytes, boundary: bytes) -> list[bytes]:
+    delimiter = re.compile(rb"(?:^|\r?\n)--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r?\n|$)")
+    parts, start = [], None
+    for found in delimiter.finditer(body):
+        if start is not None:
+            parts.append(body[start:found.start()])
+        if found.group(1):
+            return parts
+        start = found.end()
+    if start is not None:
+        parts.append(body[start:])
+    return parts
+
+
+# --- ENVELOPE ------------------------------------------------------------------------
+
+def _addresses(value: bytes | None):
+    if not value:
+        return None
+    text = value.decode("utf-8", "surrogateescape")
+    out = []
+    for name, address in email.utils.getaddresses([text]):
+        local, _, domain = address.rpartition("@") if "@" in address else (address, "", "")
+        if not local and not domain:
+            continue
+        out.append([name or None, None, local, domain or None])
+    return out or None
+
+
+def envelope(entity: Entity) -> list:
+    get = entity.get
+    sender = get(b"sender") or get(b"from")
+    reply_to = get(b"reply-to") or get(b"from")
+    return [get(b"date"), get(b"subject"), _addresses(get(b"from")), _addresses(sender), _addresses(reply_to),
+            _addresses(get(b"to")), _addresses(get(b"cc")), _addresses(get(b"bcc")), get(b"in-reply-to"),
+            get(b"message-id")]
+
+
+# --- BODYSTRUCTURE -------------------------------------------------------------------
+
+def _params(params: list[tuple[bytes, bytes]], skip: tuple[bytes, ...] = ()):
+    flat = [x for k, v in params if k not in skip for x in (k.upper(), v)]
+    return flat or None
+
+
+def _disposition(entity: Entity):
+    raw = entity.get(b"content-disposition")
+    if not raw:
+        return None
+    kind = raw.split(b";", 1)[0].strip()
+    return [kind.upper(), _params([(k.lower(), _unquote(v)) for k, v in _PARAM.findall(raw)])]
+
+
+def body_structure(entity: Entity, extended: bool = True) -> list:
+    kind, sub, params = entity.content_type
+    if entity.children:
+        out = [body_structure(child, extended) for child in entity.children]
+        out.append(sub.upper())
+        if extended:
+            out += [_params(params), _disposition(entity), entity.get(b"content-language"), None]
+        return out
+    encoding = (entity.get(b"content-transfer-encoding") or b"7BIT").upper()
+    out = [kind.upper(), sub.upper(), _params(params), entity.get(b"content-id"),
+           entity.get(b"content-description"), encoding, len(entity.body)]
+    if entity.message is not None:
+        out += [envelope(entity.message), body_structure(entity.message, extended), _lines(entity.body)]
+    elif kind == b"text":
+        out.append(_lines(entity.body))
+    if extended:
+        out += [entity.get(b"content-md5"), _disposition(entity), entity.get(b"content-language"), None]
+    return out
+
+
+def _lines(body: bytes) -> int:
+    return body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)
+
+
+# --- BODY[section] -------------------------------------------------------------------
+
+class NoSuchPart(Exception):
+    pass
+
+
+def part(entity: Entity, numbers: list[int]) -> Entity:
+    """The entity at a part number path (1.2.3) of RFC 3501 §6.4.5."""
+    current = entity
+    for n in numbers:
+        if current.message is not None and not current.children:
+            current = current.message
+        if current.children:
+            if not 1 <= n <= len(current.children):
+                raise NoSuchPart()
+            current = current.children[n - 1]
+        elif n != 1:
+            raise NoSuchPart()
+    return current
+
+
+def header_fields(entity: Entity, names: list[bytes], exclude: bool) -> bytes:
+    """The raw header lines of the named fields (or all but them), and the blank line."""
+    wanted = {n.lower() for n in names}
+    out, keep = [], False
+    for line in re.split(rb"(?<=\n)", entity.header):
+        if not line.strip():
+            continue
+        if line[:1] in (b" ", b"\t"):
+            if keep:
+                out.append(line)
+            continue
+        name = line.split(b":", 1)[0].strip().lower()
+        keep = (name in wanted) != exclude
+        if keep:
+            out.append(line)
+    return b"".join(out) + b"\r\n"
+
+
+__all__ = ["Entity", "NoSuchPart", "Raw", "body_structure", "envelope", "header_fields", "parse", "part"]

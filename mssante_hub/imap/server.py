@@ -1,0 +1,271 @@
+"""The IMAP4Server subclass: framing, one command at a time, states, dispatch, IDLE.
+
+Twisted's IMAP4Server gives the connection plumbing (greeting, timeouts, TLS
+transport, line output); the command reading is ours: Twisted's does not keep
+pipelined commands in order, reads literals into unbounded (and, above 10 MiB,
+unencrypted temporary) files and ends IDLE on any line (ENGINEERING-NOTES.md).
+Each command runs as an asyncio coroutine; the next one starts when it is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Awaitable, Callable
+
+from twisted.internet import interfaces
+from twisted.mail.imap4 import IMAP4Server
+
+from mssante_hub.hub import Hub
+from mssante_hub.imap import capabilities, responses
+from mssante_hub.imap.framing import Command, ContinueLiteral, FrameLimits, Framer, Refused
+from mssante_hub.imap.mailbox import SelectedFolder
+from mssante_hub.imap.notify import Notifier
+from mssante_hub.imap.syntax import Atom, SyntaxProblem, tokenize
+from mssante_hub.refusals import Refusal
+from storage import imapstore
+from storage.accounts import AccountRow
+
+log = logging.getLogger("mssante_hub.imap")
+
+MAX_QUEUED_COMMANDS = 200  # pipelined commands held before the connection is paused
+UNAUTH, AUTH, SELECTED, LOGOUT = "unauth", "auth", "select", "logout"
+NO_EXPUNGE_REPORT = {b"FETCH", b"STORE", b"SEARCH"}  # RFC 3501 §7.4.1: no EXPUNGE during these
+
+
+class No(Exception):
+    """The command fails (tagged NO) with this text."""
+
+    def __init__(self, text: bytes) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class Bad(Exception):
+    """The command is malformed or not allowed now (tagged BAD)."""
+
+    def __init__(self, text: bytes) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+Handler = Callable[["Session", bytes, list, bool], Awaitable[bytes | None]]
+COMMANDS: dict[bytes, tuple[frozenset[str], Handler]] = {}
+UID_COMMANDS = {b"FETCH", b"STORE", b"COPY", b"MOVE", b"SEARCH", b"EXPUNGE"}
+
+
+def command(name: str, *states: str):
+    """Register a handler: `async def h(session, tag, args, uid) -> OK text`."""
+
+    def register(fn: Handler) -> Handler:
+        COMMANDS[name.encode()] = (frozenset(states), fn)
+        return fn
+
+    return register
+
+
+class Session(IMAP4Server):
+    IDENT = responses.GREETING
+
+    def __init__(self, hub: Hub, notifier: Notifier, tls_context, implicit_tls: bool, factory) -> None:
+        super().__init__(contextFactory=tls_context)
+        self.hub = hub
+        self.notifier = notifier
+        self.implicit_tls = implicit_tls
+        self.server_factory = factory
+        cfg = hub.config
+        self.timeOut = cfg.get("imap.preauth_timeout_seconds")
+        self.POSTAUTH_TIMEOUT = cfg.get("imap.autologout_seconds")
+        self.framer = Framer(FrameLimits(
+            max_line=cfg.get("imap.max_line_bytes"),
+            max_string_literal=cfg.get("imap.max_string_literal_bytes"),
+            max_append_literal=min(cfg.get("imap.max_append_bytes"), cfg.get("limits.max_message_bytes")),
+            max_command=cfg.get("imap.max_command_bytes"),
+        ))
+        self.queue: deque[Command] = deque()
+        self.busy = False
+        self.paused = False
+        self.tls_active = implicit_tls
+        self.account: AccountRow | None = None
+        self.private_key = None
+        self.selected: SelectedFolder | None = None
+        self.enabled: set[bytes] = set()
+        self.dirty = False
+        self.owed_expunges = False
+        self._line_waiter: asyncio.Future | None = None
+        self.idling = False
+
+    # --- connection ---------------------------------------------------------------
+
+    def connectionMade(self) -> None:  # noqa: N802 - Twisted's naming
+        self.tls_active = self.implicit_tls or interfaces.ISSLTransport(self.transport, None) is not None
+        self.server_factory.sessions.add(self)
+        if len(self.server_factory.sessions) > self.hub.config.get("imap.max_connections"):
+            self.untagged(responses.BYE_TOO_MANY)
+            self.transport.loseConnection()
+            return
+        super().connectionMade()
+
+    def capabilities(self):
+        return {}
+
+    def listCapabilities(self) -> list[bytes]:  # noqa: N802 - Twisted's naming
+        return capabilities.announce(self.tls_active, self.ctx is not None, self.account is not None)
+
+    def connectionLost(self, reason) -> None:  # noqa: N802
+        self.server_factory.sessions.discard(self)
+        self.state = LOGOUT
+        self.unselect()
+        if self._line_waiter is not None and not self._line_waiter.done():
+            self._line_waiter.cancel()
+        self.queue.clear()
+        super().connectionLost(reason)
+
+    def timeoutConnection(self) -> None:  # noqa: N802
+        self.untagged(responses.BYE_AUTOLOGOUT)
+        self.state = LOGOUT
+        self.transport.loseConnection()
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        self.resetTimeout()
+        for event in self.framer.feed(data):
+            if isinstance(event, ContinueLiteral):
+                self.sendLine(responses.CONTINUE_LITERAL)
+            elif isinstance(event, Refused):
+                self._refused(event)
+            elif self._line_waiter is not None and not self._line_waiter.done():
+                self.framer.raw_lines = False
+                self._line_waiter.set_result(event.first_line)
+            else:
+                self.queue.append(event)
+        if len(self.queue) > MAX_QUEUED_COMMANDS and not self.paused:
+            self.paused = True
+            self.transport.pauseProducing()
+        self._pump()
+
+    def _refused(self, event: Refused) -> None:
+        if event.response == b"LITERAL" and not event.close:
+            self.sendLine(event.tag + b" NO " + responses.NO_LITERAL_TOO_BIG)
+            return
+        text = responses.BYE_LINE_TOO_LONG if event.response == b"LINE" else responses.BYE_COMMAND_TOO_BIG
+        self.untagged(text)
+        self.transport.loseConnection()
+
+    # --- output -----------------------------------------------------------------------
+
+    def untagged(self, text: bytes) -> None:
+        self.transport.write(b"* " + text + b"\r\n")
+
+    def tagged(self, tag: bytes, status: bytes, text: bytes) -> None:
+        self.transport.write(tag + b" " + status + b" " + text + b"\r\n")
+
+    # --- the command queue ----------------------------------------------------------
+
+    def _pump(self) -> None:
+        if self.busy or not self.queue or self.state == LOGOUT:
+            return
+        self.busy = True
+        asyncio.ensure_future(self._run(self.queue.popleft()))
+
+    async def _run(self, cmd: Command) -> None:
+        try:
+            await self.execute(cmd)
+        finally:
+            self.busy = False
+            if self.paused and len(self.queue) < MAX_QUEUED_COMMANDS // 2 and self.transport is not None:
+                self.paused = False
+                self.transport.resumeProducing()
+            asyncio.get_running_loop().call_soon(self._pump)
+
+    async def execute(self, cmd: Command) -> None:
+        tag = b"*"
+        try:
+            tokens = tokenize(cmd.segments)
+            if not tokens or not isinstance(tokens[0], Atom) or not _valid_tag(tokens[0]):
+                raise Bad(responses.BAD_SYNTAX)
+            tag = bytes(tokens[0])
+            if len(tokens) < 2 or not isinstance(tokens[1], Atom):
+                raise Bad(responses.BAD_SYNTAX)
+            name, args, uid = tokens[1].upper(), tokens[2:], False
+            if name == b"UID":
+                if not args or not isinstance(args[0], Atom) or args[0].upper() not in UID_COMMANDS:
+                    raise Bad(responses.BAD_UNKNOWN_COMMAND)
+                name, args, uid = args[0].upper(), args[1:], True
+            entry = COMMANDS.get(name)
+            if entry is None:
+                raise Bad(responses.BAD_UNKNOWN_COMMAND)
+            states, handler = entry
+            if self.state not in states:
+                raise Bad(responses.BAD_WRONG_STATE)
+            text = await handler(self, tag, args, uid)
+            if text is None or self.state == LOGOUT:
+                return  # the handler answered itself (STARTTLS, LOGOUT)
+            await self.send_updates(allow_expunge=name not in NO_EXPUNGE_REPORT)
+            self.tagged(tag, b"OK", text)
+        except SyntaxProblem as exc:
+            self.tagged(tag, b"BAD", responses.BAD_SYNTAX + b": " + str(exc).encode())
+        except Bad as exc:
+            self.tagged(tag, b"BAD", exc.text)
+        except No as exc:
+            self.tagged(tag, b"NO", exc.text)
+        except Refusal as exc:
+            self.tagged(tag, b"NO", exc.reason.en.encode("ascii", "replace"))
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - one bad command must not end the session
+            log.exception("IMAP command failed")
+            if self.transport is not None and self.state != LOGOUT:
+                self.tagged(tag, b"BAD", responses.BAD_SERVER_ERROR)
+
+    async def next_line(self) -> bytes:
+        """The next client line that is not a command (IDLE's DONE, a SASL response)."""
+        self.framer.raw_lines = True
+        self._line_waiter = asyncio.get_running_loop().create_future()
+        try:
+            return await self._line_waiter
+        finally:
+            self._line_waiter = None
+            self.framer.raw_lines = False
+
+    # --- the selected folder and its changes ----------------------------------------
+
+    def select_view(self, view: SelectedFolder) -> None:
+        self.unselect()
+        self.selected = view
+        self.state = SELECTED
+        self.notifier.watch(view.id, self)
+
+    def unselect(self) -> None:
+        if self.selected is not None:
+            self.notifier.unwatch(self.selected.id, self)
+            self.selected = None
+            self.dirty = self.owed_expunges = False
+        if self.state == SELECTED:
+            self.state = AUTH
+
+    def folder_changed(self) -> None:
+        """Notifier callback: the selected folder changed (maybe by this very session)."""
+        self.dirty = True
+        if self.idling:
+            asyncio.ensure_future(self.send_updates(allow_expunge=True))
+
+    async def send_updates(self, allow_expunge: bool) -> None:
+        view = self.selected
+        if view is None or not (self.dirty or (self.owed_expunges and allow_expunge)):
+            return
+        self.dirty = False
+        states = await self.hub.read(lambda conn: imapstore.message_states(conn, view.id))
+        if self.selected is not view or self.transport is None:
+            return
+        lines, self.owed_expunges = view.catch_up(states, allow_expunge)
+        for line in lines:
+            self.untagged(line)
+
+    def changed(self, folder_id: int, including_me: bool = False) -> None:
+        """This session changed a folder: tell the others watching it (and itself if asked)."""
+        self.notifier.changed(folder_id, origin=None if including_me else self)
+
+
+def _valid_tag(tag: bytes) -> bool:
+    return 0 < len(tag) <= 64 and b"+" not in tag and all(0x21 <= c <= 0x7E and c not in b'(){%*"\\' for c in tag)

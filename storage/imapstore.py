@@ -1,0 +1,290 @@
+"""IMAP state in the store: folder listings, flags, expunge, copy/move, quota.
+
+Plain functions over a Connection, as in mailstore.py: writes are run by the hub's
+group committer (hub.write), so nothing is acknowledged before it is durable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
+
+from storage.imap_models import FolderGrant
+from storage.mailstore import allocate_uids
+from storage.models import Blob, Folder, Message, OutboundItem, WrappedKey
+
+SQL_RANGES_MAX = 64  # beyond this many UID ranges, filter in Python rather than in one huge WHERE
+
+
+@dataclass(frozen=True)
+class FolderRow:
+    id: int
+    account_id: int
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int
+    special_use: str | None
+    subscribed: bool
+    recent_uid: int
+
+
+_FOLDER_COLUMNS = (Folder.id, Folder.account_id, Folder.name, Folder.uidvalidity, Folder.uidnext,
+                   Folder.highestmodseq, Folder.special_use, Folder.subscribed, Folder.recent_uid)
+
+
+@dataclass(frozen=True)
+class MessageState:
+    uid: int
+    flags: str
+    modseq: int
+
+
+def folders_of(conn: Connection, account_id: int) -> list[FolderRow]:
+    rows = conn.execute(select(*_FOLDER_COLUMNS).where(Folder.account_id == account_id).order_by(Folder.name))
+    return [FolderRow(*r) for r in rows]
+
+
+def folder_by_name(conn: Connection, account_id: int, name: str) -> FolderRow | None:
+    row = conn.execute(
+        select(*_FOLDER_COLUMNS).where(Folder.account_id == account_id, Folder.name == name)
+    ).one_or_none()
+    return FolderRow(*row) if row else None
+
+
+def folder_by_id(conn: Connection, folder_id: int) -> FolderRow | None:
+    row = conn.execute(select(*_FOLDER_COLUMNS).where(Folder.id == folder_id)).one_or_none()
+    return FolderRow(*row) if row else None
+
+
+def has_flag(flag: str):
+    """SQL: the message carries this flag (flags are stored space-separated; case as stored)."""
+    # autoescape: a backslash would otherwise be LIKE's escape character on PostgreSQL.
+    return (" " + Message.flags + " ").contains(f" {flag} ", autoescape=True)
+
+
+def uid_condition(ranges: list[tuple[int, int]]):
+    """SQL for `uid in ranges`, or None when there are too many ranges for one statement."""
+    if len(ranges) > SQL_RANGES_MAX:
+        return None
+    if not ranges:
+        return Message.uid < 0
+    return or_(*[Message.uid.between(low, high) if low != high else Message.uid == low for low, high in ranges])
+
+
+def message_states(conn: Connection, folder_id: int) -> list[MessageState]:
+    rows = conn.execute(
+        select(Message.uid, Message.flags, Message.modseq).where(Message.folder_id == folder_id).order_by(Message.uid)
+    )
+    return [MessageState(*r) for r in rows]
+
+
+def claim_recent(conn: Connection, folder_id: int) -> int:
+    """Mark every message up to now as no longer \\Recent for later sessions; returns the previous mark."""
+    row = conn.execute(select(Folder.recent_uid, Folder.uidnext).where(Folder.id == folder_id)).one()
+    if row.uidnext - 1 > row.recent_uid:
+        conn.execute(update(Folder).where(Folder.id == folder_id).values(recent_uid=row.uidnext - 1))
+    return row.recent_uid
+
+
+def folder_status(conn: Connection, folder_id: int) -> dict[str, int]:
+    """Counts for STATUS: messages, unseen, size."""
+    row = conn.execute(
+        select(
+            func.count(),
+            func.sum(func.coalesce(Message.size, 0)),
+            func.sum(case((has_flag("\\Seen"), 0), else_=1)),
+        ).where(Message.folder_id == folder_id)
+    ).one()
+    return {"messages": row[0] or 0, "size": int(row[1] or 0), "unseen": int(row[2] or 0)}
+
+
+def account_usage(conn: Connection, account_id: int) -> int:
+    """Bytes stored in an account's folders (QUOTA STORAGE counts message sizes)."""
+    return int(conn.execute(
+        select(func.coalesce(func.sum(Message.size), 0)).join(Folder, Folder.id == Message.folder_id)
+        .where(Folder.account_id == account_id)
+    ).scalar_one())
+
+
+def new_modseq(conn: Connection, folder_id: int) -> int:
+    return conn.execute(
+        update(Folder).where(Folder.id == folder_id).values(highestmodseq=Folder.highestmodseq + 1)
+        .returning(Folder.highestmodseq)
+    ).scalar_one()
+
+
+def store_flags(
+    conn: Connection, folder_id: int, uids: list[int], mode: str, flags: list[str],
+    unchanged_since: int | None = None,
+) -> tuple[list[MessageState], list[int]]:
+    """Apply a STORE (mode: set, add, remove) to these UIDs.
+
+    Returns (every targeted message's state after the store, UIDs refused by UNCHANGEDSINCE).
+    """
+    if not uids:
+        return [], []
+    rows = _rows_for_uids(conn, folder_id, uids, Message.id, Message.uid, Message.flags, Message.modseq)
+    modseq = None
+    result, failed = [], []
+    wanted = {f.lower(): f for f in flags}
+    for row in rows:
+        current = row.flags.split()
+        if unchanged_since is not None and row.modseq > unchanged_since:
+            failed.append(row.uid)
+            result.append(MessageState(row.uid, row.flags, row.modseq))
+            continue
+        if mode == "set":
+            new = list(wanted.values())
+        elif mode == "add":
+            have = {f.lower() for f in current}
+            new = current + [f for k, f in wanted.items() if k not in have]
+        else:
+            new = [f for f in current if f.lower() not in wanted]
+        text = " ".join(new)
+        if {f.lower() for f in new} == {f.lower() for f in current}:
+            result.append(MessageState(row.uid, row.flags, row.modseq))
+            continue
+        if modseq is None:
+            modseq = new_modseq(conn, folder_id)
+        conn.execute(update(Message).where(Message.id == row.id).values(flags=text, modseq=modseq))
+        result.append(MessageState(row.uid, text, modseq))
+    return result, failed
+
+
+def _rows_for_uids(conn: Connection, folder_id: int, uids: list[int], *columns):
+    wanted = set(uids)
+    low, high = min(uids), max(uids)
+    rows = conn.execute(
+        select(*columns).where(Message.folder_id == folder_id, Message.uid.between(low, high)).order_by(Message.uid)
+    ).all()
+    return [r for r in rows if r.uid in wanted]
+
+
+def expunge(conn: Connection, folder_id: int, uids: list[int] | None = None) -> list[int]:
+    """Remove \\Deleted messages (only among `uids` if given); returns the UIDs removed."""
+    rows = conn.execute(
+        select(Message.id, Message.uid, Message.blob_id).where(
+            Message.folder_id == folder_id, has_flag("\\Deleted")
+        ).order_by(Message.uid)
+    ).all()
+    if uids is not None:
+        wanted = set(uids)
+        rows = [r for r in rows if r.uid in wanted]
+    remove_messages(conn, folder_id, rows)
+    return [r.uid for r in rows]
+
+
+def remove_messages(conn: Connection, folder_id: int, rows) -> None:
+    """Delete message rows, then any blob no message or queued relay still needs (with its keys)."""
+    if not rows:
+        return
+    ids = [r.id for r in rows]
+    for start in range(0, len(ids), 500):
+        conn.execute(delete(Message).where(Message.id.in_(ids[start:start + 500])))
+    new_modseq(conn, folder_id)
+    blob_ids = sorted({r.blob_id for r in rows})
+    for start in range(0, len(blob_ids), 500):
+        chunk = blob_ids[start:start + 500]
+        still_used = set(conn.execute(select(Message.blob_id).where(Message.blob_id.in_(chunk))).scalars())
+        still_used |= set(conn.execute(select(OutboundItem.blob_id).where(OutboundItem.blob_id.in_(chunk))).scalars())
+        orphans = [b for b in chunk if b not in still_used]
+        if orphans:
+            conn.execute(delete(WrappedKey).where(WrappedKey.blob_id.in_(orphans)))
+            conn.execute(delete(Blob).where(Blob.id.in_(orphans)))
+
+
+def copy_messages(conn: Connection, source: int, target: int, uids: list[int]) -> tuple[list[int], list[int]]:
+    """Copy messages (same blobs, new rows and UIDs); returns (source UIDs, new UIDs) in order."""
+    if not uids:
+        return [], []
+    rows = _rows_for_uids(conn, source, uids, Message.id, Message.uid, Message.flags, Message.internal_date,
+                          Message.size, Message.blob_id)
+    if not rows:
+        return [], []
+    first, modseq = allocate_uids(conn, target, len(rows))
+    conn.execute(insert(Message), [
+        dict(folder_id=target, uid=first + i, modseq=modseq, flags=r.flags, internal_date=r.internal_date,
+             size=r.size, blob_id=r.blob_id)
+        for i, r in enumerate(rows)
+    ])
+    return [r.uid for r in rows], list(range(first, first + len(rows)))
+
+
+def move_messages(conn: Connection, source: int, target: int, uids: list[int]) -> tuple[list[int], list[int]]:
+    """COPY then remove from the source, in one transaction (RFC 6851)."""
+    moved, new = copy_messages(conn, source, target, uids)
+    if moved:
+        rows = _rows_for_uids(conn, source, moved, Message.id, Message.uid, Message.blob_id)
+        ids = [r.id for r in rows]
+        for start in range(0, len(ids), 500):
+            conn.execute(delete(Message).where(Message.id.in_(ids[start:start + 500])))
+        new_modseq(conn, source)
+    return moved, new
+
+
+def rename_folder(conn: Connection, account_id: int, old: str, new: str, delimiter: str = "/") -> None:
+    """Rename a folder and its children; INBOX itself is handled by the caller."""
+    rows = conn.execute(select(Folder.id, Folder.name).where(
+        Folder.account_id == account_id, or_(Folder.name == old, Folder.name.startswith(old + delimiter))
+    )).all()
+    for row in rows:
+        conn.execute(update(Folder).where(Folder.id == row.id).values(name=new + row.name[len(old):]))
+
+
+def delete_folder(conn: Connection, folder_id: int) -> None:
+    rows = conn.execute(select(Message.id, Message.uid, Message.blob_id).where(Message.folder_id == folder_id)).all()
+    remove_messages(conn, folder_id, rows)
+    conn.execute(delete(Folder).where(Folder.id == folder_id))
+
+
+def set_subscribed(conn: Connection, folder_id: int, subscribed: bool) -> None:
+    conn.execute(update(Folder).where(Folder.id == folder_id).values(subscribed=subscribed))
+
+
+@dataclass(frozen=True)
+class FetchRow:
+    uid: int
+    flags: str
+    modseq: int
+    internal_date: dt.datetime
+    size: int
+    blob_id: str
+    body: bytes | None
+    wrapped: bytes | None
+
+
+def fetch_rows(conn: Connection, reader_id: int, folder_id: int, uids: list[int], with_body: bool) -> list[FetchRow]:
+    if not uids:
+        return []
+    columns = [Message.uid, Message.flags, Message.modseq, Message.internal_date, Message.size, Message.blob_id]
+    wanted = set(uids)
+    low, high = min(uids), max(uids)
+    query = select(*columns).where(Message.folder_id == folder_id, Message.uid.between(low, high))
+    if with_body:
+        query = (
+            select(*columns, Blob.body, WrappedKey.wrapped)
+            .join(Blob, Blob.id == Message.blob_id)
+            .outerjoin(WrappedKey, and_(WrappedKey.blob_id == Blob.id, WrappedKey.account_id == reader_id))
+            .where(Message.folder_id == folder_id, Message.uid.between(low, high))
+        )
+    out = []
+    for r in conn.execute(query.order_by(Message.uid)):
+        if r.uid in wanted:
+            out.append(FetchRow(r.uid, r.flags, r.modseq, r.internal_date, r.size, r.blob_id,
+                                r.body if with_body else None, r.wrapped if with_body else None))
+    return out
+
+
+def grants_for(conn: Connection, grantee_id: int) -> list[tuple[int, str]]:
+    """(folder id, rights) of every folder shared with this account."""
+    return [(r.folder_id, r.rights) for r in conn.execute(
+        select(FolderGrant.folder_id, FolderGrant.rights).where(FolderGrant.grantee_id == grantee_id))]
+
+
+def grant(conn: Connection, folder_id: int, grantee_id: int, rights: str) -> None:
+    conn.execute(delete(FolderGrant).where(FolderGrant.folder_id == folder_id, FolderGrant.grantee_id == grantee_id))
+    if rights:
+        conn.execute(insert(FolderGrant).values(folder_id=folder_id, grantee_id=grantee_id, rights=rights))
