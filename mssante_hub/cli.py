@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key", help="dotted setting name, e.g. mx.trusted_networks")
     p.add_argument("value", nargs="?", help="new value in TOML syntax")
     p.set_defaults(func=cmd_config)
+
+    from mssante_hub.patients.commands import add_patient_commands  # patient spaces, jobs (issue 5)
+    add_patient_commands(commands, with_data_dir)
     return parser
 
 

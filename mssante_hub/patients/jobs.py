@@ -1,0 +1,28 @@
+"""The daily job: what must happen by a date, whether or not anyone asks."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from mssante_hub import audit, inactivity, notify
+from mssante_hub.hub import Hub
+from mssante_hub.patients import lifecycle
+
+
+async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
+    """Deletions due, archives past retention, audit retention, inactive mailboxes, pending notifications."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    loop = asyncio.get_running_loop()
+    done = dict(await loop.run_in_executor(None, lifecycle.run_due_deletions, hub, now))
+    retention = hub.config.get("audit.retention_days")
+
+    def purge(conn) -> int:
+        count = audit.purge_expired(conn, retention, now)
+        audit.record(conn, actor="daily-job", action=audit.AUDIT_PURGE, target=f"events:{count}")
+        return count
+
+    done["audit_purged"] = await hub.write(purge)
+    done.update(await inactivity.check_inactive_mailboxes(hub, now))
+    done["notified"] = await notify.send_due(hub, now)
+    return done
