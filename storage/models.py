@@ -153,3 +153,6 @@ class OutboundItem(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_error: Mapped[str] = mapped_column(String(400), default="")
+    # Relay (issue 3): a worker holds an item until lease_until; after a crash the lease lapses.
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    delay_notified: Mapped[bool] = mapped_column(default=False, server_default="0")
