@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from storage.mailstore import create_default_folders
 from storage.models import Account, AccountStatus
@@ -28,6 +28,9 @@ _COLUMNS = (
     Account.id, Account.type, Account.address, Account.display_name, Account.status, Account.key_id,
     Account.public_key, Account.sealed_private_key, Account.password_hash,
 )
+
+
+_BY_ADDRESSES = select(*_COLUMNS).where(Account.address.in_(bindparam("addresses", expanding=True)))
 
 
 def new_key_id() -> str:
@@ -66,8 +69,7 @@ def by_address(conn: Connection, address: str) -> AccountRow | None:
 
 
 def by_addresses(conn: Connection, addresses: list[str]) -> dict[str, AccountRow]:
-    lowered = sorted({a.lower() for a in addresses})
-    rows = conn.execute(select(*_COLUMNS).where(Account.address.in_(lowered))).all()
+    rows = conn.execute(_BY_ADDRESSES, {"addresses": sorted({a.lower() for a in addresses})}).all()
     return {r.address: AccountRow(*r) for r in rows}
 
 

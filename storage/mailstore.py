@@ -10,7 +10,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from storage.models import Blob, Folder, Message, OutboundItem, WrappedKey
 
@@ -24,6 +24,22 @@ DEFAULT_FOLDERS: tuple[tuple[str, str | None], ...] = (
     ("Archive", "\\Archive"),
 )
 INBOX = "INBOX"
+
+# Hot-path statements are built once: on this kind of machine, building a statement
+# costs more than running it.
+_ALLOCATE_UIDS = (
+    update(Folder)
+    .where(Folder.id == bindparam("folder"))
+    .values(uidnext=Folder.uidnext + bindparam("count"), highestmodseq=Folder.highestmodseq + 1)
+    .returning(Folder.uidnext, Folder.highestmodseq)
+)
+_FOLDER_IDS = select(Folder.id, Folder.account_id, Folder.name).where(
+    Folder.account_id.in_(bindparam("accounts", expanding=True)), Folder.name.in_(bindparam("names", expanding=True))
+)
+_INSERT_BLOB = insert(Blob)
+_INSERT_WRAPPED = insert(WrappedKey)
+_INSERT_MESSAGE = insert(Message)
+_INSERT_OUTBOUND = insert(OutboundItem)
 
 
 def new_uidvalidity() -> int:
@@ -60,12 +76,7 @@ def folder_id(conn: Connection, account_id: int, name: str) -> int | None:
 
 def allocate_uids(conn: Connection, folder: int, count: int = 1) -> tuple[int, int]:
     """Reserve `count` UIDs and one new MODSEQ atomically; returns (first uid, modseq)."""
-    row = conn.execute(
-        update(Folder)
-        .where(Folder.id == folder)
-        .values(uidnext=Folder.uidnext + count, highestmodseq=Folder.highestmodseq + 1)
-        .returning(Folder.uidnext, Folder.highestmodseq)
-    ).one()
+    row = conn.execute(_ALLOCATE_UIDS, {"folder": folder, "count": count}).one()
     return row.uidnext - count, row.highestmodseq
 
 
@@ -73,11 +84,8 @@ def folder_ids(conn: Connection, wanted: set[tuple[int, str]]) -> dict[tuple[int
     """Folder ids for many (account id, folder name) pairs in one query."""
     if not wanted:
         return {}
-    accounts = {a for a, _ in wanted}
-    names = {n for _, n in wanted}
     rows = conn.execute(
-        select(Folder.id, Folder.account_id, Folder.name)
-        .where(Folder.account_id.in_(accounts), Folder.name.in_(names))
+        _FOLDER_IDS, {"accounts": sorted({a for a, _ in wanted}), "names": sorted({n for _, n in wanted})}
     ).all()
     return {(r.account_id, r.name): r.id for r in rows if (r.account_id, r.name) in wanted}
 
@@ -91,18 +99,18 @@ class StoredBlob:
 
 
 def insert_blobs(conn: Connection, blobs: list[StoredBlob]) -> None:
-    conn.execute(insert(Blob), [dict(id=b.id, body=b.body, summary=b.summary, size=b.size) for b in blobs])
+    conn.execute(_INSERT_BLOB, [dict(id=b.id, body=b.body, summary=b.summary, size=b.size) for b in blobs])
 
 
 def insert_wrapped_keys(conn: Connection, rows: list[tuple[str, int, bytes]]) -> None:
     """(blob id, reader account id, wrapped content key) rows."""
-    conn.execute(insert(WrappedKey), [dict(blob_id=b, account_id=a, wrapped=w) for b, a, w in rows])
+    conn.execute(_INSERT_WRAPPED, [dict(blob_id=b, account_id=a, wrapped=w) for b, a, w in rows])
 
 
 def insert_messages(conn: Connection, rows: list[dict]) -> None:
     """Rows with folder_id, uid, modseq, flags, internal_date, size, blob_id (UIDs already allocated)."""
     if rows:
-        conn.execute(insert(Message), rows)
+        conn.execute(_INSERT_MESSAGE, rows)
 
 
 def insert_message(
@@ -121,7 +129,7 @@ def insert_message(
 
 def insert_outbound(conn: Connection, rows: list[dict]) -> None:
     if rows:
-        conn.execute(insert(OutboundItem), rows)
+        conn.execute(_INSERT_OUTBOUND, rows)
 
 
 @dataclass(frozen=True)
