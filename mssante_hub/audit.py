@@ -58,9 +58,12 @@ def record(
     )
 
 
+_INSERT_EVENT = insert(AuditEvent)  # built once: the delivery hot path writes through it
+
+
 def record_many(conn: Connection, events: list[dict]) -> None:
     if events:
-        conn.execute(insert(AuditEvent), events)
+        conn.execute(_INSERT_EVENT, events)
 
 
 def purge_expired(conn: Connection, retention_days: int, now: dt.datetime | None = None) -> int:
