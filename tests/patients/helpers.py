@@ -28,9 +28,9 @@ def add_patient_account(hub: Hub, ins: str | None = None) -> str:
 
 def make_message(sender: str, to: list[str], subject: str = "Bonjour", body: str = "Texte.",
                  headers: dict[str, str] | None = None,
-                 attachments: list[tuple[str, str, bytes]] = ()) -> bytes:
+                 attachments: list[tuple[str, str, bytes]] = (), from_name: str = "") -> bytes:
     message = EmailMessage()
-    message["From"] = sender
+    message["From"] = f"{from_name} <{sender}>" if from_name else sender
     message["To"] = ", ".join(to)
     message["Subject"] = subject
     for name, value in (headers or {}).items():

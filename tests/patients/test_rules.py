@@ -16,7 +16,7 @@ from mssante_hub import refusals
 from mssante_hub.patients import conversations
 from mssante_hub.refusals import Refusal
 from tests.conftest import add_professional
-from tests.patients.helpers import add_patient_account, send
+from tests.patients.helpers import add_patient_account, make_message, send
 
 PRO_TYPES = ("PER", "ORG", "APP", "CAB")
 SENDERS = PRO_TYPES + ("REMOTE", "PATIENT")
@@ -161,8 +161,7 @@ def test_patient_attachment_types_and_budget(hub):
 def test_imap_append_is_not_sending(hub):
     patient = add_patient_account(hub)
     other = add_patient_account(hub)
-    delivered = send(hub, patient, [patient], channel="imap",
-                     raw=__import__("tests.patients.helpers", fromlist=["make_message"]).make_message(patient, [other]))
+    delivered = send(hub, patient, [patient], channel="imap", raw=make_message(patient, [other]))
     assert patient in delivered.uids
 
 
