@@ -89,7 +89,8 @@ async def enable(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 async def namespace(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     from mssante_hub.imap.folders import DELIMITER, SHARED_PREFIX
 
-    s.untagged(b"NAMESPACE " + wire.value([[[b"", DELIMITER]], None, [[SHARED_PREFIX + DELIMITER, DELIMITER]]]))
+    spaces = [[[b"", DELIMITER]], None, [[SHARED_PREFIX + DELIMITER, DELIMITER]]]  # personal, others, shared
+    s.untagged(b"NAMESPACE " + b" ".join(wire.value(space) for space in spaces))
     return responses.OK_DONE
 
 

@@ -3,6 +3,8 @@ EXPUNGE (UID EXPUNGE), CLOSE, UNSELECT, and APPEND (through delivery.accept)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from mssante_hub import delivery
 from mssante_hub.imap import responses, wire
 from mssante_hub.imap.folders import mailbox_arg
@@ -253,7 +255,8 @@ async def append(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         if isinstance(item, list) and not flags and date is None:
             flags = flag_names(item)
         elif isinstance(item, String) and date is None:
-            date = parse_date_time(bytes(item))
+            # Kept in UTC: SQLite drops the offset of a stored date-time.
+            date = parse_date_time(bytes(item)).astimezone(dt.timezone.utc)
         else:
             raise Bad(responses.BAD_SYNTAX)
     target = await _target(s, args[0])

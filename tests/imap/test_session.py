@@ -1,0 +1,115 @@
+"""Connection-level behaviour: TLS before credentials, pipelining, IDLE, logout."""
+
+from __future__ import annotations
+
+import base64
+import imaplib
+import smtplib
+
+import pytest
+
+from mssante_hub.imap import responses
+from tests.imap.support import HOST, TIMEOUT_S, Raw, client_tls, imaps, login_raw, message
+
+
+def test_cleartext_session_refuses_credentials_and_offers_starttls(imap_hub):
+    client = imaplib.IMAP4(HOST, imap_hub.port("imap"), timeout=TIMEOUT_S)
+    assert "LOGINDISABLED" in client.capabilities and "STARTTLS" in client.capabilities
+    assert not any(c.startswith("AUTH=") for c in client.capabilities)
+    raw = Raw(imap_hub.port("imap"), tls=False)
+    raw.send(b'a LOGIN "%s" "%s"\r\n' % (imap_hub.alice.encode(), imap_hub.password.encode()))
+    assert raw.until_tagged(b"a")[-1] == b"a NO " + responses.NO_TLS_REQUIRED
+    plain = base64.b64encode(b"\0" + imap_hub.alice.encode() + b"\0" + imap_hub.password.encode())
+    raw.send(b"b AUTHENTICATE PLAIN " + plain + b"\r\n")
+    assert raw.until_tagged(b"b")[-1] == b"b NO " + responses.NO_TLS_REQUIRED
+    raw.close()
+    client.starttls(client_tls())
+    assert "LOGINDISABLED" not in client.capabilities and "AUTH=PLAIN" in client.capabilities
+    assert client.login(imap_hub.alice, imap_hub.password)[0] == "OK"
+    client.logout()
+
+
+def test_implicit_tls_login_and_wrong_password(imap_hub):
+    client = imaps(imap_hub.port("imaps"))
+    with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+        client.login(imap_hub.alice, "wrong password")
+    assert client.login(imap_hub.alice, imap_hub.password)[0] == "OK"
+    assert client.logout()[0] == "BYE"
+
+
+def test_authenticate_plain_with_and_without_initial_response(imap_hub):
+    raw = Raw(imap_hub.port("imaps"))
+    plain = base64.b64encode(b"\0" + imap_hub.alice.encode() + b"\0" + imap_hub.password.encode())
+    raw.send(b"a AUTHENTICATE PLAIN " + plain + b"\r\n")
+    assert raw.until_tagged(b"a")[-1].startswith(b"a OK")
+    raw.close()
+    raw = Raw(imap_hub.port("imaps"))
+    raw.send(b"a AUTHENTICATE PLAIN\r\n")
+    assert raw.line().startswith(b"+")
+    raw.send(plain + b"\r\n")
+    assert raw.until_tagged(b"a")[-1].startswith(b"a OK")
+    raw.close()
+
+
+def test_pipelined_commands_are_answered_in_order(imap_hub):
+    raw = Raw(imap_hub.port("imaps"))
+    raw.send(b'p1 LOGIN "%s" "%s"\r\np2 SELECT INBOX\r\np3 FETCH 1:* (FLAGS)\r\np4 NOOP\r\np5 LOGOUT\r\n'
+             % (imap_hub.alice.encode(), imap_hub.password.encode()))
+    tagged = []
+    for tag in (b"p1", b"p2", b"p3", b"p4", b"p5"):
+        tagged.append(raw.until_tagged(tag)[-1])
+    assert [t.split()[0] for t in tagged] == [b"p1", b"p2", b"p3", b"p4", b"p5"]
+    assert all(t.split()[1] == b"OK" for t in tagged), tagged
+    raw.close()
+
+
+def test_idle_ends_only_on_done(imap_hub):
+    raw = Raw(imap_hub.port("imaps"))
+    login_raw(raw, imap_hub.alice, imap_hub.password)
+    raw.send(b"s SELECT INBOX\r\n")
+    raw.until_tagged(b"s")
+    raw.send(b"i IDLE\r\n")
+    assert raw.line().startswith(b"+")
+    raw.send(b"x NOOP\r\n")
+    assert raw.line() == b"* BAD " + responses.BAD_EXPECTED_DONE
+    raw.send(b"DONE\r\n")
+    assert raw.until_tagged(b"i")[-1] == b"i OK " + responses.OK_IDLE
+    raw.send(b"n NOOP\r\n")
+    assert raw.until_tagged(b"n")[-1].startswith(b"n OK")
+    raw.close()
+
+
+def test_idle_is_woken_by_an_smtp_delivery(imap_hub):
+    user = imap_hub.fresh_user()
+    raw = Raw(imap_hub.port("imaps"))
+    login_raw(raw, user, imap_hub.password)
+    raw.send(b"s SELECT INBOX\r\n")
+    assert b"* 0 EXISTS" in raw.until_tagged(b"s")
+    raw.send(b"i IDLE\r\n")
+    assert raw.line().startswith(b"+")
+    with smtplib.SMTP(HOST, imap_hub.port("mx"), timeout=TIMEOUT_S) as smtp:
+        smtp.sendmail("sender@hub.test", [user], message("Réunion de service", to=user))
+    assert raw.line() == b"* 1 EXISTS"
+    raw.send(b"DONE\r\n")
+    raw.until_tagged(b"i")
+    raw.send(b"f FETCH 1 (ENVELOPE)\r\n")
+    lines = raw.until_tagged(b"f")
+    assert "Réunion de service".encode() in b"\n".join(lines)
+    raw.close()
+
+
+def test_id_enable_namespace_unselect(imap_hub):
+    raw = Raw(imap_hub.port("imaps"))
+    login_raw(raw, imap_hub.alice, imap_hub.password)
+    raw.send(b'a ID ("name" "test")\r\n')
+    lines = raw.until_tagged(b"a")
+    assert lines[0].startswith(b"* ID (") and lines[-1].startswith(b"a OK")
+    raw.send(b"b ENABLE CONDSTORE\r\n")
+    assert raw.until_tagged(b"b")[0] == b"* ENABLED CONDSTORE"
+    raw.send(b"c NAMESPACE\r\n")
+    assert raw.until_tagged(b"c")[0].startswith(b'* NAMESPACE (("" "/"))')
+    raw.send(b"d SELECT INBOX\r\ne UNSELECT\r\nf FETCH 1 FLAGS\r\n")
+    raw.until_tagged(b"d")
+    assert raw.until_tagged(b"e")[-1].startswith(b"e OK")
+    assert raw.until_tagged(b"f")[-1] == b"f BAD " + responses.BAD_WRONG_STATE
+    raw.close()
