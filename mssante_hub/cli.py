@@ -100,6 +100,23 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_whitelist_load(args: argparse.Namespace) -> int:
+    from mssante_hub.directory.whitelist import WhitelistError, install
+
+    config = Config.load(args.data_dir)
+    checksum = args.sha256
+    if args.sha256_file:
+        checksum = args.sha256_file.read_text(encoding="ascii", errors="replace")
+    try:
+        loaded = install(args.file, config.path_setting("mx.whitelist_file"), checksum)
+    except WhitelistError as exc:
+        print(f"mssante-hub: whitelist not loaded, the last good list is kept: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"whitelist loaded: {loaded.entries} entries, {loaded.domains} domains, "
+          f"{len(loaded.known_dns)} certificates (generated {loaded.generated or 'unknown'})")
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from mssante_hub.doctor import diagnose
 
@@ -158,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_data_dir(keys.add_parser("rotate", help="new master key; re-seals account keys, not bodies"))
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_keys_rotate)
+
+    whitelist = commands.add_parser("whitelist", help="the trust space's whitelist (liste blanche)")
+    whitelist = whitelist.add_subparsers(dest="action", required=True)
+    p = with_data_dir(whitelist.add_parser("load", help="check and install a whitelist XML file"))
+    p.add_argument("file", type=Path, help="listeblanchemssante-*.xml")
+    p.add_argument("--sha256", help="expected SHA-256 of the file (hex)")
+    p.add_argument("--sha256-file", type=Path, help="checksum file published with the list")
+    p.set_defaults(func=cmd_whitelist_load)
 
     p = with_data_dir(commands.add_parser("doctor", help="check a data folder and say what to fix"))
     p.set_defaults(func=cmd_doctor)

@@ -52,6 +52,15 @@ def plan_listeners(hub: Hub, overrides: dict[str, str]) -> dict[str, tuple[str, 
     return plan
 
 
+def start_workers(hub: Hub) -> list:
+    """Background workers on the running loop: the outbound relay (issue 3)."""
+    if not hub.config.get("relay.enabled"):
+        return []
+    from mssante_hub import relaying
+
+    return [relaying.start(hub)]
+
+
 def serve(data_dir: Path, overrides: dict[str, str]) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -62,6 +71,7 @@ def serve(data_dir: Path, overrides: dict[str, str]) -> int:
 
     hub = Hub.open(data_dir)
     listeners: list[Listener] = []
+    workers: list = []  # background workers with `async stop()` (relay)
     failure: list[BaseException] = []
 
     async def start() -> None:
@@ -71,6 +81,7 @@ def serve(data_dir: Path, overrides: dict[str, str]) -> int:
                 listener = await module.start(hub, host, port, reactor)
                 listeners.append(listener)
                 print(f"listening {name} {listener.host}:{listener.port}", flush=True)
+            workers.extend(start_workers(hub))
         except BaseException as exc:  # noqa: BLE001 - reported by the command line
             failure.append(exc)
             reactor.stop()
@@ -78,6 +89,8 @@ def serve(data_dir: Path, overrides: dict[str, str]) -> int:
     async def stop() -> None:
         for listener in listeners:
             await listener.close()
+        for worker in workers:
+            await worker.stop()
 
     def on_signal() -> None:
         if reactor.running:

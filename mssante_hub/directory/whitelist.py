@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,10 +41,57 @@ def normalize_domain(domain: str) -> str:
         return domain  # not a valid IDN: kept as is, so it matches nothing it should not
 
 
+_TYPE_ALIASES = {"E": "1.2.840.113549.1.9.1", "EMAILADDRESS": "1.2.840.113549.1.9.1", "S": "ST",
+                 "SN": "2.5.4.4", "SERIALNUMBER": "2.5.4.5", "GIVENNAME": "2.5.4.42"}
+
+
+def _split_dn(text: str) -> list[tuple[str, str]]:
+    """RFC 4514 text, also with RFC 1779 quoted values as the published list has them."""
+    pairs, current, quoted, escaped = [], [], False, False
+    for char in text + ",":
+        if escaped:
+            current.append("\\" + char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char in ",;" and not quoted:
+            part = "".join(current).strip()
+            if part:
+                kind, eq, value = part.partition("=")
+                if not eq or not kind.strip():
+                    raise ValueError(f"not TYPE=value: {part!r}")
+                pairs.append((kind.strip(), value))
+            current = []
+        else:
+            current.append(char)
+    if quoted:
+        raise ValueError("unterminated quote")
+    return pairs
+
+
+def _unescape(value: str) -> str:
+    def one(match: re.Match) -> str:
+        body = match[1]
+        return chr(int(body, 16)) if len(body) == 2 else body
+
+    return re.sub(r"\\([0-9A-Fa-f]{2}|.)", one, value)
+
+
+def _key(kind: str, value: str) -> tuple[str, str]:
+    kind = kind.upper()
+    return _TYPE_ALIASES.get(kind, kind), " ".join(value.split()).casefold()
+
+
 def normalize_dn(dn: str | x509.Name) -> DistinguishedName:
-    """A DN as a set of (OID, case-folded value), from RFC 4514 text or a certificate Name."""
-    name = x509.Name.from_rfc4514_string(dn.strip()) if isinstance(dn, str) else dn
-    return frozenset((a.oid.dotted_string, " ".join(str(a.value).split()).casefold()) for a in name)
+    """A DN as a set of (attribute type, case-folded value), from DN text or a certificate Name.
+
+    Order of RDNs, case and runs of spaces do not matter; quotes and escapes are undone.
+    """
+    if isinstance(dn, x509.Name):
+        return frozenset(_key(a.rfc4514_attribute_name, str(a.value)) for a in dn)
+    return frozenset(_key(kind, _unescape(value.strip())) for kind, value in _split_dn(dn.strip()))
 
 
 @dataclass(frozen=True)
@@ -84,6 +132,9 @@ def parse(data: bytes) -> Whitelist:
     """A Whitelist from the XML bytes, or WhitelistError saying what is wrong."""
     if len(data) > MAX_WHITELIST_BYTES:
         raise WhitelistError(f"the file is larger than {MAX_WHITELIST_BYTES} bytes")
+    if data.rstrip().endswith(b"</ListeDomaines>"):
+        # The published file (2025-03-13) stops before closing its root element; close it for it.
+        data = data.rstrip() + b"</ListeBlancheMSSante>"
     try:
         root = SafeET.fromstring(data)
     except Exception as exc:  # noqa: BLE001 - defusedxml raises several kinds
