@@ -77,7 +77,10 @@ def _prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote:
     """
     message = parse(raw, hub.limits)
     decision = policy.check(hub, envelope, identity, message, local, remote)
-    readers = hub.read_sync(lambda conn: account_repo.by_addresses(conn, decision.local))
+    if decision.accounts is not None:
+        readers = {a: decision.accounts[a] for a in decision.local if a in decision.accounts}
+    else:
+        readers = hub.read_sync(lambda conn: account_repo.by_addresses(conn, decision.local))
     for address in decision.local:
         account = readers.get(address)
         if account is None:

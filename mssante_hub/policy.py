@@ -26,7 +26,8 @@ from mssante_hub import audit, identity, notify, refusals
 from mssante_hub.identity import Party
 from mssante_hub.patients import conversations
 from mssante_hub.refusals import Refusal
-from storage.models import Account, AccountStatus
+from storage import accounts as account_repo
+from storage.models import AccountStatus
 
 if TYPE_CHECKING:
     from mssante_hub.delivery import Envelope, Identity
@@ -51,6 +52,7 @@ class Decision:
     local: list[str]
     remote: list[str]
     writes: list[Write] = field(default_factory=list)
+    accounts: dict[str, account_repo.AccountRow] | None = None  # local recipients already looked up, if any
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class _Known:
     contacts: dict[str, conversations.Contact]
     sender_is_pharmacy: bool
     sender_name: str  # the account's display name, for a local sender
+    accounts: dict[str, account_repo.AccountRow]  # recipients that have an account here
 
 
 def check(hub: "Hub", envelope: "Envelope", who: "Identity | None", message: EmailMessage,
@@ -75,11 +78,11 @@ def check(hub: "Hub", envelope: "Envelope", who: "Identity | None", message: Ema
     patient_domain = hub.config.get("hub.patient_domain").lower()
     if known.sender.is_patient:
         _check_patient_sends(hub, known, message, local + remote, patient_domain)
-        return Decision(local=local, remote=remote)
+        return Decision(local=local, remote=remote, accounts=known.accounts)
     if known.sender.type == identity.PATIENT_SPOOF:
         raise Refusal(refusals.PATIENT_SENDER_NOT_ALLOWED)
     writes = _professional_writes(hub, known, message, local)
-    return Decision(local=local, remote=remote, writes=writes)
+    return Decision(local=local, remote=remote, writes=writes, accounts=known.accounts)
 
 
 # --- Who is who ----------------------------------------------------------------
@@ -88,18 +91,18 @@ def _look_up(conn: Connection, hub: "Hub", envelope: "Envelope", who: "Identity 
              recipients: list[str]) -> _Known:
     sender_address = (who.address if who else envelope.mail_from or "").strip().lower()
     wanted = {a.lower() for a in recipients} | ({sender_address} if sender_address else set())
-    rows = conn.execute(
-        select(Account.address, Account.id, Account.type, Account.status, Account.display_name)
-        .where(Account.address.in_(sorted(wanted)))
-    ).all()
-    found = {r.address: (r.id, r.type, r.status) for r in rows}
-    names = {r.address: r.display_name for r in rows}
+    # One look-up serves policy and the store step (Decision.accounts): it is on the hot path.
+    rows = account_repo.by_addresses(conn, sorted(wanted))
+    found = {a: (r.id, r.type, r.status) for a, r in rows.items()}
     sender = _sender(hub, envelope, who, sender_address, found)
     recipient_rows = {a: found[a] for a in (r.lower() for r in recipients) if a in found}
     contacts = (conversations.contacts(conn, sender.account_id, recipients)
                 if sender.is_patient and sender.account_id is not None else {})
-    pharmacy = conversations.is_pharmacy(conn, sender_address) if sender.is_professional else False
-    return _Known(sender, recipient_rows, contacts, pharmacy, names.get(sender_address, "") if sender.account_id else "")
+    to_patient = any(row[1] == identity.PATIENT for row in recipient_rows.values())
+    pharmacy = conversations.is_pharmacy(conn, sender_address) if sender.is_professional and to_patient else False
+    sender_name = rows[sender_address].display_name if sender.account_id and sender_address in rows else ""
+    accounts = {a: rows[a] for a in recipient_rows}
+    return _Known(sender, recipient_rows, contacts, pharmacy, sender_name, accounts)
 
 
 def _sender(hub: "Hub", envelope: "Envelope", who: "Identity | None", address: str,
