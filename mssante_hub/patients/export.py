@@ -81,6 +81,7 @@ def encrypt(data: bytes, *, public_key: str | None = None, passphrase: str | Non
     home = tempfile.mkdtemp(prefix="mhx-", dir=GPG_HOME_PREFIX)
     try:
         gpg = gnupg.GPG(gnupghome=home)
+        gpg.encoding = "utf-8"  # passphrases with accents must reach gpg as the holder typed them
         if public_key is not None:
             imported = gpg.import_keys(public_key)
             if not imported.fingerprints:
