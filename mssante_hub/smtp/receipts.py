@@ -1,0 +1,60 @@
+"""Automatic MDNs of patient spaces (RFC 8098, DOMAIN.md §4).
+
+When a patient space receives a message whose Disposition-Notification-To is the
+Return-Path, the hub answers for it with a `processed` MDN (the patient cannot refuse),
+plus a `dispatched` MDN when the sender asked for final-destination delivery. Never when
+the two addresses differ, and never for a null sender (no receipt for a receipt).
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import logging
+from email.parser import BytesParser
+
+from mssante_hub import delivery
+from mssante_hub.delivery import Delivered, Envelope
+from mssante_hub.hub import Hub
+from relays.reports import MDN_DISPATCHED, MDN_PROCESSED, disposition_notification
+
+log = logging.getLogger("mssante_hub.smtp.receipts")
+MDN_CHANNEL = "mdn"
+FINAL_DELIVERY_OPTION = "x-direct-final-destination-delivery=optional,true"
+
+
+def _single_address(value: str | None) -> str:
+    addresses = email.utils.getaddresses([value or ""])
+    return addresses[0][1].strip().lower() if len(addresses) == 1 else ""
+
+
+def wants_dispatched(options: str | None) -> bool:
+    return FINAL_DELIVERY_OPTION in "".join((options or "").split()).lower()
+
+
+def mdn_hook(hub: Hub):
+    """An after-delivery step for the SMTP doors."""
+    patient_domain = hub.config.get("hub.patient_domain").lower()
+    reporting_ua = f"{hub.config.get('hub.hostname')}; {hub.config.get('hub.software_reference')}"
+
+    async def after(envelope: Envelope, raw: bytes, delivered: Delivered) -> None:
+        patients = [a for a in delivered.uids if a.rpartition("@")[2] == patient_domain]
+        if not patients or not envelope.mail_from:
+            return
+        headers = BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
+        notify_to = _single_address(headers.get("Disposition-Notification-To"))
+        if not notify_to or notify_to != envelope.mail_from.lower():
+            return  # RFC 8098 §2.1: not to an address other than the Return-Path
+        dispositions = [MDN_PROCESSED]
+        if wants_dispatched(headers.get("Disposition-Notification-Options")):
+            dispositions.append(MDN_DISPATCHED)
+        for patient in patients:
+            for disposition in dispositions:
+                mdn = disposition_notification(
+                    reporting_ua=reporting_ua, from_address=patient, to_address=notify_to,
+                    final_recipient=patient, original_message_id=str(headers.get("Message-ID", "")).strip(),
+                    original_subject=str(headers.get("Subject", "")), disposition=disposition,
+                )
+                await delivery.accept(hub, Envelope(mail_from="", rcpt_to=(notify_to,), channel=MDN_CHANNEL), mdn)
+
+    return after
