@@ -19,7 +19,7 @@ from sqlalchemy import and_, not_, or_, select
 
 from crypto.envelope import decrypt_body, decrypt_summary, unwrap_key
 from mssante_hub.imap import responses, wire
-from mssante_hub.imap.server import SELECTED, Bad, Session, command
+from mssante_hub.imap.server import SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, String, format_uid_set, is_atom, number, parse_date, parse_sequence_set
 from storage.imapstore import has_flag, uid_condition
 from storage.models import Blob, Message, WrappedKey
@@ -43,8 +43,10 @@ class Node:
 
     @property
     def needs(self) -> set[str]:
-        own = {"header": {"summary"} if self.args[0] in SUMMARY_FIELDS else {"body"}, "sent": {"summary"},
-               "text": {"body"}, "body": {"body"}}.get(self.kind, set())
+        if self.kind == "header":
+            own = {"summary"} if self.args[0] in SUMMARY_FIELDS else {"body"}
+        else:
+            own = {"sent": {"summary"}, "text": {"body"}, "body": {"body"}}.get(self.kind, set())
         for child in self.children or []:
             own = own | child.needs
         return own
@@ -294,7 +296,7 @@ async def search(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         args = args[2:]
     if len(args) >= 2 and is_atom(args[0], b"CHARSET"):
         if bytes(args[1]).upper() not in CHARSETS:
-            raise Bad(responses.BAD_SEARCH_CHARSET)
+            raise No(responses.NO_SEARCH_CHARSET)
         args = args[2:]
     if not args:
         raise Bad(responses.BAD_SYNTAX)
