@@ -69,7 +69,7 @@ class Authenticator:
         self.hub = hub
         self.throttle = throttle
         self.tokens = tokens
-        self.external = external
+        self.external_enabled = external
         # Verified when the address is unknown, so that timing does not tell which accounts exist.
         self._decoy_hash = hub.passwords.hash("decoy password never used")
 
@@ -77,7 +77,7 @@ class Authenticator:
         names = ["PLAIN", "LOGIN"]
         if self.tokens is not None:
             names += ["XOAUTH2", "OAUTHBEARER"]
-        if self.external:
+        if self.external_enabled:
             names.append("EXTERNAL")
         return names
 
