@@ -85,6 +85,21 @@ def check(hub: "Hub", envelope: "Envelope", who: "Identity | None", message: Ema
     return Decision(local=local, remote=remote, writes=writes, accounts=known.accounts)
 
 
+def recipient_reason(account_type: str | None, status: str | None) -> refusals.Reason | None:
+    """Why a local address cannot receive (for RCPT TO checks too), or None.
+
+    Patients' spaces get their own words (DOMAIN.md §4: "patient space closed",
+    "patient unknown"); other mailboxes the generic ones.
+    """
+    if account_type is None:
+        return refusals.UNKNOWN_RECIPIENT
+    if account_type == identity.PATIENT and status == AccountStatus.CLOSED.value:
+        return refusals.PATIENT_SPACE_CLOSED
+    if status != AccountStatus.ACTIVE.value:
+        return refusals.MAILBOX_UNAVAILABLE
+    return None
+
+
 # --- Who is who ----------------------------------------------------------------
 
 def _look_up(conn: Connection, hub: "Hub", envelope: "Envelope", who: "Identity | None",
@@ -191,9 +206,9 @@ def _professional_writes(hub: "Hub", known: _Known, message: EmailMessage, local
     if not patients:
         return []
     for address, _ in patients:
-        status = known.recipients[address][2]
-        if status == AccountStatus.CLOSED.value:
-            raise Refusal(refusals.PATIENT_SPACE_CLOSED, address)
+        reason = recipient_reason(identity.PATIENT, known.recipients[address][2])
+        if reason is refusals.PATIENT_SPACE_CLOSED:
+            raise Refusal(reason, address)
     sender = known.sender
     if sender.type == identity.SYSTEM:
         return []
