@@ -179,7 +179,8 @@ class Session(IMAP4Server):
             asyncio.get_running_loop().call_soon(self._pump)
 
     async def execute(self, cmd: Command) -> None:
-        tag = b"*"
+        first = cmd.first_line.split(b" ", 1)[0]
+        tag = first if _valid_tag(first) else b"*"  # known before parsing, so a parse error is tagged
         try:
             tokens = tokenize(cmd.segments)
             if not tokens or not isinstance(tokens[0], Atom) or not _valid_tag(tokens[0]):
