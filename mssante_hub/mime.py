@@ -66,6 +66,20 @@ def _check_header_section(header: bytes, limits: Limits) -> None:
             raise Refusal(refusals.TOO_MANY_HEADERS)
 
 
+def _has_long_line(raw: bytes, max_line_bytes: int) -> bool:
+    """True if a line, CRLF included, exceeds the limit.
+
+    bytes.find hops from newline to newline in C; a regex here was O(size x line length).
+    """
+    position, size = 0, len(raw)
+    while position < size:
+        newline = raw.find(b"\n", position, position + max_line_bytes)
+        if newline < 0:
+            return size - position > max_line_bytes - 2  # a last line without its CRLF
+        position = newline + 1
+    return False
+
+
 def pre_scan(raw: bytes, limits: Limits) -> None:
     """Byte-level checks before any parsing."""
     if len(raw) > limits.max_message_bytes:
@@ -74,8 +88,7 @@ def pre_scan(raw: bytes, limits: Limits) -> None:
     if found is None and len(raw) > limits.max_header_bytes:
         raise Refusal(refusals.HEADER_TOO_BIG)
     _check_header_section(raw[: found.start()] if found else raw, limits)
-    # Anchored at line starts, so the scan is linear in the message size.
-    if re.search(rb"(?m)^[^\r\n]{%d}" % (limits.max_line_bytes - 1), raw):
+    if _has_long_line(raw, limits.max_line_bytes):
         raise Refusal(refusals.LINE_TOO_LONG)
 
 
