@@ -43,18 +43,34 @@ def _traits_aad(ins: str) -> bytes:
     return b"mssante-hub/traits/" + ins.encode()
 
 
-def seal_traits(hub: Hub, ins: str, traits: dict) -> bytes:
+def traits_key(hub: Hub) -> bytes:
+    return _derived(hub, _TRAITS_LABEL)
+
+
+def codes_key(hub: Hub) -> bytes:
+    return _derived(hub, _CODES_LABEL)
+
+
+def seal_traits_with(key: bytes, ins: str, traits: dict) -> bytes:
     """Identity traits (names, birth date, sex, personal e-mail) sealed, bound to the INS."""
-    return aead.seal(_derived(hub, _TRAITS_LABEL), json.dumps(traits, ensure_ascii=False).encode(), _traits_aad(ins))
+    return aead.seal(key, json.dumps(traits, ensure_ascii=False).encode(), _traits_aad(ins))
+
+
+def seal_traits(hub: Hub, ins: str, traits: dict) -> bytes:
+    return seal_traits_with(traits_key(hub), ins, traits)
 
 
 def open_traits(hub: Hub, ins: str, sealed: bytes) -> dict:
-    return json.loads(aead.open_(_derived(hub, _TRAITS_LABEL), sealed, _traits_aad(ins)))
+    return json.loads(aead.open_(traits_key(hub), sealed, _traits_aad(ins)))
+
+
+def code_hash_with(key: bytes, ins: str, code: str) -> bytes:
+    """Keyed hash of an activation code, bound to its INS (fast: codes are random, not chosen)."""
+    return hmac.new(key, ins.encode() + b"\0" + code.encode(), hashlib.sha256).digest()
 
 
 def code_hash(hub: Hub, ins: str, code: str) -> bytes:
-    """Keyed hash of an activation code, bound to its INS (fast: codes are random, not chosen)."""
-    return hmac.new(_derived(hub, _CODES_LABEL), ins.encode() + b"\0" + code.encode(), hashlib.sha256).digest()
+    return code_hash_with(codes_key(hub), ins, code)
 
 
 def archive_wrapping_key(hub: Hub) -> bytes:

@@ -21,6 +21,7 @@ from mssante_hub import audit, identity
 from mssante_hub.hub import Hub
 from mssante_hub.patients import derived_keys
 from mssante_hub.patients.provision import normalise_code
+from storage.mailstore import create_default_folders
 from storage.models import Account, AccountStatus, AccountType, Blob, Folder, Message, OutboundItem, WrappedKey
 from storage.patients import ActivationCode, PatientArchive, PatientProfile
 
@@ -129,6 +130,8 @@ def activate(hub: Hub, ins: str, code: str, new_password: str, now: dt.datetime 
                      .values(password_hash=password_hash, status=AccountStatus.ACTIVE.value))
         conn.execute(update(PatientProfile).where(PatientProfile.account_id == check.account_id)
                      .values(activated_at=now))
+        if conn.execute(select(Folder.id).where(Folder.account_id == check.account_id).limit(1)).first() is None:
+            create_default_folders(conn, check.account_id)  # provisioning leaves pending spaces without folders
         audit.record(conn, actor=f"ins-holder:{check.account_id}", actor_type="PATIENT",
                      action=audit.PATIENT_ACTIVATE, subject_account_id=check.account_id,
                      target=f"account:{check.account_id}")

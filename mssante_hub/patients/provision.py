@@ -1,6 +1,6 @@
 """Opt-out provisioning: patient spaces created in bulk from a CSV file.
 
-Each space gets its key pair, default folders, sealed identity traits, a one-time
+Each space gets its key pair, sealed identity traits, a one-time
 activation code (stored as a keyed hash) and a notice queued to the person's
 personal address. Work is done in batches: crypto for a batch runs in a worker
 thread while the previous batch is written, and each batch is one transaction of
@@ -9,10 +9,13 @@ multi-row inserts, so a million spaces take minutes, not days.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import csv
 import datetime as dt
 import json
+import multiprocessing
+import os
 import re
 import secrets
 import unicodedata
@@ -20,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from nacl.public import PrivateKey
-from sqlalchemy import Connection, insert, select
+from nacl.public import PrivateKey, PublicKey
+from sqlalchemy import Connection, select
 from tqdm import tqdm
 
 from crypto.envelope import encrypt_message, wrap_key
@@ -29,15 +32,17 @@ from crypto.keyring import seal_private_key
 from mssante_hub import audit, identity
 from mssante_hub.hub import Hub
 from mssante_hub.patients import derived_keys, notices
-from storage import mailstore
-from storage.models import Account, AccountStatus, AccountType, AuditEvent, Blob, Folder, OutboundItem, WrappedKey
-from storage.patients import ActivationCode, NotificationState, PatientProfile
+from storage import bulk
+from storage.models import Account, AccountStatus, AccountType, AuditEvent, Blob, OutboundItem, WrappedKey
+from storage.patients import ActivationCode, PatientProfile
 
 CSV_COLUMNS = ("ins", "birth_name", "first_names", "birth_date", "sex", "email")
 MAX_LINE_CHARS = 2048
 MAX_NAME_CHARS = 100
 MAX_EMAIL_CHARS = 254
 BATCH_SIZE = 2000
+PROCESS_WORKERS = 2
+PROCESS_POOL_MIN_ROWS = 20_000  # below this, starting worker processes costs more than it saves
 # 20 characters of Crockford base32: 100 bits, far beyond guessing under the lock-out.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_CHARS = 20
@@ -172,71 +177,93 @@ def read_csv(path: Path, max_rows: int) -> Iterator[tuple[int, PatientRecord | s
 
 # --- Building and writing batches -------------------------------------------------
 
+_ACCOUNT_COLUMNS = ("type", "address", "display_name", "key_id", "public_key", "sealed_private_key", "ins", "status",
+                    "created_at")
+_PROFILE_COLUMNS = ("account_id", "traits", "objection_until")
+_CODE_COLUMNS = ("account_id", "code_hash", "failures")
+_BLOB_COLUMNS = ("id", "body", "summary", "size", "created_at")
+_WRAPPED_COLUMNS = ("blob_id", "account_id", "wrapped")
+_OUTBOUND_COLUMNS = ("blob_id", "mail_from", "rcpt_to", "next_attempt_at", "created_at")
+_AUDIT_COLUMNS = ("at", "actor", "actor_type", "action", "subject_account_id", "target", "outcome")
+
+
 @dataclass
 class _Built:
-    accounts: list[dict]
-    profiles: list[dict]
-    codes: list[dict]
-    blobs: list[dict]
-    wrapped: list[dict]
-    outbound: list[dict]
-    plain_codes: dict[str, str]
+    """One batch ready to write: rows as tuples in the column orders above."""
+
+    accounts: list[tuple] = field(default_factory=list)
+    profiles: list[tuple] = field(default_factory=list)  # without account_id (known after insert)
+    codes: list[tuple] = field(default_factory=list)  # idem
+    blobs: list[tuple] = field(default_factory=list)
+    wrapped: list[tuple] = field(default_factory=list)
+    outbound: list[tuple] = field(default_factory=list)
+    plain_codes: dict[str, str] = field(default_factory=dict)
 
 
-def _build(hub: Hub, records: list[PatientRecord], now: dt.datetime, objection_until: dt.datetime) -> _Built:
-    """All the crypto of one batch (runs in a worker thread: libsodium releases the GIL)."""
-    master = hub.keyring.master_key
-    system = hub.system_account()
-    system_public = hub.keyring.public_key(system.public_key)
-    patient_domain = hub.config.get("hub.patient_domain")
-    notice_context = notices.Context.of(hub)
-    built = _Built([], [], [], [], [], [], {})
+@dataclass(frozen=True)
+class _BuildContext:
+    """What building a batch needs, as plain values: picklable for worker processes."""
+
+    master: bytes
+    traits_key: bytes
+    codes_key: bytes
+    system_id: int
+    system_public: bytes
+    patient_domain: str
+    notice: notices.Context
+    now: dt.datetime
+    objection_until: dt.datetime
+
+    @classmethod
+    def of(cls, hub: Hub, now: dt.datetime, objection_until: dt.datetime) -> "_BuildContext":
+        system = hub.system_account()
+        return cls(hub.keyring.master_key, derived_keys.traits_key(hub), derived_keys.codes_key(hub), system.id,
+                   system.public_key, hub.config.get("hub.patient_domain"), notices.Context.of(hub), now,
+                   objection_until)
+
+
+def _build(ctx: _BuildContext, records: list[PatientRecord]) -> _Built:
+    """All the crypto of one batch (in a worker: libsodium releases the GIL, processes avoid it)."""
+    system_public = PublicKey(ctx.system_public)
+    patient, pending, now = AccountType.PATIENT.value, AccountStatus.PENDING.value, ctx.now
+    built = _Built()
     for record in records:
         key_id = secrets.token_hex(16)
         private = PrivateKey.generate()
-        address = identity.patient_address(record.ins, patient_domain)
-        built.accounts.append(dict(
-            type=AccountType.PATIENT.value, address=address, display_name="", key_id=key_id,
-            public_key=bytes(private.public_key), sealed_private_key=seal_private_key(master, key_id, bytes(private)),
-            ins=record.ins, status=AccountStatus.PENDING.value, created_at=now,
+        built.accounts.append((
+            patient, identity.patient_address(record.ins, ctx.patient_domain), "", key_id, bytes(private.public_key),
+            seal_private_key(ctx.master, key_id, bytes(private)), record.ins, pending, now,
         ))
-        built.profiles.append(dict(traits=derived_keys.seal_traits(hub, record.ins, record.traits()),
-                                   objection_until=objection_until))
+        built.profiles.append((derived_keys.seal_traits_with(ctx.traits_key, record.ins, record.traits()),
+                               ctx.objection_until))
         code = new_code()
         built.plain_codes[record.ins] = code
-        built.codes.append(dict(code_hash=derived_keys.code_hash(hub, record.ins, normalise_code(code)), failures=0))
-        raw, summary = notices.provisioning_notice(notice_context, record.email, code, objection_until, now)
+        built.codes.append((derived_keys.code_hash_with(ctx.codes_key, record.ins, normalise_code(code)), 0))
+        raw, summary = notices.provisioning_notice(ctx.notice, record.email, code, ctx.objection_until, now)
         sealed = encrypt_message(secrets.token_hex(16), raw, json.dumps(summary).encode())
-        built.blobs.append(dict(id=sealed.blob_id, body=sealed.body, summary=sealed.summary, size=len(raw),
-                                created_at=now))
-        built.wrapped.append(dict(blob_id=sealed.blob_id, account_id=system.id,
-                                  wrapped=wrap_key(sealed.content_key, sealed.blob_id, system_public)))
-        built.outbound.append(dict(blob_id=sealed.blob_id, mail_from=system.address, rcpt_to=record.email,
-                                   next_attempt_at=now, created_at=now))
+        built.blobs.append((sealed.blob_id, sealed.body, sealed.summary, len(raw), now))
+        built.wrapped.append((sealed.blob_id, ctx.system_id,
+                              wrap_key(sealed.content_key, sealed.blob_id, system_public)))
+        built.outbound.append((sealed.blob_id, ctx.notice.sender, record.email, now, now))
     return built
 
 
 def _write(conn: Connection, built: _Built, actor: str, now: dt.datetime) -> None:
-    """One batch, one transaction: multi-row inserts with the new ids read back in order."""
-    rows = conn.execute(
-        insert(Account).returning(Account.id, sort_by_parameter_order=True), built.accounts
-    ).all()
-    ids = [r.id for r in rows]
-    folders = []
-    for account_id in ids:
-        for name, use in mailstore.DEFAULT_FOLDERS:
-            folders.append(dict(account_id=account_id, name=name, uidvalidity=mailstore.new_uidvalidity(),
-                                uidnext=1, highestmodseq=1, special_use=use, subscribed=True))
-    conn.execute(insert(Folder), folders)
-    for table, values in ((PatientProfile, built.profiles), (ActivationCode, built.codes)):
-        conn.execute(insert(table), [dict(v, account_id=i) for v, i in zip(values, ids)])
-    conn.execute(insert(NotificationState), [dict(account_id=i, disabled="", pending="") for i in ids])
-    conn.execute(insert(Blob), built.blobs)
-    conn.execute(insert(WrappedKey), built.wrapped)
-    conn.execute(insert(OutboundItem), built.outbound)
-    conn.execute(insert(AuditEvent), [
-        dict(at=now, actor=actor, actor_type="operator", action=audit.PATIENT_PROVISION, subject_account_id=i,
-             target=f"account:{i}", outcome="pending") for i in ids
+    """One batch, one transaction, one executemany per table."""
+    bulk.insert_rows(conn, Account.__table__, _ACCOUNT_COLUMNS, built.accounts)
+    inserted = [row[6] for row in built.accounts]
+    ids_by_ins = dict(conn.execute(select(Account.ins, Account.id).where(Account.ins.in_(inserted))).all())
+    ids = [ids_by_ins[ins] for ins in inserted]
+    # No folders yet: a pending space receives nothing; activation creates them. At a
+    # million spaces that is six million rows not written for people who may object.
+    bulk.insert_rows(conn, PatientProfile.__table__, _PROFILE_COLUMNS,
+                     [(i, *v) for i, v in zip(ids, built.profiles)])
+    bulk.insert_rows(conn, ActivationCode.__table__, _CODE_COLUMNS, [(i, *v) for i, v in zip(ids, built.codes)])
+    bulk.insert_rows(conn, Blob.__table__, _BLOB_COLUMNS, built.blobs)
+    bulk.insert_rows(conn, WrappedKey.__table__, _WRAPPED_COLUMNS, built.wrapped)
+    bulk.insert_rows(conn, OutboundItem.__table__, _OUTBOUND_COLUMNS, built.outbound)
+    bulk.insert_rows(conn, AuditEvent.__table__, _AUDIT_COLUMNS, [
+        (now, actor, "operator", audit.PATIENT_PROVISION, i, f"account:{i}", "pending") for i in ids
     ])
 
 
@@ -256,6 +283,7 @@ def provision(
     keep_codes: bool = False,
     batch_size: int = BATCH_SIZE,
     now: dt.datetime | None = None,
+    processes: bool | None = None,
 ) -> ProvisionResult:
     """Create a space for every valid record; rows refused are reported by line, never echoed."""
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -282,31 +310,40 @@ def provision(
         if batch:
             yield batch
 
-    def prepare(batch: list[tuple[int, PatientRecord]]) -> tuple[_Built, int]:
+    def fresh(batch: list[tuple[int, PatientRecord]]) -> list[PatientRecord]:
         existing = _existing_ins(hub, [r for _, r in batch])
         for line, record in batch:
             if record.ins in existing:
                 result.rejected.append((line, "ins: a space already exists for this INS"))
-        fresh = [r for _, r in batch if r.ins not in existing]
-        return _build(hub, fresh, now, objection_until), len(batch)
+        return [r for _, r in batch if r.ins not in existing]
 
-    # Pipeline: the next batch's crypto runs while this one is written.
-    with concurrent.futures.ThreadPoolExecutor(1, "provision-crypto") as pool:
-        pending: concurrent.futures.Future | None = None
+    ctx = _BuildContext.of(hub, now, objection_until)
+    workers = min(PROCESS_WORKERS, os.cpu_count() or 1)
+    # Large runs build in worker processes (the GIL would serialise the Python around the crypto);
+    # small ones in a thread, which starts at once.
+    big = processes if processes is not None else (total or 0) >= PROCESS_POOL_MIN_ROWS and workers > 1
+    pool: concurrent.futures.Executor = (
+        concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        if big else concurrent.futures.ThreadPoolExecutor(1, "provision-crypto"))
+    in_flight: collections.deque = collections.deque()
+    try:
         for batch in batches():
-            following = pool.submit(prepare, batch)
-            if pending is not None:
-                _commit(hub, pending.result(), actor, now, result, keep_codes, bar)
-            pending = following
-        if pending is not None:
-            _commit(hub, pending.result(), actor, now, result, keep_codes, bar)
+            in_flight.append((pool.submit(_build, ctx, fresh(batch)), len(batch)))
+            # Keep every worker busy plus one batch ahead, writing in submission order.
+            while len(in_flight) > (workers if big else 1):
+                _commit(hub, in_flight.popleft(), actor, now, result, keep_codes, bar)
+        while in_flight:
+            _commit(hub, in_flight.popleft(), actor, now, result, keep_codes, bar)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
     return result
 
 
-def _commit(hub: Hub, prepared: tuple[_Built, int], actor: str, now: dt.datetime, result: ProvisionResult,
-            keep_codes: bool, bar: tqdm) -> None:
-    built, seen = prepared
+def _commit(hub: Hub, prepared: tuple[concurrent.futures.Future, int], actor: str, now: dt.datetime,
+            result: ProvisionResult, keep_codes: bool, bar: tqdm) -> None:
+    future, seen = prepared
+    built = future.result()
     if built.accounts:
         hub.committer.run(lambda conn: _write(conn, built, actor, now))
         result.created += len(built.accounts)
@@ -318,7 +355,7 @@ def _commit(hub: Hub, prepared: tuple[_Built, int], actor: str, now: dt.datetime
 def provision_csv(hub: Hub, path: Path, *, progress: bool = True, actor: str = "operator") -> ProvisionResult:
     """Provision from a CSV file (columns: CSV_COLUMNS, any order, UTF-8)."""
     max_rows = hub.config.get("patients.provision_max_rows")
-    total = _count_lines(path, max_rows) if progress else None
+    total = _count_lines(path, max_rows)  # for the bar, and to choose worker processes for big files
     return provision(hub, read_csv(path, max_rows), total=total, progress=progress, actor=actor)
 
 

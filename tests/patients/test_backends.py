@@ -18,7 +18,8 @@ def test_provision_converse_notify_close_on_each_backend(any_hub):
     hub = any_hub
     records = [(i + 2, provision.PatientRecord(new_ins(), "NOM", "Prénom", "1970-01-01", "M", f"p{i}@perso.example"))
                for i in range(300)]
-    result = provision.provision(hub, records, keep_codes=True, batch_size=128)
+    # Worker processes, as big files use them (small ones build in a thread, as the other tests do).
+    result = provision.provision(hub, records, keep_codes=True, batch_size=128, processes=True)
     assert result.created == 300
     ins = records[0][1].ins
     lifecycle.activate(hub, ins, result.codes[ins], "mot de passe tout neuf")

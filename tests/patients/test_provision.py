@@ -65,7 +65,7 @@ def test_provision_ten_thousand_from_csv(hub, tmp_path):
     assert count(hub, Account, Account.type == "PATIENT", Account.status == "pending") == 10_000
     assert count(hub, PatientProfile) == 10_000
     assert count(hub, ActivationCode) == 10_000
-    assert count(hub, Folder) == 6 * count(hub, Account)
+    assert count(hub, Folder) == 6  # the system account's; pending spaces get theirs at activation
     assert count(hub, OutboundItem, OutboundItem.rcpt_to.like("perso%@courriel.example")) == 10_000
     assert count(hub, AuditEvent, AuditEvent.action == "patient.provision") == 10_000
     notice = queued_notice(hub, "perso1234@courriel.example").decode()
@@ -157,6 +157,7 @@ def test_activation_works_once(hub):
     account_id = lifecycle.activate(hub, ins, code.lower().replace("-", " "), NEW_PASSWORD)
     account = hub.read_sync(lambda conn: conn.execute(select(Account).where(Account.id == account_id)).one())
     assert account.status == "active" and hub.passwords.verify(account.password_hash, NEW_PASSWORD)
+    assert count(hub, Folder, Folder.account_id == account_id) == 6
     with pytest.raises(CodeRefused):
         lifecycle.activate(hub, ins, code, "un autre mot de passe encore")
     with pytest.raises(LifecycleError, match="12"):
