@@ -114,3 +114,27 @@ def test_inactive_spaces_are_not_notified(hub):
     hub.committer.run(lambda conn: conn.execute(
         update(Account).where(Account.id == account_id).values(status=AccountStatus.SUSPENDED.value)))
     assert send_due(hub) == 0
+
+
+def test_the_serving_worker_notifies_after_a_delivery(hub):
+    from mssante_hub import delivery
+    from mssante_hub.patients import worker
+    from tests.patients.helpers import identity_of, make_message
+
+    patient, _ = active_patient(hub, "worker@courriel.example")
+    doctor = add_professional(hub, "dr.worker", password=None)
+
+    async def scenario() -> int:
+        running = worker.start(hub)
+        try:
+            await delivery.accept(hub, delivery.Envelope(mail_from=doctor, rcpt_to=(patient,), channel="submission"),
+                                  make_message(doctor, [patient]), identity_of(hub, doctor))
+            for _ in range(600):  # waits for the condition, not for a duration
+                if len(queued_to(hub, "worker@courriel.example")) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            return len(queued_to(hub, "worker@courriel.example"))
+        finally:
+            await running.stop()
+
+    assert asyncio.run(scenario()) == 2  # the provisioning letter and the notification
