@@ -7,6 +7,7 @@ import datetime as dt
 import email.utils
 import logging
 import re
+import time
 from typing import Awaitable, Callable
 
 from mssante_hub import refusals
@@ -22,6 +23,8 @@ from storage.models import AccountStatus
 log = logging.getLogger("mssante_hub.smtp")
 _HELO_SAFE = re.compile(r"[^A-Za-z0-9.\-\[\]:_]")
 MAX_HELO_IN_TRACE = 100
+RECIPIENT_CACHE_S = 5.0
+RECIPIENT_CACHE_SIZE = 10_000
 
 # Called after a message is durably accepted (MDN, DSN for local delivery); never delays the 250.
 AfterDelivery = Callable[[Envelope, bytes, Delivered], Awaitable[None]]
@@ -49,6 +52,7 @@ class BaseDoor:
         self.size_limits = destination_limits(hub.config.get("smtp.destination_size_limits"))
         self.after_delivery: list[AfterDelivery] = []
         self._tasks: set[asyncio.Task] = set()
+        self._active_until: dict[str, float] = {}  # local address -> monotonic expiry of "active"
 
     def requires_tls(self, server: HubSMTP) -> bool:
         return True
@@ -60,12 +64,23 @@ class BaseDoor:
         return self.size_limits.get(address.rpartition("@")[2].lower(), self.max_message_bytes)
 
     async def local_recipient_refusal(self, address: str) -> str | None:
-        """A reply if a local address cannot receive mail, else None."""
-        account = await self.hub.read(lambda conn: account_repo.by_address(conn, address))
+        """A reply if a local address cannot receive mail, else None.
+
+        Active mailboxes are remembered for a few seconds: RCPT is on the hot path, and
+        delivery checks every recipient again inside its own transaction anyway.
+        """
+        key = address.lower()
+        now = time.monotonic()
+        if self._active_until.get(key, 0.0) > now:
+            return None
+        account = await self.hub.read(lambda conn: account_repo.by_address(conn, key))
         if account is None:
             return replies.from_reason(refusals.UNKNOWN_RECIPIENT)
         if account.status != AccountStatus.ACTIVE.value:
             return replies.from_reason(refusals.MAILBOX_UNAVAILABLE)
+        if len(self._active_until) >= RECIPIENT_CACHE_SIZE:
+            self._active_until.clear()
+        self._active_until[key] = now + RECIPIENT_CACHE_S
         return None
 
     def size_refusal(self, address: str, params: MailParams) -> str | None:

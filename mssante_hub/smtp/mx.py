@@ -16,7 +16,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.listeners import Listener
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.door import BaseDoor
-from mssante_hub.smtp.receipts import mdn_hook
+from mssante_hub.smtp.receipts import mdn_hook, success_dsn_hook
 from mssante_hub.smtp.params import MailParams, RcptParams
 from mssante_hub.smtp.server import HubSMTP, SessionLimiter, factory
 from mssante_hub.smtp.tls import peer_certificate, server_context
@@ -78,6 +78,7 @@ async def start(hub: Hub, host: str, port: int, reactor=None) -> Listener:
     """Listen for the trust space on the shared event loop."""
     door = MxDoor(hub)
     door.after_delivery.append(mdn_hook(hub))
+    door.after_delivery.append(success_dsn_hook(hub))
     limiter = SessionLimiter(hub.config.get("smtp.max_sessions_per_client"))
     make = factory(door, limiter, hostname=door.hostname, tls_context=build_tls(hub), enable_SMTPUTF8=True,
                    timeout=hub.config.get("smtp.idle_timeout_s"), data_size_limit=door.max_message_bytes,

@@ -1,4 +1,4 @@
-"""Automatic MDNs of patient spaces (RFC 8098, DOMAIN.md §4).
+"""Automatic receipts: MDNs of patient spaces (RFC 8098, DOMAIN.md §4) and success DSNs of local delivery.
 
 When a patient space receives a message whose Disposition-Notification-To is the
 Return-Path, the hub answers for it with a `processed` MDN (the patient cannot refuse),
@@ -16,10 +16,12 @@ from email.parser import BytesParser
 from mssante_hub import delivery
 from mssante_hub.delivery import Delivered, Envelope
 from mssante_hub.hub import Hub
-from relays.reports import MDN_DISPATCHED, MDN_PROCESSED, disposition_notification
+from relays.reports import (MDN_DISPATCHED, MDN_PROCESSED, RecipientStatus, delivery_status_notification,
+                            disposition_notification)
 
 log = logging.getLogger("mssante_hub.smtp.receipts")
 MDN_CHANNEL = "mdn"
+DSN_CHANNEL = "dsn"
 FINAL_DELIVERY_OPTION = "x-direct-final-destination-delivery=optional,true"
 
 
@@ -56,5 +58,27 @@ def mdn_hook(hub: Hub):
                     original_subject=str(headers.get("Subject", "")), disposition=disposition,
                 )
                 await delivery.accept(hub, Envelope(mail_from="", rcpt_to=(notify_to,), channel=MDN_CHANNEL), mdn)
+
+    return after
+
+
+def success_dsn_hook(hub: Hub):
+    """An after-delivery step: a `delivered` DSN (RFC 3464) for local recipients that asked NOTIFY=SUCCESS."""
+    hostname = hub.config.get("hub.hostname")
+    postmaster = f"postmaster@{hub.config.get('hub.domain')}"
+
+    async def after(envelope: Envelope, raw: bytes, delivered: Delivered) -> None:
+        if not envelope.mail_from:
+            return
+        asked = [a for a in delivered.uids if "SUCCESS" in envelope.rcpt_dsn.get(a, {}).get("notify", "").split(",")]
+        if not asked:
+            return
+        statuses = [RecipientStatus(a, "delivered", "2.0.0", "250 2.0.0 OK", hostname,
+                                    envelope.rcpt_dsn[a].get("orcpt", "")) for a in asked]
+        report = delivery_status_notification(
+            reporting_mta=hostname, postmaster=postmaster, sender=envelope.mail_from, recipients=statuses,
+            original=raw, ret=envelope.dsn.get("ret", ""), envid=envelope.dsn.get("envid", ""),
+        )
+        await delivery.accept(hub, Envelope(mail_from="", rcpt_to=(envelope.mail_from,), channel=DSN_CHANNEL), report)
 
     return after

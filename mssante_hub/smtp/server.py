@@ -31,6 +31,9 @@ MAIL_COMMAND_LIMIT = COMMAND_LIMIT + 26 + 10 + 14 + 110 + 20  # SIZE, SMTPUTF8, 
 RCPT_COMMAND_LIMIT = COMMAND_LIMIT + 520 + 40  # ORCPT, NOTIFY
 AUTH_COMMAND_LIMIT = 12 * 1024  # an XOAUTH2 initial response carries a whole JWT
 MAX_ADDRESS = 320
+CRLF = b"\r\n"
+DATA_END = b"\r\n.\r\n"
+DATA_CHUNK = 256 * 1024
 
 
 @dataclass
@@ -303,32 +306,38 @@ class HubSMTP(SMTP):
         await self.push(replies.RECIPIENT_OK)
 
     async def _read_data(self) -> tuple[bytes | None, str]:
-        """The dot-unstuffed message, or (None, reply) once the client reached the final dot."""
-        limit = self.door.max_message_bytes
-        lines: list[bytes] = []
-        size = 0
-        problem = ""
+        """The dot-unstuffed message, or (None, reply) once the client reached the final dot.
+
+        Reads in chunks and looks for CRLF.CRLF itself (a line-by-line read costs a timer
+        and a coroutine step per line). A CRLF is put in front so that a first line of
+        "." ends the data too; what follows the final dot (pipelined commands) goes back
+        into the reader's buffer.
+        """
+        limit = self.door.max_message_bytes + len(DATA_END)
+        buf = bytearray(CRLF)
+        too_big = False
+        scanned = 0
         while True:
-            try:
-                line = await self._reader.readuntil(b"\r\n")
-            except asyncio.LimitOverrunError as exc:
-                await self._reader.read(exc.consumed)  # drop the overlong piece, keep reading
-                problem = problem or replies.LINE_TOO_LONG
-                lines = []
-                continue
+            chunk = await self._reader.read(DATA_CHUNK)
+            if not chunk:
+                raise ConnectionResetError("connection closed during DATA")
             self._reset_timeout()
-            if line == b".\r\n":
+            buf += chunk
+            end = buf.find(DATA_END, max(0, scanned - len(DATA_END)))
+            if end >= 0:
+                rest = bytes(buf[end + len(DATA_END):])
+                if rest:
+                    self._reader._buffer[0:0] = rest  # pipelined commands after the final dot
                 break
-            size += len(line)
-            if problem:
-                continue
-            if size > limit + 2:
-                problem, lines = replies.SIZE_EXCEEDED, []
-                continue
-            lines.append(line[1:] if line.startswith(b".") else line)
-        if problem:
-            return None, problem
-        return b"".join(lines), ""
+            scanned = len(buf)
+            if len(buf) > limit:
+                too_big = True
+                del buf[: len(buf) - len(DATA_END)]  # keep only what may start the final dot
+                scanned = len(buf)
+        if too_big:
+            return None, replies.SIZE_EXCEEDED
+        # RFC 5321 §4.5.2: a line starting with a dot lost its first dot.
+        return bytes(buf[: end + 2]).replace(b"\r\n.", b"\r\n")[2:], ""
 
     async def smtp_DATA(self, arg: str) -> None:
         if not await self._before_transaction():

@@ -81,3 +81,19 @@ def test_an_integration_error_mdn_carries_the_code_and_subject_prefix():
     assert report["Subject"].startswith("Accusé de réception / Receipt: [KO Intégration système !][902] ")
     fields = report.get_payload()[1].get_payload()[0]
     assert fields["Disposition"] == "automatic-action/MDN-sent-automatically; processed/Error: 902^Patient inconnu"
+
+
+def test_notify_success_on_a_local_recipient_gives_a_delivered_dsn(smtp_hub, pki):
+    marie = "marie.curie@hub.test"
+    with logged_in(smtp_hub, pki) as client:
+        client.mail(JEAN, ["RET=HDRS", "ENVID=lot-42"])
+        assert client.rcpt(marie, ["NOTIFY=SUCCESS", f"ORCPT=rfc822;{marie}"])[0] == 250
+        assert client.data(message(JEAN, marie, subject="Avec accusé"))[0] == 250
+    inbox = wait_for_inbox(smtp_hub.hub, JEAN, 1)
+    report = email.message_from_bytes(inbox[0].raw, policy=email.policy.default)
+    assert report.get_content_type() == "multipart/report" and report.get_param("report-type") == "delivery-status"
+    per_message, per_recipient = report.get_payload()[1].get_payload()
+    assert per_message["Original-Envelope-Id"] == "lot-42"
+    assert (per_recipient["Action"], per_recipient["Status"]) == ("delivered", "2.0.0")
+    assert per_recipient["Original-Recipient"] == f"rfc822;{marie}"
+    assert report.get_payload()[2].get_content_type() == "text/rfc822-headers"
