@@ -35,7 +35,7 @@ def make_raw(size: int, n: int, reader: str) -> bytes:
     return head.encode() + body[: max(0, size - len(head))]
 
 
-def run_one(storage_url: str | None, size: int, senders: int, messages: int) -> dict:
+def run_one(storage_url: str | None, size: int, senders: int, messages: int, parse_processes: int = 0) -> dict:
     from mssante_hub.accounts import add_account
     from mssante_hub.datadir import init_data_dir
     from mssante_hub.delivery import Envelope, accept
@@ -43,7 +43,9 @@ def run_one(storage_url: str | None, size: int, senders: int, messages: int) -> 
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         data_dir = Path(tmp) / "hub"
-        init_data_dir(data_dir, "hub.test", "patient.hub.test", storage_url)
+        config = init_data_dir(data_dir, "hub.test", "patient.hub.test", storage_url)
+        config.set("limits.parse_processes", parse_processes)
+        config.save()
         hub = Hub.open(data_dir)
         reader = "dr.bench@hub.test"
         add_account(hub, type="PER", address=reader, display_name="Dr Bench")
@@ -54,6 +56,9 @@ def run_one(storage_url: str | None, size: int, senders: int, messages: int) -> 
                 await accept(hub, Envelope("labo@bio.example", (reader,), channel="mx"), raw)
 
         async def main() -> float:
+            if hub.prepare_pool is not None:  # start the children before the clock runs
+                await asyncio.gather(*[accept(hub, Envelope("labo@bio.example", (reader,), channel="mx"),
+                                              make_raw(size, -1, reader)) for _ in range(parse_processes * 2)])
             start = time.perf_counter()
             await asyncio.gather(*[sender(raws[i::senders]) for i in range(senders)])
             return time.perf_counter() - start
@@ -65,7 +70,9 @@ def run_one(storage_url: str | None, size: int, senders: int, messages: int) -> 
         "msg_per_s": round(messages / elapsed, 1),
         "elapsed_s": round(elapsed, 2),
         "avg_batch": round(units / max(batches, 1), 1),
+        # Children's peak (the prepare processes) is reported apart: RUSAGE_CHILDREN gives the largest one.
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "children_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
     }
 
 
@@ -73,11 +80,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--parse-processes", type=int, default=0, help="limits.parse_processes for the runs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         spec = json.loads(args.child)
-        print(json.dumps(run_one(spec["url"], spec["size"], spec["senders"], spec["messages"])))
+        print(json.dumps(run_one(spec["url"], spec["size"], spec["senders"], spec["messages"], spec["processes"])))
         return
 
     postgres = None
@@ -93,7 +101,8 @@ def main() -> None:
                 for senders in CONCURRENCY:
                     if backend == "postgresql":
                         url = postgres.create_database(unique_db_name())
-                    spec = {"url": url, "size": size, "senders": senders, "messages": args.messages}
+                    spec = {"url": url, "size": size, "senders": senders, "messages": args.messages,
+                            "processes": args.parse_processes}
                     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], cwd=REPO,
                                          capture_output=True, text=True, check=True).stdout
                     result = json.loads(out.strip().splitlines()[-1])
@@ -104,7 +113,7 @@ def main() -> None:
     finally:
         if postgres:
             postgres.stop()
-    print(f"# {args.messages} messages per run, {os.cpu_count()} cores")
+    print(f"# {args.messages} messages per run, {os.cpu_count()} cores, limits.parse_processes={args.parse_processes}")
 
 
 if __name__ == "__main__":

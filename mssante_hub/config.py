@@ -94,6 +94,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.max_mime_depth", int, 20, "Deepest nesting of multiparts.", _positive),
     Setting("limits.max_recipients", int, 100, "Most recipients of one message.", _positive),
     Setting("limits.parse_threads", int, 2, "Threads that parse and encrypt incoming messages.", _positive),
+    Setting("limits.parse_processes", int, 0,
+            "Child processes that parse, check and encrypt incoming mail instead of threads (use the other cores); "
+            "0 keeps that work in threads of the serving process.", _non_negative),
     Setting("auth.argon2_time_cost", int, 2, "Argon2id passes for password hashes.", _positive),
     Setting("auth.argon2_memory_kib", int, 64 * 1024, "Argon2id memory per hash, KiB.", _positive),
     Setting("auth.max_concurrent_hashes", int, 4,

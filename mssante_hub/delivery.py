@@ -68,12 +68,12 @@ class _Prepared:
     writes: list = field(default_factory=list)  # policy's state writes, run in the delivery's transaction
 
 
-def _prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: list[str],
-             identity: Identity | None = None) -> _Prepared:
-    """Everything before the write, in one worker thread: lookups, parsing, policy, crypto.
+def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: list[str],
+            identity: Identity | None = None) -> _Prepared:
+    """Everything before the write, in one worker thread or process: lookups, parsing, policy, crypto.
 
     Kept off the event loop as a whole: libsodium releases the GIL, and taking it back
-    on a busy loop thread costs milliseconds per call.
+    on a busy loop thread costs milliseconds per call. Reads only; returns plain data.
     """
     message = parse(raw, hub.limits)
     decision = policy.check(hub, envelope, identity, message, local, remote)
@@ -192,9 +192,12 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
     local, remote = _split_recipients(hub, envelope.rcpt_to)
     if len(local) + len(remote) > hub.config.get("limits.max_recipients"):
         raise Refusal(refusals.TOO_MANY_RECIPIENTS)
-    prepared = await asyncio.get_running_loop().run_in_executor(
-        hub.parse_pool, _prepare, hub, envelope, raw, local, remote, identity
-    )
+    if hub.prepare_pool is not None:
+        prepared = await hub.prepare_pool.prepare(envelope, raw, local, remote, identity)
+    else:
+        prepared = await asyncio.get_running_loop().run_in_executor(
+            hub.parse_pool, prepare, hub, envelope, raw, local, remote, identity
+        )
     actor = identity.address if identity else envelope.mail_from or "<>"
     uids = await hub.write_batched(_store_many, _StoreUnit(prepared, envelope, actor))
     result = Delivered(prepared.sealed.blob_id, uids, tuple(prepared.remote))

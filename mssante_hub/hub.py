@@ -19,6 +19,7 @@ from crypto.masterkey import load_master_key
 from mssante_hub.config import Config
 from mssante_hub.mime import Limits
 from mssante_hub.passwords import Passwords
+from mssante_hub.prepare_pool import PreparePool
 from storage import accounts as account_repo
 from storage import database
 from storage.committer import GroupCommitter
@@ -44,6 +45,7 @@ class Hub:
         )
         self.read_pool = concurrent.futures.ThreadPoolExecutor(config.get("storage.db_threads"), "db-read")
         self.parse_pool = concurrent.futures.ThreadPoolExecutor(config.get("limits.parse_threads"), "parse")
+        self._prepare_pool: PreparePool | None = None
         self.passwords = Passwords(
             config.get("auth.argon2_time_cost"), config.get("auth.argon2_memory_kib"),
             config.get("auth.max_concurrent_hashes"),
@@ -98,6 +100,14 @@ class Hub:
                 self._system = account_repo.first_of_type(conn, AccountType.SYSTEM.value)
         return self._system
 
+    @property
+    def prepare_pool(self) -> PreparePool | None:
+        """Child processes for delivery.prepare when `limits.parse_processes` > 0; started on first use."""
+        processes = self.config.get("limits.parse_processes")
+        if processes and self._prepare_pool is None:
+            self._prepare_pool = PreparePool(self.config.data_dir, processes)
+        return self._prepare_pool
+
     def is_local(self, address: str) -> bool:
         return address.rpartition("@")[2].lower() in self.local_domains
 
@@ -123,6 +133,8 @@ class Hub:
         return await asyncio.wrap_future(self.committer.submit_batched(kind, item))
 
     def close(self) -> None:
+        if self._prepare_pool is not None:
+            self._prepare_pool.close()
         self.committer.close()
         self.read_pool.shutdown(wait=True)
         self.parse_pool.shutdown(wait=True)

@@ -219,16 +219,31 @@ def _professional_writes(hub: "Hub", known: _Known, message: EmailMessage, local
     kind = notify.kind_of(message)
     pharmacy = known.sender_is_pharmacy
 
-    def write(conn: Connection) -> None:
+    return [_ConversationWrite(tuple(patients), sender.address, sender.type, ending, tuple(contact_addresses),
+                               name, pharmacy, kind)]
+
+
+@dataclass(frozen=True)
+class _ConversationWrite:
+    """The conversation state a professional's message changes; plain data, so it can cross processes."""
+
+    patients: tuple[tuple[str, int], ...]  # (address, account id)
+    sender: str
+    sender_type: str
+    ending: bool
+    contact_addresses: tuple[str, ...]
+    name: str
+    pharmacy: bool
+    kind: str
+
+    def __call__(self, conn: Connection) -> None:
         now = dt.datetime.now(dt.timezone.utc)
-        for _, patient_id in patients:
-            if ending:
-                conversations.end_conversation(conn, patient_id, sender.address, now)
-                audit.record(conn, actor=sender.address, actor_type=sender.type, action=audit.CONVERSATION_END,
+        for _, patient_id in self.patients:
+            if self.ending:
+                conversations.end_conversation(conn, patient_id, self.sender, now)
+                audit.record(conn, actor=self.sender, actor_type=self.sender_type, action=audit.CONVERSATION_END,
                              subject_account_id=patient_id, target=f"account:{patient_id}")
             else:
-                conversations.record_professional_message(conn, patient_id, contact_addresses, sender.address, name,
-                                                          pharmacy, now)
-            notify.mark_pending(conn, patient_id, kind)
-
-    return [write]
+                conversations.record_professional_message(conn, patient_id, list(self.contact_addresses),
+                                                          self.sender, self.name, self.pharmacy, now)
+            notify.mark_pending(conn, patient_id, self.kind)

@@ -33,6 +33,10 @@ class Refusal(Exception):
         self.detail = detail
         super().__init__(f"{reason.code} {reason.status} {reason.text}" + (f" ({detail})" if detail else ""))
 
+    def __reduce__(self):
+        # Refusals cross process boundaries (the prepare pool): rebuild from reason and detail.
+        return (Refusal, (self.reason, self.detail))
+
 
 MESSAGE_TOO_BIG = Reason(552, "5.3.4", "Message trop volumineux", "Message too big")
 HEADER_TOO_BIG = Reason(552, "5.3.4", "En-têtes trop volumineux", "Header section too big")
