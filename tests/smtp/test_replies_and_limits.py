@@ -1,0 +1,105 @@
+"""Reply constants follow RFC 3463; limits hold: sessions per client, sizes, per-destination sizes, null sender."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import socket
+
+import pytest
+
+from mssante_hub.smtp import replies
+from mssante_hub.reading import read_folder
+from tests.smtp.messages import message
+from tests.smtp.support import HOSPITAL_DOMAIN
+from tests.smtp.test_mx import ascii_reply, reply, tls_client
+
+JEAN = "jean.dupont@hub.test"
+ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
+
+
+@pytest.mark.parametrize("name", sorted(replies.ALL))
+def test_every_reply_has_a_matching_enhanced_status_code(name):
+    value = replies.ALL[name]
+    code, status, text = value.split(" ", 2)
+    if code.startswith("3"):
+        return  # intermediate replies (354) carry no enhanced status code (RFC 2034 §3)
+    found = ENHANCED.match(status)
+    assert found, f"{name}: {status!r} is not an enhanced status code"
+    assert found[1] == code[0], f"{name}: class of {status} differs from {code}"
+    assert text.strip() and "\r" not in value and "\n" not in value
+
+
+@pytest.mark.parametrize("smtp_settings", [{"smtp.max_sessions_per_client": 2}])
+def test_sessions_per_client_are_limited_and_the_server_keeps_serving(smtp_hub):
+    port = smtp_hub.port("mx")
+    first, second = smtplib.SMTP("127.0.0.1", port), smtplib.SMTP("127.0.0.1", port)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as third:
+            greeting = third.recv(1024).decode()
+        assert greeting.strip() == ascii_reply(replies.TOO_MANY_SESSIONS)
+    finally:
+        first.quit()
+        second.quit()
+    with smtplib.SMTP("127.0.0.1", port) as again:  # slots are given back
+        assert again.noop()[0] == 250
+
+
+@pytest.mark.parametrize("smtp_settings", [{"mx.trusted_networks": ["127.0.0.0/8"],
+                                            "limits.max_message_bytes": 20_000}])
+def test_size_is_refused_at_mail_and_at_data_and_the_session_goes_on(smtp_hub):
+    with smtplib.SMTP("127.0.0.1", smtp_hub.port("mx"), timeout=30) as client:
+        client.ehlo("x")
+        assert client.esmtp_features["size"] == "20000"
+        code, text = client.mail("app@interne.test", ["SIZE=30000"])
+        assert reply(code, text) == ascii_reply(replies.SIZE_EXCEEDED)
+        client.mail("app@interne.test")
+        client.rcpt(JEAN)
+        code, text = client.data(message("app@interne.test", JEAN, body="x" * 70 + "\r\n") * 400)
+        assert reply(code, text) == ascii_reply(replies.SIZE_EXCEEDED)
+        assert client.sendmail("app@interne.test", [JEAN], message("app@interne.test", JEAN)) == {}
+    assert len(read_folder(smtp_hub.hub, JEAN)) == 1
+
+
+@pytest.mark.parametrize("smtp_settings", [{"mx.trusted_networks": ["127.0.0.0/8"],
+                                            "smtp.destination_size_limits": ["hub.test=5000"]}])
+def test_per_destination_size_limits(smtp_hub):
+    with smtplib.SMTP("127.0.0.1", smtp_hub.port("mx"), timeout=30) as client:
+        client.ehlo("x")
+        client.mail("app@interne.test", ["SIZE=6000"])
+        code, text = client.rcpt(JEAN)
+        assert reply(code, text) == ascii_reply(replies.DESTINATION_SIZE_EXCEEDED)
+        client.rset()
+        client.mail("app@interne.test")
+        client.rcpt(JEAN)
+        code, _ = client.data(message("app@interne.test", JEAN, body="y" * 70 + "\r\n") * 80)
+        assert code == 552
+
+
+def test_an_operator_bounce_with_a_null_sender_is_accepted(smtp_hub, pki):
+    with tls_client(smtp_hub, pki, pki.hospital) as client:
+        assert client.mail("")[0] == 250
+        assert client.rcpt(JEAN)[0] == 250
+        assert client.data(message(f"MAILER-DAEMON@{HOSPITAL_DOMAIN}", JEAN, subject="Non remis"))[0] == 250
+    assert [m.summary["subject"] for m in read_folder(smtp_hub.hub, JEAN)] == ["Non remis"]
+
+
+def test_a_null_sender_from_an_unlisted_certificate_is_refused(smtp_hub, pki):
+    with tls_client(smtp_hub, pki, pki.stranger) as client:
+        code, text = client.mail("")
+    assert reply(code, text) == ascii_reply(replies.DN_NOT_LISTED)
+
+
+@pytest.mark.parametrize("smtp_settings", [{"mx.trusted_networks": ["127.0.0.0/8"]}])
+def test_hostile_commands_get_clear_refusals(smtp_hub):
+    with smtplib.SMTP("127.0.0.1", smtp_hub.port("mx"), timeout=30) as client:
+        client.ehlo("x")
+        assert client.docmd("MAIL", "FROM:<a@b.test> FOO=bar")[0] == 555
+        assert client.docmd("MAIL", "FROM:<not an address>")[0] == 553
+        assert client.docmd("MAIL", "FROM:<a@b.test> ENVID=" + "x" * 200)[0] == 501
+        assert client.docmd("RCPT", f"TO:<{JEAN}>")[0] == 503
+        assert client.docmd("DATA")[0] == 503
+        assert client.docmd("MAIL", "FROM:<a@b.test>")[0] == 250
+        assert client.docmd("RCPT", f"TO:<{JEAN}> NOTIFY=SOMETIMES")[0] == 501
+        assert client.docmd("MAIL", "FROM:<a@b.test>")[0] == 503
+        assert client.noop()[0] == 250
