@@ -10,6 +10,7 @@ from twisted.web import resource, server
 
 from mssante_hub.hub import Hub
 from mssante_hub.listeners import Listener
+from mssante_hub.web import autoconfig
 
 
 class Health(resource.Resource):
@@ -40,6 +41,7 @@ class Health(resource.Resource):
 def build_site(hub: Hub) -> server.Site:
     root = resource.Resource()
     root.putChild(b"healthz", Health(hub))
+    autoconfig.register(root, hub)  # mail client autoconfiguration (IMAP issue)
     site = server.Site(root)
     site.displayTracebacks = False
     return site

@@ -1,0 +1,279 @@
+"""IMAP load: the hub against the baseline Dovecot, same mix, same seed, in one run.
+
+    python3 bench/imap_load.py [--clients 10] [--seconds 20] [--seed 42] [--idle 1000]
+
+N clients each log in over implicit TLS, select INBOX and run a weighted mix (fetch
+flags, fetch a body, store, append, expunge, select, noop), logging out and in again
+every SESSION_COMMANDS commands. Reported: commands/s, p50/p95 latency, the ratio
+hub/Dovecot; then the hub's RSS with --idle logged-in idle connections.
+The baseline (../shared/tools/baseline/postfix_dovecot.sh start) must be running for
+the Dovecot side; it is skipped with a note otherwise. A benchmark: no assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import resource
+import ssl
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+DOVECOT_PORT = 1993
+DOVECOT_PASSWORD = "testpass"
+HUB_PASSWORD = "bench password 1"
+USERS = [f"u{n}" for n in range(1, 11)]
+DOMAIN = "hub.test"
+SEED_MESSAGES = 50
+SESSION_COMMANDS = 50
+MIX = [("fetch_flags", 30), ("fetch_body", 25), ("store", 20), ("append", 10), ("expunge", 5), ("select", 5),
+       ("noop", 5)]
+
+
+def _client_context() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # self-signed certificates of both servers
+    return ctx
+
+
+CLIENT_TLS = _client_context()
+
+
+def sample_message(rng: random.Random, n: int) -> bytes:
+    body = ("Compte rendu de consultation, ligne de texte ordinaire.\r\n" * rng.randint(5, 60)).encode()
+    return (f"From: labo@bio.example\r\nTo: someone@{DOMAIN}\r\nSubject: Résultat {n}\r\n"
+            f"Date: Mon, 02 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{n}.{rng.random()}@bench.invalid>\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n").encode() + body
+
+
+class Client:
+    """A minimal IMAP client: one command at a time, literals read by size."""
+
+    def __init__(self) -> None:
+        self.tag = 0
+
+    async def connect(self, port: int) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port, ssl=CLIENT_TLS)
+        await self.reader.readline()
+
+    async def command(self, text: bytes, literal: bytes | None = None) -> tuple[bytes, list[bytes]]:
+        self.tag += 1
+        tag = b"c%d" % self.tag
+        if literal is None:
+            self.writer.write(tag + b" " + text + b"\r\n")
+        else:
+            self.writer.write(tag + b" " + text + b" {%d+}\r\n" % len(literal) + literal + b"\r\n")
+        lines = []
+        while True:
+            line = await self.reader.readline()
+            if not line:
+                raise ConnectionError("closed")
+            if line.endswith(b"}\r\n") and b"{" in line:
+                size = int(line[line.rindex(b"{") + 1:-3])
+                line += await self.reader.readexactly(size)
+            lines.append(line)
+            if line.startswith(tag + b" "):
+                return line.split(b" ", 2)[1], lines
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def seed(port: int, user: str, password: str, count: int, rng: random.Random) -> None:
+    client = Client()
+    await client.connect(port)
+    await client.command(b'LOGIN "%s" "%s"' % (user.encode(), password.encode()))
+    for n in range(count):
+        await client.command(b"APPEND INBOX", sample_message(rng, n))
+    await client.command(b"LOGOUT")
+    client.close()
+
+
+async def worker(port: int, user: str, password: str, deadline: float, rng: random.Random,
+                 latencies: list[float], errors: list[str]) -> None:
+    ops, weights = zip(*MIX)
+    while time.monotonic() < deadline:
+        client = Client()
+        start = time.perf_counter()
+        await client.connect(port)
+        status, _ = await client.command(b'LOGIN "%s" "%s"' % (user.encode(), password.encode()))
+        latencies.append(time.perf_counter() - start)
+        status, lines = await timed(client, b"SELECT INBOX", latencies)
+        exists = next((int(l.split()[1]) for l in lines if l.endswith(b" EXISTS\r\n")), 0)
+        for _ in range(SESSION_COMMANDS):
+            if time.monotonic() >= deadline:
+                break
+            op = rng.choices(ops, weights)[0]
+            n = rng.randint(1, max(exists, 1))
+            if op == "fetch_flags":
+                status, _ = await timed(client, b"FETCH 1:* (UID FLAGS)", latencies)
+            elif op == "fetch_body":
+                status, _ = await timed(client, b"FETCH %d (BODY.PEEK[])" % n, latencies)
+            elif op == "store":
+                status, _ = await timed(client, b"STORE %d +FLAGS (\\Seen)" % n, latencies)
+            elif op == "append":
+                status, _ = await timed(client, b"APPEND INBOX", latencies, sample_message(rng, n))
+            elif op == "expunge":
+                await timed(client, b"STORE %d +FLAGS.SILENT (\\Deleted)" % n, latencies)
+                status, _ = await timed(client, b"EXPUNGE", latencies)
+            elif op == "select":
+                status, lines = await timed(client, b"SELECT INBOX", latencies)
+                exists = next((int(l.split()[1]) for l in lines if l.endswith(b" EXISTS\r\n")), exists)
+            else:
+                status, _ = await timed(client, b"NOOP", latencies)
+            if status != b"OK":
+                errors.append(op)
+        await timed(client, b"LOGOUT", latencies)
+        client.close()
+
+
+BY_VERB: dict[bytes, list[float]] = {}
+VERBOSE = False
+
+
+async def timed(client: Client, text: bytes, latencies: list[float], literal: bytes | None = None):
+    start = time.perf_counter()
+    result = await client.command(text, literal)
+    elapsed = time.perf_counter() - start
+    latencies.append(elapsed)
+    BY_VERB.setdefault(text.split(b" ")[0] + (b" BODY" if b"BODY" in text else b""), []).append(elapsed)
+    return result
+
+
+async def load(port: int, users: list[str], password: str, clients: int, seconds: float, seed_value: int) -> dict:
+    rng = random.Random(seed_value)
+    await asyncio.gather(*(seed(port, u, password, SEED_MESSAGES, random.Random(seed_value + i))
+                           for i, u in enumerate(users)))
+    latencies: list[float] = []
+    errors: list[str] = []
+    deadline = time.monotonic() + seconds
+    started = time.monotonic()
+    await asyncio.gather(*(worker(port, users[i % len(users)], password, deadline,
+                                  random.Random(rng.random()), latencies, errors) for i in range(clients)))
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    if VERBOSE:
+        for verb, values in sorted(BY_VERB.items()):
+            print(f"    {verb.decode():12} n={len(values):5} p50 {1000 * statistics.median(values):7.1f} ms")
+    BY_VERB.clear()
+    return {"commands": len(latencies), "per_s": len(latencies) / elapsed,
+            "p50_ms": 1000 * statistics.median(latencies),
+            "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))], "errors": len(errors)}
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def idle_connections(port: int, user: str, password: str, count: int) -> list[Client]:
+    clients: list[Client] = []
+    semaphore = asyncio.Semaphore(50)
+
+    async def one() -> None:
+        async with semaphore:
+            client = Client()
+            await client.connect(port)
+            await client.command(b'LOGIN "%s" "%s"' % (user.encode(), password.encode()))
+            await client.command(b"SELECT INBOX")
+            clients.append(client)
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    return clients
+
+
+def make_hub(base: Path) -> Path:
+    from mssante_hub.accounts import add_account
+    from mssante_hub.config import Config
+    from mssante_hub.datadir import init_data_dir
+    from mssante_hub.hub import Hub
+
+    data_dir = base / "hub"
+    init_data_dir(data_dir, DOMAIN, "patient." + DOMAIN, None)
+    config = Config.load(data_dir)
+    config.set("auth.argon2_memory_kib", 19 * 1024)  # OWASP's Argon2id floor; logins are part of the mix
+    config.set("auth.argon2_time_cost", 2)
+    config.save()
+    hub = Hub.open(data_dir)
+    try:
+        for user in USERS:
+            add_account(hub, type="PER", address=f"{user}@{DOMAIN}", display_name=user, password=HUB_PASSWORD)
+    finally:
+        hub.close()
+    return data_dir
+
+
+def dovecot_running() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", DOVECOT_PORT), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--idle", type=int, default=1000)
+    parser.add_argument("--hub-only", action="store_true", help="skip Dovecot")
+    parser.add_argument("--verbose", action="store_true", help="latency per command verb")
+    args = parser.parse_args()
+    global VERBOSE
+    VERBOSE = args.verbose
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the hub subprocess inherits it
+    from tests.support.served import served
+
+    users = [f"{u}@{DOMAIN}" for u in USERS]
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = make_hub(Path(tmp))
+        with served(data_dir, ["imaps"]) as hub:
+            port = hub.port("imaps")
+            result_hub = asyncio.run(load(port, users, HUB_PASSWORD, args.clients, args.seconds, args.seed))
+            print(f"hub     : {result_hub['commands']} commands, {result_hub['per_s']:.0f}/s, "
+                  f"p50 {result_hub['p50_ms']:.1f} ms, p95 {result_hub['p95_ms']:.1f} ms, "
+                  f"errors {result_hub['errors']}", flush=True)
+            result_dovecot = None
+            if dovecot_running() and not args.hub_only:
+                result_dovecot = asyncio.run(load(DOVECOT_PORT, users, DOVECOT_PASSWORD, args.clients, args.seconds,
+                                                  args.seed))
+                print(f"dovecot : {result_dovecot['commands']} commands, {result_dovecot['per_s']:.0f}/s, "
+                      f"p50 {result_dovecot['p50_ms']:.1f} ms, p95 {result_dovecot['p95_ms']:.1f} ms, "
+                      f"errors {result_dovecot['errors']}", flush=True)
+                print(f"ratio hub/dovecot commands/s: {result_hub['per_s'] / result_dovecot['per_s']:.2f} "
+                      f"(target >= 0.5)", flush=True)
+            else:
+                print("dovecot : not running (../shared/tools/baseline/postfix_dovecot.sh start); skipped")
+            if args.idle:
+                before = rss_mib(hub.process.pid)
+
+                async def hold() -> float:
+                    clients = await idle_connections(port, users[0], HUB_PASSWORD, args.idle)
+                    await asyncio.sleep(2)
+                    rss = rss_mib(hub.process.pid)
+                    for client in clients:
+                        client.close()
+                    return rss
+
+                during = asyncio.run(hold())
+                print(f"hub RSS: {before:.0f} MiB before, {during:.0f} MiB with {args.idle} idle logged-in "
+                      f"connections (target < 300 MB)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
