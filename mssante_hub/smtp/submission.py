@@ -1,6 +1,7 @@
 """Submission for professionals' mail clients, hospital systems and the webmail.
 
-TLS before AUTH; AUTH before MAIL; MAIL FROM must be the authenticated mailbox;
+TLS before AUTH; AUTH before MAIL; MAIL FROM must be the authenticated mailbox, or an ORG
+mailbox delegated to it;
 remote recipients must be in the trust space (whitelist). Submitted mail lacking
 `X-MSS-NIL` gets the hub's software reference (DOMAIN.md §4).
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+
+from sqlalchemy import Connection, select
 
 from mssante_hub.directory.whitelist import WhitelistFile
 from mssante_hub.hub import Hub
@@ -21,14 +24,35 @@ from mssante_hub.smtp.oauth import TokenVerifier
 from mssante_hub.smtp.params import MailParams, RcptParams
 from mssante_hub.smtp.server import HubSMTP, LoginThrottle, SessionLimiter, factory
 from mssante_hub.smtp.tls import server_context
+from storage.imap_models import FolderGrant
+from storage.mailstore import INBOX
+from storage.models import Account, AccountStatus, AccountType, Folder
 
 _HEADER_END = re.compile(rb"\r\n\r\n")
 _NIL_FIELD = re.compile(rb"(?im)^x-mss-nil[ \t]*:")
+DELEGATED_SEND_RIGHT = "p"
 
 
 def has_header(raw: bytes, pattern: re.Pattern) -> bool:
     end = _HEADER_END.search(raw)
     return bool(pattern.search(raw[: end.start() + 2] if end else raw))
+
+
+def may_send_as(conn: Connection, account_id: int, address: str) -> bool:
+    """True if `address` is an ORG mailbox delegated to this account.
+
+    Delegation is the IMAP ACL (RFC 4314) on the organisation's INBOX: the `p` (post)
+    right is what lets a member send in the organisation's name.
+    """
+    row = conn.execute(
+        select(FolderGrant.rights)
+        .join(Folder, Folder.id == FolderGrant.folder_id)
+        .join(Account, Account.id == Folder.account_id)
+        .where(Account.address == address.lower(), Account.type == AccountType.ORG.value,
+               Account.status == AccountStatus.ACTIVE.value, Folder.name == INBOX,
+               FolderGrant.grantee_id == account_id)
+    ).first()
+    return row is not None and DELEGATED_SEND_RIGHT in row.rights
 
 
 class SubmissionDoor(BaseDoor):
@@ -62,9 +86,14 @@ class SubmissionDoor(BaseDoor):
 
     async def check_mail(self, server: HubSMTP, address: str, params: MailParams) -> str | None:
         identity = self.identity(server)
-        if identity is None or address.lower() != identity.address.lower():
+        if identity is None:
             return replies.NOT_OWNER
-        return None
+        if address.lower() == identity.address.lower():
+            return None
+        if identity.account_id is not None and await self.hub.read(
+                lambda conn: may_send_as(conn, identity.account_id, address)):
+            return None
+        return replies.NOT_OWNER
 
     async def check_rcpt(self, server: HubSMTP, address: str, params: RcptParams) -> str | None:
         refusal = self.size_refusal(address, server.tx.mail)

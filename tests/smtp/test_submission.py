@@ -122,3 +122,27 @@ def test_dsn_parameters_are_accepted_and_queued(smtp_hub, pki):
     rows = smtp_hub.hub.read_sync(lambda c: c.execute(OutboundItem.__table__.select()).all())
     assert [(r.rcpt_to, r.dsn_notify, r.dsn_ret, r.dsn_envid, r.dsn_orcpt) for r in rows] == [
         (rcpt, "SUCCESS,FAILURE", "HDRS", "QQ+2B1", f"rfc822;{rcpt}")]
+
+
+def test_a_member_may_send_as_a_delegated_organisation_only(smtp_hub, pki):
+    from sqlalchemy import insert
+
+    from storage import accounts as account_repo
+    from storage import mailstore
+    from storage.imap_models import FolderGrant
+    from tests.conftest import add_professional
+
+    org = add_professional(smtp_hub.hub, "cardiologie", type="ORG")
+    other_org = add_professional(smtp_hub.hub, "radiologie", type="ORG")
+
+    def grant(conn):
+        org_row = account_repo.by_address(conn, org)
+        jean = account_repo.by_address(conn, JEAN)
+        inbox = mailstore.folder_id(conn, org_row.id, mailstore.INBOX)
+        conn.execute(insert(FolderGrant).values(folder_id=inbox, grantee_id=jean.id, rights="lrsp"))
+
+    smtp_hub.hub.committer.run(grant)
+    with logged_in(smtp_hub, pki) as client:
+        assert client.sendmail(org, [MARIE], message(org, MARIE, subject="Secrétariat")) == {}
+        code, text = client.mail(other_org)
+        assert reply(code, text) == ascii_reply(replies.NOT_OWNER)
