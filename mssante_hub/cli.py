@@ -195,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from mssante_hub.patients.commands import add_patient_commands  # patient spaces, jobs (issue 5)
     add_patient_commands(commands, with_data_dir)
+    from mssante_hub.imap.importer import add_import_command  # import-imap (issue 4)
+    add_import_command(commands, with_data_dir)
     return parser
 
 

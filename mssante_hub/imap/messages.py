@@ -3,6 +3,7 @@ EXPUNGE (UID EXPUNGE), CLOSE, UNSELECT, and APPEND (through delivery.accept)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from mssante_hub import delivery
@@ -65,7 +66,8 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
         raise No(responses.NO_NONEXISTENT)
     mark = row.recent_uid
     if not read_only and row.uidnext - 1 > row.recent_uid:
-        mark = await s.hub.write(lambda conn: imapstore.claim_recent(conn, row.id))
+        # \Recent is session bookkeeping, not client data: no need to wait for its commit.
+        asyncio.ensure_future(s.hub.write(lambda conn: imapstore.claim_recent(conn, row.id)))
     view = SelectedFolder.load(row, states, read_only, mark)
     view.condstore = condstore or b"CONDSTORE" in s.enabled
     if condstore:
