@@ -36,19 +36,11 @@ def _insert_event(marker: str):
 
 def test_units_queued_during_a_commit_share_the_next_transaction(any_hub):
     committer = GroupCommitter(any_hub.engine, window_ms=0, max_batch=256)
-    started, release = threading.Event(), threading.Event()
     commits = _count_commits(any_hub.engine)
-
-    def blocker(conn):
-        started.set()
-        release.wait(10)
-
     try:
-        first = committer.submit(blocker)
-        assert started.wait(10)  # the writer is inside the first transaction now
+        release = _hold_writer(committer)  # the writer is inside the first transaction now
         futures = [committer.submit(_insert_event(f"unit-{n}")) for n in range(QUEUED)]
         release.set()
-        first.result(timeout=10)
         for future in futures:
             future.result(timeout=10)
         # The blocker's transaction, then ONE for the forty units queued meanwhile.
