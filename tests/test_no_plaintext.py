@@ -76,3 +76,40 @@ def test_no_marker_in_a_postgresql_dump_nor_its_files(tmp_path, postgres):
     assert [n for n in needles if n in dump] == []
     assert scan(files_under(postgres.datadir), needles) == []
     assert scan(files_under(data_dir), needles) == []
+
+
+def test_served_hub_writes_no_marker_to_disk_nor_to_its_output(tmp_path):
+    """Through the real SMTP listener: data folder, temp files and the process's own output stay clean."""
+    import smtplib
+
+    from mssante_hub.config import Config
+    from tests.support.served import served
+
+    data_dir = make_data_dir(tmp_path)
+    config = Config.load(data_dir)
+    config.set("mx.trusted_networks", ["127.0.0.0/8"])
+    config.save()
+    hub = Hub.open(data_dir)
+    reader = add_professional(hub, "dr.smtp")
+    hub.close()
+    run = uuid.uuid4().hex[:10].upper()
+    needles = []
+    with served(data_dir, ["mx"], extra_env={"TMPDIR": str(tmp_path)}) as server:
+        with smtplib.SMTP("127.0.0.1", server.port("mx"), timeout=30) as client:
+            for n in range(20):
+                subject, body, filename = markers_for(run, n)
+                needles += [subject.encode(), body.encode(), filename.encode()]
+                raw = make_message("dpi@chu.example", reader, f"Compte rendu {subject}", f"Texte {body}",
+                                   attachment=(f"{filename}.pdf", os.urandom(128)))
+                client.sendmail("dpi@chu.example", [reader], raw)
+        assert server.stop() == 0
+        output = (server.process.stdout.read() + server.process.stderr.read()).encode()
+    assert [n for n in needles if n in output] == []
+    assert scan(files_under(tmp_path), needles) == []
+    hub = Hub.open(data_dir)
+    try:
+        from mssante_hub.reading import read_folder
+
+        assert len(read_folder(hub, reader)) == 20  # the markers were really there to find
+    finally:
+        hub.close()
