@@ -126,7 +126,8 @@ def activate(hub: Hub, ins: str, code: str, new_password: str, now: dt.datetime 
 
     def then(conn: Connection, check: _CodeCheck) -> None:
         conn.execute(update(ActivationCode).where(ActivationCode.account_id == check.account_id).values(used_at=now))
-        conn.execute(update(Account).where(Account.id == check.account_id, Account.status == AccountStatus.PENDING.value)
+        conn.execute(update(Account)
+                     .where(Account.id == check.account_id, Account.status == AccountStatus.PENDING.value)
                      .values(password_hash=password_hash, status=AccountStatus.ACTIVE.value))
         conn.execute(update(PatientProfile).where(PatientProfile.account_id == check.account_id)
                      .values(activated_at=now))

@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from mssante_hub.patients.export import ExportError, export_space
 from mssante_hub.reading import read_folder
-from storage import mailstore
 from storage.models import AuditEvent
 from tests.conftest import add_professional
 from tests.patients.helpers import send

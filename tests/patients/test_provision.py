@@ -211,7 +211,8 @@ def test_cli_patient_add_and_provision(data_dir, tmp_path):
     again = run_cli("patient", "add", "--data-dir", str(data_dir), "--ins", ins, "--name", "LEROY Jeanne",
                     "--email", "jeanne@perso.example")
     assert again.returncode == 1 and "already exists" in again.stderr
-    bad = run_cli("patient", "add", "--data-dir", str(data_dir), "--ins", "123", "--name", "X", "--email", "a@b.example")
+    bad = run_cli("patient", "add", "--data-dir", str(data_dir), "--ins", "123", "--name", "X",
+                  "--email", "a@b.example")
     assert bad.returncode == 2 and "15 characters" in bad.stderr
     path = tmp_path / "few.csv"
     write_csv(path, 20, seed=99, extra="279035121518988,NOM,Prénom,1980-01-01,F,x@perso.example\n")

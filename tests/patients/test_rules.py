@@ -151,7 +151,8 @@ def test_patient_attachment_types_and_budget(hub):
     budget = hub.config.get("patients.attachment_budget_bytes")
     half = b"x" * (budget // 2 + 1)
     with pytest.raises(Refusal) as refused:
-        send(hub, patient, [doctor], attachments=[("a.pdf", "application/pdf", half), ("b.pdf", "application/pdf", half)])
+        send(hub, patient, [doctor],
+             attachments=[("a.pdf", "application/pdf", half), ("b.pdf", "application/pdf", half)])
     assert refused.value.reason == refusals.PATIENT_ATTACHMENTS_TOO_BIG
     assert "La taille du ou des documents dépasse la limite autorisée" in str(refused.value)
     # A professional is not held to the patients' list.
