@@ -67,13 +67,16 @@ class ServedHub:
         self.process.wait(30)
 
 
-def make_data_dir(base: Path) -> Path:
+def make_data_dir(base: Path, settings: list[str]) -> Path:
     data_dir = base / "hub"
     hub_cli("init", "--data-dir", str(data_dir), "--domain", "hub.test", "--patient-domain", "patient.hub.test")
     hub_cli("account", "add", "--data-dir", str(data_dir), "--type", "PER", "--address", RECIPIENT,
             "--name", "Load Test", "--password-stdin", input=PASSWORD + "\n")
     hub_cli("config", "set", "--data-dir", str(data_dir), "mx.trusted_networks", '["127.0.0.0/8"]')
     hub_cli("config", "set", "--data-dir", str(data_dir), "smtp.max_sessions_per_client", "1000")
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        hub_cli("config", "set", "--data-dir", str(data_dir), key, value)
     return data_dir
 
 
@@ -157,17 +160,19 @@ def main() -> int:
     parser.add_argument("--sizes", default="4k,200k")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-baseline", action="store_true", help="measure the hub only")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a hub setting for the run, e.g. limits.parse_processes=2")
     args = parser.parse_args()
     if not args.no_baseline:
         subprocess.run([str(BASELINE / "postfix_dovecot.sh"), "start"], check=True, capture_output=True)
     from mssante_hub.hub import Hub
 
     with tempfile.TemporaryDirectory(prefix="bench-smtp-") as tmp:
-        data_dir = make_data_dir(Path(tmp))
+        data_dir = make_data_dir(Path(tmp), args.set)
         served = ServedHub(data_dir)
         hub = Hub.open(data_dir, upgrade_schema=False)
         try:
-            print(f"N={args.messages} sessions={args.sessions} runs={args.runs} (medians)")
+            print(f"N={args.messages} sessions={args.sessions} runs={args.runs} (medians) settings={args.set}")
             for size_text in args.sizes.split(","):
                 size = size_bytes(size_text)
                 hub_rates = [hub_smtp_source_run(hub, served.ports["mx"], args.messages, args.sessions, size)

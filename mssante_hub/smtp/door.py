@@ -15,7 +15,7 @@ from mssante_hub.delivery import Delivered, Envelope, Identity, accept
 from mssante_hub.hub import Hub
 from mssante_hub.refusals import Refusal
 from mssante_hub.smtp import replies
-from mssante_hub.smtp.params import MailParams, RcptParams
+from mssante_hub.smtp.params import MailParams
 from mssante_hub.smtp.server import HubSMTP, Transaction
 from storage import accounts as account_repo
 from storage.models import AccountStatus

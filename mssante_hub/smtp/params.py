@@ -40,11 +40,6 @@ class RcptParams:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def xtext_decode(value: str) -> str:
-    """Decode RFC 3461 xtext (`+2B` for '+')."""
-    return re.sub(r"\+([0-9A-F]{2})", lambda m: chr(int(m[1], 16)), value)
-
-
 def split_params(text: str) -> dict[str, str | None]:
     params: dict[str, str | None] = {}
     for token in text.split():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import ipaddress
-import logging
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from mssante_hub.mime import bare_line_ending
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.params import MailParams, ParamError, RcptParams, parse_mail, parse_rcpt
 
-log = logging.getLogger("mssante_hub.smtp")
 
 COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4
 MAIL_COMMAND_LIMIT = COMMAND_LIMIT + 26 + 10 + 14 + 110 + 20  # SIZE, SMTPUTF8, BODY, ENVID, RET
