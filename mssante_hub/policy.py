@@ -74,8 +74,10 @@ def check(hub: "Hub", envelope: "Envelope", who: "Identity | None", message: Ema
         raise Refusal(refusals.NO_RECIPIENTS)
     if envelope.channel in NOT_SENDING_CHANNELS:
         return Decision(local=local, remote=remote)
-    known = hub.read_sync(lambda conn: _look_up(conn, hub, envelope, who, local + remote))
     patient_domain = hub.config.get("hub.patient_domain").lower()
+    if not _involves_a_patient(envelope, who, local, patient_domain):
+        return Decision(local=local, remote=remote)  # professionals among themselves: no lookup needed
+    known = hub.read_sync(lambda conn: _look_up(conn, hub, envelope, who, local + remote))
     if known.sender.is_patient:
         _check_patient_sends(hub, known, message, local + remote, patient_domain)
         return Decision(local=local, remote=remote, accounts=known.accounts)
@@ -101,6 +103,15 @@ def recipient_reason(account_type: str | None, status: str | None) -> refusals.R
 
 
 # --- Who is who ----------------------------------------------------------------
+
+def _involves_a_patient(envelope: "Envelope", who: "Identity | None", local: list[str], patient_domain: str) -> bool:
+    sender = (who.address if who else envelope.mail_from or "").lower()
+    return (
+        (who is not None and who.type == identity.PATIENT)
+        or sender.rpartition("@")[2] == patient_domain
+        or any(a.rpartition("@")[2] == patient_domain for a in local)
+    )
+
 
 def _look_up(conn: Connection, hub: "Hub", envelope: "Envelope", who: "Identity | None",
              recipients: list[str]) -> _Known:
