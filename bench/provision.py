@@ -6,7 +6,8 @@
 For each run: a fresh data folder (and, for PostgreSQL, a private server started
 with tests/support/postgres.py), a CSV of random valid INS, then
 `mssante-hub patient provision --csv FILE --quiet` in its own process, timed from
-start to exit, its peak RSS read from wait4(). Every space gets its key pair, sealed
+start to exit, its CPU time and peak RSS read from wait4() (CPU includes the worker
+processes; peak RSS is the largest single process, main or worker). Every space gets its key pair, sealed
 traits, a keyed-hash activation code and an encrypted notice queued to the relay.
 A benchmark, not a test: figures go in notes, not assertions.
 """
@@ -64,6 +65,7 @@ def run(count: int, backend: str, base: Path, seed: int) -> dict:
         csv_seconds = time.perf_counter() - started
         command = [sys.executable, "-m", "mssante_hub.cli", "patient", "provision", "--data-dir", str(data_dir),
                    "--csv", str(csv_path), "--quiet"]
+        load_before = round(os.getloadavg()[0], 1)  # the machine is shared: say how busy it was
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)
@@ -75,6 +77,8 @@ def run(count: int, backend: str, base: Path, seed: int) -> dict:
         size = sum(f.stat().st_size for f in data_dir.glob("hub.sqlite3*")) if backend == "sqlite" else None
         return dict(backend=backend, count=count, seconds=round(seconds, 1),
                     spaces_per_s=round(count / seconds), peak_rss_mib=round(usage.ru_maxrss / 1024),
+                    cpu_seconds=round(usage.ru_utime + usage.ru_stime, 1), load_before=load_before,
+                    load_after=round(os.getloadavg()[0], 1),
                     csv_seconds=round(csv_seconds, 1), sqlite_bytes=size, output=out,
                     command=" ".join(["mssante-hub"] + command[3:]))
     finally:
