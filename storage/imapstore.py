@@ -288,3 +288,9 @@ def grant(conn: Connection, folder_id: int, grantee_id: int, rights: str) -> Non
     conn.execute(delete(FolderGrant).where(FolderGrant.folder_id == folder_id, FolderGrant.grantee_id == grantee_id))
     if rights:
         conn.execute(insert(FolderGrant).values(folder_id=folder_id, grantee_id=grantee_id, rights=rights))
+
+
+def grants_on(conn: Connection, folder_id: int) -> list[tuple[int, str]]:
+    """(grantee account id, rights) of every grant on one folder."""
+    return [(r.grantee_id, r.rights) for r in conn.execute(
+        select(FolderGrant.grantee_id, FolderGrant.rights).where(FolderGrant.folder_id == folder_id))]

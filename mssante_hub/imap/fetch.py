@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from crypto.envelope import decrypt_body, unwrap_key
-from mssante_hub.imap import mimetree, responses, wire
+from mssante_hub.imap import acl, mimetree, responses, wire
 from mssante_hub.imap.messages import selected_uids
 from mssante_hub.imap.server import SELECTED, Bad, Session, command
 from mssante_hub.imap.syntax import Atom, format_date_time, is_atom, number
@@ -24,6 +24,7 @@ SIMPLE = {b"FLAGS", b"UID", b"INTERNALDATE", b"RFC822.SIZE", b"ENVELOPE", b"BODY
 NEEDS_BODY = {b"ENVELOPE", b"BODY", b"BODYSTRUCTURE", b"RFC822", b"RFC822.HEADER", b"RFC822.TEXT"}
 SETS_SEEN = {b"RFC822", b"RFC822.TEXT"}
 MAX_ITEMS = 50
+MEMORY_ITEMS = {b"FLAGS", b"UID", b"MODSEQ"}
 _SECTION = re.compile(rb"^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK)\[([^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$")
 _PART = re.compile(rb"^(\d{1,4}(?:\.\d{1,4}){0,19})?(?:\.?(HEADER|HEADER\.FIELDS|HEADER\.FIELDS\.NOT|TEXT|MIME))?"
                    rb"(?: \((.*)\))?$")
@@ -111,8 +112,17 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
             s.changed(view.id)
     if any(i.name == b"FLAGS" for i in items):
         seen_now = set()
+    if all(i.name in MEMORY_ITEMS for i in items):
+        # Flags, UIDs and MODSEQ are in the session's view, kept current by the notifier:
+        # the common "FETCH 1:* (UID FLAGS)" of a client's resync needs no database read.
+        await s.send_updates(allow_expunge=False)
+        for u in uids:
+            seq = view.seq_of(u)
+            if seq is not None:
+                s.transport.write(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(_from_view(i, view, u) for i in items)))
+        return responses.OK_DONE
     with_body = any(i.needs_body for i in items)
-    reader_id, private = s.account.id, s.private_key
+    reader_id, private = view.owner.id, acl.private_key_of(s, view.owner)
     snapshot = {u: (view.seq_of(u), view.flag_text(u), view.modseqs.get(u, 0)) for u in uids}
 
     def work(conn) -> list[bytes]:
@@ -123,6 +133,14 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     for line in await s.hub.read(work):
         s.transport.write(line)
     return responses.OK_DONE
+
+
+def _from_view(item: Item, view, uid: int) -> bytes:
+    if item.name == b"FLAGS":
+        return b"FLAGS " + view.flag_text(uid)
+    if item.name == b"UID":
+        return b"UID %d" % uid
+    return b"MODSEQ (%d)" % view.modseqs.get(uid, 0)
 
 
 def _answer(row: imapstore.FetchRow, known: tuple, items: list[Item], private, add_flags: bool) -> bytes:

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy.exc import IntegrityError
 
-from mssante_hub.imap import responses, wire
+from mssante_hub.imap import acl, responses, wire
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import (
     MAX_MAILBOX_NAME, SyntaxProblem, astring, decode_mailbox, encode_mailbox, is_atom,
@@ -72,6 +72,8 @@ async def _list(s: Session, args: list, subscribed_only: bool, verb: bytes) -> b
     matcher = _pattern(reference, pattern)
     rows = await _folders(s)
     names = {r.name: r for r in rows}
+    for shared_name, row, _rights in await acl.shared_listing(s):
+        names[shared_name] = row
     implied = {n.rsplit("/", 1)[0] for n in names if "/" in n}
     parents = set()
     for name in implied:
@@ -214,15 +216,11 @@ async def status(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     if any(i not in STATUS_ITEMS for i in items):
         raise Bad(responses.BAD_SYNTAX)
     name = mailbox_arg(args[0])
-    account_id = s.account.id
-
-    def read(conn):
-        row = imapstore.folder_by_name(conn, account_id, name)
-        return (row, imapstore.folder_status(conn, row.id)) if row else (None, None)
-
-    row, counts = await s.hub.read(read)
-    if row is None:
+    box = await acl.resolve(s, name)
+    if box is None or not box.allows("r"):
         raise No(responses.NO_NONEXISTENT)
+    row = box.folder
+    counts = await s.hub.read(lambda conn: imapstore.folder_status(conn, row.id))
     values = {b"MESSAGES": counts["messages"], b"UNSEEN": counts["unseen"], b"SIZE": counts["size"],
               b"UIDNEXT": row.uidnext, b"UIDVALIDITY": row.uidvalidity, b"HIGHESTMODSEQ": row.highestmodseq,
               b"RECENT": 0}

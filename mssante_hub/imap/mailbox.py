@@ -26,6 +26,8 @@ class SelectedFolder:
     recent: set[int] = field(default_factory=set)
     highestmodseq: int = 0
     condstore: bool = False  # the client used CONDSTORE: send MODSEQ with flag updates
+    owner: object = None  # AccountRow whose folder this is (another account's when shared)
+    rights: str = "lrswipkxtea"  # RFC 4314 rights of this session on the folder
 
     @classmethod
     def load(cls, folder: FolderRow, states: list[MessageState], read_only: bool, recent_mark: int) -> "SelectedFolder":

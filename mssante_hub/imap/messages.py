@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 
 from mssante_hub import delivery
-from mssante_hub.imap import responses, wire
+from mssante_hub.imap import acl, responses, wire
 from mssante_hub.imap.folders import mailbox_arg
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
@@ -55,20 +55,19 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     condstore = len(args) == 2 and isinstance(args[1], list) and any(is_atom(a, b"CONDSTORE") for a in args[1])
     name = mailbox_arg(args[0])
     s.unselect()
-    account_id = s.account.id
-
-    def read(conn):
-        row = imapstore.folder_by_name(conn, account_id, name)
-        return (row, imapstore.message_states(conn, row.id)) if row else (None, [])
-
-    row, states = await s.hub.read(read)
-    if row is None:
+    box = await acl.resolve(s, name)
+    if box is None or not box.allows("r"):
         raise No(responses.NO_NONEXISTENT)
+    await acl.trace_shared_access(s, box)
+    row = box.folder
+    states = await s.hub.read(lambda conn: imapstore.message_states(conn, row.id))
+    read_only = read_only or not any(box.allows(r) for r in "stwe")
     mark = row.recent_uid
     if not read_only and row.uidnext - 1 > row.recent_uid:
         # \Recent is session bookkeeping, not client data: no need to wait for its commit.
         asyncio.ensure_future(s.hub.write(lambda conn: imapstore.claim_recent(conn, row.id)))
     view = SelectedFolder.load(row, states, read_only, mark)
+    view.owner, view.rights = box.owner, box.rights
     view.condstore = condstore or b"CONDSTORE" in s.enabled
     if condstore:
         s.enabled.add(b"CONDSTORE")
@@ -105,7 +104,7 @@ async def unselect(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 @command("CLOSE", SELECTED)
 async def close(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     view = s.selected
-    if not view.read_only:
+    if not view.read_only and "e" in view.rights:
         removed = await s.hub.write(lambda conn: imapstore.expunge(conn, view.id))
         if removed:
             s.changed(view.id)
@@ -122,6 +121,8 @@ def _writable(s: Session) -> None:
 async def expunge(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     _writable(s)
     view = s.selected
+    if "e" not in view.rights:
+        raise No(responses.NO_NO_PERMISSION)
     wanted = None
     if uid:
         if len(args) != 1:
@@ -159,6 +160,10 @@ async def store(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         raise Bad(responses.BAD_SYNTAX)
     item = rest[0].upper()
     flags = flag_names(rest[1] if isinstance(rest[1], list) and len(rest) == 2 else rest[1:])
+    for flag in flags:
+        needed = {"\\Seen": "s", "\\Deleted": "t"}.get(flag, "w")
+        if needed not in view.rights:
+            raise No(responses.NO_NO_PERMISSION)
     base, _, silent = item.partition(b".")
     mode = {b"FLAGS": "set", b"+FLAGS": "add", b"-FLAGS": "remove"}.get(base)
     if mode is None or silent not in (b"", b"SILENT"):
@@ -180,13 +185,19 @@ async def store(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     return responses.OK_DONE
 
 
-async def _target(s: Session, token) -> imapstore.FolderRow:
-    name = mailbox_arg(token)
-    account_id = s.account.id
-    row = await s.hub.read(lambda conn: imapstore.folder_by_name(conn, account_id, name))
-    if row is None:
+async def _target(s: Session, token) -> acl.Mailbox:
+    box = await acl.resolve(s, mailbox_arg(token))
+    if box is None:
         raise No(responses.NO_TRYCREATE)
-    return row
+    if not box.allows("i"):
+        raise No(responses.NO_NO_PERMISSION)
+    return box
+
+
+def _same_owner(s: Session, target: acl.Mailbox) -> None:
+    # A copy shares the blob, whose key is wrapped for the source's owner only.
+    if target.owner.id != s.selected.owner.id:
+        raise No(responses.NO_NO_PERMISSION)
 
 
 @command("COPY", SELECTED)
@@ -195,7 +206,9 @@ async def copy(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         raise Bad(responses.BAD_SYNTAX)
     view = s.selected
     uids = selected_uids(s, args[0], uid)
-    target = await _target(s, args[1])
+    box = await _target(s, args[1])
+    _same_owner(s, box)
+    target = box.folder
     await _check_quota(s, view, uids)
     source_uids, new_uids = await s.hub.write(lambda conn: imapstore.copy_messages(conn, view.id, target.id, uids))
     if not new_uids:
@@ -212,7 +225,11 @@ async def move(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         raise Bad(responses.BAD_SYNTAX)
     view = s.selected
     uids = selected_uids(s, args[0], uid)
-    target = await _target(s, args[1])
+    box = await _target(s, args[1])
+    _same_owner(s, box)
+    if not (view.owner.id == s.account.id or "e" in view.rights and "t" in view.rights):
+        raise No(responses.NO_NO_PERMISSION)
+    target = box.folder
     if target.id == view.id:
         raise No(responses.NO_CANNOT_DELETE)
     source_uids, new_uids = await s.hub.write(lambda conn: imapstore.move_messages(conn, view.id, target.id, uids))
@@ -227,8 +244,9 @@ async def move(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     return responses.OK_MOVE
 
 
-async def _check_quota(s: Session, view: SelectedFolder | None, uids: list[int], extra: int = 0) -> None:
-    account_id = s.account.id
+async def _check_quota(s: Session, view: SelectedFolder | None, uids: list[int], extra: int = 0,
+                       owner_id: int | None = None) -> None:
+    account_id = owner_id or (view.owner.id if view is not None else s.account.id)
     folder_id = view.id if view is not None else None
 
     def read(conn):
@@ -261,13 +279,14 @@ async def append(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
             date = parse_date_time(bytes(item)).astimezone(dt.timezone.utc)
         else:
             raise Bad(responses.BAD_SYNTAX)
-    target = await _target(s, args[0])
-    await _check_quota(s, None, [], len(message))
-    owner = s.account.address
-    envelope = delivery.Envelope(mail_from=owner, rcpt_to=(owner,), channel="imap", folder=target.name,
+    box = await _target(s, args[0])
+    target = box.folder
+    await _check_quota(s, None, [], len(message), box.owner.id)
+    owner = box.owner.address  # a shared folder's message is stored for (and readable by) its owner
+    envelope = delivery.Envelope(mail_from=s.account.address, rcpt_to=(owner,), channel="imap", folder=target.name,
                                  flags=" ".join(flags), internal_date=date,
                                  peer=getattr(s.transport.getPeer(), "host", ""))
-    identity = delivery.Identity(address=owner, account_id=s.account.id, type=s.account.type)
+    identity = delivery.Identity(address=s.account.address, account_id=s.account.id, type=s.account.type)
     delivered = await delivery.accept(s.hub, envelope, bytes(message), identity)
     new_uid = delivered.uids.get(owner)
     s.changed(target.id, including_me=True)

@@ -18,7 +18,7 @@ from typing import Callable
 from sqlalchemy import and_, not_, or_, select
 
 from crypto.envelope import decrypt_body, decrypt_summary, unwrap_key
-from mssante_hub.imap import responses, wire
+from mssante_hub.imap import acl, responses, wire
 from mssante_hub.imap.server import SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, String, format_uid_set, is_atom, number, parse_date, parse_sequence_set
 from storage.imapstore import has_flag, uid_condition
@@ -305,7 +305,8 @@ async def search(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     while parser.more():
         nodes.append(parser.key())
     tree = nodes[0] if len(nodes) == 1 else Node("and", children=nodes)
-    view, reader_id, private = s.selected, s.account.id, s.private_key
+    view = s.selected
+    reader_id, private = view.owner.id, acl.private_key_of(s, view.owner)
     found = await s.hub.read(lambda conn: run(conn, view.id, reader_id, private, tree))
     found = [(u, m) for u, m in found if view.seq_of(u) is not None]
     numbers = [u if uid else view.seq_of(u) for u, _ in found]

@@ -11,6 +11,7 @@ from tests.support.served import served
 
 
 USER_NAMES = ["alice", "bob"] + [f"user{n}" for n in range(1, 9)]
+ORG_NAME = "accueil"  # an organisation mailbox, delegated with ACLs
 
 
 class ImapHub:
@@ -19,6 +20,7 @@ class ImapHub:
         self.data_dir = data_dir
         self.users = users  # one fresh mailbox per test that needs an untouched INBOX
         self.alice, self.bob = users[0], users[1]
+        self.org = f"{ORG_NAME}@{users[0].rpartition('@')[2]}"
         self.password = TEST_PASSWORD
         self._next = 2
 
@@ -44,6 +46,7 @@ def start(tmp_path_factory, settings: dict | None = None):
     hub = Hub.open(data_dir)
     try:
         users = [add_professional(hub, name) for name in USER_NAMES]
+        add_professional(hub, ORG_NAME, type="ORG")
     finally:
         hub.close()
     return data_dir, users

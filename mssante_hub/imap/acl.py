@@ -1,0 +1,198 @@
+"""Delegated mailboxes: RFC 4314 rights and the shared namespace ("Shared/<owner>/<folder>").
+
+An organisation mailbox (ORG) grants rights on its folders to professionals with
+SETACL; they then see those folders under Shared/. The hub holds every account's key
+under the master key, so it opens a shared message with the owner's key once the
+rights allow it; each opening of a shared folder is traced in the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mssante_hub import audit
+from mssante_hub.imap import responses, wire
+from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
+from mssante_hub.imap.syntax import SyntaxProblem, astring, decode_mailbox, encode_mailbox
+from storage import accounts as account_repo
+from storage import imapstore
+from storage.accounts import AccountRow
+
+ALL_RIGHTS = "lrswipkxtea"
+SHARED_ROOT = "Shared"
+SHARED_ACCESS = "imap.shared_access"
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """A folder as this session may use it: whose it is and with which rights."""
+
+    name: str  # as the client names it
+    folder: imapstore.FolderRow
+    owner: AccountRow
+    rights: str
+
+    def allows(self, right: str) -> bool:
+        return right in self.rights
+
+
+def mailbox_name(token) -> str:
+    try:
+        return decode_mailbox(astring(token).rstrip(b"/"))
+    except SyntaxProblem:
+        raise Bad(responses.BAD_MAILBOX_NAME) from None
+
+
+def split_shared(name: str) -> tuple[str, str] | None:
+    """(owner address, folder) of a Shared/<owner>/<folder> name, else None."""
+    parts = name.split("/", 2)
+    if len(parts) == 3 and parts[0] == SHARED_ROOT and "@" in parts[1]:
+        return parts[1].lower(), parts[2]
+    return None
+
+
+async def resolve(s: Session, name: str) -> Mailbox | None:
+    """The folder a name designates for this session, or None (absent or not visible)."""
+    me = s.account
+    shared = split_shared(name)
+    if shared is None:
+        row = await s.hub.read(lambda conn: imapstore.folder_by_name(conn, me.id, name))
+        return Mailbox(name, row, me, ALL_RIGHTS) if row else None
+    owner_address, folder_name = shared
+
+    def read(conn):
+        owner = account_repo.by_address(conn, owner_address)
+        row = imapstore.folder_by_name(conn, owner.id, folder_name) if owner else None
+        rights = dict(imapstore.grants_for(conn, me.id)).get(row.id, "") if row else ""
+        return owner, row, rights
+
+    owner, row, rights = await s.hub.read(read)
+    if row is None or "l" not in rights:
+        return None
+    return Mailbox(name, row, owner, rights)
+
+
+async def shared_listing(s: Session) -> list[tuple[str, imapstore.FolderRow, str]]:
+    """(client name, folder, rights) of every folder shared with this session's account."""
+    me = s.account.id
+
+    def read(conn):
+        out = []
+        for folder_id, rights in imapstore.grants_for(conn, me):
+            row = imapstore.folder_by_id(conn, folder_id)
+            owner = account_repo.by_id(conn, row.account_id) if row else None
+            if row and owner and "l" in rights:
+                out.append((f"{SHARED_ROOT}/{owner.address}/{row.name}", row, rights))
+        return out
+
+    return await s.hub.read(read)
+
+
+def private_key_of(s: Session, owner: AccountRow):
+    """The key that opens the owner's messages (cached for the session)."""
+    if owner.id == s.account.id:
+        return s.private_key
+    cache = s.__dict__.setdefault("_owner_keys", {})
+    if owner.id not in cache:
+        cache[owner.id] = s.hub.keyring.private_key(owner.key_id, owner.sealed_private_key)
+    return cache[owner.id]
+
+
+async def trace_shared_access(s: Session, box: Mailbox) -> None:
+    if box.owner.id != s.account.id:
+        await s.hub.write(lambda conn: audit.record(
+            conn, actor=s.account.address, action=SHARED_ACCESS, subject_account_id=box.owner.id,
+            target=f"folder:{box.folder.id} rights:{box.rights}"))
+
+
+def _rights(token) -> str:
+    text = astring(token).decode("ascii", "replace")
+    if any(ch not in ALL_RIGHTS + "cd+-" for ch in text):
+        raise Bad(responses.BAD_SYNTAX)
+    # RFC 4314 §2.1.1: the obsolete "c" and "d" stand for "k" and "xte".
+    return text.replace("c", "k").replace("d", "xte")
+
+
+async def _own_folder(s: Session, token) -> imapstore.FolderRow:
+    name = mailbox_name(token)
+    if split_shared(name) is not None:
+        raise No(responses.NO_NO_PERMISSION)  # only the owner administers its rights ("a" not delegated)
+    box = await resolve(s, name)
+    if box is None:
+        raise No(responses.NO_NONEXISTENT)
+    return box.folder
+
+
+@command("SETACL", AUTH, SELECTED)
+async def setacl(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) != 3:
+        raise Bad(responses.BAD_SYNTAX)
+    folder = await _own_folder(s, args[0])
+    grantee_address = astring(args[1]).decode("utf-8", "replace").lower()
+    change = _rights(args[2])
+    grantee = await s.hub.read(lambda conn: account_repo.by_address(conn, grantee_address))
+    if grantee is None or grantee.id == s.account.id:
+        raise No(b"No such identifier")
+
+    def work(conn) -> None:
+        current = dict(imapstore.grants_for(conn, grantee.id)).get(folder.id, "")
+        if change.startswith("+"):
+            new = "".join(r for r in ALL_RIGHTS if r in current or r in change)
+        elif change.startswith("-"):
+            new = "".join(r for r in current if r not in change)
+        else:
+            new = "".join(r for r in ALL_RIGHTS if r in change)
+        imapstore.grant(conn, folder.id, grantee.id, new)
+
+    await s.hub.write(work)
+    return responses.OK_DONE
+
+
+@command("DELETEACL", AUTH, SELECTED)
+async def deleteacl(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) != 2:
+        raise Bad(responses.BAD_SYNTAX)
+    folder = await _own_folder(s, args[0])
+    grantee_address = astring(args[1]).decode("utf-8", "replace").lower()
+    grantee = await s.hub.read(lambda conn: account_repo.by_address(conn, grantee_address))
+    if grantee is not None:
+        await s.hub.write(lambda conn: imapstore.grant(conn, folder.id, grantee.id, ""))
+    return responses.OK_DONE
+
+
+@command("GETACL", AUTH, SELECTED)
+async def getacl(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) != 1:
+        raise Bad(responses.BAD_SYNTAX)
+    folder = await _own_folder(s, args[0])
+
+    def read(conn):
+        rows = imapstore.grants_on(conn, folder.id)
+        return [(account_repo.by_id(conn, grantee).address, rights) for grantee, rights in rows]
+
+    entries = [(s.account.address, ALL_RIGHTS)] + await s.hub.read(read)
+    body = b" ".join(wire.string(a) + b" " + r.encode() for a, r in entries)
+    s.untagged(b"ACL " + wire.string(encode_mailbox(mailbox_name(args[0]))) + b" " + body)
+    return responses.OK_DONE
+
+
+@command("MYRIGHTS", AUTH, SELECTED)
+async def myrights(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) != 1:
+        raise Bad(responses.BAD_SYNTAX)
+    name = mailbox_name(args[0])
+    box = await resolve(s, name)
+    if box is None:
+        raise No(responses.NO_NONEXISTENT)
+    s.untagged(b"MYRIGHTS " + wire.string(encode_mailbox(name)) + b" " + box.rights.encode())
+    return responses.OK_DONE
+
+
+@command("LISTRIGHTS", AUTH, SELECTED)
+async def listrights(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) != 2:
+        raise Bad(responses.BAD_SYNTAX)
+    await _own_folder(s, args[0])
+    s.untagged(b"LISTRIGHTS " + wire.string(encode_mailbox(mailbox_name(args[0]))) + b" "
+               + wire.string(astring(args[1])) + b' "" ' + b" ".join(ch.encode() for ch in ALL_RIGHTS))
+    return responses.OK_DONE
