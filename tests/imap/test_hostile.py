@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,30 @@ def test_memory_stays_bounded_under_the_hostile_battery(imap_hub):
     after = rss_kib(imap_hub.pid)
     print(f"server RSS before {before} KiB, after {after} KiB")
     assert after - before < RSS_GROWTH_LIMIT_KIB
+
+
+def open_regular_files(pid: int) -> set[str]:
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("/") and not target.startswith(("/dev/", "/proc/")):
+            found.add(target)
+    return found
+
+
+def test_big_append_literal_stays_in_memory_never_in_a_temporary_file(imap_hub, session):
+    """Twisted's own reader spills literals above 10 MiB to an unencrypted temporary file."""
+    line = b"Ligne de compte rendu, texte sans importance pour ce test.\r\n"
+    body = line * (11 * 1024 * 1024 // len(line))
+    raw = b"From: bob@hub.test\r\nTo: alice@hub.test\r\nSubject: big\r\n\r\n" + body
+    session.send(b"a APPEND INBOX {%d}\r\n" % len(raw))
+    assert session.line().startswith(b"+")
+    before = open_regular_files(imap_hub.pid)
+    session.send(raw[: len(raw) - 1000])
+    during = open_regular_files(imap_hub.pid)
+    assert not any("tmp" in path or "(deleted)" in path for path in during - before), during - before
+    session.send(raw[len(raw) - 1000:] + b"\r\n")
+    assert session.until_tagged(b"a")[-1].startswith(b"a OK [APPENDUID")

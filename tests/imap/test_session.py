@@ -113,3 +113,14 @@ def test_id_enable_namespace_unselect(imap_hub):
     assert raw.until_tagged(b"e")[-1].startswith(b"e OK")
     assert raw.until_tagged(b"f")[-1] == b"f BAD " + responses.BAD_WRONG_STATE
     raw.close()
+
+
+def test_commands_sent_in_clear_after_starttls_are_dropped(imap_hub):
+    raw = Raw(imap_hub.port("imap"), tls=False)
+    raw.send(b"a STARTTLS\r\nb CAPABILITY\r\n")  # b is an injection attempt
+    assert raw.line() == b"a OK " + responses.OK_STARTTLS
+    raw.sock = client_tls().wrap_socket(raw.sock)
+    raw.buffer = b""
+    raw.send(b"c NOOP\r\n")
+    assert raw.line() == b"c OK " + responses.OK_DONE  # nothing answered for b
+    raw.close()
