@@ -7,7 +7,7 @@ import asyncio
 
 from mssante_hub.imap import responses, wire
 from mssante_hub.imap.server import AUTH, LOGOUT, SELECTED, UNAUTH, Bad, No, Session, command
-from mssante_hub.imap.syntax import Atom, String, is_atom
+from mssante_hub.imap.syntax import Atom, is_atom
 
 ANY = (UNAUTH, AUTH, SELECTED)
 SERVER_ID = [b"name", b"mssante-hub", b"vendor", b"mssante-hub project"]

@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 
 from mssante_hub import delivery
-from mssante_hub.imap import acl, responses, wire
+from mssante_hub.imap import acl, responses
 from mssante_hub.imap.folders import mailbox_arg
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
@@ -292,5 +292,3 @@ async def append(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     s.changed(target.id, including_me=True)
     return b"[APPENDUID %d %d] %s" % (target.uidvalidity, new_uid, responses.OK_APPEND)
 
-
-__all__ = ["wire"]

@@ -13,7 +13,6 @@ import email.policy
 import email.utils
 import json
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import and_, not_, or_, select
 
@@ -339,5 +338,3 @@ def _kinds(node: Node) -> set[str]:
         out |= _kinds(child)
     return out
 
-
-__all__: list[Callable] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import imaplib
 
 from tests.imap.support import Raw, imaps, login_raw, message
 

@@ -7,7 +7,6 @@ import re
 import smtplib
 
 import aioimaplib
-import pytest
 
 from mssante_hub.imap import responses
 from tests.imap.conftest import ImapHub, start
