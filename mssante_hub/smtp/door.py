@@ -133,6 +133,20 @@ class BaseDoor:
         if not task.cancelled() and task.exception() is not None:
             log.error("after-delivery step failed: %r", task.exception())
 
+    # aiosmtpd hooks, so that these replies carry enhanced status codes too.
+    async def handle_HELO(self, server: HubSMTP, session, envelope, hostname: str) -> str:
+        session.host_name = hostname
+        return f"250 {self.hostname}"
+
+    async def handle_NOOP(self, server: HubSMTP, session, envelope, arg: str) -> str:
+        return replies.OK
+
+    async def handle_RSET(self, server: HubSMTP, session, envelope) -> str:
+        return replies.OK
+
+    async def handle_QUIT(self, server: HubSMTP, session, envelope) -> str:
+        return replies.SERVICE_CLOSING
+
     async def handle_exception(self, error: Exception) -> str:
         log.error("SMTP session error on %s: %r", self.channel, error)
         return replies.TEMPORARY_FAILURE

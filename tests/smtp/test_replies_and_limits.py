@@ -103,3 +103,16 @@ def test_hostile_commands_get_clear_refusals(smtp_hub):
         assert client.docmd("RCPT", f"TO:<{JEAN}> NOTIFY=SOMETIMES")[0] == 501
         assert client.docmd("MAIL", "FROM:<a@b.test>")[0] == 503
         assert client.noop()[0] == 250
+
+
+@pytest.mark.parametrize("smtp_settings", [{"mx.trusted_networks": ["127.0.0.0/8"], "limits.max_recipients": 3}])
+def test_recipient_count_and_line_length_are_limited(smtp_hub):
+    with smtplib.SMTP("127.0.0.1", smtp_hub.port("mx"), timeout=30) as client:
+        client.ehlo("x")
+        client.mail("app@interne.test")
+        assert [client.rcpt(JEAN)[0] for _ in range(4)] == [250, 250, 250, 452]
+        code, _ = client.data(message("app@interne.test", JEAN, body="z" * 1200 + "\r\n"))
+        assert code == 500  # RFC 5321 §4.5.3.1.6: 998 characters and CRLF
+        assert client.noop() == (250, b"2.0.0 OK")
+        assert client.rset() == (250, b"2.0.0 OK")
+    assert read_folder(smtp_hub.hub, JEAN) == []
