@@ -117,6 +117,8 @@ SETTINGS: tuple[Setting, ...] = (
     # --- SMTP front doors, whitelist and outbound relay (issue 3: smtp/, directory/, relays/) ---
     Setting("mx.ca_files", list, [],
             "CA bundles (PEM) that peers' client certificates must chain to on mx (IGC-Santé)."),
+    Setting("mx.crl_files", list, [],
+            "CRLs (PEM or DER) of those CAs; a revoked certificate is refused; a bad CRL keeps the last good one."),
     Setting("mx.whitelist_file", str, "whitelist/listeblanche.xml",
             "The trust-space whitelist in use; written by `mssante-hub whitelist load`."),
     Setting("submission.client_ca_files", list, [],

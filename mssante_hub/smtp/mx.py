@@ -1,6 +1,6 @@
 """The MX of the trust space: other operators and hospital systems of other domains deliver here.
 
-STARTTLS before MAIL, a client certificate chained to the configured CAs, valid now, whose
+STARTTLS before MAIL, a client certificate chained to the configured CAs, valid now, not revoked, whose
 subject DN the whitelist lists for the MAIL FROM domain; local recipients only (no relay).
 Systems on `mx.trusted_networks` may deliver to local mailboxes without TLS or certificate,
 as Postfix's mynetworks.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
+from mssante_hub.directory.revocation import RevocationLists
 from mssante_hub.directory.whitelist import WhitelistFile, normalize_dn
 from mssante_hub.hub import Hub
 from mssante_hub.listeners import Listener
@@ -29,6 +30,9 @@ class MxDoor(BaseDoor):
         super().__init__(hub)
         self.trusted = [ipaddress.ip_network(n, strict=False) for n in hub.config.get("mx.trusted_networks")]
         self.whitelist = WhitelistFile(hub.config.path_setting("mx.whitelist_file"))
+        data_dir = hub.config.data_dir
+        self.revocations = RevocationLists([data_dir / p for p in hub.config.get("mx.crl_files")],
+                                           [data_dir / p for p in hub.config.get("mx.ca_files")])
 
     def is_trusted(self, server: HubSMTP) -> bool:
         return bool(self.trusted) and server.in_networks(self.trusted)
@@ -48,6 +52,8 @@ class MxDoor(BaseDoor):
             return replies.CERTIFICATE_EXPIRED
         if problem:
             return replies.CERTIFICATE_NOT_YET_VALID
+        if self.revocations.is_revoked(cert.certificate):
+            return replies.CERTIFICATE_REVOKED
         whitelist = self.whitelist.current()
         dn = normalize_dn(cert.subject)
         if not sender:  # a bounce: any listed operator may send one

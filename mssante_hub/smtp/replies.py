@@ -70,6 +70,7 @@ SENDER_DOMAIN_NOT_WHITELISTED = ("550 5.7.1 Domaine expéditeur absent de la lis
 NO_CLIENT_CERTIFICATE = ("550 5.7.1 Certificat client requis (TLS mutuel) / "
                          "Client certificate required (mutual TLS)")
 CERTIFICATE_EXPIRED = "550 5.7.1 Certificat client expiré / Client certificate expired"
+CERTIFICATE_REVOKED = "550 5.7.1 Certificat client révoqué / Client certificate revoked"
 CERTIFICATE_NOT_YET_VALID = "550 5.7.1 Certificat client pas encore valide / Client certificate not yet valid"
 DN_NOT_LISTED = ("550 5.7.1 DN du certificat non inscrit pour ce domaine / "
                  "Certificate subject DN is not listed for this domain")

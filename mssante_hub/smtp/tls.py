@@ -25,6 +25,7 @@ class PeerCertificate:
     not_before: dt.datetime
     not_after: dt.datetime
     der: bytes
+    certificate: x509.Certificate
 
     def validity_problem(self, now: dt.datetime | None = None) -> str:
         """'' when valid now, else 'expired' or 'not-yet-valid'."""
@@ -60,4 +61,4 @@ def peer_certificate(ssl_extra: dict | None) -> PeerCertificate | None:
     if not der:
         return None
     cert = x509.load_der_x509_certificate(der)
-    return PeerCertificate(cert.subject, cert.not_valid_before_utc, cert.not_valid_after_utc, der)
+    return PeerCertificate(cert.subject, cert.not_valid_before_utc, cert.not_valid_after_utc, der, cert)
