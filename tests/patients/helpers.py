@@ -51,8 +51,11 @@ def send(hub: Hub, sender: str, to: list[str], *, channel: str | None = None, ra
          **message_args) -> delivery.Delivered:
     """Send as `sender`: a local sender logs in on submission, a remote one arrives on mx."""
     raw = raw or make_message(sender, to, **message_args)
-    if channel is None:
-        channel = "submission" if hub.is_local(sender) else "mx"
+    if channel is None:  # patients write from the webmail; local professionals on submission; others on mx
+        if sender.rpartition("@")[2] == hub.config.get("hub.patient_domain"):
+            channel = "web"
+        else:
+            channel = "submission" if hub.is_local(sender) else "mx"
     who = identity_of(hub, sender) if channel in ("submission", "web", "imap") else None
     envelope = delivery.Envelope(mail_from=sender, rcpt_to=tuple(to), channel=channel)
     return asyncio.run(delivery.accept(hub, envelope, raw, who))

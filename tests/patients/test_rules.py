@@ -1,9 +1,10 @@
 """The patient messaging rules (DOMAIN.md §5) through delivery.accept.
 
 Every (sender type x recipient type x earlier conversation x ended or not) case is
-sent on the path the SMTP front doors call (channel "submission" for local
-senders, "mx" for another operator's professional). The webmail does not exist
-yet; its channel ("web") takes the same path and is covered by one case below.
+sent through delivery.accept, the path every front door calls: patients on the
+webmail channel ("web"; the webmail itself does not exist yet), local
+professionals on "submission", another operator's professional on "mx". The same
+rules on the real SMTP listeners: test_rules_smtp.py.
 """
 
 from __future__ import annotations
