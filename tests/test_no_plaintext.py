@@ -37,7 +37,10 @@ def deliver_marked(hub: Hub, run: str) -> list[bytes]:
 def scan(paths: list[Path], needles: list[bytes]) -> list[tuple[str, bytes]]:
     hits = []
     for path in paths:
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # a live server's transient file (PostgreSQL's relcache init) went away
+            continue
         hits += [(str(path), needle) for needle in needles if needle in data]
     return hits
 
