@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ipaddress
+import logging
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -23,6 +24,15 @@ from mssante_hub.mime import bare_line_ending
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.params import MailParams, ParamError, RcptParams, parse_mail, parse_rcpt
 
+
+class _QuietDeprecations(logging.Filter):
+    """aiosmtpd warns on every successful AUTH that a field it sets itself is deprecated."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()
+
+
+logging.getLogger("mail.log").addFilter(_QuietDeprecations())
 
 COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4
 MAIL_COMMAND_LIMIT = COMMAND_LIMIT + 26 + 10 + 14 + 110 + 20  # SIZE, SMTPUTF8, BODY, ENVID, RET
