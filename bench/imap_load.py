@@ -1,6 +1,6 @@
 """IMAP load: the hub against the baseline Dovecot, same mix, same seed, in one run.
 
-    python3 bench/imap_load.py [--clients 10] [--seconds 20] [--seed 42] [--idle 1000]
+    python3 bench/imap_load.py [--clients 10] [--seconds 20] [--rounds 4] [--seed 42] [--idle 1000]
 
 N clients each log in over implicit TLS, select INBOX and run a weighted mix (fetch
 flags, fetch a body, store, append, expunge, select, noop), logging out and in again
@@ -148,10 +148,13 @@ async def timed(client: Client, text: bytes, latencies: list[float], literal: by
     return result
 
 
-async def load(port: int, users: list[str], password: str, clients: int, seconds: float, seed_value: int) -> dict:
-    rng = random.Random(seed_value)
+async def seed_all(port: int, users: list[str], password: str, seed_value: int) -> None:
     await asyncio.gather(*(seed(port, u, password, SEED_MESSAGES, random.Random(seed_value + i))
                            for i, u in enumerate(users)))
+
+
+async def load(port: int, users: list[str], password: str, clients: int, seconds: float, seed_value: int) -> dict:
+    rng = random.Random(seed_value)
     latencies: list[float] = []
     errors: list[str] = []
     deadline = time.monotonic() + seconds
@@ -161,12 +164,19 @@ async def load(port: int, users: list[str], password: str, clients: int, seconds
     elapsed = time.monotonic() - started
     latencies.sort()
     if VERBOSE:
-        for verb, values in sorted(BY_VERB.items()):
-            print(f"    {verb.decode():12} n={len(values):5} p50 {1000 * statistics.median(values):7.1f} ms")
+        print(f"  port {port}: " + ", ".join(f"{verb.decode()} {1000 * statistics.median(values):.1f}"
+                                              for verb, values in sorted(BY_VERB.items())) + " (p50 ms)")
     BY_VERB.clear()
-    return {"commands": len(latencies), "per_s": len(latencies) / elapsed,
+    return {"commands": len(latencies), "seconds": elapsed, "latencies": latencies, "errors": len(errors)}
+
+
+def summary(runs: list[dict]) -> dict:
+    latencies = sorted(x for run in runs for x in run["latencies"])
+    seconds = sum(run["seconds"] for run in runs)
+    return {"commands": len(latencies), "per_s": len(latencies) / seconds,
             "p50_ms": 1000 * statistics.median(latencies),
-            "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))], "errors": len(errors)}
+            "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
+            "errors": sum(run["errors"] for run in runs)}
 
 
 def rss_mib(pid: int) -> float:
@@ -228,6 +238,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating hub/Dovecot slices")
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--hub-only", action="store_true", help="skip Dovecot")
     parser.add_argument("--verbose", action="store_true", help="latency per command verb")
@@ -243,14 +254,25 @@ def main() -> int:
         data_dir = make_hub(Path(tmp))
         with served(data_dir, ["imaps"]) as hub:
             port = hub.port("imaps")
-            result_hub = asyncio.run(load(port, users, HUB_PASSWORD, args.clients, args.seconds, args.seed))
+            dovecot = dovecot_running() and not args.hub_only
+            asyncio.run(seed_all(port, users, HUB_PASSWORD, args.seed))
+            if dovecot:
+                asyncio.run(seed_all(DOVECOT_PORT, users, DOVECOT_PASSWORD, args.seed))
+            # Alternate short slices so that both servers see the same (noisy, shared) machine.
+            hub_runs, dovecot_runs = [], []
+            for round_ in range(args.rounds):
+                slice_s = args.seconds / args.rounds
+                hub_runs.append(asyncio.run(load(port, users, HUB_PASSWORD, args.clients, slice_s,
+                                                 args.seed + round_)))
+                if dovecot:
+                    dovecot_runs.append(asyncio.run(load(DOVECOT_PORT, users, DOVECOT_PASSWORD, args.clients,
+                                                         slice_s, args.seed + round_)))
+            result_hub = summary(hub_runs)
             print(f"hub     : {result_hub['commands']} commands, {result_hub['per_s']:.0f}/s, "
                   f"p50 {result_hub['p50_ms']:.1f} ms, p95 {result_hub['p95_ms']:.1f} ms, "
                   f"errors {result_hub['errors']}", flush=True)
-            result_dovecot = None
-            if dovecot_running() and not args.hub_only:
-                result_dovecot = asyncio.run(load(DOVECOT_PORT, users, DOVECOT_PASSWORD, args.clients, args.seconds,
-                                                  args.seed))
+            if dovecot:
+                result_dovecot = summary(dovecot_runs)
                 print(f"dovecot : {result_dovecot['commands']} commands, {result_dovecot['per_s']:.0f}/s, "
                       f"p50 {result_dovecot['p50_ms']:.1f} ms, p95 {result_dovecot['p95_ms']:.1f} ms, "
                       f"errors {result_dovecot['errors']}", flush=True)

@@ -94,6 +94,7 @@ class Session(IMAP4Server):
         self.dirty = False
         self.owed_expunges = False
         self._line_waiter: asyncio.Future | None = None
+        self._updating = asyncio.Lock()
         self.idling = False
 
     # --- connection ---------------------------------------------------------------
@@ -123,6 +124,10 @@ class Session(IMAP4Server):
         super().connectionLost(reason)
 
     def timeoutConnection(self) -> None:  # noqa: N802
+        waiting_for_client = self._line_waiter is not None and not self._line_waiter.done()  # IDLE, SASL
+        if self.busy and not waiting_for_client:
+            self.resetTimeout()  # a command still running (a slow login, say) is not inactivity
+            return
         self.untagged(responses.BYE_AUTOLOGOUT)
         self.state = LOGOUT
         self.transport.loseConnection()
@@ -252,16 +257,19 @@ class Session(IMAP4Server):
             asyncio.ensure_future(self.send_updates(allow_expunge=True))
 
     async def send_updates(self, allow_expunge: bool) -> None:
-        view = self.selected
-        if view is None or not (self.dirty or (self.owed_expunges and allow_expunge)):
-            return
-        self.dirty = False
-        states = await self.hub.read(lambda conn: imapstore.message_states(conn, view.id))
-        if self.selected is not view or self.transport is None:
-            return
-        lines, self.owed_expunges = view.catch_up(states, allow_expunge)
-        for line in lines:
-            self.untagged(line)
+        # One at a time: an older snapshot applied after a newer one would announce false expunges.
+        async with self._updating:
+            view = self.selected
+            if view is None or not (self.dirty or (self.owed_expunges and allow_expunge)):
+                return
+            self.dirty = False
+            states = await self.hub.read(lambda conn: imapstore.message_states(conn, view.id))
+            if self.selected is not view or self.transport is None:
+                return
+            lines, owed = view.catch_up(states, allow_expunge)
+            self.owed_expunges = owed
+            for line in lines:
+                self.untagged(line)
 
     def changed(self, folder_id: int, including_me: bool = False) -> None:
         """This session changed a folder: tell the others watching it (and itself if asked)."""
