@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None, help="where to put the data folder (default: a temp)")
     args = parser.parse_args()
+    os.umask(0o077)  # as the command line does: the data folder is its owner's alone
     base = Path(tempfile.mkdtemp(prefix="provision-", dir=args.workdir))
     try:
         print(json.dumps(run(args.count, args.backend, base, args.seed)), flush=True)

@@ -50,6 +50,8 @@ CODE_CHARS = 20
 CODE_GROUP = 5
 _CODE_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
 _EMAIL = re.compile(r"^[^@\s\"<>(),;:\\\[\]]{1,64}@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_ISO_DATE = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})$")
+_FRENCH_DATE = re.compile(r"^(?P<d>\d{2})/(?P<m>\d{2})/(?P<y>\d{4})$")
 _SEX = {"M": "M", "1": "M", "H": "M", "F": "F", "2": "F"}
 
 
@@ -97,22 +99,23 @@ def _name(value: str, what: str) -> str:
     value = unicodedata.normalize("NFC", value.strip())
     if not value or len(value) > MAX_NAME_CHARS:
         raise ValueError(f"{what} must have 1 to {MAX_NAME_CHARS} characters")
-    if any(unicodedata.category(c).startswith("C") for c in value):
+    if not value.isprintable():  # control, format and line-separator characters have no place in a name
         raise ValueError(f"{what} holds control characters")
     return value
 
 
 def _birth_date(value: str) -> str:
-    value = value.strip()
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            date = dt.datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
-        if date.year < 1880 or date > dt.date.today():
-            raise ValueError("birth_date is out of range")
-        return date.isoformat()
-    raise ValueError("birth_date must be YYYY-MM-DD or DD/MM/YYYY")
+    # A regex and date() rather than strptime: a tenth of the cost, which shows at a million rows.
+    found = _ISO_DATE.match(value.strip()) or _FRENCH_DATE.match(value.strip())
+    if found is None:
+        raise ValueError("birth_date must be YYYY-MM-DD or DD/MM/YYYY")
+    try:
+        date = dt.date(int(found["y"]), int(found["m"]), int(found["d"]))
+    except ValueError:
+        raise ValueError("birth_date is not a real date") from None
+    if date.year < 1880 or date > dt.date.today():
+        raise ValueError("birth_date is out of range")
+    return date.isoformat()
 
 
 def validate_row(row: dict[str, str]) -> PatientRecord:
