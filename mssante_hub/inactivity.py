@@ -2,22 +2,49 @@
 
 Both limits are settings; every warning and suspension is traced. The warning is a
 message from the hub's postmaster to the mailbox itself, through delivery.accept.
+
+Last use is `accounts.last_login_at`, brought up to date here from the front doors'
+successful-login traces (SMTP `auth.success`, IMAP `imap.login`, webmail `login`):
+the daily run folds them in long before the audit retention (>= 6 months) drops them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from mssante_hub import audit, identity
 from mssante_hub.hub import Hub
-from storage.models import Account, AccountStatus
+from storage.models import Account, AccountStatus, AuditEvent
 from storage.patients import InactivityWarning
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+# Successful logins as each front door traces them.
+LOGIN_ACTIONS = ("auth.success", "imap.login", audit.LOGIN)
+
+
+def fold_logins(conn: Connection) -> int:
+    """Copy the newest successful login of each professional mailbox into last_login_at."""
+    latest = dict(conn.execute(
+        select(AuditEvent.actor, func.max(AuditEvent.at)).where(AuditEvent.action.in_(LOGIN_ACTIONS))
+        .group_by(AuditEvent.actor)
+    ).all())
+    if not latest:
+        return 0
+    updated = 0
+    rows = conn.execute(select(Account.id, Account.address, Account.last_login_at)
+                        .where(Account.type.in_(sorted(identity.PROFESSIONAL_TYPES)))).all()
+    for row in rows:
+        seen = _aware(latest.get(row.address))
+        if seen is not None and (row.last_login_at is None or seen > _aware(row.last_login_at)):
+            conn.execute(update(Account).where(Account.id == row.id).values(last_login_at=seen))
+            updated += 1
+    return updated
 
 
 def _candidates(conn: Connection):
@@ -36,6 +63,7 @@ async def check_inactive_mailboxes(hub: Hub, now: dt.datetime | None = None) -> 
     now = now or dt.datetime.now(dt.timezone.utc)
     warn_after = dt.timedelta(days=hub.config.get("professionals.inactivity_warn_days"))
     suspend_after = dt.timedelta(days=hub.config.get("professionals.inactivity_suspend_days"))
+    await hub.write(fold_logins)
     to_warn, to_suspend = [], []
     for row in await hub.read(_candidates):
         last = _aware(row.last_login_at) or _aware(row.created_at)

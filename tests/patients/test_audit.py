@@ -84,6 +84,17 @@ def test_professional_mailboxes_warned_at_11_months_suspended_at_12(hub):
     assert sorted(traced) == [audit.MAILBOX_INACTIVE_WARN, audit.MAILBOX_SUSPEND]
 
 
+def test_logins_traced_by_the_front_doors_count_as_use(hub):
+    mailbox = add_professional(hub, "dr.connecte", password=None)
+    _age(hub, mailbox, None)  # created long ago, never seen logging in...
+    now = dt.datetime.now(dt.timezone.utc)
+    hub.committer.run(lambda conn: audit.record(conn, actor=mailbox, action="imap.login", outcome="ok"))
+    assert asyncio.run(check_inactive_mailboxes(hub, now)) == {"warned": 0, "suspended": 0}  # ...but it did
+    last = hub.read_sync(lambda conn: conn.execute(
+        select(Account.last_login_at).where(Account.address == mailbox)).scalar())
+    assert last is not None
+
+
 def test_inactivity_limits_are_settings(hub):
     mailbox = add_professional(hub, "dr.reglage", password=None)
     _age(hub, mailbox, 40)
