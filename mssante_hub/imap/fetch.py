@@ -119,7 +119,7 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         for u in uids:
             seq = view.seq_of(u)
             if seq is not None:
-                s.transport.write(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(_from_view(i, view, u) for i in items)))
+                s.emit(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(_from_view(i, view, u) for i in items)))
         return responses.OK_DONE
     with_body = any(i.needs_body for i in items)
     reader_id, private = view.owner.id, acl.private_key_of(s, view.owner)
@@ -131,7 +131,7 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
                 if row.uid in snapshot]
 
     for line in await s.hub.read(work):
-        s.transport.write(line)
+        s.emit(line)
     return responses.OK_DONE
 
 

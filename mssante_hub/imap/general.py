@@ -38,6 +38,7 @@ async def logout(s: Session, tag: bytes, args: list, uid: bool) -> bytes | None:
     s.tagged(tag, b"OK", responses.OK_LOGOUT)
     s.unselect()
     s.state = LOGOUT
+    s.flush()
     s.transport.loseConnection()
     return None
 
@@ -52,6 +53,7 @@ async def starttls(s: Session, tag: bytes, args: list, uid: bool) -> bytes | Non
     s.framer.discard()
     s.queue.clear()
     s.tagged(tag, b"OK", responses.OK_STARTTLS)
+    s.flush()  # the OK leaves in clear, before the handshake
     s.transport.startTLS(s.ctx)
     s.tls_active = True
     s.state = UNAUTH

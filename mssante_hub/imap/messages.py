@@ -42,6 +42,16 @@ def flag_names(tokens: list) -> list[str]:
     return out
 
 
+def _changes(current: str, mode: str, flags: list[str]) -> bool:
+    have = {f.lower() for f in current.split()}
+    wanted = {f.lower() for f in flags}
+    if mode == "set":
+        return have != wanted
+    if mode == "add":
+        return not wanted <= have
+    return bool(wanted & have)
+
+
 def selected_uids(s: Session, token, uid: bool) -> list[int]:
     if not isinstance(token, Atom):
         raise Bad(responses.BAD_SEQUENCE)
@@ -130,6 +140,10 @@ async def expunge(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         wanted = selected_uids(s, args[0], True)
     elif args:
         raise Bad(responses.BAD_SYNTAX)
+    await s.send_updates(allow_expunge=True)
+    candidates = view.uids if wanted is None else wanted
+    if not any("\\deleted" in view.flags.get(u, "").lower().split() for u in candidates):
+        return responses.OK_DONE  # nothing marked \Deleted: no write
     removed = await s.hub.write(lambda conn: imapstore.expunge(conn, view.id, wanted))
     if s.selected is view:
         for line in view.expunge(removed):
@@ -168,8 +182,14 @@ async def store(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     mode = {b"FLAGS": "set", b"+FLAGS": "add", b"-FLAGS": "remove"}.get(base)
     if mode is None or silent not in (b"", b"SILENT"):
         raise Bad(responses.BAD_SYNTAX)
-    states, failed = await s.hub.write(
-        lambda conn: imapstore.store_flags(conn, view.id, uids, mode, flags, unchanged_since))
+    await s.send_updates(allow_expunge=False)  # the view must be current to judge what changes
+    if unchanged_since is None and not any(_changes(view.flags.get(u, ""), mode, flags) for u in uids):
+        # Nothing would change (+FLAGS \Seen on read mail, say): no write, same answer.
+        states, failed = [imapstore.MessageState(u, view.flags[u], view.modseqs[u]) for u in uids
+                          if u in view.flags], []
+    else:
+        states, failed = await s.hub.write(
+            lambda conn: imapstore.store_flags(conn, view.id, uids, mode, flags, unchanged_since))
     if s.selected is not view:
         return responses.OK_DONE
     changed = [st for st in states if st.modseq != view.modseqs.get(st.uid) or st.flags != view.flags.get(st.uid)]

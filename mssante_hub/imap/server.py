@@ -95,6 +95,7 @@ class Session(IMAP4Server):
         self.owed_expunges = False
         self._line_waiter: asyncio.Future | None = None
         self._updating = asyncio.Lock()
+        self._output: list[bytes] = []
         self.idling = False
 
     # --- connection ---------------------------------------------------------------
@@ -104,6 +105,7 @@ class Session(IMAP4Server):
         self.server_factory.sessions.add(self)
         if len(self.server_factory.sessions) > self.hub.config.get("imap.max_connections"):
             self.untagged(responses.BYE_TOO_MANY)
+            self.flush()
             self.transport.loseConnection()
             return
         super().connectionMade()
@@ -130,6 +132,7 @@ class Session(IMAP4Server):
             return
         self.untagged(responses.BYE_AUTOLOGOUT)
         self.state = LOGOUT
+        self.flush()
         self.transport.loseConnection()
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
@@ -155,15 +158,30 @@ class Session(IMAP4Server):
             return
         text = responses.BYE_LINE_TOO_LONG if event.response == b"LINE" else responses.BYE_COMMAND_TOO_BIG
         self.untagged(text)
+        self.flush()
         self.transport.loseConnection()
 
     # --- output -----------------------------------------------------------------------
 
+    def emit(self, data: bytes) -> None:
+        """Queue output; everything written in one turn of the loop leaves in one TLS write."""
+        if not self._output:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._output.append(data)
+
+    def flush(self) -> None:
+        output, self._output = self._output, []
+        if output and self.transport is not None:
+            self.transport.write(b"".join(output))
+
+    def sendLine(self, line: bytes) -> None:  # noqa: N802 - Twisted's naming; continuations go through emit
+        self.emit(line + b"\r\n")
+
     def untagged(self, text: bytes) -> None:
-        self.transport.write(b"* " + text + b"\r\n")
+        self.emit(b"* " + text + b"\r\n")
 
     def tagged(self, tag: bytes, status: bytes, text: bytes) -> None:
-        self.transport.write(tag + b" " + status + b" " + text + b"\r\n")
+        self.emit(tag + b" " + status + b" " + text + b"\r\n")
 
     # --- the command queue ----------------------------------------------------------
 
