@@ -96,3 +96,19 @@ def test_trusted_networks_deliver_locally_without_tls_but_never_relay(smtp_hub):
         code, _ = client.rcpt(f"someone@{REMOTE_DOMAIN}")
     assert code == 554
     assert len(read_folder(smtp_hub.hub, JEAN)) == 1
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_tls_below_1_2_is_refused(smtp_hub, pki):
+    import ssl
+
+    context = pki.client_context(pki.hospital)
+    context.minimum_version = ssl.TLSVersion.TLSv1
+    context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # this client really offers TLS 1.1 (it works with a lax server)
+    with smtplib.SMTP("127.0.0.1", smtp_hub.port("mx"), timeout=30) as client:
+        client.ehlo("x")
+        with pytest.raises((ssl.SSLError, smtplib.SMTPServerDisconnected, ConnectionError)):
+            client.starttls(context=context)
+    with tls_client(smtp_hub, pki, pki.hospital) as client:  # and the server keeps serving
+        assert client.noop()[0] == 250
