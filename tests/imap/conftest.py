@@ -40,6 +40,7 @@ def start(tmp_path_factory, settings: dict | None = None):
     data_dir = make_data_dir(tmp_path_factory.mktemp("imap"))
     config = Config.load(data_dir)
     config.set("mx.trusted_networks", ["127.0.0.0/8"])
+    config.set("imap.idle_poll_seconds", 1.0)  # another process's delivery is seen within a second
     for key, value in (settings or {}).items():
         config.set(key, value)
     config.save()

@@ -124,3 +124,29 @@ def test_commands_sent_in_clear_after_starttls_are_dropped(imap_hub):
     raw.send(b"c NOOP\r\n")
     assert raw.line() == b"c OK " + responses.OK_DONE  # nothing answered for b
     raw.close()
+
+
+def test_idle_sees_a_delivery_made_by_another_hub_process(imap_hub):
+    """Several hub processes may share one database: IDLE also looks for their changes."""
+    import asyncio
+
+    from mssante_hub import delivery
+    from mssante_hub.hub import Hub
+
+    user = imap_hub.fresh_user()
+    raw = Raw(imap_hub.port("imaps"))
+    login_raw(raw, user, imap_hub.password)
+    raw.send(b"s SELECT INBOX\r\n")
+    raw.until_tagged(b"s")
+    raw.send(b"i IDLE\r\n")
+    assert raw.line().startswith(b"+")
+    other_process = Hub.open(imap_hub.data_dir)  # this test process, not the served one
+    try:
+        asyncio.run(delivery.accept(other_process, delivery.Envelope(mail_from="x@hub.test", rcpt_to=(user,)),
+                                    message("D'un autre processus", to=user)))
+    finally:
+        other_process.close()
+    assert raw.line() == b"* 1 EXISTS"
+    raw.send(b"DONE\r\n")
+    assert raw.until_tagged(b"i")[-1].startswith(b"i OK")
+    raw.close()
