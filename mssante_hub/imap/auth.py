@@ -6,8 +6,10 @@ password itself never reaches a log line.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import secrets
 
 from mssante_hub import audit
 from mssante_hub.imap import responses
@@ -30,7 +32,9 @@ async def check_password(s: Session, user: bytes, password: bytes) -> None:
         raise No(responses.NO_AUTH_FAILED) from None
     account = await s.hub.read(lambda conn: account_repo.by_address(conn, address)) if address else None
     stored = account.password_hash if account is not None else None
-    ok = await s.hub.passwords.verify_async(stored, secret) if stored else False
+    # An unknown mailbox costs the same Argon2 work as a known one: no enumeration by timing.
+    ok = await s.hub.passwords.verify_async(stored or await _decoy_hash(s), secret)
+    ok = ok and stored is not None
     if not ok or account.status != AccountStatus.ACTIVE.value or account.type not in IMAP_ACCOUNT_TYPES:
         raise No(responses.NO_AUTH_FAILED)
     s.account = account
@@ -41,6 +45,17 @@ async def check_password(s: Session, user: bytes, password: bytes) -> None:
     await s.hub.write(lambda conn: audit.record(
         conn, actor=account.address, action=LOGIN_ACTION, subject_account_id=account.id,
         target=f"imap from:{getattr(peer, 'host', '?')}"))
+
+
+_DECOY: dict[int, str] = {}
+
+
+async def _decoy_hash(s: Session) -> str:
+    key = id(s.hub)
+    if key not in _DECOY:
+        _DECOY[key] = await asyncio.get_running_loop().run_in_executor(
+            None, s.hub.passwords.hash, secrets.token_hex(16))
+    return _DECOY[key]
 
 
 def _require_tls(s: Session) -> None:
