@@ -112,3 +112,18 @@ def test_key_rotation_still_walks_closed_spaces(hub):
         assert [m.raw for m in read_folder(rotated, patient)] == before
     finally:
         rotated.close()
+
+
+def test_cli_close_reopen_delete_and_daily_job(data_dir):
+    from tests.support.served import run_cli
+
+    ins = "279035121518989"
+    assert run_cli("patient", "add", "--data-dir", str(data_dir), "--ins", ins, "--name", "TEST Anne",
+                   "--email", "anne@perso.example").returncode == 0
+    for action, said in (("close", "closed"), ("reopen", "reopened"), ("delete", "deletion recorded")):
+        done = run_cli("patient", action, "--data-dir", str(data_dir), "--ins", ins)
+        assert done.returncode == 0 and said in done.stdout, done.stderr
+    done = run_cli("patient", "reopen", "--data-dir", str(data_dir), "--ins", ins)
+    assert done.returncode == 1 and "No archive" in done.stderr
+    done = run_cli("jobs", "run-daily", "--data-dir", str(data_dir))
+    assert done.returncode == 0 and "deleted=0" in done.stdout and "audit_purged=" in done.stdout, done.stderr
