@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import smtplib
+import time
 
 import aioimaplib
 
@@ -90,12 +91,30 @@ def test_quota_reports_usage_and_refuses_beyond(tmp_path_factory):
         client.logout()
 
 
-def test_autologout_after_inactivity(tmp_path_factory):
-    data_dir, users = start(tmp_path_factory, {"imap.autologout_seconds": 1, "imap.preauth_timeout_seconds": 1})
+def test_autologout_after_inactivity_and_connection_cap(tmp_path_factory):
+    data_dir, users = start(tmp_path_factory, {"imap.autologout_seconds": 1, "imap.preauth_timeout_seconds": 1,
+                                               "imap.max_connections": 1})
     with served(data_dir, ["imaps"]) as running:
         raw = Raw(running.port("imaps"))
+        extra = Raw(running.port("imaps"))
+        assert extra.greeting == b"* " + responses.BYE_TOO_MANY  # imap.max_connections
+        assert extra.closed()
         assert raw.line() == b"* " + responses.BYE_AUTOLOGOUT  # before login
-        raw = Raw(running.port("imaps"))
+        assert raw.closed()
+        raw.close()
+        extra.close()
+        raw = connect_when_a_slot_is_free(running.port("imaps"))
         login_raw(raw, users[0], "correct horse battery staple")
         assert raw.line() == b"* " + responses.BYE_AUTOLOGOUT  # after login, idle
         assert raw.closed()
+
+
+def connect_when_a_slot_is_free(port: int) -> Raw:
+    """The server frees a slot when it has seen the old connections close: retry a little."""
+    for _ in range(100):
+        raw = Raw(port)
+        if raw.greeting != b"* " + responses.BYE_TOO_MANY:
+            return raw
+        raw.close()
+        time.sleep(0.1)
+    raise AssertionError("no connection slot was freed")
