@@ -19,6 +19,7 @@ SHARED_PREFIX = b"Shared"
 SPECIAL_USES = {b"\\SENT", b"\\DRAFTS", b"\\TRASH", b"\\JUNK", b"\\ARCHIVE", b"\\ALL", b"\\FLAGGED"}
 STATUS_ITEMS = (b"MESSAGES", b"RECENT", b"UIDNEXT", b"UIDVALIDITY", b"UNSEEN", b"SIZE", b"HIGHESTMODSEQ")
 QUOTA_ROOT = b""
+MAX_PATTERNS = 20
 
 
 def mailbox_arg(token) -> str:
@@ -65,11 +66,15 @@ async def _list(s: Session, args: list, subscribed_only: bool, verb: bytes) -> b
         args = args[:2]
     if len(args) != 2:
         raise Bad(responses.BAD_SYNTAX)
-    reference, pattern = astring(args[0]), astring(args[1])
-    if pattern == b"":
+    reference = astring(args[0])
+    # LIST-EXTENDED (RFC 5258) allows a parenthesised list of patterns.
+    patterns = [astring(p) for p in args[1]] if isinstance(args[1], list) else [astring(args[1])]
+    if not patterns or len(patterns) > MAX_PATTERNS:
+        raise Bad(responses.BAD_SYNTAX)
+    if patterns == [b""]:
         s.untagged(b'%s (\\Noselect) "/" ""' % verb)
         return responses.OK_DONE
-    matcher = _pattern(reference, pattern)
+    matcher = re.compile("|".join(_pattern(reference, p).pattern for p in patterns))
     rows = await _folders(s)
     names = {r.name: r for r in rows}
     for shared_name, row, _rights in await acl.shared_listing(s):

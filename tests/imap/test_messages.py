@@ -47,6 +47,9 @@ def test_list_shows_special_use_and_children(alice):
     status, lines = alice._simple_command("LIST", "(SPECIAL-USE)", '""', "*")
     special = alice.untagged_responses.pop("LIST")
     assert len(special) == 5 and not any(b'"INBOX"' in s for s in special)
+    alice._simple_command("LIST", '""', '("INBOX" "Projets/%")')  # LIST-EXTENDED: several patterns
+    several = alice.untagged_responses.pop("LIST")
+    assert [re.search(rb'"([^"]*)"$', line)[1] for line in several] == [b"INBOX", b"Projets/2026"]
 
 
 def test_select_and_examine_report_uidvalidity_uidnext_permanentflags(alice):
