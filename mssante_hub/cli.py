@@ -46,11 +46,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"created {args.data_dir} (settings: {config.path})")
     if args.demo:
         pro_password, patient_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
-        hub = Hub.open(args.data_dir)
-        try:
+        with Hub.open(args.data_dir) as hub:
             professional, patient = add_demo_accounts(hub, pro_password, patient_password)
-        finally:
-            hub.close()
         print(f"demo professional: {professional}  password: {pro_password}")
         print(f"demo patient:      {patient}  password: {patient_password}")
     return 0
@@ -77,12 +74,9 @@ def cmd_account_add(args: argparse.Namespace) -> int:
     from mssante_hub.hub import Hub
 
     password = _read_password(args)
-    hub = Hub.open(args.data_dir)
-    try:
+    with Hub.open(args.data_dir) as hub:
         account_id = add_account(hub, type=args.type, address=args.address, display_name=args.name,
                                  password=password, rpps=args.rpps)
-    finally:
-        hub.close()
     print(f"account {account_id} {args.address.lower()} created")
     return 0
 
@@ -91,11 +85,8 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from mssante_hub.hub import Hub
     from mssante_hub.keys import rotate_master_key
 
-    hub = Hub.open(args.data_dir)
-    try:
+    with Hub.open(args.data_dir) as hub:
         count = rotate_master_key(hub, progress=not args.quiet)
-    finally:
-        hub.close()
     print(f"master key rotated; {count} account keys re-sealed")
     return 0
 

@@ -132,6 +132,12 @@ class Hub:
         """Like write(), for items a batch function applies many at a time."""
         return await asyncio.wrap_future(self.committer.submit_batched(kind, item))
 
+    def __enter__(self) -> "Hub":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._prepare_pool is not None:
             self._prepare_pool.close()
