@@ -20,7 +20,8 @@ from storage.models import AccountStatus, AccountType
 
 IMAP_ACCOUNT_TYPES = {t.value for t in (AccountType.PER, AccountType.ORG, AccountType.APP, AccountType.CAB)}
 MAX_SASL_RESPONSE = 8192  # base64 octets of one SASL response
-LOGIN_ACTION = "imap.login"
+LOGIN_ACTION = "imap.login"  # read by mssante_hub/inactivity.py: keep the name
+LOGIN_FAILED_ACTION = "imap.login_failed"
 
 
 async def check_password(s: Session, user: bytes, password: bytes) -> None:
@@ -36,6 +37,10 @@ async def check_password(s: Session, user: bytes, password: bytes) -> None:
     ok = await s.hub.passwords.verify_async(stored or await _decoy_hash(s), secret)
     ok = ok and stored is not None
     if not ok or account.status != AccountStatus.ACTIVE.value or account.type not in IMAP_ACCOUNT_TYPES:
+        peer = getattr(s.transport.getPeer(), "host", "?") if s.transport else "?"
+        await s.hub.write(lambda conn: audit.record(  # the attempt, never the password
+            conn, actor=address[:320], actor_type="imap", action=LOGIN_FAILED_ACTION,
+            subject_account_id=account.id if account else None, target=f"imap from:{peer}", outcome="refused"))
         raise No(responses.NO_AUTH_FAILED)
     s.account = account
     s.private_key = s.hub.keyring.private_key(account.key_id, account.sealed_private_key)
@@ -43,7 +48,7 @@ async def check_password(s: Session, user: bytes, password: bytes) -> None:
     s.setTimeout(s.POSTAUTH_TIMEOUT)
     peer = s.transport.getPeer()
     await s.hub.write(lambda conn: audit.record(
-        conn, actor=account.address, action=LOGIN_ACTION, subject_account_id=account.id,
+        conn, actor=account.address, actor_type="imap", action=LOGIN_ACTION, subject_account_id=account.id,
         target=f"imap from:{getattr(peer, 'host', '?')}"))
 
 

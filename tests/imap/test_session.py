@@ -7,8 +7,11 @@ import imaplib
 import smtplib
 
 import pytest
+import sqlalchemy as sa
 
+from mssante_hub.config import Config
 from mssante_hub.imap import responses
+from storage.models import AuditEvent
 from tests.imap.support import HOST, TIMEOUT_S, Raw, client_tls, imaps, login_raw, message
 
 
@@ -35,6 +38,14 @@ def test_implicit_tls_login_and_wrong_password(imap_hub):
         client.login(imap_hub.alice, "wrong password")
     assert client.login(imap_hub.alice, imap_hub.password)[0] == "OK"
     assert client.logout()[0] == "BYE"
+    engine = sa.create_engine(Config.load(imap_hub.data_dir).storage_url())
+    with engine.connect() as conn:  # the audit trail: both attempts, no password
+        events = conn.execute(sa.select(AuditEvent.action, AuditEvent.outcome, AuditEvent.target)
+                              .where(AuditEvent.actor == imap_hub.alice)).all()
+    engine.dispose()
+    assert ("imap.login_failed", "refused") in {(e.action, e.outcome) for e in events}
+    assert ("imap.login", "ok") in {(e.action, e.outcome) for e in events}
+    assert not any("wrong" in e.target or imap_hub.password in e.target for e in events)
 
 
 def test_authenticate_plain_with_and_without_initial_response(imap_hub):
