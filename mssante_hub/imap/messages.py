@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 
 from mssante_hub import delivery
 from mssante_hub.imap import acl, responses
@@ -21,6 +22,7 @@ PERMANENT_FLAGS = b"(\\Seen \\Answered \\Flagged \\Deleted \\Draft \\*)"
 FLAGS_LINE = b"FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)"
 MAX_FLAGS = 100
 MAX_KEYWORD = 100
+QUOTA_REFRESH_S = 30.0  # a quota is a bound on storage, not a ledger: re-sum now and then
 
 
 def flag_names(tokens: list) -> list[str]:
@@ -266,17 +268,21 @@ async def move(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 
 async def _check_quota(s: Session, view: SelectedFolder | None, uids: list[int], extra: int = 0,
                        owner_id: int | None = None) -> None:
+    """Refuse what would pass the account's quota; usage is re-summed at most every QUOTA_REFRESH_S."""
     account_id = owner_id or (view.owner.id if view is not None else s.account.id)
     folder_id = view.id if view is not None else None
-
-    def read(conn):
-        used = imapstore.account_usage(conn, account_id)
-        if folder_id is not None and uids:
-            used += sum(r.size for r in imapstore.fetch_rows(conn, account_id, folder_id, uids, with_body=False))
-        return used
-
-    if await s.hub.read(read) + extra > s.hub.config.get("imap.quota_bytes"):
+    cache = s.hub.__dict__.setdefault("imap_quota_usage", {})  # account id -> (bytes, when summed)
+    used, when = cache.get(account_id, (0, -QUOTA_REFRESH_S))
+    now = time.monotonic()
+    if now - when >= QUOTA_REFRESH_S:
+        used = await s.hub.read(lambda conn: imapstore.account_usage(conn, account_id))
+        cache[account_id] = (used, now)
+    if folder_id is not None and uids:
+        extra += sum(r.size for r in await s.hub.read(
+            lambda conn: imapstore.fetch_rows(conn, account_id, folder_id, uids, with_body=False)))
+    if used + extra > s.hub.config.get("imap.quota_bytes"):
         raise No(responses.NO_OVERQUOTA)
+    cache[account_id] = (used + extra, cache[account_id][1]) if account_id in cache else (used + extra, now)
 
 
 @command("APPEND", AUTH, SELECTED)
