@@ -25,6 +25,7 @@ NEEDS_BODY = {b"ENVELOPE", b"BODY", b"BODYSTRUCTURE", b"RFC822", b"RFC822.HEADER
 SETS_SEEN = {b"RFC822", b"RFC822.TEXT"}
 MAX_ITEMS = 50
 MEMORY_ITEMS = {b"FLAGS", b"UID", b"MODSEQ"}
+WHOLE_MESSAGE_ITEMS = MEMORY_ITEMS | {b"RFC822", b"RFC822.SIZE", b"INTERNALDATE"}
 _SECTION = re.compile(rb"^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK)\[([^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$")
 _PART = re.compile(rb"^(\d{1,4}(?:\.\d{1,4}){0,19})?(?:\.?(HEADER|HEADER\.FIELDS|HEADER\.FIELDS\.NOT|TEXT|MIME))?"
                    rb"(?: \((.*)\))?$")
@@ -151,7 +152,9 @@ def _answer(row: imapstore.FetchRow, known: tuple, items: list[Item], private, a
             raw = b""
         else:
             raw = decrypt_body(unwrap_key(row.wrapped, row.blob_id, private), row.blob_id, row.body)
-        entity = mimetree.parse(raw)
+        # The MIME tree only when an item looks inside: BODY[] and RFC822 need the bytes alone.
+        if any(i.name not in WHOLE_MESSAGE_ITEMS and not (i.bracket and i.section == b"") for i in items):
+            entity = mimetree.parse(raw)
     parts: list[bytes] = []
     if add_flags:
         parts.append(b"FLAGS " + flags)
