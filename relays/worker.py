@@ -166,8 +166,11 @@ class RelayWorker:
         notify_delay = not item.delay_notified and age >= self.settings.delay_warning_s
         if notify_delay and wants(item.dsn_notify, "DELAY"):
             await self.send_report(item, raw, "delayed", outcome)
-        await loop.run_in_executor(None, outbound.mark_retry, self.engine, item, outcome.reply,
-                                   now + dt.timedelta(seconds=wait), item.delay_notified or notify_delay)
+        # Never wait past the maximum age: the failure report is due then, not an hour later.
+        expiry = item.created_at + dt.timedelta(seconds=self.settings.max_age_s)
+        next_attempt = max(now, min(now + dt.timedelta(seconds=wait), expiry))
+        await loop.run_in_executor(None, outbound.mark_retry, self.engine, item, outcome.reply, next_attempt,
+                                   item.delay_notified or notify_delay)
 
     async def send_report(self, item: Claimed, raw: bytes, action: str, outcome: Outcome) -> None:
         if not item.mail_from:
