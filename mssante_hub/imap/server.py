@@ -96,6 +96,7 @@ class Session(IMAP4Server):
         self._line_waiter: asyncio.Future | None = None
         self._updating = asyncio.Lock()
         self._output: list[bytes] = []
+        self.polled_modseq: tuple[int, int] | None = None  # (folder id, MODSEQ) IDLE last saw in the store
         self.idling = False
 
     # --- connection ---------------------------------------------------------------
