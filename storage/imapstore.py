@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
 
-from storage.imap_models import FolderGrant
+from storage.imap_models import ExpungedUid, FolderGrant
 from storage.mailstore import allocate_uids
 from storage.models import Blob, Folder, Message, OutboundItem, WrappedKey
 
@@ -184,7 +184,7 @@ def remove_messages(conn: Connection, folder_id: int, rows) -> None:
     ids = [r.id for r in rows]
     for start in range(0, len(ids), 500):
         conn.execute(delete(Message).where(Message.id.in_(ids[start:start + 500])))
-    new_modseq(conn, folder_id)
+    record_expunged(conn, folder_id, [r.uid for r in rows], new_modseq(conn, folder_id))
     blob_ids = sorted({r.blob_id for r in rows})
     for start in range(0, len(blob_ids), 500):
         chunk = blob_ids[start:start + 500]
@@ -221,7 +221,7 @@ def move_messages(conn: Connection, source: int, target: int, uids: list[int]) -
         ids = [r.id for r in rows]
         for start in range(0, len(ids), 500):
             conn.execute(delete(Message).where(Message.id.in_(ids[start:start + 500])))
-        new_modseq(conn, source)
+        record_expunged(conn, source, [r.uid for r in rows], new_modseq(conn, source))
     return moved, new
 
 
@@ -294,3 +294,14 @@ def grants_on(conn: Connection, folder_id: int) -> list[tuple[int, str]]:
     """(grantee account id, rights) of every grant on one folder."""
     return [(r.grantee_id, r.rights) for r in conn.execute(
         select(FolderGrant.grantee_id, FolderGrant.rights).where(FolderGrant.folder_id == folder_id))]
+
+
+def record_expunged(conn: Connection, folder_id: int, uids: list[int], modseq: int) -> None:
+    if uids:
+        conn.execute(insert(ExpungedUid), [dict(folder_id=folder_id, uid=u, modseq=modseq) for u in uids])
+
+
+def vanished_since(conn: Connection, folder_id: int, modseq: int) -> list[int]:
+    """UIDs expunged from a folder after `modseq` (QRESYNC VANISHED (EARLIER))."""
+    return sorted(set(conn.execute(select(ExpungedUid.uid).where(
+        ExpungedUid.folder_id == folder_id, ExpungedUid.modseq > modseq)).scalars()))

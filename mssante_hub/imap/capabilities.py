@@ -4,10 +4,10 @@ from __future__ import annotations
 
 # Always announced (RFC 3501 base plus the extensions implemented in this package).
 BASE = (b"IMAP4rev1", b"LITERAL+", b"SASL-IR", b"ID", b"ENABLE", b"IDLE", b"NAMESPACE", b"UNSELECT", b"UIDPLUS",
-        b"MOVE", b"CHILDREN", b"SPECIAL-USE", b"CREATE-SPECIAL-USE", b"LIST-EXTENDED", b"CONDSTORE", b"ESEARCH",
+        b"MOVE", b"CHILDREN", b"SPECIAL-USE", b"CREATE-SPECIAL-USE", b"LIST-EXTENDED", b"CONDSTORE", b"QRESYNC", b"ESEARCH",
         b"QUOTA", b"QUOTA=RES-STORAGE", b"ACL", b"RIGHTS=texk")
 AUTH_MECHANISMS = (b"PLAIN",)
-ENABLEABLE = (b"CONDSTORE",)
+ENABLEABLE = (b"CONDSTORE", b"QRESYNC")
 
 
 def announce(tls_active: bool, tls_available: bool, authenticated: bool) -> list[bytes]:

@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass
 
 from crypto.envelope import decrypt_body, unwrap_key
-from mssante_hub.imap import acl, mimetree, responses, wire
+from mssante_hub.imap import acl, mimetree, qresync, responses, wire
 from mssante_hub.imap.messages import selected_uids
 from mssante_hub.imap.server import SELECTED, Bad, Session, command
-from mssante_hub.imap.syntax import Atom, format_date_time, is_atom, number
+from mssante_hub.imap.syntax import Atom, format_date_time, is_atom, number, parse_sequence_set
 from storage import imapstore
 
 MACROS = {b"ALL": [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"ENVELOPE"],
@@ -90,11 +90,17 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     changed_since = None
     if len(args) == 3:
         mods = args[2]
-        if not isinstance(mods, list) or len(mods) != 2 or not is_atom(mods[0], b"CHANGEDSINCE"):
+        vanished = isinstance(mods, list) and len(mods) == 3 and is_atom(mods[2], b"VANISHED")
+        if not isinstance(mods, list) or len(mods) != 2 + vanished or not is_atom(mods[0], b"CHANGEDSINCE"):
             raise Bad(responses.BAD_SYNTAX)
         changed_since = number(mods[1])
         view.condstore = True
         s.enabled.add(b"CONDSTORE")
+        if vanished:
+            if not uid or not view.qresync:
+                raise Bad(responses.BAD_SYNTAX)  # RFC 7162 §3.2.6: UID FETCH, QRESYNC enabled
+            await qresync.vanished_earlier(s, view, parse_sequence_set(bytes(args[0]), view.largest(True)),
+                                           changed_since)
     if uid and not any(i.name == b"UID" for i in items):
         items.insert(0, Item(b"UID"))
     if view.condstore and (changed_since is not None) and not any(i.name == b"MODSEQ" for i in items):

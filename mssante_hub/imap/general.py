@@ -82,8 +82,11 @@ async def enable(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         if isinstance(arg, Atom) and arg.upper() in ENABLEABLE and arg.upper() not in s.enabled:
             s.enabled.add(arg.upper())
             done.append(arg.upper())
+    if b"QRESYNC" in s.enabled:
+        s.enabled.add(b"CONDSTORE")  # RFC 7162 §3.2.3: QRESYNC implies CONDSTORE
     if b"CONDSTORE" in s.enabled and s.selected is not None:
         s.selected.condstore = True
+        s.selected.qresync = b"QRESYNC" in s.enabled
     s.untagged(b"ENABLED" + b"".join(b" " + d for d in done))
     return responses.OK_DONE
 

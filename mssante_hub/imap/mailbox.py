@@ -11,6 +11,7 @@ import bisect
 from dataclasses import dataclass, field
 
 from mssante_hub.imap import wire
+from mssante_hub.imap.syntax import format_uid_set
 from storage.imapstore import FolderRow, MessageState
 
 RECENT = "\\Recent"
@@ -26,6 +27,7 @@ class SelectedFolder:
     recent: set[int] = field(default_factory=set)
     highestmodseq: int = 0
     condstore: bool = False  # the client used CONDSTORE: send MODSEQ with flag updates
+    qresync: bool = False  # the client enabled QRESYNC: expunges are told as VANISHED
     owner: object = None  # AccountRow whose folder this is (another account's when shared)
     rights: str = "lrswipkxtea"  # RFC 4314 rights of this session on the folder
 
@@ -95,7 +97,16 @@ class SelectedFolder:
         return lines
 
     def expunge(self, uids: list[int]) -> list[bytes]:
-        """Drop messages from the view; the `* n EXPUNGE` lines, highest first so numbers stay valid."""
+        """Drop messages from the view; the `* n EXPUNGE` lines, highest first so numbers stay valid
+        (or one `* VANISHED` line for a QRESYNC client)."""
+        if self.qresync:
+            gone = sorted(u for u in uids if self.seq_of(u) is not None)
+            for uid in gone:
+                del self.uids[self.seq_of(uid) - 1]
+                self.flags.pop(uid, None)
+                self.modseqs.pop(uid, None)
+                self.recent.discard(uid)
+            return [b"VANISHED " + format_uid_set(gone)] if gone else []
         lines = []
         for uid in sorted(uids, reverse=True):
             seq = self.seq_of(uid)

@@ -8,7 +8,7 @@ import datetime as dt
 import time
 
 from mssante_hub import delivery
-from mssante_hub.imap import acl, responses
+from mssante_hub.imap import acl, qresync, responses
 from mssante_hub.imap.folders import mailbox_arg
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
@@ -65,6 +65,9 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     if not args or len(args) > 2:
         raise Bad(responses.BAD_SYNTAX)
     condstore = len(args) == 2 and isinstance(args[1], list) and any(is_atom(a, b"CONDSTORE") for a in args[1])
+    resync = qresync.select_parameter(args)
+    if resync is not None and qresync.CAPABILITY not in s.enabled:
+        raise Bad(responses.BAD_SYNTAX)  # RFC 7162 §3.2.5: ENABLE QRESYNC first
     name = mailbox_arg(args[0])
     s.unselect()
     box = await acl.resolve(s, name)
@@ -81,6 +84,7 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     view = SelectedFolder.load(row, states, read_only, mark)
     view.owner, view.rights = box.owner, box.rights
     view.condstore = condstore or b"CONDSTORE" in s.enabled
+    view.qresync = qresync.CAPABILITY in s.enabled
     if condstore:
         s.enabled.add(b"CONDSTORE")
     s.untagged(FLAGS_LINE)
@@ -93,6 +97,8 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     unseen = next((i + 1 for i, u in enumerate(view.uids) if "\\Seen" not in view.flags[u].split()), None)
     if unseen:
         s.untagged(b"OK [UNSEEN %d] First unseen" % unseen)
+    if resync is not None:
+        await qresync.resync(s, view, *resync)
     s.select_view(view)
     return responses.OK_EXAMINE_RO if read_only else responses.OK_SELECT_RW
 

@@ -118,3 +118,42 @@ def connect_when_a_slot_is_free(port: int) -> Raw:
         raw.close()
         time.sleep(0.1)
     raise AssertionError("no connection slot was freed")
+
+
+def test_qresync_reports_vanished_and_changed_since_a_known_modseq(imap_hub):
+    client = imaps(imap_hub.port("imaps"), imap_hub.alice, imap_hub.password)
+    client.create("Qresync")
+    for n in range(4):
+        client.append("Qresync", None, None, message(f"q{n}"))
+    watcher = Raw(imap_hub.port("imaps"))
+    login_raw(watcher, imap_hub.alice, imap_hub.password)
+    watcher.send(b"e ENABLE QRESYNC\r\ns SELECT Qresync\r\n")
+    assert watcher.until_tagged(b"e")[0] == b"* ENABLED QRESYNC"
+    selected = b"\n".join(watcher.until_tagged(b"s"))
+    validity = int(re.search(rb"UIDVALIDITY (\d+)", selected)[1])
+    known = int(re.search(rb"HIGHESTMODSEQ (\d+)", selected)[1])
+
+    client.select("Qresync")
+    client.uid("STORE", "2", "+FLAGS", "(\\Flagged)")
+    client.uid("STORE", "3", "+FLAGS", "(\\Deleted)")
+    client.expunge()
+    client.logout()
+
+    watcher.send(b"n NOOP\r\n")
+    lines = watcher.until_tagged(b"n")
+    assert b"* VANISHED 3" in lines and not any(b"EXPUNGE" in line for line in lines), lines
+
+    later = Raw(imap_hub.port("imaps"))
+    login_raw(later, imap_hub.alice, imap_hub.password)
+    later.send(b"e ENABLE QRESYNC\r\n")
+    later.until_tagged(b"e")
+    later.send(b"s SELECT Qresync (QRESYNC (%d %d 1:4))\r\n" % (validity, known))
+    lines = later.until_tagged(b"s")
+    assert b"* VANISHED (EARLIER) 3" in lines
+    changed = [line for line in lines if b" FETCH " in line]
+    assert len(changed) == 1 and b"UID 2 " in changed[0] and b"\\Flagged" in changed[0]
+    later.send(b"f UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)\r\n" % known)
+    lines = later.until_tagged(b"f")
+    assert lines[0] == b"* VANISHED (EARLIER) 3" and len([x for x in lines if b"FETCH (" in x]) == 1
+    watcher.close()
+    later.close()
