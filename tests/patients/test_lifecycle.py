@@ -114,16 +114,17 @@ def test_key_rotation_still_walks_closed_spaces(hub):
         rotated.close()
 
 
-def test_cli_close_reopen_delete_and_daily_job(data_dir):
-    from tests.support.served import run_cli
+def test_cli_close_reopen_delete_and_daily_job(data_dir, capsys):
+    from mssante_hub.cli import main  # in-process: the same code as the installed command, without restarts
 
     ins = "279035121518989"
-    assert run_cli("patient", "add", "--data-dir", str(data_dir), "--ins", ins, "--name", "TEST Anne",
-                   "--email", "anne@perso.example").returncode == 0
+    assert main(["patient", "add", "--data-dir", str(data_dir), "--ins", ins, "--name", "TEST Anne",
+                 "--email", "anne@perso.example"]) == 0
     for action, said in (("close", "closed"), ("reopen", "reopened"), ("delete", "deletion recorded")):
-        done = run_cli("patient", action, "--data-dir", str(data_dir), "--ins", ins)
-        assert done.returncode == 0 and said in done.stdout, done.stderr
-    done = run_cli("patient", "reopen", "--data-dir", str(data_dir), "--ins", ins)
-    assert done.returncode == 1 and "No archive" in done.stderr
-    done = run_cli("jobs", "run-daily", "--data-dir", str(data_dir))
-    assert done.returncode == 0 and "deleted=0" in done.stdout and "audit_purged=" in done.stdout, done.stderr
+        assert main(["patient", action, "--data-dir", str(data_dir), "--ins", ins]) == 0
+        assert said in capsys.readouterr().out
+    assert main(["patient", "reopen", "--data-dir", str(data_dir), "--ins", ins]) == 1
+    assert "No archive" in capsys.readouterr().err
+    assert main(["jobs", "run-daily", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "deleted=0" in out and "audit_purged=" in out

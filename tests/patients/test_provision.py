@@ -202,18 +202,20 @@ def test_objection_after_the_window_is_refused(hub):
     assert count(hub, Account, Account.ins == ins) == 1
 
 
-def test_cli_patient_add_and_provision(data_dir, tmp_path):
+def test_cli_patient_add_and_provision(data_dir, tmp_path, capsys):
     ins = new_ins()
     done = run_cli("patient", "add", "--data-dir", str(data_dir), "--ins", ins, "--name", "LEROY Jeanne",
                    "--email", "jeanne@perso.example")
     assert done.returncode == 0, done.stderr
     assert f"{ins.lower()}@" in done.stdout and "activation code:" in done.stdout
-    again = run_cli("patient", "add", "--data-dir", str(data_dir), "--ins", ins, "--name", "LEROY Jeanne",
-                    "--email", "jeanne@perso.example")
-    assert again.returncode == 1 and "already exists" in again.stderr
-    bad = run_cli("patient", "add", "--data-dir", str(data_dir), "--ins", "123", "--name", "X",
-                  "--email", "a@b.example")
-    assert bad.returncode == 2 and "15 characters" in bad.stderr
+    from mssante_hub.cli import main  # the refusals in-process (same code, no interpreter start-up)
+
+    assert main(["patient", "add", "--data-dir", str(data_dir), "--ins", ins, "--name", "LEROY Jeanne",
+                 "--email", "jeanne@perso.example"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["patient", "add", "--data-dir", str(data_dir), "--ins", "123", "--name", "X",
+                 "--email", "a@b.example"]) == 2
+    assert "15 characters" in capsys.readouterr().err
     path = tmp_path / "few.csv"
     write_csv(path, 20, seed=99, extra="279035121518988,NOM,Prénom,1980-01-01,F,x@perso.example\n")
     done = run_cli("patient", "provision", "--data-dir", str(data_dir), "--csv", str(path))
