@@ -25,6 +25,8 @@ async def capability(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 
 @command("NOOP", *ANY)
 async def noop(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if s.selected is not None:
+        await _look_for_other_processes(s)  # clients poll with NOOP: tell them of other processes' changes too
     return responses.OK_DONE
 
 

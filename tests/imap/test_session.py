@@ -160,4 +160,12 @@ def test_idle_sees_a_delivery_made_by_another_hub_process(imap_hub):
     assert raw.line() == b"* 1 EXISTS"
     raw.send(b"DONE\r\n")
     assert raw.until_tagged(b"i")[-1].startswith(b"i OK")
+    other_process = Hub.open(imap_hub.data_dir)
+    try:
+        asyncio.run(delivery.accept(other_process, delivery.Envelope(mail_from="x@hub.test", rcpt_to=(user,)),
+                                    message("Encore un", to=user)))
+    finally:
+        other_process.close()
+    raw.send(b"n NOOP\r\n")  # a client that polls with NOOP is told as well
+    assert raw.until_tagged(b"n") == [b"* 2 EXISTS", b"n OK " + responses.OK_DONE]
     raw.close()
