@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP
 
-from mssante_hub.mime import bare_line_ending
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.params import MailParams, ParamError, RcptParams, parse_mail, parse_rcpt
 
@@ -110,6 +109,12 @@ class LoginThrottle:
         self._recent(client).append(time.monotonic())
         if len(self._failures) > 100_000:  # bounded memory under a spray from many addresses
             self._failures.clear()
+
+
+def has_bare_line_ending(raw: bytes) -> bool:
+    """True if a CR or LF stands alone; counts, so that a 25 MB message is not copied to find out."""
+    pairs = raw.count(b"\r\n")
+    return raw.count(b"\n") != pairs or raw.count(b"\r") != pairs
 
 
 def _clean_address(text: str, smtputf8: bool) -> str | None:
@@ -368,8 +373,11 @@ class HubSMTP(SMTP):
                 scanned = len(buf)
         if too_big:
             return None, replies.SIZE_EXCEEDED
-        # RFC 5321 §4.5.2: a line starting with a dot lost its first dot.
-        return bytes(buf[: end + 2]).replace(b"\r\n.", b"\r\n")[2:], ""
+        body = bytes(memoryview(buf)[2: end + 2])
+        if body.startswith(b".") or b"\r\n." in body:
+            # RFC 5321 §4.5.2: a line starting with a dot lost its first dot.
+            body = (CRLF + body).replace(b"\r\n.", b"\r\n")[2:]
+        return body, ""
 
     async def smtp_DATA(self, arg: str) -> None:
         if not await self._before_transaction():
@@ -389,7 +397,7 @@ class HubSMTP(SMTP):
         if raw is None:
             await self.push(problem)
             return
-        if bare_line_ending(raw):
+        if has_bare_line_ending(raw):
             # RFC 5321 §2.3.8: a lone CR or LF is where SMTP smuggling hides.
             await self.push(replies.BARE_LINE_ENDING)
             return

@@ -116,3 +116,12 @@ def test_recipient_count_and_line_length_are_limited(smtp_hub):
         assert client.noop() == (250, b"2.0.0 OK")
         assert client.rset() == (250, b"2.0.0 OK")
     assert read_folder(smtp_hub.hub, JEAN) == []
+
+
+@pytest.mark.parametrize("smtp_settings", [{"mx.trusted_networks": ["127.0.0.0/8"]}])
+def test_dot_stuffed_lines_are_restored(smtp_hub):
+    body = ".leading dot\r\n..two dots\r\nplain\r\n.\r\n"  # smtplib doubles each leading dot on the wire
+    with smtplib.SMTP("127.0.0.1", smtp_hub.port("mx"), timeout=30) as client:
+        assert client.sendmail("app@interne.test", [JEAN], message("app@interne.test", JEAN, body=body)) == {}
+    stored = read_folder(smtp_hub.hub, JEAN)[0].raw
+    assert stored.endswith(b"\r\n\r\n.leading dot\r\n..two dots\r\nplain\r\n.\r\n")
