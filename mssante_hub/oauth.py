@@ -1,5 +1,7 @@
 """Bearer tokens for XOAUTH2 and OAUTHBEARER: JWTs from the configured OpenID provider.
 
+Shared by the SMTP submission and IMAP front doors (which may not import each other).
+
 The provider's public keys come from a JWKS file (the operator refreshes it, or points
 the setting at a file a timer keeps fresh). Signature, issuer, audience and expiry are
 checked by PyJWT; only asymmetric algorithms are accepted, so a token cannot choose
@@ -13,6 +15,8 @@ import json
 from pathlib import Path
 
 import jwt
+
+from mssante_hub.config import Config
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
 MAX_TOKEN = 8 * 1024
@@ -60,3 +64,35 @@ class TokenVerifier:
         if "@" not in address:
             raise TokenError("no mailbox in the token")
         return address
+
+
+def verifier_from_config(config: Config) -> TokenVerifier | None:
+    """The configured provider's verifier, or None when bearer tokens are not configured."""
+    if not config.get("auth.oauth_jwks_file"):
+        return None
+    return TokenVerifier(config.path_setting("auth.oauth_jwks_file"), config.get("auth.oauth_issuer"),
+                         config.get("auth.oauth_audience"))
+
+
+def _bearer(value: str) -> str:
+    return value[7:] if value[:7].lower() == "bearer " else ""
+
+
+def _fields(text: str) -> dict[str, str]:
+    return dict(f.partition("=")[::2] for f in text.split("\x01") if f)
+
+
+def parse_xoauth2(text: str) -> tuple[str, str]:
+    """(claimed user, token) of an XOAUTH2 response: `user=U^Aauth=Bearer T^A^A`."""
+    fields = _fields(text)
+    return fields.get("user", ""), _bearer(fields.get("auth", ""))
+
+
+def parse_oauthbearer(text: str) -> tuple[str, str]:
+    """(claimed authorisation identity, token) of an OAUTHBEARER response (RFC 7628 §3.1)."""
+    gs2, _, rest = text.partition("\x01")
+    claimed = ""
+    for item in gs2.split(","):
+        if item.startswith("a="):
+            claimed = item[2:].replace("=2C", ",").replace("=3D", "=")
+    return claimed, _bearer(_fields(rest).get("auth", ""))

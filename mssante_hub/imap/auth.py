@@ -1,4 +1,4 @@
-"""LOGIN and AUTHENTICATE PLAIN (with SASL-IR, RFC 4959), only once TLS is active.
+"""LOGIN and AUTHENTICATE PLAIN, XOAUTH2, OAUTHBEARER (with SASL-IR, RFC 4959), only once TLS is active.
 
 Passwords are checked by Argon2id in a thread (hub.passwords.verify_async); the
 password itself never reaches a log line.
@@ -13,8 +13,10 @@ import secrets
 
 from mssante_hub import audit
 from mssante_hub.imap import responses
+from mssante_hub.imap.capabilities import BEARER_MECHANISMS
 from mssante_hub.imap.server import AUTH, UNAUTH, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, astring
+from mssante_hub.oauth import TokenError, parse_oauthbearer, parse_xoauth2
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType
 
@@ -35,8 +37,26 @@ async def check_password(s: Session, user: bytes, password: bytes) -> None:
     stored = account.password_hash if account is not None else None
     # An unknown mailbox costs the same Argon2 work as a known one: no enumeration by timing.
     ok = await s.hub.passwords.verify_async(stored or await _decoy_hash(s), secret)
-    ok = ok and stored is not None
-    if not ok or account.status != AccountStatus.ACTIVE.value or account.type not in IMAP_ACCOUNT_TYPES:
+    await _log_in(s, address, account if ok and stored is not None else None)
+
+
+async def check_token(s: Session, mechanism: bytes, response: bytes) -> None:
+    """XOAUTH2 / OAUTHBEARER: log in the mailbox the provider's token speaks for, or raise No."""
+    text = response.decode("utf-8", "replace")
+    claimed, token = parse_xoauth2(text) if mechanism == b"XOAUTH2" else parse_oauthbearer(text)
+    try:
+        subject = s.server_factory.tokens.verify(token)  # never logged, never stored
+    except TokenError:
+        subject = ""
+    if subject and claimed and claimed.lower() != subject:
+        subject = ""
+    account = await s.hub.read(lambda conn: account_repo.by_address(conn, subject)) if subject else None
+    await _log_in(s, (subject or claimed.lower())[:320], account)
+
+
+async def _log_in(s: Session, address: str, account: account_repo.AccountRow | None) -> None:
+    """The common end of every mechanism: an account proven (or None), traced either way."""
+    if account is None or account.status != AccountStatus.ACTIVE.value or account.type not in IMAP_ACCOUNT_TYPES:
         peer = getattr(s.transport.getPeer(), "host", "?") if s.transport else "?"
         await s.hub.write(lambda conn: audit.record(  # the attempt, never the password
             conn, actor=address[:320], actor_type="imap", action=LOGIN_FAILED_ACTION,
@@ -83,7 +103,9 @@ async def authenticate(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     _require_tls(s)
     if not args or len(args) > 2 or not isinstance(args[0], Atom):
         raise Bad(responses.BAD_SYNTAX)
-    if args[0].upper() != b"PLAIN":
+    mechanism = args[0].upper()
+    bearer = mechanism in BEARER_MECHANISMS and s.server_factory.tokens is not None
+    if mechanism != b"PLAIN" and not bearer:
         raise No(responses.NO_MECHANISM)
     if len(args) == 2:
         encoded = astring(args[1])  # SASL-IR: the initial response on the command line
@@ -100,6 +122,10 @@ async def authenticate(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         decoded = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise Bad(responses.BAD_BASE64) from None
+    if bearer:
+        await check_token(s, mechanism, decoded)
+        s.untagged(b"CAPABILITY " + b" ".join(s.listCapabilities()))
+        return responses.OK_AUTHENTICATE
     parts = decoded.split(b"\x00")
     if len(parts) != 3:
         raise No(responses.NO_AUTH_FAILED)

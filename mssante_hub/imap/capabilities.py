@@ -7,10 +7,11 @@ BASE = (b"IMAP4rev1", b"LITERAL+", b"SASL-IR", b"ID", b"ENABLE", b"IDLE", b"NAME
         b"MOVE", b"CHILDREN", b"SPECIAL-USE", b"CREATE-SPECIAL-USE", b"LIST-EXTENDED", b"CONDSTORE", b"QRESYNC", b"ESEARCH",
         b"QUOTA", b"QUOTA=RES-STORAGE", b"ACL", b"RIGHTS=texk")
 AUTH_MECHANISMS = (b"PLAIN",)
+BEARER_MECHANISMS = (b"XOAUTH2", b"OAUTHBEARER")  # announced when an OpenID provider is configured
 ENABLEABLE = (b"CONDSTORE", b"QRESYNC")
 
 
-def announce(tls_active: bool, tls_available: bool, authenticated: bool) -> list[bytes]:
+def announce(tls_active: bool, tls_available: bool, authenticated: bool, bearer: bool = False) -> list[bytes]:
     caps = list(BASE)
     if not tls_active:
         # No credentials in clear: say so (RFC 3501 §6.2.3) and offer the way out.
@@ -18,5 +19,5 @@ def announce(tls_active: bool, tls_available: bool, authenticated: bool) -> list
             caps.append(b"STARTTLS")
         caps.append(b"LOGINDISABLED")
     elif not authenticated:
-        caps += [b"AUTH=" + m for m in AUTH_MECHANISMS]
+        caps += [b"AUTH=" + m for m in AUTH_MECHANISMS + (BEARER_MECHANISMS if bearer else ())]
     return caps

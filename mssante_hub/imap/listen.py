@@ -10,6 +10,7 @@ from mssante_hub.imap.notify import notifier_for
 from mssante_hub.imap.server import Session
 from mssante_hub.imap.tls import context_factory
 from mssante_hub.listeners import Listener
+from mssante_hub.oauth import verifier_from_config
 
 
 class SessionFactory(protocol.ServerFactory):
@@ -19,6 +20,7 @@ class SessionFactory(protocol.ServerFactory):
         self.tls = context_factory(hub)
         self.notifier = notifier_for(hub)
         self.sessions: set[Session] = set()
+        self.tokens = verifier_from_config(hub.config)  # XOAUTH2 / OAUTHBEARER, when configured
 
     def buildProtocol(self, addr) -> Session:  # noqa: N802 - Twisted's naming
         return Session(self.hub, self.notifier, self.tls, self.implicit_tls, self)

@@ -115,7 +115,8 @@ class Session(IMAP4Server):
         return {}
 
     def listCapabilities(self) -> list[bytes]:  # noqa: N802 - Twisted's naming
-        return capabilities.announce(self.tls_active, self.ctx is not None, self.account is not None)
+        return capabilities.announce(self.tls_active, self.ctx is not None, self.account is not None,
+                                     self.server_factory.tokens is not None)
 
     def connectionLost(self, reason) -> None:  # noqa: N802
         self.server_factory.sessions.discard(self)

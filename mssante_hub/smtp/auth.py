@@ -1,7 +1,7 @@
 """SASL for submission (RFC 4954): PLAIN, LOGIN, XOAUTH2, OAUTHBEARER, EXTERNAL.
 
 Passwords are checked with Argon2id off the event loop; bearer tokens are JWTs checked
-against the configured OpenID provider's keys (smtp/oauth.py) and never stored or logged;
+against the configured OpenID provider's keys (mssante_hub/oauth.py) and never stored or logged;
 EXTERNAL binds a client certificate to an APP mailbox by the address it carries.
 Every failure counts against the client address and is written to the audit trace.
 """
@@ -19,7 +19,7 @@ from mssante_hub import audit
 from mssante_hub.delivery import Identity
 from mssante_hub.hub import Hub
 from mssante_hub.smtp import replies
-from mssante_hub.smtp.oauth import TokenError, TokenVerifier
+from mssante_hub.oauth import TokenError, TokenVerifier, parse_oauthbearer, parse_xoauth2
 from mssante_hub.smtp.server import HubSMTP, LoginThrottle
 from mssante_hub.smtp.tls import peer_certificate
 from storage import accounts as account_repo
@@ -161,24 +161,14 @@ class Authenticator:
         data = await self._response(server, args)
         if data is None:
             return AuthResult(success=False, handled=True)
-        fields = dict(f.partition("=")[::2] for f in (_text(data, MAX_SECRET) or "").split("\x01") if f)
-        token = fields.get("auth", "")
-        token = token[7:] if token[:7].lower() == "bearer " else ""
-        return await self._bearer(server, "XOAUTH2", fields.get("user", ""), token)
+        claimed, token = parse_xoauth2(_text(data, MAX_SECRET) or "")
+        return await self._bearer(server, "XOAUTH2", claimed, token)
 
     async def oauthbearer(self, server: HubSMTP, args: list[str]) -> AuthResult:
         data = await self._response(server, args)
         if data is None:
             return AuthResult(success=False, handled=True)
-        text = _text(data, MAX_SECRET) or ""
-        gs2, _, rest = text.partition("\x01")
-        claimed = ""
-        for item in gs2.split(","):
-            if item.startswith("a="):
-                claimed = item[2:].replace("=2C", ",").replace("=3D", "=")
-        fields = dict(f.partition("=")[::2] for f in rest.split("\x01") if f)
-        token = fields.get("auth", "")
-        token = token[7:] if token[:7].lower() == "bearer " else ""
+        claimed, token = parse_oauthbearer(_text(data, MAX_SECRET) or "")
         return await self._bearer(server, "OAUTHBEARER", claimed, token)
 
     async def external(self, server: HubSMTP, args: list[str]) -> AuthResult:

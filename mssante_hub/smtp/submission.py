@@ -20,7 +20,7 @@ from mssante_hub.smtp import replies
 from mssante_hub.smtp.auth import Authenticator
 from mssante_hub.smtp.door import BaseDoor
 from mssante_hub.smtp.receipts import mdn_hook, success_dsn_hook
-from mssante_hub.smtp.oauth import TokenVerifier
+from mssante_hub.oauth import verifier_from_config
 from mssante_hub.smtp.params import MailParams, RcptParams
 from mssante_hub.smtp.server import HubSMTP, LoginThrottle, SessionLimiter, factory
 from mssante_hub.smtp.tls import server_context
@@ -113,10 +113,7 @@ class SubmissionDoor(BaseDoor):
 def build(hub: Hub) -> tuple[SubmissionDoor, object]:
     config = hub.config
     throttle = LoginThrottle(config.get("smtp.max_failed_logins"), config.get("smtp.failed_login_window_s"))
-    tokens = None
-    if config.get("auth.oauth_jwks_file"):
-        tokens = TokenVerifier(config.path_setting("auth.oauth_jwks_file"), config.get("auth.oauth_issuer"),
-                               config.get("auth.oauth_audience"))
+    tokens = verifier_from_config(config)
     client_cas = [config.data_dir / p for p in config.get("submission.client_ca_files")]
     door = SubmissionDoor(hub, Authenticator(hub, throttle, tokens, external=bool(client_cas)))
     tls = server_context(config.path_setting("tls.cert_file"), config.path_setting("tls.key_file"), client_cas)
