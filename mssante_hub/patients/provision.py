@@ -42,6 +42,7 @@ MAX_NAME_CHARS = 100
 MAX_EMAIL_CHARS = 254
 BATCH_SIZE = 2000
 PROCESS_WORKERS = 2
+MAX_PENDING_WRITES = 1
 PROVISION_SQLITE_CACHE_KIB = 256 * 1024
 PROCESS_POOL_MIN_ROWS = 20_000  # below this, starting worker processes costs more than it saves
 # 20 characters of Crockford base32: 100 bits, far beyond guessing under the lock-out.
@@ -333,31 +334,41 @@ def provision(
     pool: concurrent.futures.Executor = (
         concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         if big else concurrent.futures.ThreadPoolExecutor(1, "provision-crypto"))
-    in_flight: collections.deque = collections.deque()
+    building: collections.deque = collections.deque()  # (build future, rows it covers)
+    writing: collections.deque = collections.deque()  # (write future or None, built batch, rows)
+
+    def finish_write() -> None:
+        written, built, rows = writing.popleft()
+        if written is not None:
+            written.result()
+            result.created += len(built.accounts)
+            if keep_codes:
+                result.codes.update(built.plain_codes)
+        bar.update(rows)
+
+    def start_write() -> None:
+        future, rows = building.popleft()
+        built = future.result()
+        written = hub.committer.submit(lambda conn: _write(conn, built, actor, now)) if built.accounts else None
+        writing.append((written, built, rows))
+        # One batch being written while this thread reads the file on and the workers build.
+        while len(writing) > MAX_PENDING_WRITES:
+            finish_write()
+
     try:
         for batch in batches():
-            in_flight.append((pool.submit(_build, ctx, fresh(batch)), len(batch)))
-            # Keep every worker busy plus one batch ahead, writing in submission order.
-            while len(in_flight) > (workers if big else 1):
-                _commit(hub, in_flight.popleft(), actor, now, result, keep_codes, bar)
-        while in_flight:
-            _commit(hub, in_flight.popleft(), actor, now, result, keep_codes, bar)
+            building.append((pool.submit(_build, ctx, fresh(batch)), len(batch)))
+            # Keep every worker busy plus one batch ahead, written in file order.
+            while len(building) > (workers if big else 1):
+                start_write()
+        while building:
+            start_write()
+        while writing:
+            finish_write()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
     return result
-
-
-def _commit(hub: Hub, prepared: tuple[concurrent.futures.Future, int], actor: str, now: dt.datetime,
-            result: ProvisionResult, keep_codes: bool, bar: tqdm) -> None:
-    future, seen = prepared
-    built = future.result()
-    if built.accounts:
-        hub.committer.run(lambda conn: _write(conn, built, actor, now))
-        result.created += len(built.accounts)
-        if keep_codes:
-            result.codes.update(built.plain_codes)
-    bar.update(seen)
 
 
 def provision_csv(hub: Hub, path: Path, *, progress: bool = True, actor: str = "operator") -> ProvisionResult:
