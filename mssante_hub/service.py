@@ -53,12 +53,14 @@ def plan_listeners(hub: Hub, overrides: dict[str, str]) -> dict[str, tuple[str, 
 
 
 def start_workers(hub: Hub) -> list:
-    """Background workers on the running loop: the outbound relay (issue 3)."""
-    if not hub.config.get("relay.enabled"):
-        return []
+    """Background workers on the running loop: the outbound relay and the patients' notifications."""
     from mssante_hub import relaying
+    from mssante_hub.patients import worker as notification_worker
 
-    return [relaying.start(hub)]
+    workers = [notification_worker.start(hub)]
+    if hub.config.get("relay.enabled"):
+        workers.append(relaying.start(hub))
+    return workers
 
 
 def serve(data_dir: Path, overrides: dict[str, str]) -> int:

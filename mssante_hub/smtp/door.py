@@ -10,7 +10,7 @@ import re
 import time
 from typing import Awaitable, Callable
 
-from mssante_hub import refusals
+from mssante_hub import policy
 from mssante_hub.delivery import Delivered, Envelope, Identity, accept
 from mssante_hub.hub import Hub
 from mssante_hub.refusals import Refusal
@@ -18,7 +18,6 @@ from mssante_hub.smtp import replies
 from mssante_hub.smtp.params import MailParams
 from mssante_hub.smtp.server import HubSMTP, Transaction
 from storage import accounts as account_repo
-from storage.models import AccountStatus
 
 log = logging.getLogger("mssante_hub.smtp")
 _HELO_SAFE = re.compile(r"[^A-Za-z0-9.\-\[\]:_]")
@@ -74,10 +73,10 @@ class BaseDoor:
         if self._active_until.get(key, 0.0) > now:
             return None
         account = await self.hub.read(lambda conn: account_repo.by_address(conn, key))
-        if account is None:
-            return replies.from_reason(refusals.UNKNOWN_RECIPIENT)
-        if account.status != AccountStatus.ACTIVE.value:
-            return replies.from_reason(refusals.MAILBOX_UNAVAILABLE)
+        # Patients' spaces get their own words (closed space, unknown patient); others the generic ones.
+        reason = policy.recipient_reason(account.type if account else None, account.status if account else None)
+        if reason is not None:
+            return replies.from_reason(reason)
         if len(self._active_until) >= RECIPIENT_CACHE_SIZE:
             self._active_until.clear()
         self._active_until[key] = now + RECIPIENT_CACHE_S

@@ -138,3 +138,36 @@ def test_the_serving_worker_notifies_after_a_delivery(hub):
             await running.stop()
 
     assert asyncio.run(scenario()) == 2  # the provisioning letter and the notification
+
+
+def test_a_serving_hub_notifies_after_a_delivery_over_smtp(tmp_path):
+    """`serve` runs the notification worker: a message to a patient over mx queues a content-free notice."""
+    import smtplib
+    import time
+
+    from mssante_hub.config import Config
+    from mssante_hub.hub import Hub
+    from tests.conftest import make_data_dir
+    from tests.support.mail import make_message
+    from tests.support.served import served
+
+    data_dir = make_data_dir(tmp_path)
+    config = Config.load(data_dir)
+    config.set("mx.trusted_networks", ["127.0.0.0/8"])
+    config.set("relay.enabled", False)  # keep the notice in the queue, where the test reads it
+    config.save()
+    with Hub.open(data_dir) as hub:
+        patient, _ = active_patient(hub)
+        before = len(queued_to(hub, PERSONAL))
+    with served(data_dir, ["mx"]) as server:
+        with smtplib.SMTP("127.0.0.1", server.port("mx"), timeout=30) as client:
+            client.sendmail("secretariat@chu.example", [patient],
+                            make_message("secretariat@chu.example", patient, "Résultat IRM", "Lésion stable"))
+        with Hub.open(data_dir, upgrade_schema=False) as hub:
+            deadline = time.monotonic() + 20
+            while len(queued_to(hub, PERSONAL)) == before and time.monotonic() < deadline:
+                time.sleep(0.2)
+            queued = queued_to(hub, PERSONAL)
+    assert len(queued) == before + 1
+    raw, _ = queued[-1]
+    assert b"IRM" not in raw and "Lésion".encode() not in raw and b"chu.example" not in raw

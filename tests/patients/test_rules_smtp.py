@@ -70,11 +70,9 @@ def test_a_closed_space_is_refused_with_its_reason_over_smtp(matrix_hub):
     lifecycle.close_space(hub, patient.partition("@")[0], actor=patient)
     with pytest.raises(smtplib.SMTPException) as refused:
         submit(smtp_hub, pki, doctor, patient)
-    # The SMTP door refuses at RCPT TO with its generic bilingual text; the specific words
-    # ("Espace santé du patient fermé / Patient space closed") come once it asks
-    # policy.recipient_reason (see the report of issue 5). Checked here: a 550 in both languages.
+    # Refused at RCPT TO with the patient-space words (policy.recipient_reason), in both languages.
     text = str(refused.value)
-    assert "550" in text and " / " in text
+    assert "550" in text and "Patient space closed" in text and "patient ferm" in text
     with pytest.raises(smtplib.SMTPException) as refused:
         from_hospital(smtp_hub, pki, patient)
     assert "550" in str(refused.value)
