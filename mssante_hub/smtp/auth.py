@@ -157,19 +157,18 @@ class Authenticator:
             return await self._result(server, mechanism, claimed or "?", None)
         return await self._result(server, mechanism, subject, await self._account(subject))
 
-    async def xoauth2(self, server: HubSMTP, args: list[str]) -> AuthResult:
+    async def _token(self, server: HubSMTP, args: list[str], mechanism: str, parse) -> AuthResult:
         data = await self._response(server, args)
         if data is None:
             return AuthResult(success=False, handled=True)
-        claimed, token = parse_xoauth2(_text(data, MAX_SECRET) or "")
-        return await self._bearer(server, "XOAUTH2", claimed, token)
+        claimed, token = parse(_text(data, MAX_SECRET) or "")
+        return await self._bearer(server, mechanism, claimed, token)
+
+    async def xoauth2(self, server: HubSMTP, args: list[str]) -> AuthResult:
+        return await self._token(server, args, "XOAUTH2", parse_xoauth2)
 
     async def oauthbearer(self, server: HubSMTP, args: list[str]) -> AuthResult:
-        data = await self._response(server, args)
-        if data is None:
-            return AuthResult(success=False, handled=True)
-        claimed, token = parse_oauthbearer(_text(data, MAX_SECRET) or "")
-        return await self._bearer(server, "OAUTHBEARER", claimed, token)
+        return await self._token(server, args, "OAUTHBEARER", parse_oauthbearer)
 
     async def external(self, server: HubSMTP, args: list[str]) -> AuthResult:
         data = await self._response(server, args)
