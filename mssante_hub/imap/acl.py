@@ -123,14 +123,18 @@ async def _own_folder(s: Session, token) -> imapstore.FolderRow:
     return box.folder
 
 
+async def _grantee(s: Session, token) -> AccountRow | None:
+    address = astring(token).decode("utf-8", "replace").lower()
+    return await s.hub.read(lambda conn: account_repo.by_address(conn, address))
+
+
 @command("SETACL", AUTH, SELECTED)
 async def setacl(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     if len(args) != 3:
         raise Bad(responses.BAD_SYNTAX)
     folder = await _own_folder(s, args[0])
-    grantee_address = astring(args[1]).decode("utf-8", "replace").lower()
     change = _rights(args[2])
-    grantee = await s.hub.read(lambda conn: account_repo.by_address(conn, grantee_address))
+    grantee = await _grantee(s, args[1])
     if grantee is None or grantee.id == s.account.id:
         raise No(b"No such identifier")
 
@@ -153,8 +157,7 @@ async def deleteacl(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     if len(args) != 2:
         raise Bad(responses.BAD_SYNTAX)
     folder = await _own_folder(s, args[0])
-    grantee_address = astring(args[1]).decode("utf-8", "replace").lower()
-    grantee = await s.hub.read(lambda conn: account_repo.by_address(conn, grantee_address))
+    grantee = await _grantee(s, args[1])
     if grantee is not None:
         await s.hub.write(lambda conn: imapstore.grant(conn, folder.id, grantee.id, ""))
     return responses.OK_DONE

@@ -228,14 +228,20 @@ def _same_owner(s: Session, target: acl.Mailbox) -> None:
         raise No(responses.NO_NO_PERMISSION)
 
 
-@command("COPY", SELECTED)
-async def copy(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+async def _copy_operands(s: Session, args: list, uid: bool) -> tuple[SelectedFolder, list[int], acl.Mailbox]:
+    """COPY and MOVE alike: the selected view, the UIDs named, the target (of the same owner)."""
     if len(args) != 2:
         raise Bad(responses.BAD_SYNTAX)
     view = s.selected
     uids = selected_uids(s, args[0], uid)
     box = await _target(s, args[1])
     _same_owner(s, box)
+    return view, uids, box
+
+
+@command("COPY", SELECTED)
+async def copy(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    view, uids, box = await _copy_operands(s, args, uid)
     target = box.folder
     await _check_quota(s, view, uids)
     source_uids, new_uids = await s.hub.write(lambda conn: imapstore.copy_messages(conn, view.id, target.id, uids))
@@ -249,12 +255,7 @@ async def copy(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 @command("MOVE", SELECTED)
 async def move(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     _writable(s)
-    if len(args) != 2:
-        raise Bad(responses.BAD_SYNTAX)
-    view = s.selected
-    uids = selected_uids(s, args[0], uid)
-    box = await _target(s, args[1])
-    _same_owner(s, box)
+    view, uids, box = await _copy_operands(s, args, uid)
     if not (view.owner.id == s.account.id or "e" in view.rights and "t" in view.rights):
         raise No(responses.NO_NO_PERMISSION)
     target = box.folder
