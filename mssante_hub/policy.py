@@ -68,8 +68,7 @@ class _Known:
 def check(hub: "Hub", envelope: "Envelope", who: "Identity | None", message: EmailMessage,
           local: list[str], remote: list[str]) -> Decision:
     """Raise Refusal if the message may not go; otherwise the recipients and the state writes."""
-    if len(local) + len(remote) > hub.config.get("limits.max_recipients"):
-        raise Refusal(refusals.TOO_MANY_RECIPIENTS)
+    # The recipient count is checked by delivery.accept before the message is even parsed.
     if not local and not remote:
         raise Refusal(refusals.NO_RECIPIENTS)
     if envelope.channel in NOT_SENDING_CHANNELS:

@@ -70,3 +70,14 @@ def test_unknown_local_recipient_refused_and_nothing_stored(hub):
     assert refused.value.reason == refusals.UNKNOWN_RECIPIENT
     with hub.engine.connect() as conn:
         assert mailstore.count_blobs(conn) == 0
+
+
+def test_too_many_recipients_refused_before_parsing(hub):
+    reader = add_professional(hub, "dr")
+    limit = hub.config.get("limits.max_recipients")
+    recipients = (reader,) + tuple(f"x{n}@remote.example" for n in range(limit))
+    with pytest.raises(Refusal) as refused:  # the bytes are not even a message: never parsed
+        asyncio.run(accept(hub, Envelope("labo@bio.example", recipients, channel="mx"), b"not a message"))
+    assert refused.value.reason == refusals.TOO_MANY_RECIPIENTS
+    with hub.engine.connect() as conn:
+        assert mailstore.count_blobs(conn) == 0
