@@ -7,6 +7,7 @@ import below.
 from storage import models  # noqa: F401
 from storage import imap_models  # noqa: F401
 from storage import patients  # noqa: F401  (patient spaces)
+from storage import web_sessions  # noqa: F401  (webmail sessions)
 from storage.models import Base
 
 metadata = Base.metadata
