@@ -164,7 +164,9 @@ def main() -> int:
                         help="a hub setting for the run, e.g. limits.parse_processes=2")
     args = parser.parse_args()
     if not args.no_baseline:
-        subprocess.run([str(BASELINE / "postfix_dovecot.sh"), "start"], check=True, capture_output=True)
+        # Not captured: the daemons it starts inherit a pipe and would keep it open for ever.
+        subprocess.run([str(BASELINE / "postfix_dovecot.sh"), "start"], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
     from mssante_hub.hub import Hub
 
     with tempfile.TemporaryDirectory(prefix="bench-smtp-") as tmp:
