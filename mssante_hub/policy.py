@@ -42,7 +42,9 @@ MAX_CONTACT_NAME_CHARS = 200
 END_HEADER = "X-MSS-MES"
 END_VALUE = "FIN"
 END_SUBJECT = "[FIN]"
-NOT_SENDING_CHANNELS = frozenset({"imap"})
+# The sender filing its own copy (the webmail's Sent folder), like IMAP APPEND: not sending.
+FILING = "filing"
+NOT_SENDING_CHANNELS = frozenset({"imap", FILING})
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from mssante_hub.patients import derived_keys
 from mssante_hub.patients.provision import normalise_code
 from storage.mailstore import create_default_folders
 from storage.models import Account, AccountStatus, AccountType, Blob, Folder, Message, OutboundItem, WrappedKey
+from storage import web_sessions
 from storage.patients import ActivationCode, PatientArchive, PatientProfile
 
 MIN_PASSWORD_CHARS = 12
@@ -194,7 +195,7 @@ def close_space(hub: Hub, ins: str, actor: str, now: dt.datetime | None = None) 
 
     The account keeps a stand-in key pair sealed under the master key (so key
     rotation still walks every row), which opens nothing: every session that
-    re-reads the account loses access at once.
+    re-reads the account loses access at once, and its webmail sessions end.
     """
     now = _now(now)
     ins = identity.validate_ins(ins)
@@ -220,6 +221,7 @@ def close_space(hub: Hub, ins: str, actor: str, now: dt.datetime | None = None) 
             status=AccountStatus.CLOSED.value, public_key=bytes(stand_in.public_key),
             sealed_private_key=seal_private_key(master, row.key_id, bytes(stand_in)), password_hash=None,
         ))
+        web_sessions.end_all(conn, row.id)  # signed-in browsers lose the space now, and stay out if it reopens
         audit.record(conn, actor=actor, action=audit.PATIENT_CLOSE, subject_account_id=row.id,
                      target=f"account:{row.id}")
         return row.id

@@ -1,4 +1,4 @@
-"""The web listener. For now: the health check that load balancers and service managers poll."""
+"""The web listener: the webmail's JSON API, the health check, mail client autoconfiguration."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from twisted.web import resource, server
 from mssante_hub.hub import Hub
 from mssante_hub.listeners import Listener
 from mssante_hub.web import autoconfig
+from mssante_hub.web.api import Api
+from mssante_hub.web.http import BoundedRequest
 
 
 class Health(resource.Resource):
@@ -41,8 +43,10 @@ class Health(resource.Resource):
 def build_site(hub: Hub) -> server.Site:
     root = resource.Resource()
     root.putChild(b"healthz", Health(hub))
+    root.putChild(b"api", Api(hub))
     autoconfig.register(root, hub)  # mail client autoconfiguration (IMAP issue)
-    site = server.Site(root)
+    site = server.Site(root, requestFactory=BoundedRequest, timeout=hub.config.get("web.request_timeout_s"))
+    site.max_body_bytes = hub.config.get("web.max_request_bytes")
     site.displayTracebacks = False
     return site
 

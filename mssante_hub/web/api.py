@@ -1,0 +1,255 @@
+"""The webmail's JSON API under /api: sign in and out, folders, listing, reading, sending, history.
+
+    POST   /api/session              {"login": INS or address, "password"}  -> 201 {"token", ...}
+    GET    /api/session              who is signed in
+    DELETE /api/session              sign out                                 -> 204
+    GET    /api/folders
+    GET    /api/messages?folder=INBOX&limit=50&before=UID
+    GET    /api/messages/ID          one message: headers, text, attachments listed
+    POST   /api/messages             {"to", "cc", "subject", "body", "in_reply_to", "attachments"} -> 201
+    GET    /api/history              the access history of the signed-in space
+
+Authentication is a bearer token in the Authorization header, never a cookie, so
+a page of another site cannot make the browser act (no CSRF). A message sent here
+takes the one delivery path, `delivery.accept` on the "web" channel, and is
+answered 201 only once it is durable; a refusal carries the same French and
+English words as the SMTP reply. Every read is traced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import json
+import logging
+from typing import Any
+
+from twisted.web import resource, server
+
+from crypto.envelope import decrypt_body, decrypt_summary, unwrap_key
+from mssante_hub import audit, delivery, policy
+from mssante_hub.hub import Hub
+from mssante_hub.refusals import Refusal
+from mssante_hub.web import compose
+from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
+                                  refusal_error, respond)
+from mssante_hub.web.sessions import ACTOR_TYPE, Session, WebSessions
+from storage import accounts as account_repo
+from storage import webmail as webmail_store
+
+log = logging.getLogger("mssante_hub.web.api")
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+SENT_FOLDER = "Sent"
+SEEN = "\\Seen"
+
+
+def _client_ip(request: server.Request) -> str:
+    address = request.getClientAddress()
+    return getattr(address, "host", "?")
+
+
+def _int_arg(request: server.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.args.get(name.encode(), [None])[0]
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "bad_request", f"Paramètre invalide : {name}", f"Invalid parameter: {name}") from None
+    if not low <= value <= high:
+        raise ApiError(400, "bad_request", f"Paramètre invalide : {name}", f"Invalid parameter: {name}")
+    return value
+
+
+class Api(resource.Resource):
+    """One leaf resource: routes on the method and the path below /api."""
+
+    isLeaf = True
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.hub = hub
+        self.sessions = WebSessions(hub)
+        self._routes = {
+            ("POST", "session"): self.sign_in,
+            ("GET", "session"): self.whoami,
+            ("DELETE", "session"): self.sign_out,
+            ("GET", "folders"): self.list_folders,
+            ("GET", "messages"): self.list_messages,
+            ("POST", "messages"): self.send,
+            ("GET", "message"): self.read_message,
+            ("GET", "history"): self.history,
+        }
+
+    def render(self, request: server.Request):
+        path = [p.decode("utf-8", "replace") for p in request.postpath if p]
+        name = path[0] if path else ""
+        if name == "messages" and len(path) == 2:
+            name = "message"
+        elif len(path) > 1:
+            name = ""
+        method = request.method.decode("ascii", "replace")
+        handler = self._routes.get((method, name))
+        if handler is None:
+            known = any(route == name for _, route in self._routes)
+            respond(request, *self._error(METHOD_NOT_ALLOWED if known else NOT_FOUND))
+            return server.NOT_DONE_YET
+        asyncio.ensure_future(self._run(handler, request, path[1:]))
+        return server.NOT_DONE_YET
+
+    @staticmethod
+    def _error(error: ApiError) -> tuple[int, dict]:
+        return error.status, error.body()
+
+    async def _run(self, handler, request: server.Request, rest: list[str]) -> None:
+        try:
+            status, body = await handler(request, *rest)
+        except ApiError as error:
+            status, body = self._error(error)
+        except Refusal as refusal:
+            status, body = self._error(refusal_error(refusal.reason))
+        except Exception:  # noqa: BLE001 - whatever failed, the client gets a clean 503 and no detail
+            log.exception("webmail API request failed")
+            status, body = self._error(UNAVAILABLE)
+        respond(request, status, body)
+
+    async def _session(self, request: server.Request) -> Session:
+        return await self.sessions.authenticate(request.getHeader(b"authorization"))
+
+    # --- Sessions -------------------------------------------------------------------
+
+    async def sign_in(self, request: server.Request) -> tuple[int, dict]:
+        body = read_json(request)
+        login, password = body.get("login"), body.get("password")
+        if not isinstance(login, str) or not isinstance(password, str):
+            raise ApiError(400, "bad_request", "Identifiant et mot de passe requis", "Login and password required")
+        token, session = await self.sessions.login(login, password, _client_ip(request))
+        return 201, {"token": token, "address": session.address, "type": session.type,
+                     "expires_at": session.expires_at.isoformat()}
+
+    async def whoami(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._session(request)
+        return 200, {"address": session.address, "type": session.type, "expires_at": session.expires_at.isoformat()}
+
+    async def sign_out(self, request: server.Request) -> tuple[int, None]:
+        session = await self._session(request)
+        await self.sessions.logout(session, _client_ip(request))
+        return 204, None
+
+    # --- Reading --------------------------------------------------------------------
+
+    async def list_folders(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._session(request)
+        rows = await self.hub.read(lambda conn: webmail_store.folders(conn, session.account_id))
+        return 200, {"folders": [{"name": r.name, "special_use": r.special_use} for r in rows]}
+
+    def _private_key(self, conn, session: Session):
+        account = account_repo.by_address(conn, session.address)
+        if account is None:
+            raise FORBIDDEN
+        return self.hub.keyring.private_key(account.key_id, account.sealed_private_key)
+
+    async def list_messages(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._session(request)
+        folder = request.args.get(b"folder", [b"INBOX"])[0].decode("utf-8", "replace")[:400]
+        limit = _int_arg(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+        before = _int_arg(request, "before", None, 1, 2**63 - 1)
+
+        def work(conn) -> list[dict]:
+            rows = webmail_store.page(conn, session.account_id, folder, limit, before)
+            private = self._private_key(conn, session) if rows else None
+            listed = []
+            for row in rows:
+                if row.wrapped is None:
+                    continue  # a body this holder has no key for is not listed
+                key = unwrap_key(row.wrapped, row.blob_id, private)
+                summary = json.loads(decrypt_summary(key, row.blob_id, row.summary))
+                listed.append({"id": row.message_id, "uid": row.uid, "date": row.internal_date.isoformat(),
+                               "size": row.size, "seen": SEEN in row.flags.split(), "from": summary.get("from", ""),
+                               "subject": summary.get("subject", "")})
+            return listed
+
+        return 200, {"folder": folder, "messages": await self.hub.read(work)}
+
+    async def read_message(self, request: server.Request, message_id: str) -> tuple[int, dict]:
+        session = await self._session(request)
+        if not message_id.isdigit() or len(message_id) > 18:
+            raise NOT_FOUND
+
+        def work(conn) -> tuple[bytes, dict] | None:
+            row = webmail_store.owned(conn, session.account_id, int(message_id))
+            if row is None or row.wrapped is None:
+                return None
+            key = unwrap_key(row.wrapped, row.blob_id, self._private_key(conn, session))
+            raw = decrypt_body(key, row.blob_id, row.body)
+            return _rendered(raw, row.folder, row.internal_date.isoformat())
+
+        shown = await self.hub.read(work)
+        if shown is None:
+            raise NOT_FOUND
+        await self.hub.write(lambda conn: audit.record(
+            conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.READ,
+            subject_account_id=session.account_id, target=f"message:{int(message_id)}", outcome="ok"))
+        return 200, shown
+
+    async def history(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._session(request)
+        limit = _int_arg(request, "limit", 100, 1, 500)
+        entries = await self.hub.read(lambda conn: audit.access_history(conn, session.account_id, limit))
+        return 200, {"history": [{"at": e.at.isoformat(), "actor_type": e.actor_type, "actor": e.actor_name,
+                                  "action": e.action, "outcome": e.outcome} for e in entries]}
+
+    # --- Sending --------------------------------------------------------------------
+
+    async def send(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._session(request)
+        draft = compose.draft_from_json(read_json(request), self.hub.config.get("limits.max_recipients"),
+                                        self.hub.limits.max_message_bytes)
+        account = await self.hub.read(lambda conn: account_repo.by_address(conn, session.address))
+        raw, message_id = compose.build_message(draft, session.address, account.display_name if account else "")
+        who = delivery.Identity(session.address, session.account_id, session.type)
+        envelope = delivery.Envelope(mail_from=session.address, rcpt_to=tuple(draft.recipients),
+                                     channel=ACTOR_TYPE, peer=_client_ip(request))
+        delivered = await delivery.accept(self.hub, envelope, raw, who)
+        # The sender's own copy, as a mail client files it after sending: filing is not sending.
+        copy = delivery.Envelope(mail_from=session.address, rcpt_to=(session.address,), channel=policy.FILING,
+                                 folder=SENT_FOLDER, flags=SEEN)
+        try:
+            await delivery.accept(self.hub, copy, raw, who)
+        except Refusal as refusal:  # the message left; only the copy is missing, and the answer says so
+            log.warning("sent copy not filed: %s", refusal.reason.status)
+            return 201, {"message_id": message_id, "delivered": sorted(delivered.uids),
+                         "queued": list(delivered.queued), "sent_copy": False}
+        return 201, {"message_id": message_id, "delivered": sorted(delivered.uids),
+                     "queued": list(delivered.queued), "sent_copy": True}
+
+
+def _rendered(raw: bytes, folder: str, date: str) -> dict[str, Any]:
+    """Headers, the text to show and the attachments' names of one message (no HTML is rendered here)."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    text_part = message.get_body(preferencelist=("plain",))
+    try:
+        text = text_part.get_content() if text_part is not None else ""
+    except (LookupError, UnicodeError, ValueError):
+        text = ""
+    attachments = []
+    for part in message.iter_attachments():
+        payload = part.get_payload(decode=True) or b""
+        attachments.append({"filename": part.get_filename() or "", "content_type": part.get_content_type(),
+                            "size": len(payload)})
+
+    def header(name: str) -> str:
+        try:
+            return str(message.get(name, ""))
+        except (ValueError, TypeError):
+            return ""
+
+    return {"folder": folder, "date": date, "from": header("From"), "to": header("To"), "cc": header("Cc"),
+            "subject": header("Subject"), "message_id": header("Message-ID"), "text": text,
+            "attachments": attachments}
+
+
+__all__ = ["Api"]

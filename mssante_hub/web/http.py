@@ -1,0 +1,154 @@
+"""HTTP plumbing of the web listener: bounded request bodies, JSON in and out, API errors.
+
+Twisted's request spools a body of unknown or large length to a temporary file;
+a webmail body is a patient's message, so it stays in memory, and past the
+configured cap the connection is answered 413 and closed, never read to the end.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.web import server
+
+from mssante_hub import refusals
+
+JSON_TYPE = b"application/json; charset=utf-8"
+# Deepest JSON nesting a request may carry: the API's own bodies are two levels deep.
+MAX_JSON_DEPTH = 8
+# Every API answer: never cached, never sniffed, never framed, no referrer leak.
+SECURITY_HEADERS = {
+    b"server": b"mssante-hub",  # not the framework and its version
+    b"cache-control": b"no-store",
+    b"x-content-type-options": b"nosniff",
+    b"x-frame-options": b"DENY",
+    b"referrer-policy": b"no-referrer",
+    b"content-security-policy": b"default-src 'none'; frame-ancestors 'none'",
+}
+_TOO_LARGE = (b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
+              b"Connection: close\r\nContent-Length: %d\r\n\r\n%s")
+
+
+@dataclass(frozen=True)
+class ApiError(Exception):
+    """An answer other than success: HTTP status, a stable code, French then English text."""
+
+    status: int
+    code: str
+    fr: str
+    en: str
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "fr": self.fr, "en": self.en}}
+
+
+BAD_JSON = ApiError(400, "bad_request", "Requête invalide", "Malformed request")
+NOT_JSON = ApiError(415, "unsupported_media_type", "Le corps doit être du JSON", "The body must be JSON")
+TOO_LARGE = ApiError(413, "too_large", "Requête trop volumineuse", "Request too large")
+UNAUTHENTICATED = ApiError(401, "unauthenticated", "Session absente ou expirée, reconnectez-vous",
+                           "No session or session expired, sign in again")
+LOGIN_FAILED = ApiError(401, "login_failed", "Identifiant ou mot de passe incorrect", "Wrong login or password")
+THROTTLED = ApiError(429, "throttled", "Trop d'essais, réessayez plus tard", "Too many attempts, try again later")
+FORBIDDEN = ApiError(403, "forbidden", "Accès refusé", "Access denied")
+NOT_FOUND = ApiError(404, "not_found", "Introuvable", "Not found")
+METHOD_NOT_ALLOWED = ApiError(405, "method_not_allowed", "Méthode non permise", "Method not allowed")
+UNAVAILABLE = ApiError(503, "unavailable", "Service momentanément indisponible, réessayez plus tard",
+                       "Service temporarily unavailable, try again later")
+
+# Enhanced status classes (RFC 3463) of refusals -> HTTP status of the API.
+_REFUSAL_STATUS = {"5.7": 403, "5.3": 413, "5.1": 422, "5.2": 422, "5.5": 422, "5.6": 422}
+
+
+def refusal_error(reason: refusals.Reason) -> ApiError:
+    """The API's answer to a refused message: the same words as the SMTP reply, and its status code."""
+    if not reason.permanent:
+        status = 503
+    else:
+        status = _REFUSAL_STATUS.get(reason.status[:3], 422)
+    return ApiError(status, reason.status, reason.fr, reason.en)
+
+
+def _too_deep(value: Any, depth: int = 0) -> bool:
+    if depth > MAX_JSON_DEPTH:
+        return True
+    if isinstance(value, dict):
+        return any(_too_deep(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_too_deep(v, depth + 1) for v in value)
+    return False
+
+
+def read_json(request: server.Request) -> dict[str, Any]:
+    """The request's JSON object, or ApiError: content type, UTF-8, an object, bounded depth."""
+    ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+    if ctype != b"application/json":
+        raise NOT_JSON
+    try:
+        value = json.loads(request.content.getvalue().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BAD_JSON from None
+    if not isinstance(value, dict) or _too_deep(value):
+        raise BAD_JSON
+    return value
+
+
+def respond(request: server.Request, status: int, body: dict[str, Any] | list | None) -> None:
+    """Write one JSON answer and finish, unless the client has gone."""
+    if getattr(request, "gone", False):
+        return
+    request.setResponseCode(status)
+    for name, value in SECURITY_HEADERS.items():
+        request.setHeader(name, value)
+    if body is None:
+        request.finish()
+        return
+    payload = json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+    request.setHeader(b"content-type", JSON_TYPE)
+    request.setHeader(b"content-length", str(len(payload)).encode())
+    request.write(payload)
+    request.finish()
+
+
+class BoundedRequest(server.Request):
+    """A request whose body is held in memory and capped; the cap is the site's `max_body_bytes`."""
+
+    gone = False
+    too_large = False
+
+    def gotLength(self, length: int | None) -> None:  # noqa: N802 - Twisted's naming
+        self.content = io.BytesIO()
+        self._received = 0
+        if length is not None and length > self._cap():
+            self._refuse_too_large()
+
+    def handleContentChunk(self, data: bytes) -> None:  # noqa: N802
+        if self.too_large:
+            return
+        self._received += len(data)
+        if self._received > self._cap():
+            self._refuse_too_large()
+            return
+        self.content.write(data)
+
+    def process(self) -> None:
+        if not self.too_large:  # an oversize body was answered already, and is not handed on
+            super().process()
+
+    def connectionLost(self, reason) -> None:  # noqa: N802
+        self.gone = True
+        super().connectionLost(reason)
+
+    def _cap(self) -> int:
+        return getattr(self.channel.site, "max_body_bytes", 1024 * 1024)
+
+    def _refuse_too_large(self) -> None:
+        # Answered on the transport directly: the request line may not even be processed yet.
+        self.too_large = True
+        self.content = io.BytesIO()
+        payload = json.dumps(TOO_LARGE.body(), ensure_ascii=False).encode()
+        transport = self.channel.transport
+        transport.write(_TOO_LARGE % (len(payload), payload))
+        transport.loseConnection()

@@ -1,0 +1,143 @@
+"""Webmail sign-in: password check, bearer tokens, idle and absolute expiry, throttling.
+
+The token is 256 random bits handed to the browser once; the database keeps only
+its SHA-256 (a random token of that size needs no slow hash). Sessions live in
+the database so that any hub process answers them and a logout, a closure or a
+suspension ends them everywhere. Every sign-in, failed or not, is traced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+
+from mssante_hub import audit, identity
+from mssante_hub.hub import Hub
+from mssante_hub.throttle import LoginThrottle
+from mssante_hub.web.http import LOGIN_FAILED, THROTTLED, UNAUTHENTICATED, UNAVAILABLE, ApiError
+from storage import accounts as account_repo
+from storage import web_sessions
+from storage.models import AccountStatus, AccountType
+
+log = logging.getLogger("mssante_hub.web.sessions")
+
+TOKEN_BYTES = 32
+MAX_LOGIN_CHARS = 320
+MAX_PASSWORD_CHARS = 1024
+# last_seen_at is written at most this often: a read-only session does not cost an fsync per request.
+TOUCH_EVERY = dt.timedelta(seconds=60)
+# People sign in to the webmail; applications use submission with a certificate or a token.
+WEB_LOGIN_TYPES = frozenset({AccountType.PATIENT.value, AccountType.PER.value, AccountType.ORG.value,
+                             AccountType.CAB.value})
+ACTOR_TYPE = "web"
+
+
+@dataclass(frozen=True)
+class Session:
+    token_hash: bytes
+    account_id: int
+    address: str
+    type: str
+    expires_at: dt.datetime
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "replace")).digest()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class WebSessions:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.idle = dt.timedelta(minutes=hub.config.get("web.session_idle_minutes"))
+        self.lifetime = dt.timedelta(hours=hub.config.get("web.session_max_hours"))
+        failures, window = hub.config.get("web.max_failed_logins"), hub.config.get("web.failed_login_window_s")
+        # Counted per client address and per login: a spray from many addresses still locks the login.
+        self.by_client = LoginThrottle(failures, window)
+        self.by_login = LoginThrottle(failures, window)
+        self._decoy_hash = hub.passwords.hash(secrets.token_urlsafe(16))
+
+    def _address(self, login: str) -> str:
+        login = login.strip()
+        if identity.is_valid_ins(login.upper()):  # patients may sign in with their INS alone
+            return identity.patient_address(login.upper(), self.hub.config.get("hub.patient_domain"))
+        return login.lower()
+
+    async def login(self, login: str, password: str, client_ip: str) -> tuple[str, Session]:
+        """A new token and its session, or ApiError (throttled, or wrong login or password)."""
+        if not (0 < len(login) <= MAX_LOGIN_CHARS) or not (0 < len(password) <= MAX_PASSWORD_CHARS):
+            raise LOGIN_FAILED
+        address = self._address(login)
+        if self.by_client.blocked(client_ip) or self.by_login.blocked(address):
+            await self._trace(address, None, client_ip, "throttled")
+            raise THROTTLED
+        account = await self.hub.read(lambda conn: account_repo.by_address(conn, address))
+        usable = (account is not None and account.type in WEB_LOGIN_TYPES
+                  and account.status == AccountStatus.ACTIVE.value)
+        stored = account.password_hash if usable else self._decoy_hash
+        ok = await self.hub.passwords.verify_async(stored, password) and usable
+        if not ok:
+            self.by_client.failed(client_ip)
+            self.by_login.failed(address)
+            await self._trace(address, account.id if account else None, client_ip, "refused")
+            raise LOGIN_FAILED
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        now = _now()
+        session = Session(token_hash(token), account.id, account.address, account.type,
+                          now + self.lifetime)
+
+        def work(conn) -> None:
+            web_sessions.create(conn, session.token_hash, account.id, now, session.expires_at)
+            web_sessions.purge_lapsed(conn, now)
+            audit.record(conn, actor=account.address, actor_type=ACTOR_TYPE, action=audit.LOGIN,
+                         subject_account_id=account.id, target=f"ip:{client_ip}", outcome="ok")
+
+        await self.hub.write(work)
+        return token, session
+
+    async def _trace(self, address: str, account_id: int | None, client_ip: str, outcome: str) -> None:
+        def work(conn) -> None:
+            audit.record(conn, actor=address[:MAX_LOGIN_CHARS], actor_type=ACTOR_TYPE, action=audit.LOGIN,
+                         subject_account_id=account_id, target=f"ip:{client_ip}", outcome=outcome)
+
+        try:
+            await self.hub.write(work)
+        except Exception as exc:  # noqa: BLE001 - a trace failure must not change the answer
+            log.error("could not trace a webmail sign-in: %r", exc)
+
+    async def authenticate(self, authorization: bytes | None) -> Session:
+        """The session of an `Authorization: Bearer` header, or UNAUTHENTICATED."""
+        scheme, _, token = (authorization or b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not (0 < len(token) <= 256):
+            raise UNAUTHENTICATED
+        hashed = token_hash(token.strip())
+        try:
+            row = await self.hub.read(lambda conn: web_sessions.active(conn, hashed))
+        except Exception:  # noqa: BLE001 - the database is down: say so, do not sign out
+            raise UNAVAILABLE from None
+        now = _now()
+        if row is None:
+            raise UNAUTHENTICATED
+        if now > row.expires_at or now - row.last_seen_at > self.idle:
+            await self.hub.write(lambda conn: web_sessions.end(conn, hashed))
+            raise UNAUTHENTICATED
+        if now - row.last_seen_at > TOUCH_EVERY:
+            await self.hub.write(lambda conn: web_sessions.touch(conn, hashed, now))
+        return Session(hashed, row.account_id, row.address, row.type, row.expires_at)
+
+    async def logout(self, session: Session, client_ip: str) -> None:
+        def work(conn) -> None:
+            web_sessions.end(conn, session.token_hash)
+            audit.record(conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.LOGOUT,
+                         subject_account_id=session.account_id, target=f"ip:{client_ip}", outcome="ok")
+
+        await self.hub.write(work)
+
+
+__all__ = ["ApiError", "Session", "WebSessions", "token_hash"]
