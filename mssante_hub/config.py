@@ -62,6 +62,21 @@ def _routes(value: list) -> None:
         _listen_address(hop)
 
 
+def _dns_servers(value: list) -> None:
+    for item in value:
+        host = str(item).strip()
+        if host.startswith("["):
+            host = host[1:].partition("]")[0]
+        elif host.count(":") == 1:
+            host, _, port = host.partition(":")
+            if not port.isdigit() or not 0 < int(port) <= 65535:
+                raise ConfigError(f"{item!r} is not host or host:port")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError as exc:
+            raise ConfigError(f"{item!r}: a name server is given by its IP address") from exc
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -153,6 +168,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a worker holds a claimed item; after a crash another worker takes it then.", _positive),
     Setting("relay.connect_timeout_s", float, 30.0, "Timeout of one SMTP exchange step with a next hop.",
             _positive),
+    Setting("relay.dns_mx", bool, False,
+            "Route domains that no `relay.routes` entry covers through DNS: MX hosts by preference, else the "
+            "domain's own A/AAAA records (RFC 5321 §5.1)."),
+    Setting("relay.dns_servers", list, [],
+            "Name servers for MX look-ups, entries `host` or `host:port`; empty means the system's resolv.conf.",
+            _dns_servers),
+    Setting("relay.dns_timeout_s", float, 10.0, "Time allowed for one DNS look-up, all servers tried.", _positive),
+    Setting("relay.smtp_port", int, 25, "Port of next hops found through DNS.", _positive),
     # --- IMAP front door (issue 4: mssante_hub/imap/) ---
     Setting("imap.max_append_bytes", int, 25 * MIB, "Largest APPEND literal accepted, in bytes.", _positive),
     Setting("imap.max_line_bytes", int, 64 * 1024, "Longest IMAP command line (between literals), in bytes.",

@@ -13,6 +13,7 @@ from crypto.envelope import decrypt_body, unwrap_key
 from mssante_hub import delivery
 from mssante_hub.hub import Hub
 from relays.client import client_context
+from relays.routing import DnsSettings, parse_servers
 from relays.worker import RelaySettings, RelayWorker, parse_routes
 from storage import outbound
 
@@ -33,6 +34,10 @@ def settings(hub: Hub) -> RelaySettings:
         concurrency=config.get("relay.concurrency"),
         lease_s=config.get("relay.lease_s"),
         timeout_s=config.get("relay.connect_timeout_s"),
+        dns=DnsSettings(
+            servers=parse_servers(config.get("relay.dns_servers")), smtp_port=config.get("relay.smtp_port"),
+            timeout_s=config.get("relay.dns_timeout_s"), own_hostname=config.get("hub.hostname"),
+        ) if config.get("relay.dns_mx") else None,
     )
 
 

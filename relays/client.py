@@ -19,6 +19,7 @@ SENT, TEMPORARY, PERMANENT = "sent", "temporary", "permanent"
 class Hop:
     host: str
     port: int
+    tls_name: str = ""  # the name its certificate must carry when `host` is an address found through DNS
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,14 @@ async def attempt(hop: Hop, tls: ssl.SSLContext, helo: str, mail_from: str, rcpt
                   timeout: float = 30.0) -> Outcome:
     """Try once to hand one message for one recipient to the next hop."""
     remote = f"{hop.host}:{hop.port}"
-    client = aiosmtplib.SMTP(hostname=hop.host, port=hop.port, local_hostname=helo, start_tls=True,
+    client = aiosmtplib.SMTP(hostname=hop.host, port=hop.port, local_hostname=helo, start_tls=False,
                              tls_context=tls, timeout=timeout)
     try:
         await client.connect()
+        # STARTTLS is required (no STARTTLS offered: SMTPException, retried later); the certificate must name
+        # the host we meant to reach (the MX host name when DNS routed us).
+        await client.starttls(server_hostname=hop.tls_name or hop.host)
+        await client.ehlo()  # what the server offers over TLS (RFC 3207 §4.2: forget what came before)
         dsn = client.supports_extension("dsn")
         mail_options = []
         if dsn and ret:

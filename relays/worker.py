@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from relays import client
 from relays.client import Hop, Outcome
 from relays.reports import RecipientStatus, delivery_status_notification
+from relays.routing import DnsSettings, MxResolver, NoRoute, Router
 from storage import outbound
 from storage.outbound import Claimed
 
@@ -40,6 +41,7 @@ class RelaySettings:
     concurrency: int = 4
     lease_s: float = 600
     timeout_s: float = 30.0
+    dns: DnsSettings | None = None  # None: static routes only
 
 
 def parse_routes(entries: list[str]) -> dict[str, Hop]:
@@ -75,6 +77,7 @@ class RelayWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
+        self.router = Router(settings.routes, MxResolver(settings.dns) if settings.dns is not None else None)
 
     # -- running ---------------------------------------------------------------------
     def start(self) -> None:
@@ -130,20 +133,21 @@ class RelayWorker:
         return len(items)
 
     # -- one item --------------------------------------------------------------------
-    def route(self, rcpt: str) -> Hop | None:
-        domain = rcpt.rpartition("@")[2].lower()
-        return self.settings.routes.get(domain) or self.settings.routes.get("*")
-
     async def handle(self, item: Claimed) -> None:
         loop = asyncio.get_running_loop()
         raw = await loop.run_in_executor(None, self.open_message, item.blob_id)
-        hop = self.route(item.rcpt_to)
-        if hop is None:
-            outcome = Outcome(client.PERMANENT, "no route to this domain / aucune route vers ce domaine", "5.4.4")
+        try:
+            hops = await self.router.hops(item.rcpt_to)
+        except NoRoute as problem:
+            outcome = Outcome(problem.kind, problem.reply, problem.status)
         else:
-            outcome = await client.attempt(hop, self.tls, self.settings.hostname, item.mail_from, item.rcpt_to, raw,
-                                           notify=item.dsn_notify, orcpt=item.dsn_orcpt, ret=item.dsn_ret,
-                                           envid=item.dsn_envid, timeout=self.settings.timeout_s)
+            # Next hops in order until one answers for good (sent, or refused with a 5xx): RFC 5321 §5.1.
+            for hop in hops:
+                outcome = await client.attempt(hop, self.tls, self.settings.hostname, item.mail_from, item.rcpt_to,
+                                               raw, notify=item.dsn_notify, orcpt=item.dsn_orcpt, ret=item.dsn_ret,
+                                               envid=item.dsn_envid, timeout=self.settings.timeout_s)
+                if outcome.kind != client.TEMPORARY:
+                    break
         await self.settle(item, raw, outcome)
 
     async def settle(self, item: Claimed, raw: bytes, outcome: Outcome) -> None:

@@ -52,9 +52,10 @@ class PeerController(Controller):
                     require_starttls=True)
 
 
-def start_peer(pki, port: int, refuse_with: str = "") -> tuple[PeerController, PeerHandler]:
+def start_peer(pki, port: int, refuse_with: str = "", leaf=None) -> tuple[PeerController, PeerHandler]:
+    """`leaf`: the peer's certificate, pki.remote (names 127.0.0.1 and localhost) by default."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    pki.remote.configure_cert(context)
+    (leaf or pki.remote).configure_cert(context)
     pki.ca.configure_trust(context)
     context.verify_mode = ssl.CERT_REQUIRED  # mutual TLS: the hub must show its certificate
     handler = PeerHandler(refuse_with=refuse_with)
