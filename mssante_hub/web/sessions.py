@@ -74,10 +74,11 @@ class WebSessions:
         if not (0 < len(login) <= MAX_LOGIN_CHARS) or not (0 < len(password) <= MAX_PASSWORD_CHARS):
             raise LOGIN_FAILED
         address = self._address(login)
-        if self.by_client.blocked(client_ip) or self.by_login.blocked(address):
-            await self._trace(address, None, client_ip, "throttled")
-            raise THROTTLED
         account = await self.hub.read(lambda conn: account_repo.by_address(conn, address))
+        if self.by_client.blocked(client_ip) or self.by_login.blocked(address):
+            # Traced on the space too: its holder sees in the history that someone kept trying.
+            await self._trace(address, account.id if account else None, client_ip, "throttled")
+            raise THROTTLED
         usable = (account is not None and account.type in WEB_LOGIN_TYPES
                   and account.status == AccountStatus.ACTIVE.value)
         stored = account.password_hash if usable else self._decoy_hash

@@ -2,9 +2,10 @@
 
 Every (sender type x recipient type x earlier conversation x ended or not) case is
 sent through delivery.accept, the path every front door calls: patients on the
-webmail channel ("web"; the webmail itself does not exist yet), local
-professionals on "submission", another operator's professional on "mx". The same
-rules on the real SMTP listeners: test_rules_smtp.py.
+webmail channel ("web"), local professionals on "submission", another operator's
+professional on "mx". The same
+rules on the real SMTP listeners: test_rules_smtp.py; over the webmail's HTTP API:
+tests/web/test_rules_web.py.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Patients have no SMTP login (they use the webmail), so on SMTP the rules show as
 professionals and hospital systems open conversations (submission and mx), `FIN`
 ends them, and a closed space is refused. The patient's side of each conversation
 is sent on the webmail channel ("web") through delivery.accept, as the webmail
-will (it does not exist yet). The matrix below crosses every professional sender
-type (and another operator's system on mx) with every recipient type and, for
-patients, every earlier state of the conversation.
+API does (the same matrix over real HTTP: tests/web/test_rules_web.py). The
+matrix below crosses every professional sender type (and another operator's
+system on mx) with every recipient type and, for patients, every earlier state
+of the conversation.
 """
 
 from __future__ import annotations
