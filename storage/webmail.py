@@ -82,3 +82,26 @@ def owned(conn: Connection, account_id: int, message_id: int) -> OwnedMessage | 
         return None
     return OwnedMessage(row.id, row.name, row.flags, row.internal_date, row.blob_id, row.body, row.summary,
                         row.wrapped)
+
+
+@dataclass(frozen=True)
+class Located:
+    id: int  # the message row
+    folder_id: int
+    folder: str
+    uid: int
+    blob_id: str
+
+
+def locate(conn: Connection, account_id: int, message_id: int) -> Located | None:
+    """Where one of the owner's messages sits (folder and UID), without reading its body."""
+    row = conn.execute(
+        select(Message.id, Message.folder_id, Folder.name, Message.uid, Message.blob_id)
+        .join(Folder, Folder.id == Message.folder_id)
+        .where(Message.id == message_id, Folder.account_id == account_id)
+    ).first()
+    return Located(row.id, row.folder_id, row.name, row.uid, row.blob_id) if row else None
+
+
+def folder_id(conn: Connection, account_id: int, name: str) -> int | None:
+    return conn.execute(select(Folder.id).where(Folder.account_id == account_id, Folder.name == name)).scalar()

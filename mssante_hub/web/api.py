@@ -5,7 +5,8 @@
     DELETE /api/session              sign out                                 -> 204
     GET    /api/folders
     GET    /api/messages?folder=INBOX&limit=50&before=UID
-    GET    /api/messages/ID          one message: headers, text, attachments listed
+    GET    /api/messages/ID          one message: headers, text, attachments listed; marks it seen
+    DELETE /api/messages/ID          to Trash; from Trash, deleted for good              -> 204
     POST   /api/messages             {"to", "cc", "subject", "body", "in_reply_to", "attachments"} -> 201
     GET    /api/history              the access history of the signed-in space
 
@@ -36,6 +37,7 @@ from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAV
                                   refusal_error, respond)
 from mssante_hub.web.sessions import ACTOR_TYPE, Session, WebSessions
 from storage import accounts as account_repo
+from storage import imapstore
 from storage import webmail as webmail_store
 
 log = logging.getLogger("mssante_hub.web.api")
@@ -43,6 +45,7 @@ log = logging.getLogger("mssante_hub.web.api")
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
 SENT_FOLDER = "Sent"
+TRASH_FOLDER = "Trash"
 SEEN = "\\Seen"
 
 
@@ -81,6 +84,7 @@ class Api(resource.Resource):
             ("GET", "messages"): self.list_messages,
             ("POST", "messages"): self.send,
             ("GET", "message"): self.read_message,
+            ("DELETE", "message"): self.delete_message,
             ("GET", "history"): self.history,
         }
 
@@ -190,10 +194,42 @@ class Api(resource.Resource):
         shown = await self.hub.read(work)
         if shown is None:
             raise NOT_FOUND
-        await self.hub.write(lambda conn: audit.record(
-            conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.READ,
-            subject_account_id=session.account_id, target=f"message:{int(message_id)}", outcome="ok"))
+
+        def seen(conn) -> None:
+            # \Seen as an IMAP client would set it (modseq bumped: CONDSTORE sessions see the change).
+            where = webmail_store.locate(conn, session.account_id, int(message_id))
+            if where is not None:
+                imapstore.store_flags(conn, where.folder_id, [where.uid], "add", [SEEN])
+            audit.record(conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.READ,
+                         subject_account_id=session.account_id, target=f"message:{int(message_id)}", outcome="ok")
+
+        await self.hub.write(seen)
         return 200, shown
+
+    async def delete_message(self, request: server.Request, message_id: str) -> tuple[int, None]:
+        session = await self._session(request)
+        if not message_id.isdigit() or len(message_id) > 18:
+            raise NOT_FOUND
+
+        def work(conn) -> bool:
+            where = webmail_store.locate(conn, session.account_id, int(message_id))
+            if where is None:
+                return False
+            trash = webmail_store.folder_id(conn, session.account_id, TRASH_FOLDER)
+            if trash is None or where.folder_id == trash:
+                imapstore.remove_messages(conn, where.folder_id, [where])
+                outcome = "deleted"
+            else:
+                imapstore.move_messages(conn, where.folder_id, trash, [where.uid])
+                outcome = "trashed"
+            audit.record(conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.DELETE,
+                         subject_account_id=session.account_id, target=f"message:{where.id}",
+                         outcome=outcome)
+            return True
+
+        if not await self.hub.write(work):
+            raise NOT_FOUND
+        return 204, None
 
     async def history(self, request: server.Request) -> tuple[int, dict]:
         session = await self._session(request)

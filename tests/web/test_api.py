@@ -179,3 +179,24 @@ def test_health_check_still_answers(web_hub):
     connection = http.client.HTTPConnection("127.0.0.1", web_hub.port, timeout=10)
     connection.request("GET", "/healthz")
     assert connection.getresponse().status == 200
+
+
+def test_reading_marks_seen_and_delete_goes_to_trash_then_away(web_hub):
+    doctor = add_professional(web_hub.hub, "dr.corbeille", password=None)
+    patient, account_id, ins = _patient(web_hub, "corbeille@courriel.example")
+    send(web_hub.hub, doctor, [patient], subject="À jeter")
+    me = web_hub.client().login(ins, PATIENT_PASSWORD)
+    [item] = me.call("GET", "/api/messages").body["messages"]
+    assert not item["seen"]
+    assert me.call("GET", f"/api/messages/{item['id']}").status == 200
+    [item] = me.call("GET", "/api/messages").body["messages"]
+    assert item["seen"]  # the flag an IMAP client would set, in the store
+    assert me.call("DELETE", f"/api/messages/{item['id']}").status == 204
+    assert me.call("GET", "/api/messages").body["messages"] == []
+    [trashed] = me.call("GET", "/api/messages?folder=Trash").body["messages"]
+    assert trashed["subject"] == "À jeter"
+    assert me.call("DELETE", f"/api/messages/{trashed['id']}").status == 204
+    assert me.call("GET", "/api/messages?folder=Trash").body["messages"] == []
+    assert me.call("DELETE", f"/api/messages/{trashed['id']}").status == 404
+    history = me.call("GET", "/api/history").body["history"]
+    assert [e["outcome"] for e in history if e["action"] == "delete"] == ["deleted", "trashed"]
