@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import datetime as dt
 import http.client
 import socket
@@ -200,3 +201,38 @@ def test_reading_marks_seen_and_delete_goes_to_trash_then_away(web_hub):
     assert me.call("DELETE", f"/api/messages/{trashed['id']}").status == 404
     history = me.call("GET", "/api/history").body["history"]
     assert [e["outcome"] for e in history if e["action"] == "delete"] == ["deleted", "trashed"]
+
+
+def test_a_large_chunked_body_never_touches_a_temporary_file(web_hub):
+    """Twisted would spool this body to an unlinked temporary file; ours stays in memory."""
+    import os
+    import time
+
+    doctor = add_professional(web_hub.hub, "dr.memoire", password=TEST_PASSWORD)
+    pro = web_hub.client().login(doctor, TEST_PASSWORD)
+    body = json.dumps({"to": [doctor], "subject": "Gros", "body": "MARQUEUR-SECRET " * 20_000}).encode()
+    half = len(body) // 2
+    pid = web_hub.running.process.pid
+
+    def spooled() -> list[str]:
+        found = []
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.endswith("(deleted)"):
+                found.append(target)
+        return found
+
+    with socket.create_connection(("127.0.0.1", web_hub.port), timeout=30) as raw:
+        raw.sendall(b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Authorization: Bearer " + pro.token.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+        raw.sendall(b"%x\r\n%s\r\n" % (half, body[:half]))
+        time.sleep(1.0)  # the hub holds half a body now
+        assert spooled() == []
+        raw.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body) - half, body[half:]))
+        assert raw.recv(100).startswith(b"HTTP/1.1 201")
+    for path in web_hub.data_dir.rglob("*"):  # database, WAL, keys, settings: the body is sealed everywhere
+        if path.is_file():
+            assert b"MARQUEUR-SECRET" not in path.read_bytes(), path
