@@ -9,6 +9,7 @@
     DELETE /api/messages/ID          to Trash; from Trash, deleted for good              -> 204
     POST   /api/messages             {"to", "cc", "subject", "body", "in_reply_to", "attachments"} -> 201
     GET    /api/history              the access history of the signed-in space
+    POST   /api/activation, /api/objection, /api/space/close, /api/space/deletion   (web/space.py)
 
 Authentication is a bearer token in the Authorization header, never a cookie, so
 a page of another site cannot make the browser act (no CSRF). A message sent here
@@ -36,6 +37,7 @@ from mssante_hub.web import compose
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond)
 from mssante_hub.web.sessions import ACTOR_TYPE, Session, WebSessions
+from mssante_hub.web.space import SpaceApi
 from storage import accounts as account_repo
 from storage import imapstore
 from storage import webmail as webmail_store
@@ -76,7 +78,12 @@ class Api(resource.Resource):
         super().__init__()
         self.hub = hub
         self.sessions = WebSessions(hub)
+        space = SpaceApi(hub, _client_ip, self._session)
         self._routes = {
+            ("POST", "activation"): space.activate,
+            ("POST", "objection"): space.object,
+            ("POST", "space/close"): space.close,
+            ("POST", "space/deletion"): space.request_deletion,
             ("POST", "session"): self.sign_in,
             ("GET", "session"): self.whoami,
             ("DELETE", "session"): self.sign_out,
@@ -93,6 +100,8 @@ class Api(resource.Resource):
         name = path[0] if path else ""
         if name == "messages" and len(path) == 2:
             name = "message"
+        elif name == "space" and len(path) == 2:
+            name, path = f"space/{path[1]}", path[1:]
         elif len(path) > 1:
             name = ""
         method = request.method.decode("ascii", "replace")

@@ -30,3 +30,16 @@ def test_wrong_passwords_lock_the_door_and_are_traced(web_hub):
     history = web_hub.hub.read_sync(lambda conn: audit.access_history(conn, account_id))
     outcomes = [e.outcome for e in history if e.action == audit.LOGIN]
     assert outcomes.count("refused") == MAX_FAILURES and "throttled" in outcomes and "ok" not in outcomes
+
+
+def test_one_address_trying_codes_on_many_ins_is_stopped(web_hub):
+    from mssante_hub.patients import provision
+    from tests.patients.helpers import new_ins
+
+    client = web_hub.client()
+    for n in range(MAX_FAILURES):  # a different INS each time: the per-INS lock never triggers
+        record = provision.PatientRecord(new_ins(), "DURAND", "Paul", "1970-05-06", "M", f"p{n}@courriel.example")
+        provision.add_patient(web_hub.hub, record)
+        answer = client.call("POST", "/api/objection", {"ins": record.ins, "code": "AAAA-BBBB-CCCC"})
+        assert answer.status == 403
+    assert client.call("POST", "/api/objection", {"ins": record.ins, "code": "AAAA-BBBB-CCCC"}).status == 429

@@ -1,0 +1,119 @@
+"""The holder's life-cycle steps in the webmail API (DOMAIN.md §9).
+
+    POST /api/activation        {"ins", "code", "password"}   -> 201: the space is active, sign in next
+    POST /api/objection         {"ins", "code"}               -> 200: the space is deleted at once
+    POST /api/space/close       {"password"}   (signed in)    -> 200: archived; every session ends
+    POST /api/space/deletion    {"password"}   (signed in)    -> 200: deleted by the returned date
+
+Activation and objection need no session: the one-time code from the letter is the
+proof. The code's own counter locks an INS after repeated wrong codes; a second
+counter per client address stops one address from trying many INS. Closure and
+deletion ask for the password again: a borrowed, unlocked browser is not enough.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+from twisted.web import server
+
+from mssante_hub import identity
+from mssante_hub.hub import Hub
+from mssante_hub.patients import lifecycle
+from mssante_hub.throttle import LoginThrottle
+from mssante_hub.web.http import THROTTLED, ApiError, read_json
+from mssante_hub.web.sessions import Session
+from storage import accounts as account_repo
+
+MAX_CODE_CHARS = 64
+PASSWORD_REQUIRED = ApiError(400, "bad_request", "Mot de passe requis", "Password required")
+WRONG_PASSWORD = ApiError(403, "wrong_password", "Mot de passe incorrect", "Wrong password")
+INVALID_INS = ApiError(422, "invalid_ins", "INS invalide", "Invalid INS")
+NOT_A_PATIENT = ApiError(403, "forbidden", "Réservé au titulaire d'un espace santé",
+                         "Only the holder of a patient space may do this")
+
+
+def _lifecycle_error(error: lifecycle.LifecycleError) -> ApiError:
+    fr, _, en = str(error).partition(" / ")
+    if isinstance(error, lifecycle.Throttled):
+        return ApiError(429, "throttled", fr, en or fr)
+    if isinstance(error, lifecycle.CodeRefused):
+        return ApiError(403, "code_refused", fr, en or fr)
+    return ApiError(422, "refused", fr, en or fr)
+
+
+def _field(body: dict[str, Any], name: str, limit: int) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ApiError(400, "bad_request", f"Champ requis : {name}", f"Missing or invalid field: {name}")
+    return value
+
+
+class SpaceApi:
+    def __init__(self, hub: Hub, client_ip: Callable[[server.Request], str],
+                 session_of: Callable[[server.Request], Any]) -> None:
+        self.hub = hub
+        self._client_ip = client_ip
+        self._session_of = session_of
+        self.codes_by_client = LoginThrottle(hub.config.get("web.max_failed_logins"),
+                                             hub.config.get("web.failed_login_window_s"))
+
+    async def _in_thread(self, fn, *args):
+        # The life-cycle steps block on the group commit (and Argon2): never on the loop.
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+        except lifecycle.LifecycleError as error:
+            raise _lifecycle_error(error) from None
+        except identity.IdentityError:
+            raise INVALID_INS from None
+
+    async def _with_code(self, request: server.Request, fn, *args):
+        client = self._client_ip(request)
+        if self.codes_by_client.blocked(client):
+            raise THROTTLED
+        try:
+            return await self._in_thread(fn, *args)
+        except ApiError as error:
+            if error.code in ("code_refused", "invalid_ins"):
+                self.codes_by_client.failed(client)
+            raise
+
+    async def activate(self, request: server.Request) -> tuple[int, dict]:
+        body = read_json(request)
+        ins, code = _field(body, "ins", 32), _field(body, "code", MAX_CODE_CHARS)
+        password = _field(body, "password", 1024)
+        await self._with_code(request, lifecycle.activate, self.hub, ins, code, password)
+        address = identity.patient_address(identity.validate_ins(ins), self.hub.config.get("hub.patient_domain"))
+        return 201, {"address": address}
+
+    async def object(self, request: server.Request) -> tuple[int, dict]:
+        body = read_json(request)
+        ins, code = _field(body, "ins", 32), _field(body, "code", MAX_CODE_CHARS)
+        await self._with_code(request, lifecycle.object_to_space, self.hub, ins, code)
+        return 200, {"deleted": True}
+
+    async def _holder(self, request: server.Request) -> tuple[Session, str]:
+        """The signed-in patient, after checking the password given again; returns the session and INS."""
+        session: Session = await self._session_of(request)
+        ins = identity.ins_of_address(session.address, self.hub.config.get("hub.patient_domain"))
+        if session.type != identity.PATIENT or ins is None:
+            raise NOT_A_PATIENT
+        password = read_json(request).get("password")
+        if not isinstance(password, str) or not password or len(password) > 1024:
+            raise PASSWORD_REQUIRED
+        account = await self.hub.read(lambda conn: account_repo.by_address(conn, session.address))
+        if account is None or not await self.hub.passwords.verify_async(account.password_hash, password):
+            raise WRONG_PASSWORD
+        return session, ins
+
+    async def close(self, request: server.Request) -> tuple[int, dict]:
+        session, ins = await self._holder(request)
+        await self._in_thread(lifecycle.close_space, self.hub, ins, session.address)
+        return 200, {"closed": True}
+
+    async def request_deletion(self, request: server.Request) -> tuple[int, dict]:
+        session, ins = await self._holder(request)
+        due = await self._in_thread(lifecycle.request_deletion, self.hub, ins, session.address)
+        return 200, {"deletion_due_at": due.isoformat()}
+
