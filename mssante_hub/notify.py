@@ -73,6 +73,13 @@ def mark_pending(conn: Connection, account_id: int, kind: str) -> None:
                  .values(pending=" ".join(sorted(_words(row.pending) | {kind}))))
 
 
+def disabled_kinds(conn: Connection, account_id: int) -> set[str]:
+    """The kinds of news this patient switched off."""
+    value = conn.execute(select(NotificationState.disabled)
+                         .where(NotificationState.account_id == account_id)).scalar()
+    return _words(value or "")
+
+
 def set_preferences(hub: Hub, account_id: int, disabled: set[str]) -> None:
     """Switch kinds of notification off (the others on)."""
     unknown = disabled - set(KINDS)

@@ -9,7 +9,8 @@
     DELETE /api/messages/ID          to Trash; from Trash, deleted for good              -> 204
     POST   /api/messages             {"to", "cc", "subject", "body", "in_reply_to", "attachments"} -> 201
     GET    /api/history              the access history of the signed-in space
-    POST   /api/activation, /api/objection, /api/space/close, /api/space/deletion   (web/space.py)
+    POST   /api/activation, /api/objection, /api/space/close|deletion|export; GET|PUT /api/preferences
+                                     the holder's own steps (web/space.py)
 
 Authentication is a bearer token in the Authorization header, never a cookie, so
 a page of another site cannot make the browser act (no CSRF). A message sent here
@@ -84,6 +85,9 @@ class Api(resource.Resource):
             ("POST", "objection"): space.object,
             ("POST", "space/close"): space.close,
             ("POST", "space/deletion"): space.request_deletion,
+            ("POST", "space/export"): space.export,
+            ("GET", "preferences"): space.preferences,
+            ("PUT", "preferences"): space.set_preferences,
             ("POST", "session"): self.sign_in,
             ("GET", "session"): self.whoami,
             ("DELETE", "session"): self.sign_out,
@@ -120,6 +124,8 @@ class Api(resource.Resource):
     async def _run(self, handler, request: server.Request, rest: list[str]) -> None:
         try:
             status, body = await handler(request, *rest)
+            if request.finished:  # the handler answered with a download already
+                return
         except ApiError as error:
             status, body = self._error(error)
         except Refusal as refusal:

@@ -112,6 +112,20 @@ def respond(request: server.Request, status: int, body: dict[str, Any] | list | 
     request.finish()
 
 
+def respond_file(request: server.Request, data: bytes, content_type: bytes, filename: str) -> None:
+    """Write one download (e.g. an encrypted export) and finish, unless the client has gone."""
+    if getattr(request, "gone", False):
+        return
+    request.setResponseCode(200)
+    for name, value in SECURITY_HEADERS.items():
+        request.setHeader(name, value)
+    request.setHeader(b"content-type", content_type)
+    request.setHeader(b"content-disposition", f'attachment; filename="{filename}"'.encode("ascii"))
+    request.setHeader(b"content-length", str(len(data)).encode())
+    request.write(data)
+    request.finish()
+
+
 class BoundedRequest(server.Request):
     """A request whose body is held in memory and capped; the cap is the site's `max_body_bytes`."""
 

@@ -4,11 +4,16 @@
     POST /api/objection         {"ins", "code"}               -> 200: the space is deleted at once
     POST /api/space/close       {"password"}   (signed in)    -> 200: archived; every session ends
     POST /api/space/deletion    {"password"}   (signed in)    -> 200: deleted by the returned date
+    POST /api/space/export      {"password", "passphrase" | "public_key"}  (signed in)
+                                                              -> 200: the OpenPGP-encrypted archive
+    GET  /api/preferences       the kinds of notification switched on and off
+    PUT  /api/preferences       {"notifications": {"message": false, ...}}
 
 Activation and objection need no session: the one-time code from the letter is the
 proof. The code's own counter locks an INS after repeated wrong codes; a second
 counter per client address stops one address from trying many INS. Closure and
-deletion ask for the password again: a borrowed, unlocked browser is not enough.
+deletion and export ask for the password again: a borrowed, unlocked browser is not enough.
+Exports run one at a time (each holds a whole archive in memory, never on disk).
 """
 
 from __future__ import annotations
@@ -18,15 +23,18 @@ from typing import Any, Callable
 
 from twisted.web import server
 
-from mssante_hub import identity
+from mssante_hub import audit, identity, notify
 from mssante_hub.hub import Hub
-from mssante_hub.patients import lifecycle
+from mssante_hub.patients import export, lifecycle
 from mssante_hub.throttle import LoginThrottle
-from mssante_hub.web.http import THROTTLED, ApiError, read_json
+from mssante_hub.web.http import THROTTLED, ApiError, read_json, respond_file
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 
 MAX_CODE_CHARS = 64
+EXPORTS_AT_ONCE = 1
+EXPORT_TYPE = b"application/pgp-encrypted"
+EXPORT_NAME = "export-espace-sante.tar.gpg"
 PASSWORD_REQUIRED = ApiError(400, "bad_request", "Mot de passe requis", "Password required")
 WRONG_PASSWORD = ApiError(403, "wrong_password", "Mot de passe incorrect", "Wrong password")
 INVALID_INS = ApiError(422, "invalid_ins", "INS invalide", "Invalid INS")
@@ -56,6 +64,7 @@ class SpaceApi:
         self.hub = hub
         self._client_ip = client_ip
         self._session_of = session_of
+        self._exports = asyncio.Semaphore(EXPORTS_AT_ONCE)
         self.codes_by_client = LoginThrottle(hub.config.get("web.max_failed_logins"),
                                              hub.config.get("web.failed_login_window_s"))
 
@@ -117,3 +126,45 @@ class SpaceApi:
         due = await self._in_thread(lifecycle.request_deletion, self.hub, ins, session.address)
         return 200, {"deletion_due_at": due.isoformat()}
 
+
+    async def export(self, request: server.Request) -> tuple[int, None]:
+        session, _ = await self._holder(request)
+        body = read_json(request)
+        passphrase, public_key = body.get("passphrase"), body.get("public_key")
+        if not (isinstance(passphrase, str) or isinstance(public_key, str)) or (passphrase and public_key):
+            raise ApiError(400, "bad_request", "Une phrase de passe ou une clé publique OpenPGP",
+                           "A passphrase or an OpenPGP public key")
+
+        def work() -> tuple[bytes, int]:
+            archive, count = export.build_archive(self.hub, session.account_id)
+            return export.encrypt(archive, public_key=public_key, passphrase=passphrase), count
+
+        async with self._exports:
+            try:
+                data, count = await asyncio.get_running_loop().run_in_executor(None, work)
+            except export.ExportError as error:
+                raise ApiError(422, "export_refused", "Export impossible : vérifiez la clé ou la phrase de passe",
+                               f"Export refused: {error}") from None
+        await self.hub.write(lambda conn: audit.record(
+            conn, actor=session.address, actor_type="web", action=audit.PATIENT_EXPORT,
+            subject_account_id=session.account_id, target=f"items:{count}"))
+        respond_file(request, data, EXPORT_TYPE, EXPORT_NAME)
+        return 200, None
+
+    async def preferences(self, request: server.Request) -> tuple[int, dict]:
+        session: Session = await self._session_of(request)
+        off = await self.hub.read(lambda conn: notify.disabled_kinds(conn, session.account_id))
+        return 200, {"notifications": {kind: kind not in off for kind in notify.KINDS}}
+
+    async def set_preferences(self, request: server.Request) -> tuple[int, dict]:
+        session: Session = await self._session_of(request)
+        wanted = read_json(request).get("notifications")
+        if not isinstance(wanted, dict) or not all(k in notify.KINDS and isinstance(v, bool)
+                                                   for k, v in wanted.items()):
+            raise ApiError(422, "invalid_field", "Préférences invalides (types : " + ", ".join(notify.KINDS) + ")",
+                           "Invalid preferences (kinds: " + ", ".join(notify.KINDS) + ")")
+        off = await self.hub.read(lambda conn: notify.disabled_kinds(conn, session.account_id))
+        off = (off - {k for k, on in wanted.items() if on}) | {k for k, on in wanted.items() if not on}
+        await asyncio.get_running_loop().run_in_executor(None, notify.set_preferences, self.hub,
+                                                         session.account_id, off)
+        return 200, {"notifications": {kind: kind not in off for kind in notify.KINDS}}
