@@ -196,6 +196,8 @@ SETTINGS: tuple[Setting, ...] = (
     # --- Patient spaces, notifications, professionals' inactivity (issue 5) ---
     Setting("web.max_request_bytes", int, 16 * MIB,
             "Largest webmail API request body, in bytes (held in memory, never spooled to disk).", _positive),
+    Setting("web.max_buffered_bytes", int, 64 * MIB,
+            "Request body bytes the web listener holds at once, all requests together (503 past it).", _positive),
     Setting("web.request_timeout_s", int, 60, "Seconds an idle web connection is kept open.", _positive),
     Setting("web.session_idle_minutes", int, 30, "Webmail session ends after this many minutes without use.",
             _positive),

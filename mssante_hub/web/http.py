@@ -3,6 +3,8 @@
 Twisted's request spools a body of unknown or large length to a temporary file;
 a webmail body is a patient's message, so it stays in memory, and past the
 configured cap the connection is answered 413 and closed, never read to the end.
+Bodies held at once across the site are capped too (503 past it): memory stays
+bounded however many uploads run.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ SECURITY_HEADERS = {
     b"referrer-policy": b"no-referrer",
     b"content-security-policy": b"default-src 'none'; frame-ancestors 'none'",
 }
-_TOO_LARGE = (b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
-              b"Connection: close\r\nContent-Length: %d\r\n\r\n%s")
+_REFUSED = (b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s")
+_REASONS = {413: b"Payload Too Large", 503: b"Service Unavailable"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ THROTTLED = ApiError(429, "throttled", "Trop d'essais, réessayez plus tard", "T
 FORBIDDEN = ApiError(403, "forbidden", "Accès refusé", "Access denied")
 NOT_FOUND = ApiError(404, "not_found", "Introuvable", "Not found")
 METHOD_NOT_ALLOWED = ApiError(405, "method_not_allowed", "Méthode non permise", "Method not allowed")
+BUSY = ApiError(503, "busy", "Serveur occupé, réessayez dans un instant", "Server busy, try again shortly")
 UNAVAILABLE = ApiError(503, "unavailable", "Service momentanément indisponible, réessayez plus tard",
                        "Service temporarily unavailable, try again later")
 
@@ -126,43 +130,68 @@ def respond_file(request: server.Request, data: bytes, content_type: bytes, file
     request.finish()
 
 
+class BodyBudget:
+    """Bytes of request bodies held at once by one site: many slow uploads cannot exhaust memory."""
+
+    def __init__(self, max_request_bytes: int, max_total_bytes: int) -> None:
+        self.max_request_bytes = max_request_bytes
+        self.max_total_bytes = max_total_bytes
+        self.held = 0
+
+
 class BoundedRequest(server.Request):
-    """A request whose body is held in memory and capped; the cap is the site's `max_body_bytes`."""
+    """A request whose body is held in memory, capped per request and across the site (`site.bodies`)."""
 
     gone = False
-    too_large = False
+    refused = False
+    _held = 0
 
     def gotLength(self, length: int | None) -> None:  # noqa: N802 - Twisted's naming
         self.content = io.BytesIO()
-        self._received = 0
-        if length is not None and length > self._cap():
-            self._refuse_too_large()
+        if length is not None and length > self._budget().max_request_bytes:
+            self._refuse(TOO_LARGE)
 
     def handleContentChunk(self, data: bytes) -> None:  # noqa: N802
-        if self.too_large:
+        if self.refused:
             return
-        self._received += len(data)
-        if self._received > self._cap():
-            self._refuse_too_large()
+        budget = self._budget()
+        if self._held + len(data) > budget.max_request_bytes:
+            self._refuse(TOO_LARGE)
             return
+        if budget.held + len(data) > budget.max_total_bytes:
+            self._refuse(BUSY)
+            return
+        budget.held += len(data)
+        self._held += len(data)
         self.content.write(data)
 
     def process(self) -> None:
-        if not self.too_large:  # an oversize body was answered already, and is not handed on
+        if not self.refused:  # a refused body was answered already, and is not handed on
             super().process()
+
+    def finish(self) -> None:
+        self._release()
+        super().finish()
 
     def connectionLost(self, reason) -> None:  # noqa: N802
         self.gone = True
+        self._release()
         super().connectionLost(reason)
 
-    def _cap(self) -> int:
-        return getattr(self.channel.site, "max_body_bytes", 1024 * 1024)
+    def _budget(self) -> BodyBudget:
+        return self.channel.site.bodies
 
-    def _refuse_too_large(self) -> None:
-        # Answered on the transport directly: the request line may not even be processed yet.
-        self.too_large = True
+    def _release(self) -> None:
+        if self._held:
+            self._budget().held -= self._held
+            self._held = 0
         self.content = io.BytesIO()
-        payload = json.dumps(TOO_LARGE.body(), ensure_ascii=False).encode()
+
+    def _refuse(self, error: ApiError) -> None:
+        # Answered on the transport directly: the request may not be complete, nor even processed yet.
+        self.refused = True
+        self._release()
+        payload = json.dumps(error.body(), ensure_ascii=False).encode()
         transport = self.channel.transport
-        transport.write(_TOO_LARGE % (len(payload), payload))
+        transport.write(_REFUSED % (error.status, _REASONS[error.status], len(payload), payload))
         transport.loseConnection()

@@ -12,7 +12,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.listeners import Listener
 from mssante_hub.web import autoconfig
 from mssante_hub.web.api import Api
-from mssante_hub.web.http import BoundedRequest
+from mssante_hub.web.http import BodyBudget, BoundedRequest
 
 
 class Health(resource.Resource):
@@ -46,7 +46,7 @@ def build_site(hub: Hub) -> server.Site:
     root.putChild(b"api", Api(hub))
     autoconfig.register(root, hub)  # mail client autoconfiguration (IMAP issue)
     site = server.Site(root, requestFactory=BoundedRequest, timeout=hub.config.get("web.request_timeout_s"))
-    site.max_body_bytes = hub.config.get("web.max_request_bytes")
+    site.bodies = BodyBudget(hub.config.get("web.max_request_bytes"), hub.config.get("web.max_buffered_bytes"))
     site.displayTracebacks = False
     return site
 

@@ -32,6 +32,8 @@ class WebHub:
 def configure(data_dir, settings: dict) -> None:
     config = Config.load(data_dir)
     config.set("relay.enabled", False)  # remote recipients stay queued: tests never reach another host
+    config.set("web.max_request_bytes", 2 * 1024 * 1024)  # small caps, so that hostile tests stay quick
+    config.set("web.max_buffered_bytes", 3 * 1024 * 1024)
     for key, value in settings.items():
         config.set(key, value)
     config.save()

@@ -8,6 +8,7 @@ import datetime as dt
 import http.client
 import socket
 import subprocess
+import time
 
 from sqlalchemy import update
 
@@ -171,7 +172,7 @@ def test_hostile_requests_are_refused_and_the_listener_keeps_serving(web_hub):
         ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Transfer-Encoding: chunked",
          "-H", "Content-Type: application/json", "-H", f"Authorization: Bearer {pro.token}",
          "--data-binary", "@-", f"http://127.0.0.1:{port}/api/messages"],
-        input=b"x" * (17 * 1024 * 1024), capture_output=True, timeout=60)
+        input=b"x" * (3 * 1024 * 1024), capture_output=True, timeout=60)
     assert big.stdout in (b"413", b"000"), big.stdout  # 000: curl saw the close while still sending
     assert pro.send([doctor], subject="Toujours là").status == 201
 
@@ -206,7 +207,6 @@ def test_reading_marks_seen_and_delete_goes_to_trash_then_away(web_hub):
 def test_a_large_chunked_body_never_touches_a_temporary_file(web_hub):
     """Twisted would spool this body to an unlinked temporary file; ours stays in memory."""
     import os
-    import time
 
     doctor = add_professional(web_hub.hub, "dr.memoire", password=TEST_PASSWORD)
     pro = web_hub.client().login(doctor, TEST_PASSWORD)
@@ -236,3 +236,34 @@ def test_a_large_chunked_body_never_touches_a_temporary_file(web_hub):
     for path in web_hub.data_dir.rglob("*"):  # database, WAL, keys, settings: the body is sealed everywhere
         if path.is_file():
             assert b"MARQUEUR-SECRET" not in path.read_bytes(), path
+
+
+def test_many_slow_uploads_cannot_exhaust_memory(web_hub):
+    """Bodies held at once are capped across the listener (web.max_buffered_bytes in this module: 3 MiB)."""
+    doctor = add_professional(web_hub.hub, "dr.lent", password=TEST_PASSWORD)
+    pro = web_hub.client().login(doctor, TEST_PASSWORD)
+    chunk = b"x" * (1024 * 1024 + 512 * 1024)  # 1.5 MiB each: two fit in the budget, the third does not
+    held = []
+    try:
+        for _ in range(3):
+            raw = socket.create_connection(("127.0.0.1", web_hub.port), timeout=30)
+            raw.sendall(b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Authorization: Bearer " + pro.token.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            held.append(raw)
+        # The uploads arrive interleaved: whichever crosses the budget is refused, the others wait for more.
+        answers = []
+        for raw in held:
+            raw.settimeout(3)
+            try:
+                answers.append(raw.recv(100)[:12])
+            except TimeoutError:
+                answers.append(b"(waiting)")
+        assert sorted(answers) == [b"(waiting)", b"(waiting)", b"HTTP/1.1 503"], answers
+        for raw in held:
+            raw.close()
+        time.sleep(0.5)  # the hub sees the uploads go and gives their budget back
+        assert pro.send([doctor], subject="Encore là").status == 201
+    finally:
+        for raw in held:
+            raw.close()
