@@ -7,9 +7,11 @@ group committer (hub.write), so nothing is acknowledged before it is durable.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, update
 
 from storage.imap_models import ExpungedUid, FolderGrant
 from storage.mailstore import allocate_uids
@@ -35,11 +37,32 @@ _FOLDER_COLUMNS = (Folder.id, Folder.account_id, Folder.name, Folder.uidvalidity
                    Folder.highestmodseq, Folder.special_use, Folder.subscribed, Folder.recent_uid)
 
 
-@dataclass(frozen=True)
-class MessageState:
+class MessageState(NamedTuple):
+    # A tuple, not a dataclass: SELECT builds one per message of the folder.
     uid: int
     flags: str
     modseq: int
+
+
+# Hot-path statements are built once (as in mailstore.py): on this kind of machine building
+# a statement and its cache key costs more than SQLite running it.
+_FOLDER_BY_ID = select(*_FOLDER_COLUMNS).where(Folder.id == bindparam("folder"))
+_FOLDER_BY_NAME = select(*_FOLDER_COLUMNS).where(Folder.account_id == bindparam("account"),
+                                                 Folder.name == bindparam("name"))
+_STATES = (select(Message.uid, Message.flags, Message.modseq).where(Message.folder_id == bindparam("folder"))
+           .order_by(Message.uid))
+_WATERMARK = select(Folder.highestmodseq, select(func.count()).where(Message.folder_id == bindparam("folder"))
+                    .scalar_subquery()).where(Folder.id == bindparam("folder"))
+_CHANGED = (select(Message.uid, Message.flags, Message.modseq)
+            .where(Message.folder_id == bindparam("folder"), Message.modseq > bindparam("since"),
+                   Message.modseq <= bindparam("upto")).order_by(Message.uid))
+_VANISHED = select(ExpungedUid.uid).where(ExpungedUid.folder_id == bindparam("folder"),
+                                          ExpungedUid.modseq > bindparam("since"),
+                                          ExpungedUid.modseq <= bindparam("upto"))
+_NEW_MODSEQ = (update(Folder).where(Folder.id == bindparam("folder"))
+               .values(highestmodseq=Folder.highestmodseq + 1).returning(Folder.highestmodseq))
+_SET_FLAGS = update(Message).where(Message.id == bindparam("message")).values(
+    flags=bindparam("new_flags"), modseq=bindparam("new_modseq"))
 
 
 def folders_of(conn: Connection, account_id: int) -> list[FolderRow]:
@@ -48,14 +71,12 @@ def folders_of(conn: Connection, account_id: int) -> list[FolderRow]:
 
 
 def folder_by_name(conn: Connection, account_id: int, name: str) -> FolderRow | None:
-    row = conn.execute(
-        select(*_FOLDER_COLUMNS).where(Folder.account_id == account_id, Folder.name == name)
-    ).one_or_none()
+    row = conn.execute(_FOLDER_BY_NAME, {"account": account_id, "name": name}).one_or_none()
     return FolderRow(*row) if row else None
 
 
 def folder_by_id(conn: Connection, folder_id: int) -> FolderRow | None:
-    row = conn.execute(select(*_FOLDER_COLUMNS).where(Folder.id == folder_id)).one_or_none()
+    row = conn.execute(_FOLDER_BY_ID, {"folder": folder_id}).one_or_none()
     return FolderRow(*row) if row else None
 
 
@@ -75,10 +96,47 @@ def uid_condition(ranges: list[tuple[int, int]]):
 
 
 def message_states(conn: Connection, folder_id: int) -> list[MessageState]:
-    rows = conn.execute(
-        select(Message.uid, Message.flags, Message.modseq).where(Message.folder_id == folder_id).order_by(Message.uid)
-    )
-    return [MessageState(*r) for r in rows]
+    return list(map(MessageState._make, conn.execute(_STATES, {"folder": folder_id})))
+
+
+def folder_state(conn: Connection, folder_id: int) -> tuple[int, list[MessageState]]:
+    """(the folder's HIGHESTMODSEQ, then every message's state): the states include at least
+    every change up to that MODSEQ (see changes_since). (0, []) if the folder is gone."""
+    row = conn.execute(_WATERMARK, {"folder": folder_id}).one_or_none()
+    if row is None:
+        return 0, []
+    return row[0], message_states(conn, folder_id)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What happened to a folder between two MODSEQs (see changes_since)."""
+
+    upto: int  # the folder's HIGHESTMODSEQ: every change up to it is in `changed` or `vanished`
+    count: int  # messages in the folder at `upto`
+    changed: list[MessageState]  # new or changed messages, ascending UID
+    vanished: list[int]  # UIDs expunged
+
+
+def changes_since(conn: Connection, folder_id: int, since: int) -> Changes | None:
+    """Changes after MODSEQ `since`, or None if the folder is gone.
+
+    The folder's HIGHESTMODSEQ is read first: MODSEQs are taken by updating the folder
+    row, which serialises writers on it, so a value seen committed means every change up
+    to it is committed too (on PostgreSQL's per-statement snapshots as on SQLite's).
+    Changes after it are left for next time, so the caller's view is exactly the folder
+    at `upto` and its size must equal `count` (callers re-read everything otherwise).
+    """
+    row = conn.execute(_WATERMARK, {"folder": folder_id}).one_or_none()
+    if row is None:
+        return None
+    upto, count = row
+    if upto <= since:
+        return Changes(since, count, [], [])
+    params = {"folder": folder_id, "since": since, "upto": upto}
+    changed = list(map(MessageState._make, conn.execute(_CHANGED, params)))
+    vanished = list(conn.execute(_VANISHED, params).scalars())
+    return Changes(upto, count, changed, vanished)
 
 
 def claim_recent(conn: Connection, folder_id: int) -> int:
@@ -110,10 +168,11 @@ def account_usage(conn: Connection, account_id: int) -> int:
 
 
 def new_modseq(conn: Connection, folder_id: int) -> int:
-    return conn.execute(
-        update(Folder).where(Folder.id == folder_id).values(highestmodseq=Folder.highestmodseq + 1)
-        .returning(Folder.highestmodseq)
-    ).scalar_one()
+    return conn.execute(_NEW_MODSEQ, {"folder": folder_id}).scalar_one()
+
+
+_DELETED = (select(Message.id, Message.uid, Message.blob_id)
+            .where(Message.folder_id == bindparam("folder"), has_flag("\\Deleted")).order_by(Message.uid))
 
 
 def store_flags(
@@ -149,27 +208,28 @@ def store_flags(
             continue
         if modseq is None:
             modseq = new_modseq(conn, folder_id)
-        conn.execute(update(Message).where(Message.id == row.id).values(flags=text, modseq=modseq))
+        conn.execute(_SET_FLAGS, {"message": row.id, "new_flags": text, "new_modseq": modseq})
         result.append(MessageState(row.uid, text, modseq))
     return result, failed
 
 
+@functools.lru_cache(maxsize=32)
+def _uid_range_query(columns: tuple):
+    # One statement per column set (a handful of call sites), built once.
+    return select(*columns).where(
+        Message.folder_id == bindparam("folder"), Message.uid.between(bindparam("low"), bindparam("high"))
+    ).order_by(Message.uid)
+
+
 def _rows_for_uids(conn: Connection, folder_id: int, uids: list[int], *columns):
     wanted = set(uids)
-    low, high = min(uids), max(uids)
-    rows = conn.execute(
-        select(*columns).where(Message.folder_id == folder_id, Message.uid.between(low, high)).order_by(Message.uid)
-    ).all()
+    rows = conn.execute(_uid_range_query(columns), {"folder": folder_id, "low": min(uids), "high": max(uids)}).all()
     return [r for r in rows if r.uid in wanted]
 
 
 def expunge(conn: Connection, folder_id: int, uids: list[int] | None = None) -> list[int]:
     """Remove \\Deleted messages (only among `uids` if given); returns the UIDs removed."""
-    rows = conn.execute(
-        select(Message.id, Message.uid, Message.blob_id).where(
-            Message.folder_id == folder_id, has_flag("\\Deleted")
-        ).order_by(Message.uid)
-    ).all()
+    rows = conn.execute(_DELETED, {"folder": folder_id}).all()
     if uids is not None:
         wanted = set(uids)
         rows = [r for r in rows if r.uid in wanted]
@@ -256,26 +316,28 @@ class FetchRow:
     wrapped: bytes | None
 
 
+_FETCH_COLUMNS = (Message.uid, Message.flags, Message.modseq, Message.internal_date, Message.size, Message.blob_id)
+_FETCH = (select(*_FETCH_COLUMNS)
+          .where(Message.folder_id == bindparam("folder"), Message.uid.between(bindparam("low"), bindparam("high")))
+          .order_by(Message.uid))
+_FETCH_WITH_BODY = (
+    select(*_FETCH_COLUMNS, Blob.body, WrappedKey.wrapped)
+    .join(Blob, Blob.id == Message.blob_id)
+    .outerjoin(WrappedKey, and_(WrappedKey.blob_id == Blob.id, WrappedKey.account_id == bindparam("reader")))
+    .where(Message.folder_id == bindparam("folder"), Message.uid.between(bindparam("low"), bindparam("high")))
+    .order_by(Message.uid)
+)
+
+
 def fetch_rows(conn: Connection, reader_id: int, folder_id: int, uids: list[int], with_body: bool) -> list[FetchRow]:
     if not uids:
         return []
-    columns = [Message.uid, Message.flags, Message.modseq, Message.internal_date, Message.size, Message.blob_id]
     wanted = set(uids)
-    low, high = min(uids), max(uids)
-    query = select(*columns).where(Message.folder_id == folder_id, Message.uid.between(low, high))
+    params = {"folder": folder_id, "low": min(uids), "high": max(uids)}
     if with_body:
-        query = (
-            select(*columns, Blob.body, WrappedKey.wrapped)
-            .join(Blob, Blob.id == Message.blob_id)
-            .outerjoin(WrappedKey, and_(WrappedKey.blob_id == Blob.id, WrappedKey.account_id == reader_id))
-            .where(Message.folder_id == folder_id, Message.uid.between(low, high))
-        )
-    out = []
-    for r in conn.execute(query.order_by(Message.uid)):
-        if r.uid in wanted:
-            out.append(FetchRow(r.uid, r.flags, r.modseq, r.internal_date, r.size, r.blob_id,
-                                r.body if with_body else None, r.wrapped if with_body else None))
-    return out
+        rows = conn.execute(_FETCH_WITH_BODY, {**params, "reader": reader_id})
+        return [FetchRow(*r) for r in rows if r[0] in wanted]
+    return [FetchRow(*r, None, None) for r in conn.execute(_FETCH, params) if r[0] in wanted]
 
 
 def grants_for(conn: Connection, grantee_id: int) -> list[tuple[int, str]]:

@@ -9,6 +9,9 @@ rights allow it; each opening of a shared folder is traced in the audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import Connection
 
 from mssante_hub import audit
 from mssante_hub.imap import responses, wire
@@ -53,23 +56,35 @@ def split_shared(name: str) -> tuple[str, str] | None:
 
 async def resolve(s: Session, name: str) -> Mailbox | None:
     """The folder a name designates for this session, or None (absent or not visible)."""
+    return (await resolve_and_read(s, name, "l", None))[0]
+
+
+async def resolve_and_read(s: Session, name: str, right: str,
+                           then: Callable[[Connection, imapstore.FolderRow], Any] | None) -> tuple[Mailbox | None, Any]:
+    """resolve(), and `then(conn, folder)` in the same trip to the read pool if the session holds
+    `right` on the folder (SELECT: the folder and its messages in one trip)."""
     me = s.account
     shared = split_shared(name)
     if shared is None:
-        row = await s.hub.read(lambda conn: imapstore.folder_by_name(conn, me.id, name))
-        return Mailbox(name, row, me, ALL_RIGHTS) if row else None
+        def read_own(conn):
+            row = imapstore.folder_by_name(conn, me.id, name)
+            return row, (then(conn, row) if row is not None and then is not None else None)
+
+        row, extra = await s.hub.read(read_own)
+        return (Mailbox(name, row, me, ALL_RIGHTS), extra) if row else (None, None)
     owner_address, folder_name = shared
 
     def read(conn):
         owner = account_repo.by_address(conn, owner_address)
         row = imapstore.folder_by_name(conn, owner.id, folder_name) if owner else None
         rights = dict(imapstore.grants_for(conn, me.id)).get(row.id, "") if row else ""
-        return owner, row, rights
+        wanted = then is not None and "l" in rights and right in rights
+        return owner, row, rights, (then(conn, row) if wanted else None)
 
-    owner, row, rights = await s.hub.read(read)
+    owner, row, rights, extra = await s.hub.read(read)
     if row is None or "l" not in rights:
-        return None
-    return Mailbox(name, row, owner, rights)
+        return None, None
+    return Mailbox(name, row, owner, rights), extra
 
 
 async def shared_listing(s: Session) -> list[tuple[str, imapstore.FolderRow, str]]:

@@ -123,10 +123,8 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         # Flags, UIDs and MODSEQ are in the session's view, kept current by the notifier:
         # the common "FETCH 1:* (UID FLAGS)" of a client's resync needs no database read.
         await s.send_updates(allow_expunge=False)
-        for u in uids:
-            seq = view.seq_of(u)
-            if seq is not None:
-                s.emit(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(_from_view(i, view, u) for i in items)))
+        s.emit(b"".join(b"* %d FETCH (%s)\r\n" % (seq, b" ".join([_from_view(i, view, u) for i in items]))
+                        for u, seq in zip(uids, view.seqs_of(uids)) if seq is not None))
         return responses.OK_DONE
     with_body = any(i.needs_body for i in items)
     reader_id, private = view.owner.id, acl.private_key_of(s, view.owner)

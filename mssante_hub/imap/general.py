@@ -8,7 +8,6 @@ import asyncio
 from mssante_hub.imap import responses, wire
 from mssante_hub.imap.server import AUTH, LOGOUT, SELECTED, UNAUTH, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, is_atom
-from storage import imapstore
 
 ANY = (UNAUTH, AUTH, SELECTED)
 SERVER_ID = [b"name", b"mssante-hub", b"vendor", b"mssante-hub project"]
@@ -128,12 +127,6 @@ async def idle(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 
 
 async def _look_for_other_processes(s: Session) -> None:
-    """Another hub process may have changed the folder: one row tells (every change bumps its MODSEQ)."""
-    view = s.selected
-    row = await s.hub.read(lambda conn: imapstore.folder_by_id(conn, view.id))
-    last = s.polled_modseq if s.polled_modseq and s.polled_modseq[0] == view.id else (view.id,
-                                                                                       view.folder.highestmodseq)
-    if row is not None and row.highestmodseq != last[1]:
-        s.polled_modseq = (view.id, row.highestmodseq)
-        s.dirty = True
-        await s.send_updates(allow_expunge=True)
+    """Another hub process may have changed the folder: every change bumps its MODSEQ, so one
+    small read tells, and the changes since the view's MODSEQ are all that is read."""
+    await s.send_updates(allow_expunge=True, look=True)

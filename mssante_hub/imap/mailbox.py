@@ -2,7 +2,9 @@
 
 Sequence numbers are per session (RFC 3501 §2.3.1.2): they change only when this
 session is told of an expunge. The view is taken at SELECT and brought up to date
-from the store when another session or a delivery changed the folder.
+from the store when another session or a delivery changed the folder: by the changes
+after the MODSEQ it was last synchronised at (imapstore.changes_since), so that the
+cost of keeping up is that of the changes, not of the folder's size.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from dataclasses import dataclass, field
 
 from mssante_hub.imap import wire
 from mssante_hub.imap.syntax import format_uid_set
-from storage.imapstore import FolderRow, MessageState
+from storage.imapstore import Changes, FolderRow, MessageState
 
 RECENT = "\\Recent"
+FLAG_TEXTS_KEPT = 4096
+# A folder holds few distinct flag sets: "FETCH 1:* (FLAGS)" formats each once, not per message.
+_flag_texts: dict[tuple[str, bool], bytes] = {}
 
 
 @dataclass
@@ -30,13 +35,18 @@ class SelectedFolder:
     qresync: bool = False  # the client enabled QRESYNC: expunges are told as VANISHED
     owner: object = None  # AccountRow whose folder this is (another account's when shared)
     rights: str = "lrswipkxtea"  # RFC 4314 rights of this session on the folder
+    synced: int = 0  # the folder's MODSEQ up to which every change is in this view
+    unreported: set[int] = field(default_factory=set)  # expunged in the store, not yet told (owed)
 
     @classmethod
-    def load(cls, folder: FolderRow, states: list[MessageState], read_only: bool, recent_mark: int) -> "SelectedFolder":
+    def load(cls, folder: FolderRow, states: list[MessageState], read_only: bool, recent_mark: int,
+             synced: int = 0) -> "SelectedFolder":
+        """The view of `states`, read after the folder's MODSEQ was `synced` (0: unknown)."""
+        uids = [s.uid for s in states]
         return cls(
-            folder, read_only, [s.uid for s in states], {s.uid: s.flags for s in states},
-            {s.uid: s.modseq for s in states}, {s.uid for s in states if s.uid > recent_mark},
-            max([folder.highestmodseq] + [s.modseq for s in states]),
+            folder, read_only, uids, {s.uid: s.flags for s in states},
+            {s.uid: s.modseq for s in states}, {u for u in uids if u > recent_mark},
+            max([folder.highestmodseq] + [s.modseq for s in states]), synced=synced,
         )
 
     @property
@@ -69,11 +79,29 @@ class SelectedFolder:
             return self.uids[-1] if self.uids else 0
         return len(self.uids)
 
+    def seqs_of(self, uids: list[int]) -> list[int | None]:
+        """seq_of for many UIDs; while they ascend, each search starts where the last one ended."""
+        out: list[int | None] = []
+        all_uids, n, i, previous = self.uids, len(self.uids), 0, 0
+        for uid in uids:
+            if uid < previous:
+                i = 0
+            previous = uid
+            i = bisect.bisect_left(all_uids, uid, i)
+            out.append(i + 1 if i < n and all_uids[i] == uid else None)
+        return out
+
     def flag_text(self, uid: int) -> bytes:
-        flags = self.flags.get(uid, "").split()
-        if uid in self.recent:
-            flags.append(RECENT)
-        return wire.flag_list(flags)
+        key = (self.flags.get(uid, ""), uid in self.recent)
+        text = _flag_texts.get(key)
+        if text is None:
+            flags = key[0].split()
+            if key[1]:
+                flags.append(RECENT)
+            text = wire.flag_list(flags)
+            if len(_flag_texts) < FLAG_TEXTS_KEPT:
+                _flag_texts[key] = text
+        return text
 
     def fetch_flags_line(self, uid: int, with_uid: bool) -> bytes:
         seq = self.seq_of(uid)
@@ -99,6 +127,7 @@ class SelectedFolder:
     def expunge(self, uids: list[int]) -> list[bytes]:
         """Drop messages from the view; the `* n EXPUNGE` lines, highest first so numbers stay valid
         (or one `* VANISHED` line for a QRESYNC client)."""
+        self.unreported.difference_update(uids)
         if self.qresync:
             gone = sorted(u for u in uids if self.seq_of(u) is not None)
             for uid in gone:
@@ -119,11 +148,14 @@ class SelectedFolder:
             lines.append(b"%d EXPUNGE" % seq)
         return lines
 
-    def catch_up(self, states: list[MessageState], allow_expunge: bool) -> tuple[list[bytes], bool]:
-        """Compare with the store; untagged lines to send, and whether expunges are still owed."""
+    def catch_up(self, states: list[MessageState], allow_expunge: bool, synced: int = 0) -> tuple[list[bytes], bool]:
+        """Compare with the whole folder as stored (read after its MODSEQ was `synced`); untagged
+        lines to send, and whether expunges are still owed."""
         current = {s.uid: s for s in states}
         lines: list[bytes] = []
         gone = [uid for uid in self.uids if uid not in current]
+        self.synced = synced
+        self.unreported = set(gone)
         owed = bool(gone) and not allow_expunge
         if gone and allow_expunge:
             lines += self.expunge(gone)
@@ -140,4 +172,31 @@ class SelectedFolder:
                 self.modseqs[s.uid] = s.modseq
                 self.highestmodseq = max(self.highestmodseq, s.modseq)
             lines.append(b"%d EXISTS" % len(self.uids))
+        return lines, owed
+
+    def apply_changes(self, changes: Changes, allow_expunge: bool) -> tuple[list[bytes], bool] | None:
+        """Apply the store's changes since `synced`; as catch_up, or None if the view and the
+        store disagree on the folder's size (a change outside MODSEQ's order): read it all then."""
+        present = self.flags
+        self.unreported.update(u for u in changes.vanished if u in present)
+        known = [s for s in changes.changed if s.uid in present and s.uid not in self.unreported]
+        last = self.uids[-1] if self.uids else 0
+        new = [s for s in changes.changed if s.uid > last]
+        if len(self.uids) + len(new) - len(self.unreported) != changes.count:
+            return None
+        lines: list[bytes] = []
+        owed = bool(self.unreported) and not allow_expunge
+        if self.unreported and allow_expunge:
+            lines += self.expunge(sorted(self.unreported))
+            self.unreported = set()
+        changed = [s for s in known if s.flags != self.flags[s.uid] or s.modseq != self.modseqs[s.uid]]
+        lines += self.apply_states(changed, with_uid=True)
+        if new:
+            for s in new:
+                self.uids.append(s.uid)
+                self.flags[s.uid] = s.flags
+                self.modseqs[s.uid] = s.modseq
+                self.highestmodseq = max(self.highestmodseq, s.modseq)
+            lines.append(b"%d EXISTS" % len(self.uids))
+        self.synced = changes.upto
         return lines, owed

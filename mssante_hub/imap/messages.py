@@ -70,18 +70,18 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
         raise Bad(responses.BAD_SYNTAX)  # RFC 7162 §3.2.5: ENABLE QRESYNC first
     name = mailbox_arg(args[0])
     s.unselect()
-    box = await acl.resolve(s, name)
+    # The folder row is read before its messages: its MODSEQ then bounds what the view holds.
+    box, states = await acl.resolve_and_read(s, name, "r", lambda conn, row: imapstore.message_states(conn, row.id))
     if box is None or not box.allows("r"):
         raise No(responses.NO_NONEXISTENT)
     await acl.trace_shared_access(s, box)
     row = box.folder
-    states = await s.hub.read(lambda conn: imapstore.message_states(conn, row.id))
     read_only = read_only or not any(box.allows(r) for r in "stwe")
     mark = row.recent_uid
     if not read_only and row.uidnext - 1 > row.recent_uid:
         # \Recent is session bookkeeping, not client data: no need to wait for its commit.
         asyncio.ensure_future(s.hub.write(lambda conn: imapstore.claim_recent(conn, row.id)))
-    view = SelectedFolder.load(row, states, read_only, mark)
+    view = SelectedFolder.load(row, states, read_only, mark, synced=row.highestmodseq)
     view.owner, view.rights = box.owner, box.rights
     view.condstore = condstore or b"CONDSTORE" in s.enabled
     view.qresync = qresync.CAPABILITY in s.enabled

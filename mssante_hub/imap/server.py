@@ -96,7 +96,6 @@ class Session(IMAP4Server):
         self._line_waiter: asyncio.Future | None = None
         self._updating = asyncio.Lock()
         self._output: list[bytes] = []
-        self.polled_modseq: tuple[int, int] | None = None  # (folder id, MODSEQ) IDLE last saw in the store
         self.idling = False
 
     # --- connection ---------------------------------------------------------------
@@ -276,18 +275,31 @@ class Session(IMAP4Server):
         if self.idling:
             asyncio.ensure_future(self.send_updates(allow_expunge=True))
 
-    async def send_updates(self, allow_expunge: bool) -> None:
+    async def send_updates(self, allow_expunge: bool, look: bool = False) -> None:
+        """Tell the client what changed in its folder. `look`: ask the store even if nothing was
+        notified (NOOP and IDLE: another hub process may have changed the folder)."""
         # One at a time: an older snapshot applied after a newer one would announce false expunges.
         async with self._updating:
             view = self.selected
-            if view is None or not (self.dirty or (self.owed_expunges and allow_expunge)):
+            if view is None or not (look or self.dirty or (self.owed_expunges and allow_expunge)):
+                return
+            if not (look or self.dirty):  # only expunges owed, already known: no read
+                self.owed_expunges = False
+                for line in view.expunge(sorted(view.unreported)):
+                    self.untagged(line)
                 return
             self.dirty = False
-            states = await self.hub.read(lambda conn: imapstore.message_states(conn, view.id))
+            since = view.synced
+            changes = await self.hub.read(lambda conn: imapstore.changes_since(conn, view.id, since))
             if self.selected is not view or self.transport is None:
                 return
-            lines, owed = view.catch_up(states, allow_expunge)
-            self.owed_expunges = owed
+            result = view.apply_changes(changes, allow_expunge) if changes is not None else None
+            if result is None:
+                synced, states = await self.hub.read(lambda conn: imapstore.folder_state(conn, view.id))
+                if self.selected is not view or self.transport is None:
+                    return
+                result = view.catch_up(states, allow_expunge, synced)
+            lines, self.owed_expunges = result
             for line in lines:
                 self.untagged(line)
 
