@@ -1,4 +1,4 @@
-"""The web listener: the webmail's JSON API, the health check, mail client autoconfiguration."""
+"""The web listener: the webmail (pages and JSON API), the health check, mail client autoconfiguration."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from twisted.web import resource, server
 
 from mssante_hub.hub import Hub
 from mssante_hub.listeners import Listener
-from mssante_hub.web import autoconfig
+from mssante_hub.web import autoconfig, pages
 from mssante_hub.web.api import Api
 from mssante_hub.web.http import BodyBudget, BoundedRequest
 
@@ -44,6 +44,7 @@ def build_site(hub: Hub) -> server.Site:
     root = resource.Resource()
     root.putChild(b"healthz", Health(hub))
     root.putChild(b"api", Api(hub))
+    pages.register(root)  # the patients' webmail: /, /app.js, /app.css
     autoconfig.register(root, hub)  # mail client autoconfiguration (IMAP issue)
     site = server.Site(root, requestFactory=BoundedRequest, timeout=hub.config.get("web.request_timeout_s"))
     site.bodies = BodyBudget(hub.config.get("web.max_request_bytes"), hub.config.get("web.max_buffered_bytes"))
