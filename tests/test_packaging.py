@@ -3,6 +3,7 @@
 import signal
 import subprocess
 import sys
+import urllib.request
 import venv
 from pathlib import Path
 
@@ -31,7 +32,11 @@ def test_fresh_venv_install_init_serve_stop(tmp_path):
     server = subprocess.Popen([command, "serve", "--data-dir", str(data_dir), "--listen", "web=127.0.0.1:0"],
                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert LISTENING.match(server.stdout.readline().strip())
+        listening = LISTENING.match(server.stdout.readline().strip())
+        assert listening
+        # The webmail's pages are package data: the installed package serves them.
+        with urllib.request.urlopen(f"http://127.0.0.1:{listening[3]}/app.js", timeout=30) as page:
+            assert b"textContent" in page.read()
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
     finally:
