@@ -265,6 +265,8 @@ class Config:
     def __init__(self, data_dir: Path, document: tomlkit.TOMLDocument | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.document = document if document is not None else tomlkit.document()
+        # Scalar values read on hot paths: a look-up through tomlkit costs tens of microseconds.
+        self._scalars: dict[str, Any] = {}
 
     @property
     def path(self) -> Path:
@@ -288,6 +290,14 @@ class Config:
         return [f"{section}.{name}" for section, table in self.document.items() for name in table]
 
     def get(self, key: str) -> Any:
+        if key in self._scalars:
+            return self._scalars[key]
+        value = self._get(key)
+        if isinstance(value, (str, int, float, bool)):
+            self._scalars[key] = value
+        return value
+
+    def _get(self, key: str) -> Any:
         spec = setting(key)
         section, name = key.split(".", 1)
         table = self.document.get(section)
@@ -297,6 +307,7 @@ class Config:
 
     def set(self, key: str, value: Any) -> None:
         value = validate(key, value)
+        self._scalars.pop(key, None)
         section, name = key.split(".", 1)
         if section not in self.document:
             self.document[section] = tomlkit.table()

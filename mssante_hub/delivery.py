@@ -23,7 +23,8 @@ from mssante_hub.mime import parse, summary_fields
 from mssante_hub.refusals import Refusal
 from storage import accounts as account_repo
 from storage import mailstore
-from storage.models import AccountStatus
+from storage.bulk import insert_rows
+from storage.models import AccountStatus, AuditEvent, Blob, Message, OutboundItem, WrappedKey
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
     if decision.accounts is not None:
         readers = {a: decision.accounts[a] for a in decision.local if a in decision.accounts}
     else:
-        readers = hub.read_sync(lambda conn: account_repo.by_addresses(conn, decision.local))
+        readers = hub.accounts_by_address(decision.local)
     for address in decision.local:
         account = readers.get(address)
         if account is None:
@@ -120,6 +121,13 @@ class _StoreUnit:
     actor: str
 
 
+_BLOB_COLUMNS = ("id", "body", "summary", "size")
+_WRAPPED_COLUMNS = ("blob_id", "account_id", "wrapped")
+_MESSAGE_COLUMNS = ("folder_id", "uid", "modseq", "flags", "internal_date", "size", "blob_id")
+_OUTBOUND_COLUMNS = ("blob_id", "mail_from", "rcpt_to", "dsn_notify", "dsn_ret", "dsn_envid", "dsn_orcpt")
+_AUDIT_COLUMNS = ("actor", "actor_type", "action", "subject_account_id", "target", "outcome")
+
+
 def _store_many(conn: Connection, units: list[_StoreUnit]) -> list[dict[str, int]]:
     """Write many accepted messages with one statement per table and one UID allocation per folder."""
     now = dt.datetime.now(dt.timezone.utc)
@@ -128,11 +136,17 @@ def _store_many(conn: Connection, units: list[_StoreUnit]) -> list[dict[str, int
     placements: dict[int, list[tuple[int, str]]] = {}  # folder -> [(unit index, address)]
     for index, unit in enumerate(units):
         for address, account in unit.prepared.readers.items():
-            folder = folders.get((account.id, unit.envelope.folder))
-            if folder is None:
+            found = folders.get((account.id, unit.envelope.folder))
+            if found is None:
                 raise Refusal(refusals.MAILBOX_UNAVAILABLE, f"no folder {unit.envelope.folder!r}")
+            folder, status = found
+            if status != AccountStatus.ACTIVE.value:
+                # Changed since prepare() looked (its view may be a few seconds old): a retry gets the real answer.
+                raise Refusal(refusals.TEMPORARY_FAILURE, address)
             placements.setdefault(folder, []).append((index, address))
 
+    # Rows as tuples, straight to the driver's executemany (storage.bulk): SQLAlchemy's per-row parameter
+    # handling cost more than the inserts themselves here.
     results: list[dict[str, int]] = [{} for _ in units]
     message_rows, audit_rows, outbound_rows = [], [], []
     for folder, placed in placements.items():
@@ -141,41 +155,30 @@ def _store_many(conn: Connection, units: list[_StoreUnit]) -> list[dict[str, int
             unit = units[index]
             uid = first_uid + offset
             results[index][address] = uid
-            message_rows.append(dict(
-                folder_id=folder, uid=uid, modseq=modseq, flags=unit.envelope.flags,
-                internal_date=unit.envelope.internal_date or now, size=unit.prepared.size,
-                blob_id=unit.prepared.sealed.blob_id,
-            ))
-            audit_rows.append(dict(
-                actor=unit.actor, actor_type=unit.envelope.channel, action=audit.DELIVER,
-                subject_account_id=unit.prepared.readers[address].id,
-                target=f"blob:{unit.prepared.sealed.blob_id}", outcome="ok",
-            ))
+            blob_id = unit.prepared.sealed.blob_id
+            message_rows.append((folder, uid, modseq, unit.envelope.flags, unit.envelope.internal_date or now,
+                                 unit.prepared.size, blob_id))
+            audit_rows.append((unit.actor, unit.envelope.channel, audit.DELIVER, unit.prepared.readers[address].id,
+                               f"blob:{blob_id}", "ok"))
     for unit in units:
         blob_id, dsn = unit.prepared.sealed.blob_id, unit.envelope.dsn
         for rcpt in unit.prepared.remote:
-            outbound_rows.append(dict(
-                blob_id=blob_id, mail_from=unit.envelope.mail_from, rcpt_to=rcpt,
-                dsn_notify=unit.envelope.rcpt_dsn.get(rcpt, {}).get("notify", dsn.get("notify", "")),
-                dsn_ret=dsn.get("ret", ""), dsn_envid=dsn.get("envid", ""),
-                dsn_orcpt=unit.envelope.rcpt_dsn.get(rcpt, {}).get("orcpt", ""),
-            ))
-            audit_rows.append(dict(
-                actor=unit.actor, actor_type=unit.envelope.channel, action=audit.SEND, subject_account_id=None,
-                target=f"blob:{blob_id} to:{rcpt.rpartition('@')[2]}", outcome="queued",
-            ))
+            rcpt_dsn = unit.envelope.rcpt_dsn.get(rcpt, {})
+            outbound_rows.append((blob_id, unit.envelope.mail_from, rcpt, rcpt_dsn.get("notify", dsn.get("notify", "")),
+                                  dsn.get("ret", ""), dsn.get("envid", ""), rcpt_dsn.get("orcpt", "")))
+            audit_rows.append((unit.actor, unit.envelope.channel, audit.SEND, None,
+                               f"blob:{blob_id} to:{rcpt.rpartition('@')[2]}", "queued"))
 
-    mailstore.insert_blobs(conn, [
-        mailstore.StoredBlob(u.prepared.sealed.blob_id, u.prepared.sealed.body, u.prepared.sealed.summary,
-                             u.prepared.size)
+    insert_rows(conn, Blob.__table__, _BLOB_COLUMNS, [
+        (u.prepared.sealed.blob_id, u.prepared.sealed.body, u.prepared.sealed.summary, u.prepared.size)
         for u in units
     ])
-    mailstore.insert_wrapped_keys(conn, [
+    insert_rows(conn, WrappedKey.__table__, _WRAPPED_COLUMNS, [
         (u.prepared.sealed.blob_id, account_id, wrapped) for u in units for account_id, wrapped in u.prepared.wrapped
     ])
-    mailstore.insert_messages(conn, message_rows)
-    mailstore.insert_outbound(conn, outbound_rows)
-    audit.record_many(conn, audit_rows)
+    insert_rows(conn, Message.__table__, _MESSAGE_COLUMNS, message_rows)
+    insert_rows(conn, OutboundItem.__table__, _OUTBOUND_COLUMNS, outbound_rows)
+    insert_rows(conn, AuditEvent.__table__, _AUDIT_COLUMNS, audit_rows)
     for unit in units:
         for write in unit.prepared.writes:
             write(conn)

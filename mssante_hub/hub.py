@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,6 +27,8 @@ from storage.committer import GroupCommitter
 from storage.models import AccountType
 
 SYSTEM_LOCALPART = "postmaster"
+ACCOUNT_CACHE_S = 5.0
+ACCOUNT_CACHE_SIZE = 10_000
 PENDING_MASTER_KEY_SUFFIX = ".new"
 
 
@@ -64,6 +67,7 @@ class Hub:
         # Called after each committed delivery (IMAP IDLE, relay worker); never before.
         self.delivery_listeners: list[Callable[[Any], None]] = []
         self._system: account_repo.AccountRow | None = None
+        self._accounts: dict[str, tuple[float, account_repo.AccountRow]] = {}  # address -> (expiry, row)
 
     @classmethod
     def open(cls, data_dir: Path, **kwargs: Any) -> "Hub":
@@ -99,6 +103,28 @@ class Hub:
             with self.engine.connect() as conn:
                 self._system = account_repo.first_of_type(conn, AccountType.SYSTEM.value)
         return self._system
+
+    def accounts_by_address(self, addresses: list[str]) -> dict[str, account_repo.AccountRow]:
+        """Account rows of delivery recipients, remembered ACCOUNT_CACHE_S (keys and ids do not change).
+
+        A status seen here may be that old: the store step reads it again in its transaction.
+        """
+        now = time.monotonic()
+        found, missing = {}, []
+        for address in addresses:
+            cached = self._accounts.get(address)
+            if cached is not None and cached[0] > now:
+                found[address] = cached[1]
+            else:
+                missing.append(address)
+        if missing:
+            rows = self.read_sync(lambda conn: account_repo.by_addresses(conn, missing))
+            if len(self._accounts) > ACCOUNT_CACHE_SIZE:
+                self._accounts.clear()
+            for address, row in rows.items():
+                self._accounts[address] = (now + ACCOUNT_CACHE_S, row)
+            found.update(rows)
+        return found
 
     @property
     def prepare_pool(self) -> PreparePool | None:

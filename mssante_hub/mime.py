@@ -149,7 +149,7 @@ def parse(raw: bytes, limits: Limits) -> ParsedMessage:
     pre_scan(raw, limits)
     message = BytesParser(_class=ParsedMessage, policy=email.policy.default).parsebytes(raw)
     _walk(message, limits)
-    if message["From"] is None:
+    if "From" not in message:  # presence only: message["From"] would parse the address list (costly)
         raise Refusal(refusals.MISSING_FROM)
     return message
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from storage.models import Blob, Folder, Message, OutboundItem, WrappedKey
+from storage.models import Account, Blob, Folder, Message, OutboundItem, WrappedKey
 
 # Special-use folders every mailbox starts with (RFC 6154 attributes).
 DEFAULT_FOLDERS: tuple[tuple[str, str | None], ...] = (
@@ -33,7 +33,9 @@ _ALLOCATE_UIDS = (
     .values(uidnext=Folder.uidnext + bindparam("count"), highestmodseq=Folder.highestmodseq + 1)
     .returning(Folder.uidnext, Folder.highestmodseq)
 )
-_FOLDER_IDS = select(Folder.id, Folder.account_id, Folder.name).where(
+_FOLDER_IDS = select(Folder.id, Folder.account_id, Folder.name, Account.status).join(
+    Account, Account.id == Folder.account_id
+).where(
     Folder.account_id.in_(bindparam("accounts", expanding=True)), Folder.name.in_(bindparam("names", expanding=True))
 )
 _INSERT_BLOB = insert(Blob)
@@ -80,14 +82,18 @@ def allocate_uids(conn: Connection, folder: int, count: int = 1) -> tuple[int, i
     return row.uidnext - count, row.highestmodseq
 
 
-def folder_ids(conn: Connection, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
-    """Folder ids for many (account id, folder name) pairs in one query."""
+def folder_ids(conn: Connection, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, str]]:
+    """(folder id, account status) for many (account id, folder name) pairs in one query.
+
+    The status is read in the writer's transaction: a delivery prepared from a slightly
+    older view of the account learns here whether it is still active.
+    """
     if not wanted:
         return {}
     rows = conn.execute(
         _FOLDER_IDS, {"accounts": sorted({a for a, _ in wanted}), "names": sorted({n for _, n in wanted})}
     ).all()
-    return {(r.account_id, r.name): r.id for r in rows if (r.account_id, r.name) in wanted}
+    return {(r.account_id, r.name): (r.id, r.status) for r in rows if (r.account_id, r.name) in wanted}
 
 
 @dataclass(frozen=True)
