@@ -192,6 +192,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("imap.idle_poll_seconds", float, 5.0,
             "How often an IDLE session looks for changes made by other hub processes.", _positive),
     Setting("imap.quota_bytes", int, 2 * 1024 * MIB, "Storage quota of one mailbox (QUOTA), in bytes.", _positive),
+    Setting("imap.login_cache_seconds", int, 300,
+            "How long a password Argon2id accepted is accepted again without Argon2id (same mailbox, same stored "
+            "hash; kept in memory as a keyed digest); 0 disables.", _non_negative),
     Setting("imap.max_connections", int, 5000, "Most IMAP connections one hub process serves at once.", _positive),
     # --- Patient spaces, notifications, professionals' inactivity (issue 5) ---
     Setting("web.max_request_bytes", int, 16 * MIB,

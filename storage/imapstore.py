@@ -237,23 +237,35 @@ def expunge(conn: Connection, folder_id: int, uids: list[int] | None = None) -> 
     return [r.uid for r in rows]
 
 
+def _ids():
+    return bindparam("ids", expanding=True)
+
+
+_DELETE_MESSAGES = delete(Message).where(Message.id.in_(_ids()))
+_BLOBS_IN_MESSAGES = select(Message.blob_id).where(Message.blob_id.in_(_ids()))
+_BLOBS_QUEUED = select(OutboundItem.blob_id).where(OutboundItem.blob_id.in_(_ids()))
+_DELETE_WRAPPED = delete(WrappedKey).where(WrappedKey.blob_id.in_(_ids()))
+_DELETE_BLOBS = delete(Blob).where(Blob.id.in_(_ids()))
+_INSERT_EXPUNGED = insert(ExpungedUid)
+
+
 def remove_messages(conn: Connection, folder_id: int, rows) -> None:
     """Delete message rows, then any blob no message or queued relay still needs (with its keys)."""
     if not rows:
         return
     ids = [r.id for r in rows]
     for start in range(0, len(ids), 500):
-        conn.execute(delete(Message).where(Message.id.in_(ids[start:start + 500])))
+        conn.execute(_DELETE_MESSAGES, {"ids": ids[start:start + 500]})
     record_expunged(conn, folder_id, [r.uid for r in rows], new_modseq(conn, folder_id))
     blob_ids = sorted({r.blob_id for r in rows})
     for start in range(0, len(blob_ids), 500):
-        chunk = blob_ids[start:start + 500]
-        still_used = set(conn.execute(select(Message.blob_id).where(Message.blob_id.in_(chunk))).scalars())
-        still_used |= set(conn.execute(select(OutboundItem.blob_id).where(OutboundItem.blob_id.in_(chunk))).scalars())
-        orphans = [b for b in chunk if b not in still_used]
+        chunk = {"ids": blob_ids[start:start + 500]}
+        still_used = set(conn.execute(_BLOBS_IN_MESSAGES, chunk).scalars())
+        still_used |= set(conn.execute(_BLOBS_QUEUED, chunk).scalars())
+        orphans = [b for b in chunk["ids"] if b not in still_used]
         if orphans:
-            conn.execute(delete(WrappedKey).where(WrappedKey.blob_id.in_(orphans)))
-            conn.execute(delete(Blob).where(Blob.id.in_(orphans)))
+            conn.execute(_DELETE_WRAPPED, {"ids": orphans})
+            conn.execute(_DELETE_BLOBS, {"ids": orphans})
 
 
 def copy_messages(conn: Connection, source: int, target: int, uids: list[int]) -> tuple[list[int], list[int]]:
@@ -280,7 +292,7 @@ def move_messages(conn: Connection, source: int, target: int, uids: list[int]) -
         rows = _rows_for_uids(conn, source, moved, Message.id, Message.uid, Message.blob_id)
         ids = [r.id for r in rows]
         for start in range(0, len(ids), 500):
-            conn.execute(delete(Message).where(Message.id.in_(ids[start:start + 500])))
+            conn.execute(_DELETE_MESSAGES, {"ids": ids[start:start + 500]})
         record_expunged(conn, source, [r.uid for r in rows], new_modseq(conn, source))
     return moved, new
 
@@ -360,7 +372,7 @@ def grants_on(conn: Connection, folder_id: int) -> list[tuple[int, str]]:
 
 def record_expunged(conn: Connection, folder_id: int, uids: list[int], modseq: int) -> None:
     if uids:
-        conn.execute(insert(ExpungedUid), [dict(folder_id=folder_id, uid=u, modseq=modseq) for u in uids])
+        conn.execute(_INSERT_EXPUNGED, [dict(folder_id=folder_id, uid=u, modseq=modseq) for u in uids])
 
 
 def vanished_since(conn: Connection, folder_id: int, modseq: int) -> list[int]:

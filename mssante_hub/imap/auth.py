@@ -1,7 +1,9 @@
 """LOGIN and AUTHENTICATE PLAIN, XOAUTH2, OAUTHBEARER (with SASL-IR, RFC 4959), only once TLS is active.
 
 Passwords are checked by Argon2id in a thread (hub.passwords.verify_async); the
-password itself never reaches a log line.
+password itself never reaches a log line. A password Argon2id accepted is accepted
+again for `imap.login_cache_seconds` on a keyed digest (VerifiedLogins): clients
+reconnect often, and one Argon2id costs ~40 ms of CPU.
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
+import hmac
 import secrets
+import time
 
 from mssante_hub import audit
 from mssante_hub.imap import responses
@@ -24,6 +29,51 @@ IMAP_ACCOUNT_TYPES = {t.value for t in (AccountType.PER, AccountType.ORG, Accoun
 MAX_SASL_RESPONSE = 8192  # base64 octets of one SASL response
 LOGIN_ACTION = "imap.login"  # read by mssante_hub/inactivity.py: keep the name
 LOGIN_FAILED_ACTION = "imap.login_failed"
+VERIFIED_LOGINS_KEPT = 10_000
+
+
+class VerifiedLogins:
+    """Passwords Argon2id accepted lately, as HMAC digests under a key that lives only in this process.
+
+    Only successes are remembered: a wrong password always costs a full Argon2id (no guessing
+    faster than before, no timing difference between unknown and known mailboxes). The stored
+    hash is part of the digest, so a password change forgets the old one; the account row (and
+    its status) is still read at every login. Entries are not renewed by use: at most every
+    `seconds` a password goes through Argon2id again.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._key = secrets.token_bytes(32)
+        self._until: dict[bytes, float] = {}
+
+    def _digest(self, account_id: int, stored: str, password: str) -> bytes:
+        message = b"%d\x00%s\x00%s" % (account_id, stored.encode(), password.encode("utf-8", "surrogatepass"))
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def known(self, account_id: int, stored: str, password: str) -> bool:
+        if self._seconds <= 0:
+            return False
+        until = self._until.get(self._digest(account_id, stored, password))
+        return until is not None and until > time.monotonic()
+
+    def remember(self, account_id: int, stored: str, password: str) -> None:
+        if self._seconds <= 0:
+            return
+        now = time.monotonic()
+        if len(self._until) >= VERIFIED_LOGINS_KEPT:
+            self._until = {d: u for d, u in self._until.items() if u > now}
+            if len(self._until) >= VERIFIED_LOGINS_KEPT:
+                self._until.clear()
+        self._until[self._digest(account_id, stored, password)] = now + self._seconds
+
+
+def verified_logins(hub) -> VerifiedLogins:
+    """One per hub (shared by the imap and imaps listeners)."""
+    found = getattr(hub, "imap_verified_logins", None)
+    if found is None:
+        found = hub.imap_verified_logins = VerifiedLogins(hub.config.get("imap.login_cache_seconds"))
+    return found
 
 
 async def check_password(s: Session, user: bytes, password: bytes) -> None:
@@ -35,8 +85,14 @@ async def check_password(s: Session, user: bytes, password: bytes) -> None:
         raise No(responses.NO_AUTH_FAILED) from None
     account = await s.hub.read(lambda conn: account_repo.by_address(conn, address)) if address else None
     stored = account.password_hash if account is not None else None
-    # An unknown mailbox costs the same Argon2 work as a known one: no enumeration by timing.
-    ok = await s.hub.passwords.verify_async(stored or await _decoy_hash(s), secret)
+    cache = verified_logins(s.hub)
+    if stored is not None and cache.known(account.id, stored, secret):
+        ok = True
+    else:
+        # An unknown mailbox costs the same Argon2 work as a known one: no enumeration by timing.
+        ok = await s.hub.passwords.verify_async(stored or await _decoy_hash(s), secret)
+        if ok and stored is not None:
+            cache.remember(account.id, stored, secret)
     await _log_in(s, address, account if ok and stored is not None else None)
 
 

@@ -2,21 +2,17 @@
 
 In-process: deliveries (SMTP, APPEND, web) arrive through hub.delivery_listeners,
 IMAP changes (flags, expunge, copy, move) through :meth:`Notifier.changed`. A
-session told of a change re-reads its folder's state at the next point where it
-may speak (at once when IDLE). Other hub processes are caught by IDLE's periodic
-look (config imap.idle_poll_seconds).
+session told of a change reads its folder's changes at the next point where it
+may speak (at once when IDLE). Other hub processes are caught by NOOP and IDLE's
+periodic look (config imap.idle_poll_seconds).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from typing import Protocol
 
-from sqlalchemy import select
-
 from mssante_hub.hub import Hub
-from storage.models import Message
 
 
 class Watcher(Protocol):
@@ -27,9 +23,16 @@ class Notifier:
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
         self._watchers: dict[int, set[Watcher]] = defaultdict(set)
+        self._owner_of: dict[int, str] = {}  # watched folder -> its owner's address
+        self._folders_of: dict[str, set[int]] = defaultdict(set)  # owner's address -> watched folders
 
-    def watch(self, folder_id: int, watcher: Watcher) -> None:
+    def watch(self, folder_id: int, watcher: Watcher, owner: str = "") -> None:
+        """`owner`: address of the folder's account, whose deliveries may land in it."""
         self._watchers[folder_id].add(watcher)
+        if owner:
+            owner = owner.lower()
+            self._owner_of[folder_id] = owner
+            self._folders_of[owner].add(folder_id)
 
     def unwatch(self, folder_id: int, watcher: Watcher) -> None:
         watchers = self._watchers.get(folder_id)
@@ -37,6 +40,11 @@ class Notifier:
             watchers.discard(watcher)
             if not watchers:
                 del self._watchers[folder_id]
+                owner = self._owner_of.pop(folder_id, None)
+                if owner is not None:
+                    self._folders_of[owner].discard(folder_id)
+                    if not self._folders_of[owner]:
+                        del self._folders_of[owner]
 
     def changed(self, folder_id: int, origin: Watcher | None = None) -> None:
         """Tell every session on the folder but `origin` (which already knows)."""
@@ -47,21 +55,13 @@ class Notifier:
     def on_delivery(self, delivered) -> None:
         """A hub delivery listener: runs after each committed delivery, on the event loop.
 
-        Delivered names the blob, not the folders: look them up, but only when some
-        session watches a folder at all.
+        Delivered names the recipients, not the folders: every watched folder of a recipient
+        is told (no database read per delivery); a session on another of its folders then
+        finds nothing new, at the price of one small read when it next speaks.
         """
-        if not self._watchers or not delivered.uids:
-            return
-        blob_id = delivered.blob_id
-
-        def folders(conn) -> list[int]:
-            return list(conn.execute(select(Message.folder_id).where(Message.blob_id == blob_id)).scalars())
-
-        async def tell() -> None:
-            for folder_id in await self._hub.read(folders):
+        for address in delivered.uids:
+            for folder_id in list(self._folders_of.get(address.lower(), ())):
                 self.changed(folder_id)
-
-        asyncio.ensure_future(tell())
 
     @property
     def watched(self) -> int:

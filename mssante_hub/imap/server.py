@@ -259,7 +259,7 @@ class Session(IMAP4Server):
         self.unselect()
         self.selected = view
         self.state = SELECTED
-        self.notifier.watch(view.id, self)
+        self.notifier.watch(view.id, self, view.owner.address if view.owner is not None else "")
 
     def unselect(self) -> None:
         if self.selected is not None:
