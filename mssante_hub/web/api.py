@@ -6,6 +6,7 @@
     GET    /api/folders
     GET    /api/messages?folder=INBOX&limit=50&before=UID
     GET    /api/messages/ID          one message: headers, text, attachments listed; marks it seen
+    GET    /api/messages/ID/attachments/N   one attachment, as a download
     DELETE /api/messages/ID          to Trash; from Trash, deleted for good              -> 204
     POST   /api/messages             {"to", "cc", "subject", "body", "in_reply_to", "attachments"} -> 201
     GET    /api/history              the access history of the signed-in space
@@ -22,11 +23,8 @@ English words as the SMTP reply. Every read is traced.
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import json
 import logging
-from typing import Any
 
 from twisted.web import resource, server
 
@@ -34,9 +32,9 @@ from crypto.envelope import decrypt_body, decrypt_summary, unwrap_key
 from mssante_hub import audit, delivery, policy
 from mssante_hub.hub import Hub
 from mssante_hub.refusals import Refusal
-from mssante_hub.web import compose
+from mssante_hub.web import compose, rendering
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
-                                  refusal_error, respond)
+                                  refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import ACTOR_TYPE, Session, WebSessions
 from mssante_hub.web.space import SpaceApi
 from storage import accounts as account_repo
@@ -96,6 +94,7 @@ class Api(resource.Resource):
             ("POST", "messages"): self.send,
             ("GET", "message"): self.read_message,
             ("DELETE", "message"): self.delete_message,
+            ("GET", "attachment"): self.download_attachment,
             ("GET", "history"): self.history,
         }
 
@@ -104,6 +103,8 @@ class Api(resource.Resource):
         name = path[0] if path else ""
         if name == "messages" and len(path) == 2:
             name = "message"
+        elif name == "messages" and len(path) == 4 and path[2] == "attachments":
+            name, path = "attachment", [name, path[1], path[3]]
         elif name == "space" and len(path) == 2:
             name, path = f"space/{path[1]}", path[1:]
         elif len(path) > 1:
@@ -204,7 +205,7 @@ class Api(resource.Resource):
                 return None
             key = unwrap_key(row.wrapped, row.blob_id, self._private_key(conn, session))
             raw = decrypt_body(key, row.blob_id, row.body)
-            return _rendered(raw, row.folder, row.internal_date.isoformat())
+            return rendering.rendered(raw, row.folder, row.internal_date.isoformat())
 
         shown = await self.hub.read(work)
         if shown is None:
@@ -220,6 +221,29 @@ class Api(resource.Resource):
 
         await self.hub.write(seen)
         return 200, shown
+
+    async def download_attachment(self, request: server.Request, message_id: str, index: str) -> tuple[int, None]:
+        session = await self._session(request)
+        if not (message_id.isdigit() and len(message_id) <= 18 and index.isdigit() and len(index) <= 4):
+            raise NOT_FOUND
+
+        def work(conn) -> rendering.Attachment | None:
+            row = webmail_store.owned(conn, session.account_id, int(message_id))
+            if row is None or row.wrapped is None:
+                return None
+            key = unwrap_key(row.wrapped, row.blob_id, self._private_key(conn, session))
+            return rendering.attachment(decrypt_body(key, row.blob_id, row.body), int(index))
+
+        found = await self.hub.read(work)
+        if found is None:
+            raise NOT_FOUND
+        await self.hub.write(lambda conn: audit.record(
+            conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.READ,
+            subject_account_id=session.account_id, target=f"message:{int(message_id)} attachment:{int(index)}",
+            outcome="ok"))
+        # Always a download, never rendered in the webmail's origin (a hostile HTML or SVG file stays inert).
+        respond_file(request, found.data, b"application/octet-stream", found.safe_filename)
+        return 200, None
 
     async def delete_message(self, request: server.Request, message_id: str) -> tuple[int, None]:
         session = await self._session(request)
@@ -276,31 +300,6 @@ class Api(resource.Resource):
                          "queued": list(delivered.queued), "sent_copy": False}
         return 201, {"message_id": message_id, "delivered": sorted(delivered.uids),
                      "queued": list(delivered.queued), "sent_copy": True}
-
-
-def _rendered(raw: bytes, folder: str, date: str) -> dict[str, Any]:
-    """Headers, the text to show and the attachments' names of one message (no HTML is rendered here)."""
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    text_part = message.get_body(preferencelist=("plain",))
-    try:
-        text = text_part.get_content() if text_part is not None else ""
-    except (LookupError, UnicodeError, ValueError):
-        text = ""
-    attachments = []
-    for part in message.iter_attachments():
-        payload = part.get_payload(decode=True) or b""
-        attachments.append({"filename": part.get_filename() or "", "content_type": part.get_content_type(),
-                            "size": len(payload)})
-
-    def header(name: str) -> str:
-        try:
-            return str(message.get(name, ""))
-        except (ValueError, TypeError):
-            return ""
-
-    return {"folder": folder, "date": date, "from": header("From"), "to": header("To"), "cc": header("Cc"),
-            "subject": header("Subject"), "message_id": header("Message-ID"), "text": text,
-            "attachments": attachments}
 
 
 __all__ = ["Api"]

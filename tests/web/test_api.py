@@ -267,3 +267,30 @@ def test_many_slow_uploads_cannot_exhaust_memory(web_hub):
     finally:
         for raw in held:
             raw.close()
+
+
+def test_attachments_download_as_files_only_for_their_holder(web_hub):
+    doctor = add_professional(web_hub.hub, "dr.piece", password=None)
+    patient, _, ins = _patient(web_hub, "piece@courriel.example")
+    other, _, other_ins = _patient(web_hub, "pasmoi@courriel.example")
+    report = b"%PDF-1.4 compte rendu " + bytes(range(256))
+    send(web_hub.hub, doctor, [patient], subject="CR", attachments=[
+        ("compte rendu\u00e9\"/../x.pdf", "application/pdf", report), ("page.html", "text/html", b"<script>1</script>")])
+    me = web_hub.client().login(ins, PATIENT_PASSWORD)
+    [item] = me.call("GET", "/api/messages").body["messages"]
+    listed = me.call("GET", f"/api/messages/{item['id']}").body["attachments"]
+    assert [a["size"] for a in listed] == [len(report), len(b"<script>1</script>")]
+    connection = http.client.HTTPConnection("127.0.0.1", web_hub.port, timeout=30)
+    for index, expected in ((0, report), (1, b"<script>1</script>")):
+        connection.request("GET", f"/api/messages/{item['id']}/attachments/{index}",
+                           headers={"Authorization": f"Bearer {me.token}"})
+        answer = connection.getresponse()
+        assert answer.status == 200 and answer.read() == expected
+        # Never rendered by the browser in the webmail's origin, whatever the sender called it.
+        assert answer.getheader("content-type") == "application/octet-stream"
+        disposition = answer.getheader("content-disposition")
+        assert disposition.startswith("attachment;") and "/" not in disposition and disposition.count('"') == 2
+    assert me.call("GET", f"/api/messages/{item['id']}/attachments/2").status == 404
+    stranger = web_hub.client().login(other_ins, PATIENT_PASSWORD)
+    assert stranger.call("GET", f"/api/messages/{item['id']}/attachments/0").status == 404
+    assert other  # a space of its own, with nothing of this message

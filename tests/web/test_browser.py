@@ -144,3 +144,47 @@ def test_pages_carry_a_strict_policy_and_nothing_else_is_served(web_hub):
         answer = connection.getresponse()
         answer.read()
         assert answer.status == 404, path
+
+
+def test_activation_then_a_reply_with_a_document_in_chromium(web_hub, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from mssante_hub.patients import provision
+    from tests.patients.helpers import new_ins
+
+    hub = web_hub.hub
+    record = provision.PatientRecord(new_ins(), "ROUSSEAU", "Inès", "1988-07-14", "F", "ines@courriel.example")
+    code = provision.add_patient(hub, record)
+    browser.get(f"http://127.0.0.1:{web_hub.port}/")
+    _wait(browser, lambda d: _by_id(d, "activate-form").is_displayed())
+    _by_id(browser, "activate-ins").send_keys(record.ins)
+    _by_id(browser, "activate-code").send_keys("AAAA-BBBB-CCCC-DDDD")
+    _by_id(browser, "activate-password").send_keys("mon nouveau mot de passe")
+    _by_id(browser, "activate-form").submit()
+    _wait(browser, lambda d: "Code invalide" in _visible_text(d, "error"))
+    _by_id(browser, "activate-code").clear()
+    _by_id(browser, "activate-code").send_keys(code)
+    _by_id(browser, "activate-password").clear()
+    _by_id(browser, "activate-password").send_keys("mon nouveau mot de passe")
+    _by_id(browser, "activate-form").submit()
+    _wait(browser, lambda d: "Votre espace est activé" in _visible_text(d, "notice"))
+
+    patient = f"{record.ins.lower()}@{hub.config.get('hub.patient_domain')}"
+    doctor = add_professional(hub, "dr.document", password=None)
+    send(hub, doctor, [patient], subject="Envoyez votre ordonnance")
+    assert _by_id(browser, "login").get_attribute("value") == record.ins
+    _by_id(browser, "password").send_keys("mon nouveau mot de passe")
+    _by_id(browser, "login-form").submit()
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#list tbody tr")) == 1)
+    browser.find_element(By.CSS_SELECTOR, "#list tbody tr").click()
+    _wait(browser, lambda d: _by_id(d, "read-view").is_displayed())
+    _by_id(browser, "reply").click()
+    document = tmp_path / "ordonnance.pdf"
+    document.write_bytes(b"%PDF-1.4 ordonnance scannee")
+    _by_id(browser, "compose-files").send_keys(str(document))
+    _by_id(browser, "compose-form").submit()
+    _wait(browser, lambda d: "Message envoyé." in _visible_text(d, "notice"))
+    [received] = _inbox(hub, doctor)
+    assert b"ordonnance.pdf" in received.raw and received.summary["subject"] == "Re: Envoyez votre ordonnance"
+    _by_id(browser, "logout").click()
+    _wait(browser, lambda d: _by_id(d, "login-view").is_displayed())

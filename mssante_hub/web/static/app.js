@@ -48,7 +48,7 @@ function fail(error) { $("notice").hidden = true; $("error").textContent = error
 function clearMessages() { $("notice").hidden = true; $("error").hidden = true; }
 
 function show(view) {
-  for (const id of ["list-view", "read-view", "compose-view", "history-view", "preferences-view"]) {
+  for (const id of ["list-view", "read-view", "compose-view", "history-view", "preferences-view", "space-view"]) {
     $(id).hidden = id !== view;
   }
 }
@@ -103,11 +103,16 @@ async function openMessage(id) {
   $("read-text").textContent = message.text;
   const list = $("read-attachments");
   list.replaceChildren();
-  for (const part of message.attachments) {
+  message.attachments.forEach((part, index) => {
     const item = document.createElement("li");
-    item.textContent = `${part.filename || "pièce jointe"} (${part.content_type}, ${part.size} octets)`;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "download";
+    button.textContent = `${part.filename || "pièce jointe"} (${part.content_type}, ${part.size} octets)`;
+    button.addEventListener("click", () => download(`messages/${id}/attachments/${index}`, part.filename).catch(fail));
+    item.appendChild(button);
     list.appendChild(item);
-  }
+  });
   show("read-view");
 }
 
@@ -130,9 +135,46 @@ async function send(event) {
   const to = $("compose-to").value.split(/[,;]/).map((a) => a.trim()).filter(Boolean);
   const body = { to, subject: $("compose-subject").value, body: $("compose-body").value };
   if ($("compose-reply-to").value) body.in_reply_to = $("compose-reply-to").value;
+  const files = Array.from($("compose-files").files);
+  if (files.length) {
+    body.attachments = await Promise.all(files.map(async (file) => ({
+      filename: file.name, content_type: file.type || "application/octet-stream", content_base64: await base64Of(file),
+    })));
+  }
   await api("POST", "messages", body);
+  $("compose-files").value = "";
   await openFolder("Sent");
   say("Message envoyé.");
+}
+
+// A download needs the bearer header, so it is fetched, then handed to the browser as a file (never displayed).
+async function download(path, filename, method = "GET", body = undefined) {
+  const headers = { Authorization: "Bearer " + token() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch("/api/" + path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store",
+  });
+  if (!response.ok) {
+    const data = await response.json().catch(() => null);
+    throw new Error(data && data.error ? data.error.fr : "Erreur " + response.status);
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename || "piece-jointe";
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+function base64Of(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+    reader.onerror = () => reject(new Error("Lecture du fichier impossible"));
+    reader.readAsDataURL(file);
+  });
 }
 
 async function showHistory() {
@@ -177,6 +219,48 @@ async function savePreferences(event) {
   say("Préférences enregistrées.");
 }
 
+async function activate(event) {
+  event.preventDefault();
+  clearMessages();
+  await api("POST", "activation", { ins: $("activate-ins").value.trim(), code: $("activate-code").value.trim(),
+                                    password: $("activate-password").value });
+  $("login").value = $("activate-ins").value.trim();
+  $("activate-password").value = "";
+  say("Votre espace est activé. Connectez-vous avec votre nouveau mot de passe.");
+}
+
+async function object() {
+  clearMessages();
+  if (!confirm("Votre espace et tout ce qu'il contient seront supprimés. Confirmer l'opposition ?")) return;
+  await api("POST", "objection", { ins: $("activate-ins").value.trim(), code: $("activate-code").value.trim() });
+  say("Votre opposition est enregistrée : votre espace a été supprimé.");
+}
+
+async function exportSpace(event) {
+  event.preventDefault();
+  clearMessages();
+  await download("space/export", "export-espace-sante.tar.gpg", "POST",
+                 { password: $("export-password").value, passphrase: $("export-passphrase").value });
+  $("export-password").value = "";
+  say("Archive téléchargée.");
+}
+
+async function closeSpace(event) {
+  event.preventDefault();
+  clearMessages();
+  if (!confirm("Fermer votre espace ? Vos données seront archivées.")) return;
+  await api("POST", "space/close", { password: $("close-password").value });
+  signedOut();
+  say("Votre espace est fermé.");
+}
+
+async function requestDeletion() {
+  clearMessages();
+  if (!confirm("Demander la suppression définitive de vos données ?")) return;
+  const data = await api("POST", "space/deletion", { password: $("close-password").value });
+  say("Suppression demandée : elle aura lieu au plus tard le " + when(data.deletion_due_at) + ".");
+}
+
 function wire() {
   $("login-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -190,6 +274,12 @@ function wire() {
     button.addEventListener("click", () => { clearMessages(); openFolder(button.dataset.folder).catch(fail); });
   }
   $("nav-compose").addEventListener("click", () => compose());
+  $("nav-space").addEventListener("click", () => { clearMessages(); show("space-view"); });
+  $("activate-form").addEventListener("submit", (event) => activate(event).catch(fail));
+  $("object").addEventListener("click", () => object().catch(fail));
+  $("export-form").addEventListener("submit", (event) => exportSpace(event).catch(fail));
+  $("close-form").addEventListener("submit", (event) => closeSpace(event).catch(fail));
+  $("request-deletion").addEventListener("click", () => requestDeletion().catch(fail));
   $("nav-history").addEventListener("click", () => showHistory().catch(fail));
   $("nav-preferences").addEventListener("click", () => showPreferences().catch(fail));
   $("compose-form").addEventListener("submit", (event) => send(event).catch(fail));
