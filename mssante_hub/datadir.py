@@ -66,4 +66,28 @@ def add_demo_accounts(hub: Hub, password_professional: str, password_patient: st
                 rpps="810003456789")
     add_account(hub, type=AccountType.PATIENT.value, address=patient, display_name="Patiente Démo",
                 password=password_patient, ins=DEMO_PATIENT_INS)
+    _demo_welcome(hub, professional, patient)
     return professional, patient
+
+
+def _demo_welcome(hub: Hub, professional: str, patient: str) -> None:
+    """The demo doctor writes first, through the one delivery path: the patient can answer from the webmail."""
+    import asyncio
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    from mssante_hub import delivery
+    from storage import accounts as account_repo
+
+    message = EmailMessage()
+    message["From"] = f"Dr Demo Médecin <{professional}>"
+    message["To"] = patient
+    message["Subject"] = "Bienvenue dans votre messagerie santé"
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=professional.rpartition("@")[2])
+    message.set_content("Bonjour,\n\nCeci est un message de démonstration : vous pouvez y répondre depuis votre "
+                        "messagerie.\n\nDr Demo Médecin\n")
+    sender = hub.read_sync(lambda conn: account_repo.by_address(conn, professional))
+    who = delivery.Identity(professional, sender.id, sender.type)
+    envelope = delivery.Envelope(mail_from=professional, rcpt_to=(patient,), channel="submission")
+    asyncio.run(delivery.accept(hub, envelope, message.as_bytes().replace(b"\n", b"\r\n"), who))
