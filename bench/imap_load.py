@@ -2,7 +2,8 @@
 
     python3 bench/imap_load.py [--clients 10] [--seconds 20] [--rounds 4] [--seed 42] [--idle 1000]
 
-N clients each log in over implicit TLS, select INBOX and run a weighted mix (fetch
+Each user's INBOX is first emptied and seeded with the same SEED_MESSAGES messages on both
+servers. N clients each log in over implicit TLS, select INBOX and run a weighted mix (fetch
 flags, fetch a body, store, append, expunge, select, noop), logging out and in again
 every SESSION_COMMANDS commands. Reported: commands/s, p50/p95 latency, the ratio
 hub/Dovecot; then the hub's RSS with --idle logged-in idle connections.
@@ -88,9 +89,14 @@ class Client:
 
 
 async def seed(port: int, user: str, password: str, count: int, rng: random.Random) -> None:
+    """Empty the INBOX (Dovecot's outlives runs), then fill it: both servers start alike."""
     client = Client()
     await client.connect(port)
     await client.command(b'LOGIN "%s" "%s"' % (user.encode(), password.encode()))
+    _, lines = await client.command(b"SELECT INBOX")
+    if any(line.endswith(b" EXISTS\r\n") and line.split()[1] != b"0" for line in lines):
+        await client.command(b"STORE 1:* +FLAGS.SILENT (\\Deleted)")
+        await client.command(b"EXPUNGE")
     for n in range(count):
         await client.command(b"APPEND INBOX", sample_message(rng, n))
     await client.command(b"LOGOUT")
