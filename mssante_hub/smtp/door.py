@@ -48,10 +48,13 @@ class BaseDoor:
         self.hostname = hub.config.get("hub.hostname")
         self.max_message_bytes = hub.config.get("limits.max_message_bytes")
         self.max_recipients = hub.config.get("limits.max_recipients")
+        self.max_junk_commands = hub.config.get("smtp.max_junk_commands")
+        self.max_errors = hub.config.get("smtp.max_errors")
         self.size_limits = destination_limits(hub.config.get("smtp.destination_size_limits"))
         self.after_delivery: list[AfterDelivery] = []
         self._tasks: set[asyncio.Task] = set()
         self._active_until: dict[str, float] = {}  # local address -> monotonic expiry of "active"
+        self._date_second, self._date_text = 0, ""
 
     def requires_tls(self, server: HubSMTP) -> bool:
         return True
@@ -91,10 +94,18 @@ class BaseDoor:
         data = server.session.auth_data
         return data if isinstance(data, Identity) else None
 
+    def _date(self) -> str:
+        """RFC 5322 date of now, formatted once per second (format_datetime shows in profiles)."""
+        second = int(time.time())
+        if second != self._date_second:
+            self._date_second = second
+            self._date_text = email.utils.format_datetime(dt.datetime.fromtimestamp(second, dt.timezone.utc))
+        return self._date_text
+
     def trace_header(self, server: HubSMTP) -> bytes:
         helo = _HELO_SAFE.sub("", server.session.host_name or "")[:MAX_HELO_IN_TRACE]
         protocol = "ESMTP" + ("S" if server.tls_active else "") + ("A" if server.session.authenticated else "")
-        date = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc))
+        date = self._date()
         return (f"Received: from {helo} ([{server.client_ip}])\r\n\tby {self.hostname} with {protocol};"
                 f" {date}\r\n").encode()
 

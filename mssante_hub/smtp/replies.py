@@ -79,9 +79,77 @@ DN_NOT_LISTED = ("550 5.7.1 DN du certificat non inscrit pour ce domaine / "
 TEMPORARY_FAILURE = "451 4.3.0 Erreur temporaire, réessayez plus tard / Temporary failure, try again later"
 UNKNOWN_COMMAND = "500 5.5.1 Commande non reconnue / Command not recognized"
 
+# Session hygiene (Postfix's smtpd_junk_command_limit and smtpd_hard_error_limit)
+TOO_MANY_COMMANDS = ("421 4.7.0 Trop de commandes sans message, fermeture / "
+                     "Too many commands without mail, closing connection")
+TOO_MANY_ERRORS = "421 4.7.0 Trop d'erreurs, fermeture / Too many errors, closing connection"
+TIMEOUT = "421 4.4.2 Délai d'inactivité dépassé, fermeture / Timeout exceeded, closing connection"
+TOO_MANY_UNKNOWN_COMMANDS = "502 5.5.1 Trop de commandes inconnues / Too many unrecognized commands, goodbye"
+
+# Replies aiosmtpd composes itself, given our codes and words (see AIOSMTPD below)
+COMMAND_TOO_LONG = "500 5.5.2 Ligne de commande trop longue / Command line too long"
+SYNTAX_ERROR = "500 5.5.2 Erreur de syntaxe / Syntax error"
+NOT_ASCII = "500 5.5.2 Commande non ASCII / Strict ASCII mode"
+TLS_REQUIRED_FIRST = "530 5.7.0 STARTTLS requis d'abord / Must issue a STARTTLS command first"
+INSECURE_REFUSED = "554 5.7.0 Commande refusée, sécurité insuffisante / Command refused due to lack of security"
+SYNTAX_HELO = "501 5.5.4 Syntaxe : HELO nom / Syntax: HELO hostname"
+NO_ARGUMENTS = "501 5.5.4 Cette commande ne prend pas d'argument / This command takes no argument"
+AUTH_SYNTAX = "501 5.5.4 Syntaxe : AUTH mécanisme [réponse] / Syntax: AUTH mechanism [initial-response]"
+HELP = "214 2.0.0 Voir RFC 5321 / See RFC 5321"
+VRFY_DISABLED = "502 5.5.1 VRFY désactivé / VRFY command is disabled"
+EXPN_DISABLED = "502 5.5.1 EXPN désactivé / EXPN command is disabled"
+
 # Every reply above, for the QA test that checks codes against RFC 3463.
 ALL: dict[str, str] = {name: value for name, value in dict(globals()).items()
                        if name.isupper() and isinstance(value, str) and value[:3].isdigit()}
+
+# aiosmtpd's own texts (1.4.6) -> ours, so that every reply carries an enhanced status code.
+AIOSMTPD: dict[str, str] = {
+    "500 Command line too long": COMMAND_TOO_LONG,
+    "500 Error: bad syntax": SYNTAX_ERROR,
+    "500 Error: strict ASCII mode": NOT_ASCII,
+    "554 Command refused due to lack of security": INSECURE_REFUSED,
+    "530 Must issue a STARTTLS command first": TLS_REQUIRED_FIRST,
+    "502 5.5.1 Too many unrecognized commands, goodbye.": TOO_MANY_UNKNOWN_COMMANDS,
+    "503 Error: send HELO first": NEED_EHLO,
+    "503 Error: send EHLO first": NEED_EHLO,
+    "501 Syntax: HELO hostname": SYNTAX_HELO,
+    "501 Syntax: EHLO hostname": SYNTAX_EHLO,
+    "501 Syntax: QUIT": NO_ARGUMENTS,
+    "501 Syntax: RSET": NO_ARGUMENTS,
+    "501 Syntax: STARTTLS": NO_ARGUMENTS,
+    "501 Syntax: DATA": SYNTAX_DATA,
+    "454 TLS not available": TLS_FAILED,
+    "220 Ready to start TLS": READY_TLS,
+    "221 Bye": SERVICE_CLOSING,
+    "250 OK": OK,
+    "503 Already authenticated": AUTH_ALREADY,
+    "501 Not enough value": AUTH_SYNTAX,
+    "501 Too many values": AUTH_SYNTAX,
+    "501 5.7.0 Auth aborted": AUTH_CANCELLED,
+    "501 5.5.2 Can't decode base64": AUTH_BAD_BASE64,
+    "535 5.7.8 Authentication credentials invalid": AUTH_FAILED,
+    "504 5.5.4 Unrecognized authentication type": AUTH_UNKNOWN_MECHANISM,
+    "502 EXPN not implemented": EXPN_DISABLED,
+}
+
+
+def with_status_code(reply: str, hostname: str) -> str:
+    """The reply with an enhanced status code (RFC 2034): ours for aiosmtpd's texts, else the class's x.0.0.
+
+    The greeting and the answers to HELO/EHLO carry none (RFC 2034 §3), nor do 3xx replies.
+    """
+    if reply[4:5].isdigit() and reply[5:6] == ".":
+        return AIOSMTPD.get(reply, reply)
+    mapped = AIOSMTPD.get(reply)
+    if mapped is not None:
+        return mapped
+    if reply.startswith('500 Error: command "'):
+        return UNKNOWN_COMMAND
+    code = reply[:3]
+    if reply[3:4] != " " or code[0] not in "245" or code == "220" or reply == f"250 {hostname}":
+        return reply
+    return f"{code} {code[0]}.0.0 {reply[4:]}"
 
 
 def from_reason(reason: Reason, detail: str = "") -> str:

@@ -60,6 +60,8 @@ class Door(Protocol):
     hostname: str
     max_message_bytes: int
     max_recipients: int
+    max_junk_commands: int  # NOOP, RSET, HELO/EHLO, HELP, VRFY, EXPN per session
+    max_errors: int  # 4xx/5xx replies per session
 
     def requires_tls(self, server: "HubSMTP") -> bool: ...
     def sasl_mechanisms(self, server: "HubSMTP") -> list[str]: ...
@@ -153,17 +155,64 @@ class HubSMTP(SMTP):
         self.limiter = limiter
         self.tx = Transaction()
         self.client_ip = ""
+        self._client_address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
         self._counted = False
         self._refused = False
+        self._junk = 0
+        self._errors = 0
+        self._deadline = 0.0
         self.command_size_limits = collections.defaultdict(
             lambda: COMMAND_LIMIT, {"MAIL": MAIL_COMMAND_LIMIT, "RCPT": RCPT_COMMAND_LIMIT, "AUTH": AUTH_COMMAND_LIMIT}
         )
 
-    async def push(self, status: str | bytes) -> None:
+    @staticmethod
+    def _wire(status: str) -> str:
         # Replies are ASCII (RFC 5321 §4.2): the French texts lose their accents on the wire.
-        if isinstance(status, str) and not status.isascii():
+        if not status.isascii():
             status = unicodedata.normalize("NFKD", status).encode("ascii", "ignore").decode("ascii")
+        return status
+
+    async def push(self, status: str | bytes) -> None:
+        if not isinstance(status, str):
+            await super().push(status)
+            return
+        # aiosmtpd's own replies get our codes and words (ENHANCEDSTATUSCODES on every reply).
+        status = self._wire(replies.with_status_code(status, self.hostname))
         await super().push(status)
+        if status[0] in "45" and not status.startswith("421"):
+            self._errors += 1
+            if self._errors >= self.door.max_errors and self.transport is not None:
+                await super().push(self._wire(replies.TOO_MANY_ERRORS))
+                self.transport.close()
+
+    async def _junk_command(self) -> bool:
+        """Count a command that moves no mail; True (and the session closed) once over the limit."""
+        self._junk += 1
+        if self._junk <= self.door.max_junk_commands:
+            return False
+        await self.push(replies.TOO_MANY_COMMANDS)
+        if self.transport is not None:
+            self.transport.close()
+        return True
+
+    # -- idle timeout ------------------------------------------------------------------
+    # aiosmtpd cancels and re-arms a timer on every command; one timer per session that
+    # re-arms itself from the last activity costs less, and the client is told why it goes.
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        self._deadline = self.loop.time() + (duration or self._timeout_duration)
+        handle = self._timeout_handle
+        if handle is None or handle.cancelled() or handle.when() > self._deadline:
+            if handle is not None:
+                handle.cancel()
+            self._timeout_handle = self.loop.call_at(self._deadline, self._timeout_check)
+
+    def _timeout_check(self) -> None:
+        if self.loop.time() < self._deadline:
+            self._timeout_handle = self.loop.call_at(self._deadline, self._timeout_check)
+            return
+        if self.transport is not None:
+            self.transport.write(self._wire(replies.TIMEOUT).encode() + b"\r\n")
+        self._timeout_cb()
 
     def clone(self) -> "HubSMTP":
         """A fresh connection object made from this never-connected template.
@@ -187,6 +236,7 @@ class HubSMTP(SMTP):
         }
         other.command_size_limits = collections.defaultdict(lambda: COMMAND_LIMIT, self.command_size_limits)
         other.tx = Transaction()
+        other._junk = other._errors = 0
         return other
 
     # -- connection ------------------------------------------------------------------
@@ -194,6 +244,10 @@ class HubSMTP(SMTP):
         if not self._counted and self.transport is None:
             peer = transport.get_extra_info("peername")
             self.client_ip = peer[0] if peer else ""
+            try:
+                self._client_address = ipaddress.ip_address(self.client_ip)
+            except ValueError:
+                self._client_address = None
             if not self.limiter.acquire(self.client_ip):
                 self._refused = True
                 transport.write(replies.TOO_MANY_SESSIONS.encode() + b"\r\n")
@@ -219,14 +273,38 @@ class HubSMTP(SMTP):
         return self._tls_protocol is not None
 
     def in_networks(self, networks: list) -> bool:
-        try:
-            ip = ipaddress.ip_address(self.client_ip)
-        except ValueError:
-            return False
-        return any(ip in net for net in networks)
+        ip = self._client_address
+        return ip is not None and any(ip in net for net in networks)
 
     # -- commands --------------------------------------------------------------------
+    async def smtp_HELO(self, hostname: str) -> None:
+        if not await self._junk_command():
+            await super().smtp_HELO(hostname)
+
+    async def smtp_NOOP(self, arg: str) -> None:
+        if not await self._junk_command():
+            await super().smtp_NOOP(arg)
+
+    async def smtp_RSET(self, arg: str) -> None:
+        if not await self._junk_command():
+            await super().smtp_RSET(arg)
+
+    async def smtp_HELP(self, arg: str) -> None:
+        if not await self._junk_command():
+            await self.push(replies.HELP)
+
+    async def smtp_VRFY(self, arg: str) -> None:
+        # Address harvesting in a health trust space: VRFY says nothing (RFC 5321 §7.3 allows it).
+        if not await self._junk_command():
+            await self.push(replies.VRFY_DISABLED)
+
+    async def smtp_EXPN(self, arg: str) -> None:
+        if not await self._junk_command():
+            await self.push(replies.EXPN_DISABLED)
+
     async def smtp_EHLO(self, hostname: str) -> None:
+        if await self._junk_command():
+            return
         if not hostname:
             await self.push(replies.SYNTAX_EHLO)
             return

@@ -125,3 +125,100 @@ def test_dot_stuffed_lines_are_restored(smtp_hub):
         assert client.sendmail("app@interne.test", [JEAN], message("app@interne.test", JEAN, body=body)) == {}
     stored = read_folder(smtp_hub.hub, JEAN)[0].raw
     assert stored.endswith(b"\r\n\r\n.leading dot\r\n..two dots\r\nplain\r\n.\r\n")
+
+
+class RawSession:
+    """A plain socket session: commands sent as typed, every reply line read as it comes."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.file = self.sock.makefile("rb")
+        self.greeting = self.reply()
+
+    def reply(self) -> list[str]:
+        lines = []
+        while True:
+            line = self.file.readline()
+            if not line:
+                return lines  # closed by the server
+            lines.append(line.decode().rstrip("\r\n"))
+            if line[3:4] != b"-":
+                return lines
+
+    def command(self, text: bytes) -> list[str]:
+        self.sock.sendall(text + b"\r\n")
+        return self.reply()
+
+    def closed(self) -> bool:
+        return self.file.readline() == b""
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+WITH_STATUS = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3} ")
+
+
+def test_every_reply_on_the_wire_carries_an_enhanced_status_code_including_aiosmtpds_own(smtp_hub):
+    session = RawSession(smtp_hub.port("mx"))
+    try:
+        replies_seen = {}
+        for command in (b"HELO", b"FOO bar", b"", b"\xc3\xa9t\xc3\xa9", b"RSET now", b"VRFY jean.dupont",
+                        b"EXPN staff", b"HELP", b"MAIL FROM:<a@b.test>", b"EHLO client.test", b"MAIL FROM:<x>",
+                        b"RCPT TO:<jean.dupont@hub.test>", b"DATA", b"STARTTLS now", b"NOOP " + b"x" * 600,
+                        b"AUTH PLAIN", b"NOOP", b"RSET", b"QUIT now", b"QUIT"):
+            replies_seen[command] = session.command(command)
+    finally:
+        session.close()
+    for command, lines in replies_seen.items():
+        assert lines, f"no reply to {command!r}"
+        if command.startswith(b"EHLO"):
+            continue  # RFC 2034 §3: the EHLO answer carries none
+        for line in lines:
+            assert WITH_STATUS.match(line), f"{command!r} -> {line!r}"
+    assert replies_seen[b"FOO bar"] == [ascii_reply(replies.UNKNOWN_COMMAND)]
+    assert replies_seen[b"VRFY jean.dupont"] == [ascii_reply(replies.VRFY_DISABLED)]
+    assert replies_seen[b"HELP"][0].startswith("214 2.0.0")
+    assert replies_seen[b"QUIT"] == [ascii_reply(replies.SERVICE_CLOSING)]
+
+
+@pytest.mark.parametrize("smtp_settings", [{"smtp.max_junk_commands": 6}])
+def test_a_session_of_commands_that_move_no_mail_is_closed(smtp_hub):
+    session = RawSession(smtp_hub.port("mx"))
+    try:
+        assert session.command(b"EHLO client.test")[-1].startswith("250 ")
+        for command in (b"NOOP", b"RSET", b"NOOP", b"RSET", b"HELP"):
+            assert session.command(command)[0][:3] in ("250", "214")
+        assert session.command(b"RSET") == [ascii_reply(replies.TOO_MANY_COMMANDS)]
+        assert session.closed()
+    finally:
+        session.close()
+    with smtplib.SMTP("127.0.0.1", smtp_hub.port("mx")) as again:  # a new session starts afresh
+        assert again.noop()[0] == 250
+
+
+@pytest.mark.parametrize("smtp_settings", [{"smtp.max_errors": 3}])
+def test_a_session_with_too_many_errors_is_closed(smtp_hub):
+    session = RawSession(smtp_hub.port("mx"))
+    try:
+        session.command(b"EHLO client.test")
+        assert session.command(b"RCPT TO:<jean.dupont@hub.test>")[0][0] == "5"
+        assert session.command(b"MAIL FROM:<pas une adresse>")[0][0] == "5"
+        assert session.command(b"FOO") == [ascii_reply(replies.UNKNOWN_COMMAND)]
+        assert session.reply() == [ascii_reply(replies.TOO_MANY_ERRORS)]
+        assert session.closed()
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("smtp_settings", [{"smtp.idle_timeout_s": 1}])
+def test_an_idle_session_is_told_why_it_is_closed(smtp_hub):
+    session = RawSession(smtp_hub.port("mx"))
+    try:
+        session.command(b"EHLO client.test")
+        assert session.command(b"NOOP")[0].startswith("250 ")  # activity pushes the deadline back
+        assert session.reply() == [ascii_reply(replies.TIMEOUT)]
+        assert session.closed()
+    finally:
+        session.close()
