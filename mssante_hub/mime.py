@@ -71,19 +71,19 @@ def _check_header_section(header: bytes, limits: Limits) -> None:
 def _has_long_line(raw: bytes, max_line_bytes: int) -> bool:
     """True if a line, CRLF included, exceeds the limit.
 
-    bytes.find hops from newline to newline in C; a regex here was O(size x line length).
+    split and max run in C: a Python step per line (find from newline to newline) cost
+    0.8 ms for 200 KB; a regex here was O(size x line length).
     """
-    position, size = 0, len(raw)
-    while position < size:
-        newline = raw.find(b"\n", position, position + max_line_bytes)
-        if newline < 0:
-            return size - position > max_line_bytes - 2  # a last line without its CRLF
-        position = newline + 1
-    return False
+    if len(raw) + 2 <= max_line_bytes:
+        return False
+    lines = raw.split(b"\n")
+    last = lines.pop()  # without its newline: the CRLF it lacks counts too
+    return (bool(last) and len(last) + 2 > max_line_bytes) or (
+        bool(lines) and max(map(len, lines)) + 1 > max_line_bytes)
 
 
-def pre_scan(raw: bytes, limits: Limits) -> None:
-    """Byte-level checks before any parsing."""
+def pre_scan(raw: bytes, limits: Limits) -> int | None:
+    """Byte-level checks before any parsing; where the body starts (None: no blank line after the header)."""
     if len(raw) > limits.max_message_bytes:
         raise Refusal(refusals.MESSAGE_TOO_BIG)
     found = _HEADER_END.search(raw, 0, limits.max_header_bytes + 4)
@@ -92,6 +92,7 @@ def pre_scan(raw: bytes, limits: Limits) -> None:
     _check_header_section(raw[: found.start()] if found else raw, limits)
     if _has_long_line(raw, limits.max_line_bytes):
         raise Refusal(refusals.LINE_TOO_LONG)
+    return found.end() if found else None
 
 
 def _walk(message: EmailMessage, limits: Limits) -> None:
@@ -146,8 +147,19 @@ class ParsedMessage(EmailMessage):
 
 def parse(raw: bytes, limits: Limits) -> ParsedMessage:
     """A parsed message, or Refusal with the reason."""
-    pre_scan(raw, limits)
-    message = BytesParser(_class=ParsedMessage, policy=email.policy.default).parsebytes(raw)
+    body_start = pre_scan(raw, limits)
+    parser = BytesParser(_class=ParsedMessage, policy=email.policy.default)
+    message = None
+    if body_start is not None:
+        # A single-part body is opaque to the parser, which would still walk it line by line
+        # (1.7 ms for 200 KB): parse the header section alone and hand it the body as the parser
+        # would (bytes as ASCII with surrogate escapes). Multiparts and message/* get the full parse.
+        head = parser.parsebytes(raw[:body_start])
+        if head.get_content_maintype() not in ("multipart", "message"):
+            head.set_payload(raw[body_start:].decode("ascii", "surrogateescape"))
+            message = head
+    if message is None:
+        message = parser.parsebytes(raw)
     _walk(message, limits)
     if "From" not in message:  # presence only: message["From"] would parse the address list (costly)
         raise Refusal(refusals.MISSING_FROM)
