@@ -208,7 +208,7 @@ async def idle_connections(port: int, user: str, password: str, count: int) -> l
     return clients
 
 
-def make_hub(base: Path) -> Path:
+def make_hub(base: Path, settings: list[str] = ()) -> Path:
     from mssante_hub.accounts import add_account
     from mssante_hub.config import Config
     from mssante_hub.datadir import init_data_dir
@@ -219,6 +219,9 @@ def make_hub(base: Path) -> Path:
     config = Config.load(data_dir)
     config.set("auth.argon2_memory_kib", 19 * 1024)  # OWASP's Argon2id floor; logins are part of the mix
     config.set("auth.argon2_time_cost", 2)
+    for item in settings:  # --set key=value, for experiments; reported figures use the defaults
+        key, _, value = item.partition("=")
+        config.set(key, type(config.get(key))(value))
     config.save()
     hub = Hub.open(data_dir)
     try:
@@ -248,6 +251,7 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--hub-only", action="store_true", help="skip Dovecot")
     parser.add_argument("--verbose", action="store_true", help="latency per command verb")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="hub setting (experiments)")
     args = parser.parse_args()
     global VERBOSE
     VERBOSE = args.verbose
@@ -257,7 +261,7 @@ def main() -> int:
 
     users = [f"{u}@{DOMAIN}" for u in USERS]
     with tempfile.TemporaryDirectory() as tmp:
-        data_dir = make_hub(Path(tmp))
+        data_dir = make_hub(Path(tmp), args.set)
         with served(data_dir, ["imaps"]) as hub:
             port = hub.port("imaps")
             dovecot = dovecot_running() and not args.hub_only

@@ -139,12 +139,13 @@ def changes_since(conn: Connection, folder_id: int, since: int) -> Changes | Non
     return Changes(upto, count, changed, vanished)
 
 
-def claim_recent(conn: Connection, folder_id: int) -> int:
-    """Mark every message up to now as no longer \\Recent for later sessions; returns the previous mark."""
-    row = conn.execute(select(Folder.recent_uid, Folder.uidnext).where(Folder.id == folder_id)).one()
-    if row.uidnext - 1 > row.recent_uid:
-        conn.execute(update(Folder).where(Folder.id == folder_id).values(recent_uid=row.uidnext - 1))
-    return row.recent_uid
+_CLAIM_RECENT = update(Folder).where(Folder.id == bindparam("folder"), Folder.recent_uid < bindparam("upto")).values(
+    recent_uid=bindparam("upto"))
+
+
+def claim_recent(conn: Connection, folder_id: int, upto: int) -> None:
+    """Messages up to UID `upto` are no longer \\Recent for later sessions (one statement)."""
+    conn.execute(_CLAIM_RECENT, {"folder": folder_id, "upto": upto})
 
 
 def folder_status(conn: Connection, folder_id: int) -> dict[str, int]:

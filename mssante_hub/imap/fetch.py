@@ -123,8 +123,7 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         # Flags, UIDs and MODSEQ are in the session's view, kept current by the notifier:
         # the common "FETCH 1:* (UID FLAGS)" of a client's resync needs no database read.
         await s.send_updates(allow_expunge=False)
-        s.emit(b"".join(b"* %d FETCH (%s)\r\n" % (seq, b" ".join([_from_view(i, view, u) for i in items]))
-                        for u, seq in zip(uids, view.seqs_of(uids)) if seq is not None))
+        s.emit(_lines_from_view(view, uids, [i.name for i in items]))
         return responses.OK_DONE
     with_body = any(i.needs_body for i in items)
     reader_id, private = view.owner.id, acl.private_key_of(s, view.owner)
@@ -140,12 +139,27 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     return responses.OK_DONE
 
 
-def _from_view(item: Item, view, uid: int) -> bytes:
-    if item.name == b"FLAGS":
-        return b"FLAGS " + view.flag_text(uid)
-    if item.name == b"UID":
-        return b"UID %d" % uid
-    return b"MODSEQ (%d)" % view.modseqs.get(uid, 0)
+_VIEW_TEMPLATES = {b"FLAGS": b"FLAGS %b", b"UID": b"UID %d", b"MODSEQ": b"MODSEQ (%d)"}
+
+
+def _lines_from_view(view, uids: list[int], names: list[bytes]) -> bytes:
+    """FETCH lines of items the view holds: one format per message (a resync fetches them all)."""
+    template = b"* %d FETCH (" + b" ".join(_VIEW_TEMPLATES[n] for n in names) + b")\r\n"
+    flag_text, modseqs = view.flag_text, view.modseqs
+    seqs = range(1, len(uids) + 1) if uids == view.uids else view.seqs_of(uids)  # 1:* is the common case
+    if names == [b"UID", b"FLAGS"] and not view.recent:  # "FETCH 1:* (UID FLAGS)": most clients' resync
+        texts: dict[str, bytes] = {}  # per distinct flag set, as flag_text would give
+        flags, out = view.flags, []
+        for u, seq in zip(uids, seqs):
+            if seq is not None:
+                f = flags.get(u, "")
+                text = texts.get(f)
+                if text is None:
+                    text = texts[f] = flag_text(u)
+                out.append(template % (seq, u, text))
+        return b"".join(out)
+    getters = [{b"FLAGS": flag_text, b"UID": int, b"MODSEQ": lambda u: modseqs.get(u, 0)}[n] for n in names]
+    return b"".join([template % (seq, *[get(u) for get in getters]) for u, seq in zip(uids, seqs) if seq is not None])
 
 
 def _answer(row: imapstore.FetchRow, known: tuple, items: list[Item], private, add_flags: bool) -> bytes:

@@ -10,6 +10,7 @@ cost of keeping up is that of the changes, not of the folder's size.
 from __future__ import annotations
 
 import bisect
+import sys
 from dataclasses import dataclass, field
 
 from mssante_hub.imap import wire
@@ -43,8 +44,9 @@ class SelectedFolder:
              synced: int = 0) -> "SelectedFolder":
         """The view of `states`, read after the folder's MODSEQ was `synced` (0: unknown)."""
         uids = [s.uid for s in states]
+        # Flag strings interned: a thousand idle sessions on one folder share them.
         return cls(
-            folder, read_only, uids, {s.uid: s.flags for s in states},
+            folder, read_only, uids, {s.uid: sys.intern(s.flags) for s in states},
             {s.uid: s.modseq for s in states}, {u for u in uids if u > recent_mark},
             max([folder.highestmodseq] + [s.modseq for s in states]), synced=synced,
         )

@@ -78,10 +78,12 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     row = box.folder
     read_only = read_only or not any(box.allows(r) for r in "stwe")
     mark = row.recent_uid
-    if not read_only and row.uidnext - 1 > row.recent_uid:
-        # \Recent is session bookkeeping, not client data: no need to wait for its commit.
-        asyncio.ensure_future(s.hub.write(lambda conn: imapstore.claim_recent(conn, row.id)))
     view = SelectedFolder.load(row, states, read_only, mark, synced=row.highestmodseq)
+    if not read_only and view.recent:
+        # \Recent is session bookkeeping, not client data: no need to wait for its commit.
+        # This session claims what it announces as recent, no more.
+        upto = view.uids[-1]
+        asyncio.ensure_future(s.hub.write(lambda conn: imapstore.claim_recent(conn, row.id, upto)))
     view.owner, view.rights = box.owner, box.rights
     view.condstore = condstore or b"CONDSTORE" in s.enabled
     view.qresync = qresync.CAPABILITY in s.enabled
