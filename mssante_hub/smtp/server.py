@@ -13,7 +13,6 @@ import asyncio
 import collections
 import ipaddress
 import logging
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,6 +21,7 @@ from aiosmtpd.smtp import SMTP
 
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.params import MailParams, ParamError, RcptParams, parse_mail, parse_rcpt
+from mssante_hub.throttle import LoginThrottle
 
 
 class _QuietDeprecations(logging.Filter):
@@ -87,30 +87,6 @@ class SessionLimiter:
         self._open[client] -= 1
         if self._open[client] <= 0:
             del self._open[client]
-
-
-class LoginThrottle:
-    """Failed logins per client address within a sliding window."""
-
-    def __init__(self, max_failures: int, window_s: float) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._failures: dict[str, collections.deque[float]] = {}
-
-    def _recent(self, client: str) -> collections.deque[float]:
-        failures = self._failures.setdefault(client, collections.deque())
-        horizon = time.monotonic() - self.window_s
-        while failures and failures[0] < horizon:
-            failures.popleft()
-        return failures
-
-    def blocked(self, client: str) -> bool:
-        return len(self._recent(client)) >= self.max_failures
-
-    def failed(self, client: str) -> None:
-        self._recent(client).append(time.monotonic())
-        if len(self._failures) > 100_000:  # bounded memory under a spray from many addresses
-            self._failures.clear()
 
 
 def has_bare_line_ending(raw: bytes) -> bool:

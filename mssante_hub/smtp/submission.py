@@ -22,7 +22,8 @@ from mssante_hub.smtp.door import BaseDoor
 from mssante_hub.smtp.receipts import mdn_hook, success_dsn_hook
 from mssante_hub.oauth import verifier_from_config
 from mssante_hub.smtp.params import MailParams, RcptParams
-from mssante_hub.smtp.server import HubSMTP, LoginThrottle, SessionLimiter, factory
+from mssante_hub.smtp.server import HubSMTP, SessionLimiter, factory
+from mssante_hub.throttle import LoginThrottle
 from mssante_hub.smtp.tls import server_context
 from storage.imap_models import FolderGrant
 from storage.mailstore import INBOX
