@@ -25,34 +25,50 @@ def _default(column) -> tuple[bool, object]:
     return False, None
 
 
+def _plan(table: Table, columns: tuple[str, ...], dialect) -> tuple[str, list, list, list]:
+    """(SQL, bind processors of `columns`, defaulted columns, their processors) for one table and column set."""
+    placeholder = _PLACEHOLDER.get(dialect.paramstyle)
+    if placeholder is None:
+        raise RuntimeError(f"bulk insert: unsupported driver paramstyle {dialect.paramstyle}")
+    defaulted = []
+    for column in table.columns:
+        if column.name in columns or (column.primary_key and column.autoincrement in (True, "auto")
+                                      and len(table.primary_key.columns) == 1):
+            continue
+        ok, _ = _default(column)
+        if not ok:
+            raise RuntimeError(f"bulk insert into {table.name}: no value or default for {column.name}")
+        if column.server_default is not None and column.default is None:
+            continue
+        defaulted.append(column)
+    names = list(columns) + [column.name for column in defaulted]
+    # Bytes go to both drivers as they are; skipping the binary wrapper saves a call per value.
+    processors = [None if isinstance(table.columns[name].type, LargeBinary)
+                  else table.columns[name].type._cached_bind_processor(dialect) for name in names]
+    quote = dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+           f"VALUES ({', '.join([placeholder] * len(names))})")
+    return sql, processors[:len(columns)], defaulted, processors[len(columns):]
+
+
+# Built once per table, column set and dialect: building them cost more than a small insert.
+_PLANS: dict[tuple, tuple[str, list, list, list]] = {}
+
+
 def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """INSERT many rows given as tuples in `columns` order; other columns get their defaults."""
     if not rows:
         return
     dialect = conn.dialect
-    placeholder = _PLACEHOLDER.get(dialect.paramstyle)
-    if placeholder is None:
-        raise RuntimeError(f"bulk insert: unsupported driver paramstyle {dialect.paramstyle}")
-    filled: list[tuple[str, object]] = []
-    for column in table.columns:
-        if column.name in columns or (column.primary_key and column.autoincrement in (True, "auto")
-                                      and len(table.primary_key.columns) == 1):
-            continue
-        ok, value = _default(column)
-        if not ok:
-            raise RuntimeError(f"bulk insert into {table.name}: no value or default for {column.name}")
-        if column.server_default is not None and column.default is None:
-            continue
-        filled.append((column.name, value))
-    names = list(columns) + [name for name, _ in filled]
-    # Bytes go to both drivers as they are; skipping the binary wrapper saves a call per value.
-    processors = [None if isinstance(table.columns[name].type, LargeBinary)
-                  else table.columns[name].type._cached_bind_processor(dialect) for name in names]
-    constants = tuple(p(v) if p else v for p, (_, v) in zip(processors[len(columns):], filled))
-    quote = dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-           f"VALUES ({', '.join([placeholder] * len(names))})")
-    active = [(i, p) for i, p in enumerate(processors[:len(columns)]) if p is not None]
+    key = (table, columns, dialect.name, dialect.paramstyle)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _plan(table, columns, dialect)
+    sql, processors, defaulted, default_processors = plan
+    # Defaults are evaluated at each call (a timestamp default is the time of this insert).
+    constants = tuple(p(v) if p else v for p, v in zip(default_processors,
+                                                      (_default(column)[1] for column in defaulted)))
+    active = [(i, p) for i, p in enumerate(processors) if p is not None]
     if active:
         prepared = []
         # Rows of a batch often share a value (one timestamp): process it once.
