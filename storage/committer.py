@@ -96,7 +96,11 @@ class GroupCommitter:
             if first is _STOP:
                 return
             batch, stop = self._gather(first)
-            self._commit(batch)
+            # Running futures can no longer be cancelled (a client that hung up while its unit was queued);
+            # one cancelled before is dropped: nobody waits for it, nothing of it was acknowledged.
+            batch = [item for item in batch if item.future.set_running_or_notify_cancel()]
+            if batch:
+                self._commit(batch)
             if stop:
                 return
 

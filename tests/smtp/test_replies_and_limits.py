@@ -222,3 +222,27 @@ def test_an_idle_session_is_told_why_it_is_closed(smtp_hub):
         assert session.closed()
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("smtp_settings", [{"mx.trusted_networks": ["127.0.0.0/8"]}])
+def test_a_client_gone_while_its_message_waits_for_the_commit_leaves_the_writer_running(smtp_hub):
+    import threading
+    import time
+
+    release = threading.Event()
+    busy = smtp_hub.hub.committer.submit(lambda conn: release.wait(10))  # the writer is busy committing
+    session = RawSession(smtp_hub.port("mx"))
+    session.command(b"EHLO client.test")
+    session.command(b"MAIL FROM:<app@interne.test>")
+    session.command(b"RCPT TO:<jean.dupont@hub.test>")
+    session.command(b"DATA")
+    session.sock.sendall(message("app@interne.test", JEAN) + b".\r\n")
+    time.sleep(0.5)  # the message is prepared and queued behind the busy commit
+    session.close()  # the client goes before its reply
+    time.sleep(0.5)
+    release.set()
+    busy.result(10)
+    with smtplib.SMTP("127.0.0.1", smtp_hub.port("mx"), timeout=30) as client:
+        assert client.sendmail("app@interne.test", [JEAN], message("app@interne.test", JEAN, subject="apres")) == {}
+    subjects = [m.summary.get("subject") for m in read_folder(smtp_hub.hub, JEAN)]
+    assert "apres" in subjects
