@@ -49,16 +49,27 @@ class MessageState(NamedTuple):
 _FOLDER_BY_ID = select(*_FOLDER_COLUMNS).where(Folder.id == bindparam("folder"))
 _FOLDER_BY_NAME = select(*_FOLDER_COLUMNS).where(Folder.account_id == bindparam("account"),
                                                  Folder.name == bindparam("name"))
-_STATES = (select(Message.uid, Message.flags, Message.modseq).where(Message.folder_id == bindparam("folder"))
-           .order_by(Message.uid))
-_WATERMARK = select(Folder.highestmodseq, select(func.count()).where(Message.folder_id == bindparam("folder"))
-                    .scalar_subquery()).where(Folder.id == bindparam("folder"))
-_CHANGED = (select(Message.uid, Message.flags, Message.modseq)
-            .where(Message.folder_id == bindparam("folder"), Message.modseq > bindparam("since"),
-                   Message.modseq <= bindparam("upto")).order_by(Message.uid))
-_VANISHED = select(ExpungedUid.uid).where(ExpungedUid.folder_id == bindparam("folder"),
-                                          ExpungedUid.modseq > bindparam("since"),
-                                          ExpungedUid.modseq <= bindparam("upto"))
+# The reads every session repeats (catching up, SELECT) go to the driver's cursor directly: plain
+# integers and text, no type conversion to do, and SQLAlchemy's execution costs several times the
+# query. They need no transaction either (see changes_since), so none is begun for them.
+_M, _F, _E = Message.__tablename__, Folder.__tablename__, ExpungedUid.__tablename__
+_STATES_SQL = f"SELECT uid, flags, modseq FROM {_M} WHERE folder_id = ? ORDER BY uid"
+_WATERMARK_SQL = f"SELECT highestmodseq, (SELECT count(*) FROM {_M} WHERE folder_id = ?) FROM {_F} WHERE id = ?"
+_CHANGED_SQL = (f"SELECT uid, flags, modseq FROM {_M} WHERE folder_id = ? AND modseq > ? AND modseq <= ? "
+                "ORDER BY uid")
+_VANISHED_SQL = f"SELECT uid FROM {_E} WHERE folder_id = ? AND modseq > ? AND modseq <= ?"
+
+
+def _driver_rows(conn: Connection, sql: str, params: tuple) -> list[tuple]:
+    """Rows of a read-only statement written with `?` placeholders, run on the DB-API cursor."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")  # psycopg
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 _NEW_MODSEQ = (update(Folder).where(Folder.id == bindparam("folder"))
                .values(highestmodseq=Folder.highestmodseq + 1).returning(Folder.highestmodseq))
 _SET_FLAGS = update(Message).where(Message.id == bindparam("message")).values(
@@ -96,16 +107,16 @@ def uid_condition(ranges: list[tuple[int, int]]):
 
 
 def message_states(conn: Connection, folder_id: int) -> list[MessageState]:
-    return list(map(MessageState._make, conn.execute(_STATES, {"folder": folder_id})))
+    return list(map(MessageState._make, _driver_rows(conn, _STATES_SQL, (folder_id,))))
 
 
 def folder_state(conn: Connection, folder_id: int) -> tuple[int, list[MessageState]]:
     """(the folder's HIGHESTMODSEQ, then every message's state): the states include at least
     every change up to that MODSEQ (see changes_since). (0, []) if the folder is gone."""
-    row = conn.execute(_WATERMARK, {"folder": folder_id}).one_or_none()
-    if row is None:
+    rows = _driver_rows(conn, _WATERMARK_SQL, (folder_id, folder_id))
+    if not rows:
         return 0, []
-    return row[0], message_states(conn, folder_id)
+    return rows[0][0], message_states(conn, folder_id)
 
 
 @dataclass(frozen=True)
@@ -127,15 +138,15 @@ def changes_since(conn: Connection, folder_id: int, since: int) -> Changes | Non
     Changes after it are left for next time, so the caller's view is exactly the folder
     at `upto` and its size must equal `count` (callers re-read everything otherwise).
     """
-    row = conn.execute(_WATERMARK, {"folder": folder_id}).one_or_none()
-    if row is None:
+    rows = _driver_rows(conn, _WATERMARK_SQL, (folder_id, folder_id))
+    if not rows:
         return None
-    upto, count = row
+    upto, count = rows[0]
     if upto <= since:
         return Changes(since, count, [], [])
-    params = {"folder": folder_id, "since": since, "upto": upto}
-    changed = list(map(MessageState._make, conn.execute(_CHANGED, params)))
-    vanished = list(conn.execute(_VANISHED, params).scalars())
+    params = (folder_id, since, upto)
+    changed = list(map(MessageState._make, _driver_rows(conn, _CHANGED_SQL, params)))
+    vanished = [r[0] for r in _driver_rows(conn, _VANISHED_SQL, params)]
     return Changes(upto, count, changed, vanished)
 
 
