@@ -9,6 +9,7 @@ yes (SMTP 250, IMAP OK, HTTP 201) after it and never before.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import json
 import secrets
@@ -185,6 +186,19 @@ def _store_many(conn: Connection, units: list[_StoreUnit]) -> list[dict[str, int
     return results
 
 
+def _prepare_then_store(hub: Hub, done: concurrent.futures.Future, holder: list, envelope: Envelope, raw: bytes,
+                        local: list[str], remote: list[str], identity: Identity | None, actor: str) -> None:
+    """In a parse thread: prepare, then queue the unit for the committer, which resolves `done`."""
+    try:
+        prepared = prepare(hub, envelope, raw, local, remote, identity)
+    except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller (Refusal, mostly)
+        if done.set_running_or_notify_cancel():
+            done.set_exception(exc)
+        return
+    holder.append(prepared)
+    hub.committer.submit_batched(_store_many, _StoreUnit(prepared, envelope, actor), done)
+
+
 async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | None = None) -> Delivered:
     """Parse, check, encrypt and store one message durably, or raise Refusal.
 
@@ -195,14 +209,18 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
     local, remote = _split_recipients(hub, envelope.rcpt_to)
     if len(local) + len(remote) > hub.config.get("limits.max_recipients"):
         raise Refusal(refusals.TOO_MANY_RECIPIENTS)
+    actor = identity.address if identity else envelope.mail_from or "<>"
     if hub.prepare_pool is not None:
         prepared = await hub.prepare_pool.prepare(envelope, raw, local, remote, identity)
+        uids = await hub.write_batched(_store_many, _StoreUnit(prepared, envelope, actor))
     else:
-        prepared = await asyncio.get_running_loop().run_in_executor(
-            hub.parse_pool, prepare, hub, envelope, raw, local, remote, identity
-        )
-    actor = identity.address if identity else envelope.mail_from or "<>"
-    uids = await hub.write_batched(_store_many, _StoreUnit(prepared, envelope, actor))
+        # The parse thread hands its unit to the group committer itself: the loop wakes once, when the
+        # message is committed (or refused), not also in between.
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        holder: list[_Prepared] = []
+        hub.parse_pool.submit(_prepare_then_store, hub, done, holder, envelope, raw, local, remote, identity, actor)
+        uids = await asyncio.wrap_future(done)
+        prepared = holder[0]
     result = Delivered(prepared.sealed.blob_id, uids, tuple(prepared.remote))
     for listener in hub.delivery_listeners:
         listener(result)

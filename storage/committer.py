@@ -57,9 +57,10 @@ class GroupCommitter:
         self._queue.put(_Item(work, future))
         return future
 
-    def submit_batched(self, kind: BatchKind, item: Any) -> concurrent.futures.Future:
-        """Queue one item to be applied together with others of the same kind."""
-        future: concurrent.futures.Future = concurrent.futures.Future()
+    def submit_batched(self, kind: BatchKind, item: Any,
+                       future: concurrent.futures.Future | None = None) -> concurrent.futures.Future:
+        """Queue one item to be applied together with others of the same kind (its result in `future`)."""
+        future = future if future is not None else concurrent.futures.Future()
         if not self._thread.is_alive():
             future.set_exception(RuntimeError("the group committer is stopped"))
             return future
