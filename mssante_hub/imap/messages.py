@@ -3,12 +3,11 @@ EXPUNGE (UID EXPUNGE), CLOSE, UNSELECT, and APPEND (through delivery.accept)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 
 from mssante_hub import delivery
-from mssante_hub.imap import acl, qresync, responses
+from mssante_hub.imap import acl, qresync, recent, responses
 from mssante_hub.imap.folders import mailbox_arg
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
@@ -77,13 +76,10 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     await acl.trace_shared_access(s, box)
     row = box.folder
     read_only = read_only or not any(box.allows(r) for r in "stwe")
-    mark = row.recent_uid
-    view = SelectedFolder.load(row, states, read_only, mark, synced=row.highestmodseq)
+    claims = recent.claims_for(s.hub)
+    view = SelectedFolder.load(row, states, read_only, claims.mark(row.id, row.recent_uid), synced=row.highestmodseq)
     if not read_only and view.recent:
-        # \Recent is session bookkeeping, not client data: no need to wait for its commit.
-        # This session claims what it announces as recent, no more.
-        upto = view.uids[-1]
-        asyncio.ensure_future(s.hub.write(lambda conn: imapstore.claim_recent(conn, row.id, upto)))
+        claims.claim(row.id, view.uids[-1])  # what this session announces as recent, no more
     view.owner, view.rights = box.owner, box.rights
     view.condstore = condstore or b"CONDSTORE" in s.enabled
     view.qresync = qresync.CAPABILITY in s.enabled

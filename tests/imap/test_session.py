@@ -169,3 +169,58 @@ def test_idle_sees_a_delivery_made_by_another_hub_process(imap_hub):
     raw.send(b"n NOOP\r\n")  # a client that polls with NOOP is told as well
     assert raw.until_tagged(b"n") == [b"* 2 EXISTS", b"n OK " + responses.OK_DONE]
     raw.close()
+
+
+def test_recent_goes_to_one_session_and_is_recorded(imap_hub):
+    """RFC 3501 §2.3.2: a new message is \\Recent in one session only; the claim reaches the store."""
+    import time
+
+    from mssante_hub.hub import Hub
+    from mssante_hub.imap.recent import FLUSH_S
+    from storage import accounts, imapstore
+
+    user = imap_hub.fresh_user()
+    with smtplib.SMTP(HOST, imap_hub.port("mx"), timeout=TIMEOUT_S) as smtp:
+        for n in range(2):
+            smtp.sendmail("sender@hub.test", [user], message(f"Nouveau {n}", to=user))
+    first, second = Raw(imap_hub.port("imaps")), Raw(imap_hub.port("imaps"))
+    for raw in (first, second):
+        login_raw(raw, user, imap_hub.password)
+    first.send(b"s SELECT INBOX\r\n")
+    assert b"* 2 RECENT" in first.until_tagged(b"s")
+    second.send(b"s SELECT INBOX\r\n")
+    assert b"* 0 RECENT" in second.until_tagged(b"s")
+    time.sleep(FLUSH_S + 1.5)
+    hub = Hub.open(imap_hub.data_dir)  # what another hub process would read
+    try:
+        account = hub.read_sync(lambda conn: accounts.by_address(conn, user))
+        assert hub.read_sync(lambda conn: imapstore.folder_by_name(conn, account.id, "INBOX")).recent_uid == 2
+    finally:
+        hub.close()
+    first.close()
+    second.close()
+
+
+def test_a_session_follows_another_sessions_flags_and_expunges(imap_hub):
+    user = imap_hub.fresh_user()
+    with smtplib.SMTP(HOST, imap_hub.port("mx"), timeout=TIMEOUT_S) as smtp:
+        for n in range(3):
+            smtp.sendmail("sender@hub.test", [user], message(f"Suivi {n}", to=user))
+    watcher, actor = Raw(imap_hub.port("imaps")), Raw(imap_hub.port("imaps"))
+    for raw in (watcher, actor):
+        login_raw(raw, user, imap_hub.password)
+        raw.send(b"s SELECT INBOX\r\n")
+        assert b"* 3 EXISTS" in raw.until_tagged(b"s")
+    actor.send(b"a STORE 1 +FLAGS.SILENT (\\Flagged)\r\nb STORE 2 +FLAGS.SILENT (\\Deleted)\r\nc EXPUNGE\r\n")
+    assert actor.until_tagged(b"c")[-1].startswith(b"c OK")
+    watcher.send(b"f FETCH 1:* (FLAGS)\r\n")  # no EXPUNGE during FETCH (RFC 3501 §7.4.1): flags only
+    lines = watcher.until_tagged(b"f")
+    assert not any(line.endswith(b"EXPUNGE") for line in lines), lines
+    assert any(line.startswith(b"* 1 FETCH") and b"\\Flagged" in line for line in lines), lines
+    watcher.send(b"n NOOP\r\n")
+    assert watcher.until_tagged(b"n")[0] == b"* 2 EXPUNGE"
+    watcher.send(b"g FETCH 1:* (UID)\r\n")
+    assert [line for line in watcher.until_tagged(b"g") if line.startswith(b"*")] == [
+        b"* 1 FETCH (UID 1)", b"* 2 FETCH (UID 3)"]
+    watcher.close()
+    actor.close()
