@@ -17,6 +17,7 @@ import secrets
 import time
 
 from mssante_hub import audit
+from mssante_hub.hub import Hub
 from mssante_hub.imap import responses
 from mssante_hub.imap.capabilities import BEARER_MECHANISMS
 from mssante_hub.imap.server import AUTH, UNAUTH, Bad, No, Session, command
@@ -68,7 +69,7 @@ class VerifiedLogins:
         self._until[self._digest(account_id, stored, password)] = now + self._seconds
 
 
-def verified_logins(hub) -> VerifiedLogins:
+def verified_logins(hub: Hub) -> VerifiedLogins:
     """One per hub (shared by the imap and imaps listeners)."""
     found = getattr(hub, "imap_verified_logins", None)
     if found is None:
