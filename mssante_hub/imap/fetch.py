@@ -129,8 +129,13 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     reader_id, private = view.owner.id, acl.private_key_of(s, view.owner)
     snapshot = {u: (view.seq_of(u), view.flag_text(u), view.modseqs.get(u, 0)) for u in uids}
 
+    with_date = any(i.name == b"INTERNALDATE" for i in items)
+
     def work(conn) -> list[bytes]:
-        rows = imapstore.fetch_rows(conn, reader_id, view.id, uids, with_body)
+        if with_body and not with_date:
+            rows = imapstore.fetch_bodies(conn, reader_id, view.id, uids)
+        else:
+            rows = imapstore.fetch_rows(conn, reader_id, view.id, uids, with_body)
         return [_answer(row, snapshot[row.uid], items, private, row.uid in seen_now) for row in rows
                 if row.uid in snapshot]
 

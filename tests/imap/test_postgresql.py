@@ -36,4 +36,17 @@ def test_imap_session_on_postgresql(postgres, tmp_path):
         assert client.uid("MOVE", "3", "Trash")[0] == "OK"
         client.expunge()
         assert client.uid("SEARCH", "ALL")[1] == [b"2 4"]
+        # A second session catches up from the changes since its MODSEQ (driver-cursor reads).
+        other = imaps(running.port("imaps"), user, TEST_PASSWORD)
+        other.select("Travail")
+        client.store("1", "+FLAGS", "(\\Answered)")
+        client.append("Travail", None, None, message("Dossier 9", to=user))
+        client.store("2", "+FLAGS", "(\\Deleted)")
+        client.expunge()
+        assert other.noop()[0] == "OK"
+        flags = b" ".join(d for d in other.fetch("1:*", "(UID FLAGS)")[1] if isinstance(d, bytes))
+        assert re.match(rb"1 \(UID 2 FLAGS \([^)]*\\Answered", flags) and b"UID 4" not in flags, flags
+        body = other.fetch("2", "(BODY.PEEK[])")[1][0][1]
+        assert b"Dossier 9" in body
+        other.logout()
         client.logout()
