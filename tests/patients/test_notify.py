@@ -140,6 +140,32 @@ def test_the_serving_worker_notifies_after_a_delivery(hub):
     assert asyncio.run(scenario()) == 2  # the provisioning letter and the notification
 
 
+def test_the_worker_sleeps_through_mail_among_professionals(hub):
+    """Only a delivery to a patient space wakes the worker (it cost ~10 % of SMTP ingest when all did)."""
+    from mssante_hub import delivery
+    from mssante_hub.patients import worker
+    from tests.patients.helpers import identity_of, make_message
+
+    patient, _ = active_patient(hub, "reveil@courriel.example")
+    doctor = add_professional(hub, "dr.reveil", password=None)
+    colleague = add_professional(hub, "dr.collegue", password=None)
+
+    async def scenario() -> tuple[bool, bool]:
+        running = worker.start(hub)
+        try:
+            await asyncio.sleep(0.1)  # its first round is done; it waits now
+            await delivery.accept(hub, delivery.Envelope(mail_from=doctor, rcpt_to=(colleague,), channel="submission"),
+                                  make_message(doctor, [colleague]), identity_of(hub, doctor))
+            among_professionals = running._wake.is_set()
+            await delivery.accept(hub, delivery.Envelope(mail_from=doctor, rcpt_to=(patient,), channel="submission"),
+                                  make_message(doctor, [patient]), identity_of(hub, doctor))
+            return among_professionals, running._wake.is_set()
+        finally:
+            await running.stop()
+
+    assert asyncio.run(scenario()) == (False, True)
+
+
 def test_a_serving_hub_notifies_after_a_delivery_over_smtp(tmp_path):
     """`serve` runs the notification worker: a message to a patient over mx queues a content-free notice."""
     import smtplib
