@@ -16,6 +16,7 @@ from typing import Awaitable, Callable
 
 from twisted.internet import interfaces
 from twisted.mail.imap4 import IMAP4Server
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 
 from mssante_hub.hub import Hub
 from mssante_hub.imap import capabilities, responses
@@ -173,7 +174,7 @@ class Session(IMAP4Server):
     def flush(self) -> None:
         output, self._output = self._output, []
         if output and self.transport is not None:
-            self.transport.write(b"".join(output))
+            _write_now(self.transport, b"".join(output))
 
     def sendLine(self, line: bytes) -> None:  # noqa: N802 - Twisted's naming; continuations go through emit
         self.emit(line + b"\r\n")
@@ -306,6 +307,25 @@ class Session(IMAP4Server):
     def changed(self, folder_id: int, including_me: bool = False) -> None:
         """This session changed a folder: tell the others watching it (and itself if asked)."""
         self.notifier.changed(folder_id, origin=None if including_me else self)
+
+
+def _write_now(transport, data: bytes) -> None:
+    """Hand one response to TLS at once.
+
+    Twisted's TLS transport (BufferingTLSTransport) holds small writes until the next
+    reactor turn with a callLater(0): a delayed call, a re-armed asyncio timer and one
+    more loop turn per response. `emit` already gathers a turn's output into one write,
+    so that second buffering is skipped; whatever it holds is sent first, in order.
+    """
+    tls = transport
+    if not isinstance(tls, TLSMemoryBIOProtocol) and getattr(transport, "TLS", False) and transport.connected:
+        tls = transport.protocol  # after STARTTLS: the TCP transport passes writes to its TLS layer
+    aggregator = getattr(tls, "_aggregator", None)
+    if isinstance(tls, TLSMemoryBIOProtocol) and aggregator is not None and not tls.disconnecting:
+        aggregator.flush()
+        TLSMemoryBIOProtocol.write(tls, data)
+    else:
+        transport.write(data)  # plaintext before STARTTLS, closing, or a transport of another kind
 
 
 def _valid_tag(tag: bytes) -> bool:
