@@ -58,22 +58,41 @@ _WATERMARK_SQL = f"SELECT highestmodseq, (SELECT count(*) FROM {_M} WHERE folder
 _CHANGED_SQL = (f"SELECT uid, flags, modseq FROM {_M} WHERE folder_id = ? AND modseq > ? AND modseq <= ? "
                 "ORDER BY uid")
 _VANISHED_SQL = f"SELECT uid FROM {_E} WHERE folder_id = ? AND modseq > ? AND modseq <= ?"
+# STORE, a fifth of a mail client's commands, runs in the group committer's single thread: three
+# statements through SQLAlchemy cost it ~0.5 ms of Python each time, the driver a fraction of that.
+_STORE_ROWS_SQL = (f"SELECT id, uid, flags, modseq FROM {_M} WHERE folder_id = ? AND uid BETWEEN ? AND ? "
+                   "ORDER BY uid")
+_NEW_MODSEQ_SQL = f"UPDATE {_F} SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq"
+_SET_FLAGS_SQL = f"UPDATE {_M} SET flags = ?, modseq = ? WHERE id = ?"
 
 
 def _driver_rows(conn: Connection, sql: str, params: tuple) -> list[tuple]:
-    """Rows of a read-only statement written with `?` placeholders, run on the DB-API cursor."""
+    """Rows of a statement written with `?` placeholders, run on the DB-API cursor.
+
+    Also used for STORE's writes (see store_flags): on the connection the group committer
+    has begun, so they belong to its transaction (and savepoint) like any other statement.
+    """
     if conn.dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")  # psycopg
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return cursor.fetchall() if cursor.description is not None else []
+    finally:
+        cursor.close()
+
+
+def _driver_many(conn: Connection, sql: str, rows: list[tuple]) -> None:
+    """executemany on the DB-API cursor (same transaction as above)."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
     finally:
         cursor.close()
 _NEW_MODSEQ = (update(Folder).where(Folder.id == bindparam("folder"))
                .values(highestmodseq=Folder.highestmodseq + 1).returning(Folder.highestmodseq))
-_SET_FLAGS = update(Message).where(Message.id == bindparam("message")).values(
-    flags=bindparam("new_flags"), modseq=bindparam("new_modseq"))
 
 
 def folders_of(conn: Connection, account_id: int) -> list[FolderRow]:
@@ -197,15 +216,17 @@ def store_flags(
     """
     if not uids:
         return [], []
-    rows = _rows_for_uids(conn, folder_id, uids, Message.id, Message.uid, Message.flags, Message.modseq)
+    wanted_uids = set(uids)
+    rows = [r for r in _driver_rows(conn, _STORE_ROWS_SQL, (folder_id, min(uids), max(uids)))
+            if r[1] in wanted_uids]
     modseq = None
-    result, failed = [], []
+    result, failed, updates = [], [], []
     wanted = {f.lower(): f for f in flags}
-    for row in rows:
-        current = row.flags.split()
-        if unchanged_since is not None and row.modseq > unchanged_since:
-            failed.append(row.uid)
-            result.append(MessageState(row.uid, row.flags, row.modseq))
+    for message_id, uid, stored, stored_modseq in rows:
+        current = stored.split()
+        if unchanged_since is not None and stored_modseq > unchanged_since:
+            failed.append(uid)
+            result.append(MessageState(uid, stored, stored_modseq))
             continue
         if mode == "set":
             new = list(wanted.values())
@@ -216,12 +237,14 @@ def store_flags(
             new = [f for f in current if f.lower() not in wanted]
         text = " ".join(new)
         if {f.lower() for f in new} == {f.lower() for f in current}:
-            result.append(MessageState(row.uid, row.flags, row.modseq))
+            result.append(MessageState(uid, stored, stored_modseq))
             continue
         if modseq is None:
-            modseq = new_modseq(conn, folder_id)
-        conn.execute(_SET_FLAGS, {"message": row.id, "new_flags": text, "new_modseq": modseq})
-        result.append(MessageState(row.uid, text, modseq))
+            modseq = _driver_rows(conn, _NEW_MODSEQ_SQL, (folder_id,))[0][0]
+        updates.append((text, modseq, message_id))
+        result.append(MessageState(uid, text, modseq))
+    if updates:
+        _driver_many(conn, _SET_FLAGS_SQL, updates)
     return result, failed
 
 
