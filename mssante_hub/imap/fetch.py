@@ -152,12 +152,16 @@ def _lines_from_view(view, uids: list[int], names: list[bytes]) -> bytes:
     template = b"* %d FETCH (" + b" ".join(_VIEW_TEMPLATES[n] for n in names) + b")\r\n"
     flag_text, modseqs = view.flag_text, view.modseqs
     seqs = range(1, len(uids) + 1) if uids == view.uids else view.seqs_of(uids)  # 1:* is the common case
-    if names == [b"UID", b"FLAGS"] and not view.recent:  # "FETCH 1:* (UID FLAGS)": most clients' resync
-        texts: dict[str, bytes] = {}  # per distinct flag set, as flag_text would give
-        flags, out = view.flags, []
+    if names == [b"UID", b"FLAGS"]:  # "FETCH 1:* (UID FLAGS)": most clients' resync
+        # Formatted once per distinct flag set, as flag_text would give it; a message this session
+        # sees as \Recent (any it appended, say) has a key of its own, a 1-tuple.
+        texts: dict[str | tuple[str], bytes] = {}
+        flags, recent, out = view.flags, view.recent, []
         for u, seq in zip(uids, seqs):
             if seq is not None:
                 f = flags.get(u, "")
+                if recent and u in recent:
+                    f = (f,)
                 text = texts.get(f)
                 if text is None:
                     text = texts[f] = flag_text(u)
