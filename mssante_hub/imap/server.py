@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import deque
 from typing import Awaitable, Callable
 
@@ -328,5 +329,11 @@ def _write_now(transport, data: bytes) -> None:
         transport.write(data)  # plaintext before STARTTLS, closing, or a transport of another kind
 
 
+# A tag: 1-64 printable ASCII characters but ( ) { % * " \ and + (checked twice per command: a
+# regular expression rather than a generator over the characters).
+_TAG = re.compile(rb'[\x21-\x7e]{1,64}')
+_TAG_EXCLUDED = re.compile(rb'[(){%*"\\+]')
+
+
 def _valid_tag(tag: bytes) -> bool:
-    return 0 < len(tag) <= 64 and b"+" not in tag and all(0x21 <= c <= 0x7E and c not in b'(){%*"\\' for c in tag)
+    return _TAG.fullmatch(tag) is not None and _TAG_EXCLUDED.search(tag) is None
