@@ -310,7 +310,14 @@ async def append(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
             date = parse_date_time(bytes(item)).astimezone(dt.timezone.utc)
         else:
             raise Bad(responses.BAD_SYNTAX)
-    box = await _target(s, args[0])
+    view = s.selected
+    if name == "INBOX" and view is not None and view.folder.name == "INBOX" and view.owner is not None \
+            and view.owner.id == s.account.id:
+        # Into the session's own INBOX, selected: its row is the view's (an INBOX cannot be deleted,
+        # renamed or re-created, so its id and UIDVALIDITY hold), no read needed to find it.
+        box = acl.Mailbox(name, view.folder, s.account, acl.ALL_RIGHTS)
+    else:
+        box = await _target(s, args[0])
     target = box.folder
     await _check_quota(s, None, [], len(message), box.owner.id)
     owner = box.owner.address  # a shared folder's message is stored for (and readable by) its owner
