@@ -104,6 +104,8 @@ class Session(IMAP4Server):
 
     def connectionMade(self) -> None:  # noqa: N802 - Twisted's naming
         self.tls_active = self.implicit_tls or interfaces.ISSLTransport(self.transport, None) is not None
+        if self.implicit_tls and isinstance(self.transport, TLSMemoryBIOProtocol):
+            _send_at_once(self.transport.transport)
         self.server_factory.sessions.add(self)
         if len(self.server_factory.sessions) > self.hub.config.get("imap.max_connections"):
             self.untagged(responses.BYE_TOO_MANY)
@@ -308,6 +310,31 @@ class Session(IMAP4Server):
     def changed(self, folder_id: int, including_me: bool = False) -> None:
         """This session changed a folder: tell the others watching it (and itself if asked)."""
         self.notifier.changed(folder_id, origin=None if including_me else self)
+
+
+def _send_at_once(tcp) -> None:
+    """Under implicit TLS, let the TCP transport try the socket before buffering.
+
+    Twisted's TCP transport only buffers a write and registers for writability: an epoll
+    change, one more loop turn and its dispatch, another epoll change, per response. When
+    nothing is waiting to go out, `send` is tried at once, as asyncio's own transports do;
+    what the socket does not take goes through Twisted's buffer as before. Only below the
+    TLS layer (these bytes are already encrypted): the STARTTLS door's transport is left alone.
+    """
+    buffered_write = tcp.write
+
+    def write(data: bytes) -> None:
+        if (data and tcp.connected and not tcp.disconnecting and not tcp._writeDisconnected
+                and not tcp._tempDataLen and tcp.offset == len(tcp.dataBuffer)):
+            sent = tcp.writeSomeData(data)
+            if not isinstance(sent, int):
+                buffered_write(data)  # connection lost: Twisted's own path reports it
+                return
+            data = data[sent:]
+        if data:
+            buffered_write(data)
+
+    tcp.write = write
 
 
 def _write_now(transport, data: bytes) -> None:
