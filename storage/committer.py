@@ -147,7 +147,26 @@ class GroupCommitter:
             item.future.set_result(result)
         return True
 
+    def _commit_single(self, item: _Item) -> None:
+        """A batch of one unit needs no savepoint: if it fails, rolling back the transaction undoes it alone.
+
+        (A SAVEPOINT and its RELEASE per IMAP STORE or EXPUNGE were ~13 % of the hub's time under load.)
+        """
+        try:
+            with self._engine.connect().execution_options(**{WRITER_OPTION: True}) as conn:
+                with conn.begin():
+                    result = item.kind(conn, [item.work])[0] if item.kind else item.work(conn)
+        except BaseException as exc:  # noqa: BLE001 - the unit's own failure, or the commit's: handed to its owner
+            item.future.set_exception(exc)
+            return
+        self.batches += 1
+        self.units += 1
+        item.future.set_result(result)
+
     def _commit(self, batch: list[_Item]) -> None:
+        if len(batch) == 1:
+            self._commit_single(batch[0])
+            return
         if batch[0].kind is not None and all(item.kind is batch[0].kind for item in batch):
             if self._commit_one_kind(batch):
                 return
