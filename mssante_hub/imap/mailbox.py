@@ -166,15 +166,19 @@ class SelectedFolder:
                                           or current[uid].modseq != self.modseqs[uid])]
         lines += self.apply_states(changed, with_uid=True)
         last = self.uids[-1] if self.uids else 0
-        new = [s for s in states if s.uid > last]
-        if new:
-            for s in new:
-                self.uids.append(s.uid)
-                self.flags[s.uid] = s.flags
-                self.modseqs[s.uid] = s.modseq
-                self.highestmodseq = max(self.highestmodseq, s.modseq)
-            lines.append(b"%d EXISTS" % len(self.uids))
+        lines += self._append_new([s for s in states if s.uid > last])
         return lines, owed
+
+    def _append_new(self, new: list) -> list[bytes]:
+        """Messages past the view's last UID join it; the EXISTS line that says so, if any."""
+        if not new:
+            return []
+        for s in new:
+            self.uids.append(s.uid)
+            self.flags[s.uid] = s.flags
+            self.modseqs[s.uid] = s.modseq
+            self.highestmodseq = max(self.highestmodseq, s.modseq)
+        return [b"%d EXISTS" % len(self.uids)]
 
     def apply_changes(self, changes: Changes, allow_expunge: bool) -> tuple[list[bytes], bool] | None:
         """Apply the store's changes since `synced`; as catch_up, or None if the view and the
@@ -193,12 +197,6 @@ class SelectedFolder:
             self.unreported = set()
         changed = [s for s in known if s.flags != self.flags[s.uid] or s.modseq != self.modseqs[s.uid]]
         lines += self.apply_states(changed, with_uid=True)
-        if new:
-            for s in new:
-                self.uids.append(s.uid)
-                self.flags[s.uid] = s.flags
-                self.modseqs[s.uid] = s.modseq
-                self.highestmodseq = max(self.highestmodseq, s.modseq)
-            lines.append(b"%d EXISTS" % len(self.uids))
+        lines += self._append_new(new)
         self.synced = changes.upto
         return lines, owed

@@ -42,8 +42,8 @@ class NotifyWorker:
                 await notify.send_due(self.hub)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - never content in this log: the exception type only
-                log.exception("notification round failed; retrying later")
+            except Exception as exc:  # noqa: BLE001 - never content in this log: the exception type only
+                log.error("notification round failed (%s); retrying later", type(exc).__name__)
             try:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             except asyncio.TimeoutError:

@@ -131,8 +131,9 @@ class Api(resource.Resource):
             status, body = self._error(error)
         except Refusal as refusal:
             status, body = self._error(refusal_error(refusal.reason))
-        except Exception:  # noqa: BLE001 - whatever failed, the client gets a clean 503 and no detail
-            log.exception("webmail API request failed")
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the client gets a clean 503 and no detail
+            # The type only: an exception's text may quote a header or a name of the decrypted message.
+            log.error("webmail API request %s failed: %s", handler.__name__, type(exc).__name__)
             status, body = self._error(UNAVAILABLE)
         respond(request, status, body)
 
