@@ -4,10 +4,16 @@ When a patient space receives a message whose Disposition-Notification-To is the
 Return-Path, the hub answers for it with a `processed` MDN (the patient cannot refuse),
 plus a `dispatched` MDN when the sender asked for final-destination delivery. Never when
 the two addresses differ, and never for a null sender (no receipt for a receipt).
+
+A document message (an `IHE_XDM.zip` attachment) is first checked for integration into
+the space (dossier/integration.py): on failure the `processed` MDN carries the error
+(`processed/Error: <code>^<label>`, codes 902-906) and no `dispatched` MDN is sent. The
+message stays delivered either way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.policy
 import email.utils
 import logging
@@ -15,6 +21,7 @@ from email.parser import BytesParser
 
 from mssante_hub import delivery
 from mssante_hub.delivery import Delivered, Envelope
+from mssante_hub.dossier import integration, patient as known_patient
 from mssante_hub.hub import Hub
 from relays.reports import (MDN_DISPATCHED, MDN_PROCESSED, RecipientStatus, delivery_status_notification,
                             disposition_notification)
@@ -34,6 +41,25 @@ def wants_dispatched(options: str | None) -> bool:
     return FINAL_DELIVERY_OPTION in "".join((options or "").split()).lower()
 
 
+def integration_results(hub: Hub, raw: bytes, patients: list[str]) -> dict[str, integration.IntegrationResult]:
+    """The integration outcome per patient recipient; blocking (parse pool): XDM read once for all."""
+    try:
+        documents = integration.read_documents(raw, hub.limits)
+    except Exception as exc:  # noqa: BLE001 - hostile input; the message may be quoted by the error
+        log.warning("document message unreadable: %s", type(exc).__name__)
+        return dict.fromkeys(patients, integration.IntegrationResult(error=integration.INTERNAL))
+    if documents is None:
+        return dict.fromkeys(patients, integration.NOT_A_DOCUMENT_MESSAGE)
+    results = {}
+    for address in patients:
+        try:
+            results[address] = integration.match(documents, known_patient.load(hub, address))
+        except Exception as exc:  # noqa: BLE001 - a database or key failure: report it, never the traits
+            log.error("integration check failed: %s", type(exc).__name__)
+            results[address] = integration.IntegrationResult(error=integration.INTERNAL)
+    return results
+
+
 def mdn_hook(hub: Hub):
     """An after-delivery step for the SMTP doors."""
     patient_domain = hub.config.get("hub.patient_domain").lower()
@@ -47,15 +73,19 @@ def mdn_hook(hub: Hub):
         notify_to = _single_address(headers.get("Disposition-Notification-To"))
         if not notify_to or notify_to != envelope.mail_from.lower():
             return  # RFC 8098 §2.1: not to an address other than the Return-Path
-        dispositions = [MDN_PROCESSED]
-        if wants_dispatched(headers.get("Disposition-Notification-Options")):
-            dispositions.append(MDN_DISPATCHED)
+        dispatched = wants_dispatched(headers.get("Disposition-Notification-Options"))
+        # Off the loop: unzipping, hashing and XML parsing of documents take milliseconds to seconds.
+        results = await asyncio.get_running_loop().run_in_executor(
+            hub.parse_pool, integration_results, hub, raw, patients)
         for patient in patients:
+            error = results[patient].error
+            dispositions = [MDN_PROCESSED] + ([MDN_DISPATCHED] if dispatched and error is None else [])
             for disposition in dispositions:
                 mdn = disposition_notification(
                     reporting_ua=reporting_ua, from_address=patient, to_address=notify_to,
                     final_recipient=patient, original_message_id=str(headers.get("Message-ID", "")).strip(),
                     original_subject=str(headers.get("Subject", "")), disposition=disposition,
+                    error=(error.code, error.label) if error is not None else None,
                 )
                 await delivery.accept(hub, Envelope(mail_from="", rcpt_to=(notify_to,), channel=MDN_CHANNEL), mdn)
 
