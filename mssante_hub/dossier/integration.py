@@ -12,9 +12,11 @@ need the stored history of the patient's documents, which the hub does not keep 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import unicodedata
 from dataclasses import dataclass
+from typing import Callable
 
 from mssante_hub import identity, mime
 from mssante_hub.dossier import cda, safexml, xdm
@@ -136,7 +138,8 @@ def read_documents(raw: bytes, limits: mime.Limits) -> Documents | None:
             if not entry.is_xml:
                 continue  # a PDF copy, say: its hash and size were checked, nothing to integrate
             try:
-                headers.append((entry, cda.read_header(entry.content)))
+                # The bytes are not kept past the header read: results carry identifiers only.
+                headers.append((dataclasses.replace(entry, content=b""), cda.read_header(entry.content)))
             except safexml.XmlRefused:
                 return Documents(error=XML_REFUSED)
             except cda.CdaError:
@@ -212,17 +215,25 @@ def match(documents: Documents, patient: KnownPatient | None) -> IntegrationResu
     return IntegrationResult(tuple(found))
 
 
-def check(raw_message: bytes, patient: KnownPatient | None, limits: mime.Limits) -> IntegrationResult:
-    """The integration outcome of a message for one patient space; blocking, run it off the loop.
+def check_recipients(raw_message: bytes, recipients: list[str],
+                     load_patient: Callable[[str], KnownPatient | None],
+                     limits: mime.Limits) -> dict[str, IntegrationResult]:
+    """The outcome per patient recipient; blocking, run it off the loop.
 
-    Never raises for what the message holds: an unexpected failure while reading it is a 906
-    (logged by exception type only: messages of parsers can quote the document).
+    The XDM is read once; `load_patient` (a database read) runs only if there is one. Never
+    raises for what the message holds: an unexpected failure while reading it is a 906
+    (logged by exception type only: a parser's message can quote the document).
     """
     try:
         documents = read_documents(raw_message, limits)
     except Exception as exc:  # noqa: BLE001 - hostile input must not escape as a crash
         log.warning("document message unreadable: %s", type(exc).__name__)
-        return IntegrationResult(error=INTERNAL)
+        return dict.fromkeys(recipients, IntegrationResult(error=INTERNAL))
     if documents is None:
-        return NOT_A_DOCUMENT_MESSAGE
-    return match(documents, patient)
+        return dict.fromkeys(recipients, NOT_A_DOCUMENT_MESSAGE)
+    return {address: match(documents, load_patient(address)) for address in recipients}
+
+
+def check(raw_message: bytes, patient: KnownPatient | None, limits: mime.Limits) -> IntegrationResult:
+    """The integration outcome of a message for one patient space (None: no such patient)."""
+    return check_recipients(raw_message, [""], lambda _: patient, limits)[""]

@@ -109,7 +109,7 @@ class PatientInfo:
 
 @dataclass(frozen=True)
 class DocumentEntry:
-    """One XDSDocumentEntry of the metadata, with the bytes of its document once checked."""
+    """One XDSDocumentEntry of the metadata; `content` holds its checked bytes if it is XML (a CDA)."""
 
     entry_id: str
     uri: str
@@ -197,8 +197,13 @@ def _members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     return members
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
-    """A member's bytes, read a chunk at a time and never more than `limit` (+1 to notice)."""
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int,
+                 digest: hashlib._Hash | None = None, keep: bool = True) -> tuple[bytes, int]:
+    """A member's bytes (b"" unless `keep`) and length, read a chunk at a time, never past `limit`.
+
+    `digest` is fed as the chunks come, so a document we need not keep (a PDF copy) is hashed
+    without being held in memory whole.
+    """
     cap = min(limit, info.file_size)
     chunks, got = [], 0
     with archive.open(info) as stream:
@@ -206,11 +211,14 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) ->
             chunk = stream.read(min(READ_CHUNK, cap + 1 - got))
             if not chunk:
                 break
-            chunks.append(chunk)
             got += len(chunk)
+            if digest is not None:
+                digest.update(chunk)
+            if keep:
+                chunks.append(chunk)
     if got > cap:
         raise XdmLimitExceeded("member larger than declared or than the limit")
-    return b"".join(chunks)
+    return b"".join(chunks), got
 
 
 # --- METADATA.XML -------------------------------------------------------------------------
@@ -306,8 +314,9 @@ def _checked_document(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipIn
         raise XdmDocumentMismatch("a document's size disagrees with its metadata")
     if entry.size > budget:  # a document listed twice is read twice: the budget counts reads
         raise XdmLimitExceeded("documents larger than the limit in all")
-    content = _read_member(archive, info, min(MAX_MEMBER_BYTES, budget))
-    if len(content) != entry.size or hashlib.sha1(content).hexdigest() != entry.hash:
+    digest = hashlib.sha1()
+    content, size = _read_member(archive, info, min(MAX_MEMBER_BYTES, budget), digest, keep=entry.is_xml)
+    if size != entry.size or digest.hexdigest() != entry.hash:
         raise XdmDocumentMismatch("a document's hash or size disagrees with its metadata")
     return dataclasses.replace(entry, content=content)
 
@@ -326,11 +335,11 @@ def read_package(data: bytes) -> XdmPackage:
             documents: list[DocumentEntry] = []
             budget = MAX_TOTAL_BYTES
             for subset, info in subsets:
-                metadata = _read_member(archive, info, METADATA_LIMITS.max_bytes)
+                metadata, _ = _read_member(archive, info, METADATA_LIMITS.max_bytes)
                 budget -= len(metadata)
                 for entry in read_metadata(metadata):
                     document = _checked_document(archive, members, subset, entry, budget)
-                    budget -= len(document.content)
+                    budget -= document.size
                     documents.append(document)
                     if len(documents) > MAX_DOCUMENTS:
                         raise XdmLimitExceeded("too many documents")

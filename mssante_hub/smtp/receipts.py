@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import email.policy
 import email.utils
+import functools
 import logging
 from email.parser import BytesParser
 
@@ -41,25 +42,6 @@ def wants_dispatched(options: str | None) -> bool:
     return FINAL_DELIVERY_OPTION in "".join((options or "").split()).lower()
 
 
-def integration_results(hub: Hub, raw: bytes, patients: list[str]) -> dict[str, integration.IntegrationResult]:
-    """The integration outcome per patient recipient; blocking (parse pool): XDM read once for all."""
-    try:
-        documents = integration.read_documents(raw, hub.limits)
-    except Exception as exc:  # noqa: BLE001 - hostile input; the message may be quoted by the error
-        log.warning("document message unreadable: %s", type(exc).__name__)
-        return dict.fromkeys(patients, integration.IntegrationResult(error=integration.INTERNAL))
-    if documents is None:
-        return dict.fromkeys(patients, integration.NOT_A_DOCUMENT_MESSAGE)
-    results = {}
-    for address in patients:
-        try:
-            results[address] = integration.match(documents, known_patient.load(hub, address))
-        except Exception as exc:  # noqa: BLE001 - a database or key failure: report it, never the traits
-            log.error("integration check failed: %s", type(exc).__name__)
-            results[address] = integration.IntegrationResult(error=integration.INTERNAL)
-    return results
-
-
 def mdn_hook(hub: Hub):
     """An after-delivery step for the SMTP doors."""
     patient_domain = hub.config.get("hub.patient_domain").lower()
@@ -75,8 +57,13 @@ def mdn_hook(hub: Hub):
             return  # RFC 8098 §2.1: not to an address other than the Return-Path
         dispatched = wants_dispatched(headers.get("Disposition-Notification-Options"))
         # Off the loop: unzipping, hashing and XML parsing of documents take milliseconds to seconds.
-        results = await asyncio.get_running_loop().run_in_executor(
-            hub.parse_pool, integration_results, hub, raw, patients)
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(
+                hub.parse_pool, integration.check_recipients, raw, patients,
+                functools.partial(known_patient.load, hub), hub.limits)
+        except Exception as exc:  # noqa: BLE001 - a database or key failure: say the type, never the traits
+            log.error("integration check failed: %s", type(exc).__name__)
+            results = dict.fromkeys(patients, integration.IntegrationResult(error=integration.INTERNAL))
         for patient in patients:
             error = results[patient].error
             dispositions = [MDN_PROCESSED] + ([MDN_DISPATCHED] if dispatched and error is None else [])

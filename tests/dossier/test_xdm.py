@@ -38,8 +38,12 @@ def test_several_documents_and_a_pdf_copy(fixtures_dir):
     pdf = b"%PDF-1.4\n% not a real PDF\n"
     package = xdm.read_package(builder.package([Document("DOC0001.XML", cda_bytes, type_code="87273-9"),
                                                 Document("DOC0002.PDF", pdf, mime_type="application/pdf")]))
-    assert [(d.uri, d.is_xml, d.content == c) for d, c in zip(package.documents, (cda_bytes, pdf))] == [
-        ("DOC0001.XML", True, True), ("DOC0002.PDF", False, True)]
+    # Both are checked against their hash; only the CDA's bytes are kept (a PDF is not integrated).
+    assert [(d.uri, d.is_xml, d.size, d.content) for d in package.documents] == [
+        ("DOC0001.XML", True, len(cda_bytes), cda_bytes), ("DOC0002.PDF", False, len(pdf), b"")]
+    bad_pdf = [Document("DOC0001.XML", cda_bytes), Document("DOC0002.PDF", pdf, "application/pdf", listed_hash="d" * 40)]
+    with pytest.raises(xdm.XdmDocumentMismatch):
+        xdm.read_package(builder.package(bad_pdf))
 
 
 def test_a_hash_or_size_that_disagrees_is_refused(fixtures_dir):
