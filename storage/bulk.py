@@ -3,15 +3,20 @@
 SQLAlchemy's per-row parameter handling costs tens of microseconds a row; here the
 statement is built once per table and batch, the columns' own defaults and type
 processors (e.g. SQLite's datetime format) are applied as SQLAlchemy would, and the
-rows go to the driver's executemany. Works with any table, so columns added later
-by others are filled from their defaults.
+rows go to the driver as multi-row INSERTs (one statement for many rows: SQLite runs
+executemany one row at a time, each a round trip through the driver). Works with any
+table, so columns added later by others are filled from their defaults.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, LargeBinary, Table
 
-_PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": None, "named": None}
+from storage import driver
+
+_SUPPORTED_PARAMSTYLES = ("qmark", "format", "pyformat")
+# Bound values in one statement: SQLite builds before 3.32 allowed 999, and that is plenty.
+MAX_PARAMS_PER_STATEMENT = 999
 
 
 def _default(column) -> tuple[bool, object]:
@@ -26,9 +31,8 @@ def _default(column) -> tuple[bool, object]:
 
 
 def _plan(table: Table, columns: tuple[str, ...], dialect) -> tuple[str, list, list, list]:
-    """(SQL, bind processors of `columns`, defaulted columns, their processors) for one table and column set."""
-    placeholder = _PLACEHOLDER.get(dialect.paramstyle)
-    if placeholder is None:
+    """(SQL prefix, bind processors of `columns`, defaulted columns, their processors) for one table and column set."""
+    if dialect.paramstyle not in _SUPPORTED_PARAMSTYLES:
         raise RuntimeError(f"bulk insert: unsupported driver paramstyle {dialect.paramstyle}")
     defaulted = []
     for column in table.columns:
@@ -46,13 +50,21 @@ def _plan(table: Table, columns: tuple[str, ...], dialect) -> tuple[str, list, l
     processors = [None if isinstance(table.columns[name].type, LargeBinary)
                   else table.columns[name].type._cached_bind_processor(dialect) for name in names]
     quote = dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-           f"VALUES ({', '.join([placeholder] * len(names))})")
-    return sql, processors[:len(columns)], defaulted, processors[len(columns):]
+    prefix = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
+    return prefix, processors[:len(columns)], defaulted, processors[len(columns):]
 
 
 # Built once per table, column set and dialect: building them cost more than a small insert.
 _PLANS: dict[tuple, tuple[str, list, list, list]] = {}
+_STATEMENTS: dict[tuple[str, int, int], str] = {}
+
+
+def _statement(prefix: str, width: int, count: int) -> str:
+    sql = _STATEMENTS.get((prefix, width, count))
+    if sql is None:
+        row = "(" + driver.placeholders(width) + ")"
+        sql = _STATEMENTS[(prefix, width, count)] = prefix + ", ".join([row] * count)
+    return sql
 
 
 def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
@@ -64,7 +76,7 @@ def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...], rows: 
     plan = _PLANS.get(key)
     if plan is None:
         plan = _PLANS[key] = _plan(table, columns, dialect)
-    sql, processors, defaulted, default_processors = plan
+    prefix, processors, defaulted, default_processors = plan
     # Defaults are evaluated at each call (a timestamp default is the time of this insert).
     constants = tuple(p(v) if p else v for p, v in zip(default_processors,
                                                       (_default(column)[1] for column in defaulted)))
@@ -85,4 +97,8 @@ def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...], rows: 
             prepared.append(tuple(values) + constants)
     else:
         prepared = [row + constants for row in rows]
-    conn.exec_driver_sql(sql, prepared)
+    width = len(prepared[0])
+    per_statement = max(1, MAX_PARAMS_PER_STATEMENT // width)
+    for start in range(0, len(prepared), per_statement):
+        chunk = prepared[start:start + per_statement]
+        driver.rows(conn, _statement(prefix, width, len(chunk)), [value for row in chunk for value in row])

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, update
 
+from storage import driver
 from storage.imap_models import ExpungedUid, FolderGrant
 from storage.mailstore import allocate_uids
 from storage.models import Blob, Folder, Message, OutboundItem, WrappedKey
@@ -66,31 +67,6 @@ _NEW_MODSEQ_SQL = f"UPDATE {_F} SET highestmodseq = highestmodseq + 1 WHERE id =
 _SET_FLAGS_SQL = f"UPDATE {_M} SET flags = ?, modseq = ? WHERE id = ?"
 
 
-def _driver_rows(conn: Connection, sql: str, params: tuple) -> list[tuple]:
-    """Rows of a statement written with `?` placeholders, run on the DB-API cursor.
-
-    Also used for STORE's writes (see store_flags): on the connection the group committer
-    has begun, so they belong to its transaction (and savepoint) like any other statement.
-    """
-    if conn.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")  # psycopg
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description is not None else []
-    finally:
-        cursor.close()
-
-
-def _driver_many(conn: Connection, sql: str, rows: list[tuple]) -> None:
-    """executemany on the DB-API cursor (same transaction as above)."""
-    if conn.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.executemany(sql, rows)
-    finally:
-        cursor.close()
 _NEW_MODSEQ = (update(Folder).where(Folder.id == bindparam("folder"))
                .values(highestmodseq=Folder.highestmodseq + 1).returning(Folder.highestmodseq))
 
@@ -126,13 +102,13 @@ def uid_condition(ranges: list[tuple[int, int]]):
 
 
 def message_states(conn: Connection, folder_id: int) -> list[MessageState]:
-    return list(map(MessageState._make, _driver_rows(conn, _STATES_SQL, (folder_id,))))
+    return list(map(MessageState._make, driver.rows(conn, _STATES_SQL, (folder_id,))))
 
 
 def folder_state(conn: Connection, folder_id: int) -> tuple[int, list[MessageState]]:
     """(the folder's HIGHESTMODSEQ, then every message's state): the states include at least
     every change up to that MODSEQ (see changes_since). (0, []) if the folder is gone."""
-    rows = _driver_rows(conn, _WATERMARK_SQL, (folder_id, folder_id))
+    rows = driver.rows(conn, _WATERMARK_SQL, (folder_id, folder_id))
     if not rows:
         return 0, []
     return rows[0][0], message_states(conn, folder_id)
@@ -157,15 +133,15 @@ def changes_since(conn: Connection, folder_id: int, since: int) -> Changes | Non
     Changes after it are left for next time, so the caller's view is exactly the folder
     at `upto` and its size must equal `count` (callers re-read everything otherwise).
     """
-    rows = _driver_rows(conn, _WATERMARK_SQL, (folder_id, folder_id))
+    rows = driver.rows(conn, _WATERMARK_SQL, (folder_id, folder_id))
     if not rows:
         return None
     upto, count = rows[0]
     if upto <= since:
         return Changes(since, count, [], [])
     params = (folder_id, since, upto)
-    changed = list(map(MessageState._make, _driver_rows(conn, _CHANGED_SQL, params)))
-    vanished = [r[0] for r in _driver_rows(conn, _VANISHED_SQL, params)]
+    changed = list(map(MessageState._make, driver.rows(conn, _CHANGED_SQL, params)))
+    vanished = [r[0] for r in driver.rows(conn, _VANISHED_SQL, params)]
     return Changes(upto, count, changed, vanished)
 
 
@@ -217,7 +193,7 @@ def store_flags(
     if not uids:
         return [], []
     wanted_uids = set(uids)
-    rows = [r for r in _driver_rows(conn, _STORE_ROWS_SQL, (folder_id, min(uids), max(uids)))
+    rows = [r for r in driver.rows(conn, _STORE_ROWS_SQL, (folder_id, min(uids), max(uids)))
             if r[1] in wanted_uids]
     modseq = None
     result, failed, updates = [], [], []
@@ -240,11 +216,11 @@ def store_flags(
             result.append(MessageState(uid, stored, stored_modseq))
             continue
         if modseq is None:
-            modseq = _driver_rows(conn, _NEW_MODSEQ_SQL, (folder_id,))[0][0]
+            modseq = driver.rows(conn, _NEW_MODSEQ_SQL, (folder_id,))[0][0]
         updates.append((text, modseq, message_id))
         result.append(MessageState(uid, text, modseq))
     if updates:
-        _driver_many(conn, _SET_FLAGS_SQL, updates)
+        driver.many(conn, _SET_FLAGS_SQL, updates)
     return result, failed
 
 
@@ -390,7 +366,7 @@ def fetch_bodies(conn: Connection, reader_id: int, folder_id: int, uids: list[in
     if not uids:
         return []
     wanted = set(uids)
-    rows = _driver_rows(conn, _BODIES_SQL, (reader_id, folder_id, min(uids), max(uids)))
+    rows = driver.rows(conn, _BODIES_SQL, (reader_id, folder_id, min(uids), max(uids)))
     return [FetchRow(uid, flags, modseq, None, size, blob_id, bytes(body), None if wrapped is None else bytes(wrapped))
             for uid, flags, modseq, size, blob_id, body, wrapped in rows if uid in wanted]
 

@@ -99,3 +99,54 @@ def test_batched_kind_falls_back_to_one_by_one_when_the_batch_fails(any_hub):
     with any_hub.engine.connect() as conn:
         count = conn.execute(select(func.count()).where(AuditEvent.action == "kind")).scalar_one()
     assert count == 3
+
+
+def test_a_before_step_runs_outside_the_transaction_and_fails_alone(any_hub):
+    """Deliveries of small messages are prepared by the writer before its transaction."""
+    seen_in_transaction = []
+
+    def kind(conn, items):
+        for item in items:
+            conn.execute(insert(AuditEvent).values(actor=item, action="before"))
+        return list(items)
+
+    def prepared(name):
+        def before():
+            # No transaction of the writer is open while the item is being prepared.
+            seen_in_transaction.append(committer._conn is not None and committer._conn.in_transaction())
+            if name == "refused":
+                raise ValueError("refused while preparing")
+            return f"prepared-{name}"
+        return before
+
+    committer = GroupCommitter(any_hub.engine, window_ms=0, max_batch=256)
+    try:
+        release = _hold_writer(committer)
+        futures = {name: committer.submit_batched(kind, None, before=prepared(name)) for name in ("a", "refused", "b")}
+        release.set()
+        assert futures["a"].result(timeout=10) == "prepared-a"
+        assert futures["b"].result(timeout=10) == "prepared-b"
+        with pytest.raises(ValueError):
+            futures["refused"].result(timeout=10)
+    finally:
+        committer.close()
+    assert seen_in_transaction == [False, False, False]
+    with any_hub.engine.connect() as conn:
+        actors = set(conn.execute(select(AuditEvent.actor).where(AuditEvent.action == "before")).scalars())
+    assert actors == {"prepared-a", "prepared-b"}
+
+
+def test_the_writer_connection_is_replaced_after_a_failed_commit(any_hub):
+    committer = GroupCommitter(any_hub.engine, window_ms=0, max_batch=256)
+
+    def broken(conn):
+        raise ValueError("broken")
+
+    try:
+        with pytest.raises(ValueError):
+            committer.run(broken)
+        committer.run(_insert_event("after-failure"))
+    finally:
+        committer.close()
+    with any_hub.engine.connect() as conn:
+        assert conn.execute(select(func.count()).where(AuditEvent.actor == "after-failure")).scalar_one() == 1

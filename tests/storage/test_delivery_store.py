@@ -88,3 +88,20 @@ def test_concurrent_deliveries_get_unique_consecutive_uids(any_hub):
     results = asyncio.run(many())
     uids = sorted(r.uids[reader] for r in results)
     assert uids == list(range(1, 41))
+
+
+def test_a_mailbox_suspended_moments_ago_is_refused_for_good_not_asked_to_retry(any_hub):
+    """The delivery path remembers account rows a few seconds; the write transaction reads the status again."""
+    from mssante_hub import refusals
+    from mssante_hub.refusals import Refusal
+
+    reader = add_professional(any_hub, "dr.suspended")
+    deliver(any_hub, [reader])  # the account row is now remembered as active
+    with any_hub.engine.begin() as conn:
+        conn.execute(update(Account).where(Account.address == reader).values(status="suspended"))
+    with pytest.raises(Refusal) as refused:
+        deliver(any_hub, [reader])
+    assert refused.value.reason == refusals.MAILBOX_UNAVAILABLE
+    assert 500 <= refused.value.reason.code < 600
+    with any_hub.engine.connect() as conn:
+        assert mailstore.count_messages(conn) == 1
