@@ -99,6 +99,9 @@ class RelayWorker:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # Cleared before the pass, not after the wait: an item queued while the pass runs
+            # sets it again, and the next wait returns at once.
+            self._wake.clear()
             try:
                 busy = await self.run_once()
             except Exception:  # noqa: BLE001 - the worker keeps going; the lease will lapse
@@ -110,7 +113,6 @@ class RelayWorker:
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
             except asyncio.TimeoutError:
                 pass
-            self._wake.clear()
 
     async def run_once(self) -> int:
         """Claim what is due now and deliver it; the number of items handled."""
