@@ -108,7 +108,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.max_mime_parts", int, 500, "Most MIME parts in one message.", _positive),
     Setting("limits.max_mime_depth", int, 20, "Deepest nesting of multiparts.", _positive),
     Setting("limits.max_recipients", int, 100, "Most recipients of one message.", _positive),
-    Setting("limits.parse_threads", int, 2, "Threads that parse and encrypt incoming messages.", _positive),
+    Setting("limits.parse_threads", int, 2,
+            "Threads that parse and encrypt incoming messages over 64 KiB (smaller ones: the writer thread), "
+            "and check document messages.", _positive),
     Setting("limits.parse_processes", int, 0,
             "Child processes that parse, check and encrypt incoming mail instead of threads (use the other cores); "
             "0 keeps that work in threads of the serving process.", _non_negative),
