@@ -153,7 +153,7 @@ def _store_many(conn: Connection, units: list[_StoreUnit]) -> list[dict[str, int
                 raise Refusal(policy.recipient_reason(account.type, status) or refusals.MAILBOX_UNAVAILABLE, address)
             placements.setdefault(folder, []).append((index, address))
 
-    # Rows as tuples, straight to the driver's executemany (storage.bulk): SQLAlchemy's per-row parameter
+    # Rows as tuples, straight to the driver as multi-row INSERTs (storage.bulk): SQLAlchemy's per-row parameter
     # handling cost more than the inserts themselves here.
     results: list[dict[str, int]] = [{} for _ in units]
     message_rows, audit_rows, outbound_rows = [], [], []
