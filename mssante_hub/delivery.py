@@ -15,6 +15,7 @@ import functools
 import json
 import secrets
 from dataclasses import dataclass, field
+from typing import Callable
 
 from sqlalchemy import Connection
 
@@ -193,25 +194,23 @@ def _store_many(conn: Connection, units: list[_StoreUnit]) -> list[dict[str, int
     return results
 
 
-def _prepare_then_store(hub: Hub, done: concurrent.futures.Future, holder: list, envelope: Envelope, raw: bytes,
-                        local: list[str], remote: list[str], identity: Identity | None, actor: str) -> None:
+def _prepare_unit(hub: Hub, holder: list, envelope: Envelope, raw: bytes, local: list[str], remote: list[str],
+                  identity: Identity | None, actor: str) -> _StoreUnit:
+    """Prepare a message into its store unit (the prepared message also goes to `holder`)."""
+    prepared = prepare(hub, envelope, raw, local, remote, identity)
+    holder.append(prepared)
+    return _StoreUnit(prepared, envelope, actor)
+
+
+def _prepare_then_store(hub: Hub, done: concurrent.futures.Future, unit_of: Callable[[], _StoreUnit]) -> None:
     """In a parse thread: prepare, then queue the unit for the committer, which resolves `done`."""
     try:
-        prepared = prepare(hub, envelope, raw, local, remote, identity)
+        unit = unit_of()
     except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller (Refusal, mostly)
         if done.set_running_or_notify_cancel():
             done.set_exception(exc)
         return
-    holder.append(prepared)
-    hub.committer.submit_batched(_store_many, _StoreUnit(prepared, envelope, actor), done)
-
-
-def _prepare_unit(hub: Hub, holder: list, envelope: Envelope, raw: bytes, local: list[str], remote: list[str],
-                  identity: Identity | None, actor: str) -> _StoreUnit:
-    """In the writer thread, before its transaction: prepare a small message into its unit."""
-    prepared = prepare(hub, envelope, raw, local, remote, identity)
-    holder.append(prepared)
-    return _StoreUnit(prepared, envelope, actor)
+    hub.committer.submit_batched(_store_many, unit, done)
 
 
 async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | None = None) -> Delivered:
@@ -232,16 +231,15 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
         # The loop wakes once, when the message is committed (or refused), not also in between.
         done: concurrent.futures.Future = concurrent.futures.Future()
         holder: list[_Prepared] = []
+        unit_of = functools.partial(_prepare_unit, hub, holder, envelope, raw, local, remote, identity, actor)
         if len(raw) <= PREPARE_IN_WRITER_MAX_BYTES:
             # A small message is prepared by the writer thread itself, just before its batch: handing it
             # to a parse thread first cost more than preparing it (each hand-over between threads waits
             # for the GIL and for the other thread to be scheduled: ~2 ms on a small virtual machine).
-            hub.committer.submit_batched(_store_many, None, done, before=functools.partial(
-                _prepare_unit, hub, holder, envelope, raw, local, remote, identity, actor))
+            hub.committer.submit_batched(_store_many, None, done, before=unit_of)
         else:
             # A large one is parsed and encrypted in a parse thread, so that it never holds up the writer.
-            hub.parse_pool.submit(_prepare_then_store, hub, done, holder, envelope, raw, local, remote, identity,
-                                  actor)
+            hub.parse_pool.submit(_prepare_then_store, hub, done, unit_of)
         uids = await asyncio.wrap_future(done)
         prepared = holder[0]
     result = Delivered(prepared.sealed.blob_id, uids, tuple(prepared.remote))

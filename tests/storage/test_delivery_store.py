@@ -105,3 +105,22 @@ def test_a_mailbox_suspended_moments_ago_is_refused_for_good_not_asked_to_retry(
     assert 500 <= refused.value.reason.code < 600
     with any_hub.engine.connect() as conn:
         assert mailstore.count_messages(conn) == 1
+
+
+@pytest.mark.parametrize("size", [4 * 1024, 100 * 1024], ids=["prepared-by-the-writer", "prepared-in-a-parse-thread"])
+def test_small_and_large_messages_are_stored_or_refused_the_same_way(any_hub, size):
+    """Messages up to delivery.PREPARE_IN_WRITER_MAX_BYTES take the writer-thread path, larger ones the parse pool."""
+    from mssante_hub import refusals
+    from mssante_hub.delivery import PREPARE_IN_WRITER_MAX_BYTES
+    from mssante_hub.refusals import Refusal
+
+    assert (size <= PREPARE_IN_WRITER_MAX_BYTES) == (size == 4 * 1024)
+    reader = add_professional(any_hub, "dr.size")
+    body = ("Compte rendu ligne\r\n" * (size // 20))
+    delivered = deliver(any_hub, [reader], body=body)
+    [opened] = read_folder(any_hub, reader)
+    assert opened.uid == delivered.uids[reader] and len(opened.raw) >= size
+    unknown = f"nobody@{any_hub.config.get('hub.domain')}"
+    with pytest.raises(Refusal) as refused:
+        deliver(any_hub, [unknown], body=body)
+    assert refused.value.reason == refusals.UNKNOWN_RECIPIENT
