@@ -86,9 +86,9 @@ def make_data_dir(base: Path, settings: list[str]) -> Path:
 
 
 def stored_count(hub) -> int:
-    from storage import mailstore
+    from storage import messages
 
-    return hub.read_sync(mailstore.count_messages)
+    return hub.read_sync(messages.count_messages)
 
 
 def wait_stored(hub, target: int, timeout: float = 900) -> None:

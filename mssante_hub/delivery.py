@@ -25,7 +25,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.mime import parse, summary_fields
 from mssante_hub.refusals import Refusal
 from storage import accounts as account_repo
-from storage import mailstore
+from storage import folders
 from storage.bulk import insert_rows
 from storage.models import AccountStatus, AuditEvent, Blob, Message, OutboundItem, WrappedKey
 
@@ -43,7 +43,7 @@ class Envelope:
     rcpt_to: tuple[str, ...]
     channel: str = "internal"  # mx, submission, imap, web, internal
     peer: str = ""
-    folder: str = mailstore.INBOX  # IMAP APPEND names its folder
+    folder: str = folders.INBOX  # IMAP APPEND names its folder
     flags: str = ""
     internal_date: dt.datetime | None = None
     dsn: dict[str, str] = field(default_factory=dict)  # notify, ret, envid (RFC 3461)
@@ -140,11 +140,11 @@ def _store_many(conn: Connection, units: list[_StoreUnit]) -> list[dict[str, int
     """Write many accepted messages with one statement per table and one UID allocation per folder."""
     now = dt.datetime.now(dt.timezone.utc)
     wanted = {(a.id, u.envelope.folder) for u in units for a in u.prepared.readers.values()}
-    folders = mailstore.folder_ids(conn, wanted)
+    found_folders = folders.folder_ids(conn, wanted)
     placements: dict[int, list[tuple[int, str]]] = {}  # folder -> [(unit index, address)]
     for index, unit in enumerate(units):
         for address, account in unit.prepared.readers.items():
-            found = folders.get((account.id, unit.envelope.folder))
+            found = found_folders.get((account.id, unit.envelope.folder))
             if found is None:
                 raise Refusal(refusals.MAILBOX_UNAVAILABLE, f"no folder {unit.envelope.folder!r}")
             folder, status = found
@@ -159,7 +159,7 @@ def _store_many(conn: Connection, units: list[_StoreUnit]) -> list[dict[str, int
     results: list[dict[str, int]] = [{} for _ in units]
     message_rows, audit_rows, outbound_rows = [], [], []
     for folder, placed in placements.items():
-        first_uid, modseq = mailstore.allocate_uids(conn, folder, len(placed))
+        first_uid, modseq = folders.allocate_uids(conn, folder, len(placed))
         for offset, (index, address) in enumerate(placed):
             unit = units[index]
             uid = first_uid + offset

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from mssante_hub import audit, identity
 from mssante_hub.hub import Hub
-from storage import web_sessions
+from storage import sessions
 from storage.models import Account, AccountStatus, AuditEvent
 from storage.patients import InactivityWarning
 
@@ -89,7 +89,7 @@ async def check_inactive_mailboxes(hub: Hub, now: dt.datetime | None = None) -> 
     def suspend(conn: Connection) -> None:
         for account_id in to_suspend:
             conn.execute(update(Account).where(Account.id == account_id).values(status=AccountStatus.SUSPENDED.value))
-            web_sessions.end_all(conn, account_id)
+            sessions.end_all(conn, account_id)
             audit.record(conn, actor="daily-job", action=audit.MAILBOX_SUSPEND, subject_account_id=account_id,
                          target=f"account:{account_id}")
 

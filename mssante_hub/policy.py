@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Callable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from mssante_hub import audit, identity, notify, refusals
 from mssante_hub.identity import Party

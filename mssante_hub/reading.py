@@ -9,7 +9,7 @@ from crypto.envelope import decrypt_body, decrypt_summary, unwrap_key
 from crypto.errors import IntegrityError
 from mssante_hub.hub import Hub
 from storage import accounts as account_repo
-from storage import mailstore
+from storage import folders, messages
 
 
 class NotReadable(Exception):
@@ -25,7 +25,7 @@ class OpenedMessage:
     flags: str
 
 
-def open_message(hub: Hub, reader: account_repo.AccountRow, stored: mailstore.ReadableMessage) -> OpenedMessage:
+def open_message(hub: Hub, reader: account_repo.AccountRow, stored: messages.ReadableMessage) -> OpenedMessage:
     if stored.wrapped is None:
         raise NotReadable(f"account {reader.address} holds no key for message {stored.message_id}")
     private = hub.keyring.private_key(reader.key_id, reader.sealed_private_key)
@@ -36,14 +36,14 @@ def open_message(hub: Hub, reader: account_repo.AccountRow, stored: mailstore.Re
     )
 
 
-def read_folder(hub: Hub, address: str, folder: str = mailstore.INBOX) -> list[OpenedMessage]:
+def read_folder(hub: Hub, address: str, folder: str = folders.INBOX) -> list[OpenedMessage]:
     """Every message of one folder, decrypted for its owner (command line and tests)."""
     with hub.engine.connect() as conn:
         reader = account_repo.by_address(conn, address)
         if reader is None:
             raise NotReadable(f"no account {address}")
-        fid = mailstore.folder_id(conn, reader.id, folder)
-        stored = mailstore.messages_in_folder(conn, reader.id, fid) if fid else []
+        fid = folders.folder_id(conn, reader.id, folder)
+        stored = messages.messages_in_folder(conn, reader.id, fid) if fid else []
     return [open_message(hub, reader, s) for s in stored]
 
 
@@ -51,7 +51,7 @@ def read_as(hub: Hub, address: str, message_id: int) -> OpenedMessage:
     """Open any stored message with `address`'s key: fails unless it is a reader."""
     with hub.engine.connect() as conn:
         reader = account_repo.by_address(conn, address)
-        stored = mailstore.message_by_id(conn, reader.id, message_id) if reader else None
+        stored = messages.message_by_id(conn, reader.id, message_id) if reader else None
     if reader is None or stored is None:
         raise NotReadable(f"no message {message_id} for {address}")
     return open_message(hub, reader, stored)

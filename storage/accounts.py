@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from storage.mailstore import create_default_folders
+from storage.folders import create_default_folders
 from storage.models import Account, AccountStatus
 
 

@@ -7,7 +7,7 @@ import pytest
 from mssante_hub import refusals
 from mssante_hub.delivery import Envelope, accept
 from mssante_hub.refusals import Refusal
-from storage import mailstore
+from storage import messages
 from storage.models import AuditEvent
 from tests.conftest import add_professional
 from tests.support.mail import make_message
@@ -52,8 +52,8 @@ def test_hostile_message_refused_cleanly_and_hub_keeps_serving(hub, case):
         assert refused.value.reason == reason
         assert refused.value.reason.fr and refused.value.reason.en
         with hub.engine.connect() as conn:
-            assert mailstore.count_blobs(conn) == 0
-            assert mailstore.count_messages(conn) == 0
+            assert messages.count_blobs(conn) == 0
+            assert messages.count_messages(conn) == 0
             assert conn.execute(AuditEvent.__table__.select().where(AuditEvent.action == "deliver")).first() is None
         good = make_message("labo@bio.example", reader, "ok", "ok")
         return await accept(hub, Envelope("labo@bio.example", (reader,), channel="mx"), good)
@@ -69,7 +69,7 @@ def test_unknown_local_recipient_refused_and_nothing_stored(hub):
         asyncio.run(accept(hub, Envelope("labo@bio.example", (reader, "nobody@hub.test"), channel="mx"), raw))
     assert refused.value.reason == refusals.UNKNOWN_RECIPIENT
     with hub.engine.connect() as conn:
-        assert mailstore.count_blobs(conn) == 0
+        assert messages.count_blobs(conn) == 0
 
 
 def test_too_many_recipients_refused_before_parsing(hub):
@@ -80,7 +80,7 @@ def test_too_many_recipients_refused_before_parsing(hub):
         asyncio.run(accept(hub, Envelope("labo@bio.example", recipients, channel="mx"), b"not a message"))
     assert refused.value.reason == refusals.TOO_MANY_RECIPIENTS
     with hub.engine.connect() as conn:
-        assert mailstore.count_blobs(conn) == 0
+        assert messages.count_blobs(conn) == 0
 
 
 @pytest.mark.parametrize("line", [b"a\r\n", b"\r\n"])

@@ -18,7 +18,7 @@ from mssante_hub.imap import responses, wire
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import SyntaxProblem, astring, decode_mailbox, encode_mailbox
 from storage import accounts as account_repo
-from storage import imapstore
+from storage import folders, grants
 from storage.accounts import AccountRow
 
 ALL_RIGHTS = "lrswipkxtea"
@@ -31,7 +31,7 @@ class Mailbox:
     """A folder as this session may use it: whose it is and with which rights."""
 
     name: str  # as the client names it
-    folder: imapstore.FolderRow
+    folder: folders.FolderRow
     owner: AccountRow
     rights: str
 
@@ -60,14 +60,14 @@ async def resolve(s: Session, name: str) -> Mailbox | None:
 
 
 async def resolve_and_read(s: Session, name: str, right: str,
-                           then: Callable[[Connection, imapstore.FolderRow], Any] | None) -> tuple[Mailbox | None, Any]:
+                           then: Callable[[Connection, folders.FolderRow], Any] | None) -> tuple[Mailbox | None, Any]:
     """resolve(), and `then(conn, folder)` in the same trip to the read pool if the session holds
     `right` on the folder (SELECT: the folder and its messages in one trip)."""
     me = s.account
     shared = split_shared(name)
     if shared is None:
         def read_own(conn):
-            row = imapstore.folder_by_name(conn, me.id, name)
+            row = folders.folder_by_name(conn, me.id, name)
             return row, (then(conn, row) if row is not None and then is not None else None)
 
         row, extra = await s.hub.read(read_own)
@@ -76,8 +76,8 @@ async def resolve_and_read(s: Session, name: str, right: str,
 
     def read(conn):
         owner = account_repo.by_address(conn, owner_address)
-        row = imapstore.folder_by_name(conn, owner.id, folder_name) if owner else None
-        rights = dict(imapstore.grants_for(conn, me.id)).get(row.id, "") if row else ""
+        row = folders.folder_by_name(conn, owner.id, folder_name) if owner else None
+        rights = dict(grants.grants_for(conn, me.id)).get(row.id, "") if row else ""
         wanted = then is not None and "l" in rights and right in rights
         return owner, row, rights, (then(conn, row) if wanted else None)
 
@@ -87,14 +87,14 @@ async def resolve_and_read(s: Session, name: str, right: str,
     return Mailbox(name, row, owner, rights), extra
 
 
-async def shared_listing(s: Session) -> list[tuple[str, imapstore.FolderRow, str]]:
+async def shared_listing(s: Session) -> list[tuple[str, folders.FolderRow, str]]:
     """(client name, folder, rights) of every folder shared with this session's account."""
     me = s.account.id
 
     def read(conn):
         out = []
-        for folder_id, rights in imapstore.grants_for(conn, me):
-            row = imapstore.folder_by_id(conn, folder_id)
+        for folder_id, rights in grants.grants_for(conn, me):
+            row = folders.folder_by_id(conn, folder_id)
             owner = account_repo.by_id(conn, row.account_id) if row else None
             if row and owner and "l" in rights:
                 out.append((f"{SHARED_ROOT}/{owner.address}/{row.name}", row, rights))
@@ -128,7 +128,7 @@ def _rights(token) -> str:
     return text.replace("c", "k").replace("d", "xte")
 
 
-async def _own_folder(s: Session, token) -> imapstore.FolderRow:
+async def _own_folder(s: Session, token) -> folders.FolderRow:
     name = mailbox_name(token)
     if split_shared(name) is not None:
         raise No(responses.NO_NO_PERMISSION)  # only the owner administers its rights ("a" not delegated)
@@ -154,14 +154,14 @@ async def setacl(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         raise No(b"No such identifier")
 
     def work(conn) -> None:
-        current = dict(imapstore.grants_for(conn, grantee.id)).get(folder.id, "")
+        current = dict(grants.grants_for(conn, grantee.id)).get(folder.id, "")
         if change.startswith("+"):
             new = "".join(r for r in ALL_RIGHTS if r in current or r in change)
         elif change.startswith("-"):
             new = "".join(r for r in current if r not in change)
         else:
             new = "".join(r for r in ALL_RIGHTS if r in change)
-        imapstore.grant(conn, folder.id, grantee.id, new)
+        grants.grant(conn, folder.id, grantee.id, new)
 
     await s.hub.write(work)
     return responses.OK_DONE
@@ -174,7 +174,7 @@ async def deleteacl(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     folder = await _own_folder(s, args[0])
     grantee = await _grantee(s, args[1])
     if grantee is not None:
-        await s.hub.write(lambda conn: imapstore.grant(conn, folder.id, grantee.id, ""))
+        await s.hub.write(lambda conn: grants.grant(conn, folder.id, grantee.id, ""))
     return responses.OK_DONE
 
 
@@ -185,7 +185,7 @@ async def getacl(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     folder = await _own_folder(s, args[0])
 
     def read(conn):
-        rows = imapstore.grants_on(conn, folder.id)
+        rows = grants.grants_on(conn, folder.id)
         return [(account_repo.by_id(conn, grantee).address, rights) for grantee, rights in rows]
 
     entries = [(s.account.address, ALL_RIGHTS)] + await s.hub.read(read)

@@ -14,7 +14,7 @@ from mssante_hub.imap import acl, mimetree, qresync, responses, wire
 from mssante_hub.imap.messages import selected_uids
 from mssante_hub.imap.server import SELECTED, Bad, Session, command
 from mssante_hub.imap.syntax import Atom, format_date_time, is_atom, number, parse_sequence_set
-from storage import imapstore
+from storage import messages
 
 MACROS = {b"ALL": [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"ENVELOPE"],
           b"FAST": [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE"],
@@ -113,7 +113,7 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     if not view.read_only and any(i.sets_seen for i in items):
         unseen = [u for u in uids if "\\Seen" not in view.flags.get(u, "").split()]
         if unseen:
-            states, _ = await s.hub.write(lambda conn: imapstore.store_flags(conn, view.id, unseen, "add", ["\\Seen"]))
+            states, _ = await s.hub.write(lambda conn: messages.store_flags(conn, view.id, unseen, "add", ["\\Seen"]))
             view.apply_states(states)
             seen_now = {st.uid for st in states}
             s.changed(view.id)
@@ -133,9 +133,9 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 
     def work(conn) -> list[bytes]:
         if with_body and not with_date:
-            rows = imapstore.fetch_bodies(conn, reader_id, view.id, uids)
+            rows = messages.fetch_bodies(conn, reader_id, view.id, uids)
         else:
-            rows = imapstore.fetch_rows(conn, reader_id, view.id, uids, with_body)
+            rows = messages.fetch_rows(conn, reader_id, view.id, uids, with_body)
         return [_answer(row, snapshot[row.uid], items, private, row.uid in seen_now) for row in rows
                 if row.uid in snapshot]
 
@@ -171,7 +171,7 @@ def _lines_from_view(view, uids: list[int], names: list[bytes]) -> bytes:
     return b"".join([template % (seq, *[get(u) for get in getters]) for u, seq in zip(uids, seqs) if seq is not None])
 
 
-def _answer(row: imapstore.FetchRow, known: tuple, items: list[Item], private, add_flags: bool) -> bytes:
+def _answer(row: messages.FetchRow, known: tuple, items: list[Item], private, add_flags: bool) -> bytes:
     seq, flags, modseq = known
     raw = entity = None
     if row.body is not None:

@@ -12,7 +12,7 @@ from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import (
     MAX_MAILBOX_NAME, SyntaxProblem, astring, decode_mailbox, encode_mailbox, is_atom,
 )
-from storage import imapstore, mailstore
+from storage import folders, messages
 
 DELIMITER = b"/"
 SHARED_PREFIX = b"Shared"
@@ -40,9 +40,9 @@ def _pattern(reference: bytes, pattern: bytes) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
-async def _folders(s: Session) -> list[imapstore.FolderRow]:
+async def _folders(s: Session) -> list[folders.FolderRow]:
     account_id = s.account.id
-    return await s.hub.read(lambda conn: imapstore.folders_of(conn, account_id))
+    return await s.hub.read(lambda conn: folders.folders_of(conn, account_id))
 
 
 @command("LIST", AUTH, SELECTED)
@@ -129,14 +129,14 @@ async def create(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     account_id = s.account.id
 
     def work(conn) -> bool:
-        if imapstore.folder_by_name(conn, account_id, name) is not None:
+        if folders.folder_by_name(conn, account_id, name) is not None:
             return False
         parts = name.split("/")
         for depth in range(1, len(parts)):
             parent = "/".join(parts[:depth])
-            if imapstore.folder_by_name(conn, account_id, parent) is None:
-                mailstore.create_folder(conn, account_id, parent)
-        mailstore.create_folder(conn, account_id, name, use.decode() if use else None)
+            if folders.folder_by_name(conn, account_id, parent) is None:
+                folders.create_folder(conn, account_id, parent)
+        folders.create_folder(conn, account_id, name, use.decode() if use else None)
         return True
 
     try:
@@ -148,9 +148,9 @@ async def create(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     return responses.OK_DONE
 
 
-async def _existing(s: Session, name: str) -> imapstore.FolderRow:
+async def _existing(s: Session, name: str) -> folders.FolderRow:
     account_id = s.account.id
-    row = await s.hub.read(lambda conn: imapstore.folder_by_name(conn, account_id, name))
+    row = await s.hub.read(lambda conn: folders.folder_by_name(conn, account_id, name))
     if row is None:
         raise No(responses.NO_NONEXISTENT)
     return row
@@ -169,7 +169,7 @@ async def delete(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         raise No(responses.NO_HAS_CHILDREN)
     if s.selected is not None and s.selected.id == row.id:
         s.unselect()
-    await s.hub.write(lambda conn: imapstore.delete_folder(conn, row.id))
+    await s.hub.write(lambda conn: messages.delete_folder(conn, row.id))
     s.changed(row.id)
     return responses.OK_DONE
 
@@ -185,9 +185,9 @@ async def rename(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     account_id = s.account.id
 
     def work(conn) -> bool:
-        if imapstore.folder_by_name(conn, account_id, new) is not None:
+        if folders.folder_by_name(conn, account_id, new) is not None:
             return False
-        imapstore.rename_folder(conn, account_id, old, new)
+        folders.rename_folder(conn, account_id, old, new)
         return True
 
     if not await s.hub.write(work):
@@ -199,7 +199,7 @@ async def _subscribe(s: Session, args: list, value: bool) -> bytes:
     if len(args) != 1:
         raise Bad(responses.BAD_SYNTAX)
     row = await _existing(s, mailbox_arg(args[0]))
-    await s.hub.write(lambda conn: imapstore.set_subscribed(conn, row.id, value))
+    await s.hub.write(lambda conn: folders.set_subscribed(conn, row.id, value))
     return responses.OK_DONE
 
 
@@ -225,7 +225,7 @@ async def status(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     if box is None or not box.allows("r"):
         raise No(responses.NO_NONEXISTENT)
     row = box.folder
-    counts = await s.hub.read(lambda conn: imapstore.folder_status(conn, row.id))
+    counts = await s.hub.read(lambda conn: messages.folder_status(conn, row.id))
     values = {b"MESSAGES": counts["messages"], b"UNSEEN": counts["unseen"], b"SIZE": counts["size"],
               b"UIDNEXT": row.uidnext, b"UIDVALIDITY": row.uidvalidity, b"HIGHESTMODSEQ": row.highestmodseq,
               b"RECENT": 0}
@@ -236,7 +236,7 @@ async def status(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 
 async def quota_line(s: Session) -> bytes:
     account_id = s.account.id
-    used = await s.hub.read(lambda conn: imapstore.account_usage(conn, account_id))
+    used = await s.hub.read(lambda conn: folders.account_usage(conn, account_id))
     limit = s.hub.config.get("imap.quota_bytes")
     return b'QUOTA "" (STORAGE %d %d)' % ((used + 1023) // 1024, limit // 1024)
 

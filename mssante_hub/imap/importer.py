@@ -133,19 +133,19 @@ async def _source_folders(client) -> list[SourceFolder]:
 
 def _ensure_folder(hub, account_id: int, folder: SourceFolder) -> str:
     """The hub folder for a source folder: its special-use twin, or one created by name."""
-    from storage import imapstore, mailstore
+    from storage import folders
 
     def work(conn) -> str:
         if folder.special_use:
-            for row in imapstore.folders_of(conn, account_id):
+            for row in folders.folders_of(conn, account_id):
                 if row.special_use == folder.special_use:
                     return row.name
-        if imapstore.folder_by_name(conn, account_id, folder.target) is None:
+        if folders.folder_by_name(conn, account_id, folder.target) is None:
             parts = folder.target.split("/")
             for depth in range(1, len(parts) + 1):
                 name = "/".join(parts[:depth])
-                if imapstore.folder_by_name(conn, account_id, name) is None:
-                    mailstore.create_folder(conn, account_id, name, folder.special_use if name == folder.target
+                if folders.folder_by_name(conn, account_id, name) is None:
+                    folders.create_folder(conn, account_id, name, folder.special_use if name == folder.target
                                             else None)
         return folder.target
 

@@ -3,7 +3,7 @@
 Sequence numbers are per session (RFC 3501 §2.3.1.2): they change only when this
 session is told of an expunge. The view is taken at SELECT and brought up to date
 from the store when another session or a delivery changed the folder: by the changes
-after the MODSEQ it was last synchronised at (imapstore.changes_since), so that the
+after the MODSEQ it was last synchronised at (sync.changes_since), so that the
 cost of keeping up is that of the changes, not of the folder's size.
 """
 
@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from mssante_hub.imap import wire
 from mssante_hub.imap.syntax import format_uid_set
-from storage.imapstore import Changes, FolderRow, MessageState
+from storage.folders import FolderRow
+from storage.sync import Changes, MessageState
 
 RECENT = "\\Recent"
 FLAG_TEXTS_KEPT = 4096

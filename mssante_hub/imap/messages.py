@@ -14,7 +14,7 @@ from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import (
     Atom, String, format_uid_set, is_atom, number, parse_date_time, parse_sequence_set,
 )
-from storage import imapstore
+from storage import folders, messages, sync
 
 SYSTEM_FLAGS = {f.lower(): f for f in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")}
 PERMANENT_FLAGS = b"(\\Seen \\Answered \\Flagged \\Deleted \\Draft \\*)"
@@ -70,7 +70,7 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     name = mailbox_arg(args[0])
     s.unselect()
     # The folder row is read before its messages: its MODSEQ then bounds what the view holds.
-    box, states = await acl.resolve_and_read(s, name, "r", lambda conn, row: imapstore.message_states(conn, row.id))
+    box, states = await acl.resolve_and_read(s, name, "r", lambda conn, row: sync.message_states(conn, row.id))
     if box is None or not box.allows("r"):
         raise No(responses.NO_NONEXISTENT)
     await acl.trace_shared_access(s, box)
@@ -121,7 +121,7 @@ async def unselect(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 async def close(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     view = s.selected
     if not view.read_only and "e" in view.rights:
-        removed = await s.hub.write(lambda conn: imapstore.expunge(conn, view.id))
+        removed = await s.hub.write(lambda conn: messages.expunge(conn, view.id))
         if removed:
             s.changed(view.id)
     s.unselect()
@@ -150,7 +150,7 @@ async def expunge(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     candidates = view.uids if wanted is None else wanted
     if not any("\\deleted" in view.flags.get(u, "").lower().split() for u in candidates):
         return responses.OK_DONE  # nothing marked \Deleted: no write
-    removed = await s.hub.write(lambda conn: imapstore.expunge(conn, view.id, wanted))
+    removed = await s.hub.write(lambda conn: messages.expunge(conn, view.id, wanted))
     if s.selected is view:
         for line in view.expunge(removed):
             s.untagged(line)
@@ -191,11 +191,11 @@ async def store(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     await s.send_updates(allow_expunge=False)  # the view must be current to judge what changes
     if unchanged_since is None and not any(_changes(view.flags.get(u, ""), mode, flags) for u in uids):
         # Nothing would change (+FLAGS \Seen on read mail, say): no write, same answer.
-        states, failed = [imapstore.MessageState(u, view.flags[u], view.modseqs[u]) for u in uids
+        states, failed = [sync.MessageState(u, view.flags[u], view.modseqs[u]) for u in uids
                           if u in view.flags], []
     else:
         states, failed = await s.hub.write(
-            lambda conn: imapstore.store_flags(conn, view.id, uids, mode, flags, unchanged_since))
+            lambda conn: messages.store_flags(conn, view.id, uids, mode, flags, unchanged_since))
     if s.selected is not view:
         return responses.OK_DONE
     changed = [st for st in states if st.modseq != view.modseqs.get(st.uid) or st.flags != view.flags.get(st.uid)]
@@ -242,7 +242,7 @@ async def copy(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     view, uids, box = await _copy_operands(s, args, uid)
     target = box.folder
     await _check_quota(s, view, uids)
-    source_uids, new_uids = await s.hub.write(lambda conn: imapstore.copy_messages(conn, view.id, target.id, uids))
+    source_uids, new_uids = await s.hub.write(lambda conn: messages.copy_messages(conn, view.id, target.id, uids))
     if not new_uids:
         return responses.OK_COPY
     s.changed(target.id, including_me=True)
@@ -259,7 +259,7 @@ async def move(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     target = box.folder
     if target.id == view.id:
         raise No(responses.NO_CANNOT_DELETE)
-    source_uids, new_uids = await s.hub.write(lambda conn: imapstore.move_messages(conn, view.id, target.id, uids))
+    source_uids, new_uids = await s.hub.write(lambda conn: messages.move_messages(conn, view.id, target.id, uids))
     if new_uids:
         s.untagged(b"OK [COPYUID %d %s %s] Moved" % (target.uidvalidity, format_uid_set(source_uids),
                                                       format_uid_set(new_uids)))
@@ -280,11 +280,11 @@ async def _check_quota(s: Session, view: SelectedFolder | None, uids: list[int],
     used, when = cache.get(account_id, (0, -QUOTA_REFRESH_S))
     now = time.monotonic()
     if now - when >= QUOTA_REFRESH_S:
-        used = await s.hub.read(lambda conn: imapstore.account_usage(conn, account_id))
+        used = await s.hub.read(lambda conn: folders.account_usage(conn, account_id))
         cache[account_id] = (used, now)
     if folder_id is not None and uids:
         extra += sum(r.size for r in await s.hub.read(
-            lambda conn: imapstore.fetch_rows(conn, account_id, folder_id, uids, with_body=False)))
+            lambda conn: messages.fetch_rows(conn, account_id, folder_id, uids, with_body=False)))
     if used + extra > s.hub.config.get("imap.quota_bytes"):
         raise No(responses.NO_OVERQUOTA)
     cache[account_id] = (used + extra, cache[account_id][1]) if account_id in cache else (used + extra, now)

@@ -12,7 +12,7 @@ from mssante_hub.imap import responses
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.server import Bad, Session
 from mssante_hub.imap.syntax import Atom, format_uid_set, in_ranges, is_atom, number, parse_sequence_set
-from storage import imapstore
+from storage import sync
 
 CAPABILITY = b"QRESYNC"
 
@@ -39,7 +39,7 @@ async def resync(s: Session, view: SelectedFolder, uidvalidity: int, modseq: int
     """After SELECT: what vanished since `modseq`, then the messages changed since."""
     if uidvalidity != view.folder.uidvalidity:
         return  # the client's cache is void; it starts over
-    vanished = await s.hub.read(lambda conn: imapstore.vanished_since(conn, view.id, modseq))
+    vanished = await s.hub.read(lambda conn: sync.vanished_since(conn, view.id, modseq))
     if known is not None:
         vanished = [u for u in vanished if in_ranges(u, known)]
     if vanished:
@@ -51,7 +51,7 @@ async def resync(s: Session, view: SelectedFolder, uidvalidity: int, modseq: int
 
 async def vanished_earlier(s: Session, view: SelectedFolder, ranges: list[tuple[int, int]], modseq: int) -> None:
     """UID FETCH ... (CHANGEDSINCE m VANISHED): the requested UIDs expunged since m."""
-    vanished = await s.hub.read(lambda conn: imapstore.vanished_since(conn, view.id, modseq))
+    vanished = await s.hub.read(lambda conn: sync.vanished_since(conn, view.id, modseq))
     vanished = [u for u in vanished if in_ranges(u, ranges)]
     if vanished:
         s.untagged(b"VANISHED (EARLIER) " + format_uid_set(vanished))

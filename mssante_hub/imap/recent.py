@@ -13,7 +13,7 @@ import asyncio
 import logging
 
 from mssante_hub.hub import Hub
-from storage import imapstore
+from storage import sync
 
 FLUSH_S = 1.0
 MARKS_KEPT = 100_000  # folders remembered; beyond, the store's marks are trusted again
@@ -48,7 +48,7 @@ class RecentClaims:
 
         def unit(conn) -> None:
             for folder_id, upto in pending.items():
-                imapstore.claim_recent(conn, folder_id, upto)
+                sync.claim_recent(conn, folder_id, upto)
 
         async def write() -> None:
             try:

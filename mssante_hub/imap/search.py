@@ -20,7 +20,7 @@ from crypto.envelope import decrypt_body, decrypt_summary, unwrap_key
 from mssante_hub.imap import acl, responses, wire
 from mssante_hub.imap.server import SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, String, format_uid_set, is_atom, number, parse_date, parse_sequence_set
-from storage.imapstore import has_flag, uid_condition
+from storage.messages import has_flag, uid_condition
 from storage.models import Blob, Message, WrappedKey
 
 FLAG_KEYS = {b"ANSWERED": ("\\Answered", True), b"DELETED": ("\\Deleted", True), b"DRAFT": ("\\Draft", True),

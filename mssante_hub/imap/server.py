@@ -26,7 +26,7 @@ from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.notify import Notifier
 from mssante_hub.imap.syntax import Atom, SyntaxProblem, tokenize
 from mssante_hub.refusals import Refusal
-from storage import imapstore
+from storage import sync
 from storage.accounts import AccountRow
 
 log = logging.getLogger("mssante_hub.imap")
@@ -294,12 +294,12 @@ class Session(IMAP4Server):
                 return
             self.dirty = False
             since = view.synced
-            changes = await self.hub.read(lambda conn: imapstore.changes_since(conn, view.id, since))
+            changes = await self.hub.read(lambda conn: sync.changes_since(conn, view.id, since))
             if self.selected is not view or self.transport is None:
                 return
             result = view.apply_changes(changes, allow_expunge) if changes is not None else None
             if result is None:
-                synced, states = await self.hub.read(lambda conn: imapstore.folder_state(conn, view.id))
+                synced, states = await self.hub.read(lambda conn: sync.folder_state(conn, view.id))
                 if self.selected is not view or self.transport is None:
                     return
                 result = view.catch_up(states, allow_expunge, synced)

@@ -26,7 +26,7 @@ from mssante_hub import audit, identity
 from mssante_hub.hub import Hub
 from mssante_hub.reading import open_message
 from storage import accounts as account_repo
-from storage import mailstore
+from storage import messages
 from storage.models import Account, Folder
 
 MAX_PUBLIC_KEY_CHARS = 64 * 1024
@@ -49,7 +49,7 @@ def build_archive(hub: Hub, account_id: int) -> tuple[bytes, int]:
         reader = account_repo.by_id(conn, account_id)
         folders = conn.execute(select(Folder.id, Folder.name).where(Folder.account_id == account_id)
                                .order_by(Folder.name)).all()
-        stored = [(f.name, m) for f in folders for m in mailstore.messages_in_folder(conn, account_id, f.id)]
+        stored = [(f.name, m) for f in folders for m in messages.messages_in_folder(conn, account_id, f.id)]
     buffer = io.BytesIO()
     manifest = []
     with tarfile.open(fileobj=buffer, mode="w") as tar:

@@ -21,9 +21,9 @@ from mssante_hub import audit, identity
 from mssante_hub.hub import Hub
 from mssante_hub.patients import derived_keys
 from mssante_hub.patients.provision import normalise_code
-from storage.mailstore import create_default_folders
+from storage.folders import create_default_folders
 from storage.models import Account, AccountStatus, AccountType, Blob, Folder, Message, OutboundItem, WrappedKey
-from storage import web_sessions
+from storage import sessions
 from storage.patients import ActivationCode, PatientArchive, PatientProfile
 
 MIN_PASSWORD_CHARS = 12
@@ -221,7 +221,7 @@ def close_space(hub: Hub, ins: str, actor: str, now: dt.datetime | None = None) 
             status=AccountStatus.CLOSED.value, public_key=bytes(stand_in.public_key),
             sealed_private_key=seal_private_key(master, row.key_id, bytes(stand_in)), password_hash=None,
         ))
-        web_sessions.end_all(conn, row.id)  # signed-in browsers lose the space now, and stay out if it reopens
+        sessions.end_all(conn, row.id)  # signed-in browsers lose the space now, and stay out if it reopens
         audit.record(conn, actor=actor, action=audit.PATIENT_CLOSE, subject_account_id=row.id,
                      target=f"account:{row.id}")
         return row.id

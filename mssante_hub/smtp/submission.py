@@ -25,8 +25,8 @@ from mssante_hub.smtp.params import MailParams, RcptParams
 from mssante_hub.smtp.server import HubSMTP, SessionLimiter, factory
 from mssante_hub.throttle import LoginThrottle
 from mssante_hub.smtp.tls import server_context
-from storage.imap_models import FolderGrant
-from storage.mailstore import INBOX
+from storage.grants import FolderGrant
+from storage.folders import INBOX
 from storage.models import Account, AccountStatus, AccountType, Folder
 
 _HEADER_END = re.compile(rb"\r\n\r\n")

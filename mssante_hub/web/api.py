@@ -38,8 +38,7 @@ from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAV
 from mssante_hub.web.sessions import ACTOR_TYPE, Session, WebSessions
 from mssante_hub.web.space import SpaceApi
 from storage import accounts as account_repo
-from storage import imapstore
-from storage import webmail as webmail_store
+from storage import folders, messages
 
 log = logging.getLogger("mssante_hub.web.api")
 
@@ -164,7 +163,7 @@ class Api(resource.Resource):
 
     async def list_folders(self, request: server.Request) -> tuple[int, dict]:
         session = await self._session(request)
-        rows = await self.hub.read(lambda conn: webmail_store.folders(conn, session.account_id))
+        rows = await self.hub.read(lambda conn: folders.folders_of(conn, session.account_id))
         return 200, {"folders": [{"name": r.name, "special_use": r.special_use} for r in rows]}
 
     def _private_key(self, conn, session: Session):
@@ -180,7 +179,7 @@ class Api(resource.Resource):
         before = _int_arg(request, "before", None, 1, 2**63 - 1)
 
         def work(conn) -> list[dict]:
-            rows = webmail_store.page(conn, session.account_id, folder, limit, before)
+            rows = messages.page(conn, session.account_id, folder, limit, before)
             private = self._private_key(conn, session) if rows else None
             listed = []
             for row in rows:
@@ -201,7 +200,7 @@ class Api(resource.Resource):
             raise NOT_FOUND
 
         def work(conn) -> tuple[bytes, dict] | None:
-            row = webmail_store.owned(conn, session.account_id, int(message_id))
+            row = messages.owned(conn, session.account_id, int(message_id))
             if row is None or row.wrapped is None:
                 return None
             key = unwrap_key(row.wrapped, row.blob_id, self._private_key(conn, session))
@@ -214,9 +213,9 @@ class Api(resource.Resource):
 
         def seen(conn) -> None:
             # \Seen as an IMAP client would set it (modseq bumped: CONDSTORE sessions see the change).
-            where = webmail_store.locate(conn, session.account_id, int(message_id))
+            where = messages.locate(conn, session.account_id, int(message_id))
             if where is not None:
-                imapstore.store_flags(conn, where.folder_id, [where.uid], "add", [SEEN])
+                messages.store_flags(conn, where.folder_id, [where.uid], "add", [SEEN])
             audit.record(conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.READ,
                          subject_account_id=session.account_id, target=f"message:{int(message_id)}", outcome="ok")
 
@@ -229,7 +228,7 @@ class Api(resource.Resource):
             raise NOT_FOUND
 
         def work(conn) -> rendering.Attachment | None:
-            row = webmail_store.owned(conn, session.account_id, int(message_id))
+            row = messages.owned(conn, session.account_id, int(message_id))
             if row is None or row.wrapped is None:
                 return None
             key = unwrap_key(row.wrapped, row.blob_id, self._private_key(conn, session))
@@ -252,15 +251,15 @@ class Api(resource.Resource):
             raise NOT_FOUND
 
         def work(conn) -> bool:
-            where = webmail_store.locate(conn, session.account_id, int(message_id))
+            where = messages.locate(conn, session.account_id, int(message_id))
             if where is None:
                 return False
-            trash = webmail_store.folder_id(conn, session.account_id, TRASH_FOLDER)
+            trash = folders.folder_id(conn, session.account_id, TRASH_FOLDER)
             if trash is None or where.folder_id == trash:
-                imapstore.remove_messages(conn, where.folder_id, [where])
+                messages.remove_messages(conn, where.folder_id, [where])
                 outcome = "deleted"
             else:
-                imapstore.move_messages(conn, where.folder_id, trash, [where.uid])
+                messages.move_messages(conn, where.folder_id, trash, [where.uid])
                 outcome = "trashed"
             audit.record(conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.DELETE,
                          subject_account_id=session.account_id, target=f"message:{where.id}",

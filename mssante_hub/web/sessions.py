@@ -19,7 +19,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.throttle import LoginThrottle
 from mssante_hub.web.http import LOGIN_FAILED, THROTTLED, UNAUTHENTICATED, UNAVAILABLE, ApiError
 from storage import accounts as account_repo
-from storage import web_sessions
+from storage import sessions
 from storage.models import AccountStatus, AccountType
 
 log = logging.getLogger("mssante_hub.web.sessions")
@@ -94,8 +94,8 @@ class WebSessions:
                           now + self.lifetime)
 
         def work(conn) -> None:
-            web_sessions.create(conn, session.token_hash, account.id, now, session.expires_at)
-            web_sessions.purge_lapsed(conn, now)
+            sessions.create(conn, session.token_hash, account.id, now, session.expires_at)
+            sessions.purge_lapsed(conn, now)
             audit.record(conn, actor=account.address, actor_type=ACTOR_TYPE, action=audit.LOGIN,
                          subject_account_id=account.id, target=f"ip:{client_ip}", outcome="ok")
 
@@ -119,22 +119,22 @@ class WebSessions:
             raise UNAUTHENTICATED
         hashed = token_hash(token.strip())
         try:
-            row = await self.hub.read(lambda conn: web_sessions.active(conn, hashed))
+            row = await self.hub.read(lambda conn: sessions.active(conn, hashed))
         except Exception:  # noqa: BLE001 - the database is down: say so, do not sign out
             raise UNAVAILABLE from None
         now = _now()
         if row is None:
             raise UNAUTHENTICATED
         if now > row.expires_at or now - row.last_seen_at > self.idle:
-            await self.hub.write(lambda conn: web_sessions.end(conn, hashed))
+            await self.hub.write(lambda conn: sessions.end(conn, hashed))
             raise UNAUTHENTICATED
         if now - row.last_seen_at > TOUCH_EVERY:
-            await self.hub.write(lambda conn: web_sessions.touch(conn, hashed, now))
+            await self.hub.write(lambda conn: sessions.touch(conn, hashed, now))
         return Session(hashed, row.account_id, row.address, row.type, row.expires_at)
 
     async def logout(self, session: Session, client_ip: str) -> None:
         def work(conn) -> None:
-            web_sessions.end(conn, session.token_hash)
+            sessions.end(conn, session.token_hash)
             audit.record(conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.LOGOUT,
                          subject_account_id=session.account_id, target=f"ip:{client_ip}", outcome="ok")
 

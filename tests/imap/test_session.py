@@ -177,7 +177,7 @@ def test_recent_goes_to_one_session_and_is_recorded(imap_hub):
 
     from mssante_hub.hub import Hub
     from mssante_hub.imap.recent import FLUSH_S
-    from storage import accounts, imapstore
+    from storage import accounts, folders
 
     user = imap_hub.fresh_user()
     with smtplib.SMTP(HOST, imap_hub.port("mx"), timeout=TIMEOUT_S) as smtp:
@@ -194,7 +194,7 @@ def test_recent_goes_to_one_session_and_is_recorded(imap_hub):
     hub = Hub.open(imap_hub.data_dir)  # what another hub process would read
     try:
         account = hub.read_sync(lambda conn: accounts.by_address(conn, user))
-        assert hub.read_sync(lambda conn: imapstore.folder_by_name(conn, account.id, "INBOX")).recent_uid == 2
+        assert hub.read_sync(lambda conn: folders.folder_by_name(conn, account.id, "INBOX")).recent_uid == 2
     finally:
         hub.close()
     first.close()

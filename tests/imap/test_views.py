@@ -6,7 +6,8 @@ import time
 
 from mssante_hub.imap.auth import VerifiedLogins
 from mssante_hub.imap.mailbox import SelectedFolder
-from storage.imapstore import Changes, FolderRow, MessageState
+from storage.folders import FolderRow
+from storage.sync import Changes, MessageState
 
 FOLDER = FolderRow(1, 1, "INBOX", 7, 10, 5, None, True, 9)
 

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from mssante_hub.smtp import replies
-from storage import mailstore
+from storage import messages
 from tests.smtp.test_mx import ascii_reply
 
 JEAN = "jean.dupont@hub.test"
@@ -54,4 +54,4 @@ def test_smuggling_variants_are_refused_and_nothing_is_stored(smtp_hub, name):
     assert replies_seen[-1].startswith(b"354")
     assert final.decode() == ascii_reply(replies.BARE_LINE_ENDING) + "\r\n"
     assert after.startswith(b"221")  # the smuggled commands were data, not commands
-    assert smtp_hub.hub.read_sync(mailstore.count_messages) == 0
+    assert smtp_hub.hub.read_sync(messages.count_messages) == 0

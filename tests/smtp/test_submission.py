@@ -128,8 +128,8 @@ def test_a_member_may_send_as_a_delegated_organisation_only(smtp_hub, pki):
     from sqlalchemy import insert
 
     from storage import accounts as account_repo
-    from storage import mailstore
-    from storage.imap_models import FolderGrant
+    from storage import folders
+    from storage.grants import FolderGrant
     from tests.conftest import add_professional
 
     org = add_professional(smtp_hub.hub, "cardiologie", type="ORG")
@@ -138,7 +138,7 @@ def test_a_member_may_send_as_a_delegated_organisation_only(smtp_hub, pki):
     def grant(conn):
         org_row = account_repo.by_address(conn, org)
         jean = account_repo.by_address(conn, JEAN)
-        inbox = mailstore.folder_id(conn, org_row.id, mailstore.INBOX)
+        inbox = folders.folder_id(conn, org_row.id, folders.INBOX)
         conn.execute(insert(FolderGrant).values(folder_id=inbox, grantee_id=jean.id, rights="lrsp"))
 
     smtp_hub.hub.committer.run(grant)

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from mssante_hub.reading import read_folder
-from storage import mailstore
+from storage import messages
 from tests.conftest import TEST_PASSWORD
 
 SWAKS = shutil.which("swaks")
@@ -45,4 +45,4 @@ def test_swaks_smuggling_payload_is_refused(smtp_hub, tmp_path):
     result = swaks("--port", str(smtp_hub.port("mx")), "--from", "app@interne.test", "--to", JEAN,
                    "--data", str(data), "--no-data-fixup")
     assert "550 5.6.0" in result.stdout
-    assert smtp_hub.hub.read_sync(mailstore.count_messages) == 0
+    assert smtp_hub.hub.read_sync(messages.count_messages) == 0

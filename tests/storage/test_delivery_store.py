@@ -8,7 +8,7 @@ from sqlalchemy import insert, select, update
 from crypto.errors import IntegrityError
 from mssante_hub.delivery import Envelope, accept
 from mssante_hub.reading import NotReadable, read_as, read_folder
-from storage import mailstore
+from storage import messages
 from storage.models import Account, Blob, Message, WrappedKey
 from tests.conftest import add_professional
 from tests.support.mail import make_message
@@ -25,8 +25,8 @@ def test_three_recipients_one_body_each_decrypts_fourth_cannot(any_hub):
     delivered = deliver(any_hub, readers, subject="Résultats IRM", body="Lésion stable")
 
     with any_hub.engine.connect() as conn:
-        assert mailstore.count_blobs(conn) == 1
-        assert mailstore.count_messages(conn) == 3
+        assert messages.count_blobs(conn) == 1
+        assert messages.count_messages(conn) == 3
         message_ids = conn.execute(select(Message.id)).scalars().all()
     for address in readers:
         [opened] = read_folder(any_hub, address)
@@ -104,7 +104,7 @@ def test_a_mailbox_suspended_moments_ago_is_refused_for_good_not_asked_to_retry(
     assert refused.value.reason == refusals.MAILBOX_UNAVAILABLE
     assert 500 <= refused.value.reason.code < 600
     with any_hub.engine.connect() as conn:
-        assert mailstore.count_messages(conn) == 1
+        assert messages.count_messages(conn) == 1
 
 
 @pytest.mark.parametrize("size", [4 * 1024, 100 * 1024], ids=["prepared-by-the-writer", "prepared-in-a-parse-thread"])

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from mssante_hub import refusals
 from mssante_hub.patients import lifecycle
 from mssante_hub.reading import read_folder
-from storage.web_sessions import WebSession
+from storage.sessions import WebSession
 from tests.conftest import TEST_PASSWORD, add_professional
 from tests.patients.helpers import send
 from tests.patients.test_notify import active_patient
