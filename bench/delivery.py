@@ -36,8 +36,8 @@ def make_raw(size: int, n: int, reader: str) -> bytes:
 
 
 def run_one(storage_url: str | None, size: int, senders: int, messages: int, parse_processes: int = 0) -> dict:
-    from mssante_hub.accounts import add_account
-    from mssante_hub.datadir import init_data_dir
+    from mssante_hub.accounts.mailboxes import add_account
+    from mssante_hub.admin.datadir import init_data_dir
     from mssante_hub.delivery import Envelope, accept
     from mssante_hub.hub import Hub
 

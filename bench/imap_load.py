@@ -209,9 +209,9 @@ async def idle_connections(port: int, user: str, password: str, count: int) -> l
 
 
 def make_hub(base: Path, settings: list[str] = ()) -> Path:
-    from mssante_hub.accounts import add_account
+    from mssante_hub.accounts.mailboxes import add_account
     from mssante_hub.config import Config
-    from mssante_hub.datadir import init_data_dir
+    from mssante_hub.admin.datadir import init_data_dir
     from mssante_hub.hub import Hub
 
     data_dir = base / "hub"

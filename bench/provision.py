@@ -32,7 +32,7 @@ HEADER = "ins,birth_name,first_names,birth_date,sex,email\n"
 
 
 def write_csv(path: Path, count: int, seed: int) -> None:
-    from mssante_hub.identity import random_ins
+    from mssante_hub.accounts.identity import random_ins
 
     rng = random.Random(seed)
     seen: set[str] = set()
@@ -48,7 +48,7 @@ def write_csv(path: Path, count: int, seed: int) -> None:
 
 
 def run(count: int, backend: str, base: Path, seed: int) -> dict:
-    from mssante_hub.datadir import init_data_dir
+    from mssante_hub.admin.datadir import init_data_dir
     from tests.support.postgres import PostgresServer
 
     server = None
@@ -63,7 +63,7 @@ def run(count: int, backend: str, base: Path, seed: int) -> dict:
         started = time.perf_counter()
         write_csv(csv_path, count, seed)
         csv_seconds = time.perf_counter() - started
-        command = [sys.executable, "-m", "mssante_hub.cli", "patient", "provision", "--data-dir", str(data_dir),
+        command = [sys.executable, "-m", "mssante_hub.admin.cli", "patient", "provision", "--data-dir", str(data_dir),
                    "--csv", str(csv_path), "--quiet"]
         load_before = round(os.getloadavg()[0], 1)  # the machine is shared: say how busy it was
         started = time.perf_counter()

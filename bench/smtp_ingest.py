@@ -42,7 +42,7 @@ def size_bytes(text: str) -> int:
 
 
 def hub_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mssante_hub.cli", *args], cwd=REPO, check=True, text=True,
+    return subprocess.run([sys.executable, "-m", "mssante_hub.admin.cli", *args], cwd=REPO, check=True, text=True,
                           capture_output=True, **kwargs)
 
 
@@ -50,7 +50,7 @@ class ServedHub:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mssante_hub.cli", "serve", "--data-dir", str(data_dir),
+            [sys.executable, "-m", "mssante_hub.admin.cli", "serve", "--data-dir", str(data_dir),
              "--listen", "mx=127.0.0.1:0", "--listen", "submission=127.0.0.1:0"],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.ports: dict[str, int] = {}
@@ -153,7 +153,7 @@ def baseline_run(n: int, sessions: int, size: int) -> float:
 
 
 def readable_check(hub) -> None:
-    from mssante_hub.reading import read_folder
+    from mssante_hub.reader import read_folder
 
     assert read_folder(hub, RECIPIENT)[-1].raw, "the last message is not readable"
 

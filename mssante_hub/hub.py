@@ -19,8 +19,7 @@ from crypto.keyring import Keyring
 from crypto.masterkey import load_master_key
 from mssante_hub.config import Config
 from mssante_hub.mime import Limits
-from mssante_hub.passwords import Passwords
-from mssante_hub.prepare_pool import PreparePool
+from mssante_hub.accounts.passwords import Passwords
 from storage import accounts as account_repo
 from storage import database
 from storage.committer import GroupCommitter
@@ -48,7 +47,6 @@ class Hub:
         )
         self.read_pool = concurrent.futures.ThreadPoolExecutor(config.get("storage.db_threads"), "db-read")
         self.parse_pool = concurrent.futures.ThreadPoolExecutor(config.get("limits.parse_threads"), "parse")
-        self._prepare_pool: PreparePool | None = None
         self.passwords = Passwords(
             config.get("auth.argon2_time_cost"), config.get("auth.argon2_memory_kib"),
             config.get("auth.max_concurrent_hashes"),
@@ -66,6 +64,9 @@ class Hub:
         )
         # Called after each committed delivery (IMAP IDLE, relay worker); never before.
         self.delivery_listeners: list[Callable[[Any], None]] = []
+        # Run by close(), last started first (e.g. delivery's child processes, started on first use).
+        self.closers: list[Callable[[], None]] = []
+        self.listener_failures = 0  # after-commit listeners that raised (logged by type, never fatal)
         self._system: account_repo.AccountRow | None = None
         self._accounts: dict[str, tuple[float, account_repo.AccountRow]] = {}  # address -> (expiry, row)
 
@@ -126,14 +127,6 @@ class Hub:
             found.update(rows)
         return found
 
-    @property
-    def prepare_pool(self) -> PreparePool | None:
-        """Child processes for delivery.prepare when `limits.parse_processes` > 0; started on first use."""
-        processes = self.config.get("limits.parse_processes")
-        if processes and self._prepare_pool is None:
-            self._prepare_pool = PreparePool(self.config.data_dir, processes)
-        return self._prepare_pool
-
     def is_local(self, address: str) -> bool:
         return address.rpartition("@")[2].lower() in self.local_domains
 
@@ -165,8 +158,8 @@ class Hub:
         self.close()
 
     def close(self) -> None:
-        if self._prepare_pool is not None:
-            self._prepare_pool.close()
+        while self.closers:
+            self.closers.pop()()
         self.committer.close()
         self.read_pool.shutdown(wait=True)
         self.parse_pool.shutdown(wait=True)

@@ -15,8 +15,8 @@ from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.parser import BytesParser
 
-from mssante_hub import refusals
-from mssante_hub.refusals import Refusal
+from mssante_hub.rules import refusals
+from mssante_hub.rules.refusals import Refusal
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_NAME = re.compile(rb"^[!-9;-~]+[ \t]*:")  # RFC 5322 ftext, then the colon

@@ -12,13 +12,13 @@ import logging
 from crypto.envelope import decrypt_body, unwrap_key
 from mssante_hub import delivery
 from mssante_hub.hub import Hub
+from mssante_hub.envelope import Channel
 from relays.client import client_context
 from relays.routing import DnsSettings, parse_servers
 from relays.worker import RelaySettings, RelayWorker, parse_routes
 from storage import outbound
 
 log = logging.getLogger("mssante_hub.relaying")
-REPORT_CHANNEL = "relay"
 
 
 def settings(hub: Hub) -> RelaySettings:
@@ -56,7 +56,7 @@ def message_opener(hub: Hub):
 
 def reporter(hub: Hub):
     async def report(rcpt: str, raw: bytes) -> None:
-        await delivery.accept(hub, delivery.Envelope(mail_from="", rcpt_to=(rcpt,), channel=REPORT_CHANNEL), raw)
+        await delivery.accept(hub, delivery.Envelope(mail_from="", rcpt_to=(rcpt,), channel=Channel.RELAY), raw)
 
     return report
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mssante_hub.accounts import add_account
-from mssante_hub.datadir import init_data_dir
+from mssante_hub.accounts.mailboxes import add_account
+from mssante_hub.admin.datadir import init_data_dir
 from mssante_hub.hub import Hub
 from tests.support.postgres import PostgresServer, unique_db_name
 

@@ -4,9 +4,9 @@ import asyncio
 
 import pytest
 
-from mssante_hub import refusals
+from mssante_hub.rules import refusals
 from mssante_hub.delivery import Envelope, accept
-from mssante_hub.refusals import Refusal
+from mssante_hub.rules.refusals import Refusal
 from storage import messages
 from storage.models import AuditEvent
 from tests.conftest import add_professional

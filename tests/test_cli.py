@@ -14,8 +14,8 @@ from crypto.keyring import open_private_key
 from crypto.masterkey import load_master_key
 from mssante_hub.delivery import Envelope, accept
 from mssante_hub.hub import Hub
-from mssante_hub.reading import read_folder
-from mssante_hub.tlsgen import write_self_signed
+from mssante_hub.reader import read_folder
+from mssante_hub.admin.tlsgen import write_self_signed
 from storage import accounts as account_repo
 from tests.conftest import TEST_PASSWORD, add_professional
 from tests.support.mail import make_message

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from mssante_hub.hub import Hub
-from mssante_hub.reading import read_folder
+from mssante_hub.reader import read_folder
 from storage.models import Message
 from tests.conftest import add_professional
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from mssante_hub import identity
-from mssante_hub.identity import IdentityError
+from mssante_hub.accounts import identity
+from mssante_hub.accounts.identity import IdentityError
 
 VALID_INS = "279035121518989"  # the test matricule of the INS documentation
 CORSICA_2A = "180022A12345636"  # key computed with 2A read as 19

@@ -119,7 +119,7 @@ def test_served_hub_writes_no_marker_to_disk_nor_to_its_output(tmp_path):
     assert scan(files_under(tmp_path), needles) == []
     hub = Hub.open(data_dir)
     try:
-        from mssante_hub.reading import read_folder
+        from mssante_hub.reader import read_folder
 
         assert len(read_folder(hub, reader)) == 20  # the markers were really there to find
     finally:

@@ -47,5 +47,5 @@ def test_fresh_venv_install_init_serve_stop(tmp_path):
 def test_version_is_declared_once():
     from mssante_hub import __version__
 
-    assert __version__ in subprocess.run([sys.executable, "-m", "mssante_hub.cli", "--version"],
+    assert __version__ in subprocess.run([sys.executable, "-m", "mssante_hub.admin.cli", "--version"],
                                          capture_output=True, text=True).stdout

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
-from mssante_hub import identity
+from mssante_hub.accounts import identity
 from mssante_hub.dossier import safexml
 
 HL7 = "urn:hl7-org:v3"

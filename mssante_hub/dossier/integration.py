@@ -18,7 +18,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
-from mssante_hub import identity, mime
+from mssante_hub import mime
+
+from mssante_hub.accounts import identity
 from mssante_hub.dossier import cda, safexml, xdm
 from mssante_hub.dossier.patient import KnownPatient
 

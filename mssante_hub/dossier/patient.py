@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from mssante_hub import identity
+from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
 from storage.models import Account, AccountType
 from storage.patients import PatientProfile

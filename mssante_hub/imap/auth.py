@@ -22,7 +22,7 @@ from mssante_hub.imap import responses
 from mssante_hub.imap.capabilities import BEARER_MECHANISMS
 from mssante_hub.imap.server import AUTH, UNAUTH, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, astring
-from mssante_hub.oauth import TokenError, parse_oauthbearer, parse_xoauth2
+from mssante_hub.accounts.oauth import TokenError, parse_oauthbearer, parse_xoauth2
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType
 

@@ -1,7 +1,7 @@
 """The "imaps" listener: IMAP over implicit TLS (port 993 in production, RFC 8314)."""
 
 from mssante_hub.hub import Hub
-from mssante_hub.listeners import Listener
+from mssante_hub.admin.listeners import Listener
 
 
 async def start(hub: Hub, host: str, port: int, reactor) -> Listener:

@@ -200,7 +200,7 @@ async def run_import(hub, args: argparse.Namespace, password: str) -> dict:
     from tqdm import tqdm
 
     from mssante_hub import delivery
-    from mssante_hub.refusals import Refusal
+    from mssante_hub.rules.refusals import Refusal
     from storage import accounts as account_repo
 
     address = args.address.lower()
@@ -238,7 +238,7 @@ async def run_import(hub, args: argparse.Namespace, password: str) -> dict:
                 for uid, flags, date in listing:
                     raw = await _body(client, uid)
                     if raw is not None:
-                        envelope = delivery.Envelope(mail_from=address, rcpt_to=(address,), channel="imap",
+                        envelope = delivery.Envelope(mail_from=address, rcpt_to=(address,), channel=delivery.Channel.IMAP,
                                                      folder=target, flags=" ".join(flags), internal_date=date,
                                                      peer=args.host)
                         try:

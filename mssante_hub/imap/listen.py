@@ -9,8 +9,8 @@ from mssante_hub.imap import acl, auth, fetch, folders, general, messages, searc
 from mssante_hub.imap.notify import notifier_for
 from mssante_hub.imap.server import Session
 from mssante_hub.imap.tls import context_factory
-from mssante_hub.listeners import Listener
-from mssante_hub.oauth import verifier_from_config
+from mssante_hub.admin.listeners import Listener
+from mssante_hub.accounts.oauth import verifier_from_config
 
 
 class SessionFactory(protocol.ServerFactory):

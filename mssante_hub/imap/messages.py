@@ -7,6 +7,7 @@ import datetime as dt
 import time
 
 from mssante_hub import delivery
+from mssante_hub.envelope import Channel
 from mssante_hub.imap import acl, qresync, recent, responses
 from mssante_hub.imap.folders import mailbox_arg
 from mssante_hub.imap.mailbox import SelectedFolder
@@ -321,7 +322,7 @@ async def append(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     target = box.folder
     await _check_quota(s, None, [], len(message), box.owner.id)
     owner = box.owner.address  # a shared folder's message is stored for (and readable by) its owner
-    envelope = delivery.Envelope(mail_from=s.account.address, rcpt_to=(owner,), channel="imap", folder=target.name,
+    envelope = delivery.Envelope(mail_from=s.account.address, rcpt_to=(owner,), channel=Channel.IMAP, folder=target.name,
                                  flags=" ".join(flags), internal_date=date,
                                  peer=getattr(s.transport.getPeer(), "host", ""))
     identity = delivery.Identity(address=s.account.address, account_id=s.account.id, type=s.account.type)

@@ -25,7 +25,7 @@ from mssante_hub.imap.framing import Command, ContinueLiteral, FrameLimits, Fram
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.notify import Notifier
 from mssante_hub.imap.syntax import Atom, SyntaxProblem, tokenize
-from mssante_hub.refusals import Refusal
+from mssante_hub.rules.refusals import Refusal
 from storage import sync
 from storage.accounts import AccountRow
 

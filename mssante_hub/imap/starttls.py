@@ -1,7 +1,7 @@
 """The "imap" listener: IMAP with STARTTLS (port 143 in production)."""
 
 from mssante_hub.hub import Hub
-from mssante_hub.listeners import Listener
+from mssante_hub.admin.listeners import Listener
 
 
 async def start(hub: Hub, host: str, port: int, reactor) -> Listener:

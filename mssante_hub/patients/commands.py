@@ -24,8 +24,8 @@ def _fail(message: str, code: int = EXIT_FAILURE) -> int:
 
 def _with_hub(args: argparse.Namespace, fn: Callable) -> int:
     from mssante_hub.hub import Hub
-    from mssante_hub.identity import IdentityError
-    from mssante_hub.notify import NotifyError
+    from mssante_hub.accounts.identity import IdentityError
+    from mssante_hub.patients.notifications import NotifyError
     from mssante_hub.patients.export import ExportError
     from mssante_hub.patients.lifecycle import LifecycleError
     from mssante_hub.patients.provision import ProvisionError
@@ -42,7 +42,7 @@ def _with_hub(args: argparse.Namespace, fn: Callable) -> int:
 
 
 def cmd_patient_add(args: argparse.Namespace) -> int:
-    from mssante_hub import identity
+    from mssante_hub.accounts import identity
     from mssante_hub.patients.provision import PatientRecord, add_patient, validate_row
 
     def run(hub) -> int:
@@ -131,7 +131,8 @@ def cmd_patient_export(args: argparse.Namespace) -> int:
 
 
 def cmd_patient_history(args: argparse.Namespace) -> int:
-    from mssante_hub import audit, identity
+    from mssante_hub import audit
+    from mssante_hub.accounts import identity
     from storage.models import Account
 
     def run(hub) -> int:

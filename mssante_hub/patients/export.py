@@ -22,9 +22,10 @@ import gnupg
 from sqlalchemy import select
 
 from crypto.masterkey import write_private_file
-from mssante_hub import audit, identity
+from mssante_hub import audit
+from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
-from mssante_hub.reading import open_message
+from mssante_hub.reader import open_message
 from storage import accounts as account_repo
 from storage import messages
 from storage.models import Account, Folder

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from mssante_hub import audit, inactivity, notify
+from mssante_hub import audit
+
+from mssante_hub.accounts import inactivity
+
+from mssante_hub.patients import worker
 from mssante_hub.hub import Hub
 from mssante_hub.patients import lifecycle
 
@@ -24,5 +28,5 @@ async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
 
     done["audit_purged"] = await hub.write(purge)
     done.update(await inactivity.check_inactive_mailboxes(hub, now))
-    done["notified"] = await notify.send_due(hub, now)
+    done["notified"] = await worker.send_due(hub, now)
     return done

@@ -17,7 +17,8 @@ from sqlalchemy import Connection, delete, select, update
 
 from crypto import aead
 from crypto.keyring import open_private_key, seal_private_key
-from mssante_hub import audit, identity
+from mssante_hub import audit
+from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
 from mssante_hub.patients import derived_keys
 from mssante_hub.patients.provision import normalise_code

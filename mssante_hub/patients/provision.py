@@ -21,7 +21,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from nacl.public import PrivateKey, PublicKey
 from sqlalchemy import Connection, select
@@ -29,11 +29,12 @@ from tqdm import tqdm
 
 from crypto.envelope import encrypt_message, wrap_key
 from crypto.keyring import seal_private_key
-from mssante_hub import audit, identity
+from mssante_hub import audit
+from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
 from mssante_hub.patients import derived_keys, notices
-from storage import bulk
-from storage.models import Account, AccountStatus, AccountType, AuditEvent, Blob, OutboundItem, WrappedKey
+from storage import bulk, deliveries
+from storage.models import Account, AccountStatus, AccountType, AuditEvent
 from storage.patients import ActivationCode, PatientProfile
 
 CSV_COLUMNS = ("ins", "birth_name", "first_names", "birth_date", "sex", "email")
@@ -186,22 +187,31 @@ _ACCOUNT_COLUMNS = ("type", "address", "display_name", "key_id", "public_key", "
                     "created_at")
 _PROFILE_COLUMNS = ("account_id", "traits", "objection_until")
 _CODE_COLUMNS = ("account_id", "code_hash", "failures")
-_BLOB_COLUMNS = ("id", "body", "summary", "size", "created_at")
-_WRAPPED_COLUMNS = ("blob_id", "account_id", "wrapped")
-_OUTBOUND_COLUMNS = ("blob_id", "mail_from", "rcpt_to", "next_attempt_at", "created_at")
 _AUDIT_COLUMNS = ("at", "actor", "actor_type", "action", "subject_account_id", "target", "outcome")
+
+
+class _NewAccount(NamedTuple):
+    """An account row, in _ACCOUNT_COLUMNS order (the bulk insert takes tuples)."""
+
+    type: str
+    address: str
+    display_name: str
+    key_id: str
+    public_key: bytes
+    sealed_private_key: bytes
+    ins: str
+    status: str
+    created_at: dt.datetime
 
 
 @dataclass
 class _Built:
-    """One batch ready to write: rows as tuples in the column orders above."""
+    """One batch ready to write: accounts, profiles and codes as rows, the notices as store units."""
 
-    accounts: list[tuple] = field(default_factory=list)
+    accounts: list[_NewAccount] = field(default_factory=list)
     profiles: list[tuple] = field(default_factory=list)  # without account_id (known after insert)
     codes: list[tuple] = field(default_factory=list)  # idem
-    blobs: list[tuple] = field(default_factory=list)
-    wrapped: list[tuple] = field(default_factory=list)
-    outbound: list[tuple] = field(default_factory=list)
+    notices: list[deliveries.Unit] = field(default_factory=list)  # the opt-out letters, queued for the relay
     plain_codes: dict[str, str] = field(default_factory=dict)
 
 
@@ -235,7 +245,7 @@ def _build(ctx: _BuildContext, records: list[PatientRecord]) -> _Built:
     for record in records:
         key_id = secrets.token_hex(16)
         private = PrivateKey.generate()
-        built.accounts.append((
+        built.accounts.append(_NewAccount(
             patient, identity.patient_address(record.ins, ctx.patient_domain), "", key_id, bytes(private.public_key),
             seal_private_key(ctx.master, key_id, bytes(private)), record.ins, pending, now,
         ))
@@ -246,10 +256,11 @@ def _build(ctx: _BuildContext, records: list[PatientRecord]) -> _Built:
         built.codes.append((derived_keys.code_hash_with(ctx.codes_key, record.ins, normalise_code(code)), 0))
         raw, summary = notices.provisioning_notice(ctx.notice, record.email, code, ctx.objection_until, now)
         sealed = encrypt_message(secrets.token_hex(16), raw, json.dumps(summary).encode())
-        built.blobs.append((sealed.blob_id, sealed.body, sealed.summary, len(raw), now))
-        built.wrapped.append((sealed.blob_id, ctx.system_id,
-                              wrap_key(sealed.content_key, sealed.blob_id, system_public)))
-        built.outbound.append((sealed.blob_id, ctx.notice.sender, record.email, now, now))
+        built.notices.append(deliveries.Unit(
+            body=deliveries.Body(sealed.blob_id, sealed.body, sealed.summary, len(raw)),
+            readers=[deliveries.Reader(ctx.system_id, wrap_key(sealed.content_key, sealed.blob_id, system_public))],
+            placements=[], queued=[deliveries.Queued(record.email, ctx.notice.sender, next_attempt_at=now)],
+        ))
     return built
 
 
@@ -260,7 +271,7 @@ def _write(conn: Connection, built: _Built, actor: str, now: dt.datetime) -> Non
         # SQLite's 2 MiB default page cache every batch would re-read its index pages from disk.
         conn.exec_driver_sql(f"PRAGMA cache_size=-{PROVISION_SQLITE_CACHE_KIB}")
     bulk.insert_rows(conn, Account.__table__, _ACCOUNT_COLUMNS, built.accounts)
-    inserted = [row[6] for row in built.accounts]
+    inserted = [row.ins for row in built.accounts]
     ids_by_ins = dict(conn.execute(select(Account.ins, Account.id).where(Account.ins.in_(inserted))).all())
     ids = [ids_by_ins[ins] for ins in inserted]
     # No folders yet: a pending space receives nothing; activation creates them. At a
@@ -268,9 +279,7 @@ def _write(conn: Connection, built: _Built, actor: str, now: dt.datetime) -> Non
     bulk.insert_rows(conn, PatientProfile.__table__, _PROFILE_COLUMNS,
                      [(i, *v) for i, v in zip(ids, built.profiles)])
     bulk.insert_rows(conn, ActivationCode.__table__, _CODE_COLUMNS, [(i, *v) for i, v in zip(ids, built.codes)])
-    bulk.insert_rows(conn, Blob.__table__, _BLOB_COLUMNS, built.blobs)
-    bulk.insert_rows(conn, WrappedKey.__table__, _WRAPPED_COLUMNS, built.wrapped)
-    bulk.insert_rows(conn, OutboundItem.__table__, _OUTBOUND_COLUMNS, built.outbound)
+    deliveries.store_many(conn, built.notices)
     bulk.insert_rows(conn, AuditEvent.__table__, _AUDIT_COLUMNS, [
         (now, actor, "operator", audit.PATIENT_PROVISION, i, f"account:{i}", "pending") for i in ids
     ])

@@ -1,5 +1,7 @@
 """The notification worker of a serving hub: sends due notifications soon after each delivery.
 
+:func:`send_due` mails each patient with pending news (see notifications.py), through delivery.accept.
+
 Started beside the relay by `mssante-hub serve` (service.start_workers); it wakes on
 a committed delivery to a patient space and otherwise looks every `POLL_SECONDS`, so
 news held back by the interval goes out as a digest once the interval has passed.
@@ -13,12 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from mssante_hub import notify
+import datetime as dt
+
+from sqlalchemy import Connection, select, update
+
+from mssante_hub import audit, delivery
 from mssante_hub.hub import Hub
+from mssante_hub.patients import derived_keys, notices, notifications
+from mssante_hub.envelope import Channel
+from storage.models import Account, AccountStatus
+from storage.patients import NotificationState, PatientProfile
 
 POLL_SECONDS = 60.0
 MIN_GAP_SECONDS = 1.0
-log = logging.getLogger("mssante_hub.notify")
+log = logging.getLogger("mssante_hub.patients.notifications")
 
 
 class NotifyWorker:
@@ -39,7 +49,7 @@ class NotifyWorker:
         while not self._stopping:
             self._wake.clear()  # before the round: a delivery during it wakes the next one
             try:
-                await notify.send_due(self.hub)
+                await send_due(self.hub)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - never content in this log: the exception type only
@@ -69,3 +79,45 @@ class NotifyWorker:
 def start(hub: Hub) -> NotifyWorker:
     """Start on the running loop; `await worker.stop()` at shutdown."""
     return NotifyWorker(hub)
+
+
+def _due(conn: Connection, cutoff: dt.datetime) -> list:
+    return conn.execute(
+        select(NotificationState.account_id, NotificationState.pending, Account.ins, PatientProfile.traits)
+        .join(Account, Account.id == NotificationState.account_id)
+        .join(PatientProfile, PatientProfile.account_id == NotificationState.account_id)
+        .where(NotificationState.pending != "", Account.status == AccountStatus.ACTIVE.value,
+               (NotificationState.last_sent_at.is_(None)) | (NotificationState.last_sent_at <= cutoff))
+        .order_by(NotificationState.account_id).limit(notifications.SEND_BATCH)
+    ).all()
+
+
+async def send_due(hub: Hub, now: dt.datetime | None = None) -> int:
+    """Mail every patient whose news is due; returns how many were notified."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    cutoff = now - dt.timedelta(minutes=hub.config.get("notify.interval_minutes"))
+    rows = await hub.read(lambda conn: _due(conn, cutoff))
+    ctx = notices.Context.of(hub)
+    sent = 0
+    for row in rows:
+        kinds = [k for k in notifications.KINDS if k in notifications.words(row.pending)]
+        personal = derived_keys.open_traits(hub, row.ins, row.traits).get("email")
+        if personal and kinds:
+            subject, body = notifications.notification_text(kinds, ctx.portal)
+            raw, _ = notices.system_mail(ctx, personal, subject, body, now)
+            await delivery.accept(hub, delivery.Envelope(mail_from=ctx.sender, rcpt_to=(personal,), channel=Channel.INTERNAL), raw)
+            sent += 1
+        await hub.write(lambda conn, row=row, kinds=kinds: _sent(conn, row.account_id, kinds, now))
+    return sent
+
+
+def _sent(conn: Connection, account_id: int, kinds: list[str], now: dt.datetime) -> None:
+    # News that arrived while this one was being sent stays pending for the next digest.
+    pending = conn.execute(select(NotificationState.pending)
+                           .where(NotificationState.account_id == account_id)).scalar_one_or_none()
+    if pending is None:
+        return
+    conn.execute(update(NotificationState).where(NotificationState.account_id == account_id)
+                 .values(pending=" ".join(sorted(notifications.words(pending) - set(kinds))), last_sent_at=now))
+    audit.record(conn, actor="notify", actor_type="SYSTEM", action=audit.NOTIFY, subject_account_id=account_id,
+                 target=f"kinds:{'+'.join(kinds)}")

@@ -19,9 +19,9 @@ from mssante_hub import audit
 from mssante_hub.delivery import Identity
 from mssante_hub.hub import Hub
 from mssante_hub.smtp import replies
-from mssante_hub.oauth import TokenError, TokenVerifier, parse_oauthbearer, parse_xoauth2
+from mssante_hub.accounts.oauth import TokenError, TokenVerifier, parse_oauthbearer, parse_xoauth2
 from mssante_hub.smtp.server import HubSMTP
-from mssante_hub.throttle import LoginThrottle
+from mssante_hub.accounts.throttle import LoginThrottle
 from mssante_hub.smtp.tls import peer_certificate
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType

@@ -10,10 +10,10 @@ import re
 import time
 from typing import Awaitable, Callable
 
-from mssante_hub import policy
-from mssante_hub.delivery import Delivered, Envelope, Identity, accept
+from mssante_hub.rules import policy
+from mssante_hub.delivery import Channel, Delivered, Envelope, Identity, accept
 from mssante_hub.hub import Hub
-from mssante_hub.refusals import Refusal
+from mssante_hub.rules.refusals import Refusal
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.params import MailParams
 from mssante_hub.smtp.server import HubSMTP, Transaction
@@ -41,7 +41,7 @@ def destination_limits(entries: list[str]) -> dict[str, int]:
 class BaseDoor:
     """Shared by mx.py and submission.py; each adds its own checks of MAIL and RCPT."""
 
-    channel = "smtp"
+    channel: Channel  # each door says which
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub

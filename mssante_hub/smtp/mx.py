@@ -14,17 +14,18 @@ import ipaddress
 from mssante_hub.directory.revocation import RevocationLists
 from mssante_hub.directory.whitelist import WhitelistFile, normalize_dn
 from mssante_hub.hub import Hub
-from mssante_hub.listeners import Listener
+from mssante_hub.admin.listeners import Listener
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.door import BaseDoor
 from mssante_hub.smtp.receipts import mdn_hook, success_dsn_hook
 from mssante_hub.smtp.params import MailParams, RcptParams
 from mssante_hub.smtp.server import HubSMTP, SessionLimiter, factory
 from mssante_hub.smtp.tls import peer_certificate, server_context
+from mssante_hub.envelope import Channel
 
 
 class MxDoor(BaseDoor):
-    channel = "mx"
+    channel = Channel.MX
 
     def __init__(self, hub: Hub) -> None:
         super().__init__(hub)

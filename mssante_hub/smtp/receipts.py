@@ -24,12 +24,11 @@ from mssante_hub import delivery
 from mssante_hub.delivery import Delivered, Envelope
 from mssante_hub.dossier import integration, patient as known_patient
 from mssante_hub.hub import Hub
+from mssante_hub.envelope import Channel
 from relays.reports import (MDN_DISPATCHED, MDN_PROCESSED, RecipientStatus, delivery_status_notification,
                             disposition_notification)
 
 log = logging.getLogger("mssante_hub.smtp.receipts")
-MDN_CHANNEL = "mdn"
-DSN_CHANNEL = "dsn"
 FINAL_DELIVERY_OPTION = "x-direct-final-destination-delivery=optional,true"
 
 
@@ -74,7 +73,7 @@ def mdn_hook(hub: Hub):
                     original_subject=str(headers.get("Subject", "")), disposition=disposition,
                     error=(error.code, error.label) if error is not None else None,
                 )
-                await delivery.accept(hub, Envelope(mail_from="", rcpt_to=(notify_to,), channel=MDN_CHANNEL), mdn)
+                await delivery.accept(hub, Envelope(mail_from="", rcpt_to=(notify_to,), channel=Channel.MDN), mdn)
 
     return after
 
@@ -96,6 +95,6 @@ def success_dsn_hook(hub: Hub):
             reporting_mta=hostname, postmaster=postmaster, sender=envelope.mail_from, recipients=statuses,
             original=raw, ret=envelope.dsn.get("ret", ""), envid=envelope.dsn.get("envid", ""),
         )
-        await delivery.accept(hub, Envelope(mail_from="", rcpt_to=(envelope.mail_from,), channel=DSN_CHANNEL), report)
+        await delivery.accept(hub, Envelope(mail_from="", rcpt_to=(envelope.mail_from,), channel=Channel.DSN), report)
 
     return after

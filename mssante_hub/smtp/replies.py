@@ -7,7 +7,7 @@ Refusals raised by delivery carry their own code and text (mssante_hub.refusals)
 
 from __future__ import annotations
 
-from mssante_hub.refusals import Reason
+from mssante_hub.rules.refusals import Reason
 
 # Greeting and session
 SERVICE_CLOSING = "221 2.0.0 Au revoir / Bye"

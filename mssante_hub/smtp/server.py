@@ -21,7 +21,7 @@ from aiosmtpd.smtp import SMTP
 
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.params import MailParams, ParamError, RcptParams, parse_mail, parse_rcpt
-from mssante_hub.throttle import LoginThrottle
+from mssante_hub.accounts.throttle import LoginThrottle
 
 
 class _QuietDeprecations(logging.Filter):

@@ -15,16 +15,17 @@ from sqlalchemy import Connection, select
 
 from mssante_hub.directory.whitelist import WhitelistFile
 from mssante_hub.hub import Hub
-from mssante_hub.listeners import Listener
+from mssante_hub.admin.listeners import Listener
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.auth import Authenticator
 from mssante_hub.smtp.door import BaseDoor
 from mssante_hub.smtp.receipts import mdn_hook, success_dsn_hook
-from mssante_hub.oauth import verifier_from_config
+from mssante_hub.accounts.oauth import verifier_from_config
 from mssante_hub.smtp.params import MailParams, RcptParams
 from mssante_hub.smtp.server import HubSMTP, SessionLimiter, factory
-from mssante_hub.throttle import LoginThrottle
+from mssante_hub.accounts.throttle import LoginThrottle
 from mssante_hub.smtp.tls import server_context
+from mssante_hub.envelope import Channel
 from storage.grants import FolderGrant
 from storage.folders import INBOX
 from storage.models import Account, AccountStatus, AccountType, Folder
@@ -57,7 +58,7 @@ def may_send_as(conn: Connection, account_id: int, address: str) -> bool:
 
 
 class SubmissionDoor(BaseDoor):
-    channel = "submission"
+    channel = Channel.SUBMISSION
 
     def __init__(self, hub: Hub, authenticator: Authenticator) -> None:
         super().__init__(hub)

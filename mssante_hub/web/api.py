@@ -29,9 +29,9 @@ import logging
 from twisted.web import resource, server
 
 from crypto.envelope import decrypt_body, decrypt_summary, unwrap_key
-from mssante_hub import audit, delivery, policy
+from mssante_hub import audit, delivery
 from mssante_hub.hub import Hub
-from mssante_hub.refusals import Refusal
+from mssante_hub.rules.refusals import Refusal
 from mssante_hub.web import compose, rendering
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond, respond_file)
@@ -287,19 +287,13 @@ class Api(resource.Resource):
         raw, message_id = compose.build_message(draft, session.address, account.display_name if account else "")
         who = delivery.Identity(session.address, session.account_id, session.type)
         envelope = delivery.Envelope(mail_from=session.address, rcpt_to=tuple(draft.recipients),
-                                     channel=ACTOR_TYPE, peer=_client_ip(request))
+                                     channel=delivery.Channel.WEB, peer=_client_ip(request),
+                                     sent_copy=SENT_FOLDER)
+        # One body for the recipients and the sender's Sent copy, in one transaction (filing is not sending:
+        # the copy is placed, not delivered; a missing Sent folder only leaves the copy out).
         delivered = await delivery.accept(self.hub, envelope, raw, who)
-        # The sender's own copy, as a mail client files it after sending: filing is not sending.
-        copy = delivery.Envelope(mail_from=session.address, rcpt_to=(session.address,), channel=policy.FILING,
-                                 folder=SENT_FOLDER, flags=SEEN)
-        try:
-            await delivery.accept(self.hub, copy, raw, who)
-        except Refusal as refusal:  # the message left; only the copy is missing, and the answer says so
-            log.warning("sent copy not filed: %s", refusal.reason.status)
-            return 201, {"message_id": message_id, "delivered": sorted(delivered.uids),
-                         "queued": list(delivered.queued), "sent_copy": False}
         return 201, {"message_id": message_id, "delivered": sorted(delivered.uids),
-                     "queued": list(delivered.queued), "sent_copy": True}
+                     "queued": list(delivered.queued), "sent_copy": delivered.sent_copy_uid is not None}
 
 
 __all__ = ["Api"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.web import server
 
-from mssante_hub import refusals
+from mssante_hub.rules import refusals
 
 JSON_TYPE = b"application/json; charset=utf-8"
 # Deepest JSON nesting a request may carry: the API's own bodies are two levels deep.

@@ -9,7 +9,7 @@ from twisted.internet import threads
 from twisted.web import resource, server
 
 from mssante_hub.hub import Hub
-from mssante_hub.listeners import Listener
+from mssante_hub.admin.listeners import Listener
 from mssante_hub.web import autoconfig, pages
 from mssante_hub.web.api import Api
 from mssante_hub.web.http import BodyBudget, BoundedRequest

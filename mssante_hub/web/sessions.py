@@ -14,10 +14,13 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from mssante_hub import audit, identity
+from mssante_hub import audit
+
+from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
-from mssante_hub.throttle import LoginThrottle
+from mssante_hub.accounts.throttle import LoginThrottle
 from mssante_hub.web.http import LOGIN_FAILED, THROTTLED, UNAUTHENTICATED, UNAVAILABLE, ApiError
+from mssante_hub.envelope import Channel
 from storage import accounts as account_repo
 from storage import sessions
 from storage.models import AccountStatus, AccountType
@@ -32,7 +35,7 @@ TOUCH_EVERY = dt.timedelta(seconds=60)
 # People sign in to the webmail; applications use submission with a certificate or a token.
 WEB_LOGIN_TYPES = frozenset({AccountType.PATIENT.value, AccountType.PER.value, AccountType.ORG.value,
                              AccountType.CAB.value})
-ACTOR_TYPE = "web"
+ACTOR_TYPE = Channel.WEB.value  # the audit actor type of the webmail's own events
 
 
 @dataclass(frozen=True)

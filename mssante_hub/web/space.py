@@ -23,10 +23,14 @@ from typing import Any, Callable
 
 from twisted.web import server
 
-from mssante_hub import audit, identity, notify
+from mssante_hub import audit
+
+from mssante_hub.accounts import identity
+
+from mssante_hub.patients import notifications
 from mssante_hub.hub import Hub
 from mssante_hub.patients import export, lifecycle
-from mssante_hub.throttle import LoginThrottle
+from mssante_hub.accounts.throttle import LoginThrottle
 from mssante_hub.web.http import THROTTLED, ApiError, read_json, respond_file
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
@@ -153,18 +157,18 @@ class SpaceApi:
 
     async def preferences(self, request: server.Request) -> tuple[int, dict]:
         session: Session = await self._session_of(request)
-        off = await self.hub.read(lambda conn: notify.disabled_kinds(conn, session.account_id))
-        return 200, {"notifications": {kind: kind not in off for kind in notify.KINDS}}
+        off = await self.hub.read(lambda conn: notifications.disabled_kinds(conn, session.account_id))
+        return 200, {"notifications": {kind: kind not in off for kind in notifications.KINDS}}
 
     async def set_preferences(self, request: server.Request) -> tuple[int, dict]:
         session: Session = await self._session_of(request)
         wanted = read_json(request).get("notifications")
-        if not isinstance(wanted, dict) or not all(k in notify.KINDS and isinstance(v, bool)
+        if not isinstance(wanted, dict) or not all(k in notifications.KINDS and isinstance(v, bool)
                                                    for k, v in wanted.items()):
-            raise ApiError(422, "invalid_field", "Préférences invalides (types : " + ", ".join(notify.KINDS) + ")",
-                           "Invalid preferences (kinds: " + ", ".join(notify.KINDS) + ")")
-        off = await self.hub.read(lambda conn: notify.disabled_kinds(conn, session.account_id))
+            raise ApiError(422, "invalid_field", "Préférences invalides (types : " + ", ".join(notifications.KINDS) + ")",
+                           "Invalid preferences (kinds: " + ", ".join(notifications.KINDS) + ")")
+        off = await self.hub.read(lambda conn: notifications.disabled_kinds(conn, session.account_id))
         off = (off - {k for k, on in wanted.items() if on}) | {k for k, on in wanted.items() if not on}
-        await asyncio.get_running_loop().run_in_executor(None, notify.set_preferences, self.hub,
+        await asyncio.get_running_loop().run_in_executor(None, notifications.set_preferences, self.hub,
                                                          session.account_id, off)
-        return 200, {"notifications": {kind: kind not in off for kind in notify.KINDS}}
+        return 200, {"notifications": {kind: kind not in off for kind in notifications.KINDS}}

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mssante_hub import identity
+from mssante_hub.accounts import identity
 from mssante_hub.dossier import cda, safexml
 from tests.dossier.builder import BILLION_LAUGHS, FIXTURE_INS, FIXTURES, fixture
 

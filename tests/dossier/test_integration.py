@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from mssante_hub import identity
+from mssante_hub.accounts import identity
 from mssante_hub.config import SETTINGS
 from mssante_hub.dossier import integration
 from mssante_hub.dossier.patient import KnownPatient

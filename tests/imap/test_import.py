@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from mssante_hub.hub import Hub
-from mssante_hub.reading import read_folder
+from mssante_hub.reader import read_folder
 from storage.models import Folder, Message
 from tests.conftest import SHARED, add_professional
 from tests.imap.support import message

@@ -153,7 +153,7 @@ def test_idle_sees_a_delivery_made_by_another_hub_process(imap_hub):
     assert raw.line().startswith(b"+")
     other_process = Hub.open(imap_hub.data_dir)  # this test process, not the served one
     try:
-        asyncio.run(delivery.accept(other_process, delivery.Envelope(mail_from="x@hub.test", rcpt_to=(user,)),
+        asyncio.run(delivery.accept(other_process, delivery.Envelope(mail_from="x@hub.test", rcpt_to=(user,), channel=delivery.Channel.INTERNAL),
                                     message("D'un autre processus", to=user)))
     finally:
         other_process.close()
@@ -162,7 +162,7 @@ def test_idle_sees_a_delivery_made_by_another_hub_process(imap_hub):
     assert raw.until_tagged(b"i")[-1].startswith(b"i OK")
     other_process = Hub.open(imap_hub.data_dir)
     try:
-        asyncio.run(delivery.accept(other_process, delivery.Envelope(mail_from="x@hub.test", rcpt_to=(user,)),
+        asyncio.run(delivery.accept(other_process, delivery.Envelope(mail_from="x@hub.test", rcpt_to=(user,), channel=delivery.Channel.INTERNAL),
                                     message("Encore un", to=user)))
     finally:
         other_process.close()

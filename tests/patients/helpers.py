@@ -6,8 +6,10 @@ import asyncio
 import random
 from email.message import EmailMessage
 
-from mssante_hub import delivery, identity
-from mssante_hub.accounts import add_account
+from mssante_hub import delivery
+
+from mssante_hub.accounts import identity
+from mssante_hub.accounts.mailboxes import add_account
 from mssante_hub.hub import Hub
 from storage import accounts as account_repo
 

@@ -8,8 +8,8 @@ import datetime as dt
 from sqlalchemy import insert, select, update
 
 from mssante_hub import audit
-from mssante_hub.inactivity import check_inactive_mailboxes
-from mssante_hub.reading import read_folder
+from mssante_hub.accounts.inactivity import check_inactive_mailboxes
+from mssante_hub.reader import read_folder
 from storage.models import Account, AuditEvent
 from tests.conftest import add_professional
 from tests.patients.helpers import send

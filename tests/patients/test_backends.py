@@ -6,10 +6,12 @@ import asyncio
 
 import pytest
 
-from mssante_hub import notify, refusals
+from mssante_hub.patients import worker
+
+from mssante_hub.rules import refusals
 from mssante_hub.patients import lifecycle, provision
-from mssante_hub.reading import read_folder
-from mssante_hub.refusals import Refusal
+from mssante_hub.reader import read_folder
+from mssante_hub.rules.refusals import Refusal
 from tests.conftest import add_professional
 from tests.patients.helpers import new_ins, send
 
@@ -34,7 +36,7 @@ def test_provision_converse_notify_close_on_each_backend(any_hub):
     with pytest.raises(Refusal) as refused:
         send(hub, patient, [doctor])
     assert refused.value.reason == refusals.PATIENT_CONVERSATION_ENDED
-    assert asyncio.run(notify.send_due(hub)) == 1
+    assert asyncio.run(worker.send_due(hub)) == 1
     lifecycle.close_space(hub, ins, actor=patient)
     lifecycle.reopen_space(hub, ins, actor=patient)
     assert len(read_folder(hub, patient)) == 3

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from mssante_hub.patients.export import ExportError, export_space
-from mssante_hub.reading import read_folder
+from mssante_hub.reader import read_folder
 from storage.models import AuditEvent
 from tests.conftest import add_professional
 from tests.patients.helpers import send

@@ -12,12 +12,12 @@ from sqlalchemy import select
 from crypto.envelope import unwrap_key
 from crypto.errors import IntegrityError
 from crypto.keyring import open_private_key
-from mssante_hub import refusals
+from mssante_hub.rules import refusals
 from mssante_hub.hub import Hub
 from mssante_hub.patients import lifecycle
 from mssante_hub.patients.jobs import run_daily
-from mssante_hub.reading import read_folder
-from mssante_hub.refusals import Refusal
+from mssante_hub.reader import read_folder
+from mssante_hub.rules.refusals import Refusal
 from storage.models import Account, Blob, WrappedKey
 from storage.patients import PatientArchive
 from tests.conftest import add_professional
@@ -100,7 +100,7 @@ def test_deletion_on_request_runs_within_three_months(hub):
 
 
 def test_key_rotation_still_walks_closed_spaces(hub):
-    from mssante_hub.keys import rotate_master_key
+    from mssante_hub.admin.keys import rotate_master_key
 
     patient, account_id, _, ins = _space_with_mail(hub, "rotate@courriel.example")
     before = [m.raw for m in read_folder(hub, patient)]
@@ -115,7 +115,7 @@ def test_key_rotation_still_walks_closed_spaces(hub):
 
 
 def test_cli_close_reopen_delete_and_daily_job(data_dir, capsys):
-    from mssante_hub.cli import main  # in-process: the same code as the installed command, without restarts
+    from mssante_hub.admin.cli import main  # in-process: the same code as the installed command, without restarts
 
     ins = "279035121518989"
     assert main(["patient", "add", "--data-dir", str(data_dir), "--ins", ins, "--name", "TEST Anne",

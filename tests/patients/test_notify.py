@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import select, update
 
 from crypto.envelope import decrypt_body, decrypt_summary, unwrap_key
-from mssante_hub import notify
+from mssante_hub.patients import notifications, worker
 from mssante_hub.patients import lifecycle, provision
 from storage.models import Account, AccountStatus, AuditEvent, Blob, OutboundItem, WrappedKey
 from storage.patients import NotificationState
@@ -44,7 +44,7 @@ def queued_to(hub, email: str) -> list[tuple[bytes, bytes]]:
 
 
 def send_due(hub, now=None) -> int:
-    return asyncio.run(notify.send_due(hub, now))
+    return asyncio.run(worker.send_due(hub, now))
 
 
 def test_a_notification_carries_nothing_of_the_original(hub):
@@ -87,7 +87,7 @@ def test_at_most_one_per_interval_then_a_digest(hub):
 def test_per_type_preferences(hub):
     patient, account_id = active_patient(hub, "prefs@courriel.example")
     doctor = add_professional(hub, "dr.prefs", password=None)
-    notify.set_preferences(hub, account_id, {notify.MESSAGE})
+    notifications.set_preferences(hub, account_id, {notifications.MESSAGE})
     send(hub, doctor, [patient])
     assert send_due(hub) == 0
     send(hub, doctor, [patient], subject="Agenda", attachments=[("rdv.ics", "text/calendar", b"BEGIN:VCALENDAR")])

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crypto.envelope import decrypt_body, unwrap_key
-from mssante_hub import identity
+from mssante_hub.accounts import identity
 from mssante_hub.patients import lifecycle, provision
 from mssante_hub.patients.lifecycle import CodeRefused, LifecycleError, Throttled
 from storage.models import Account, AuditEvent, Blob, Folder, OutboundItem, WrappedKey
@@ -208,7 +208,7 @@ def test_cli_patient_add_and_provision(data_dir, tmp_path, capsys):
                    "--email", "jeanne@perso.example")
     assert done.returncode == 0, done.stderr
     assert f"{ins.lower()}@" in done.stdout and "activation code:" in done.stdout
-    from mssante_hub.cli import main  # the refusals in-process (same code, no interpreter start-up)
+    from mssante_hub.admin.cli import main  # the refusals in-process (same code, no interpreter start-up)
 
     assert main(["patient", "add", "--data-dir", str(data_dir), "--ins", ins, "--name", "LEROY Jeanne",
                  "--email", "jeanne@perso.example"]) == 1

@@ -14,9 +14,9 @@ import itertools
 
 import pytest
 
-from mssante_hub import refusals
+from mssante_hub.rules import refusals
 from mssante_hub.patients import conversations
-from mssante_hub.refusals import Refusal
+from mssante_hub.rules.refusals import Refusal
 from tests.conftest import add_professional
 from tests.patients.helpers import add_patient_account, make_message, send
 

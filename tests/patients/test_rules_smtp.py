@@ -16,9 +16,9 @@ import smtplib
 
 import pytest
 
-from mssante_hub import policy, refusals
+from mssante_hub.rules import policy, refusals
 from mssante_hub.patients import lifecycle
-from mssante_hub.refusals import Refusal
+from mssante_hub.rules.refusals import Refusal
 from tests.conftest import TEST_PASSWORD, add_professional
 from tests.patients.helpers import send
 from tests.patients.test_notify import active_patient

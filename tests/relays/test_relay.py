@@ -11,7 +11,7 @@ import smtplib
 import pytest
 
 from mssante_hub import relaying
-from mssante_hub.reading import read_folder
+from mssante_hub.reader import read_folder
 from storage.models import OutboundItem
 from tests.conftest import TEST_PASSWORD
 from tests.relays.peer import free_port, start_peer

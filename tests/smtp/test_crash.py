@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mssante_hub.hub import Hub
-from mssante_hub.reading import read_folder
+from mssante_hub.reader import read_folder
 from mssante_hub.relaying import message_opener
 from storage.models import OutboundItem
 from tests.conftest import TEST_PASSWORD, add_professional

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from mssante_hub.accounts import add_account
-from mssante_hub.reading import read_folder
+from mssante_hub.accounts.mailboxes import add_account
+from mssante_hub.reader import read_folder
 from tests.dossier import builder
 from tests.smtp.messages import message
 from tests.smtp.test_submission import JEAN, logged_in

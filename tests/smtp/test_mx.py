@@ -6,7 +6,7 @@ import smtplib
 
 import pytest
 
-from mssante_hub.reading import read_folder
+from mssante_hub.reader import read_folder
 from mssante_hub.smtp import replies
 from tests.smtp.messages import message
 from tests.smtp.support import HOSPITAL_DOMAIN, REMOTE_DOMAIN

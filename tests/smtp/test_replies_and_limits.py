@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from mssante_hub.smtp import replies
-from mssante_hub.reading import read_folder
+from mssante_hub.reader import read_folder
 from tests.smtp.messages import message
 from tests.smtp.support import HOSPITAL_DOMAIN
 from tests.smtp.test_mx import ascii_reply, reply, tls_client

@@ -11,8 +11,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mssante_hub.accounts import add_account
-from mssante_hub.reading import read_folder
+from mssante_hub.accounts.mailboxes import add_account
+from mssante_hub.reader import read_folder
 from storage.models import AuditEvent
 from tests.smtp.messages import message
 

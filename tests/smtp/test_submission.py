@@ -7,7 +7,7 @@ import smtplib
 
 import pytest
 
-from mssante_hub.reading import read_folder
+from mssante_hub.reader import read_folder
 from mssante_hub.smtp import replies
 from storage.models import AuditEvent
 from tests.conftest import TEST_PASSWORD

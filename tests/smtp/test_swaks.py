@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from mssante_hub.reading import read_folder
+from mssante_hub.reader import read_folder
 from storage import messages
 from tests.conftest import TEST_PASSWORD
 

@@ -7,7 +7,7 @@ from sqlalchemy import insert, select, update
 
 from crypto.errors import IntegrityError
 from mssante_hub.delivery import Envelope, accept
-from mssante_hub.reading import NotReadable, read_as, read_folder
+from mssante_hub.reader import NotReadable, read_as, read_folder
 from storage import messages
 from storage.models import Account, Blob, Message, WrappedKey
 from tests.conftest import add_professional
@@ -92,8 +92,8 @@ def test_concurrent_deliveries_get_unique_consecutive_uids(any_hub):
 
 def test_a_mailbox_suspended_moments_ago_is_refused_for_good_not_asked_to_retry(any_hub):
     """The delivery path remembers account rows a few seconds; the write transaction reads the status again."""
-    from mssante_hub import refusals
-    from mssante_hub.refusals import Refusal
+    from mssante_hub.rules import refusals
+    from mssante_hub.rules.refusals import Refusal
 
     reader = add_professional(any_hub, "dr.suspended")
     deliver(any_hub, [reader])  # the account row is now remembered as active
@@ -110,9 +110,9 @@ def test_a_mailbox_suspended_moments_ago_is_refused_for_good_not_asked_to_retry(
 @pytest.mark.parametrize("size", [4 * 1024, 100 * 1024], ids=["prepared-by-the-writer", "prepared-in-a-parse-thread"])
 def test_small_and_large_messages_are_stored_or_refused_the_same_way(any_hub, size):
     """Messages up to delivery.PREPARE_IN_WRITER_MAX_BYTES take the writer-thread path, larger ones the parse pool."""
-    from mssante_hub import refusals
+    from mssante_hub.rules import refusals
     from mssante_hub.delivery import PREPARE_IN_WRITER_MAX_BYTES
-    from mssante_hub.refusals import Refusal
+    from mssante_hub.rules.refusals import Refusal
 
     assert (size <= PREPARE_IN_WRITER_MAX_BYTES) == (size == 4 * 1024)
     reader = add_professional(any_hub, "dr.size")

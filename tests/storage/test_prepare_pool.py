@@ -4,12 +4,12 @@ import asyncio
 
 import pytest
 
-from mssante_hub import refusals
+from mssante_hub.rules import refusals
 from mssante_hub.config import Config
-from mssante_hub.delivery import Envelope, accept
+from mssante_hub.delivery import Envelope, accept, prepare_pool
 from mssante_hub.hub import Hub
-from mssante_hub.reading import read_folder
-from mssante_hub.refusals import Refusal
+from mssante_hub.reader import read_folder
+from mssante_hub.rules.refusals import Refusal
 from tests.conftest import add_professional
 from tests.support.mail import make_message
 
@@ -37,7 +37,7 @@ def test_child_processes_prepare_store_and_refuse(pooled_hub):
         return delivered, refused.value
 
     delivered, refusal = asyncio.run(scenario())
-    assert pooled_hub.prepare_pool is not None
+    assert prepare_pool.of(pooled_hub) is not None
     assert refusal.reason == refusals.MISSING_FROM
     assert sorted(d.uids[reader] for d in delivered) == list(range(1, 13))
     subjects = sorted(m.summary["subject"] for m in read_folder(pooled_hub, reader))

@@ -17,7 +17,7 @@ START_TIMEOUT_S = 30
 
 
 def hub_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "mssante_hub.cli", *args]
+    return [sys.executable, "-m", "mssante_hub.admin.cli", *args]
 
 
 def run_cli(*args: str, input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:

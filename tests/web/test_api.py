@@ -12,9 +12,9 @@ import time
 
 from sqlalchemy import update
 
-from mssante_hub import refusals
+from mssante_hub.rules import refusals
 from mssante_hub.patients import lifecycle
-from mssante_hub.reading import read_folder
+from mssante_hub.reader import read_folder
 from storage.sessions import WebSession
 from tests.conftest import TEST_PASSWORD, add_professional
 from tests.patients.helpers import send

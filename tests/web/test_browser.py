@@ -124,7 +124,7 @@ def test_a_patient_uses_the_webmail_in_chromium(web_hub, browser):
 
 
 def _inbox(hub, address):
-    from mssante_hub.reading import read_folder
+    from mssante_hub.reader import read_folder
 
     return read_folder(hub, address)
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import tomlkit
 
 from crypto.masterkey import create_master_key_file
-from mssante_hub.accounts import add_account, add_system_account
+from mssante_hub.accounts.mailboxes import add_account, add_system_account
 from mssante_hub.config import CONFIG_FILE_NAME, Config
 from mssante_hub.hub import Hub
-from mssante_hub.tlsgen import write_self_signed
+from mssante_hub.admin.tlsgen import write_self_signed
+from mssante_hub.envelope import Channel
 from storage.models import AccountType
 
 DATA_DIR_MODE = 0o700
@@ -89,5 +90,5 @@ def _demo_welcome(hub: Hub, professional: str, patient: str) -> None:
                         "messagerie.\n\nDr Demo Médecin\n")
     sender = hub.read_sync(lambda conn: account_repo.by_address(conn, professional))
     who = delivery.Identity(professional, sender.id, sender.type)
-    envelope = delivery.Envelope(mail_from=professional, rcpt_to=(patient,), channel="submission")
+    envelope = delivery.Envelope(mail_from=professional, rcpt_to=(patient,), channel=Channel.SUBMISSION)
     asyncio.run(delivery.accept(hub, envelope, message.as_bytes().replace(b"\n", b"\r\n"), who))

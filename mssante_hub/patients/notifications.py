@@ -1,7 +1,7 @@
 """Content-free notifications to patients' personal addresses (DOMAIN.md §5.7).
 
 A delivery to a patient only marks the kind of news as pending, in the delivery's
-own transaction. :func:`send_due` then mails each patient with pending news at most
+own transaction. The notification worker (patients/worker.py) then mails each patient with pending news at most
 once per `notify.interval_minutes` (later news waits and goes in one digest): a
 fixed text, in French then English, that names the kinds of news and nothing of
 the original message — not its sender, subject, body or file names.
@@ -9,16 +9,17 @@ the original message — not its sender, subject, body or file names.
 
 from __future__ import annotations
 
-import datetime as dt
+from typing import TYPE_CHECKING
+
 from email.message import EmailMessage
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mssante_hub import audit
-from mssante_hub.hub import Hub
-from storage.models import Account, AccountStatus
-from storage.patients import NotificationState, PatientProfile
+from storage.patients import NotificationState
+
+if TYPE_CHECKING:
+    from mssante_hub.hub import Hub
 
 MESSAGE = "message"
 DOCUMENT = "document"
@@ -53,7 +54,7 @@ def kind_of(message: EmailMessage) -> str:
     return MESSAGE
 
 
-def _words(value: str) -> set[str]:
+def words(value: str) -> set[str]:
     return {w for w in value.split() if w}
 
 
@@ -67,17 +68,17 @@ def mark_pending(conn: Connection, account_id: int, kind: str) -> None:
     _ensure_row(conn, account_id)
     row = conn.execute(select(NotificationState.disabled, NotificationState.pending)
                        .where(NotificationState.account_id == account_id)).one()
-    if kind in _words(row.disabled) or kind in _words(row.pending):
+    if kind in words(row.disabled) or kind in words(row.pending):
         return
     conn.execute(update(NotificationState).where(NotificationState.account_id == account_id)
-                 .values(pending=" ".join(sorted(_words(row.pending) | {kind}))))
+                 .values(pending=" ".join(sorted(words(row.pending) | {kind}))))
 
 
 def disabled_kinds(conn: Connection, account_id: int) -> set[str]:
     """The kinds of news this patient switched off."""
     value = conn.execute(select(NotificationState.disabled)
                          .where(NotificationState.account_id == account_id)).scalar()
-    return _words(value or "")
+    return words(value or "")
 
 
 def set_preferences(hub: Hub, account_id: int, disabled: set[str]) -> None:
@@ -110,48 +111,3 @@ def notification_text(kinds: list[str], portal: str) -> tuple[str, str]:
         "This e-mail holds no health information.\n"
     )
     return "Du nouveau dans votre espace santé / News in your health space", body
-
-
-def _due(conn: Connection, cutoff: dt.datetime) -> list:
-    return conn.execute(
-        select(NotificationState.account_id, NotificationState.pending, Account.ins, PatientProfile.traits)
-        .join(Account, Account.id == NotificationState.account_id)
-        .join(PatientProfile, PatientProfile.account_id == NotificationState.account_id)
-        .where(NotificationState.pending != "", Account.status == AccountStatus.ACTIVE.value,
-               (NotificationState.last_sent_at.is_(None)) | (NotificationState.last_sent_at <= cutoff))
-        .order_by(NotificationState.account_id).limit(SEND_BATCH)
-    ).all()
-
-
-async def send_due(hub: Hub, now: dt.datetime | None = None) -> int:
-    """Mail every patient whose news is due; returns how many were notified."""
-    from mssante_hub import delivery
-    from mssante_hub.patients import derived_keys, notices
-
-    now = now or dt.datetime.now(dt.timezone.utc)
-    cutoff = now - dt.timedelta(minutes=hub.config.get("notify.interval_minutes"))
-    rows = await hub.read(lambda conn: _due(conn, cutoff))
-    ctx = notices.Context.of(hub)
-    sent = 0
-    for row in rows:
-        kinds = [k for k in KINDS if k in _words(row.pending)]
-        personal = derived_keys.open_traits(hub, row.ins, row.traits).get("email")
-        if personal and kinds:
-            subject, body = notification_text(kinds, ctx.portal)
-            raw, _ = notices.system_mail(ctx, personal, subject, body, now)
-            await delivery.accept(hub, delivery.Envelope(mail_from=ctx.sender, rcpt_to=(personal,)), raw)
-            sent += 1
-        await hub.write(lambda conn, row=row, kinds=kinds: _sent(conn, row.account_id, kinds, now))
-    return sent
-
-
-def _sent(conn: Connection, account_id: int, kinds: list[str], now: dt.datetime) -> None:
-    # News that arrived while this one was being sent stays pending for the next digest.
-    pending = conn.execute(select(NotificationState.pending)
-                           .where(NotificationState.account_id == account_id)).scalar_one_or_none()
-    if pending is None:
-        return
-    conn.execute(update(NotificationState).where(NotificationState.account_id == account_id)
-                 .values(pending=" ".join(sorted(_words(pending) - set(kinds))), last_sent_at=now))
-    audit.record(conn, actor="notify", actor_type="SYSTEM", action=audit.NOTIFY, subject_account_id=account_id,
-                 target=f"kinds:{'+'.join(kinds)}")

@@ -22,15 +22,21 @@ from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import Connection
 
-from mssante_hub import audit, identity, notify, refusals
-from mssante_hub.identity import Party
+from mssante_hub import audit
+
+from mssante_hub.accounts import identity
+
+from mssante_hub.patients import notifications
+
+from mssante_hub.rules import refusals
+from mssante_hub.accounts.identity import Party
+from mssante_hub.envelope import MAX_ADDRESS_CHARS, NOT_SENDING, Channel, Envelope, Identity
 from mssante_hub.patients import conversations
-from mssante_hub.refusals import Refusal
+from mssante_hub.rules.refusals import Refusal
 from storage import accounts as account_repo
 from storage.models import AccountStatus
 
 if TYPE_CHECKING:
-    from mssante_hub.delivery import Envelope, Identity
     from mssante_hub.hub import Hub
 
 Write = Callable[[Connection], None]
@@ -43,8 +49,6 @@ END_HEADER = "X-MSS-MES"
 END_VALUE = "FIN"
 END_SUBJECT = "[FIN]"
 # The sender filing its own copy (the webmail's Sent folder), like IMAP APPEND: not sending.
-FILING = "filing"
-NOT_SENDING_CHANNELS = frozenset({"imap", FILING})
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def check(hub: "Hub", envelope: "Envelope", who: "Identity | None", message: Ema
     # The recipient count is checked by delivery.accept before the message is even parsed.
     if not local and not remote:
         raise Refusal(refusals.NO_RECIPIENTS)
-    if envelope.channel in NOT_SENDING_CHANNELS:
+    if envelope.channel in NOT_SENDING:
         return Decision(local=local, remote=remote)
     patient_domain = hub.config.get("hub.patient_domain").lower()
     if not _involves_a_patient(envelope, who, local, patient_domain):
@@ -135,7 +139,7 @@ def _look_up(conn: Connection, hub: "Hub", envelope: "Envelope", who: "Identity 
 def _sender(hub: "Hub", envelope: "Envelope", who: "Identity | None", address: str,
             found: dict[str, tuple[int, str, str]]) -> Party:
     local = hub.is_local(address) if address else False
-    if local and address in found and (who is not None or envelope.channel in ("internal", "web")):
+    if local and address in found and (who is not None or envelope.channel in (Channel.INTERNAL, Channel.WEB)):
         account_id, type_, _ = found[address]
         return Party(address, type_, account_id)
     patient_domain = hub.config.get("hub.patient_domain").lower()
@@ -200,7 +204,7 @@ def ends_conversation(message: EmailMessage) -> bool:
 def _reply_addresses(message: EmailMessage) -> list[str]:
     values = [str(v) for v in message.get_all("Reply-To", [])]
     pairs = email.utils.getaddresses(values)[:MAX_REPLY_TO_ADDRESSES]
-    return [a.strip().lower() for _, a in pairs if "@" in a and len(a) <= 320]
+    return [a.strip().lower() for _, a in pairs if "@" in a and len(a) <= MAX_ADDRESS_CHARS]
 
 
 def _display_name(message: EmailMessage, fallback: str) -> str:
@@ -228,7 +232,7 @@ def _professional_writes(hub: "Hub", known: _Known, message: EmailMessage, local
     contact_addresses = _reply_addresses(message) or [sender.address]
     # A local account's own name wins over whatever its From field claims.
     name = known.sender_name or _display_name(message, sender.address.partition("@")[0])
-    kind = notify.kind_of(message)
+    kind = notifications.kind_of(message)
     pharmacy = known.sender_is_pharmacy
 
     return [_ConversationWrite(tuple(patients), sender.address, sender.type, ending, tuple(contact_addresses),
@@ -258,4 +262,4 @@ class _ConversationWrite:
             else:
                 conversations.record_professional_message(conn, patient_id, list(self.contact_addresses),
                                                           self.sender, self.name, self.pharmacy, now)
-            notify.mark_pending(conn, patient_id, self.kind)
+            notifications.mark_pending(conn, patient_id, self.kind)

@@ -14,8 +14,11 @@ import datetime as dt
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from mssante_hub import audit, identity
+from mssante_hub import audit
+
+from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
+from mssante_hub.envelope import Channel
 from storage import sessions
 from storage.models import Account, AccountStatus, AuditEvent
 from storage.patients import InactivityWarning
@@ -76,7 +79,7 @@ async def check_inactive_mailboxes(hub: Hub, now: dt.datetime | None = None) -> 
     ctx = notices.Context.of(hub)
     for account_id, address, suspend_on in to_warn:
         raw, _ = notices.inactivity_warning(ctx, address, suspend_on, now)
-        await delivery.accept(hub, delivery.Envelope(mail_from=ctx.sender, rcpt_to=(address,)), raw)
+        await delivery.accept(hub, delivery.Envelope(mail_from=ctx.sender, rcpt_to=(address,), channel=Channel.INTERNAL), raw)
 
         def warned(conn: Connection, account_id: int = account_id) -> None:
             conn.execute(delete(InactivityWarning).where(InactivityWarning.account_id == account_id))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from mssante_hub.config import LISTENER_NAMES, ConfigError
 from mssante_hub.hub import Hub
-from mssante_hub.listeners import Listener
+from mssante_hub.admin.listeners import Listener
 
-log = logging.getLogger("mssante_hub.service")
+log = logging.getLogger("mssante_hub.admin.service")
 
 # Listener name -> module with `async def start(hub, host, port, reactor) -> Listener`.
 FRONT_DOORS: dict[str, str] = {

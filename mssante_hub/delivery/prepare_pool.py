@@ -16,22 +16,22 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+import weakref
 from pathlib import Path
 from typing import Any
+
+from mssante_hub.delivery.prepare import prepare
+from mssante_hub.hub import Hub
 
 _HUB: Any = None  # the child's own Hub, opened once by the initializer
 
 
 def _open_child_hub(data_dir: str) -> None:
     global _HUB
-    from mssante_hub.hub import Hub
-
     _HUB = Hub.open(Path(data_dir), upgrade_schema=False)
 
 
 def _prepare_in_child(*args: Any) -> Any:
-    from mssante_hub.delivery import prepare
-
     return prepare(_HUB, *args)
 
 
@@ -47,3 +47,19 @@ class PreparePool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+_POOLS: "weakref.WeakKeyDictionary[Hub, PreparePool]" = weakref.WeakKeyDictionary()
+
+
+def of(hub: Hub) -> PreparePool | None:
+    """The hub's child processes for prepare() when `limits.parse_processes` > 0, started on first use
+    and closed with the hub."""
+    processes = hub.config.get("limits.parse_processes")
+    if not processes:
+        return None
+    pool = _POOLS.get(hub)
+    if pool is None:
+        pool = _POOLS[hub] = PreparePool(hub.config.data_dir, processes)
+        hub.closers.append(pool.close)
+    return pool

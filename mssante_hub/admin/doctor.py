@@ -8,7 +8,7 @@ from crypto.errors import IntegrityError, MasterKeyError
 from crypto.masterkey import group_or_other_can_read
 from mssante_hub.config import Config, ConfigError
 from mssante_hub.hub import Hub, open_master_key
-from mssante_hub.tlsgen import certificate_problems
+from mssante_hub.admin.tlsgen import certificate_problems
 from storage import database
 
 

@@ -39,7 +39,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from mssante_hub.datadir import add_demo_accounts, init_data_dir
+    from mssante_hub.admin.datadir import add_demo_accounts, init_data_dir
     from mssante_hub.hub import Hub
 
     config = init_data_dir(args.data_dir, args.domain, args.patient_domain, args.storage_url)
@@ -64,13 +64,13 @@ def _parse_listen(values: list[str]) -> dict[str, str]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from mssante_hub.service import serve
+    from mssante_hub.admin.service import serve
 
     return serve(args.data_dir, _parse_listen(args.listen))
 
 
 def cmd_account_add(args: argparse.Namespace) -> int:
-    from mssante_hub.accounts import add_account
+    from mssante_hub.accounts.mailboxes import add_account
     from mssante_hub.hub import Hub
 
     password = _read_password(args)
@@ -83,7 +83,7 @@ def cmd_account_add(args: argparse.Namespace) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from mssante_hub.hub import Hub
-    from mssante_hub.keys import rotate_master_key
+    from mssante_hub.admin.keys import rotate_master_key
 
     with Hub.open(args.data_dir) as hub:
         count = rotate_master_key(hub, progress=not args.quiet)
@@ -109,7 +109,7 @@ def cmd_whitelist_load(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from mssante_hub.doctor import diagnose
+    from mssante_hub.admin.doctor import diagnose
 
     problems = diagnose(args.data_dir)
     for problem in problems:
@@ -204,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback, for operators
-        from mssante_hub.accounts import AccountError
-        from mssante_hub.datadir import DataDirError
-        from mssante_hub.service import ServeError
+        from mssante_hub.accounts.mailboxes import AccountError
+        from mssante_hub.admin.datadir import DataDirError
+        from mssante_hub.admin.service import ServeError
 
         known = (ConfigError, MasterKeyError, IntegrityError, AccountError, DataDirError, ServeError, OSError)
         if not isinstance(exc, known):

@@ -1,0 +1,1 @@
+"""Mailboxes and sign-in: creation, identifiers (INS, idNatPS), passwords, tokens, throttling, inactivity."""

@@ -1,0 +1,1 @@
+"""The operator's commands: init, serve, doctor, key rotation, TLS certificates."""

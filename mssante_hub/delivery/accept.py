@@ -1,0 +1,125 @@
+"""accept(): the orchestration of the one path every incoming message takes.
+
+parse under limits -> rules -> encrypt once -> wrap the content key for each reader
+(delivery/prepare.py) -> the store step (storage/deliveries.py) in ONE transaction,
+group-committed. Only when that transaction is durable does :func:`accept` return; front
+doors say yes (SMTP 250, IMAP OK, HTTP 201) after it and never before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+from typing import Callable
+
+from sqlalchemy import Connection
+
+from mssante_hub.delivery import prepare_pool
+from mssante_hub.delivery.prepare import Prepared, prepare
+from mssante_hub.envelope import Delivered, Envelope, Identity
+from mssante_hub.hub import Hub
+from mssante_hub.rules import policy, refusals
+from mssante_hub.rules.refusals import Refusal
+from storage import deliveries
+
+# Messages up to this size are parsed, checked and encrypted in the group committer's
+# thread (see accept); larger ones in the parse threads. ~1 ms of work at this size.
+PREPARE_IN_WRITER_MAX_BYTES = 64 * 1024
+log = logging.getLogger(__name__)
+
+
+def _split_recipients(hub: Hub, rcpt_to: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    local, remote, seen = [], [], set()
+    for rcpt in rcpt_to:
+        key = rcpt.lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        (local if hub.is_local(key) else remote).append(key)
+    return local, remote
+
+
+def _store_many(conn: Connection, items: list[Prepared]) -> list[list[int | None]]:
+    """The committer's batch function: the store step, its refusals worded by the rules."""
+    try:
+        return deliveries.store_many(conn, [item.unit for item in items])
+    except deliveries.Unavailable as missing:
+        if missing.status is None:
+            raise Refusal(refusals.MAILBOX_UNAVAILABLE, f"no folder {missing.folder!r}") from None
+        # Changed since prepare() looked (its view of the account may be a few seconds old):
+        # refused for what the mailbox is now, as RCPT would have been.
+        account_type = next((i.account_types[missing.address] for i in items if missing.address in i.account_types),
+                            None)
+        raise Refusal(policy.recipient_reason(account_type, missing.status) or refusals.MAILBOX_UNAVAILABLE,
+                      missing.address) from None
+
+
+def _prepare_then_store(hub: Hub, done: concurrent.futures.Future, prepare_it: Callable[[], Prepared]) -> None:
+    """In a parse thread: prepare, then queue the unit for the committer, which resolves `done`."""
+    try:
+        prepared = prepare_it()
+    except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller (Refusal, mostly)
+        if done.set_running_or_notify_cancel():
+            done.set_exception(exc)
+        return
+    hub.committer.submit_batched(_store_many, prepared, done)
+
+
+def _keeping(holder: list, prepare_it: Callable[[], Prepared]) -> Prepared:
+    prepared = prepare_it()
+    holder.append(prepared)
+    return prepared
+
+
+async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | None = None) -> Delivered:
+    """Parse, check, encrypt and store one message durably, or raise Refusal.
+
+    A refused message leaves nothing behind: all writes are in one transaction.
+    """
+    if max(envelope.declared_size or 0, len(raw)) > hub.limits.max_message_bytes:
+        raise Refusal(refusals.MESSAGE_TOO_BIG)
+    local, remote = _split_recipients(hub, envelope.rcpt_to)
+    if len(local) + len(remote) > hub.config.get("limits.max_recipients"):
+        raise Refusal(refusals.TOO_MANY_RECIPIENTS)
+    pool = prepare_pool.of(hub)
+    if pool is not None:
+        prepared = await pool.prepare(envelope, raw, local, remote, identity)
+        uids = await hub.write_batched(_store_many, prepared)
+    else:
+        # The loop wakes once, when the message is committed (or refused), not also in between.
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        prepare_it = functools.partial(prepare, hub, envelope, raw, local, remote, identity)
+        if len(raw) <= PREPARE_IN_WRITER_MAX_BYTES:
+            # A small message is prepared by the writer thread itself, just before its batch: handing it
+            # to a parse thread first cost more than preparing it (each hand-over between threads waits
+            # for the GIL and for the other thread to be scheduled: ~2 ms on a small virtual machine).
+            holder: list[Prepared] = []
+            hub.committer.submit_batched(_store_many, None, done, before=functools.partial(_keeping, holder, prepare_it))
+            uids = await asyncio.wrap_future(done)
+            prepared = holder[0]
+        else:
+            # A large one is parsed and encrypted in a parse thread, so that it never holds up the writer.
+            holder = []
+            hub.parse_pool.submit(_prepare_then_store, hub, done, functools.partial(_keeping, holder, prepare_it))
+            uids = await asyncio.wrap_future(done)
+            prepared = holder[0]
+    places = prepared.unit.placements
+    recipients = {places[i].address: uids[i] for i in range(prepared.recipient_places)}
+    copy_uid = uids[prepared.recipient_places] if len(places) > prepared.recipient_places else None
+    result = Delivered(prepared.unit.body.blob_id, recipients, tuple(prepared.remote), copy_uid)
+    _tell_listeners(hub, result)
+    return result
+
+
+def _tell_listeners(hub: Hub, result: Delivered) -> None:
+    """After the commit: a listener's failure is logged and counted, never turned into a refusal (the
+    message is durable; a 4xx now would make the sender deliver it twice)."""
+    for listener in hub.delivery_listeners:
+        try:
+            listener(result)
+        except Exception as exc:  # noqa: BLE001 - the exception type only: its text may quote content
+            hub.listener_failures += 1
+            log.error("after-delivery listener %s failed (%s)", getattr(listener, "__qualname__", "?"),
+                      type(exc).__name__)

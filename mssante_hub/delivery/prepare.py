@@ -1,0 +1,91 @@
+"""The read-only half of a delivery: parse under limits, apply the rules, encrypt once, wrap the key
+for each reader, and describe the writes (storage/deliveries.py) that the store step will make.
+
+Kept off the event loop as a whole: libsodium releases the GIL, and taking it back on a busy
+loop thread costs milliseconds per call. Reads only; returns plain data (picklable: the
+prepare pool runs it in child processes).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+
+from crypto.envelope import encrypt_message, wrap_key
+from mssante_hub import audit
+from mssante_hub.envelope import Envelope, Identity
+from mssante_hub.hub import Hub
+from mssante_hub.mime import parse, summary_fields
+from mssante_hub.rules import policy, refusals
+from mssante_hub.rules.refusals import Refusal
+from storage import accounts as account_repo
+from storage import deliveries
+from storage.models import AccountStatus
+
+SEEN = "\\Seen"
+
+
+@dataclass
+class Prepared:
+    """A message ready to store: its unit of writes, and what the caller reports back."""
+
+    unit: deliveries.Unit
+    readers: dict[str, account_repo.AccountRow]  # local recipients
+    remote: list[str]
+    recipient_places: int  # the first this many placements are the recipients'; a sent copy follows
+    account_types: dict[str, str] = field(default_factory=dict)  # address -> type, to word a late refusal
+
+
+def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: list[str],
+            identity: Identity | None = None, actor: str = "") -> Prepared:
+    message = parse(raw, hub.limits)
+    decision = policy.check(hub, envelope, identity, message, local, remote)
+    if decision.accounts is not None:
+        readers = {a: decision.accounts[a] for a in decision.local if a in decision.accounts}
+    else:
+        readers = hub.accounts_by_address(decision.local)
+    for address in decision.local:
+        account = readers.get(address)
+        if account is None:
+            raise Refusal(refusals.UNKNOWN_RECIPIENT, address)
+        if account.status != AccountStatus.ACTIVE.value:
+            raise Refusal(refusals.MAILBOX_UNAVAILABLE, address)
+    key_holders = {a.id: a for a in readers.values()}
+    placements = [deliveries.Placement(address, account.id, envelope.folder, envelope.flags)
+                  for address, account in readers.items()]
+    recipient_places = len(placements)
+    if envelope.sent_copy and identity is not None:
+        sender = hub.accounts_by_address([identity.address]).get(identity.address)
+        if sender is not None:
+            key_holders[sender.id] = sender
+            placements.append(deliveries.Placement(identity.address, sender.id, envelope.sent_copy, SEEN,
+                                                   optional=True))
+    if decision.remote:
+        system = hub.system_account()
+        if system is None:
+            raise Refusal(refusals.TEMPORARY_FAILURE, "no relay key")
+        key_holders[system.id] = system
+    summary = json.dumps(summary_fields(message), ensure_ascii=False).encode()
+    sealed = encrypt_message(secrets.token_hex(16), raw, summary)
+    wrapped = [
+        deliveries.Reader(a.id, wrap_key(sealed.content_key, sealed.blob_id, hub.keyring.public_key(a.public_key)))
+        for a in key_holders.values()
+    ]
+    actor = actor or (identity.address if identity else envelope.mail_from or "<>")
+    dsn = envelope.dsn
+    queued, traces = [], []
+    for rcpt in decision.remote:
+        rcpt_dsn = envelope.rcpt_dsn.get(rcpt, {})
+        queued.append(deliveries.Queued(rcpt, envelope.mail_from, rcpt_dsn.get("notify", dsn.get("notify", "")),
+                                        dsn.get("ret", ""), dsn.get("envid", ""), rcpt_dsn.get("orcpt", "")))
+        traces.append(deliveries.Trace(actor, envelope.channel.value, audit.SEND, None,
+                                       f"blob:{sealed.blob_id} to:{rcpt.rpartition('@')[2]}", "queued"))
+    unit = deliveries.Unit(
+        body=deliveries.Body(sealed.blob_id, sealed.body, sealed.summary, len(raw)),
+        readers=wrapped, placements=placements, queued=queued, traces=traces,
+        placement_trace=(actor, envelope.channel.value, audit.DELIVER),
+        internal_date=envelope.internal_date, writes=list(decision.writes),
+    )
+    return Prepared(unit, readers, list(decision.remote), recipient_places,
+                    {address: account.type for address, account in readers.items()})
