@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 
-from crypto.envelope import decrypt_body, unwrap_key
 from mssante_hub import delivery
 from mssante_hub.hub import Hub
+from mssante_hub.reader import Reader
+from storage import messages
 from mssante_hub.envelope import Channel
 from relays.client import client_context
 from relays.routing import DnsSettings, parse_servers
@@ -48,8 +49,7 @@ def message_opener(hub: Hub):
         if found is None:
             raise LookupError(f"blob {blob_id} holds no key for the relay")
         body, wrapped = found
-        private = hub.keyring.private_key(system.key_id, system.sealed_private_key)
-        return decrypt_body(unwrap_key(wrapped, blob_id, private), blob_id, body)
+        return Reader.of(hub, system).body(messages.StoredBody(blob_id, wrapped, body))
 
     return open_message
 

@@ -326,6 +326,15 @@ def locate(conn: Connection, account_id: int, message_id: int) -> Located | None
 
 
 @dataclass(frozen=True)
+class StoredBody:
+    """A body and the one wrapped key a reader holds for it (the relay's read of a queued message)."""
+
+    blob_id: str
+    wrapped: bytes | None
+    body: bytes
+
+
+@dataclass(frozen=True)
 class ReadableMessage:
     message_id: int
     uid: int

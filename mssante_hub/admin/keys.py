@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from crypto.aead import new_key
 from crypto.errors import MasterKeyError
-from crypto.keyring import open_private_key, seal_private_key
+from crypto.keyring import Keyring
 from crypto.masterkey import write_private_file
 from mssante_hub import audit
 from mssante_hub.hub import PENDING_MASTER_KEY_SUFFIX, Hub
@@ -32,8 +32,8 @@ def rotate_master_key(hub: Hub, progress: bool = True) -> int:
         raise MasterKeyError(f"the master key comes from ${env_var}; rotate it where it is kept, not here")
     key_file = hub.config.path_setting("keys.master_key_file")
     pending = Path(str(key_file) + PENDING_MASTER_KEY_SUFFIX)
-    old = hub.keyring.master_key
     new = new_key()
+    new_keyring = Keyring(new)
     write_private_file(pending, new.hex().encode() + b"\n")
     rotated = 0
     with hub.engine.connect().execution_options(**{WRITER_OPTION: True}) as conn, conn.begin():
@@ -41,8 +41,7 @@ def rotate_master_key(hub: Hub, progress: bool = True) -> int:
         with tqdm(total=total, unit="key", desc="re-sealing account keys", disable=not progress) as bar:
             updates: list[tuple[int, bytes]] = []
             for account_id, key_id, sealed in account_repo.iter_sealed_keys(conn):
-                private = open_private_key(old, key_id, sealed)
-                updates.append((account_id, seal_private_key(new, key_id, private)))
+                updates.append((account_id, hub.keyring.reseal_for(new_keyring, key_id, sealed)))
                 if len(updates) >= ROTATION_BATCH:
                     account_repo.replace_sealed_keys(conn, updates)
                     bar.update(len(updates))

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from sqlalchemy import Connection
 
 from mssante_hub import audit
+from mssante_hub.reader import Reader
 from mssante_hub.imap import responses, wire
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import SyntaxProblem, astring, decode_mailbox, encode_mailbox
@@ -103,13 +104,13 @@ async def shared_listing(s: Session) -> list[tuple[str, folders.FolderRow, str]]
     return await s.hub.read(read)
 
 
-def private_key_of(s: Session, owner: AccountRow):
-    """The key that opens the owner's messages (cached for the session)."""
+def reader_of(s: Session, owner: AccountRow) -> Reader:
+    """The reader that opens the owner's messages (kept for the session)."""
     if owner.id == s.account.id:
-        return s.private_key
-    cache = s.__dict__.setdefault("_owner_keys", {})
+        return s.reader
+    cache = s.__dict__.setdefault("_owner_readers", {})
     if owner.id not in cache:
-        cache[owner.id] = s.hub.keyring.private_key(owner.key_id, owner.sealed_private_key)
+        cache[owner.id] = Reader.of(s.hub, owner)
     return cache[owner.id]
 
 

@@ -18,6 +18,7 @@ import time
 
 from mssante_hub import audit
 from mssante_hub.hub import Hub
+from mssante_hub.reader import Reader
 from mssante_hub.imap import responses
 from mssante_hub.imap.capabilities import BEARER_MECHANISMS
 from mssante_hub.imap.server import AUTH, UNAUTH, Bad, No, Session, command
@@ -120,7 +121,7 @@ async def _log_in(s: Session, address: str, account: account_repo.AccountRow | N
             subject_account_id=account.id if account else None, target=f"imap from:{peer}", outcome="refused"))
         raise No(responses.NO_AUTH_FAILED)
     s.account = account
-    s.private_key = s.hub.keyring.private_key(account.key_id, account.sealed_private_key)
+    s.reader = Reader.of(s.hub, account)
     s.state = AUTH
     s.setTimeout(s.POSTAUTH_TIMEOUT)
     peer = s.transport.getPeer()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from crypto.envelope import decrypt_body, unwrap_key
+from mssante_hub.reader import Reader
 from mssante_hub.imap import acl, mimetree, qresync, responses, wire
 from mssante_hub.imap.messages import selected_uids
 from mssante_hub.imap.server import SELECTED, Bad, Session, command
@@ -126,7 +126,7 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         s.emit(_lines_from_view(view, uids, [i.name for i in items]))
         return responses.OK_DONE
     with_body = any(i.needs_body for i in items)
-    reader_id, private = view.owner.id, acl.private_key_of(s, view.owner)
+    reader_id, reader = view.owner.id, acl.reader_of(s, view.owner)
     snapshot = {u: (view.seq_of(u), view.flag_text(u), view.modseqs.get(u, 0)) for u in uids}
 
     with_date = any(i.name == b"INTERNALDATE" for i in items)
@@ -136,7 +136,7 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
             rows = messages.fetch_bodies(conn, reader_id, view.id, uids)
         else:
             rows = messages.fetch_rows(conn, reader_id, view.id, uids, with_body)
-        return [_answer(row, snapshot[row.uid], items, private, row.uid in seen_now) for row in rows
+        return [_answer(row, snapshot[row.uid], items, reader, row.uid in seen_now) for row in rows
                 if row.uid in snapshot]
 
     for line in await s.hub.read(work):
@@ -171,14 +171,11 @@ def _lines_from_view(view, uids: list[int], names: list[bytes]) -> bytes:
     return b"".join([template % (seq, *[get(u) for get in getters]) for u, seq in zip(uids, seqs) if seq is not None])
 
 
-def _answer(row: messages.FetchRow, known: tuple, items: list[Item], private, add_flags: bool) -> bytes:
+def _answer(row: messages.FetchRow, known: tuple, items: list[Item], reader: Reader, add_flags: bool) -> bytes:
     seq, flags, modseq = known
     raw = entity = None
     if row.body is not None:
-        if row.wrapped is None:
-            raw = b""
-        else:
-            raw = decrypt_body(unwrap_key(row.wrapped, row.blob_id, private), row.blob_id, row.body)
+        raw = reader.body(row) if reader.can_open(row) else b""
         # The MIME tree only when an item looks inside: BODY[] and RFC822 need the bytes alone.
         if any(i.name not in WHOLE_MESSAGE_ITEMS and not (i.bracket and i.section == b"") for i in items):
             entity = mimetree.parse(raw)

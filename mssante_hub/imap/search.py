@@ -11,12 +11,11 @@ import datetime as dt
 import email
 import email.policy
 import email.utils
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import and_, not_, or_, select
 
-from crypto.envelope import decrypt_body, decrypt_summary, unwrap_key
+from mssante_hub.reader import Reader
 from mssante_hub.imap import acl, responses, wire
 from mssante_hub.imap.server import SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, String, format_uid_set, is_atom, number, parse_date, parse_sequence_set
@@ -181,24 +180,24 @@ def to_sql(node: Node):
 class _Row:
     """One candidate message, with its summary and body opened only if asked."""
 
-    def __init__(self, row, private) -> None:
-        self.row, self.private, self._key = row, private, None
+    def __init__(self, row, reader: Reader) -> None:
+        self.row, self.reader, self._key = row, reader, None
         self._summary: dict | None = None
         self._message = None
 
     def key(self) -> bytes:
         if self._key is None:
-            self._key = unwrap_key(self.row.wrapped, self.row.blob_id, self.private)
+            self._key = self.reader.key(self.row)
         return self._key
 
     def summary(self) -> dict:
         if self._summary is None:
-            self._summary = json.loads(decrypt_summary(self.key(), self.row.blob_id, self.row.summary))
+            self._summary = self.reader.summary(self.row, self.key())
         return self._summary
 
     def message(self):
         if self._message is None:
-            raw = decrypt_body(self.key(), self.row.blob_id, self.row.body)
+            raw = self.reader.body(self.row, self.key())
             self._message = email.message_from_bytes(raw, policy=email.policy.default)
         return self._message
 
@@ -258,7 +257,7 @@ def matches(node: Node, r: _Row) -> bool:
     return False
 
 
-def run(conn, folder_id: int, reader_id: int, private, tree: Node) -> list[tuple[int, int]]:
+def run(conn, folder_id: int, reader_id: int, reader: Reader, tree: Node) -> list[tuple[int, int]]:
     """(uid, modseq) of matching messages, ascending."""
     where = to_sql(tree)
     residual = None
@@ -280,7 +279,7 @@ def run(conn, folder_id: int, reader_id: int, private, tree: Node) -> list[tuple
         query = query.where(where)
     out = []
     for row in conn.execute(query.order_by(Message.uid)):
-        if residual is None or (row.wrapped is not None and matches(residual, _Row(row, private))):
+        if residual is None or (row.wrapped is not None and matches(residual, _Row(row, reader))):
             out.append((row.uid, row.modseq))
     return out
 
@@ -305,8 +304,8 @@ async def search(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         nodes.append(parser.key())
     tree = nodes[0] if len(nodes) == 1 else Node("and", children=nodes)
     view = s.selected
-    reader_id, private = view.owner.id, acl.private_key_of(s, view.owner)
-    found = await s.hub.read(lambda conn: run(conn, view.id, reader_id, private, tree))
+    reader_id, reader = view.owner.id, acl.reader_of(s, view.owner)
+    found = await s.hub.read(lambda conn: run(conn, view.id, reader_id, reader, tree))
     found = [(u, m) for u, m in found if view.seq_of(u) is not None]
     numbers = [u if uid else view.seq_of(u) for u, _ in found]
     modseq = max((m for _, m in found), default=0) if "modseq" in _kinds(tree) else None

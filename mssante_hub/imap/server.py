@@ -90,7 +90,7 @@ class Session(IMAP4Server):
         self.paused = False
         self.tls_active = implicit_tls
         self.account: AccountRow | None = None
-        self.private_key = None
+        self.reader = None  # mssante_hub.reader.Reader of the logged-in account
         self.selected: SelectedFolder | None = None
         self.enabled: set[bytes] = set()
         self.dirty = False

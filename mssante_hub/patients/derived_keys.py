@@ -32,8 +32,7 @@ def _derived(hub: Hub, label: bytes) -> bytes:
     system = hub.system_account()
     if system is None:
         raise RuntimeError("the hub has no system account; run mssante-hub init")
-    root = bytes(hub.keyring.private_key(system.key_id, system.sealed_private_key))
-    key = hmac.new(root, label, hashlib.sha256).digest()
+    key = hub.keyring.derive(system.key_id, system.sealed_private_key, label)
     with _lock:
         _cache.setdefault(hub, {})[label] = key
     return key

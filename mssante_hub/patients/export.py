@@ -25,7 +25,7 @@ from crypto.masterkey import write_private_file
 from mssante_hub import audit
 from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
-from mssante_hub.reader import open_message
+from mssante_hub.reader import Reader, open_message
 from storage import accounts as account_repo
 from storage import messages
 from storage.models import Account, Folder
@@ -47,15 +47,16 @@ def _safe_folder(name: str) -> str:
 def build_archive(hub: Hub, account_id: int) -> tuple[bytes, int]:
     """(tar bytes, number of items): every message of every folder, decrypted, and a manifest."""
     with hub.engine.connect() as conn:
-        reader = account_repo.by_id(conn, account_id)
+        account = account_repo.by_id(conn, account_id)
         folders = conn.execute(select(Folder.id, Folder.name).where(Folder.account_id == account_id)
                                .order_by(Folder.name)).all()
         stored = [(f.name, m) for f in folders for m in messages.messages_in_folder(conn, account_id, f.id)]
+    reader = Reader.of(hub, account)
     buffer = io.BytesIO()
     manifest = []
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for folder, message in stored:
-            opened = open_message(hub, reader, message)
+            opened = open_message(reader, message)
             path = f"{_safe_folder(folder)}/{opened.uid}.eml"
             info = tarfile.TarInfo(path)
             info.size = len(opened.raw)
@@ -63,7 +64,7 @@ def build_archive(hub: Hub, account_id: int) -> tuple[bytes, int]:
             tar.addfile(info, io.BytesIO(opened.raw))
             manifest.append(dict(folder=folder, uid=opened.uid, path=path, size=len(opened.raw),
                                  sha256=hashlib.sha256(opened.raw).hexdigest(), flags=opened.flags))
-        data = json.dumps({"address": reader.address, "items": manifest}, ensure_ascii=False, indent=1).encode()
+        data = json.dumps({"address": account.address, "items": manifest}, ensure_ascii=False, indent=1).encode()
         info = tarfile.TarInfo("manifest.json")
         info.size = len(data)
         info.mode = 0o600

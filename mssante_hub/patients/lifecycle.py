@@ -16,7 +16,6 @@ from nacl.public import PrivateKey
 from sqlalchemy import Connection, delete, select, update
 
 from crypto import aead
-from crypto.keyring import open_private_key, seal_private_key
 from mssante_hub import audit
 from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
@@ -200,7 +199,7 @@ def close_space(hub: Hub, ins: str, actor: str, now: dt.datetime | None = None) 
     """
     now = _now(now)
     ins = identity.validate_ins(ins)
-    master = hub.keyring.master_key
+    keyring = hub.keyring
     wrapping = derived_keys.archive_wrapping_key(hub)
     retention = dt.timedelta(days=hub.config.get("patients.archive_retention_days"))
 
@@ -208,7 +207,7 @@ def close_space(hub: Hub, ins: str, actor: str, now: dt.datetime | None = None) 
         row = _patient(conn, ins)
         if row is None or row.status == AccountStatus.CLOSED.value:
             raise LifecycleError("Aucun espace ouvert pour cet INS / No open space for this INS")
-        private = open_private_key(master, row.key_id, row.sealed_private_key)
+        private = keyring.open(row.key_id, row.sealed_private_key)
         archive_key = aead.new_key()
         aad = _archive_aad(row.id)
         conn.execute(delete(PatientArchive).where(PatientArchive.account_id == row.id))
@@ -220,7 +219,7 @@ def close_space(hub: Hub, ins: str, actor: str, now: dt.datetime | None = None) 
         stand_in = PrivateKey.generate()
         conn.execute(update(Account).where(Account.id == row.id).values(
             status=AccountStatus.CLOSED.value, public_key=bytes(stand_in.public_key),
-            sealed_private_key=seal_private_key(master, row.key_id, bytes(stand_in)), password_hash=None,
+            sealed_private_key=keyring.seal(row.key_id, bytes(stand_in)), password_hash=None,
         ))
         sessions.end_all(conn, row.id)  # signed-in browsers lose the space now, and stay out if it reopens
         audit.record(conn, actor=actor, action=audit.PATIENT_CLOSE, subject_account_id=row.id,
@@ -233,7 +232,7 @@ def close_space(hub: Hub, ins: str, actor: str, now: dt.datetime | None = None) 
 def reopen_space(hub: Hub, ins: str, actor: str, new_password: str | None = None) -> int:
     """Restore a closed space from its archive: its own key again, under the master key."""
     ins = identity.validate_ins(ins)
-    master = hub.keyring.master_key
+    keyring = hub.keyring
     wrapping = derived_keys.archive_wrapping_key(hub)
     password_hash = hub.passwords.hash(new_password) if new_password else None
 
@@ -248,7 +247,7 @@ def reopen_space(hub: Hub, ins: str, actor: str, new_password: str | None = None
         private = aead.open_(archive_key, archive.sealed_private_key, aad)
         conn.execute(update(Account).where(Account.id == row.id).values(
             status=AccountStatus.ACTIVE.value, public_key=archive.public_key,
-            sealed_private_key=seal_private_key(master, row.key_id, private), password_hash=password_hash,
+            sealed_private_key=keyring.seal(row.key_id, private), password_hash=password_hash,
         ))
         conn.execute(delete(PatientArchive).where(PatientArchive.account_id == row.id))
         audit.record(conn, actor=actor, action=audit.PATIENT_REOPEN, subject_account_id=row.id,

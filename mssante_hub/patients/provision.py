@@ -28,7 +28,7 @@ from sqlalchemy import Connection, select
 from tqdm import tqdm
 
 from crypto.envelope import encrypt_message, wrap_key
-from crypto.keyring import seal_private_key
+from crypto.keyring import Keyring
 from mssante_hub import audit
 from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
@@ -219,7 +219,7 @@ class _Built:
 class _BuildContext:
     """What building a batch needs, as plain values: picklable for worker processes."""
 
-    master: bytes
+    keyring: Keyring  # pickles without its cache
     traits_key: bytes
     codes_key: bytes
     system_id: int
@@ -232,7 +232,7 @@ class _BuildContext:
     @classmethod
     def of(cls, hub: Hub, now: dt.datetime, objection_until: dt.datetime) -> "_BuildContext":
         system = hub.system_account()
-        return cls(hub.keyring.master_key, derived_keys.traits_key(hub), derived_keys.codes_key(hub), system.id,
+        return cls(hub.keyring, derived_keys.traits_key(hub), derived_keys.codes_key(hub), system.id,
                    system.public_key, hub.config.get("hub.patient_domain"), notices.Context.of(hub), now,
                    objection_until)
 
@@ -247,7 +247,7 @@ def _build(ctx: _BuildContext, records: list[PatientRecord]) -> _Built:
         private = PrivateKey.generate()
         built.accounts.append(_NewAccount(
             patient, identity.patient_address(record.ins, ctx.patient_domain), "", key_id, bytes(private.public_key),
-            seal_private_key(ctx.master, key_id, bytes(private)), record.ins, pending, now,
+            ctx.keyring.seal(key_id, bytes(private)), record.ins, pending, now,
         ))
         built.profiles.append((derived_keys.seal_traits_with(ctx.traits_key, record.ins, record.traits()),
                                ctx.objection_until))

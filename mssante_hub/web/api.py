@@ -23,14 +23,13 @@ English words as the SMTP reply. Every read is traced.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from twisted.web import resource, server
 
-from crypto.envelope import decrypt_body, decrypt_summary, unwrap_key
 from mssante_hub import audit, delivery
 from mssante_hub.hub import Hub
+from mssante_hub.reader import Attachment, Reader
 from mssante_hub.rules.refusals import Refusal
 from mssante_hub.web import compose, rendering
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
@@ -166,11 +165,11 @@ class Api(resource.Resource):
         rows = await self.hub.read(lambda conn: folders.folders_of(conn, session.account_id))
         return 200, {"folders": [{"name": r.name, "special_use": r.special_use} for r in rows]}
 
-    def _private_key(self, conn, session: Session):
+    def _reader(self, conn, session: Session) -> Reader:
         account = account_repo.by_address(conn, session.address)
         if account is None:
             raise FORBIDDEN
-        return self.hub.keyring.private_key(account.key_id, account.sealed_private_key)
+        return Reader.of(self.hub, account)
 
     async def list_messages(self, request: server.Request) -> tuple[int, dict]:
         session = await self._session(request)
@@ -180,13 +179,12 @@ class Api(resource.Resource):
 
         def work(conn) -> list[dict]:
             rows = messages.page(conn, session.account_id, folder, limit, before)
-            private = self._private_key(conn, session) if rows else None
+            reader = self._reader(conn, session) if rows else None
             listed = []
             for row in rows:
-                if row.wrapped is None:
+                if not reader.can_open(row):
                     continue  # a body this holder has no key for is not listed
-                key = unwrap_key(row.wrapped, row.blob_id, private)
-                summary = json.loads(decrypt_summary(key, row.blob_id, row.summary))
+                summary = reader.summary(row)
                 listed.append({"id": row.message_id, "uid": row.uid, "date": row.internal_date.isoformat(),
                                "size": row.size, "seen": SEEN in row.flags.split(), "from": summary.get("from", ""),
                                "subject": summary.get("subject", "")})
@@ -203,8 +201,7 @@ class Api(resource.Resource):
             row = messages.owned(conn, session.account_id, int(message_id))
             if row is None or row.wrapped is None:
                 return None
-            key = unwrap_key(row.wrapped, row.blob_id, self._private_key(conn, session))
-            raw = decrypt_body(key, row.blob_id, row.body)
+            raw = self._reader(conn, session).body(row)
             return rendering.rendered(raw, row.folder, row.internal_date.isoformat())
 
         shown = await self.hub.read(work)
@@ -227,12 +224,11 @@ class Api(resource.Resource):
         if not (message_id.isdigit() and len(message_id) <= 18 and index.isdigit() and len(index) <= 4):
             raise NOT_FOUND
 
-        def work(conn) -> rendering.Attachment | None:
+        def work(conn) -> Attachment | None:
             row = messages.owned(conn, session.account_id, int(message_id))
             if row is None or row.wrapped is None:
                 return None
-            key = unwrap_key(row.wrapped, row.blob_id, self._private_key(conn, session))
-            return rendering.attachment(decrypt_body(key, row.blob_id, row.body), int(index))
+            return self._reader(conn, session).attachment(row, int(index))
 
         found = await self.hub.read(work)
         if found is None:
@@ -242,7 +238,7 @@ class Api(resource.Resource):
             subject_account_id=session.account_id, target=f"message:{int(message_id)} attachment:{int(index)}",
             outcome="ok"))
         # Always a download, never rendered in the webmail's origin (a hostile HTML or SVG file stays inert).
-        respond_file(request, found.data, b"application/octet-stream", found.safe_filename)
+        respond_file(request, found.data, b"application/octet-stream", rendering.safe_filename(found.filename))
         return 200, None
 
     async def delete_message(self, request: server.Request, message_id: str) -> tuple[int, None]:

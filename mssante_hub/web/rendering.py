@@ -10,7 +10,6 @@ import email
 import email.policy
 import re
 import unicodedata
-from dataclasses import dataclass
 from typing import Any
 
 MAX_FILENAME_CHARS = 120
@@ -46,23 +45,8 @@ def rendered(raw: bytes, folder: str, date: str) -> dict[str, Any]:
             "message_id": _header(message, "Message-ID"), "text": text, "attachments": attachments}
 
 
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content_type: str
-    data: bytes
-
-    @property
-    def safe_filename(self) -> str:
-        """An ASCII name fit for a Content-Disposition header: no quotes, slashes or control characters."""
-        ascii_name = unicodedata.normalize("NFKD", self.filename).encode("ascii", "ignore").decode()
-        cleaned = _UNSAFE_FILENAME.sub("_", ascii_name).strip(" .")[:MAX_FILENAME_CHARS]
-        return cleaned or "piece-jointe"
-
-
-def attachment(raw: bytes, index: int) -> Attachment | None:
-    """The `index`-th attachment (in the order `rendered` lists them), decoded, or None."""
-    for position, part in enumerate(_message(raw).iter_attachments()):
-        if position == index:
-            return Attachment(part.get_filename() or "", part.get_content_type(), part.get_payload(decode=True) or b"")
-    return None
+def safe_filename(filename: str) -> str:
+    """An ASCII name fit for a Content-Disposition header: no quotes, slashes or control characters."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    cleaned = _UNSAFE_FILENAME.sub("_", ascii_name).strip(" .")[:MAX_FILENAME_CHARS]
+    return cleaned or "piece-jointe"

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from crypto.envelope import unwrap_key
 from crypto.errors import IntegrityError
-from crypto.keyring import open_private_key
 from mssante_hub.rules import refusals
 from mssante_hub.hub import Hub
 from mssante_hub.patients import lifecycle
@@ -78,7 +77,7 @@ def test_purge_after_retention_shreds_the_keys(hub):
     # The ciphertexts copied before the purge (as a backup would hold them) open with no key left anywhere.
     keys = hub.read_sync(lambda conn: conn.execute(
         select(Account.key_id, Account.sealed_private_key)).all())
-    privates = [PrivateKey(open_private_key(hub.keyring.master_key, k.key_id, k.sealed_private_key)) for k in keys]
+    privates = [PrivateKey(hub.keyring.open(k.key_id, k.sealed_private_key)) for k in keys]
     for blob_id, _, wrapped in kept:
         for private in privates:
             with pytest.raises(IntegrityError):
