@@ -123,6 +123,7 @@ async def _log_in(s: Session, address: str, account: account_repo.AccountRow | N
     s.account = account
     s.reader = Reader.of(s.hub, account)
     s.state = AUTH
+    s.framer.authenticated = True  # APPEND literals may be invited from now on
     s.setTimeout(s.POSTAUTH_TIMEOUT)
     peer = s.transport.getPeer()
     await s.hub.write(lambda conn: audit.record(

@@ -21,6 +21,7 @@ from twisted.protocols.tls import TLSMemoryBIOProtocol
 
 from mssante_hub.hub import Hub
 from mssante_hub.imap import capabilities, responses
+from mssante_hub.imap.budget import SessionUploads, pool_of
 from mssante_hub.imap.framing import Command, ContinueLiteral, FrameLimits, Framer, Refused
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.notify import Notifier
@@ -84,7 +85,8 @@ class Session(IMAP4Server):
             max_string_literal=cfg.get("imap.max_string_literal_bytes"),
             max_append_literal=min(cfg.get("imap.max_append_bytes"), cfg.get("limits.max_message_bytes")),
             max_command=cfg.get("imap.max_command_bytes"),
-        ))
+            max_preauth_command=cfg.get("imap.max_preauth_command_bytes"),
+        ), SessionUploads(pool_of(hub), cfg.get("imap.max_session_append_bytes")))
         self.queue: deque[Command] = deque()
         self.busy = False
         self.paused = False
@@ -128,6 +130,7 @@ class Session(IMAP4Server):
         if self._line_waiter is not None and not self._line_waiter.done():
             self._line_waiter.cancel()
         self.queue.clear()
+        self.framer.uploads.give_all()  # what queued or half-read APPENDs held
         super().connectionLost(reason)
 
     def timeoutConnection(self) -> None:  # noqa: N802
@@ -158,10 +161,10 @@ class Session(IMAP4Server):
         self._pump()
 
     def _refused(self, event: Refused) -> None:
-        if event.response == b"LITERAL" and not event.close:
-            self.sendLine(event.tag + b" NO " + responses.NO_LITERAL_TOO_BIG)
+        if not event.close:
+            self.sendLine(event.tag + b" NO " + _REFUSED_NO.get(event.response, responses.NO_LITERAL_TOO_BIG))
             return
-        text = responses.BYE_LINE_TOO_LONG if event.response == b"LINE" else responses.BYE_COMMAND_TOO_BIG
+        text = _REFUSED_BYE.get(event.response, responses.BYE_COMMAND_TOO_BIG)
         self.untagged(text)
         self.flush()
         self.transport.loseConnection()
@@ -200,6 +203,7 @@ class Session(IMAP4Server):
         try:
             await self.execute(cmd)
         finally:
+            self.framer.uploads.give(cmd.reserved)
             self.busy = False
             if self.paused and len(self.queue) < MAX_QUEUED_COMMANDS // 2 and self.transport is not None:
                 self.paused = False
@@ -310,6 +314,13 @@ class Session(IMAP4Server):
     def changed(self, folder_id: int, including_me: bool = False) -> None:
         """This session changed a folder: tell the others watching it (and itself if asked)."""
         self.notifier.changed(folder_id, origin=None if including_me else self)
+
+
+# The framer's refusals (framing.Refused.response): NO when still in step, BYE when closing.
+_REFUSED_NO = {b"LITERAL": responses.NO_LITERAL_TOO_BIG, b"SESSION": responses.NO_SESSION_UPLOADS,
+               b"POOL": responses.NO_BUSY_UPLOADS}
+_REFUSED_BYE = {b"LINE": responses.BYE_LINE_TOO_LONG, b"SESSION": responses.BYE_SESSION_UPLOADS,
+                b"POOL": responses.BYE_BUSY_UPLOADS}
 
 
 def _send_at_once(tcp) -> None:

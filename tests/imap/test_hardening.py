@@ -1,0 +1,111 @@
+"""Hardening of the IMAP door (issue 11): literals before and after login, budgets, output backpressure.
+
+Each test reproduces one thing an outside review broke on a served hub; it failed before the fix.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from mssante_hub.imap import responses
+from tests.imap.conftest import ImapHub, start
+from tests.imap.support import Raw, login_raw
+from tests.support.served import served
+
+MIB = 1024 * 1024
+SESSION_BUDGET = 4 * MIB
+GLOBAL_BUDGET = 5 * MIB
+GUARD_S = 10  # a guard against a server that waits for bytes it should not read; not a timing assertion
+
+
+@pytest.fixture(scope="module")
+def hard_hub(tmp_path_factory):
+    data_dir, users = start(tmp_path_factory, {
+        "imap.max_session_append_bytes": SESSION_BUDGET,
+        "imap.max_buffered_append_bytes": GLOBAL_BUDGET,
+    })
+    with served(data_dir, ["imap", "imaps"]) as running:
+        yield ImapHub(running, data_dir, users)
+
+
+def test_no_big_literal_is_invited_before_login(hard_hub):
+    raw = Raw(hard_hub.port("imap"), tls=False)
+    raw.send(b"x APPEND INBOX {20971520}\r\n")
+    assert raw.line() == b"x NO " + responses.NO_LITERAL_TOO_BIG  # not "+ Ready for literal"
+    raw.send(b"y LOGIN {9000}\r\n")
+    assert raw.line() == b"y NO " + responses.NO_LITERAL_TOO_BIG
+    raw.send(b"z NOOP\r\n")
+    assert raw.until_tagged(b"z")[-1].startswith(b"z OK")
+    raw.close()
+
+
+def test_no_big_literal_is_read_before_login(hard_hub):
+    raw = Raw(hard_hub.port("imap"), tls=False)
+    raw.sock.settimeout(GUARD_S)
+    raw.send(b"x APPEND INBOX {20971520+}\r\n" + b"a" * 65536)
+    assert raw.line() == b"* " + responses.BYE_COMMAND_TOO_BIG  # at once, not after 20 MiB
+    assert raw.closed()
+    raw.close()
+
+
+def test_a_small_literal_still_works_before_login(hard_hub):
+    raw = Raw(hard_hub.port("imaps"))
+    user, password = hard_hub.alice.encode(), hard_hub.password.encode()
+    raw.send(b"l LOGIN {%d}\r\n" % len(user))
+    assert raw.line().startswith(b"+")
+    raw.send(user + b" {%d+}\r\n" % len(password) + password + b"\r\n")
+    assert raw.until_tagged(b"l")[-1].startswith(b"l OK")
+    raw.close()
+
+
+def _tagged(raw: Raw, tags: set[bytes]) -> dict[bytes, bytes]:
+    found: dict[bytes, bytes] = {}
+    while len(found) < len(tags):
+        line = raw.line()
+        tag = line.split(b" ", 1)[0]
+        if tag in tags:
+            found[tag] = line
+    return found
+
+
+def _announce(raw: Raw, tag: bytes, size: int) -> bytes:
+    raw.send(tag + b" APPEND INBOX {%d}\r\n" % size)
+    return raw.line()
+
+
+def test_append_literals_count_against_a_global_budget(hard_hub):
+    first, second = Raw(hard_hub.port("imaps")), Raw(hard_hub.port("imaps"))
+    login_raw(first, hard_hub.alice, hard_hub.password)
+    login_raw(second, hard_hub.bob, hard_hub.password)
+    size = 3 * MIB
+    assert _announce(first, b"a", size).startswith(b"+")
+    first.send(b"x" * (size - 10))  # held, unfinished: its 3 MiB stay reserved
+    reply = _announce(second, b"b", size)
+    assert reply == b"b NO " + responses.NO_BUSY_UPLOADS
+    first.close()  # a closed connection gives its reservation back
+    third = Raw(hard_hub.port("imaps"))
+    login_raw(third, hard_hub.bob, hard_hub.password)
+    for _ in range(50):  # the close is seen by the server asynchronously
+        reply = _announce(third, b"c", size)
+        if reply.startswith(b"+"):
+            break
+    assert reply.startswith(b"+")
+    second.close()
+    third.close()
+
+
+def test_append_literals_count_against_a_session_budget(hard_hub):
+    raw = Raw(hard_hub.port("imaps"))
+    login_raw(raw, hard_hub.alice, hard_hub.password)
+    size = 3 * MIB
+    message = b"From: a@hub.test\r\nSubject: s\r\n\r\n" + (b"x" * 76 + b"\r\n") * (size // 78)
+    raw.send(b"a APPEND INBOX {%d+}\r\n" % len(message) + message[:-10])
+    # The end of the first APPEND and the second's announcement arrive together: the first is
+    # queued (its literal still held) when the second asks for 3 MiB more.
+    raw.send(message[-10:] + b"\r\nb APPEND INBOX {%d}\r\n" % size)
+    replies = _tagged(raw, {b"a", b"b"})
+    assert replies[b"b"] == b"b NO " + responses.NO_SESSION_UPLOADS
+    assert replies[b"a"].startswith(b"a OK")
+    raw.close()
