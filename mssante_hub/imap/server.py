@@ -21,6 +21,7 @@ from twisted.protocols.tls import TLSMemoryBIOProtocol
 
 from mssante_hub.hub import Hub
 from mssante_hub.imap import capabilities, responses
+from mssante_hub.imap.backpressure import OutputGate, release_freed_memory
 from mssante_hub.imap.budget import SessionUploads, pool_of
 from mssante_hub.imap.framing import Command, ContinueLiteral, FrameLimits, Framer, Refused
 from mssante_hub.imap.mailbox import SelectedFolder
@@ -100,6 +101,9 @@ class Session(IMAP4Server):
         self._line_waiter: asyncio.Future | None = None
         self._updating = asyncio.Lock()
         self._output: list[bytes] = []
+        self.written = 0
+        self.gate = OutputGate()  # paused by Twisted while the client does not read
+        self.gate.on_resume = self._pump
         self.idling = False
 
     # --- connection ---------------------------------------------------------------
@@ -114,6 +118,7 @@ class Session(IMAP4Server):
             self.flush()
             self.transport.loseConnection()
             return
+        self.transport.registerProducer(self.gate, True)
         super().connectionMade()
 
     def capabilities(self):
@@ -131,6 +136,9 @@ class Session(IMAP4Server):
             self._line_waiter.cancel()
         self.queue.clear()
         self.framer.uploads.give_all()  # what queued or half-read APPENDs held
+        self._output = []
+        self.gate.stopProducing()
+        release_freed_memory(self.written)
         super().connectionLost(reason)
 
     def timeoutConnection(self) -> None:  # noqa: N802
@@ -180,7 +188,9 @@ class Session(IMAP4Server):
     def flush(self) -> None:
         output, self._output = self._output, []
         if output and self.transport is not None:
-            _write_now(self.transport, b"".join(output))
+            data = b"".join(output)
+            self.written += len(data)
+            _write_now(self.transport, data)
 
     def sendLine(self, line: bytes) -> None:  # noqa: N802 - Twisted's naming; continuations go through emit
         self.emit(line + b"\r\n")
@@ -194,7 +204,8 @@ class Session(IMAP4Server):
     # --- the command queue ----------------------------------------------------------
 
     def _pump(self) -> None:
-        if self.busy or not self.queue or self.state == LOGOUT:
+        # While the client does not read what it was sent, the next command waits (backpressure.py).
+        if self.busy or not self.queue or self.state == LOGOUT or self.gate.paused:
             return
         self.busy = True
         asyncio.ensure_future(self._run(self.queue.popleft()))
@@ -250,6 +261,11 @@ class Session(IMAP4Server):
             log.exception("IMAP command failed")
             if self.transport is not None and self.state != LOGOUT:
                 self.tagged(tag, b"BAD", responses.BAD_SERVER_ERROR)
+
+    async def drain(self) -> None:
+        """For a handler producing much output: wait until the client has read what was sent."""
+        self.flush()
+        await self.gate.wait()
 
     async def next_line(self) -> bytes:
         """The next client line that is not a command (IDLE's DONE, a SASL response)."""

@@ -6,6 +6,7 @@ Each test reproduces one thing an outside review broke on a served hub; it faile
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
@@ -108,4 +109,77 @@ def test_append_literals_count_against_a_session_budget(hard_hub):
     replies = _tagged(raw, {b"a", b"b"})
     assert replies[b"b"] == b"b NO " + responses.NO_SESSION_UPLOADS
     assert replies[b"a"].startswith(b"a OK")
+    raw.close()
+
+
+# --- output backpressure ------------------------------------------------------------------
+
+FOLDER_MESSAGES = 16
+MESSAGE_BYTES = 2 * MIB
+PIPELINED_FETCHES = 8
+
+
+def _status_kib(pid: int, field: str) -> int:
+    for line in open(f"/proc/{pid}/status").read().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(field)
+
+
+def _settled_rss_kib(pid: int) -> int:
+    """VmRSS once it stopped moving (the server has done what it will do); a wait, not a timing assertion."""
+    last, steady = -1, 0
+    for _ in range(240):
+        now = _status_kib(pid, "VmRSS")
+        steady = steady + 1 if abs(now - last) < 2048 else 0
+        if steady >= 6:
+            return now
+        last = now
+        time.sleep(0.25)
+    return now
+
+
+@pytest.fixture
+def own_hub(tmp_path_factory):
+    data_dir, users = start(tmp_path_factory)
+    with served(data_dir, ["imaps"]) as running:
+        yield ImapHub(running, data_dir, users)
+
+
+def test_unread_output_does_not_grow_the_server(own_hub):
+    raw = Raw(own_hub.port("imaps"))
+    login_raw(raw, own_hub.alice, own_hub.password)
+    line = b"y" * 76 + b"\r\n"
+    body = line * (MESSAGE_BYTES // len(line))
+    for n in range(FOLDER_MESSAGES):
+        message = b"From: bob@hub.test\r\nSubject: big %d\r\n\r\n" % n + body
+        raw.send(b"a%d APPEND INBOX {%d+}\r\n" % (n, len(message)) + message + b"\r\n")
+        assert raw.until_tagged(b"a%d" % n)[-1].startswith(b"a%d OK" % n)
+    raw.send(b"s SELECT INBOX\r\n")
+    raw.until_tagged(b"s")
+    pid = own_hub.pid
+    before = _settled_rss_kib(pid)
+    folder_kib = FOLDER_MESSAGES * MESSAGE_BYTES // 1024
+    raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.send(b"".join(b"f%d FETCH 1:* (BODY.PEEK[])\r\n" % n for n in range(PIPELINED_FETCHES)))
+    held = _settled_rss_kib(pid) - before
+    # One FETCH's worth may be in flight (its rows, its answer, the transport's buffer); the
+    # other pipelined FETCHes wait until the client reads.
+    assert held < 3 * folder_kib, (held, folder_kib)  # before: 8.2 folders' worth
+    raw.close()
+    left = _settled_rss_kib(pid) - before
+    assert left < folder_kib // 4, (left, folder_kib)  # what the closed connection held is given back
+
+
+# --- deep MIME ------------------------------------------------------------------------------
+
+def test_deep_mime_append_gets_no_not_a_server_bug(hard_hub):
+    from tests.smtp.test_hardening import nested_multiparts
+
+    raw = Raw(hard_hub.port("imaps"))
+    login_raw(raw, hard_hub.alice, hard_hub.password)
+    message = nested_multiparts(hard_hub.bob, hard_hub.alice, 1000)
+    raw.send(b"a APPEND INBOX {%d+}\r\n" % len(message) + message + b"\r\n")
+    reply = raw.until_tagged(b"a")[-1]
+    assert reply.startswith(b"a NO ") and b"SERVERBUG" not in reply, reply
     raw.close()
