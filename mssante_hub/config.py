@@ -106,7 +106,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.max_header_bytes", int, 256 * 1024, "Largest header section of a message, in bytes.", _positive),
     Setting("limits.max_line_bytes", int, 998 + 2, "Longest line, CRLF included (RFC 5322: 998 + CRLF).", _positive),
     Setting("limits.max_mime_parts", int, 500, "Most MIME parts in one message.", _positive),
-    Setting("limits.max_mime_depth", int, 20, "Deepest nesting of multiparts (and message/*); checked byte-level before the recursive parser (554 5.6.0).", _positive),
+    Setting("limits.max_mime_depth", int, 20,
+            "Deepest nesting of multiparts (and message/*); checked byte-level before the recursive parser (554 5.6.0).",
+            _positive),
     Setting("limits.max_recipients", int, 100, "Most recipients of one message.", _positive),
     Setting("limits.parse_threads", int, 2,
             "Threads that parse and encrypt incoming messages over 64 KiB (smaller ones: the writer thread), "
