@@ -120,6 +120,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("auth.argon2_memory_kib", int, 64 * 1024, "Argon2id memory per hash, KiB.", _positive),
     Setting("auth.max_concurrent_hashes", int, 4,
             "Password hashes computed at once; bounds memory under a login storm.", _positive),
+    Setting("auth.address_max_failures", int, 20,
+            "Failed logins from one client address, whatever the logins, within a door's window, before that "
+            "address is refused (SMTP, IMAP, webmail).", _positive),
+    Setting("auth.login_lock_failures", int, 15,
+            "Failed logins of one login from anywhere, within a door's window, before it is refused even from a "
+            "new address (after the growing delays).", _positive),
+    Setting("auth.failed_login_delay_s", float, 0.25,
+            "Wait before checking a login that failed lately; doubles with each failure of that login.",
+            _non_negative),
+    Setting("auth.max_failed_login_delay_s", float, 8.0, "Longest such wait, seconds.", _non_negative),
     Setting("audit.retention_days", int, 183, "Days audit events are kept (at least 6 months).", _positive),
     Setting("listen.mx", str, "127.0.0.1:2525", "SMTP for other operators and hospital systems (production: :25).",
             _listen_address),
@@ -211,6 +221,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("imap.login_cache_seconds", int, 300,
             "How long a password Argon2id accepted is accepted again without Argon2id (same mailbox, same stored "
             "hash; kept in memory as a keyed digest); 0 disables.", _non_negative),
+    Setting("imap.max_failed_logins", int, 5,
+            "Failed IMAP logins per client address and login, within the window, before that pair is refused.",
+            _positive),
+    Setting("imap.failed_login_window_s", int, 900, "Window of the IMAP failed-login counts, seconds.", _positive),
     Setting("imap.max_connections", int, 5000, "Most IMAP connections one hub process serves at once.", _positive),
     # --- Patient spaces, notifications, professionals' inactivity (issue 5) ---
     Setting("web.max_request_bytes", int, 16 * MIB,

@@ -25,6 +25,7 @@ OK_SELECT_RW = b"[READ-WRITE] SELECT completed"
 OK_EXAMINE_RO = b"[READ-ONLY] EXAMINE completed"
 
 NO_AUTH_FAILED = b"[AUTHENTICATIONFAILED] Authentication failed"
+NO_THROTTLED = b"[UNAVAILABLE] Too many failed logins; try again later"
 NO_TLS_REQUIRED = b"[PRIVACYREQUIRED] TLS is required before authentication; use STARTTLS"
 NO_MECHANISM = b"Unsupported authentication mechanism"
 NO_TLS_ACTIVE = b"TLS already active"

@@ -26,6 +26,8 @@ def hard_hub(tmp_path_factory):
     data_dir, users = start(tmp_path_factory, {
         "imap.max_session_append_bytes": SESSION_BUDGET,
         "imap.max_buffered_append_bytes": GLOBAL_BUDGET,
+        "auth.failed_login_delay_s": 0.01,  # growing delays, kept short for the test
+        "auth.max_failed_login_delay_s": 0.05,
     })
     with served(data_dir, ["imap", "imaps"]) as running:
         yield ImapHub(running, data_dir, users)
@@ -183,3 +185,54 @@ def test_deep_mime_append_gets_no_not_a_server_bug(hard_hub):
     reply = raw.until_tagged(b"a")[-1]
     assert reply.startswith(b"a NO ") and b"SERVERBUG" not in reply, reply
     raw.close()
+
+
+# --- login throttling ---------------------------------------------------------------------
+
+def _from(port: int, source: str) -> Raw:
+    """A client whose connection leaves from another loopback address (127.0.0.0/8 is all local)."""
+    raw = Raw.__new__(Raw)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0))
+    from tests.imap.support import client_tls
+    raw.sock, raw.buffer = client_tls().wrap_socket(sock), b""
+    raw.greeting = raw.line()
+    return raw
+
+
+def _login(raw: Raw, tag: bytes, user: str, password: str) -> bytes:
+    raw.send(b'%s LOGIN "%s" "%s"\r\n' % (tag, user.encode(), password.encode()))
+    return raw.until_tagged(tag)[-1]
+
+
+def test_bad_logins_on_one_connection_are_throttled_and_audited(hard_hub):
+    from sqlalchemy import select
+
+    from mssante_hub.hub import Hub
+    from storage.models import AuditEvent
+
+    user = hard_hub.fresh_user()
+    raw = Raw(hard_hub.port("imaps"))
+    replies = [_login(raw, b"t%d" % n, user, "wrong password") for n in range(5)]
+    assert all(r.endswith(responses.NO_AUTH_FAILED) for r in replies), replies
+    assert _login(raw, b"r", user, hard_hub.password) == b"r NO " + responses.NO_THROTTLED
+    raw.close()
+    hub = Hub.open(hard_hub.data_dir)
+    try:
+        actions = hub.read_sync(lambda conn: [r.action for r in conn.execute(
+            select(AuditEvent.action).where(AuditEvent.actor == user))])
+    finally:
+        hub.close()
+    assert actions.count("imap.login_failed") == 5 and "imap.login_throttled" in actions
+
+
+def test_guesses_spread_over_addresses_meet_delays_then_a_refusal(hard_hub):
+    user = hard_hub.fresh_user()
+    port = hard_hub.port("imaps")
+    for n in range(5):  # 5 addresses, 3 guesses each: no pair reaches its own limit (5)
+        raw = _from(port, f"127.0.0.{10 + n}")
+        for k in range(3):
+            assert _login(raw, b"g%d" % k, user, "guess").endswith(responses.NO_AUTH_FAILED)
+        raw.close()
+    fresh = _from(port, "127.0.0.20")  # the holder, from a new address, after 15 failures (the lock)
+    assert _login(fresh, b"h", user, hard_hub.password) == b"h NO " + responses.NO_THROTTLED
+    fresh.close()
