@@ -76,6 +76,10 @@ class LoginGuard:
     def _pair_key(client: str, login: str) -> str:
         return f"{client}\x00{login.lower()}"
 
+    def address_refused(self, client: str) -> bool:
+        """Before the login is known (SMTP's AUTH command): is this client address turned away?"""
+        return self._address.blocked(client)
+
     def verdict(self, client: str, login: str) -> Verdict:
         login = login.lower()
         if (self._pair.blocked(self._pair_key(client, login)) or self._address.blocked(client)

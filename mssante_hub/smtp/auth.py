@@ -3,11 +3,13 @@
 Passwords are checked with Argon2id off the event loop; bearer tokens are JWTs checked
 against the configured OpenID provider's keys (mssante_hub/oauth.py) and never stored or logged;
 EXTERNAL binds a client certificate to an APP mailbox by the address it carries.
-Every failure counts against the client address and is written to the audit trace.
+Every failure counts against the client address, the login and the pair (accounts/throttle.LoginGuard)
+and is written to the audit trace; a throttled login is refused before any secret is checked.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -21,7 +23,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.smtp import replies
 from mssante_hub.accounts.oauth import TokenError, TokenVerifier, parse_oauthbearer, parse_xoauth2
 from mssante_hub.smtp.server import HubSMTP
-from mssante_hub.accounts.throttle import LoginThrottle
+from mssante_hub.accounts.throttle import LoginGuard
 from mssante_hub.smtp.tls import peer_certificate
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType
@@ -66,7 +68,7 @@ def certificate_addresses(der: bytes) -> list[str]:
 class Authenticator:
     """The SASL mechanisms of one submission listener."""
 
-    def __init__(self, hub: Hub, throttle: LoginThrottle, tokens: TokenVerifier | None, external: bool) -> None:
+    def __init__(self, hub: Hub, throttle: LoginGuard, tokens: TokenVerifier | None, external: bool) -> None:
         self.hub = hub
         self.throttle = throttle
         self.tokens = tokens
@@ -99,10 +101,20 @@ class Authenticator:
         except Exception as exc:  # noqa: BLE001 - a trace failure must not open or close the door
             log.error("could not trace a login: %r", exc)
 
+    async def _throttled(self, server: HubSMTP, mechanism: str, login: str) -> AuthResult | None:
+        """A refusal if earlier failures throttle this login from here; else after the delay they earned."""
+        verdict = self.throttle.verdict(server.client_ip, login)
+        if verdict.refused:
+            await self._trace(server, login, mechanism, False)
+            return AuthResult(success=False, handled=False, message=replies.TOO_MANY_FAILED_LOGINS)
+        if verdict.delay_s:
+            await asyncio.sleep(verdict.delay_s)
+        return None
+
     async def _result(self, server: HubSMTP, mechanism: str, login: str,
                       account: account_repo.AccountRow | None) -> AuthResult:
         if account is None:
-            self.throttle.failed(server.client_ip)
+            self.throttle.failed(server.client_ip, login if login != "?" else "")
             await self._trace(server, login, mechanism, False)
             return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)
         await self._trace(server, account.address, mechanism, True)
@@ -111,6 +123,9 @@ class Authenticator:
 
     async def _password(self, server: HubSMTP, mechanism: str, login_b: bytes, password_b: bytes) -> AuthResult:
         login, password = _text(login_b, MAX_LOGIN), _text(password_b, MAX_SECRET)
+        throttled = await self._throttled(server, mechanism, (login or "").lower())
+        if throttled is not None:
+            return throttled
         account = await self._account(login.lower()) if login and password else None
         stored = account.password_hash if account else self._decoy_hash
         ok = await self.hub.passwords.verify_async(stored, password or "")
@@ -154,6 +169,9 @@ class Authenticator:
         except TokenError as exc:
             log.info("bearer token refused: %s", exc)  # the reason, never the token
             subject = ""
+        throttled = await self._throttled(server, mechanism, (subject or claimed or "").lower())
+        if throttled is not None:
+            return throttled
         if not subject or (claimed and claimed.lower() != subject):
             return await self._result(server, mechanism, claimed or "?", None)
         return await self._result(server, mechanism, subject, await self._account(subject))
@@ -178,7 +196,7 @@ class Authenticator:
         claimed = (_text(data, MAX_LOGIN) or "").lower() if data else ""
         cert = peer_certificate(server.session.ssl)
         if cert is None or cert.validity_problem():
-            self.throttle.failed(server.client_ip)
+            self.throttle.failed(server.client_ip, claimed)
             await self._trace(server, claimed or "?", "EXTERNAL", False)
             return AuthResult(success=False, handled=False, message=replies.AUTH_NO_CERTIFICATE)
         addresses = certificate_addresses(cert.der)

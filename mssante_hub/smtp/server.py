@@ -21,7 +21,7 @@ from aiosmtpd.smtp import SMTP
 
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.params import MailParams, ParamError, RcptParams, parse_mail, parse_rcpt
-from mssante_hub.accounts.throttle import LoginThrottle
+from mssante_hub.accounts.throttle import LoginGuard
 
 
 class _QuietDeprecations(logging.Filter):
@@ -310,8 +310,8 @@ class HubSMTP(SMTP):
         if not self.tls_active:
             await self.push(replies.AUTH_NEEDS_TLS)
             return
-        throttle: LoginThrottle | None = getattr(self.door, "throttle", None)
-        if throttle is not None and throttle.blocked(self.client_ip):
+        guard: LoginGuard | None = getattr(self.door, "throttle", None)
+        if guard is not None and guard.address_refused(self.client_ip):
             await self.push(replies.TOO_MANY_FAILED_LOGINS)
             self.transport.close()
             return

@@ -32,6 +32,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.reader import Attachment, Reader
 from mssante_hub.rules.refusals import Refusal
 from mssante_hub.web import compose, rendering
+from mssante_hub.web.clients import ClientAddress
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import ACTOR_TYPE, Session, WebSessions
@@ -46,11 +47,6 @@ MAX_PAGE = 200
 SENT_FOLDER = "Sent"
 TRASH_FOLDER = "Trash"
 SEEN = "\\Seen"
-
-
-def _client_ip(request: server.Request) -> str:
-    address = request.getClientAddress()
-    return getattr(address, "host", "?")
 
 
 def _int_arg(request: server.Request, name: str, default: int | None, low: int, high: int) -> int | None:
@@ -75,7 +71,8 @@ class Api(resource.Resource):
         super().__init__()
         self.hub = hub
         self.sessions = WebSessions(hub)
-        space = SpaceApi(hub, _client_ip, self._session)
+        self._client_ip = ClientAddress(hub.config.get("web.trusted_proxies"))
+        space = SpaceApi(hub, self._client_ip, self._session)
         self._routes = {
             ("POST", "activation"): space.activate,
             ("POST", "objection"): space.object,
@@ -145,7 +142,7 @@ class Api(resource.Resource):
         login, password = body.get("login"), body.get("password")
         if not isinstance(login, str) or not isinstance(password, str):
             raise ApiError(400, "bad_request", "Identifiant et mot de passe requis", "Login and password required")
-        token, session = await self.sessions.login(login, password, _client_ip(request))
+        token, session = await self.sessions.login(login, password, self._client_ip(request))
         return 201, {"token": token, "address": session.address, "type": session.type,
                      "expires_at": session.expires_at.isoformat()}
 
@@ -155,7 +152,7 @@ class Api(resource.Resource):
 
     async def sign_out(self, request: server.Request) -> tuple[int, None]:
         session = await self._session(request)
-        await self.sessions.logout(session, _client_ip(request))
+        await self.sessions.logout(session, self._client_ip(request))
         return 204, None
 
     # --- Reading --------------------------------------------------------------------
@@ -283,7 +280,7 @@ class Api(resource.Resource):
         raw, message_id = compose.build_message(draft, session.address, account.display_name if account else "")
         who = delivery.Identity(session.address, session.account_id, session.type)
         envelope = delivery.Envelope(mail_from=session.address, rcpt_to=tuple(draft.recipients),
-                                     channel=delivery.Channel.WEB, peer=_client_ip(request),
+                                     channel=delivery.Channel.WEB, peer=self._client_ip(request),
                                      sent_copy=SENT_FOLDER)
         # One body for the recipients and the sender's Sent copy, in one transaction (filing is not sending:
         # the copy is placed, not delivered; a missing Sent folder only leaves the copy out).

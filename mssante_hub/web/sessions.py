@@ -8,6 +8,8 @@ suspension ends them everywhere. Every sign-in, failed or not, is traced.
 
 from __future__ import annotations
 
+import asyncio
+
 import datetime as dt
 import hashlib
 import logging
@@ -18,7 +20,7 @@ from mssante_hub import audit
 
 from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
-from mssante_hub.accounts.throttle import LoginThrottle
+from mssante_hub.accounts.throttle import LoginGuard, guard_limits
 from mssante_hub.web.http import LOGIN_FAILED, THROTTLED, UNAUTHENTICATED, UNAVAILABLE, ApiError
 from mssante_hub.envelope import Channel
 from storage import accounts as account_repo
@@ -60,10 +62,9 @@ class WebSessions:
         self.hub = hub
         self.idle = dt.timedelta(minutes=hub.config.get("web.session_idle_minutes"))
         self.lifetime = dt.timedelta(hours=hub.config.get("web.session_max_hours"))
-        failures, window = hub.config.get("web.max_failed_logins"), hub.config.get("web.failed_login_window_s")
-        # Counted per client address and per login: a spray from many addresses still locks the login.
-        self.by_client = LoginThrottle(failures, window)
-        self.by_login = LoginThrottle(failures, window)
+        # Per (client address, login), per address and per login (accounts/throttle.LoginGuard): others'
+        # failures slow the holder down from a new address before they can lock the login.
+        self.guard = LoginGuard(guard_limits(hub.config, "web"))
         self._decoy_hash = hub.passwords.hash(secrets.token_urlsafe(16))
 
     def _address(self, login: str) -> str:
@@ -78,17 +79,19 @@ class WebSessions:
             raise LOGIN_FAILED
         address = self._address(login)
         account = await self.hub.read(lambda conn: account_repo.by_address(conn, address))
-        if self.by_client.blocked(client_ip) or self.by_login.blocked(address):
+        verdict = self.guard.verdict(client_ip, address)
+        if verdict.refused:
             # Traced on the space too: its holder sees in the history that someone kept trying.
             await self._trace(address, account.id if account else None, client_ip, "throttled")
             raise THROTTLED
+        if verdict.delay_s:
+            await asyncio.sleep(verdict.delay_s)
         usable = (account is not None and account.type in WEB_LOGIN_TYPES
                   and account.status == AccountStatus.ACTIVE.value)
         stored = account.password_hash if usable else self._decoy_hash
         ok = await self.hub.passwords.verify_async(stored, password) and usable
         if not ok:
-            self.by_client.failed(client_ip)
-            self.by_login.failed(address)
+            self.guard.failed(client_ip, address)
             await self._trace(address, account.id if account else None, client_ip, "refused")
             raise LOGIN_FAILED
         token = secrets.token_urlsafe(TOKEN_BYTES)

@@ -116,3 +116,29 @@ def test_header_from_of_a_delegated_organisation_is_allowed(smtp_hub, pki):
     assert code == 250, (code, text)
     code, text = _submit(smtp_hub, pki, f"Radiologie <{other}>")
     assert code == 550 and text.startswith(b"5.7."), (code, text)
+
+
+# --- SMTP AUTH failures counted per login too -------------------------------------------------
+
+@pytest.mark.parametrize("smtp_settings", [{"auth.failed_login_delay_s": 0.01, "auth.max_failed_login_delay_s": 0.05}])
+def test_auth_failures_spread_over_addresses_are_counted_per_login(smtp_hub, pki):
+    import smtplib
+
+    from tests.conftest import TEST_PASSWORD
+
+    def attempt(source: str, password: str) -> int:
+        with smtplib.SMTP("127.0.0.1", smtp_hub.port("submission"), timeout=30,
+                          source_address=(source, 0)) as client:
+            client.starttls(context=pki.client_context(None))
+            client.ehlo("x")
+            client.user, client.password = JEAN, password
+            try:
+                client.auth("PLAIN", client.auth_plain)  # one mechanism: one guess per attempt
+            except smtplib.SMTPAuthenticationError as refused:
+                return refused.smtp_code
+            return 235
+
+    for n in range(5):  # 20 wrong passwords from 5 addresses, 4 each (under the per-address limit of 5)
+        for _ in range(4):
+            assert attempt(f"127.0.0.{30 + n}", "not the password") != 235
+    assert attempt("127.0.0.40", TEST_PASSWORD) == 421  # a sixth address is refused too
