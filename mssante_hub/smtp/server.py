@@ -42,6 +42,7 @@ CRLF = b"\r\n"
 DATA_END = b"\r\n.\r\n"
 DATA_CHUNK = 256 * 1024
 READER_LIMIT = 64 * 1024
+GREETING_IDENT = "ESMTP"  # after the host name; never the library's name and version
 
 
 @dataclass
@@ -120,6 +121,18 @@ def split_path(arg: str | None, keyword: str) -> tuple[str, str] | None:
     if end < 0:
         return None
     return rest[1:end], rest[end + 1:].strip()
+
+
+class CrlfReader(asyncio.StreamReader):
+    """Command lines must end in CRLF (RFC 5321 §2.3.8): one ending in a bare LF reads as an empty
+    line, which aiosmtpd answers 500 5.5.2, so the command is never acted on. DATA is read in
+    chunks (HubSMTP._read_data) and checked for bare line endings on its own."""
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        line = await super().readuntil(separator)
+        if separator == b"\n" and not line.endswith(b"\r\n"):
+            return b"\r\n"
+        return line
 
 
 class HubSMTP(SMTP):
@@ -202,7 +215,7 @@ class HubSMTP(SMTP):
         # A larger buffer limit than aiosmtpd's 1001: with it the transport paused and
         # resumed (two epoll calls) every 2 KB of DATA. Command lines stay bounded by
         # aiosmtpd's command_size_limits check, and by this limit.
-        reader = asyncio.StreamReader(loop=self.loop, limit=READER_LIMIT)
+        reader = CrlfReader(loop=self.loop, limit=READER_LIMIT)
         asyncio.StreamReaderProtocol.__init__(other, reader, client_connected_cb=other._cb_client_connected,
                                               loop=self.loop)
         other._smtp_methods = {name: getattr(other, method.__name__) for name, method in self._smtp_methods.items()}
@@ -461,6 +474,7 @@ class HubSMTP(SMTP):
 def factory(door: Door, limiter: SessionLimiter, **kwargs: Any):
     """A protocol factory for loop.create_server."""
 
+    kwargs.setdefault("ident", GREETING_IDENT)
     template = HubSMTP(door, limiter, **kwargs)
 
     def make() -> HubSMTP:

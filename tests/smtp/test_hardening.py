@@ -142,3 +142,38 @@ def test_auth_failures_spread_over_addresses_are_counted_per_login(smtp_hub, pki
         for _ in range(4):
             assert attempt(f"127.0.0.{30 + n}", "not the password") != 235
     assert attempt("127.0.0.40", TEST_PASSWORD) == 421  # a sixth address is refused too
+
+
+# --- greeting, bare LF in commands ----------------------------------------------------------
+
+def _raw_session(port: int):
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    return sock, sock.makefile("rb")
+
+
+@pytest.mark.parametrize("door", ["mx", "submission"])
+def test_the_greeting_names_no_library_or_version(smtp_hub, door):
+    sock, reader = _raw_session(smtp_hub.port(door))
+    greeting = reader.readline().decode()
+    sock.close()
+    assert greeting.startswith("220 ")
+    assert "Python" not in greeting and "aiosmtpd" not in greeting.lower() and "1.4" not in greeting, greeting
+
+
+@pytest.mark.parametrize("smtp_settings", [{"mx.trusted_networks": ["127.0.0.0/8"]}])
+def test_command_lines_ending_in_bare_lf_are_refused(smtp_hub):
+    sock, reader = _raw_session(smtp_hub.port("mx"))
+    reader.readline()
+    sock.sendall(b"EHLO bare.example\n")
+    reply = reader.readline()
+    assert reply.startswith(b"500 5.5."), reply
+    sock.sendall(b"EHLO crlf.example\r\n")
+    line = reader.readline()
+    while line.startswith(b"250-"):
+        line = reader.readline()
+    assert line.startswith(b"250 ")
+    sock.sendall(b"MAIL FROM:<dpi@hopital.test>\n")
+    assert reader.readline().startswith(b"500 5.5.")
+    sock.close()
