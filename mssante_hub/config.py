@@ -226,6 +226,8 @@ SETTINGS: tuple[Setting, ...] = (
             _positive),
     Setting("imap.failed_login_window_s", int, 900, "Window of the IMAP failed-login counts, seconds.", _positive),
     Setting("imap.max_connections", int, 5000, "Most IMAP connections one hub process serves at once.", _positive),
+    Setting("imap.max_connections_per_address", int, 50,
+            "IMAP connections (imap and imaps together) from one client address at once; others get BYE.", _positive),
     # --- Patient spaces, notifications, professionals' inactivity (issue 5) ---
     Setting("web.max_request_bytes", int, 16 * MIB,
             "Largest webmail API request body, in bytes (held in memory, never spooled to disk).", _positive),
@@ -235,6 +237,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web.trusted_proxies", list, [],
             "Networks of reverse proxies whose X-Forwarded-For names the client (its right-most untrusted entry); "
             "anyone else's is ignored.", _networks),
+    Setting("web.max_connections_per_address", int, 100,
+            "Web connections from one client address at once (trusted proxies excepted); others are closed.",
+            _positive),
     Setting("web.session_idle_minutes", int, 30, "Webmail session ends after this many minutes without use.",
             _positive),
     Setting("web.session_max_hours", int, 12, "Webmail session ends this many hours after sign-in, whatever use.",

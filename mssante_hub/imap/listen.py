@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from twisted.internet import protocol
 
+from mssante_hub.admission import PerAddress
 from mssante_hub.hub import Hub
 from mssante_hub.imap import acl, auth, fetch, folders, general, messages, search  # noqa: F401 - commands
 from mssante_hub.imap.notify import notifier_for
@@ -20,10 +21,18 @@ class SessionFactory(protocol.ServerFactory):
         self.tls = context_factory(hub)
         self.notifier = notifier_for(hub)
         self.sessions: set[Session] = set()
+        self.per_address = per_address_of(hub)  # shared by imap and imaps: one address, one count
         self.tokens = verifier_from_config(hub.config)  # XOAUTH2 / OAUTHBEARER, when configured
 
     def buildProtocol(self, addr) -> Session:  # noqa: N802 - Twisted's naming
         return Session(self.hub, self.notifier, self.tls, self.implicit_tls, self)
+
+
+def per_address_of(hub: Hub) -> PerAddress:
+    found = getattr(hub, "imap_per_address", None)
+    if found is None:
+        found = hub.imap_per_address = PerAddress(hub.config.get("imap.max_connections_per_address"))
+    return found
 
 
 async def start_listener(hub: Hub, host: str, port: int, reactor, implicit_tls: bool) -> Listener:

@@ -113,7 +113,9 @@ class Session(IMAP4Server):
         if self.implicit_tls and isinstance(self.transport, TLSMemoryBIOProtocol):
             _send_at_once(self.transport.transport)
         self.server_factory.sessions.add(self)
-        if len(self.server_factory.sessions) > self.hub.config.get("imap.max_connections"):
+        self.peer_host = getattr(self.transport.getPeer(), "host", "")
+        self.admitted = self.server_factory.per_address.acquire(self.peer_host)
+        if not self.admitted or len(self.server_factory.sessions) > self.hub.config.get("imap.max_connections"):
             self.untagged(responses.BYE_TOO_MANY)
             self.flush()
             self.transport.loseConnection()
@@ -130,6 +132,9 @@ class Session(IMAP4Server):
 
     def connectionLost(self, reason) -> None:  # noqa: N802
         self.server_factory.sessions.discard(self)
+        if getattr(self, "admitted", False):
+            self.admitted = False
+            self.server_factory.per_address.release(self.peer_host)
         self.state = LOGOUT
         self.unselect()
         if self._line_waiter is not None and not self._line_waiter.done():

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import text
+import ipaddress
+
 from twisted.internet import threads
-from twisted.web import resource, server
+from twisted.web import http, resource, server
+
+from mssante_hub.admission import PerAddress
 
 from mssante_hub.hub import Hub
 from mssante_hub.admin.listeners import Listener
@@ -40,13 +44,55 @@ class Health(resource.Resource):
         return server.NOT_DONE_YET
 
 
+class CountedChannel(http.HTTPChannel):
+    """An HTTP connection that gives its per-address slot back when it goes."""
+
+    counted_host: str | None = None
+
+    def connectionLost(self, reason) -> None:  # noqa: N802 - Twisted's naming
+        if self.counted_host is not None:
+            self.site.per_address.release(self.counted_host)
+            self.counted_host = None
+        super().connectionLost(reason)
+
+
+class CappedSite(server.Site):
+    """A site that refuses a connection past `web.max_connections_per_address` (trusted proxies excepted)."""
+
+    protocol = CountedChannel
+
+    def __init__(self, *args, per_address: PerAddress, trusted_proxies: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.per_address = per_address
+        self.trusted = [ipaddress.ip_network(n, strict=False) for n in trusted_proxies]
+
+    def _exempt(self, host: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.trusted)
+
+    def buildProtocol(self, addr):  # noqa: N802 - Twisted's naming
+        host = getattr(addr, "host", "")
+        exempt = self._exempt(host)
+        if not exempt and not self.per_address.acquire(host):
+            return None  # Twisted closes the connection at once
+        channel = super().buildProtocol(addr)
+        if not exempt:
+            channel.counted_host = host
+        return channel
+
+
 def build_site(hub: Hub) -> server.Site:
     root = resource.Resource()
     root.putChild(b"healthz", Health(hub))
     root.putChild(b"api", Api(hub))
     pages.register(root)  # the patients' webmail: /, /app.js, /app.css
     autoconfig.register(root, hub)  # mail client autoconfiguration (IMAP issue)
-    site = server.Site(root, requestFactory=BoundedRequest, timeout=hub.config.get("web.request_timeout_s"))
+    site = CappedSite(root, requestFactory=BoundedRequest, timeout=hub.config.get("web.request_timeout_s"),
+                      per_address=PerAddress(hub.config.get("web.max_connections_per_address")),
+                      trusted_proxies=hub.config.get("web.trusted_proxies"))
     site.bodies = BodyBudget(hub.config.get("web.max_request_bytes"), hub.config.get("web.max_buffered_bytes"))
     site.displayTracebacks = False
     return site

@@ -18,6 +18,7 @@ from tests.support.served import served
 MIB = 1024 * 1024
 SESSION_BUDGET = 4 * MIB
 GLOBAL_BUDGET = 5 * MIB
+PER_ADDRESS = 8
 GUARD_S = 10  # a guard against a server that waits for bytes it should not read; not a timing assertion
 
 
@@ -26,6 +27,7 @@ def hard_hub(tmp_path_factory):
     data_dir, users = start(tmp_path_factory, {
         "imap.max_session_append_bytes": SESSION_BUDGET,
         "imap.max_buffered_append_bytes": GLOBAL_BUDGET,
+        "imap.max_connections_per_address": PER_ADDRESS,
         "auth.failed_login_delay_s": 0.01,  # growing delays, kept short for the test
         "auth.max_failed_login_delay_s": 0.05,
     })
@@ -236,3 +238,19 @@ def test_guesses_spread_over_addresses_meet_delays_then_a_refusal(hard_hub):
     fresh = _from(port, "127.0.0.20")  # the holder, from a new address, after 15 failures (the lock)
     assert _login(fresh, b"h", user, hard_hub.password) == b"h NO " + responses.NO_THROTTLED
     fresh.close()
+
+
+# --- connections per address --------------------------------------------------------------
+
+def test_one_address_cannot_take_every_connection(hard_hub):
+    held = [Raw(hard_hub.port("imap"), tls=False) for _ in range(PER_ADDRESS)]
+    extra = socket.create_connection(("127.0.0.1", hard_hub.port("imaps")), timeout=GUARD_S)
+    from tests.imap.support import client_tls
+    extra = client_tls().wrap_socket(extra)
+    assert extra.recv(4096).startswith(b"* " + responses.BYE_TOO_MANY)  # imap and imaps count together
+    extra.close()
+    other = _from(hard_hub.port("imaps"), "127.0.0.50")  # another address is still served
+    assert other.greeting.startswith(b"* OK")
+    other.close()
+    for raw in held:
+        raw.close()

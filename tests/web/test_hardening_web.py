@@ -12,12 +12,13 @@ from tests.patients.test_notify import active_patient
 from tests.support.served import served
 from tests.web.conftest import REMOTE_DOMAIN as LISTED, WebHub, configure
 PATIENT_PASSWORD = "mot de passe de camille"
+PER_ADDRESS = 4
 
 
 @pytest.fixture(scope="module")
 def trust_hub(tmp_path_factory):
     data_dir = make_data_dir(tmp_path_factory.mktemp("webtrust"))
-    configure(data_dir, {})  # lists LISTED only
+    configure(data_dir, {"web.max_connections_per_address": PER_ADDRESS})  # lists LISTED only
     hub = Hub.open(data_dir)
     try:
         with served(data_dir, ["web"]) as running:
@@ -44,3 +45,24 @@ def test_a_reply_to_outside_the_trust_space_is_not_a_contact(trust_hub):
     answer = client.send(["someone@gmail.com"], subject="Re: Résultats")
     assert answer.status == 403, answer.body
     assert client.send([doctor], subject="Re: Résultats").status == 201  # the sender himself is the contact
+
+
+def test_one_address_cannot_take_every_web_connection(trust_hub):
+    import http.client
+    import socket
+
+    held = [socket.create_connection(("127.0.0.1", trust_hub.port), timeout=30) for _ in range(PER_ADDRESS)]
+    extra = socket.create_connection(("127.0.0.1", trust_hub.port), timeout=10)
+    try:
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = extra.recv(4096)
+    except ConnectionResetError:
+        answer = b""
+    assert answer == b""  # closed at once, not served
+    extra.close()
+    other = http.client.HTTPConnection("127.0.0.1", trust_hub.port, timeout=30, source_address=("127.0.0.60", 0))
+    other.request("GET", "/healthz")
+    assert other.getresponse().status == 200  # another address is still served
+    other.close()
+    for sock in held:
+        sock.close()
