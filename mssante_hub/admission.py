@@ -1,7 +1,11 @@
-"""Connections per client address, for the listeners that have no cap of their own (IMAP, web).
+"""What a listener admits: connections per client address, and bytes held in memory at once.
 
-SMTP's doors count their sessions the same way (smtp/server.SessionLimiter). Without a
-per-address cap one address could take every slot of a listener with idle connections.
+Connections: for the listeners that have no cap of their own (IMAP, web); SMTP's doors count
+their sessions the same way (smtp/server.SessionLimiter). Without a per-address cap one address
+could take every slot of a listener with idle connections.
+
+Bytes: a process-wide pool of message bytes in flight (SMTP DATA, IMAP APPEND literals), taken
+before they are read and given back once the message is stored or refused.
 """
 
 from __future__ import annotations
@@ -26,3 +30,20 @@ class PerAddress:
         self._open[address] -= 1
         if self._open[address] <= 0:
             del self._open[address]
+
+
+class ByteBudget:
+    """Bytes held at once across sessions; `take` says no rather than exceed `max_bytes`."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.held = 0
+
+    def take(self, size: int) -> bool:
+        if self.held + size > self.max_bytes:
+            return False
+        self.held += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.held = max(0, self.held - size)

@@ -8,22 +8,10 @@ sends what the server could not hold, and no set of sessions can hold more than
 
 from __future__ import annotations
 
+from mssante_hub.admission import ByteBudget
 
-class UploadBudget:
-    """The process-wide pool, shared by the imap and imaps listeners."""
 
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.held = 0
-
-    def take(self, size: int) -> bool:
-        if self.held + size > self.max_bytes:
-            return False
-        self.held += size
-        return True
-
-    def give(self, size: int) -> None:
-        self.held = max(0, self.held - size)
+UploadBudget = ByteBudget  # the process-wide pool of APPEND literal bytes
 
 
 class SessionUploads:

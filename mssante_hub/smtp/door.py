@@ -12,6 +12,7 @@ from typing import Awaitable, Callable
 
 from mssante_hub.rules import policy
 from mssante_hub.delivery import Channel, Delivered, Envelope, Identity, accept
+from mssante_hub.admission import ByteBudget
 from mssante_hub.hub import Hub
 from mssante_hub.rules.refusals import Refusal
 from mssante_hub.smtp import replies
@@ -38,6 +39,14 @@ def destination_limits(entries: list[str]) -> dict[str, int]:
     return limits
 
 
+def inflight_of(hub: Hub) -> ByteBudget:
+    """One pool per hub process, shared by mx and submission."""
+    found = getattr(hub, "smtp_inflight", None)
+    if found is None:
+        found = hub.smtp_inflight = ByteBudget(hub.config.get("smtp.max_buffered_bytes"))
+    return found
+
+
 class BaseDoor:
     """Shared by mx.py and submission.py; each adds its own checks of MAIL and RCPT."""
 
@@ -51,6 +60,7 @@ class BaseDoor:
         self.max_junk_commands = hub.config.get("smtp.max_junk_commands")
         self.max_errors = hub.config.get("smtp.max_errors")
         self.size_limits = destination_limits(hub.config.get("smtp.destination_size_limits"))
+        self.inflight = inflight_of(hub)  # message bytes held by both doors' DATA at once
         self.after_delivery: list[AfterDelivery] = []
         self._tasks: set[asyncio.Task] = set()
         self._active_until: dict[str, float] = {}  # local address -> monotonic expiry of "active"

@@ -150,6 +150,7 @@ class HubSMTP(SMTP):
         self._junk = 0
         self._errors = 0
         self._deadline = 0.0
+        self._held = 0  # bytes this session holds in the doors' in-flight budget
         self.command_size_limits = collections.defaultdict(
             lambda: COMMAND_LIMIT, {"MAIL": MAIL_COMMAND_LIMIT, "RCPT": RCPT_COMMAND_LIMIT, "AUTH": AUTH_COMMAND_LIMIT}
         )
@@ -225,7 +226,7 @@ class HubSMTP(SMTP):
         }
         other.command_size_limits = collections.defaultdict(lambda: COMMAND_LIMIT, self.command_size_limits)
         other.tx = Transaction()
-        other._junk = other._errors = 0
+        other._junk = other._errors = other._held = 0
         return other
 
     # -- connection ------------------------------------------------------------------
@@ -409,6 +410,22 @@ class HubSMTP(SMTP):
         self.tx.rcpt_params[address.lower()] = params
         await self.push(replies.RECIPIENT_OK)
 
+    def _hold(self, size: int) -> bool:
+        """Reserve message bytes in the doors' shared pool (smtp.max_buffered_bytes) before holding them."""
+        budget = getattr(self.door, "inflight", None)
+        if size <= self._held:
+            return True
+        if budget is not None and not budget.take(size - self._held):
+            return False
+        self._held = size
+        return True
+
+    def _release_held(self) -> None:
+        budget = getattr(self.door, "inflight", None)
+        if budget is not None and self._held:
+            budget.give(self._held)
+        self._held = 0
+
     async def _read_data(self) -> tuple[bytes | None, str]:
         """The dot-unstuffed message, or (None, reply) once the client reached the final dot.
 
@@ -419,7 +436,7 @@ class HubSMTP(SMTP):
         """
         limit = self.door.max_message_bytes + len(DATA_END)
         buf = bytearray(CRLF)
-        too_big = False
+        too_big = busy = False
         scanned = 0
         while True:
             chunk = await self._reader.read(DATA_CHUNK)
@@ -434,12 +451,17 @@ class HubSMTP(SMTP):
                     self._reader._buffer[0:0] = rest  # pipelined commands after the final dot
                 break
             scanned = len(buf)
-            if len(buf) > limit:
+            if not (too_big or busy) and len(buf) > limit:
                 too_big = True
+            elif not (too_big or busy) and not self._hold(len(buf) + DATA_CHUNK):
+                busy = True  # every door's messages in flight hold the budget: read to the end, hold nothing
+            if too_big or busy:
                 del buf[: len(buf) - len(DATA_END)]  # keep only what may start the final dot
                 scanned = len(buf)
         if too_big:
             return None, replies.SIZE_EXCEEDED
+        if busy:
+            return None, replies.BUSY_IN_FLIGHT
         body = bytes(memoryview(buf)[2: end + 2])
         if body.startswith(b".") or b"\r\n." in body:
             # RFC 5321 §4.5.2: a line starting with a dot lost its first dot.
@@ -458,17 +480,24 @@ class HubSMTP(SMTP):
         if not self.tx.rcpts:
             await self.push(replies.NEED_RCPT)
             return
-        await self.push(replies.START_DATA)
-        raw, problem = await self._read_data()
-        tx, self.tx = self.tx, Transaction()
-        if raw is None:
-            await self.push(problem)
+        declared = self.tx.mail.size
+        if declared and not self._hold(min(declared, self.door.max_message_bytes) + len(DATA_END)):
+            await self.push(replies.BUSY_IN_FLIGHT)  # before 354: not a byte is sent for nothing
             return
-        if has_bare_line_ending(raw):
-            # RFC 5321 §2.3.8: a lone CR or LF is where SMTP smuggling hides.
-            await self.push(replies.BARE_LINE_ENDING)
-            return
-        await self.push(await self.door.deliver(self, tx, raw))
+        try:
+            await self.push(replies.START_DATA)
+            raw, problem = await self._read_data()
+            tx, self.tx = self.tx, Transaction()
+            if raw is None:
+                await self.push(problem)
+                return
+            if has_bare_line_ending(raw):
+                # RFC 5321 §2.3.8: a lone CR or LF is where SMTP smuggling hides.
+                await self.push(replies.BARE_LINE_ENDING)
+                return
+            await self.push(await self.door.deliver(self, tx, raw))
+        finally:
+            self._release_held()
 
 
 def factory(door: Door, limiter: SessionLimiter, **kwargs: Any):

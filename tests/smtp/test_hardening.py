@@ -177,3 +177,33 @@ def test_command_lines_ending_in_bare_lf_are_refused(smtp_hub):
     sock.sendall(b"MAIL FROM:<dpi@hopital.test>\n")
     assert reader.readline().startswith(b"500 5.5.")
     sock.close()
+
+
+# --- a global budget of message bytes in flight -----------------------------------------------
+
+IN_FLIGHT = 3 * 1024 * 1024
+
+
+def _data_session(smtp_hub, pki, size: int | None):
+    client = tls_client(smtp_hub, pki, pki.hospital)
+    assert client.mail(DPI, [f"SIZE={size}"] if size else [])[0] == 250
+    assert client.rcpt(JEAN)[0] == 250
+    return client
+
+
+@pytest.mark.parametrize("smtp_settings", [{"smtp.max_buffered_bytes": IN_FLIGHT}])
+def test_message_bytes_in_flight_have_a_global_budget(smtp_hub, pki):
+    first = _data_session(smtp_hub, pki, 2 * 1024 * 1024)
+    code, _ = first.docmd("DATA")
+    assert code == 354
+    first.send(b"Subject: x\r\n\r\n" + b"a" * 76 + b"\r\n")  # DATA under way: its 2 MiB are held
+    declared = _data_session(smtp_hub, pki, 2 * 1024 * 1024)
+    code, text = declared.docmd("DATA")
+    assert (code, text[:5]) == (452, b"4.3.1"), (code, text)  # before 354: nothing sent for nothing
+    undeclared = _data_session(smtp_hub, pki, None)
+    body = message(DPI, JEAN, body=("b" * 76 + "\r\n") * 30_000)  # 2.3 MB, no SIZE
+    code, text = undeclared.data(body)
+    assert (code, text[:5]) == (452, b"4.3.1"), (code, text)
+    first.close()
+    for client in (declared, undeclared):
+        client.close()
