@@ -161,6 +161,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Commands that move no mail (NOOP, RSET, HELO/EHLO, HELP, VRFY, EXPN) in one SMTP session before 421.",
             _positive),
     Setting("smtp.max_errors", int, 20, "Error replies (4xx/5xx) in one SMTP session before 421.", _positive),
+    Setting("smtp.data_timeout_s", int, 600,
+            "Seconds one DATA may take from 354 to its final dot, whatever the pace (451 4.4.2 and close).", _positive),
     Setting("smtp.max_buffered_bytes", int, 256 * MIB,
             "Message bytes both SMTP doors hold at once in DATA, all sessions together; past it, 452 4.3.1.",
             _positive),
@@ -237,6 +239,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web.max_buffered_bytes", int, 64 * MIB,
             "Request body bytes the web listener holds at once, all requests together (503 past it).", _positive),
     Setting("web.request_timeout_s", int, 60, "Seconds an idle web connection is kept open.", _positive),
+    Setting("web.request_head_timeout_s", int, 30,
+            "Seconds a web request's line and headers may take to arrive, whatever the pace (408 and close).",
+            _positive),
     Setting("web.trusted_proxies", list, [],
             "Networks of reverse proxies whose X-Forwarded-For names the client (its right-most untrusted entry); "
             "anyone else's is ignored.", _networks),

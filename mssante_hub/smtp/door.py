@@ -60,6 +60,7 @@ class BaseDoor:
         self.max_junk_commands = hub.config.get("smtp.max_junk_commands")
         self.max_errors = hub.config.get("smtp.max_errors")
         self.size_limits = destination_limits(hub.config.get("smtp.destination_size_limits"))
+        self.data_timeout_s = hub.config.get("smtp.data_timeout_s")
         self.inflight = inflight_of(hub)  # message bytes held by both doors' DATA at once
         self.after_delivery: list[AfterDelivery] = []
         self._tasks: set[asyncio.Task] = set()

@@ -76,6 +76,7 @@ DN_NOT_LISTED = ("550 5.7.1 DN du certificat non inscrit pour ce domaine / "
                  "Certificate subject DN is not listed for this domain")
 
 # Failures of our own
+DATA_TOO_SLOW = "451 4.4.2 Message reçu trop lentement / DATA took too long, closing"
 BUSY_IN_FLIGHT = ("452 4.3.1 Serveur occupé par d'autres messages, réessayez plus tard / "
                   "Insufficient system resources, try again later")
 TEMPORARY_FAILURE = "451 4.3.0 Erreur temporaire, réessayez plus tard / Temporary failure, try again later"

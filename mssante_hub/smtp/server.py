@@ -123,6 +123,10 @@ def split_path(arg: str | None, keyword: str) -> tuple[str, str] | None:
     return rest[1:end], rest[end + 1:].strip()
 
 
+class DataTooSlow(Exception):
+    """DATA did not reach its final dot within smtp.data_timeout_s."""
+
+
 class CrlfReader(asyncio.StreamReader):
     """Command lines must end in CRLF (RFC 5321 §2.3.8): one ending in a bare LF reads as an empty
     line, which aiosmtpd answers 500 5.5.2, so the command is never acted on. DATA is read in
@@ -435,11 +439,16 @@ class HubSMTP(SMTP):
         into the reader's buffer.
         """
         limit = self.door.max_message_bytes + len(DATA_END)
+        # One deadline for the whole DATA: a byte every few seconds re-arms the idle timeout forever.
+        deadline = self.loop.time() + getattr(self.door, "data_timeout_s", 600)
         buf = bytearray(CRLF)
         too_big = busy = False
         scanned = 0
         while True:
-            chunk = await self._reader.read(DATA_CHUNK)
+            try:
+                chunk = await asyncio.wait_for(self._reader.read(DATA_CHUNK), max(0.0, deadline - self.loop.time()))
+            except asyncio.TimeoutError:
+                raise DataTooSlow() from None
             if not chunk:
                 raise ConnectionResetError("connection closed during DATA")
             self._reset_timeout()
@@ -486,7 +495,13 @@ class HubSMTP(SMTP):
             return
         try:
             await self.push(replies.START_DATA)
-            raw, problem = await self._read_data()
+            try:
+                raw, problem = await self._read_data()
+            except DataTooSlow:
+                await self.push(replies.DATA_TOO_SLOW)
+                if self.transport is not None:
+                    self.transport.close()
+                return
             tx, self.tx = self.tx, Transaction()
             if raw is None:
                 await self.push(problem)

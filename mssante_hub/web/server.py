@@ -44,12 +44,45 @@ class Health(resource.Resource):
         return server.NOT_DONE_YET
 
 
+_HEAD_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+
 class CountedChannel(http.HTTPChannel):
-    """An HTTP connection that gives its per-address slot back when it goes."""
+    """An HTTP connection that gives its per-address slot back when it goes, and whose request
+    heads have one deadline each (`web.request_head_timeout_s`): Twisted's idle timeout is
+    re-armed by every byte, so a header line every few seconds would hold the connection forever."""
 
     counted_host: str | None = None
+    _head_timer = None
+    _in_body = False
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted's naming
+        if self._head_timer is None and not self._in_body:
+            self._head_timer = self.callLater(self.site.head_timeout_s, self._head_too_slow)
+        super().dataReceived(data)
+
+    def allHeadersReceived(self) -> None:  # noqa: N802
+        self._stop_head_timer()
+        self._in_body = True
+        super().allHeadersReceived()
+
+    def requestDone(self, request) -> None:  # noqa: N802
+        self._in_body = False
+        super().requestDone(request)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None and self._head_timer.active():
+            self._head_timer.cancel()
+        self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self.transport is not None:
+            self.transport.write(_HEAD_TIMEOUT)
+            self.transport.loseConnection()
 
     def connectionLost(self, reason) -> None:  # noqa: N802 - Twisted's naming
+        self._stop_head_timer()
         if self.counted_host is not None:
             self.site.per_address.release(self.counted_host)
             self.counted_host = None
@@ -61,9 +94,11 @@ class CappedSite(server.Site):
 
     protocol = CountedChannel
 
-    def __init__(self, *args, per_address: PerAddress, trusted_proxies: list[str], **kwargs) -> None:
+    def __init__(self, *args, per_address: PerAddress, trusted_proxies: list[str], head_timeout_s: float,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.per_address = per_address
+        self.head_timeout_s = head_timeout_s
         self.trusted = [ipaddress.ip_network(n, strict=False) for n in trusted_proxies]
 
     def _exempt(self, host: str) -> bool:
@@ -92,7 +127,8 @@ def build_site(hub: Hub) -> server.Site:
     autoconfig.register(root, hub)  # mail client autoconfiguration (IMAP issue)
     site = CappedSite(root, requestFactory=BoundedRequest, timeout=hub.config.get("web.request_timeout_s"),
                       per_address=PerAddress(hub.config.get("web.max_connections_per_address")),
-                      trusted_proxies=hub.config.get("web.trusted_proxies"))
+                      trusted_proxies=hub.config.get("web.trusted_proxies"),
+                      head_timeout_s=hub.config.get("web.request_head_timeout_s"))
     site.bodies = BodyBudget(hub.config.get("web.max_request_bytes"), hub.config.get("web.max_buffered_bytes"))
     site.displayTracebacks = False
     return site

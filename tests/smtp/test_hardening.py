@@ -207,3 +207,32 @@ def test_message_bytes_in_flight_have_a_global_budget(smtp_hub, pki):
     first.close()
     for client in (declared, undeclared):
         client.close()
+
+
+# --- slow drip --------------------------------------------------------------------------------
+
+DRIP_DEADLINE_S = 2
+DRIP_STEPS = 24  # a byte every 0.25 s for up to 6 s, past the deadline, well within the idle timeout
+
+
+@pytest.mark.parametrize("smtp_settings", [{"smtp.data_timeout_s": DRIP_DEADLINE_S}])
+def test_a_slow_drip_in_data_meets_a_total_deadline(smtp_hub, pki):
+    client = _data_session(smtp_hub, pki, None)
+    assert client.docmd("DATA")[0] == 354
+    client.sock.settimeout(0.25)
+    answer = b""
+    for _ in range(DRIP_STEPS):
+        try:
+            client.sock.sendall(b"x")
+        except OSError:
+            break
+        try:
+            answer += client.sock.recv(4096)
+        except TimeoutError:
+            continue
+        except OSError:
+            break
+        if answer:
+            break
+    assert answer.startswith(b"451 4.4.2"), answer
+    client.close()

@@ -18,7 +18,7 @@ PER_ADDRESS = 4
 @pytest.fixture(scope="module")
 def trust_hub(tmp_path_factory):
     data_dir = make_data_dir(tmp_path_factory.mktemp("webtrust"))
-    configure(data_dir, {"web.max_connections_per_address": PER_ADDRESS})  # lists LISTED only
+    configure(data_dir, {"web.max_connections_per_address": PER_ADDRESS, "web.request_head_timeout_s": 2})  # lists LISTED only
     hub = Hub.open(data_dir)
     try:
         with served(data_dir, ["web"]) as running:
@@ -66,3 +66,24 @@ def test_one_address_cannot_take_every_web_connection(trust_hub):
     other.close()
     for sock in held:
         sock.close()
+
+
+def test_a_slow_request_head_meets_a_total_deadline(trust_hub):
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", trust_hub.port), timeout=30)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    sock.settimeout(0.25)
+    answer = b""
+    for n in range(24):  # a header line every 0.25 s for up to 6 s: past the deadline (2 s)
+        try:
+            sock.sendall(b"X-Drip-%d: y\r\n" % n)
+            answer += sock.recv(4096)
+        except TimeoutError:
+            continue
+        except OSError:
+            break
+        if answer:
+            break
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 408"), answer
