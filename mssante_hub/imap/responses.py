@@ -13,6 +13,7 @@ BYE_SESSION_UPLOADS = b"BYE [LIMIT] Too many uploads pending on this connection"
 BYE_BUSY_UPLOADS = b"BYE [LIMIT] Server busy receiving other messages; try again shortly"
 
 OK_DONE = b"Completed"
+OK_CLOSED = b"OK [CLOSED] Access to the selected mailbox was withdrawn"
 OK_LOGIN = b"LOGIN completed"
 OK_AUTHENTICATE = b"AUTHENTICATE completed"
 OK_LOGOUT = b"LOGOUT completed"

@@ -28,7 +28,7 @@ from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.notify import Notifier
 from mssante_hub.imap.syntax import Atom, SyntaxProblem, tokenize
 from mssante_hub.rules.refusals import Refusal
-from storage import sync
+from storage import grants, sync
 from storage.accounts import AccountRow
 
 log = logging.getLogger("mssante_hub.imap")
@@ -36,6 +36,8 @@ log = logging.getLogger("mssante_hub.imap")
 MAX_QUEUED_COMMANDS = 200  # pipelined commands held before the connection is paused
 UNAUTH, AUTH, SELECTED, LOGOUT = "unauth", "auth", "select", "logout"
 NO_EXPUNGE_REPORT = {b"FETCH", b"STORE", b"SEARCH"}  # RFC 3501 §7.4.1: no EXPUNGE during these
+# Commands that read nothing of the selected folder's content: no rights read again before them.
+RIGHTS_UNCHECKED = {b"LOGOUT", b"CAPABILITY", b"ID", b"ENABLE", b"UNSELECT", b"NAMESPACE", b"SELECT", b"EXAMINE"}
 
 
 class No(Exception):
@@ -247,6 +249,8 @@ class Session(IMAP4Server):
             states, handler = entry
             if self.state not in states:
                 raise Bad(responses.BAD_WRONG_STATE)
+            if self.selected is not None and name not in RIGHTS_UNCHECKED:
+                await self._recheck_rights()
             text = await handler(self, tag, args, uid)
             if text is None or self.state == LOGOUT:
                 return  # the handler answered itself (STARTTLS, LOGOUT)
@@ -271,6 +275,22 @@ class Session(IMAP4Server):
         """For a handler producing much output: wait until the client has read what was sent."""
         self.flush()
         await self.gate.wait()
+
+    async def _recheck_rights(self) -> None:
+        """Another account's folder: its owner may have taken our rights away since SELECT (DELETEACL,
+        SETACL): read them again before each command, and leave the folder once reading is gone."""
+        view = self.selected
+        if view.owner is None or self.account is None or view.owner.id == self.account.id:
+            return
+        me = self.account.id
+        rights = await self.hub.read(lambda conn: dict(grants.grants_for(conn, me)).get(view.id, ""))
+        if self.selected is not view:
+            return
+        view.rights = rights
+        if "l" not in rights or "r" not in rights:
+            self.unselect()
+            self.untagged(responses.OK_CLOSED)
+            raise No(responses.NO_NO_PERMISSION)
 
     async def next_line(self) -> bytes:
         """The next client line that is not a command (IDLE's DONE, a SASL response)."""

@@ -254,3 +254,34 @@ def test_one_address_cannot_take_every_connection(hard_hub):
     other.close()
     for raw in held:
         raw.close()
+
+
+# --- revoked rights -----------------------------------------------------------------------
+
+def test_revoked_rights_stop_reads_of_a_selected_shared_folder(hard_hub):
+    owner = Raw(hard_hub.port("imaps"))
+    login_raw(owner, hard_hub.org, hard_hub.password)
+    delegate_user = hard_hub.fresh_user()
+    owner.send(b'g SETACL INBOX "%s" lr\r\n' % delegate_user.encode())
+    assert owner.until_tagged(b"g")[-1].startswith(b"g OK")
+    secret = b"From: bob@hub.test\r\nSubject: confidentiel\r\n\r\nsecret medical content\r\n"
+    owner.send(b"a APPEND INBOX {%d+}\r\n" % len(secret) + secret + b"\r\n")
+    assert owner.until_tagged(b"a")[-1].startswith(b"a OK")
+
+    delegate = Raw(hard_hub.port("imaps"))
+    login_raw(delegate, delegate_user, hard_hub.password)
+    delegate.send(b'e EXAMINE "Shared/%s/INBOX"\r\n' % hard_hub.org.encode())
+    assert delegate.until_tagged(b"e")[-1].startswith(b"e OK")
+    delegate.send(b"f1 FETCH 1:* (BODY.PEEK[TEXT])\r\n")
+    assert any(b"secret medical content" in line for line in delegate.until_tagged(b"f1"))
+
+    owner.send(b'd DELETEACL INBOX "%s"\r\n' % delegate_user.encode())
+    assert owner.until_tagged(b"d")[-1].startswith(b"d OK")
+    delegate.send(b"f2 FETCH 1:* (BODY.PEEK[TEXT])\r\n")
+    lines = delegate.until_tagged(b"f2")
+    assert not any(b"secret" in line for line in lines), lines
+    assert lines[-1].startswith(b"f2 NO"), lines
+    delegate.send(b"s SEARCH BODY secret\r\n")
+    assert not delegate.until_tagged(b"s")[-1].startswith(b"s OK")  # deselected: nothing more to search
+    owner.close()
+    delegate.close()
