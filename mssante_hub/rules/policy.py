@@ -28,7 +28,7 @@ from mssante_hub.accounts import identity
 
 from mssante_hub.patients import notifications
 
-from mssante_hub.rules import refusals, trust
+from mssante_hub.rules import filetypes, refusals, trust
 from mssante_hub.accounts.identity import Party
 from mssante_hub.envelope import MAX_ADDRESS_CHARS, NOT_SENDING, Channel, Envelope, Identity
 from mssante_hub.patients import conversations
@@ -219,6 +219,8 @@ def _check_patient_attachments(message: EmailMessage, budget: int) -> None:
         if extension not in PATIENT_ATTACHMENT_EXTENSIONS:
             raise Refusal(refusals.PATIENT_ATTACHMENT_TYPE)
         payload = part.get_payload(decode=True) or b""
+        if not filetypes.acceptable(extension, part.get_content_type(), payload):
+            raise Refusal(refusals.PATIENT_ATTACHMENT_TYPE, "declared type or content does not match")
         total += len(payload)
         if total > budget:
             raise Refusal(refusals.PATIENT_ATTACHMENTS_TOO_BIG)

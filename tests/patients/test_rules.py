@@ -146,9 +146,11 @@ def test_patient_attachment_types_and_budget(hub):
     doctor = add_professional(hub, "dr.pieces", password=None)
     patient = add_patient_account(hub)
     send(hub, doctor, [patient])
-    for name in ("photo.JPG", "scan.jpeg", "image.png", "radio.tiff", "cr.pdf", "note.txt", "lettre.rtf",
-                 "vieux.doc"):
-        send(hub, patient, [doctor], attachments=[(name, "application/octet-stream", b"data")])
+    for name, data in (("photo.JPG", b"\xff\xd8\xff\xe0 jfif"), ("scan.jpeg", b"\xff\xd8\xff\xdb"),
+                       ("image.png", b"\x89PNG\r\n\x1a\n..."), ("radio.tiff", b"II*\x00..."),
+                       ("cr.pdf", b"%PDF-1.7 ..."), ("note.txt", b"Bonjour docteur"), ("lettre.rtf", b"{\\rtf1 x}"),
+                       ("vieux.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1...")):
+        send(hub, patient, [doctor], attachments=[(name, "application/octet-stream", data)])
     for name in ("virus.exe", "archive.zip", "page.html", "sans-extension", "lettre.docx"):
         with pytest.raises(Refusal) as refused:
             send(hub, patient, [doctor], attachments=[(name, "application/octet-stream", b"data")])
@@ -157,11 +159,26 @@ def test_patient_attachment_types_and_budget(hub):
     half = b"x" * (budget // 2 + 1)
     with pytest.raises(Refusal) as refused:
         send(hub, patient, [doctor],
-             attachments=[("a.pdf", "application/pdf", half), ("b.pdf", "application/pdf", half)])
+             attachments=[("a.pdf", "application/pdf", b"%PDF-" + half), ("b.pdf", "application/pdf", b"%PDF-" + half)])
     assert refused.value.reason == refusals.PATIENT_ATTACHMENTS_TOO_BIG
     assert "La taille du ou des documents dépasse la limite autorisée" in str(refused.value)
     # A professional is not held to the patients' list.
     send(hub, doctor, [patient], attachments=[("IHE_XDM.zip", "application/zip", b"PK")])
+
+
+def test_patient_attachments_must_be_what_their_name_says(hub):
+    doctor = add_professional(hub, "dr.magic", password=None)
+    patient = add_patient_account(hub)
+    send(hub, doctor, [patient])
+    script = b"<html><script>alert(document.cookie)</script></html>"
+    for name, ctype, data in (("report.pdf", "text/html", script),  # declared as HTML
+                              ("report.pdf", "application/pdf", script),  # declared as PDF, is HTML
+                              ("note.txt", "text/plain", script),  # text that is markup
+                              ("photo.jpg", "image/jpeg", b"%PDF-1.4")):  # another format
+        with pytest.raises(Refusal) as refused:
+            send(hub, patient, [doctor], attachments=[(name, ctype, data)])
+        assert refused.value.reason == refusals.PATIENT_ATTACHMENT_TYPE, (name, ctype)
+    send(hub, patient, [doctor], attachments=[("report.pdf", "application/pdf", b"%PDF-1.4 compte rendu")])
 
 
 def test_imap_append_is_not_sending(hub):
