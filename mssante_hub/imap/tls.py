@@ -5,6 +5,7 @@ from __future__ import annotations
 from OpenSSL import crypto
 from twisted.internet import ssl
 
+from mssante_hub import tlspolicy
 from mssante_hub.hub import Hub
 
 
@@ -17,6 +18,8 @@ def context_factory(hub: Hub) -> ssl.CertificateOptions:
         privateKey=key.original, certificate=certs[0].original,
         extraCertChain=[c.original for c in certs[1:]],
         raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
+        acceptableCiphers=ssl.AcceptableCiphers.fromOpenSSLCipherString(
+            tlspolicy.TLS12_CIPHERS + ":TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"),
     )
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from cryptography import x509
 
+from mssante_hub import tlspolicy
+
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME; not named by the ssl module.
 _NO_CHECK_TIME = 0x200000
 
@@ -39,8 +41,7 @@ class PeerCertificate:
 
 def server_context(cert_file: Path, key_file: Path, client_ca_files: list[Path]) -> ssl.SSLContext:
     """A server context; asks for a client certificate when CA bundles are given."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context = tlspolicy.harden(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
     context.load_cert_chain(cert_file, key_file)
     if client_ca_files:
         for ca in client_ca_files:

@@ -30,6 +30,10 @@ SECURITY_HEADERS = {
     b"referrer-policy": b"no-referrer",
     b"content-security-policy": b"default-src 'none'; frame-ancestors 'none'",
 }
+# On every answer of the listener (pages, API, health check, autoconfig), whatever else they set.
+BASELINE_HEADERS = {b"x-content-type-options": b"nosniff", b"referrer-policy": b"no-referrer"}
+# Only once the client reached us over TLS (directly, or through a trusted proxy that says so).
+HSTS = b"max-age=31536000; includeSubDomains"
 _REFUSED = (b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
             b"Connection: close\r\nContent-Length: %d\r\n\r\n%s")
 _REASONS = {413: b"Payload Too Large", 503: b"Service Unavailable"}
@@ -166,8 +170,20 @@ class BoundedRequest(server.Request):
         self.content.write(data)
 
     def process(self) -> None:
-        if not self.refused:  # a refused body was answered already, and is not handed on
-            super().process()
+        if self.refused:  # a refused body was answered already, and is not handed on
+            return
+        for name, value in BASELINE_HEADERS.items():
+            self.setHeader(name, value)
+        if self._over_tls():
+            self.setHeader(b"strict-transport-security", HSTS)
+        super().process()
+
+    def _over_tls(self) -> bool:
+        if self.isSecure():
+            return True
+        site = self.channel.site
+        from_proxy = getattr(site, "is_trusted_proxy", lambda host: False)(getattr(self.getClientAddress(), "host", ""))
+        return from_proxy and (self.getHeader(b"x-forwarded-proto") or b"").strip().lower() == b"https"
 
     def finish(self) -> None:
         self._release()

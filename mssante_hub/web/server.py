@@ -101,6 +101,9 @@ class CappedSite(server.Site):
         self.head_timeout_s = head_timeout_s
         self.trusted = [ipaddress.ip_network(n, strict=False) for n in trusted_proxies]
 
+    def is_trusted_proxy(self, host: str) -> bool:
+        return self._exempt(host)
+
     def _exempt(self, host: str) -> bool:
         try:
             ip = ipaddress.ip_address(host)

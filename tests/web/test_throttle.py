@@ -80,3 +80,26 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(web_hub):
     for n in range(MAX_FAILURES):  # a new claimed address each time, from a peer that is no proxy
         assert _sign_in(web_hub, ins, "devinette", forwarded=f"192.0.2.{n + 1}", source="127.0.0.5") == 401
     assert _sign_in(web_hub, ins, PATIENT_PASSWORD, forwarded="192.0.2.99", source="127.0.0.5") == 429
+
+
+def _headers(web_hub, forwarded_proto: str | None, source: str) -> dict[str, str]:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", web_hub.port, timeout=60, source_address=(source, 0))
+    try:
+        connection.request("GET", "/", headers={"X-Forwarded-Proto": forwarded_proto} if forwarded_proto else {})
+        response = connection.getresponse()
+        response.read()
+        return {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        connection.close()
+
+
+def test_security_headers_and_hsts_only_behind_tls(web_hub):
+    behind_tls = _headers(web_hub, "https", PROXY)  # the trusted proxy says the client used TLS
+    assert behind_tls["strict-transport-security"].startswith("max-age=")
+    assert behind_tls["x-content-type-options"] == "nosniff" and behind_tls["referrer-policy"] == "no-referrer"
+    policy = behind_tls["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "'unsafe-inline'" not in policy
+    assert "strict-transport-security" not in _headers(web_hub, None, PROXY)  # plain HTTP
+    assert "strict-transport-security" not in _headers(web_hub, "https", "127.0.0.7")  # not a proxy: not believed
