@@ -9,7 +9,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from storage.models import Account, AuditEvent
 
-# Actions, one name each (DOMAIN.md §10).
+# Actions, one name each (docs/domain.md §10).
 DELIVER = "deliver"
 SEND = "send"
 ACCOUNT_CREATE = "account.create"
@@ -35,7 +35,7 @@ CONVERSATION_END = "conversation.end"
 MAILBOX_INACTIVE_WARN = "mailbox.inactive_warn"
 MAILBOX_SUSPEND = "mailbox.suspend"
 AUDIT_PURGE = "audit.purge"
-# However it is configured, traces are kept at least this long (DOMAIN.md §10: 6 months).
+# However it is configured, traces are kept at least this long (docs/domain.md §10: 6 months).
 MIN_RETENTION_DAYS = 183
 
 
@@ -75,7 +75,7 @@ def purge_expired(conn: Connection, retention_days: int, now: dt.datetime | None
 
 @dataclass(frozen=True)
 class AccessEntry:
-    """One line of the access history a patient sees (DOMAIN.md §6, §10)."""
+    """One line of the access history a patient sees (docs/domain.md §6, §10)."""
 
     at: dt.datetime
     actor_type: str  # PER, ORG, APP, CAB, PATIENT (the holder), SYSTEM, or the channel for a peer

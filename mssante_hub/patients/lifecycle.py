@@ -1,4 +1,4 @@
-"""Life cycle of a patient space (DOMAIN.md §9): objection, activation, closure,
+"""Life cycle of a patient space (docs/domain.md §9): objection, activation, closure,
 archive, reopening, deletion on request, purge.
 
 Code checks are throttled per space: every wrong or reused code is counted in the

@@ -24,11 +24,11 @@ from mssante_hub.envelope import Channel
 from storage import accounts as account_repo
 from storage import sessions
 from storage.models import AccountStatus, AccountType
+from mssante_hub.envelope import MAX_ADDRESS_CHARS
 
 log = logging.getLogger("mssante_hub.web.sessions")
 
 TOKEN_BYTES = 32
-MAX_LOGIN_CHARS = 320
 MAX_PASSWORD_CHARS = 1024
 # last_seen_at is written at most this often: a read-only session does not cost an fsync per request.
 TOUCH_EVERY = dt.timedelta(seconds=60)
@@ -74,7 +74,7 @@ class WebSessions:
 
     async def login(self, login: str, password: str, client_ip: str) -> tuple[str, Session]:
         """A new token and its session, or ApiError (throttled, or wrong login or password)."""
-        if not (0 < len(login) <= MAX_LOGIN_CHARS) or not (0 < len(password) <= MAX_PASSWORD_CHARS):
+        if not (0 < len(login) <= MAX_ADDRESS_CHARS) or not (0 < len(password) <= MAX_PASSWORD_CHARS):
             raise LOGIN_FAILED
         address = self._address(login)
         account = await self.hub.read(lambda conn: account_repo.by_address(conn, address))
@@ -107,7 +107,7 @@ class WebSessions:
 
     async def _trace(self, address: str, account_id: int | None, client_ip: str, outcome: str) -> None:
         def work(conn) -> None:
-            audit.record(conn, actor=address[:MAX_LOGIN_CHARS], actor_type=ACTOR_TYPE, action=audit.LOGIN,
+            audit.record(conn, actor=address[:MAX_ADDRESS_CHARS], actor_type=ACTOR_TYPE, action=audit.LOGIN,
                          subject_account_id=account_id, target=f"ip:{client_ip}", outcome=outcome)
 
         try:

@@ -1,4 +1,4 @@
-"""The holder's life-cycle steps in the webmail API (DOMAIN.md §9).
+"""The holder's life-cycle steps in the webmail API (docs/domain.md §9).
 
     POST /api/activation        {"ins", "code", "password"}   -> 201: the space is active, sign in next
     POST /api/objection         {"ins", "code"}               -> 200: the space is deleted at once

@@ -1,6 +1,6 @@
 """Test material: IHE XDM packages built around the shared CDA fixtures, and messages carrying them.
 
-The hub never builds XDM itself yet; these builders follow DOMAIN.md §6 (README.TXT, INDEX.HTM,
+The hub never builds XDM itself yet; these builders follow docs/domain.md §6 (README.TXT, INDEX.HTM,
 IHE_XDM/<SUBSET>/METADATA.XML as an ebRIM 3.0 SubmitObjectsRequest, the documents beside it).
 """
 
