@@ -3,11 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select
 
 from storage.models import Account, AuditEvent
+
+
+
+class ActorType(str, enum.Enum):
+    """Who acted, as audit_events.actor_type stores it: an account's type (as accounts.type has it), the hub
+    itself, the operator at the command line, or a peer not (yet) known as an account. The door an event came
+    through is in its target (e.g. `imap from:IP`, `via:mx`), not here."""
+
+    PATIENT = "PATIENT"
+    PER = "PER"
+    ORG = "ORG"
+    APP = "APP"
+    CAB = "CAB"
+    SYSTEM = "SYSTEM"
+    OPERATOR = "OPERATOR"
+    PEER = "PEER"
+
+    @classmethod
+    def of_account(cls, account_type: str | None) -> "ActorType":
+        """The actor type of an account of this type (PEER when unknown)."""
+        try:
+            return cls(account_type) if account_type else cls.PEER
+        except ValueError:
+            return cls.PEER
+
 
 # Actions, one name each (docs/domain.md §10).
 DELIVER = "deliver"
@@ -44,12 +70,13 @@ def record(
     *,
     actor: str,
     action: str,
-    actor_type: str = "",
+    actor_type: ActorType | str = "",
     subject_account_id: int | None = None,
     target: str = "",
     outcome: str = "ok",
 ) -> None:
-    """Write one event inside the caller's transaction."""
+    """Write one event inside the caller's transaction (an empty actor type: the actor's account says)."""
+    actor_type = actor_type.value if isinstance(actor_type, ActorType) else actor_type
     conn.execute(
         insert(AuditEvent).values(
             actor=actor, actor_type=actor_type, action=action, subject_account_id=subject_account_id,
@@ -78,7 +105,7 @@ class AccessEntry:
     """One line of the access history a patient sees (docs/domain.md §6, §10)."""
 
     at: dt.datetime
-    actor_type: str  # PER, ORG, APP, CAB, PATIENT (the holder), SYSTEM, or the channel for a peer
+    actor_type: str  # an ActorType value: the actor's account type when it has one
     actor_name: str  # the actor's display name; their address only if no account is known
     action: str
     outcome: str

@@ -118,7 +118,7 @@ async def _log_in(s: Session, address: str, account: account_repo.AccountRow | N
     if account is None or account.status != AccountStatus.ACTIVE.value or account.type not in IMAP_ACCOUNT_TYPES:
         peer = getattr(s.transport.getPeer(), "host", "?") if s.transport else "?"
         await s.hub.write(lambda conn: audit.record(  # the attempt, never the password
-            conn, actor=address[:MAX_ADDRESS_CHARS], actor_type="imap", action=LOGIN_FAILED_ACTION,
+            conn, actor=address[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.PEER, action=LOGIN_FAILED_ACTION,
             subject_account_id=account.id if account else None, target=f"imap from:{peer}", outcome="refused"))
         raise No(responses.NO_AUTH_FAILED)
     s.account = account
@@ -127,7 +127,7 @@ async def _log_in(s: Session, address: str, account: account_repo.AccountRow | N
     s.setTimeout(s.POSTAUTH_TIMEOUT)
     peer = s.transport.getPeer()
     await s.hub.write(lambda conn: audit.record(
-        conn, actor=account.address, actor_type="imap", action=LOGIN_ACTION, subject_account_id=account.id,
+        conn, actor=account.address, actor_type=audit.ActorType.of_account(account.type), action=LOGIN_ACTION, subject_account_id=account.id,
         target=f"imap from:{getattr(peer, 'host', '?')}"))
 
 
