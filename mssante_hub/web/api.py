@@ -214,7 +214,7 @@ class Api(resource.Resource):
             if where is not None:
                 messages.store_flags(conn, where.folder_id, [where.uid], "add", [SEEN])
             audit.record(conn, actor=session.address,
-                actor_type=audit.ActorType.of_account(session.type), action=audit.READ,
+                         actor_type=audit.ActorType.of_account(session.type), action=audit.READ,
                          subject_account_id=session.account_id, target=f"message:{int(message_id)}", outcome="ok")
 
         await self.hub.write(seen)
@@ -259,7 +259,7 @@ class Api(resource.Resource):
                 messages.move_messages(conn, where.folder_id, trash, [where.uid])
                 outcome = "trashed"
             audit.record(conn, actor=session.address,
-                actor_type=audit.ActorType.of_account(session.type), action=audit.DELETE,
+                         actor_type=audit.ActorType.of_account(session.type), action=audit.DELETE,
                          subject_account_id=session.account_id, target=f"message:{where.id}",
                          outcome=outcome)
             return True

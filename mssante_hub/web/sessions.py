@@ -98,7 +98,7 @@ class WebSessions:
             sessions.create(conn, session.token_hash, account.id, now, session.expires_at)
             sessions.purge_lapsed(conn, now)
             audit.record(conn, actor=account.address,
-                actor_type=audit.ActorType.of_account(account.type), action=audit.LOGIN,
+                         actor_type=audit.ActorType.of_account(account.type), action=audit.LOGIN,
                          subject_account_id=account.id, target=f"web ip:{client_ip}", outcome="ok")
 
         await self.hub.write(work)
@@ -138,7 +138,7 @@ class WebSessions:
         def work(conn) -> None:
             sessions.end(conn, session.token_hash)
             audit.record(conn, actor=session.address,
-                actor_type=audit.ActorType.of_account(session.type), action=audit.LOGOUT,
+                         actor_type=audit.ActorType.of_account(session.type), action=audit.LOGOUT,
                          subject_account_id=session.account_id, target=f"web ip:{client_ip}", outcome="ok")
 
         await self.hub.write(work)
