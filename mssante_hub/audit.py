@@ -13,6 +13,8 @@ from storage.models import Account, AuditEvent
 DELIVER = "deliver"
 SEND = "send"
 ACCOUNT_CREATE = "account.create"
+ACCOUNT_PASSWORD = "account.password"
+ACCOUNT_DELETE = "account.delete"
 KEYS_ROTATE = "keys.rotate"
 # Patient spaces and professionals' mailboxes (issue 5).
 LOGIN = "login"
@@ -34,6 +36,7 @@ NOTIFY = "notify"
 CONVERSATION_END = "conversation.end"
 MAILBOX_INACTIVE_WARN = "mailbox.inactive_warn"
 MAILBOX_SUSPEND = "mailbox.suspend"
+MAILBOX_RESUME = "mailbox.resume"
 AUDIT_PURGE = "audit.purge"
 # However it is configured, traces are kept at least this long (DOMAIN.md §10: 6 months).
 MIN_RETENTION_DAYS = 183
