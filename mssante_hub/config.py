@@ -129,6 +129,19 @@ SETTINGS: tuple[Setting, ...] = (
             _listen_address),
     Setting("listen.enabled", list, ["mx", "submission", "imap", "imaps", "web"],
             "Listeners that `serve` starts when no --listen is given."),
+    # --- What mail clients are told (autoconfig, DNS SRV): the public side of the listeners ---
+    Setting("public.imap_host", str, "",
+            "Host name mail clients are given for IMAP (autoconfig, SRV records); empty: the imap/imaps listener's "
+            "address, or `hub.hostname` when it binds every interface."),
+    Setting("public.imap_port", int, 0, "IMAP (STARTTLS) port clients are given; 0: the imap listener's port.",
+            _non_negative),
+    Setting("public.imaps_port", int, 0, "IMAP over TLS port clients are given; 0: the imaps listener's port.",
+            _non_negative),
+    Setting("public.submission_host", str, "",
+            "Host name mail clients are given for submission; empty: as for public.imap_host, from the submission "
+            "listener."),
+    Setting("public.submission_port", int, 0,
+            "Submission (STARTTLS) port clients are given; 0: the submission listener's port.", _non_negative),
     Setting("mx.trusted_networks", list, [],
             "Networks whose systems may deliver to local mailboxes on mx without TLS or certificate.", _networks),
     # --- SMTP front doors, whitelist and outbound relay (issue 3: smtp/, directory/, relays/) ---

@@ -42,19 +42,37 @@ def fresh_clone(into: Path) -> Path:
     return into
 
 
-def isolated(command: str) -> list[str]:
-    """The command in a network namespace of its own when we may make one: the README's fixed ports
-    (8080, 1430, ...) then never meet another hub's on this machine."""
-    if sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip"):
-        probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
-        if probe.returncode == 0:
-            return ["unshare", "-n", "bash", "-c", f"ip link set lo up && {command}"]
-    return ["bash", "-c", command]
+def can_isolate() -> bool:
+    if not (sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip")):
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
 
 
-def run_until_listening(command: str, cwd: Path) -> tuple[list[str], str]:
-    process = subprocess.Popen(isolated(command), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+def isolated(command: str, wheels: Path | None) -> tuple[list[str], dict]:
+    """The command, in a network namespace of its own when we may make one: the README's fixed ports (8080,
+    2525, 1430, ...) then never meet another hub's, nor the baseline Postfix's 2525, on this machine. There,
+    pip has no network: it installs from a wheelhouse made beforehand (same command, pip told where to look)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if wheels is None:
+        return ["bash", "-c", command], env
+    env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheels))
+    return ["unshare", "-n", "bash", "-c", f"ip link set lo up && {command}"], env
+
+
+def wheelhouse(clone: Path, into: Path) -> Path | None:
+    """The project's wheel, its dependencies and its build requirements, fetched with the network."""
+    if not can_isolate():
+        return None
+    for args in (["wheel", "-q", "-w", str(into), str(clone)], ["download", "-q", "-d", str(into), "setuptools>=68",
+                                                               "wheel"]):
+        subprocess.run([sys.executable, "-m", "pip", *args], check=True, timeout=SERVE_TIMEOUT_S, capture_output=True)
+    return into
+
+
+def run_until_listening(command: str, cwd: Path, wheels: Path | None) -> tuple[list[str], str]:
+    argv, env = isolated(command, wheels)
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, env=env)
     names: list[str] = []
     lines: list[str] = []
     deadline = time.monotonic() + SERVE_TIMEOUT_S
@@ -85,8 +103,9 @@ def test_the_readme_run_command_serves_twice_in_a_fresh_folder(tmp_path):
     command = readme_block("**Run the hub**")
     assert "\n" not in command and "serve" in command
     clone = fresh_clone(tmp_path / "mssante-hub")
-    first, _ = run_until_listening(command, clone)
+    wheels = wheelhouse(clone, tmp_path / "wheels")
+    first, _ = run_until_listening(command, clone, wheels)
     assert any(line.startswith("demo patient:") for line in first)
-    second, err = run_until_listening(command, clone)  # the second time serves the same hub
+    second, err = run_until_listening(command, clone, wheels)  # the second time serves the same hub
     assert "already holds a hub" in "".join(second)
     assert not any("password:" in line for line in second)  # nothing made, nothing printed again

@@ -115,6 +115,17 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dns_srv(args: argparse.Namespace) -> int:
+    from mssante_hub.web.autoconfig import srv_records
+
+    # Settings only (no hub opened): the same endpoints the web listener's autoconfig gives.
+    hub = argparse.Namespace(config=Config.load(args.data_dir))
+    print("; RFC 6186 records for the professionals' domain (from public.* and listen.*; docs/operators.md)")
+    for line in srv_records(hub):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mssante-hub", description="Secure health messaging hub.")
     parser.add_argument("--version", action="version", version=f"mssante-hub {__version__}")
@@ -156,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_data_dir(commands.add_parser("doctor", help="check a data folder and say what to fix"))
     p.set_defaults(func=cmd_doctor)
+
+    p = with_data_dir(commands.add_parser("dns-srv", help="the DNS SRV records (RFC 6186) mail clients need"))
+    p.set_defaults(func=cmd_dns_srv)
 
     p = with_data_dir(commands.add_parser("config", help="read or change one setting"))
     p.add_argument("action", choices=["get", "set"])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mssante_hub.config import LISTENER_NAMES, ConfigError
 from mssante_hub.hub import Hub
-from mssante_hub.admin.listeners import Listener
+from mssante_hub.admin.listeners import Listener, announce
 
 log = logging.getLogger("mssante_hub.admin.service")
 
@@ -82,6 +82,7 @@ def serve(data_dir: Path, overrides: dict[str, str]) -> int:
                 module = importlib.import_module(FRONT_DOORS[name])
                 listener = await module.start(hub, host, port, reactor)
                 listeners.append(listener)
+                announce(hub, name, listener)
                 print(f"listening {name} {listener.host}:{listener.port}", flush=True)
             workers.extend(start_workers(hub))
         except BaseException as exc:  # noqa: BLE001 - reported by the command line
