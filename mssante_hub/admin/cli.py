@@ -16,7 +16,7 @@ import tomlkit
 
 from crypto.errors import IntegrityError, MasterKeyError
 from mssante_hub import __version__
-from mssante_hub.config import Config, ConfigError, parse_toml_value, setting
+from mssante_hub.config import LOG_LEVELS, Config, ConfigError, parse_toml_value, setting
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -61,7 +61,7 @@ def _parse_listen(values: list[str]) -> dict[str, str]:
 def cmd_serve(args: argparse.Namespace) -> int:
     from mssante_hub.admin.service import serve
 
-    return serve(args.data_dir, _parse_listen(args.listen))
+    return serve(args.data_dir, _parse_listen(args.listen), args.log_level)
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_data_dir(commands.add_parser("serve", help="run the hub"))
     p.add_argument("--listen", action="append", default=[], metavar="NAME=HOST:PORT",
                    help="start this listener (mx, submission, imap, imaps, web) here; repeatable")
+    p.add_argument("--log-level", choices=list(LOG_LEVELS), help="activity log on stderr (default: log.level)")
     p.set_defaults(func=cmd_serve)
 
     from mssante_hub.admin.account_commands import add_account_commands
