@@ -182,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_patient_commands(commands, with_data_dir)
     from mssante_hub.imap.importer import add_import_command  # import-imap (issue 4)
     add_import_command(commands, with_data_dir)
+    from mssante_hub.admin.peer_commands import add_peer_commands  # peer trial, xdm pack (issue 17)
+    add_peer_commands(commands, with_data_dir)
     return parser
 
 
@@ -189,12 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     # Every file the hub writes (database, WAL, keys, settings) is its owner's alone.
     os.umask(PRIVATE_UMASK)
     from mssante_hub.admin.account_commands import CommandUsageError
+    from mssante_hub.admin.peer_commands import PeerUsageError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, CommandUsageError) as exc:
+    except (UsageError, CommandUsageError, PeerUsageError) as exc:
         print(f"mssante-hub: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
