@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select
@@ -39,6 +40,8 @@ class ActorType(str, enum.Enum):
 DELIVER = "deliver"
 SEND = "send"
 ACCOUNT_CREATE = "account.create"
+ACCOUNT_PASSWORD = "account.password"
+ACCOUNT_DELETE = "account.delete"
 KEYS_ROTATE = "keys.rotate"
 # Patient spaces and professionals' mailboxes (issue 5).
 LOGIN = "login"
@@ -60,7 +63,14 @@ NOTIFY = "notify"
 CONVERSATION_END = "conversation.end"
 MAILBOX_INACTIVE_WARN = "mailbox.inactive_warn"
 MAILBOX_SUSPEND = "mailbox.suspend"
+MAILBOX_RESUME = "mailbox.resume"
 AUDIT_PURGE = "audit.purge"
+# Traced actions the activity log shows at INFO (the others at DEBUG): sign-ins, the operator's changes.
+# The front doors' own names (smtp/auth.py, imap/auth.py) are repeated here, not imported: audit imports no door.
+LOGGED_AT_INFO = frozenset({LOGIN, LOGOUT, "auth.success", "auth.failure", "imap.login", "imap.login_failed",
+                            ACCOUNT_CREATE, ACCOUNT_PASSWORD, ACCOUNT_DELETE, KEYS_ROTATE, MAILBOX_SUSPEND,
+                            MAILBOX_RESUME, PATIENT_CLOSE, PATIENT_REOPEN, PATIENT_DELETE, PATIENT_PURGE})
+log = logging.getLogger("mssante_hub.audit")
 # However it is configured, traces are kept at least this long (docs/domain.md §10: 6 months).
 MIN_RETENTION_DAYS = 183
 
@@ -75,7 +85,16 @@ def record(
     target: str = "",
     outcome: str = "ok",
 ) -> None:
-    """Write one event inside the caller's transaction (an empty actor type: the actor's account says)."""
+    """Write one event inside the caller's transaction; logged too (sign-ins and refusals at INFO).
+
+    The line names the action, outcome, account id and target, which are content-free by
+    design; not the actor, which for a refused sign-in is whatever was typed as a login.
+    An empty actor type means the actor's account says (the access history looks it up).
+    """
+    level = logging.INFO if outcome != "ok" or action in LOGGED_AT_INFO else logging.DEBUG
+    if log.isEnabledFor(level):
+        log.log(level, "%s %s account:%s %s", action, outcome,
+                subject_account_id if subject_account_id is not None else "-", target)
     actor_type = actor_type.value if isinstance(actor_type, ActorType) else actor_type
     conn.execute(
         insert(AuditEvent).values(

@@ -74,8 +74,23 @@ def _prepare_then_store(hub: Hub, done: concurrent.futures.Future, prepare_it: C
 async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | None = None) -> Delivered:
     """Parse, check, encrypt and store one message durably, or raise Refusal.
 
-    A refused message leaves nothing behind: all writes are in one transaction.
+    A refused message leaves nothing behind: all writes are in one transaction. Each outcome is
+    one log line: the door, counts, size, the stored id or the refusal's codes; no address, no content.
     """
+    channel = getattr(envelope.channel, "value", envelope.channel)
+    try:
+        result = await _accept(hub, envelope, raw, identity)
+    except Refusal as refusal:
+        log.info("refused on %s: %d %s (%d recipients, %d bytes)", channel, refusal.reason.code,
+                 refusal.reason.status, len(envelope.rcpt_to), len(raw))
+        raise
+    if log.isEnabledFor(logging.INFO):
+        log.info("delivered on %s: id %s, %d local, %d remote, %d bytes", channel, result.blob_id,
+                 len(result.uids), len(result.queued), len(raw))
+    return result
+
+
+async def _accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | None) -> Delivered:
     if max(envelope.declared_size or 0, len(raw)) > hub.limits.max_message_bytes:
         raise Refusal(refusals.MESSAGE_TOO_BIG)
     local, remote = _split_recipients(hub, envelope.rcpt_to)
