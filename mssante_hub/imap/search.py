@@ -17,6 +17,7 @@ from sqlalchemy import and_, not_, or_, select
 
 from mssante_hub.reader import Reader
 from mssante_hub.imap import acl, responses, wire
+from mssante_hub.imap.messages import enable_condstore
 from mssante_hub.imap.server import SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, String, format_uid_set, is_atom, number, parse_date, parse_sequence_set
 from storage.messages import has_flag, uid_condition
@@ -27,6 +28,7 @@ FLAG_KEYS = {b"ANSWERED": ("\\Answered", True), b"DELETED": ("\\Deleted", True),
              b"UNDELETED": ("\\Deleted", False), b"UNDRAFT": ("\\Draft", False), b"UNFLAGGED": ("\\Flagged", False),
              b"UNSEEN": ("\\Seen", False)}
 SUMMARY_HEADERS = {b"FROM": "from", b"TO": "to", b"CC": "cc", b"SUBJECT": "subject"}
+ADDRESS_FIELDS = {"from", "to", "cc", "bcc", "reply-to", "sender"}
 SUMMARY_FIELDS = {"subject", "from", "to", "cc", "date", "message-id", "in-reply-to", "references", "reply-to"}
 CHARSETS = {b"UTF-8", b"US-ASCII"}
 MAX_KEYS = 200
@@ -115,7 +117,7 @@ class _Parser:
             if isinstance(value, String):  # entry-name and type, then the number
                 self.take()
                 value = self.take()
-            self.s.selected.condstore = True
+            enable_condstore(self.s)
             return Node("modseq", (number(value),))
         if word == b"UID":
             return Node("uids", (parse_sequence_set(bytes(self.take()), view.largest(True)),))
@@ -242,7 +244,12 @@ def matches(node: Node, r: _Row) -> bool:
     if k == "modseq":
         return row.modseq >= a[0]
     if k == "header":
-        return a[1].casefold() in r.header_text(a[0]).casefold()
+        needle, text = a[1].casefold(), r.header_text(a[0])
+        if needle in text.casefold():
+            return True
+        # An address field also matches its addresses as written without comments or folding
+        # (`<user (comment)@ (comment) domain.org>` contains "user@domain.org").
+        return a[0] in ADDRESS_FIELDS and needle in _normalized_addresses(text).casefold()
     if k == "sent":
         try:
             day = email.utils.parsedate_to_datetime(r.summary().get("date", "")).date()
@@ -255,6 +262,10 @@ def matches(node: Node, r: _Row) -> bool:
         headers = " ".join(f"{n}: {v}" for n, v in r.message().items())
         return a[0].casefold() in (headers + "\n" + r.body_text()).casefold()
     return False
+
+
+def _normalized_addresses(text: str) -> str:
+    return ", ".join(f"{name} <{address}>" if name else address for name, address in email.utils.getaddresses([text]))
 
 
 def run(conn, folder_id: int, reader_id: int, reader: Reader, tree: Node) -> list[tuple[int, int]]:
