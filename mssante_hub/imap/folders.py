@@ -12,7 +12,7 @@ from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import (
     MAX_MAILBOX_NAME, Atom, SyntaxProblem, astring, decode_mailbox, encode_mailbox, is_atom,
 )
-from storage import folders, messages
+from storage import folders, messages, sync
 
 DELIMITER = b"/"
 SHARED_PREFIX = b"Shared"
@@ -108,6 +108,15 @@ async def _list(s: Session, args: list, subscribed_only: bool, verb: bytes) -> b
         return bool(matcher.match(name) or name == "INBOX" and re.match(matcher.pattern, name, re.IGNORECASE))
 
     subscribed = [n for n, r in names.items() if r.subscribed]
+    if subscribed_only:
+        account_id = s.account.id
+        lingering = await s.hub.read(lambda conn: sync.lingering_subscriptions(conn, account_id))
+        lingering = sorted(n for n in lingering if n not in names)
+        subscribed += lingering
+        for name in lingering:  # subscribed, but no such folder (any more): RFC 5258 §3.1, RFC 3501 §6.3.9
+            if matches(name):
+                attrs = b"\\Noselect" if lsub else b"\\NonExistent \\Subscribed"
+                s.untagged(b'%s (%s) "/" %s' % (verb, attrs, wire.string(encode_mailbox(name))))
     for name in sorted(set(names) | parents, key=lambda n: (n != "INBOX", n)):
         if not matches(name):
             continue
@@ -196,7 +205,14 @@ async def delete(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         raise No(responses.NO_HAS_CHILDREN)
     if s.selected is not None and s.selected.id == row.id:
         s.unselect()
-    await s.hub.write(lambda conn: messages.delete_folder(conn, row.id))
+    account_id = s.account.id
+
+    def work(conn) -> None:
+        messages.delete_folder(conn, row.id)
+        if row.subscribed:  # RFC 3501 §6.3.4: DELETE leaves the subscription alone
+            sync.keep_subscription(conn, account_id, name, True)
+
+    await s.hub.write(work)
     s.changed(row.id)
     return responses.OK_DONE
 
@@ -225,8 +241,18 @@ async def rename(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 async def _subscribe(s: Session, args: list, value: bool) -> bytes:
     if len(args) != 1:
         raise Bad(responses.BAD_SYNTAX)
-    row = await _existing(s, mailbox_arg(args[0]))
-    await s.hub.write(lambda conn: folders.set_subscribed(conn, row.id, value))
+    name = mailbox_arg(args[0])
+    account_id = s.account.id
+
+    def work(conn) -> None:
+        row = folders.folder_by_name(conn, account_id, name)
+        if row is not None:
+            folders.set_subscribed(conn, row.id, value)
+        # A name without a folder may be subscribed to (RFC 3501 §6.3.6); unsubscribing forgets it.
+        if row is None or not value:
+            sync.keep_subscription(conn, account_id, name, value and row is None)
+
+    await s.hub.write(work)
     return responses.OK_DONE
 
 
