@@ -295,6 +295,25 @@ def run(conn, folder_id: int, reader_id: int, reader: Reader, tree: Node) -> lis
     return out
 
 
+def parse_criteria(s: Session, args: list, uid: bool) -> Node:
+    """The search-key tree of SEARCH (and of SORT and THREAD, after their own arguments)."""
+    if not args:
+        raise Bad(responses.BAD_SYNTAX)
+    parser = _Parser(args, s, uid)
+    nodes = []
+    while parser.more():
+        nodes.append(parser.key())
+    return nodes[0] if len(nodes) == 1 else Node("and", children=nodes)
+
+
+def check_charset(token) -> None:
+    """SORT and THREAD name a charset (RFC 5256 §3); SEARCH's CHARSET says the same."""
+    if not isinstance(token, (Atom, String)):
+        raise Bad(responses.BAD_SYNTAX)
+    if bytes(token).upper() not in CHARSETS:
+        raise No(responses.NO_SEARCH_CHARSET)
+
+
 @command("SEARCH", SELECTED)
 async def search(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     options = None
@@ -307,13 +326,7 @@ async def search(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         if bytes(args[1]).upper() not in CHARSETS:
             raise No(responses.NO_SEARCH_CHARSET)
         args = args[2:]
-    if not args:
-        raise Bad(responses.BAD_SYNTAX)
-    parser = _Parser(args, s, uid)
-    nodes = []
-    while parser.more():
-        nodes.append(parser.key())
-    tree = nodes[0] if len(nodes) == 1 else Node("and", children=nodes)
+    tree = parse_criteria(s, args, uid)
     view = s.selected
     reader_id, reader = view.owner.id, acl.reader_of(s, view.owner)
     found = await s.hub.read(lambda conn: run(conn, view.id, reader_id, reader, tree))
