@@ -280,7 +280,7 @@ def run(conn, folder_id: int, reader_id: int, reader: Reader, tree: Node) -> lis
         residual = tree
     needs = residual.needs if residual else set()
     columns = [Message.uid, Message.flags, Message.internal_date, Message.size, Message.modseq, Message.blob_id]
-    query = select(*columns)
+    query = select(Message.uid, Message.modseq)  # all in SQL: nothing else is looked at
     if residual is not None:
         query = select(*columns, WrappedKey.wrapped, Blob.summary, *([Blob.body] if "body" in needs else [])) \
             .join(Blob, Blob.id == Message.blob_id) \
