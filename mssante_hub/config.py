@@ -17,6 +17,7 @@ import tomlkit
 
 CONFIG_FILE_NAME = "hub.toml"
 MIB = 1024 * 1024
+LOG_LEVELS = ("debug", "info", "warning", "error")  # admin/logs.py
 
 
 class ConfigError(Exception):
@@ -27,6 +28,11 @@ def _listen_address(value: str) -> None:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"{value!r} is not HOST:PORT")
+
+
+def _log_level(value: str) -> None:
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"{value!r} is not a log level; choose among {', '.join(LOG_LEVELS)}")
 
 
 def _positive(value: int) -> None:
@@ -91,6 +97,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hub.patient_domain", str, "patient.hub.localhost", "Mail domain of patient spaces (`<INS>@domain`)."),
     Setting("hub.hostname", str, "mx.hub.localhost", "Host name the hub gives in SMTP greetings and receipts."),
     Setting("hub.software_reference", str, "mssante-hub", "Value stamped in `X-MSS-NIL` on submitted mail."),
+    Setting("log.level", str, "info",
+            "Activity log on stderr: debug, info (listeners, sessions, deliveries, relay, jobs), warning or error. "
+            "Never content nor secrets; `serve --log-level` wins.", _log_level),
     Setting("storage.url", str, "", "SQLAlchemy URL; empty means SQLite file `hub.sqlite3` in the data folder."),
     Setting("storage.db_threads", int, 4, "Threads for blocking database reads.", _positive),
     Setting("storage.group_commit_window_ms", float, 0.0,
@@ -141,6 +150,19 @@ SETTINGS: tuple[Setting, ...] = (
             _listen_address),
     Setting("listen.enabled", list, ["mx", "submission", "imap", "imaps", "web"],
             "Listeners that `serve` starts when no --listen is given."),
+    # --- What mail clients are told (autoconfig, DNS SRV): the public side of the listeners ---
+    Setting("public.imap_host", str, "",
+            "Host name mail clients are given for IMAP (autoconfig, SRV records); empty: the imap/imaps listener's "
+            "address, or `hub.hostname` when it binds every interface."),
+    Setting("public.imap_port", int, 0, "IMAP (STARTTLS) port clients are given; 0: the imap listener's port.",
+            _non_negative),
+    Setting("public.imaps_port", int, 0, "IMAP over TLS port clients are given; 0: the imaps listener's port.",
+            _non_negative),
+    Setting("public.submission_host", str, "",
+            "Host name mail clients are given for submission; empty: as for public.imap_host, from the submission "
+            "listener."),
+    Setting("public.submission_port", int, 0,
+            "Submission (STARTTLS) port clients are given; 0: the submission listener's port.", _non_negative),
     Setting("mx.trusted_networks", list, [],
             "Networks whose systems may deliver to local mailboxes on mx without TLS or certificate.", _networks),
     # --- SMTP front doors, whitelist and outbound relay (issue 3: smtp/, directory/, relays/) ---

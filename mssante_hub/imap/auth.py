@@ -27,6 +27,7 @@ from mssante_hub.accounts.oauth import TokenError, parse_oauthbearer, parse_xoau
 from mssante_hub.accounts.throttle import LoginGuard, guard_limits
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType
+from mssante_hub.envelope import MAX_ADDRESS_CHARS
 
 IMAP_ACCOUNT_TYPES = {t.value for t in (AccountType.PER, AccountType.ORG, AccountType.APP, AccountType.CAB)}
 MAX_SASL_RESPONSE = 8192  # base64 octets of one SASL response
@@ -89,7 +90,7 @@ async def _guard(s: Session, login: str) -> None:
     verdict = login_guard(s.hub).verdict(_peer(s), login)
     if verdict.refused:
         await s.hub.write(lambda conn: audit.record(
-            conn, actor=login[:320], actor_type="imap", action=LOGIN_THROTTLED_ACTION,
+            conn, actor=login[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.PEER, action=LOGIN_THROTTLED_ACTION,
             target=f"imap from:{_peer(s)}", outcome="refused"))
         raise No(responses.NO_THROTTLED)
     if verdict.delay_s:
@@ -135,9 +136,9 @@ async def check_token(s: Session, mechanism: bytes, response: bytes) -> None:
         subject = ""
     if subject and claimed and claimed.lower() != subject:
         subject = ""
-    await _guard(s, (subject or claimed.lower())[:320])
+    await _guard(s, (subject or claimed.lower())[:MAX_ADDRESS_CHARS])
     account = await s.hub.read(lambda conn: account_repo.by_address(conn, subject)) if subject else None
-    await _log_in(s, (subject or claimed.lower())[:320], account)
+    await _log_in(s, (subject or claimed.lower())[:MAX_ADDRESS_CHARS], account)
 
 
 async def _log_in(s: Session, address: str, account: account_repo.AccountRow | None) -> None:
@@ -146,7 +147,7 @@ async def _log_in(s: Session, address: str, account: account_repo.AccountRow | N
         peer = _peer(s)
         login_guard(s.hub).failed(peer, address)
         await s.hub.write(lambda conn: audit.record(  # the attempt, never the password
-            conn, actor=address[:320], actor_type="imap", action=LOGIN_FAILED_ACTION,
+            conn, actor=address[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.PEER, action=LOGIN_FAILED_ACTION,
             subject_account_id=account.id if account else None, target=f"imap from:{peer}", outcome="refused"))
         raise No(responses.NO_AUTH_FAILED)
     s.account = account
@@ -156,8 +157,8 @@ async def _log_in(s: Session, address: str, account: account_repo.AccountRow | N
     s.setTimeout(s.POSTAUTH_TIMEOUT)
     peer = s.transport.getPeer()
     await s.hub.write(lambda conn: audit.record(
-        conn, actor=account.address, actor_type="imap", action=LOGIN_ACTION, subject_account_id=account.id,
-        target=f"imap from:{getattr(peer, 'host', '?')}"))
+        conn, actor=account.address, actor_type=audit.ActorType.of_account(account.type), action=LOGIN_ACTION,
+        subject_account_id=account.id, target=f"imap from:{getattr(peer, 'host', '?')}"))
 
 
 _DECOY: dict[int, str] = {}

@@ -59,7 +59,7 @@ AUTHOR_NOT_ALLOWED = Reason(550, "5.7.1", "L'expéditeur affiché (From, Sender)
                             "The From or Sender address is not one this account may send as")
 TEMPORARY_FAILURE = Reason(451, "4.3.0", "Erreur temporaire, réessayez plus tard", "Temporary failure, try again later")
 
-# --- Patient messaging rules (DOMAIN.md §5; issue 5) ---
+# --- Patient messaging rules (docs/domain.md §5; issue 5) ---
 PATIENT_TO_PATIENT = Reason(550, "5.7.1", "Un patient ne peut pas écrire à un autre patient",
                             "A patient cannot write to another patient")
 PATIENT_NOT_A_CONTACT = Reason(550, "5.7.1", "Vous ne pouvez écrire qu'à un professionnel qui vous a écrit",

@@ -3,7 +3,7 @@
 One rule for every door (submission at RCPT and again in delivery, the webmail in delivery):
 an address is in the trust space when its domain is one of the hub's own or a domain the
 whitelist (liste blanche) lists. Reply-To and the null sender are judged here too, so that a
-patient's authorised contacts never leave the trust space (DOMAIN.md §5.2, docs/security.md).
+patient's authorised contacts never leave the trust space (docs/domain.md §5.2, docs/security.md).
 """
 
 from __future__ import annotations
