@@ -176,7 +176,8 @@ async def run(args) -> None:
         rss_start = status_kib(pid, "VmRSS")
         makers = {"slow_smtp": slow_smtp, "slow_web": slow_web, "literal": literal, "unread": unread,
                   "logins": logins}
-        tasks = [asyncio.ensure_future(guarded(makers[rng.choice(KINDS)](ports, f"127.0.0.{2 + n % 253}", stop)))
+        kinds = args.kinds.split(",")
+        tasks = [asyncio.ensure_future(guarded(makers[rng.choice(kinds)](ports, f"127.0.0.{2 + n % 253}", stop)))
                  for n in range(args.sessions)]
         tasks += [asyncio.ensure_future(honest(ports["imaps"], timings, failures, stop)) for _ in range(args.honest)]
         await asyncio.sleep(args.seconds)
@@ -185,7 +186,7 @@ async def run(args) -> None:
         peak, end = status_kib(pid, "VmHWM"), status_kib(pid, "VmRSS")
     timings.sort()
     p95 = timings[int(len(timings) * 0.95) - 1] if timings else float("nan")
-    print(f"hostile sessions {args.sessions}, honest clients {args.honest}, {args.seconds} s")
+    print(f"hostile sessions {args.sessions} ({args.kinds}), honest clients {args.honest}, {args.seconds} s")
     print(f"hub RSS: start {rss_start / 1024:.0f} MiB, peak {peak / 1024:.0f} MiB, end {end / 1024:.0f} MiB")
     if timings:
         print(f"honest LOGIN+SELECT+FETCH: n={len(timings)} p50={statistics.median(timings) * 1000:.0f} ms "
@@ -200,6 +201,7 @@ def main() -> None:
     parser.add_argument("--honest", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--kinds", default=",".join(KINDS), help="hostile kinds to mix, comma-separated")
     args = parser.parse_args()
     asyncio.run(run(args))
 
