@@ -119,10 +119,19 @@ class Session(IMAP4Server):
         if not self.admitted or len(self.server_factory.sessions) > self.hub.config.get("imap.max_connections"):
             self.untagged(responses.BYE_TOO_MANY)
             self.flush()
-            self.transport.loseConnection()
+            self.hang_up()
             return
         self.transport.registerProducer(self.gate, True)
         super().connectionMade()
+
+    def hang_up(self) -> None:
+        """Close from our side. The output gate is unregistered first: Twisted's TLS transport does
+        not shut down while a producer is registered on it (it waits for the producer to finish)."""
+        if self.transport is None:
+            return
+        if getattr(self.transport, "producer", None) is not None or getattr(self.transport, "_producer", None):
+            self.transport.unregisterProducer()
+        self.transport.loseConnection()
 
     def capabilities(self):
         return {}
@@ -155,7 +164,7 @@ class Session(IMAP4Server):
         self.untagged(responses.BYE_AUTOLOGOUT)
         self.state = LOGOUT
         self.flush()
-        self.transport.loseConnection()
+        self.hang_up()
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
         self.resetTimeout()
@@ -181,7 +190,7 @@ class Session(IMAP4Server):
         text = _REFUSED_BYE.get(event.response, responses.BYE_COMMAND_TOO_BIG)
         self.untagged(text)
         self.flush()
-        self.transport.loseConnection()
+        self.hang_up()
 
     # --- output -----------------------------------------------------------------------
 
