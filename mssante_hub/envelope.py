@@ -71,8 +71,18 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Filed:
+    """What became of a document message's documents for one patient recipient (docs/domain.md §4.4)."""
+
+    error: tuple[str, str] | None = None  # (integration error code, French label); None: filed
+    documents: int = 0  # documents filed into the dossier
+    quarantined: bool = False  # about another patient: held out of the patient's folders
+
+
+@dataclass(frozen=True)
 class Delivered:
     blob_id: str
     uids: dict[str, int]  # local recipient -> UID in its folder
     queued: tuple[str, ...]  # remote recipients handed to the relay
     sent_copy_uid: int | None = None  # UID of the sender's filed copy (Envelope.sent_copy), if filed
+    filing: dict[str, Filed] = field(default_factory=dict)  # patient recipient -> its documents' fate

@@ -188,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_patient_commands(commands, with_data_dir)
     from mssante_hub.imap.importer import add_import_command  # import-imap (issue 4)
     add_import_command(commands, with_data_dir)
+    from mssante_hub.dossier.commands import add_dossier_commands  # the patients' dossiers (issue 13)
+    add_dossier_commands(commands, with_data_dir)
     return parser
 
 

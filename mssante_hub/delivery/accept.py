@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from mssante_hub.delivery import prepare_pool
 from mssante_hub.delivery.prepare import Prepared, prepare
+from mssante_hub.dossier import filing
 from mssante_hub.envelope import Delivered, Envelope, Identity
 from mssante_hub.hub import Hub
 from mssante_hub.rules import policy, refusals
@@ -42,9 +43,18 @@ def _split_recipients(hub: Hub, rcpt_to: tuple[str, ...]) -> tuple[list[str], li
 
 
 def _store_many(conn: Connection, items: list[Prepared]) -> list[list[int | None]]:
-    """The committer's batch function: the store step, its refusals worded by the rules."""
+    """The committer's batch function: the store step, its refusals worded by the rules.
+
+    A message's filed documents (Prepared.extra_units) are stored with it: one commit holds both.
+    """
+    units, firsts = [], []
+    for item in items:
+        firsts.append(len(units))
+        units.append(item.unit)
+        units.extend(item.extra_units)
     try:
-        return deliveries.store_many(conn, [item.unit for item in items])
+        results = deliveries.store_many(conn, units)
+        return [results[first] for first in firsts]
     except deliveries.Unavailable as missing:
         if missing.status is None:
             raise Refusal(refusals.MAILBOX_UNAVAILABLE, f"no folder {missing.folder!r}") from None
@@ -91,7 +101,7 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
         # The loop wakes once, when the message is committed (or refused), not also in between.
         done: concurrent.futures.Future = concurrent.futures.Future()
         prepare_it = functools.partial(prepare, hub, envelope, raw, local, remote, identity)
-        if len(raw) <= PREPARE_IN_WRITER_MAX_BYTES:
+        if len(raw) <= PREPARE_IN_WRITER_MAX_BYTES and not filing.may_carry_documents(raw):
             # A small message is prepared by the writer thread itself, just before its batch: handing it
             # to a parse thread first cost more than preparing it (each hand-over between threads waits
             # for the GIL and for the other thread to be scheduled: ~2 ms on a small virtual machine).
@@ -100,7 +110,8 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
             uids = await asyncio.wrap_future(done)
             prepared = holder[0]
         else:
-            # A large one is parsed and encrypted in a parse thread, so that it never holds up the writer.
+            # A large one is parsed and encrypted in a parse thread, so that it never holds up the writer;
+            # so is a document message (unzipping and XML reading: milliseconds to a second).
             holder = []
             hub.parse_pool.submit(_prepare_then_store, hub, done, functools.partial(_keeping, holder, prepare_it))
             uids = await asyncio.wrap_future(done)
@@ -108,7 +119,7 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
     places = prepared.unit.placements
     recipients = {places[i].address: uids[i] for i in range(prepared.recipient_places)}
     copy_uid = uids[prepared.recipient_places] if len(places) > prepared.recipient_places else None
-    result = Delivered(prepared.unit.body.blob_id, recipients, tuple(prepared.remote), copy_uid)
+    result = Delivered(prepared.unit.body.blob_id, recipients, tuple(prepared.remote), copy_uid, prepared.filing)
     _tell_listeners(hub, result)
     return result
 

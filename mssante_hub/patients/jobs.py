@@ -9,6 +9,7 @@ from mssante_hub import audit
 
 from mssante_hub.accounts import inactivity
 
+from mssante_hub.dossier import jobs as dossier_jobs
 from mssante_hub.patients import worker
 from mssante_hub.hub import Hub
 from mssante_hub.patients import lifecycle
@@ -28,5 +29,6 @@ async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
 
     done["audit_purged"] = await hub.write(purge)
     done.update(await inactivity.check_inactive_mailboxes(hub, now))
+    done.update(await dossier_jobs.run_daily(hub, now))
     done["notified"] = await worker.send_due(hub, now)
     return done

@@ -1,0 +1,64 @@
+"""the patient's dossier: index of filed documents, quarantine
+
+Revision ID: 0006
+Revises: 0005
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0006'
+down_revision = '0005'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('dossier_documents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('blob_id', sa.String(length=32), nullable=False),
+    sa.Column('source_blob_id', sa.String(length=32), nullable=False),
+    sa.Column('category', sa.String(length=8), nullable=False),
+    sa.Column('effective_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('filed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('set_key', sa.String(length=64), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('structure_key', sa.String(length=64), nullable=False),
+    sa.Column('author_key', sa.String(length=64), nullable=False),
+    sa.Column('confidentiality', sa.String(length=120), nullable=False),
+    sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('hidden_from_professionals', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('sealed', sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['blob_id'], ['blobs.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('blob_id')
+    )
+    with op.batch_alter_table('dossier_documents', schema=None) as batch_op:
+        batch_op.create_index('ix_dossier_account_category', ['account_id', 'category', 'state', 'effective_at'],
+                              unique=False)
+        batch_op.create_index('ix_dossier_account_set', ['account_id', 'set_key'], unique=False)
+        batch_op.create_index('ix_dossier_source', ['source_blob_id'], unique=False)
+    op.create_table('dossier_quarantine',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('blob_id', sa.String(length=32), nullable=False),
+    sa.Column('code', sa.String(length=4), nullable=False),
+    sa.Column('held_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['blob_id'], ['blobs.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('dossier_quarantine', schema=None) as batch_op:
+        batch_op.create_index('ix_dossier_quarantine_held', ['held_at'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('dossier_quarantine', schema=None) as batch_op:
+        batch_op.drop_index('ix_dossier_quarantine_held')
+    op.drop_table('dossier_quarantine')
+    with op.batch_alter_table('dossier_documents', schema=None) as batch_op:
+        batch_op.drop_index('ix_dossier_source')
+        batch_op.drop_index('ix_dossier_account_set')
+        batch_op.drop_index('ix_dossier_account_category')
+    op.drop_table('dossier_documents')
