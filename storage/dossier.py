@@ -71,6 +71,64 @@ class DossierQuarantine(Base):
     held_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+BLOCK = "block"
+GRANT = "grant"
+
+
+class DossierAccessRule(Base):
+    """The patient's word about one professional: blocked from the dossier, or granted it."""
+
+    __tablename__ = "dossier_access_rules"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)  # the professional, lower case
+    rule: Mapped[str] = mapped_column(String(8))  # BLOCK or GRANT
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DossierEmergency(Base):
+    """An emergency access ("bris de glace") opened by a professional: flagged, to be reviewed later."""
+
+    __tablename__ = "dossier_emergency"
+    __table_args__ = (Index("ix_dossier_emergency_pair", "account_id", "address", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+def access_rules(conn: Connection, account_id: int) -> dict[str, str]:
+    rows = conn.execute(select(DossierAccessRule.address, DossierAccessRule.rule)
+                        .where(DossierAccessRule.account_id == account_id))
+    return {r.address: r.rule for r in rows}
+
+
+def set_access_rule(conn: Connection, account_id: int, address: str, rule: str | None) -> None:
+    """Block or grant one professional (None: back to the default, care decides)."""
+    conn.execute(delete(DossierAccessRule).where(DossierAccessRule.account_id == account_id,
+                                                 DossierAccessRule.address == address))
+    if rule is not None:
+        conn.execute(insert(DossierAccessRule).values(account_id=account_id, address=address, rule=rule,
+                                                      at=utcnow()))
+
+
+def open_emergency(conn: Connection, account_id: int, address: str, now: dt.datetime) -> None:
+    conn.execute(insert(DossierEmergency).values(account_id=account_id, address=address, opened_at=now))
+
+
+def emergency_since(conn: Connection, account_id: int, address: str, since: dt.datetime) -> bool:
+    return conn.execute(select(func.count()).select_from(DossierEmergency).where(
+        DossierEmergency.account_id == account_id, DossierEmergency.address == address,
+        DossierEmergency.opened_at >= since)).scalar_one() > 0
+
+
+def emergencies_to_review(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(DossierEmergency)
+                            .where(DossierEmergency.reviewed_at.is_(None))).scalar_one())
+
+
 @dataclass(frozen=True)
 class HeldVersion:
     """The current version of a document set, as the version rules need it."""
@@ -260,3 +318,25 @@ def counts_by_category(conn: Connection, account_id: int, excluded_codes: tuple[
             continue
         counts[category] = counts.get(category, 0) + count
     return counts
+
+
+def placed_message(conn: Connection, account_id: int, blob_id: str) -> int | None:
+    """The id of the message row placing this body in the account's folders (the covering message's link)."""
+    from storage.models import Folder
+
+    return conn.execute(select(Message.id).join(Folder, Folder.id == Message.folder_id).where(
+        Folder.account_id == account_id, Message.blob_id == blob_id).order_by(Message.id).limit(1)).scalar()
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """A filed document's stored body, for Reader.body."""
+
+    blob_id: str
+    wrapped: bytes | None
+    body: bytes
+
+
+def item(conn: Connection, row: IndexRow) -> StoredItem:
+    body = conn.execute(select(Blob.body).where(Blob.id == row.blob_id)).scalar_one()
+    return StoredItem(row.blob_id, row.wrapped, body)

@@ -22,7 +22,7 @@ from mssante_hub.rules import policy, refusals
 from mssante_hub.rules.refusals import Refusal
 from storage import accounts as account_repo
 from storage import deliveries
-from storage.models import AccountStatus
+from storage.models import AccountStatus, AccountType
 
 SEEN = "\\Seen"
 
@@ -58,9 +58,10 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
     blob_id = secrets.token_hex(16)
     # A document message to a patient: its documents filed in the same transaction (docs/domain.md §6).
     filed = filing.plan(hub, envelope, message, readers, blob_id, actor)
-    held = filed.quarantined if filed is not None else {}
+    held = filed.withheld if filed is not None else set()
     key_holders = {a.id: a for address, a in readers.items() if address not in held}
-    placements = [deliveries.Placement(address, account.id, envelope.folder, envelope.flags)
+    own = filing.own_category(envelope)  # the patient filing a document of their own into Dossier/<category>
+    placements = [deliveries.Placement(address, account.id, envelope.folder, envelope.flags, create=own is not None)
                   for address, account in readers.items() if address not in held]
     recipient_places = len(placements)
     if envelope.sent_copy and identity is not None:
@@ -95,6 +96,12 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
         placement_trace=(actor, envelope.channel.value, audit.DELIVER),
         internal_date=envelope.internal_date, writes=list(decision.writes),
     )
+    if own is not None:
+        for account in readers.values():
+            if account.type != AccountType.PATIENT.value:
+                continue  # only a patient space has a dossier
+            unit.writes.append(filing.own_document_write(hub, account, own, message, sealed.blob_id,
+                                                         sealed.content_key, len(raw)))
     extra: list[deliveries.Unit] = []
     if filed is not None:
         unit.traces.extend(filed.traces)

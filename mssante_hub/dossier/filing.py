@@ -78,6 +78,9 @@ class Plan:
     units: list[deliveries.Unit] = field(default_factory=list)  # one per filed document
     outcomes: dict[str, Filed] = field(default_factory=dict)  # patient address -> what became of it
     quarantined: dict[str, str] = field(default_factory=dict)  # patient address -> code: no placement
+    # Patients the covering message is not placed for nor readable by: quarantined, or carrying a document not
+    # yet visible to the patient (INVISIBLE_PATIENT: the XDM in the message would show it).
+    withheld: set[str] = field(default_factory=set)
     writes: list = field(default_factory=list)  # quarantine rows, in the covering message's unit
     traces: list[deliveries.Trace] = field(default_factory=list)
 
@@ -235,10 +238,19 @@ def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: 
             effective_at=effective.astimezone(dt.timezone.utc) if effective else None, set_key=set_key, version=doc.version, structure_key=structure_key,
             author_key=index.digest(hub, patient.id, index.AUTHOR, _instance(header.author_ids)),
             confidentiality=doc.codes, sealed=index.seal(sealed.content_key, blob_id, fields))
+        if masking.INVISIBLE_PATIENT in doc.codes.split():
+            # Not yet for the patient's eyes (docs/domain.md §6.2): no place in the patient's folders and no key
+            # for the patient; the hub's own key opens it for the professionals who may read it.
+            system = hub.system_account()
+            readers = [deliveries.Reader(system.id, wrap_key(sealed.content_key, blob_id,
+                                                             hub.keyring.public_key(system.public_key)))]
+            placements = []
+        else:
+            readers = [deliveries.Reader(patient.id, wrap_key(sealed.content_key, blob_id, public))]
+            placements = [deliveries.Placement(address, patient.id, category.folder, create=True)]
         units.append(deliveries.Unit(
             body=deliveries.Body(blob_id, sealed.body, sealed.summary, len(raw)),
-            readers=[deliveries.Reader(patient.id, wrap_key(sealed.content_key, blob_id, public))],
-            placements=[deliveries.Placement(address, patient.id, category.folder, create=True)],
+            readers=readers, placements=placements,
             traces=[deliveries.Trace(actor, envelope.channel.value, audit.DOCUMENT_INTEGRATE, patient.id,
                                      f"blob:{blob_id} source:{source_blob_id}", "ok")],
             internal_date=envelope.internal_date,
@@ -281,6 +293,9 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
             result.quarantined[address] = error.code
             result.writes.append(functools.partial(dossier_store.hold, account_id=account.id, blob_id=source_blob_id,
                                                    code=error.code))
+        if error is not None and error.code in QUARANTINE_CODES or any(
+                masking.INVISIBLE_PATIENT in d.codes.split() for d in (_documents(read) if units else [])):
+            result.withheld.add(address)
         result.units.extend(units)
         result.outcomes[address] = Filed((error.code, error.label) if error else None, len(units),
                                          address in result.quarantined)
@@ -313,3 +328,30 @@ def _plan_one(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, read: i
                             actor, envelope)
     except _Refused as refused:
         return refused.error, []
+
+
+# --- The patient's own documents ---------------------------------------------------------------
+
+def own_category(envelope: Envelope) -> categories.Category | None:
+    """The category a patient files their own document into (the webmail's upload: a FILING into Dossier/C)."""
+    if envelope.channel is not Channel.FILING:
+        return None
+    return categories.of_folder(envelope.folder)
+
+
+def own_document_write(hub: Hub, patient: account_repo.AccountRow, category: categories.Category,
+                       message: mime.ParsedMessage, blob_id: str, content_key: bytes, size: int):
+    """The index row of a document the patient filed themselves (the message itself is the item)."""
+    title = _clean(str(message.get("Subject", "")), MAX_TITLE_CHARS) or category.label
+    now = dt.datetime.now(dt.timezone.utc)
+    fields = {"title": title, "type_code": "", "category": category.code, "effective_time": now.strftime(
+        "%Y%m%d%H%M%S+0000"), "author_ids": [], "author_names": [patient.display_name or patient.address],
+        "structure": "", "custodian": "", "custodian_id": "", "set_id": f"uid:{blob_id}", "version": 1,
+        "confidentiality": masking.NORMAL, "unique_id": "", "file_name": "", "has_pdf": False,
+        "source_message_id": "", "own": True, "size": size}
+    row = dossier_store.NewDocument(
+        account_id=patient.id, blob_id=blob_id, source_blob_id=blob_id, category=category.code, effective_at=now,
+        set_key=index.digest(hub, patient.id, index.SET, f"uid:{blob_id}"), version=1, structure_key="",
+        author_key=index.digest(hub, patient.id, index.AUTHOR, patient.address), confidentiality=masking.NORMAL,
+        sealed=index.seal(content_key, blob_id, fields))
+    return functools.partial(dossier_store.file_document, row=row)

@@ -10,6 +10,7 @@
     DELETE /api/messages/ID          to Trash; from Trash, deleted for good              -> 204
     POST   /api/messages             {"to", "cc", "subject", "body", "in_reply_to", "attachments"} -> 201
     GET    /api/history              the access history of the signed-in space
+    GET|POST /api/dossier/...        the patient's dossier (web/dossier_api.py)
     POST   /api/activation, /api/objection, /api/space/close|deletion|export; GET|PUT /api/preferences
                                      the holder's own steps (web/space.py)
 
@@ -35,6 +36,7 @@ from mssante_hub.web import compose, rendering
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import ACTOR_TYPE, Session, WebSessions
+from mssante_hub.web.dossier_api import DossierApi
 from mssante_hub.web.space import SpaceApi
 from storage import accounts as account_repo
 from storage import folders, messages
@@ -76,6 +78,7 @@ class Api(resource.Resource):
         self.hub = hub
         self.sessions = WebSessions(hub)
         space = SpaceApi(hub, _client_ip, self._session)
+        self.dossier = DossierApi(hub, _client_ip, self._session)
         self._routes = {
             ("POST", "activation"): space.activate,
             ("POST", "objection"): space.object,
@@ -105,12 +108,16 @@ class Api(resource.Resource):
             name, path = "attachment", [name, path[1], path[3]]
         elif name == "space" and len(path) == 2:
             name, path = f"space/{path[1]}", path[1:]
-        elif len(path) > 1:
+        elif len(path) > 1 and name != "dossier":
             name = ""
         method = request.method.decode("ascii", "replace")
-        handler = self._routes.get((method, name))
-        if handler is None:
+        if name == "dossier":  # /api/dossier/... (web/dossier_api.py)
+            handler, rest, known = self.dossier.route(method, path[1:])
+            path = ["dossier", *rest]
+        else:
+            handler = self._routes.get((method, name))
             known = any(route == name for _, route in self._routes)
+        if handler is None:
             respond(request, *self._error(METHOD_NOT_ALLOWED if known else NOT_FOUND))
             return server.NOT_DONE_YET
         asyncio.ensure_future(self._run(handler, request, path[1:]))

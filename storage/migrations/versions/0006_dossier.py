@@ -1,4 +1,4 @@
-"""the patient's dossier: index of filed documents, quarantine
+"""the patient's dossier: index of filed documents, quarantine, access rules, emergency accesses
 
 Revision ID: 0006
 Revises: 0005
@@ -53,7 +53,32 @@ def upgrade() -> None:
         batch_op.create_index('ix_dossier_quarantine_held', ['held_at'], unique=False)
 
 
+    op.create_table('dossier_access_rules',
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('address', sa.String(length=320), nullable=False),
+    sa.Column('rule', sa.String(length=8), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('account_id', 'address')
+    )
+    op.create_table('dossier_emergency',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('address', sa.String(length=320), nullable=False),
+    sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('dossier_emergency', schema=None) as batch_op:
+        batch_op.create_index('ix_dossier_emergency_pair', ['account_id', 'address', 'opened_at'], unique=False)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('dossier_emergency', schema=None) as batch_op:
+        batch_op.drop_index('ix_dossier_emergency_pair')
+    op.drop_table('dossier_emergency')
+    op.drop_table('dossier_access_rules')
     with op.batch_alter_table('dossier_quarantine', schema=None) as batch_op:
         batch_op.drop_index('ix_dossier_quarantine_held')
     op.drop_table('dossier_quarantine')
