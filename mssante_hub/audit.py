@@ -27,6 +27,7 @@ DOSSIER_BLOCK = "dossier.block"  # the patient blocks a professional, or unblock
 DOSSIER_EMERGENCY = "dossier.emergency"  # a professional's emergency access ("bris de glace")
 PATIENT_PROVISION = "patient.provision"
 PATIENT_ACTIVATE = "patient.activate"
+PATIENT_CREATE = "patient.create"  # a space past its objection window, created by the daily job
 PATIENT_OBJECT = "patient.object"
 PATIENT_CLOSE = "patient.close"
 PATIENT_REOPEN = "patient.reopen"

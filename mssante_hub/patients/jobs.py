@@ -16,10 +16,11 @@ from mssante_hub.patients import lifecycle
 
 
 async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
-    """Deletions due, archives past retention, audit retention, inactive mailboxes, pending notifications."""
+    """Spaces past their objection window, deletions due, archives past retention, audit retention, inactive mailboxes, pending notifications."""
     now = now or dt.datetime.now(dt.timezone.utc)
     loop = asyncio.get_running_loop()
     done = dict(await loop.run_in_executor(None, lifecycle.run_due_deletions, hub, now))
+    done["spaces_created"] = await loop.run_in_executor(None, lifecycle.create_spaces_past_objection, hub, now)
     retention = hub.config.get("audit.retention_days")
 
     def purge(conn) -> int:
