@@ -191,6 +191,11 @@ def file_document(conn: Connection, row: NewDocument) -> None:
         effective_at=row.effective_at, filed_at=utcnow(), set_key=row.set_key, version=row.version,
         structure_key=row.structure_key, author_key=row.author_key, confidentiality=row.confidentiality,
         state=REPLACED if higher else CURRENT, sealed=row.sealed))
+    # The professionals' view lists current versions only (the patient's folders keep the history).
+    replaced = conn.execute(select(DossierDocument.blob_id).where(
+        DossierDocument.account_id == row.account_id, DossierDocument.set_key == row.set_key,
+        DossierDocument.state == REPLACED)).scalars().all()
+    unplace_professional(conn, row.account_id, list(replaced))
 
 
 def hold(conn: Connection, account_id: int, blob_id: str, code: str) -> None:
@@ -296,7 +301,11 @@ def filed_from(conn: Connection, account_id: int, source_blob_id: str) -> list[i
 
 
 def set_hidden(conn: Connection, account_id: int, document_id: int, hidden: bool) -> bool:
-    """The patient's choice to hide a document (all its versions) from professionals; False if no such."""
+    """The patient's choice to hide a document (all its versions) from professionals; False if no such.
+
+    The professionals' view follows in the same transaction: the document leaves it, or its current
+    version comes back (unless coded MASQUE_PS, which professionals never see).
+    """
     row = conn.execute(select(DossierDocument.set_key).where(
         DossierDocument.account_id == account_id, DossierDocument.id == document_id)).first()
     if row is None:
@@ -304,7 +313,53 @@ def set_hidden(conn: Connection, account_id: int, document_id: int, hidden: bool
     conn.execute(update(DossierDocument).where(DossierDocument.account_id == account_id,
                                                DossierDocument.set_key == row.set_key)
                  .values(hidden_from_professionals=hidden))
+    versions_of = conn.execute(select(DossierDocument.blob_id, DossierDocument.state, DossierDocument.category,
+                                      DossierDocument.confidentiality)
+                               .where(DossierDocument.account_id == account_id,
+                                      DossierDocument.set_key == row.set_key)).all()
+    unplace_professional(conn, account_id, [v.blob_id for v in versions_of])
+    if not hidden:
+        for v in versions_of:
+            if v.state == CURRENT and MASQUE_PS not in v.confidentiality.split():
+                place_professional(conn, account_id, v.category, v.blob_id)
     return True
+
+
+# --- The professionals' view: folders PROFESSIONAL_PREFIX + "Dossier/<category>" of the patient ---------
+
+PROFESSIONAL_PREFIX = ".professionnels/Dossier/"  # mssante_hub/dossier/categories.py names the same folders
+MASQUE_PS = "MASQUE_PS"  # mssante_hub/dossier/masking.py: never in the professionals' view
+
+
+def unplace_professional(conn: Connection, account_id: int, blob_ids: list[str]) -> None:
+    """Take bodies out of the professionals' view (an IMAP expunge for their sessions); the bodies stay."""
+    if not blob_ids:
+        return
+    from storage.folders import new_modseq
+    from storage.models import Folder
+    from storage.sync import record_expunged
+
+    rows = conn.execute(select(Message.id, Message.uid, Message.folder_id)
+                        .join(Folder, Folder.id == Message.folder_id)
+                        .where(Folder.account_id == account_id, Folder.name.startswith(PROFESSIONAL_PREFIX),
+                               Message.blob_id.in_(sorted(set(blob_ids))))).all()
+    by_folder: dict[int, list] = {}
+    for r in rows:
+        by_folder.setdefault(r.folder_id, []).append(r)
+    for folder_id, placed in by_folder.items():
+        conn.execute(delete(Message).where(Message.id.in_([r.id for r in placed])))
+        record_expunged(conn, folder_id, [r.uid for r in placed], new_modseq(conn, folder_id))
+
+
+def place_professional(conn: Connection, account_id: int, category: str, blob_id: str) -> None:
+    from storage.folders import allocate_uids, create_folder, folder_id
+
+    name = PROFESSIONAL_PREFIX + category
+    target = folder_id(conn, account_id, name) or create_folder(conn, account_id, name)
+    size = conn.execute(select(Blob.size).where(Blob.id == blob_id)).scalar_one()
+    uid, modseq = allocate_uids(conn, target, 1)
+    conn.execute(insert(Message).values(folder_id=target, uid=uid, modseq=modseq, flags="",
+                                        internal_date=utcnow(), size=size, blob_id=blob_id))
 
 
 def counts_by_category(conn: Connection, account_id: int, excluded_codes: tuple[str, ...] = ()) -> dict[str, int]:

@@ -66,7 +66,11 @@ def standings(conn: Connection, patient_id: int, now: dt.datetime, care_days: in
     contacts = {r.address: _aware(r.last_at) for r in conn.execute(
         select(PatientContact.address, PatientContact.last_at).where(PatientContact.patient_id == patient_id))}
     rules = dossier_store.access_rules(conn, patient_id)
-    addresses = sorted(set(contacts) | set(rules))
+    since = now - dt.timedelta(hours=EMERGENCY_ACCESS_HOURS)
+    emergencies = set(conn.execute(select(dossier_store.DossierEmergency.address).where(
+        dossier_store.DossierEmergency.account_id == patient_id,
+        dossier_store.DossierEmergency.opened_at >= since)).scalars())
+    addresses = sorted(set(contacts) | set(rules) | emergencies)
     names = {r.address: (r.display_name, r.type) for r in conn.execute(
         select(Account.address, Account.display_name, Account.type).where(Account.address.in_(addresses)))} \
         if addresses else {}
@@ -75,8 +79,9 @@ def standings(conn: Connection, patient_id: int, now: dt.datetime, care_days: in
         name, kind = names.get(address, ("", ""))
         if kind and kind not in READING_TYPES:
             continue
-        why = BLOCKED if rules.get(address) == dossier_store.BLOCK else reason(conn, patient_id, address, now,
-                                                                             care_days)
+        why = reason(conn, patient_id, address, now, care_days)
+        if why is None and rules.get(address) == dossier_store.BLOCK:
+            why = BLOCKED
         if why is not None:
             found.append(Standing(address, name or address, why, contacts.get(address)))
     return found

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FOLDER_PREFIX = "Dossier/"
+# The professionals' view of a category: a folder of the patient's that holds only what professionals may
+# read (no MASQUE_PS, nothing the patient hid, current versions only), served over IMAP as
+# Patients/<INS>/Dossier/<code> (imap/dossier_view.py). Hidden from the patient's own folder list.
+PROFESSIONAL_PREFIX = ".professionnels/"
 OTHER = "AUTR_DOC"
 
 
@@ -21,6 +25,10 @@ class Category:
     @property
     def folder(self) -> str:
         return FOLDER_PREFIX + self.code
+
+    @property
+    def professional_folder(self) -> str:
+        return PROFESSIONAL_PREFIX + FOLDER_PREFIX + self.code
 
 
 # docs/domain.md §6.4, in the order the webmail shows them.
@@ -52,3 +60,14 @@ def of_folder(folder: str) -> Category | None:
     if not folder.startswith(FOLDER_PREFIX):
         return None
     return BY_CODE.get(folder[len(FOLDER_PREFIX):])
+
+
+def of_professional_folder(folder: str) -> Category | None:
+    if not folder.startswith(PROFESSIONAL_PREFIX):
+        return None
+    return of_folder(folder[len(PROFESSIONAL_PREFIX):])
+
+
+def is_internal(folder: str) -> bool:
+    """A folder the hub keeps for its own views, not shown in the holder's folder list."""
+    return folder.startswith(PROFESSIONAL_PREFIX)

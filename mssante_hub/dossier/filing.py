@@ -238,16 +238,18 @@ def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: 
             effective_at=effective.astimezone(dt.timezone.utc) if effective else None, set_key=set_key, version=doc.version, structure_key=structure_key,
             author_key=index.digest(hub, patient.id, index.AUTHOR, _instance(header.author_ids)),
             confidentiality=doc.codes, sealed=index.seal(sealed.content_key, blob_id, fields))
-        if masking.INVISIBLE_PATIENT in doc.codes.split():
-            # Not yet for the patient's eyes (docs/domain.md §6.2): no place in the patient's folders and no key
-            # for the patient; the hub's own key opens it for the professionals who may read it.
-            system = hub.system_account()
-            readers = [deliveries.Reader(system.id, wrap_key(sealed.content_key, blob_id,
-                                                             hub.keyring.public_key(system.public_key)))]
-            placements = []
-        else:
-            readers = [deliveries.Reader(patient.id, wrap_key(sealed.content_key, blob_id, public))]
-            placements = [deliveries.Placement(address, patient.id, category.folder, create=True)]
+        # The hub's own key opens every item for the professionals' view (imap/dossier_view.py).
+        system = hub.system_account()
+        readers = [deliveries.Reader(system.id, wrap_key(sealed.content_key, blob_id,
+                                                         hub.keyring.public_key(system.public_key)))]
+        placements = []
+        if masking.INVISIBLE_PATIENT not in doc.codes.split():
+            # INVISIBLE_PATIENT: not yet for the patient's eyes (docs/domain.md §6.2): no place in the
+            # patient's folders and no key for the patient.
+            readers.append(deliveries.Reader(patient.id, wrap_key(sealed.content_key, blob_id, public)))
+            placements.append(deliveries.Placement(address, patient.id, category.folder, create=True))
+        if not masking.hidden_from_professionals(doc.codes):
+            placements.append(deliveries.Placement(address, patient.id, category.professional_folder, create=True))
         units.append(deliveries.Unit(
             body=deliveries.Body(blob_id, sealed.body, sealed.summary, len(raw)),
             readers=readers, placements=placements,

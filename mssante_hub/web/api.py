@@ -29,6 +29,7 @@ import logging
 from twisted.web import resource, server
 
 from mssante_hub import audit, delivery
+from mssante_hub.dossier import categories
 from mssante_hub.hub import Hub
 from mssante_hub.reader import Attachment, Reader
 from mssante_hub.rules.refusals import Refusal
@@ -170,7 +171,8 @@ class Api(resource.Resource):
     async def list_folders(self, request: server.Request) -> tuple[int, dict]:
         session = await self._session(request)
         rows = await self.hub.read(lambda conn: folders.folders_of(conn, session.account_id))
-        return 200, {"folders": [{"name": r.name, "special_use": r.special_use} for r in rows]}
+        return 200, {"folders": [{"name": r.name, "special_use": r.special_use} for r in rows
+                                 if not categories.is_internal(r.name)]}
 
     def _reader(self, conn, session: Session) -> Reader:
         account = account_repo.by_address(conn, session.address)
