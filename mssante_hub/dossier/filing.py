@@ -36,6 +36,8 @@ from mssante_hub.dossier import categories, cda, index, integration, masking, pa
 from mssante_hub.dossier.integration import IntegrationError
 from mssante_hub.envelope import Channel, Envelope, Filed
 from mssante_hub.hub import Hub
+from mssante_hub.rules import refusals
+from mssante_hub.rules.refusals import Refusal
 from storage import accounts as account_repo
 from storage import deliveries
 from storage import dossier as dossier_store
@@ -270,8 +272,11 @@ class _Refused(Exception):
 # --- The plan ----------------------------------------------------------------------------------
 
 def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dict[str, account_repo.AccountRow],
-         source_blob_id: str, actor: str) -> Plan | None:
-    """What filing adds to this delivery; None when no patient recipient gets a document message."""
+         source_blob_id: str, actor: str, remote: tuple[str, ...] = ()) -> Plan | None:
+    """What filing adds to this delivery; None when no patient recipient gets a document message.
+
+    Refusal (the whole message) when it would also carry a MASQUE_PS document to a professional.
+    """
     if envelope.channel not in FILING_CHANNELS:
         return None
     patients = {a: r for a, r in readers.items() if r.type == AccountType.PATIENT.value}
@@ -285,6 +290,9 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
     except Exception as exc:  # noqa: BLE001 - hostile input must not escape as a crash; type only (see below)
         integration.log.warning("document message unreadable: %s", type(exc).__name__)
         read = integration.Documents(error=integration.INTERNAL)
+    others = [a for a, r in readers.items() if r.type != AccountType.PATIENT.value] + list(remote)
+    if others and any(masking.hidden_from_professionals(d.codes) for d in _documents(read)):
+        raise Refusal(refusals.DOCUMENT_MASKED_TO_PROFESSIONALS, others[0])
     source_message_id = _clean(str(message.get("Message-ID", "")), 300)
     sender = envelope.mail_from or actor
     result = Plan()

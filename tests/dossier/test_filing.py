@@ -199,3 +199,24 @@ def test_the_operator_sees_a_count_of_the_quarantine(dossier_hub, pki, fixtures_
     support.send(dossier_hub, pki, support.document_message(builder.cda_package(other, "87273-9")))
     done = run_cli("dossier", "quarantine", "--data-dir", str(dossier_hub.hub.config.data_dir))
     assert (done.returncode, done.stdout) == (0, "quarantined 1\n")
+
+
+def test_a_document_masked_to_professionals_is_never_mailed_to_one(dossier_hub, pki, fixtures_dir):
+    import smtplib as _smtplib
+    from tests.conftest import add_professional
+
+    hub = dossier_hub.hub
+    doctor = add_professional(hub, "jean.dupond")
+    cda = fixture(fixtures_dir, builder.SMALL_FIXTURE)
+    raw = builder.document_message(APP, PATIENT, builder.cda_package(cda, "87273-9", ("N", "MASQUE_PS")))
+    client = _smtplib.SMTP("127.0.0.1", dossier_hub.port("submission"), timeout=60)
+    client.starttls(context=pki.client_context(None))
+    client.login(APP, "correct horse battery staple")
+    with pytest.raises(_smtplib.SMTPDataError) as refused:
+        client.sendmail(APP, [PATIENT, doctor], raw)
+    client.quit()
+    assert refused.value.smtp_code == 554 and b"masqu" in refused.value.smtp_error
+    assert read_folder(hub, doctor) == [] and support.index_rows(hub) == []
+    # To the patient alone it is filed (and kept out of the professionals' view).
+    support.send(dossier_hub, pki, raw)
+    assert support.dossier_folders(hub) == {"Dossier/CAR_VAC": 1}
