@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from crypto.envelope import encrypt_message, wrap_key
 from mssante_hub import audit
 from mssante_hub.dossier import filing
-from mssante_hub.envelope import Envelope, Filed, Identity
+from mssante_hub.envelope import Channel, Envelope, Filed, Identity
 from mssante_hub.hub import Hub
 from mssante_hub.mime import parse, summary_fields
 from mssante_hub.rules import policy, refusals
@@ -55,9 +55,12 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
         if account.status != AccountStatus.ACTIVE.value:
             raise Refusal(refusals.MAILBOX_UNAVAILABLE, address)
     actor = actor or (identity.address if identity else envelope.mail_from or "<>")
+    actor_type = (audit.ActorType.SYSTEM if envelope.channel == Channel.INTERNAL and identity is None
+                  else audit.ActorType.of_account(identity.type if identity else None)).value
+    via = f" via:{envelope.channel.value}"
     blob_id = secrets.token_hex(16)
     # A document message to a patient: its documents filed in the same transaction (docs/domain.md §6).
-    filed = filing.plan(hub, envelope, message, readers, blob_id, actor, tuple(decision.remote))
+    filed = filing.plan(hub, envelope, message, readers, blob_id, (actor, actor_type, via), tuple(decision.remote))
     held = filed.withheld if filed is not None else set()
     key_holders = {a.id: a for address, a in readers.items() if address not in held}
     own = filing.own_category(envelope)  # the patient filing a document of their own into Dossier/<category>
@@ -88,12 +91,12 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
         rcpt_dsn = envelope.rcpt_dsn.get(rcpt, {})
         queued.append(deliveries.Queued(rcpt, envelope.mail_from, rcpt_dsn.get("notify", dsn.get("notify", "")),
                                         dsn.get("ret", ""), dsn.get("envid", ""), rcpt_dsn.get("orcpt", "")))
-        traces.append(deliveries.Trace(actor, envelope.channel.value, audit.SEND, None,
-                                       f"blob:{sealed.blob_id} to:{rcpt.rpartition('@')[2]}", "queued"))
+        traces.append(deliveries.Trace(actor, actor_type, audit.SEND, None,
+                                       f"blob:{sealed.blob_id} to:{rcpt.rpartition('@')[2]}{via}", "queued"))
     unit = deliveries.Unit(
         body=deliveries.Body(sealed.blob_id, sealed.body, sealed.summary, len(raw)),
         readers=wrapped, placements=placements, queued=queued, traces=traces,
-        placement_trace=(actor, envelope.channel.value, audit.DELIVER),
+        placement_trace=(actor, actor_type, audit.DELIVER, via),
         internal_date=envelope.internal_date, writes=list(decision.writes),
     )
     if own is not None:

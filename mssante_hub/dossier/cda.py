@@ -60,7 +60,7 @@ class CdaHeader:
 
     @property
     def ins_ids(self) -> tuple[InstanceId, ...]:
-        """The patient ids under an INS OID (DOMAIN.md §1); other ids are local (IPP)."""
+        """The patient ids under an INS OID (docs/domain.md §1); other ids are local (IPP)."""
         return tuple(i for i in self.patient_ids if identity.is_ins_oid(i.root))
 
 

@@ -208,7 +208,7 @@ def _item_message(doc: _Document, category: categories.Category, pdf: bytes | No
 
 def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: list[_Document],
            keys: dict[str, tuple[str, str]], sender: str, source_message_id: str, source_blob_id: str,
-           actor: str, envelope: Envelope) -> list[deliveries.Unit]:
+           who: tuple[str, str, str], envelope: Envelope) -> list[deliveries.Unit]:
     hostname = hub.config.get("hub.hostname")
     public = hub.keyring.public_key(patient.public_key)
     units = []
@@ -237,7 +237,8 @@ def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: 
         row = dossier_store.NewDocument(
             account_id=patient.id, blob_id=blob_id, source_blob_id=source_blob_id, category=category.code,
             # In UTC: SQLite keeps no zone, so an offset stored as is would shift the date.
-            effective_at=effective.astimezone(dt.timezone.utc) if effective else None, set_key=set_key, version=doc.version, structure_key=structure_key,
+            effective_at=effective.astimezone(dt.timezone.utc) if effective else None, set_key=set_key,
+            version=doc.version, structure_key=structure_key,
             author_key=index.digest(hub, patient.id, index.AUTHOR, _instance(header.author_ids)),
             confidentiality=doc.codes, sealed=index.seal(sealed.content_key, blob_id, fields))
         # The hub's own key opens every item for the professionals' view (imap/dossier_view.py).
@@ -255,8 +256,8 @@ def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: 
         units.append(deliveries.Unit(
             body=deliveries.Body(blob_id, sealed.body, sealed.summary, len(raw)),
             readers=readers, placements=placements,
-            traces=[deliveries.Trace(actor, envelope.channel.value, audit.DOCUMENT_INTEGRATE, patient.id,
-                                     f"blob:{blob_id} source:{source_blob_id}", "ok")],
+            traces=[deliveries.Trace(who[0], who[1], audit.DOCUMENT_INTEGRATE, patient.id,
+                                     f"blob:{blob_id} source:{source_blob_id}{who[2]}", "ok")],
             internal_date=envelope.internal_date,
             writes=[functools.partial(dossier_store.file_document, row=row)],
         ))
@@ -272,11 +273,13 @@ class _Refused(Exception):
 # --- The plan ----------------------------------------------------------------------------------
 
 def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dict[str, account_repo.AccountRow],
-         source_blob_id: str, actor: str, remote: tuple[str, ...] = ()) -> Plan | None:
+         source_blob_id: str, who: tuple[str, str, str], remote: tuple[str, ...] = ()) -> Plan | None:
     """What filing adds to this delivery; None when no patient recipient gets a document message.
 
     Refusal (the whole message) when it would also carry a MASQUE_PS document to a professional.
+    `who` is the traces' (actor, actor type, " via:<channel>").
     """
+    actor = who[0]
     if envelope.channel not in FILING_CHANNELS:
         return None
     patients = {a: r for a, r in readers.items() if r.type == AccountType.PATIENT.value}
@@ -298,7 +301,7 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
     result = Plan()
     for address, account in patients.items():
         error, units = _plan_one(hub, envelope, message, read, address, account, sender, source_message_id,
-                                 source_blob_id, actor)
+                                 source_blob_id, who)
         if error is not None and error.code in QUARANTINE_CODES:
             result.quarantined[address] = error.code
             result.writes.append(functools.partial(dossier_store.hold, account_id=account.id, blob_id=source_blob_id,
@@ -311,14 +314,14 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
                                          address in result.quarantined)
         outcome = "ok" if error is None else (f"quarantined:{error.code}" if address in result.quarantined
                                               else f"error:{error.code}")
-        result.traces.append(deliveries.Trace(actor, envelope.channel.value, audit.DOCUMENT_INTEGRATE, account.id,
-                                              f"blob:{source_blob_id} documents:{len(units)}", outcome))
+        result.traces.append(deliveries.Trace(actor, who[1], audit.DOCUMENT_INTEGRATE, account.id,
+                                              f"blob:{source_blob_id} documents:{len(units)}{who[2]}", outcome))
     return result
 
 
 def _plan_one(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, read: integration.Documents, address: str,
               account: account_repo.AccountRow, sender: str, source_message_id: str, source_blob_id: str,
-              actor: str) -> tuple[IntegrationError | None, list[deliveries.Unit]]:
+              who: tuple[str, str, str]) -> tuple[IntegrationError | None, list[deliveries.Unit]]:
     checked = integration.match(read, known_patient.load(hub, address))
     if checked.error is not None:
         return checked.error, []
@@ -335,7 +338,7 @@ def _plan_one(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, read: i
         return error, []
     try:
         return None, _items(hub, account, address, documents, keys, sender, source_message_id, source_blob_id,
-                            actor, envelope)
+                            who, envelope)
     except _Refused as refused:
         return refused.error, []
 

@@ -33,7 +33,7 @@ XML_MIME_TYPE = "text/xml"
 
 @dataclass(frozen=True)
 class IntegrationError:
-    """A code of DOMAIN.md §4 and its label, French, read by hospital staff (no '^', no content)."""
+    """A code of docs/domain.md §4 and its label, French, read by hospital staff (no '^', no content)."""
 
     code: str
     label: str

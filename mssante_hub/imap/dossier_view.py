@@ -75,7 +75,7 @@ class DossierReader(Reader):
         # Queued on the group committer, not awaited: FETCH answers as it would; the trace is durable soon after.
         self._hub.committer.submit(lambda conn: audit.record(
             conn, actor=self._professional, action=audit.READ, subject_account_id=self._patient_id,
-            target=f"dossier-document:{blob}"))
+            target=f"dossier-document:{blob} via:imap"))
         return opened
 
 
@@ -99,8 +99,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-async def resolve_and_read(s, name: str, right: str,
-                           then: Callable[[Connection, folders.FolderRow], Any] | None) -> tuple[DossierBox | None, Any]:
+async def resolve_and_read(s, name: str, right: str, then: Callable[[Connection, folders.FolderRow], Any] | None
+                           ) -> tuple[DossierBox | None, Any]:
     """acl.resolve_and_read for a dossier name; (None, None) when absent or not allowed."""
     wanted = split(name)
     me = s.account
@@ -137,7 +137,8 @@ async def resolve_and_read(s, name: str, right: str,
 async def _open_emergency(s, patient: AccountRow, now: dt.datetime) -> None:
     def work(conn) -> None:
         dossier_store.open_emergency(conn, patient.id, s.account.address, now)
-        audit.record(conn, actor=s.account.address, actor_type=s.account.type, action=audit.DOSSIER_EMERGENCY,
+        audit.record(conn, actor=s.account.address, actor_type=audit.ActorType.of_account(s.account.type),
+                     action=audit.DOSSIER_EMERGENCY,
                      subject_account_id=patient.id, target=f"account:{patient.id}", outcome="opened")
         notifications.mark_pending(conn, patient.id, notifications.ACCESS)
 
@@ -147,7 +148,8 @@ async def _open_emergency(s, patient: AccountRow, now: dt.datetime) -> None:
 async def trace_open(s, box: DossierBox) -> None:
     """An opening of a dossier category: traced (who, which category, why) and notified without content."""
     def work(conn) -> None:
-        audit.record(conn, actor=s.account.address, actor_type=s.account.type, action=audit.DOSSIER_ACCESS,
+        audit.record(conn, actor=s.account.address, actor_type=audit.ActorType.of_account(s.account.type),
+                     action=audit.DOSSIER_ACCESS,
                      subject_account_id=box.patient.id, target=f"category:{box.category} reason:{box.reason}")
         notifications.mark_pending(conn, box.patient.id, notifications.ACCESS)
 

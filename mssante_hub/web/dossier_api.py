@@ -33,7 +33,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.reader import Reader
 from mssante_hub.web import rendering
 from mssante_hub.web.http import FORBIDDEN, NOT_FOUND, ApiError, read_json, respond_file
-from mssante_hub.web.sessions import ACTOR_TYPE, Session
+from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import dossier as dossier_store
 from storage.models import AccountType
@@ -96,7 +96,7 @@ class DossierApi:
 
     async def _trace(self, session: Session, action: str, target: str, outcome: str = "ok") -> None:
         await self.hub.write(lambda conn: audit.record(
-            conn, actor=session.address, actor_type=ACTOR_TYPE, action=action,
+            conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type), action=action,
             subject_account_id=session.account_id, target=target, outcome=outcome))
 
     @staticmethod
@@ -209,7 +209,8 @@ class DossierApi:
 
         def work(conn) -> None:
             dossier_store.set_hidden(conn, session.account_id, visible.id, hidden)
-            audit.record(conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.DOSSIER_MASK,
+            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+                         action=audit.DOSSIER_MASK,
                          subject_account_id=session.account_id, target=f"document:{visible.id}",
                          outcome="hidden" if hidden else "shown")
 
@@ -232,7 +233,8 @@ class DossierApi:
 
         def work(conn) -> None:
             dossier_store.set_access_rule(conn, session.account_id, address, rule)
-            audit.record(conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.DOSSIER_BLOCK,
+            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+                         action=audit.DOSSIER_BLOCK,
                          subject_account_id=session.account_id, target=f"professional:{address}",
                          outcome="blocked" if rule else "unblocked")
 
