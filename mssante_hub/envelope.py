@@ -55,6 +55,9 @@ class Envelope:
     declared_size: int | None = None  # SMTP SIZE=, checked before a byte is read
     rcpt_dsn: dict[str, dict[str, str]] = field(default_factory=dict)  # lower-case rcpt -> notify, orcpt
     sent_copy: str | None = None  # the sender's folder that files the same body (webmail: "Sent")
+    # A migration import's package (its SHA-256): recorded in the delivery's own transaction, so that a
+    # resumed import files nothing twice (dossier/importer.py).
+    import_key: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.channel, Channel):

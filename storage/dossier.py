@@ -71,6 +71,28 @@ class DossierQuarantine(Base):
     held_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class DossierImport(Base):
+    """A package of a migration import, done: its SHA-256 and outcome (no name, no content)."""
+
+    __tablename__ = "dossier_imports"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(40))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def record_import(conn: Connection, key: str, outcome: str) -> None:
+    conn.execute(insert(DossierImport).values(key=key, outcome=outcome, at=utcnow()))
+
+
+def imported(conn: Connection, keys: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        found.update(conn.execute(select(DossierImport.key, DossierImport.outcome)
+                                  .where(DossierImport.key.in_(keys[start:start + 500]))).all())
+    return found
+
+
 BLOCK = "block"
 GRANT = "grant"
 

@@ -314,6 +314,9 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
                                          address in result.quarantined)
         outcome = "ok" if error is None else (f"quarantined:{error.code}" if address in result.quarantined
                                               else f"error:{error.code}")
+        if envelope.import_key:  # a migration import: its package is done in this very transaction
+            result.writes.append(functools.partial(dossier_store.record_import, key=envelope.import_key,
+                                                   outcome=f"error:{error.code}" if error else "ok"))
         result.traces.append(deliveries.Trace(actor, who[1], audit.DOCUMENT_INTEGRATE, account.id,
                                               f"blob:{source_blob_id} documents:{len(units)}{who[2]}", outcome))
     return result

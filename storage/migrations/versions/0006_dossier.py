@@ -73,8 +73,16 @@ def upgrade() -> None:
     with op.batch_alter_table('dossier_emergency', schema=None) as batch_op:
         batch_op.create_index('ix_dossier_emergency_pair', ['account_id', 'address', 'opened_at'], unique=False)
 
+    op.create_table('dossier_imports',
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('outcome', sa.String(length=40), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
+
 
 def downgrade() -> None:
+    op.drop_table('dossier_imports')
     with op.batch_alter_table('dossier_emergency', schema=None) as batch_op:
         batch_op.drop_index('ix_dossier_emergency_pair')
     op.drop_table('dossier_emergency')
