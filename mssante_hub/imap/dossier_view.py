@@ -18,6 +18,7 @@ every document body read is traced too (DossierReader).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -63,20 +64,42 @@ def is_dossier_name(name: str) -> bool:
 
 
 class DossierReader(Reader):
-    """The hub's reader for a professional's dossier session: each document body it opens is traced."""
+    """The hub's reader for a professional's dossier session: each document body it opens is traced.
 
-    def __init__(self, hub, system: AccountRow, professional: str, patient_id: int) -> None:
+    Once per document and session (a client listing ENVELOPEs opens every body; listing again is not a
+    new read), and in batches: the traces of the bodies opened meanwhile go to the group committer as one
+    multi-row insert, queued without waiting, so FETCH answers as it would and the traces are durable
+    within the next commit.
+    """
+
+    def __init__(self, hub, system: AccountRow, professional: str, professional_type: str, patient_id: int) -> None:
         super().__init__(hub.keyring, system)
         self._hub, self._professional, self._patient_id = hub, professional, patient_id
+        self._actor_type = audit.ActorType.of_account(professional_type).value
+        self._lock = threading.Lock()
+        self._traced: set[str] = set()
+        self._pending: list[str] = []
+        self._flush_queued = False
 
     def body(self, stored, key: bytes | None = None) -> bytes:
         opened = super().body(stored, key)
-        blob = stored.blob_id
-        # Queued on the group committer, not awaited: FETCH answers as it would; the trace is durable soon after.
-        self._hub.committer.submit(lambda conn: audit.record(
-            conn, actor=self._professional, action=audit.READ, subject_account_id=self._patient_id,
-            target=f"dossier-document:{blob} via:imap"))
+        with self._lock:
+            if stored.blob_id in self._traced:
+                return opened
+            self._traced.add(stored.blob_id)
+            self._pending.append(stored.blob_id)
+            if self._flush_queued:
+                return opened
+            self._flush_queued = True
+        self._hub.committer.submit(self._flush)
         return opened
+
+    def _flush(self, conn) -> None:
+        with self._lock:
+            blobs, self._pending, self._flush_queued = self._pending, [], False
+        audit.record_many(conn, [dict(actor=self._professional, actor_type=self._actor_type, action=audit.READ,
+                                      subject_account_id=self._patient_id, target=f"dossier-document:{blob} via:imap",
+                                      outcome="ok") for blob in blobs])
 
 
 @dataclass(frozen=True)
@@ -164,7 +187,7 @@ def reader_for(s, system: AccountRow, patient_id: int) -> Reader:
     """The reader of a dossier view (kept for the session, one per patient)."""
     cache = s.__dict__.setdefault("_dossier_readers", {})
     if patient_id not in cache:
-        cache[patient_id] = DossierReader(s.hub, system, s.account.address, patient_id)
+        cache[patient_id] = DossierReader(s.hub, system, s.account.address, s.account.type, patient_id)
     return cache[patient_id]
 
 
