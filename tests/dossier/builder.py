@@ -54,6 +54,7 @@ class Document:
     type_code: str = "11502-2"
     listed_hash: str | None = None  # None: the real SHA-1
     listed_size: int | None = None
+    confidentiality: tuple[str, ...] = ("N",)  # codes; those of docs/domain.md §6.2 under their own scheme
 
 
 def fixture(fixtures_dir: Path, name: str) -> bytes:
@@ -92,9 +93,11 @@ def metadata(documents: list[Document], ins: str = FIXTURE_INS) -> bytes:
             + f'<rim:Classification classificationScheme="{xdm.SCHEME_TYPE_CODE}" classifiedObject="{entry_id}" '
               f'nodeRepresentation={quoteattr(doc.type_code)} id="cl{number}t">'
             + _slot("codingScheme", "2.16.840.1.113883.6.1") + "</rim:Classification>"
-            + f'<rim:Classification classificationScheme="{xdm.SCHEME_CONFIDENTIALITY}" '
-              f'classifiedObject="{entry_id}" nodeRepresentation="N" id="cl{number}c">'
-            + _slot("codingScheme", "2.16.840.1.113883.5.25") + "</rim:Classification>"
+            + "".join(
+                f'<rim:Classification classificationScheme="{xdm.SCHEME_CONFIDENTIALITY}" '
+                f'classifiedObject="{entry_id}" nodeRepresentation={quoteattr(code)} id="cl{number}c{i}">'
+                + _slot("codingScheme", "2.16.840.1.113883.5.25" if code == "N" else "1.2.250.1.213.1.1.4.13")
+                + "</rim:Classification>" for i, code in enumerate(doc.confidentiality))
             + f'<rim:ExternalIdentifier identificationScheme="{xdm.SCHEME_PATIENT_ID}" value={quoteattr(patient_id)} '
               f'registryObject="{entry_id}" id="ei{number}p"/>'
             + f'<rim:ExternalIdentifier identificationScheme="{xdm.SCHEME_UNIQUE_ID}" '
@@ -124,8 +127,8 @@ def package(documents: list[Document], *, metadata_bytes: bytes | None = None,
     return out.getvalue()
 
 
-def cda_package(cda: bytes, type_code: str = "11502-2") -> bytes:
-    return package([Document("DOC0001.XML", cda, type_code=type_code)])
+def cda_package(cda: bytes, type_code: str = "11502-2", confidentiality: tuple[str, ...] = ("N",)) -> bytes:
+    return package([Document("DOC0001.XML", cda, type_code=type_code, confidentiality=confidentiality)])
 
 
 @functools.lru_cache(maxsize=None)

@@ -164,6 +164,7 @@ def test_identity_traits_held_by_the_hub_are_compared(smtp_hub, pki, fixtures_di
         (PROCESSED, matching, PATIENT),
         (f"{PROCESSED}/Error: 904^INS et traits d'identité incohérents", differing, PATIENT),
     ])
+    assert len(read_folder(smtp_hub.hub, PATIENT)) == 1  # the 904 one is held in quarantine
 
 
 def _other_patient(cda: bytes) -> bytes:
@@ -206,4 +207,7 @@ def test_an_integration_failure_gives_an_rfc_8098_error_disposition(smtp_hub, pk
     human, notification = report.get_payload()
     assert f"({code} : " in human.get_content()
     assert notification.get_payload()[0]["Original-Message-ID"] == message_id
-    assert len(read_folder(smtp_hub.hub, PATIENT)) == 2
+    # Another patient's document is never shown to this one: held in quarantine, and the receipt says so.
+    quarantined = code in ("902", "904")
+    assert ("quarantaine" in human.get_content()) is quarantined
+    assert len(read_folder(smtp_hub.hub, PATIENT)) == (1 if quarantined else 2)
