@@ -1,4 +1,4 @@
-"""The `mssante-hub` command: the operator interface of DESIGN.md.
+"""The `mssante-hub` command: the operator interface (README.md, docs/architecture.md).
 
 Errors are one line on stderr saying what is wrong and how to fix it; exit code 2
 for usage, 1 for failure.

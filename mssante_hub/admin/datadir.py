@@ -17,7 +17,7 @@ from storage.models import AccountType
 
 DATA_DIR_MODE = 0o700
 DEMO_PROFESSIONAL = "demo.medecin"
-DEMO_PATIENT_INS = "279035121518989"  # the valid test matricule of DOMAIN.md §1
+DEMO_PATIENT_INS = "279035121518989"  # the valid test matricule of docs/domain.md §1
 
 
 class DataDirError(Exception):

@@ -10,7 +10,7 @@ from typing import Callable
 
 DEMO_SUBJECT = "XDM/1.0/DDM+Compte rendu de démonstration"
 DEMO_BODY = "Bonjour, veuillez trouver le compte rendu ci-joint."
-# Receipts asked as MSSanté systems ask them (DOMAIN.md §4): processed, then dispatched.
+# Receipts asked as MSSanté systems ask them (docs/domain.md §4): processed, then dispatched.
 MDN_OPTIONS = "X-DIRECT-FINAL-DESTINATION-DELIVERY=optional,true"
 
 

@@ -97,7 +97,7 @@ def make_trial_pki(folder: Path, domain: str, system_host: str, extra_hosts: lis
 
 
 def whitelist_entry(domain: str, dn: str, description: str) -> str:
-    """One `<Domaine>` of the liste blanche (DOMAIN.md §2), in the list's default namespace."""
+    """One `<Domaine>` of the liste blanche (docs/domain.md §2), in the list's default namespace."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (f"<Domaine><Nom>{escape(domain)}</Nom><Description>{escape(description)}</Description>"
             f"<DNCertificatOperateur>{escape(dn)}</DNCertificatOperateur>"

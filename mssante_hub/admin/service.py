@@ -2,7 +2,7 @@
 
 The asyncio reactor must be installed before anything imports
 ``twisted.internet.reactor``; front-door modules are therefore imported here,
-lazily, after the install (ENGINEERING-NOTES.md).
+lazily, after the install (docs/architecture.md, "Concurrency").
 """
 
 from __future__ import annotations

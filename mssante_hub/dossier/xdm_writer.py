@@ -1,6 +1,6 @@
 """Writing IHE XDM packages (`IHE_XDM.zip`) around CDA R2 documents, and a demonstration CDA.
 
-The layout is the one xdm.py reads (DOMAIN.md §6): README.TXT, INDEX.HTM, and under
+The layout is the one xdm.py reads (docs/domain.md §6): README.TXT, INDEX.HTM, and under
 IHE_XDM/SUBSET01/ the METADATA.XML (an ebRIM 3.0 SubmitObjectsRequest with one
 XDSDocumentEntry per document: URI, SHA-1, size, creation time, source patient id and
 info, type and confidentiality codes, unique id) beside the documents DOC0001.XML, ...

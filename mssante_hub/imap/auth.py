@@ -26,6 +26,7 @@ from mssante_hub.imap.syntax import Atom, astring
 from mssante_hub.accounts.oauth import TokenError, parse_oauthbearer, parse_xoauth2
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType
+from mssante_hub.envelope import MAX_ADDRESS_CHARS
 
 IMAP_ACCOUNT_TYPES = {t.value for t in (AccountType.PER, AccountType.ORG, AccountType.APP, AccountType.CAB)}
 MAX_SASL_RESPONSE = 8192  # base64 octets of one SASL response
@@ -109,7 +110,7 @@ async def check_token(s: Session, mechanism: bytes, response: bytes) -> None:
     if subject and claimed and claimed.lower() != subject:
         subject = ""
     account = await s.hub.read(lambda conn: account_repo.by_address(conn, subject)) if subject else None
-    await _log_in(s, (subject or claimed.lower())[:320], account)
+    await _log_in(s, (subject or claimed.lower())[:MAX_ADDRESS_CHARS], account)
 
 
 async def _log_in(s: Session, address: str, account: account_repo.AccountRow | None) -> None:
@@ -117,7 +118,7 @@ async def _log_in(s: Session, address: str, account: account_repo.AccountRow | N
     if account is None or account.status != AccountStatus.ACTIVE.value or account.type not in IMAP_ACCOUNT_TYPES:
         peer = getattr(s.transport.getPeer(), "host", "?") if s.transport else "?"
         await s.hub.write(lambda conn: audit.record(  # the attempt, never the password
-            conn, actor=address[:320], actor_type="imap", action=LOGIN_FAILED_ACTION,
+            conn, actor=address[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.PEER, action=LOGIN_FAILED_ACTION,
             subject_account_id=account.id if account else None, target=f"imap from:{peer}", outcome="refused"))
         raise No(responses.NO_AUTH_FAILED)
     s.account = account
@@ -126,7 +127,7 @@ async def _log_in(s: Session, address: str, account: account_repo.AccountRow | N
     s.setTimeout(s.POSTAUTH_TIMEOUT)
     peer = s.transport.getPeer()
     await s.hub.write(lambda conn: audit.record(
-        conn, actor=account.address, actor_type="imap", action=LOGIN_ACTION, subject_account_id=account.id,
+        conn, actor=account.address, actor_type=audit.ActorType.of_account(account.type), action=LOGIN_ACTION, subject_account_id=account.id,
         target=f"imap from:{getattr(peer, 'host', '?')}"))
 
 

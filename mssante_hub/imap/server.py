@@ -3,7 +3,7 @@
 Twisted's IMAP4Server gives the connection plumbing (greeting, timeouts, TLS
 transport, line output); the command reading is ours: Twisted's does not keep
 pipelined commands in order, reads literals into unbounded (and, above 10 MiB,
-unencrypted temporary) files and ends IDLE on any line (ENGINEERING-NOTES.md).
+unencrypted temporary) files and ends IDLE on any line (docs/imap.md).
 Each command runs as an asyncio coroutine; the next one starts when it is done.
 """
 
@@ -17,10 +17,9 @@ from typing import Awaitable, Callable
 
 from twisted.internet import interfaces
 from twisted.mail.imap4 import IMAP4Server
-from twisted.protocols.tls import TLSMemoryBIOProtocol
 
 from mssante_hub.hub import Hub
-from mssante_hub.imap import capabilities, responses
+from mssante_hub.imap import capabilities, responses, twisted_internals
 from mssante_hub.imap.framing import Command, ContinueLiteral, FrameLimits, Framer, Refused
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.notify import Notifier
@@ -104,8 +103,8 @@ class Session(IMAP4Server):
 
     def connectionMade(self) -> None:  # noqa: N802 - Twisted's naming
         self.tls_active = self.implicit_tls or interfaces.ISSLTransport(self.transport, None) is not None
-        if self.implicit_tls and isinstance(self.transport, TLSMemoryBIOProtocol):
-            _send_at_once(self.transport.transport)
+        if self.implicit_tls:
+            twisted_internals.send_at_once_under_tls(self.transport)
         self.server_factory.sessions.add(self)
         if len(self.server_factory.sessions) > self.hub.config.get("imap.max_connections"):
             self.untagged(responses.BYE_TOO_MANY)
@@ -177,7 +176,7 @@ class Session(IMAP4Server):
     def flush(self) -> None:
         output, self._output = self._output, []
         if output and self.transport is not None:
-            _write_now(self.transport, b"".join(output))
+            twisted_internals.write_now(self.transport, b"".join(output))
 
     def sendLine(self, line: bytes) -> None:  # noqa: N802 - Twisted's naming; continuations go through emit
         self.emit(line + b"\r\n")
@@ -310,50 +309,6 @@ class Session(IMAP4Server):
     def changed(self, folder_id: int, including_me: bool = False) -> None:
         """This session changed a folder: tell the others watching it (and itself if asked)."""
         self.notifier.changed(folder_id, origin=None if including_me else self)
-
-
-def _send_at_once(tcp) -> None:
-    """Under implicit TLS, let the TCP transport try the socket before buffering.
-
-    Twisted's TCP transport only buffers a write and registers for writability: an epoll
-    change, one more loop turn and its dispatch, another epoll change, per response. When
-    nothing is waiting to go out, `send` is tried at once, as asyncio's own transports do;
-    what the socket does not take goes through Twisted's buffer as before. Only below the
-    TLS layer (these bytes are already encrypted): the STARTTLS door's transport is left alone.
-    """
-    buffered_write = tcp.write
-
-    def write(data: bytes) -> None:
-        if (data and tcp.connected and not tcp.disconnecting and not tcp._writeDisconnected
-                and not tcp._tempDataLen and tcp.offset == len(tcp.dataBuffer)):
-            sent = tcp.writeSomeData(data)
-            if not isinstance(sent, int):
-                buffered_write(data)  # connection lost: Twisted's own path reports it
-                return
-            data = data[sent:]
-        if data:
-            buffered_write(data)
-
-    tcp.write = write
-
-
-def _write_now(transport, data: bytes) -> None:
-    """Hand one response to TLS at once.
-
-    Twisted's TLS transport (BufferingTLSTransport) holds small writes until the next
-    reactor turn with a callLater(0): a delayed call, a re-armed asyncio timer and one
-    more loop turn per response. `emit` already gathers a turn's output into one write,
-    so that second buffering is skipped; whatever it holds is sent first, in order.
-    """
-    tls = transport
-    if not isinstance(tls, TLSMemoryBIOProtocol) and getattr(transport, "TLS", False) and transport.connected:
-        tls = transport.protocol  # after STARTTLS: the TCP transport passes writes to its TLS layer
-    aggregator = getattr(tls, "_aggregator", None)
-    if isinstance(tls, TLSMemoryBIOProtocol) and aggregator is not None and not tls.disconnecting:
-        aggregator.flush()
-        TLSMemoryBIOProtocol.write(tls, data)
-    else:
-        transport.write(data)  # plaintext before STARTTLS, closing, or a transport of another kind
 
 
 # A tag: 1-64 printable ASCII characters but ( ) { % * " \ and + (checked twice per command: a

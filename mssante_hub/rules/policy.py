@@ -1,7 +1,7 @@
 """Who may send what to whom.
 
 The seam every message passes through in :func:`mssante_hub.delivery.accept`.
-The patient rules (DOMAIN.md §5) live here: only professionals open a
+The patient rules (docs/domain.md §5) live here: only professionals open a
 conversation with a patient; a patient writes only to a professional who wrote
 first and has not ended the exchange (honouring Reply-To), or to a pharmacy that
 wrote before; never to another patient; patients' attachments are limited in type
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 Write = Callable[[Connection], None]
 
-# DOMAIN.md §5.6: the only file types a patient may attach.
+# docs/domain.md §5.6: the only file types a patient may attach.
 PATIENT_ATTACHMENT_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "tiff", "pdf", "txt", "rtf", "doc"})
 MAX_REPLY_TO_ADDRESSES = 5
 MAX_CONTACT_NAME_CHARS = 200
@@ -95,7 +95,7 @@ def check(hub: "Hub", envelope: "Envelope", who: "Identity | None", message: Ema
 def recipient_reason(account_type: str | None, status: str | None) -> refusals.Reason | None:
     """Why a local address cannot receive (for RCPT TO checks too), or None.
 
-    Patients' spaces get their own words (DOMAIN.md §4: "patient space closed",
+    Patients' spaces get their own words (docs/domain.md §4: "patient space closed",
     "patient unknown"); other mailboxes the generic ones.
     """
     if account_type is None:

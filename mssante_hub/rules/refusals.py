@@ -55,7 +55,7 @@ UNKNOWN_RECIPIENT = Reason(550, "5.1.1", "Destinataire inconnu", "Unknown recipi
 MAILBOX_UNAVAILABLE = Reason(550, "5.2.1", "Boîte aux lettres indisponible", "Mailbox unavailable")
 TEMPORARY_FAILURE = Reason(451, "4.3.0", "Erreur temporaire, réessayez plus tard", "Temporary failure, try again later")
 
-# --- Patient messaging rules (DOMAIN.md §5; issue 5) ---
+# --- Patient messaging rules (docs/domain.md §5; issue 5) ---
 PATIENT_TO_PATIENT = Reason(550, "5.7.1", "Un patient ne peut pas écrire à un autre patient",
                             "A patient cannot write to another patient")
 PATIENT_NOT_A_CONTACT = Reason(550, "5.7.1", "Vous ne pouvez écrire qu'à un professionnel qui vous a écrit",

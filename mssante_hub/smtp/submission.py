@@ -3,7 +3,7 @@
 TLS before AUTH; AUTH before MAIL; MAIL FROM must be the authenticated mailbox, or an ORG
 mailbox delegated to it;
 remote recipients must be in the trust space (whitelist). Submitted mail lacking
-`X-MSS-NIL` gets the hub's software reference (DOMAIN.md §4).
+`X-MSS-NIL` gets the hub's software reference (docs/domain.md §4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The patient messaging rules (DOMAIN.md §5) through delivery.accept.
+"""The patient messaging rules (docs/domain.md §5) through delivery.accept.
 
 Every (sender type x recipient type x earlier conversation x ended or not) case is
 sent through delivery.accept, the path every front door calls: patients on the
