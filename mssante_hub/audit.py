@@ -90,6 +90,7 @@ def record(
 
     The line names the action, outcome, account id and target, which are content-free by
     design; not the actor, which for a refused sign-in is whatever was typed as a login.
+    An empty actor type means the actor's account says (the access history looks it up).
     """
     level = logging.INFO if outcome != "ok" or action in LOGGED_AT_INFO else logging.DEBUG
     if log.isEnabledFor(level):

@@ -11,7 +11,6 @@ import asyncio
 import importlib
 import logging
 import signal
-import sys
 from pathlib import Path
 
 from mssante_hub.config import LISTENER_NAMES, ConfigError
