@@ -85,8 +85,7 @@ def record(
     target: str = "",
     outcome: str = "ok",
 ) -> None:
-    """Write one event inside the caller's transaction (an empty actor type: the actor's account says);
-    logged too (sign-ins and refusals at INFO).
+    """Write one event inside the caller's transaction; logged too (sign-ins and refusals at INFO).
 
     The line names the action, outcome, account id and target, which are content-free by
     design; not the actor, which for a refused sign-in is whatever was typed as a login.
