@@ -12,7 +12,7 @@ from mssante_hub.dossier import integration
 from mssante_hub.dossier.patient import KnownPatient
 from mssante_hub.mime import Limits
 from tests.dossier import builder
-from tests.dossier.builder import FIXTURE_INS, FIXTURES, SMALL_FIXTURE, fixture
+from tests.dossier.builder import FIXTURE_INS, FIXTURES, fixture
 
 SENDER = "jean.dupont@hub.test"
 SPACE = f"{FIXTURE_INS}@patient.hub.test"
