@@ -10,6 +10,7 @@
     DELETE /api/messages/ID          to Trash; from Trash, deleted for good              -> 204
     POST   /api/messages             {"to", "cc", "subject", "body", "in_reply_to", "attachments"} -> 201
     GET    /api/history              the access history of the signed-in space
+    GET|POST /api/dossier/...        the patient's dossier (web/dossier_api.py)
     POST   /api/activation, /api/objection, /api/space/close|deletion|export; GET|PUT /api/preferences
                                      the holder's own steps (web/space.py)
 
@@ -28,6 +29,7 @@ import logging
 from twisted.web import resource, server
 
 from mssante_hub import audit, delivery
+from mssante_hub.dossier import categories
 from mssante_hub.hub import Hub
 from mssante_hub.reader import Attachment, Reader
 from mssante_hub.rules.refusals import Refusal
@@ -35,6 +37,7 @@ from mssante_hub.web import compose, rendering
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import Session, WebSessions
+from mssante_hub.web.dossier_api import DossierApi
 from mssante_hub.web.space import SpaceApi
 from storage import accounts as account_repo
 from storage import folders, messages
@@ -76,6 +79,7 @@ class Api(resource.Resource):
         self.hub = hub
         self.sessions = WebSessions(hub)
         space = SpaceApi(hub, _client_ip, self._session)
+        self.dossier = DossierApi(hub, _client_ip, self._session)
         self._routes = {
             ("POST", "activation"): space.activate,
             ("POST", "objection"): space.object,
@@ -105,12 +109,16 @@ class Api(resource.Resource):
             name, path = "attachment", [name, path[1], path[3]]
         elif name == "space" and len(path) == 2:
             name, path = f"space/{path[1]}", path[1:]
-        elif len(path) > 1:
+        elif len(path) > 1 and name != "dossier":
             name = ""
         method = request.method.decode("ascii", "replace")
-        handler = self._routes.get((method, name))
-        if handler is None:
+        if name == "dossier":  # /api/dossier/... (web/dossier_api.py)
+            handler, rest, known = self.dossier.route(method, path[1:])
+            path = ["dossier", *rest]
+        else:
+            handler = self._routes.get((method, name))
             known = any(route == name for _, route in self._routes)
+        if handler is None:
             respond(request, *self._error(METHOD_NOT_ALLOWED if known else NOT_FOUND))
             return server.NOT_DONE_YET
         asyncio.ensure_future(self._run(handler, request, path[1:]))
@@ -163,7 +171,8 @@ class Api(resource.Resource):
     async def list_folders(self, request: server.Request) -> tuple[int, dict]:
         session = await self._session(request)
         rows = await self.hub.read(lambda conn: folders.folders_of(conn, session.account_id))
-        return 200, {"folders": [{"name": r.name, "special_use": r.special_use} for r in rows]}
+        return 200, {"folders": [{"name": r.name, "special_use": r.special_use} for r in rows
+                                 if not categories.is_internal(r.name)]}
 
     def _reader(self, conn, session: Session) -> Reader:
         account = account_repo.by_address(conn, session.address)
