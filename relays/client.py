@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiosmtplib
+from relays import status
 
 SENT, TEMPORARY, PERMANENT = "sent", "temporary", "permanent"
 
@@ -88,7 +89,7 @@ async def attempt(hop: Hop, tls: ssl.SSLContext, helo: str, mail_from: str, rcpt
             mail_options.append("BODY=8BITMIME")
         size_limit = client.esmtp_extensions.get("size", "")
         if size_limit.isdigit() and 0 < int(size_limit) < len(raw):
-            return Outcome(PERMANENT, f"message larger than the next hop's SIZE {size_limit}", "5.3.4", remote)
+            return Outcome(PERMANENT, f"message larger than the next hop's SIZE {size_limit}", status.TOO_BIG_FOR_NEXT_HOP, remote)
         await client.mail(mail_from, options=mail_options)
         await client.rcpt(rcpt, options=dsn_rcpt_options(notify, orcpt) if dsn else [])
         response = await client.data(raw)
@@ -97,7 +98,7 @@ async def attempt(hop: Hop, tls: ssl.SSLContext, helo: str, mail_from: str, rcpt
     except aiosmtplib.SMTPResponseException as exc:
         return _refused(exc, remote)
     except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as exc:
-        return Outcome(TEMPORARY, f"{type(exc).__name__}: {exc}"[:300], "4.4.1", remote)
+        return Outcome(TEMPORARY, f"{type(exc).__name__}: {exc}"[:300], status.NETWORK_TEMPORARY, remote)
     finally:
         try:
             await client.quit()

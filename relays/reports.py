@@ -2,7 +2,7 @@
 
 Pure functions from facts to message bytes: the worker and the front doors decide when a
 report is due, these decide what it says. Human parts are in French, then English
-(DOMAIN.md §4). Header values that came from outside are stripped of CR/LF first.
+(docs/domain.md §4). Header values that came from outside are stripped of CR/LF first.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def disposition_notification(
     error: tuple[str, str] | None = None,
     original_recipient: str = "",
 ) -> bytes:
-    """An RFC 8098 MDN sent automatically (a patient space cannot refuse one, DOMAIN.md §4).
+    """An RFC 8098 MDN sent automatically (a patient space cannot refuse one, docs/domain.md §4).
 
     `error` is (code, label) of the integration error codes 900-906; it makes the
     disposition `processed/Error: code^label` and prefixes the subject.

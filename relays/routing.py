@@ -19,6 +19,7 @@ import dns.rdatatype
 import dns.resolver
 
 from relays.client import PERMANENT, TEMPORARY, Hop
+from relays import status
 
 MAX_MX_HOSTS = 5  # MX hosts tried per attempt, best first
 MAX_ADDRESSES = 10  # addresses tried per attempt, across those hosts
@@ -74,13 +75,13 @@ class MxResolver:
         try:
             answer = await self.resolver.resolve(name, rdtype, search=False)
         except dns.resolver.NXDOMAIN:
-            raise NoRoute(PERMANENT, f"{name}: domain does not exist / domaine inexistant", "5.1.2") from None
+            raise NoRoute(PERMANENT, f"{name}: domain does not exist / domaine inexistant", status.BAD_DESTINATION_DOMAIN) from None
         except dns.resolver.NoAnswer:
             return []
         except (dns.resolver.NoNameservers, dns.exception.Timeout, dns.resolver.LifetimeTimeout) as exc:
-            raise NoRoute(TEMPORARY, f"DNS {rdtype} {name}: {type(exc).__name__}", "4.4.3") from None
+            raise NoRoute(TEMPORARY, f"DNS {rdtype} {name}: {type(exc).__name__}", status.DNS_TEMPORARY) from None
         except dns.exception.DNSException as exc:
-            raise NoRoute(TEMPORARY, f"DNS {rdtype} {name}: {type(exc).__name__}", "4.4.3") from None
+            raise NoRoute(TEMPORARY, f"DNS {rdtype} {name}: {type(exc).__name__}", status.DNS_TEMPORARY) from None
         return list(answer)
 
     async def addresses(self, host: str) -> list[str]:
@@ -97,7 +98,7 @@ class MxResolver:
         if any(r.exchange == dns.name.root for r in records):
             if len(records) == 1:
                 raise NoRoute(PERMANENT, f"{domain} accepts no mail (null MX) / n'accepte aucun courrier",
-                              "5.1.10")
+                              status.NULL_MX)
             records = [r for r in records if r.exchange != dns.name.root]
         by_preference: dict[int, list[str]] = {}
         for record in records:
@@ -111,7 +112,7 @@ class MxResolver:
             random.shuffle(names)  # RFC 5321 §5.1: spread the load over equal preferences
             hosts += names
         if not hosts:
-            raise NoRoute(PERMANENT, f"{domain}: mail loops back to this host / boucle vers ce serveur", "5.4.6")
+            raise NoRoute(PERMANENT, f"{domain}: mail loops back to this host / boucle vers ce serveur", status.ROUTING_LOOP)
         return hosts[:MAX_MX_HOSTS]
 
     async def hops(self, domain: str) -> list[Hop]:
@@ -126,7 +127,7 @@ class MxResolver:
             hops += [Hop(address, self.settings.smtp_port, host) for address in addresses]
         if not hops:
             raise last or NoRoute(PERMANENT, f"{domain}: no address for its mail exchangers / aucune adresse",
-                                  "5.4.4")
+                                  status.NO_ROUTE)
         return hops[:MAX_ADDRESSES]
 
 
@@ -143,9 +144,9 @@ class Router:
         if static is not None:
             return [static]
         if self.resolver is None:
-            raise NoRoute(PERMANENT, "no route to this domain / aucune route vers ce domaine", "5.4.4")
+            raise NoRoute(PERMANENT, "no route to this domain / aucune route vers ce domaine", status.NO_ROUTE)
         try:
             ascii_domain = domain.encode("idna").decode("ascii")
         except UnicodeError:
-            raise NoRoute(PERMANENT, f"{domain}: not a valid domain / domaine invalide", "5.1.2") from None
+            raise NoRoute(PERMANENT, f"{domain}: not a valid domain / domaine invalide", status.BAD_DESTINATION_DOMAIN) from None
         return await self.resolver.hops(ascii_domain)

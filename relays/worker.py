@@ -23,6 +23,7 @@ from relays.reports import RecipientStatus, delivery_status_notification
 from relays.routing import DnsSettings, MxResolver, NoRoute, Router
 from storage import outbound
 from storage.outbound import Claimed
+from relays import status as relay_status
 
 log = logging.getLogger("relays.worker")
 DEFAULT_NOTIFY = ("FAILURE", "DELAY")  # RFC 3461 §4.1 leaves the default to us
@@ -142,12 +143,16 @@ class RelayWorker:
             hops = await self.router.hops(item.rcpt_to)
         except NoRoute as problem:
             outcome = Outcome(problem.kind, problem.reply, problem.status)
+            log.info("relay item %s to domain %s: no route, %s %s", item.id, item.rcpt_to.rpartition("@")[2],
+                     problem.kind, problem.status)
         else:
             # Next hops in order until one answers for good (sent, or refused with a 5xx): RFC 5321 §5.1.
             for hop in hops:
                 outcome = await client.attempt(hop, self.tls, self.settings.hostname, item.mail_from, item.rcpt_to,
                                                raw, notify=item.dsn_notify, orcpt=item.dsn_orcpt, ret=item.dsn_ret,
                                                envid=item.dsn_envid, timeout=self.settings.timeout_s)
+                log.info("relay item %s to domain %s via %s:%d: %s %s", item.id, item.rcpt_to.rpartition("@")[2],
+                         hop.host, hop.port, outcome.kind, outcome.status)
                 if outcome.kind != client.TEMPORARY:
                     break
         await self.settle(item, raw, outcome)
@@ -181,8 +186,8 @@ class RelayWorker:
     async def send_report(self, item: Claimed, raw: bytes, action: str, outcome: Outcome) -> None:
         if not item.mail_from:
             return  # never report on a report (null sender)
-        status = {"relayed": "2.0.0", "delayed": "4.0.0"}.get(action, outcome.status if outcome.status[0] == "5"
-                                                                       else "5.4.7")
+        status = {"relayed": relay_status.RELAYED, "delayed": relay_status.DELAYED}.get(
+            action, outcome.status if outcome.status[0] == "5" else relay_status.EXPIRED)
         until = item.created_at + dt.timedelta(seconds=self.settings.max_age_s) if action == "delayed" else None
         report = delivery_status_notification(
             reporting_mta=self.settings.hostname, postmaster=self.settings.postmaster, sender=item.mail_from,

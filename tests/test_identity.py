@@ -1,4 +1,4 @@
-"""INS, idNatPS and patient addresses (DOMAIN.md §1)."""
+"""INS, idNatPS and patient addresses (docs/domain.md §1)."""
 
 from __future__ import annotations
 

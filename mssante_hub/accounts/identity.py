@@ -1,6 +1,6 @@
 """Who is who: the INS of patients, the idNatPS of professionals, mailbox types, addresses.
 
-One home for these nouns (DOMAIN.md §1). Everything here is pure: no database,
+One home for these nouns (docs/domain.md §1). Everything here is pure: no database,
 no settings, so front doors, policy and provisioning share one definition.
 """
 
@@ -17,7 +17,7 @@ from storage.models import AccountType
 INS_LENGTH = 15
 INS_BODY_LENGTH = 13
 INS_KEY_MODULUS = 97
-# Corsica: the department letters are read as numbers for the key (DOMAIN.md §1).
+# Corsica: the department letters are read as numbers for the key (docs/domain.md §1).
 _CORSICA = {"2A": "19", "2B": "18"}
 _INS_SHAPE = re.compile(r"^[12378]\d{4}(\d{2}|2A|2B)\d{8}$")
 

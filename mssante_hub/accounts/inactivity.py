@@ -1,4 +1,4 @@
-"""Professional mailboxes unused for a year: warned at 11 months, suspended at 12 (DOMAIN.md §9).
+"""Professional mailboxes unused for a year: warned at 11 months, suspended at 12 (docs/domain.md §9).
 
 Both limits are settings; every warning and suspension is traced. The warning is a
 message from the hub's postmaster to the mailbox itself, through delivery.accept.

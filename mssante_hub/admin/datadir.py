@@ -17,11 +17,16 @@ from storage.models import AccountType
 
 DATA_DIR_MODE = 0o700
 DEMO_PROFESSIONAL = "demo.medecin"
-DEMO_PATIENT_INS = "279035121518989"  # the valid test matricule of DOMAIN.md §1
+DEMO_PATIENT_INS = "279035121518989"  # the valid test matricule of docs/domain.md §1
 
 
 class DataDirError(Exception):
     pass
+
+
+def holds_hub(data_dir: Path) -> bool:
+    """A folder `init` made before: its settings file is there."""
+    return (data_dir / CONFIG_FILE_NAME).is_file()
 
 
 def init_data_dir(

@@ -1,4 +1,4 @@
-"""Certificate revocation lists of the trust space's CAs (DOMAIN.md §2: not revoked, keep the last good CRL).
+"""Certificate revocation lists of the trust space's CAs (docs/domain.md §2: not revoked, keep the last good CRL).
 
 Each configured CRL file (PEM or DER) is re-read when it changes; it is used only if its
 signature verifies against one of the configured CA certificates. A CRL that fails to

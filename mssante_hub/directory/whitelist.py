@@ -1,6 +1,6 @@
 """The trust space's whitelist (liste blanche MSSanté): which operator certificate may speak for which domain.
 
-The official XML (DOMAIN.md §2) is hostile input like any other: parsed with defusedxml,
+The official XML (docs/domain.md §2) is hostile input like any other: parsed with defusedxml,
 bounded in size, checked against its SHA-256 when one is given. A good file is copied
 into the data folder atomically; a bad one leaves the last good copy in place. Lookups
 are dictionary lookups on the IDNA (punycode) form of the domain in lower case, and

@@ -1,4 +1,4 @@
-"""The header of a CDA R2 document (DOMAIN.md §6): type, title, dates, version, patient, author.
+"""The header of a CDA R2 document (docs/domain.md §6): type, title, dates, version, patient, author.
 
 Only the header is read: parsing stops where the body (`component`) starts, which is most
 of a level-1 document (a base64 PDF) and of many level-3 ones. The XML is hostile input
@@ -53,7 +53,7 @@ class CdaHeader:
 
     @property
     def ins_ids(self) -> tuple[InstanceId, ...]:
-        """The patient ids under an INS OID (DOMAIN.md §1); other ids are local (IPP)."""
+        """The patient ids under an INS OID (docs/domain.md §1); other ids are local (IPP)."""
         return tuple(i for i in self.patient_ids if identity.is_ins_oid(i.root))
 
 

@@ -1,4 +1,4 @@
-"""Does a document message integrate into the recipient's patient space? (DOMAIN.md §4, codes 900-906)
+"""Does a document message integrate into the recipient's patient space? (docs/domain.md §4, codes 900-906)
 
 A message is a document message when it carries an `IHE_XDM.zip` attachment. Its XDM is
 read (xdm.py), each CDA header (cda.py) is compared with what the hub holds about the
@@ -32,7 +32,7 @@ XML_MIME_TYPE = "text/xml"
 
 @dataclass(frozen=True)
 class IntegrationError:
-    """A code of DOMAIN.md §4 and its label, French, read by hospital staff (no '^', no content)."""
+    """A code of docs/domain.md §4 and its label, French, read by hospital staff (no '^', no content)."""
 
     code: str
     label: str

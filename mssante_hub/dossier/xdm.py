@@ -1,6 +1,6 @@
 """IHE XDM packages (the `IHE_XDM.zip` attachment of a document message), read as hostile input.
 
-DOMAIN.md §6: `IHE_XDM/<SUBSET>/METADATA.XML` (an ebRIM 3.0 SubmitObjectsRequest) lists the
+docs/domain.md §6: `IHE_XDM/<SUBSET>/METADATA.XML` (an ebRIM 3.0 SubmitObjectsRequest) lists the
 documents, whose file names its `URI` slots give, with their SHA-1 hash and size. The zip is
 never extracted to disk; only the metadata and the documents it lists are read, each with a
 bounded read, after the central directory has been checked against the limits below.
@@ -24,7 +24,7 @@ from mssante_hub.dossier import safexml
 MIB = 1024 * 1024
 
 # --- Limits (the only place they are defined) ------------------------------------------
-# A message to a patient space is at most 25 MB (DOMAIN.md §4): the zip cannot be larger.
+# A message to a patient space is at most 25 MB (docs/domain.md §4): the zip cannot be larger.
 MAX_ZIP_BYTES = 25 * MIB
 MAX_ENTRIES = 1000
 # zipfile builds one object per central-directory record before we can count them; bounding
@@ -52,7 +52,7 @@ _ZIP64_LOCATOR_SIZE = 20
 _MAX_COMMENT = 0xFFFF
 _SHA1_HEX = re.compile(r"^[0-9a-fA-F]{40}$")
 
-# --- ebRIM 3.0 (DOMAIN.md §6) -------------------------------------------------------------
+# --- ebRIM 3.0 (docs/domain.md §6) -------------------------------------------------------------
 RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
 LCM = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
 DOCUMENT_ENTRY_TYPE = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"

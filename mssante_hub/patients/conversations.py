@@ -1,4 +1,4 @@
-"""Who a patient may write to: the professionals who wrote first (DOMAIN.md §5).
+"""Who a patient may write to: the professionals who wrote first (docs/domain.md §5).
 
 Rows are written by the delivery of the professional's message, in its own
 transaction; the patient's messages are checked against them.

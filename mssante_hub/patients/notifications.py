@@ -1,4 +1,4 @@
-"""Content-free notifications to patients' personal addresses (DOMAIN.md §5.7).
+"""Content-free notifications to patients' personal addresses (docs/domain.md §5.7).
 
 A delivery to a patient only marks the kind of news as pending, in the delivery's
 own transaction. The notification worker (patients/worker.py) then mails each patient with pending news at most

@@ -25,13 +25,13 @@ from mssante_hub.accounts.throttle import LoginThrottle
 from mssante_hub.smtp.tls import peer_certificate
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType
+from mssante_hub.envelope import MAX_ADDRESS_CHARS
 
 log = logging.getLogger("mssante_hub.smtp.auth")
 AUTH_FAILURE = "auth.failure"
 AUTH_SUCCESS = "auth.success"
 SUBMITTING_TYPES = frozenset({AccountType.PER.value, AccountType.ORG.value, AccountType.APP.value,
                               AccountType.CAB.value})
-MAX_LOGIN = 320
 MAX_SECRET = 8 * 1024
 
 
@@ -88,11 +88,12 @@ class Authenticator:
             return None
         return account
 
-    async def _trace(self, server: HubSMTP, login: str, mechanism: str, ok: bool) -> None:
+    async def _trace(self, server: HubSMTP, login: str, mechanism: str, ok: bool,
+                     account_type: str | None = None) -> None:
         def work(conn):
-            audit.record(conn, actor=login[:MAX_LOGIN], actor_type="submission",
+            audit.record(conn, actor=login[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.of_account(account_type),
                          action=AUTH_SUCCESS if ok else AUTH_FAILURE,
-                         target=f"ip:{server.client_ip} sasl:{mechanism}", outcome="ok" if ok else "refused")
+                         target=f"submission ip:{server.client_ip} sasl:{mechanism}", outcome="ok" if ok else "refused")
 
         try:
             await self.hub.write(work)
@@ -105,12 +106,12 @@ class Authenticator:
             self.throttle.failed(server.client_ip)
             await self._trace(server, login, mechanism, False)
             return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)
-        await self._trace(server, account.address, mechanism, True)
+        await self._trace(server, account.address, mechanism, True, account.type)
         return AuthResult(success=True, auth_data=Identity(account.address, account.id, account.type),
                           message=replies.AUTH_OK)
 
     async def _password(self, server: HubSMTP, mechanism: str, login_b: bytes, password_b: bytes) -> AuthResult:
-        login, password = _text(login_b, MAX_LOGIN), _text(password_b, MAX_SECRET)
+        login, password = _text(login_b, MAX_ADDRESS_CHARS), _text(password_b, MAX_SECRET)
         account = await self._account(login.lower()) if login and password else None
         stored = account.password_hash if account else self._decoy_hash
         ok = await self.hub.passwords.verify_async(stored, password or "")
@@ -175,7 +176,7 @@ class Authenticator:
         data = await self._response(server, args)
         if data is None:
             return AuthResult(success=False, handled=True)
-        claimed = (_text(data, MAX_LOGIN) or "").lower() if data else ""
+        claimed = (_text(data, MAX_ADDRESS_CHARS) or "").lower() if data else ""
         cert = peer_certificate(server.session.ssl)
         if cert is None or cert.validity_problem():
             self.throttle.failed(server.client_ip)
@@ -185,5 +186,5 @@ class Authenticator:
         chosen = claimed if claimed else (addresses[0] if len(addresses) == 1 else "")
         account = await self._account(chosen) if chosen in addresses else None
         if account is not None and account.type != AccountType.APP.value:
-            account = None  # EXTERNAL is for applicative mailboxes (DOMAIN.md §3)
+            account = None  # EXTERNAL is for applicative mailboxes (docs/domain.md §3)
         return await self._result(server, "EXTERNAL", chosen or "?", account)

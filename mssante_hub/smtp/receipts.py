@@ -1,4 +1,4 @@
-"""Automatic receipts: MDNs of patient spaces (RFC 8098, DOMAIN.md §4) and success DSNs of local delivery.
+"""Automatic receipts: MDNs of patient spaces (RFC 8098, docs/domain.md §4) and success DSNs of local delivery.
 
 When a patient space receives a message whose Disposition-Notification-To is the
 Return-Path, the hub answers for it with a `processed` MDN (the patient cannot refuse),

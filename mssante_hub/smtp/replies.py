@@ -7,6 +7,7 @@ Refusals raised by delivery carry their own code and text (mssante_hub.refusals)
 
 from __future__ import annotations
 
+from mssante_hub.rules import refusals
 from mssante_hub.rules.refusals import Reason
 
 # Greeting and session
@@ -43,10 +44,6 @@ ADDRESS_NOT_ASCII = "553 5.6.7 Adresse non ASCII sans SMTPUTF8 / Non-ASCII addre
 SIZE_EXCEEDED = "552 5.3.4 Message trop volumineux / Message size exceeds fixed maximum message size"
 DESTINATION_SIZE_EXCEEDED = (
     "552 5.3.4 Message trop volumineux pour ce destinataire / Message too big for this destination")
-TOO_MANY_RECIPIENTS = "452 4.5.3 Trop de destinataires / Too many recipients"
-LINE_TOO_LONG = "500 5.5.2 Ligne trop longue / Line too long"
-BARE_LINE_ENDING = (
-    "550 5.6.0 Fin de ligne nue (LF ou CR seul) refusée / Bare LF or CR line ending refused")
 
 # Authentication (RFC 4954)
 AUTH_NEEDS_TLS = "538 5.7.11 Chiffrement requis avant l'authentification / Encryption required for AUTH"
@@ -76,7 +73,6 @@ DN_NOT_LISTED = ("550 5.7.1 DN du certificat non inscrit pour ce domaine / "
                  "Certificate subject DN is not listed for this domain")
 
 # Failures of our own
-TEMPORARY_FAILURE = "451 4.3.0 Erreur temporaire, réessayez plus tard / Temporary failure, try again later"
 UNKNOWN_COMMAND = "500 5.5.1 Commande non reconnue / Command not recognized"
 
 # Session hygiene (Postfix's smtpd_junk_command_limit and smtpd_hard_error_limit)
@@ -159,3 +155,10 @@ def from_reason(reason: Reason, detail: str = "") -> str:
 
 def code(reply: str) -> int:
     return int(reply[:3])
+
+
+# Replies that are also refusals of delivery: derived from rules/refusals.py, never spelt twice.
+TOO_MANY_RECIPIENTS = from_reason(refusals.TOO_MANY_RECIPIENTS)
+LINE_TOO_LONG = from_reason(refusals.LINE_TOO_LONG)
+BARE_LINE_ENDING = from_reason(refusals.BARE_LINE_ENDING)
+TEMPORARY_FAILURE = from_reason(refusals.TEMPORARY_FAILURE)

@@ -19,9 +19,11 @@ from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP
 
+from mssante_hub.smtp import aiosmtpd_internals as internals
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.params import MailParams, ParamError, RcptParams, parse_mail, parse_rcpt
 from mssante_hub.accounts.throttle import LoginThrottle
+from mssante_hub.envelope import MAX_ADDRESS_CHARS
 
 
 class _QuietDeprecations(logging.Filter):
@@ -32,12 +34,12 @@ class _QuietDeprecations(logging.Filter):
 
 
 logging.getLogger("mail.log").addFilter(_QuietDeprecations())
+log = logging.getLogger("mssante_hub.smtp")  # sessions opened and refused (admin/logs.py)
 
 COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4
 MAIL_COMMAND_LIMIT = COMMAND_LIMIT + 26 + 10 + 14 + 110 + 20  # SIZE, SMTPUTF8, BODY, ENVID, RET
 RCPT_COMMAND_LIMIT = COMMAND_LIMIT + 520 + 40  # ORCPT, NOTIFY
 AUTH_COMMAND_LIMIT = 12 * 1024  # an XOAUTH2 initial response carries a whole JWT
-MAX_ADDRESS = 320
 CRLF = b"\r\n"
 DATA_END = b"\r\n.\r\n"
 DATA_CHUNK = 256 * 1024
@@ -97,7 +99,7 @@ def has_bare_line_ending(raw: bytes) -> bool:
 
 def _clean_address(text: str, smtputf8: bool) -> str | None:
     """The address inside <...>, or None when it is not one we accept."""
-    if len(text) > MAX_ADDRESS or any(c.isspace() or ord(c) < 32 or c in "<>()[],;:\\\"" for c in text):
+    if len(text) > MAX_ADDRESS_CHARS or any(c.isspace() or ord(c) < 32 or c in "<>()[],;:\\\"" for c in text):
         return None
     if not text:
         return ""
@@ -141,6 +143,11 @@ class HubSMTP(SMTP):
             lambda: COMMAND_LIMIT, {"MAIL": MAIL_COMMAND_LIMIT, "RCPT": RCPT_COMMAND_LIMIT, "AUTH": AUTH_COMMAND_LIMIT}
         )
 
+    @property
+    def door_name(self) -> str:
+        channel = getattr(self.door, "channel", "smtp")
+        return getattr(channel, "value", channel)
+
     @staticmethod
     def _wire(status: str) -> str:
         # Replies are ASCII (RFC 5321 §4.2): the French texts lose their accents on the wire.
@@ -175,20 +182,17 @@ class HubSMTP(SMTP):
     # aiosmtpd cancels and re-arms a timer on every command; one timer per session that
     # re-arms itself from the last activity costs less, and the client is told why it goes.
     def _reset_timeout(self, duration: float | None = None) -> None:
-        self._deadline = self.loop.time() + (duration or self._timeout_duration)
-        handle = self._timeout_handle
-        if handle is None or handle.cancelled() or handle.when() > self._deadline:
-            if handle is not None:
-                handle.cancel()
-            self._timeout_handle = self.loop.call_at(self._deadline, self._timeout_check)
+        self._deadline = self.loop.time() + (duration or internals.idle_timeout(self))
+        if internals.timer_due_after(self, self._deadline):
+            internals.rearm_timer(self, self._deadline, self._timeout_check)
 
     def _timeout_check(self) -> None:
         if self.loop.time() < self._deadline:
-            self._timeout_handle = self.loop.call_at(self._deadline, self._timeout_check)
+            internals.rearm_timer(self, self._deadline, self._timeout_check)
             return
         if self.transport is not None:
             self.transport.write(self._wire(replies.TIMEOUT).encode() + b"\r\n")
-        self._timeout_cb()
+        internals.expire(self)
 
     def clone(self) -> "HubSMTP":
         """A fresh connection object made from this never-connected template.
@@ -197,19 +201,10 @@ class HubSMTP(SMTP):
         (about 2 ms of event-loop time); the tables it builds are the same each time, so
         they are copied and re-bound to the new object instead.
         """
-        other = object.__new__(type(self))
-        other.__dict__.update(self.__dict__)
         # A larger buffer limit than aiosmtpd's 1001: with it the transport paused and
         # resumed (two epoll calls) every 2 KB of DATA. Command lines stay bounded by
         # aiosmtpd's command_size_limits check, and by this limit.
-        reader = asyncio.StreamReader(loop=self.loop, limit=READER_LIMIT)
-        asyncio.StreamReaderProtocol.__init__(other, reader, client_connected_cb=other._cb_client_connected,
-                                              loop=self.loop)
-        other._smtp_methods = {name: getattr(other, method.__name__) for name, method in self._smtp_methods.items()}
-        other._auth_methods = {
-            name: mech._replace(method=getattr(other, mech.method.__name__)) if mech.is_builtin else mech
-            for name, mech in self._auth_methods.items()
-        }
+        other = internals.clone_session(self, READER_LIMIT)
         other.command_size_limits = collections.defaultdict(lambda: COMMAND_LIMIT, self.command_size_limits)
         other.tx = Transaction()
         other._junk = other._errors = 0
@@ -226,10 +221,13 @@ class HubSMTP(SMTP):
                 self._client_address = None
             if not self.limiter.acquire(self.client_ip):
                 self._refused = True
+                log.warning("session refused on %s from %s: too many sessions from this address",
+                            self.door_name, self.client_ip)
                 transport.write(replies.TOO_MANY_SESSIONS.encode() + b"\r\n")
                 transport.close()
                 return
             self._counted = True
+            log.info("session opened on %s from %s", self.door_name, self.client_ip)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -246,7 +244,7 @@ class HubSMTP(SMTP):
 
     @property
     def tls_active(self) -> bool:
-        return self._tls_protocol is not None
+        return internals.tls_active(self)
 
     def in_networks(self, networks: list) -> bool:
         ip = self._client_address
@@ -390,6 +388,8 @@ class HubSMTP(SMTP):
             return
         refusal = await self.door.check_rcpt(self, address, params)
         if refusal:
+            log.info("recipient refused on %s from %s: %s", self.door_name, self.client_ip,
+                     " ".join(refusal.split()[:2]))  # the codes only: no address, whatever the reply says
             await self.push(refusal)
             return
         self.tx.rcpts.append(address)
@@ -409,7 +409,7 @@ class HubSMTP(SMTP):
         too_big = False
         scanned = 0
         while True:
-            chunk = await self._reader.read(DATA_CHUNK)
+            chunk = await internals.read_chunk(self, DATA_CHUNK)
             if not chunk:
                 raise ConnectionResetError("connection closed during DATA")
             self._reset_timeout()
@@ -418,7 +418,7 @@ class HubSMTP(SMTP):
             if end >= 0:
                 rest = bytes(buf[end + len(DATA_END):])
                 if rest:
-                    self._reader._buffer[0:0] = rest  # pipelined commands after the final dot
+                    internals.push_back(self, rest)  # pipelined commands after the final dot
                 break
             scanned = len(buf)
             if len(buf) > limit:

@@ -20,9 +20,9 @@ from email.message import EmailMessage
 from typing import Any
 
 from mssante_hub.web.http import ApiError
+from mssante_hub.envelope import MAX_ADDRESS_CHARS
 
 MAX_SUBJECT_CHARS = 500
-MAX_ADDRESS_CHARS = 320
 MAX_FILENAME_CHARS = 255
 MAX_MESSAGE_ID_CHARS = 998
 MAX_ATTACHMENTS = 20

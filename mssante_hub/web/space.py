@@ -1,4 +1,4 @@
-"""The holder's life-cycle steps in the webmail API (DOMAIN.md §9).
+"""The holder's life-cycle steps in the webmail API (docs/domain.md §9).
 
     POST /api/activation        {"ins", "code", "password"}   -> 201: the space is active, sign in next
     POST /api/objection         {"ins", "code"}               -> 200: the space is deleted at once
@@ -150,7 +150,7 @@ class SpaceApi:
                 raise ApiError(422, "export_refused", "Export impossible : vérifiez la clé ou la phrase de passe",
                                f"Export refused: {error}") from None
         await self.hub.write(lambda conn: audit.record(
-            conn, actor=session.address, actor_type="web", action=audit.PATIENT_EXPORT,
+            conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type), action=audit.PATIENT_EXPORT,
             subject_account_id=session.account_id, target=f"items:{count}"))
         respond_file(request, data, EXPORT_TYPE, EXPORT_NAME)
         return 200, None

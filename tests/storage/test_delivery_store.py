@@ -124,3 +124,30 @@ def test_small_and_large_messages_are_stored_or_refused_the_same_way(any_hub, si
     with pytest.raises(Refusal) as refused:
         deliver(any_hub, [unknown], body=body)
     assert refused.value.reason == refusals.UNKNOWN_RECIPIENT
+
+
+def test_a_listener_that_raises_after_the_commit_does_not_refuse_the_message(any_hub, caplog):
+    """A committed message is acknowledged: a failing after-commit listener is logged (type only) and counted."""
+    reader = add_professional(any_hub, "dr.listener")
+
+    def broken(delivered):
+        raise RuntimeError("secret content that must not be logged")
+
+    heard = []
+    any_hub.delivery_listeners[:0] = [broken]
+    any_hub.delivery_listeners.append(heard.append)
+    try:
+        delivered = deliver(any_hub, [reader], subject="écouté")
+    finally:
+        any_hub.delivery_listeners.remove(broken)
+        any_hub.delivery_listeners.remove(heard.append)
+    assert delivered.uids == {reader: 1}
+    assert [d.blob_id for d in heard] == [delivered.blob_id]  # the listeners after the broken one still ran
+    assert any_hub.listener_failures == 1
+    assert [m.summary["subject"] for m in read_folder(any_hub, reader)] == ["écouté"]
+    assert "RuntimeError" in caplog.text and "secret content" not in caplog.text
+
+
+def test_a_channel_is_always_given():
+    with pytest.raises(TypeError):
+        Envelope("a@b.example", ("c@d.example",))  # no default: never the trusted path by omission

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from mssante_hub.rules import refusals
 from mssante_hub.patients import lifecycle
@@ -294,3 +294,26 @@ def test_attachments_download_as_files_only_for_their_holder(web_hub):
     stranger = web_hub.client().login(other_ins, PATIENT_PASSWORD)
     assert stranger.call("GET", f"/api/messages/{item['id']}/attachments/0").status == 404
     assert other  # a space of its own, with nothing of this message
+
+
+def test_a_sent_message_is_one_body_in_the_recipients_folders_and_the_senders_sent(web_hub):
+    """One message, one body, encrypted once: the recipient's copy and the Sent copy share it."""
+    from storage.models import Blob, Folder, Message
+
+    hub = web_hub.hub
+    doctor = add_professional(hub, "dr.unique", password=TEST_PASSWORD)
+    patient, _, _ = _patient(web_hub, "unique@courriel.example")
+    before = hub.read_sync(lambda conn: conn.execute(select(func.count()).select_from(Blob)).scalar_one())
+    pro = web_hub.client().login(doctor, TEST_PASSWORD)
+    sent = pro.send([patient], subject="Un seul corps", body="Une fois.")
+    assert sent.status == 201 and sent.body["sent_copy"]
+    after = hub.read_sync(lambda conn: conn.execute(select(func.count()).select_from(Blob)).scalar_one())
+    assert after == before + 1
+
+    def placed(conn):
+        return conn.execute(select(Folder.name, Message.blob_id).join(Folder, Folder.id == Message.folder_id)
+                            .where(Message.blob_id == select(Message.blob_id).order_by(Message.id.desc())
+                                   .limit(1).scalar_subquery())).all()
+
+    rows = hub.read_sync(placed)
+    assert sorted(name for name, _ in rows) == ["INBOX", "Sent"] and len({blob for _, blob in rows}) == 1
