@@ -82,6 +82,8 @@ class AccessEntry:
     actor_name: str  # the actor's display name; their address only if no account is known
     action: str
     outcome: str
+    actor: str = ""  # the raw actor (address, login tried or service name), for the pages to word
+    channel: str = ""  # the actor type as traced: the door (web, imap, mx...) or PATIENT, SYSTEM
 
 
 def access_history(conn: Connection, account_id: int, limit: int = 100,
@@ -98,6 +100,7 @@ def access_history(conn: Connection, account_id: int, limit: int = 100,
     if before is not None:
         query = query.where(AuditEvent.at < before)
     return [
-        AccessEntry(r.at, r.type or r.actor_type, r.display_name or r.actor, r.action, r.outcome)
+        AccessEntry(r.at, r.type or r.actor_type, r.display_name or r.actor, r.action, r.outcome, r.actor,
+                    r.actor_type)
         for r in conn.execute(query)
     ]

@@ -133,7 +133,9 @@ def _walk(message: EmailMessage, limits: Limits) -> None:
 
 
 _MISSING = object()
-SUMMARY_HEADERS = ("Subject", "From", "To", "Cc", "Date", "Message-ID", "In-Reply-To", "References", "Reply-To")
+# Content-Type lets a listing mark messages with attachments without opening their bodies.
+SUMMARY_HEADERS = ("Subject", "From", "To", "Cc", "Date", "Message-ID", "In-Reply-To", "References", "Reply-To",
+                   "Content-Type")
 
 
 class ParsedMessage(EmailMessage):

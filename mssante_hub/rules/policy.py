@@ -154,16 +154,32 @@ def _sender(hub: "Hub", envelope: "Envelope", who: "Identity | None", address: s
 
 # --- A patient sends --------------------------------------------------------------
 
+def contact_refusal(address: str, contact: "conversations.Contact | None",
+                    patient_domain: str) -> refusals.Reason | None:
+    """Why a patient may not write to `address` (§5.1-5.4), or None: the one rule, for sending and for the
+    webmail's list of whom a patient may write to."""
+    if address.lower().rpartition("@")[2] == patient_domain.lower():
+        return refusals.PATIENT_TO_PATIENT
+    if contact is None:
+        return refusals.PATIENT_NOT_A_CONTACT
+    if contact.ended and not contact.pharmacy:
+        return refusals.PATIENT_CONVERSATION_ENDED
+    return None
+
+
+def writable_contacts(conn: Connection, hub: "Hub", patient_id: int) -> list[conversations.Contact]:
+    """The contacts a patient may write to now, by the same rule as check()."""
+    patient_domain = hub.config.get("hub.patient_domain")
+    return [c for c in conversations.conversation_list(conn, patient_id)
+            if contact_refusal(c.address, c, patient_domain) is None]
+
+
 def _check_patient_sends(hub: "Hub", known: _Known, message: EmailMessage, recipients: list[str],
                          patient_domain: str) -> None:
     for address in (r.lower() for r in recipients):
-        if address.rpartition("@")[2] == patient_domain:
-            raise Refusal(refusals.PATIENT_TO_PATIENT, address)
-        contact = known.contacts.get(address)
-        if contact is None:
-            raise Refusal(refusals.PATIENT_NOT_A_CONTACT, address)
-        if contact.ended and not contact.pharmacy:
-            raise Refusal(refusals.PATIENT_CONVERSATION_ENDED, address)
+        reason = contact_refusal(address, known.contacts.get(address), patient_domain)
+        if reason is not None:
+            raise Refusal(reason, address)
     _check_patient_attachments(message, hub.config.get("patients.attachment_budget_bytes"))
 
 
