@@ -69,7 +69,8 @@ async function route() {
 
 async function signedIn() {
   me = await api("GET", "session");
-  $("who-name").textContent = me.name || me.address;
+  // A patient's space has no display name: the header never shows an address.
+  $("who-name").textContent = me.name || "Connecté à votre espace";
   $("who").hidden = false;
   $("menu").hidden = false;
 }
