@@ -29,7 +29,9 @@ export async function api(method, path, body) {
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (response.status === 401 && path !== "session") {
     onSignedOut("Votre session a expiré, reconnectez-vous.");
-    throw new ApiFailure("Votre session a expiré, reconnectez-vous.", 401);
+    const expired = new ApiFailure("Votre session a expiré, reconnectez-vous.", 401);
+    expired.expired = true;
+    throw expired;
   }
   if (!response.ok) {
     throw new ApiFailure(data && data.error ? data.error.fr : "Erreur " + response.status, response.status);
@@ -60,6 +62,7 @@ export async function download(path, filename, method = "GET", body = undefined)
 
 export function say(text) { $("error").hidden = true; $("notice").textContent = text; $("notice").hidden = !text; }
 export function fail(error) {
+  if (error instanceof ApiFailure && error.expired) return;  // already said by the sign-out it caused
   $("notice").hidden = true;
   $("error").textContent = error.message;
   $("error").hidden = false;
