@@ -3,16 +3,45 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select
 
 from storage.models import Account, AuditEvent
 
+
+
+class ActorType(str, enum.Enum):
+    """Who acted, as audit_events.actor_type stores it: an account's type (as accounts.type has it), the hub
+    itself, the operator at the command line, or a peer not (yet) known as an account. The door an event came
+    through is in its target (e.g. `imap from:IP`, `via:mx`), not here."""
+
+    PATIENT = "PATIENT"
+    PER = "PER"
+    ORG = "ORG"
+    APP = "APP"
+    CAB = "CAB"
+    SYSTEM = "SYSTEM"
+    OPERATOR = "OPERATOR"
+    PEER = "PEER"
+
+    @classmethod
+    def of_account(cls, account_type: str | None) -> "ActorType":
+        """The actor type of an account of this type (PEER when unknown)."""
+        try:
+            return cls(account_type) if account_type else cls.PEER
+        except ValueError:
+            return cls.PEER
+
+
 # Actions, one name each (docs/domain.md §10).
 DELIVER = "deliver"
 SEND = "send"
 ACCOUNT_CREATE = "account.create"
+ACCOUNT_PASSWORD = "account.password"
+ACCOUNT_DELETE = "account.delete"
 KEYS_ROTATE = "keys.rotate"
 # Patient spaces and professionals' mailboxes (issue 5).
 LOGIN = "login"
@@ -34,7 +63,14 @@ NOTIFY = "notify"
 CONVERSATION_END = "conversation.end"
 MAILBOX_INACTIVE_WARN = "mailbox.inactive_warn"
 MAILBOX_SUSPEND = "mailbox.suspend"
+MAILBOX_RESUME = "mailbox.resume"
 AUDIT_PURGE = "audit.purge"
+# Traced actions the activity log shows at INFO (the others at DEBUG): sign-ins, the operator's changes.
+# The front doors' own names (smtp/auth.py, imap/auth.py) are repeated here, not imported: audit imports no door.
+LOGGED_AT_INFO = frozenset({LOGIN, LOGOUT, "auth.success", "auth.failure", "imap.login", "imap.login_failed",
+                            ACCOUNT_CREATE, ACCOUNT_PASSWORD, ACCOUNT_DELETE, KEYS_ROTATE, MAILBOX_SUSPEND,
+                            MAILBOX_RESUME, PATIENT_CLOSE, PATIENT_REOPEN, PATIENT_DELETE, PATIENT_PURGE})
+log = logging.getLogger("mssante_hub.audit")
 # However it is configured, traces are kept at least this long (docs/domain.md §10: 6 months).
 MIN_RETENTION_DAYS = 183
 
@@ -44,12 +80,22 @@ def record(
     *,
     actor: str,
     action: str,
-    actor_type: str = "",
+    actor_type: ActorType | str = "",
     subject_account_id: int | None = None,
     target: str = "",
     outcome: str = "ok",
 ) -> None:
-    """Write one event inside the caller's transaction."""
+    """Write one event inside the caller's transaction; logged too (sign-ins and refusals at INFO).
+
+    The line names the action, outcome, account id and target, which are content-free by
+    design; not the actor, which for a refused sign-in is whatever was typed as a login.
+    An empty actor type means the actor's account says (the access history looks it up).
+    """
+    level = logging.INFO if outcome != "ok" or action in LOGGED_AT_INFO else logging.DEBUG
+    if log.isEnabledFor(level):
+        log.log(level, "%s %s account:%s %s", action, outcome,
+                subject_account_id if subject_account_id is not None else "-", target)
+    actor_type = actor_type.value if isinstance(actor_type, ActorType) else actor_type
     conn.execute(
         insert(AuditEvent).values(
             actor=actor, actor_type=actor_type, action=action, subject_account_id=subject_account_id,
@@ -78,12 +124,12 @@ class AccessEntry:
     """One line of the access history a patient sees (docs/domain.md §6, §10)."""
 
     at: dt.datetime
-    actor_type: str  # PER, ORG, APP, CAB, PATIENT (the holder), SYSTEM, or the channel for a peer
+    actor_type: str  # an ActorType value: the actor's account type when it has one
     actor_name: str  # the actor's display name; their address only if no account is known
     action: str
     outcome: str
     actor: str = ""  # the raw actor (address, login tried or service name), for the pages to word
-    channel: str = ""  # the actor type as traced: the door (web, imap, mx...) or PATIENT, SYSTEM
+    door: str = ""  # the door the event came through, read from its target (web, imap, submission, mx...)
 
 
 def access_history(conn: Connection, account_id: int, limit: int = 100,
@@ -91,7 +137,7 @@ def access_history(conn: Connection, account_id: int, limit: int = 100,
     """The newest events about one space, with who did them; ids and content never shown."""
     query = (
         select(AuditEvent.at, AuditEvent.actor, AuditEvent.actor_type, AuditEvent.action, AuditEvent.outcome,
-               Account.type, Account.display_name)
+               AuditEvent.target, Account.type, Account.display_name)
         .outerjoin(Account, Account.address == AuditEvent.actor)
         .where(AuditEvent.subject_account_id == account_id)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
@@ -101,6 +147,18 @@ def access_history(conn: Connection, account_id: int, limit: int = 100,
         query = query.where(AuditEvent.at < before)
     return [
         AccessEntry(r.at, r.type or r.actor_type, r.display_name or r.actor, r.action, r.outcome, r.actor,
-                    r.actor_type)
+                    door_of(r.target))
         for r in conn.execute(query)
     ]
+
+
+_DOORS = ("web", "imap", "submission", "mx", "internal", "filing")
+
+
+def door_of(target: str) -> str:
+    """The door named in a target (`imap from:IP`, `web ip:IP`, `... via:mx`), or ""."""
+    words = (target or "").split()
+    for word in words:
+        if word.startswith("via:"):
+            return word[4:]
+    return words[0] if words and words[0] in _DOORS else ""

@@ -17,6 +17,7 @@ import tomlkit
 
 CONFIG_FILE_NAME = "hub.toml"
 MIB = 1024 * 1024
+LOG_LEVELS = ("debug", "info", "warning", "error")  # admin/logs.py
 
 
 class ConfigError(Exception):
@@ -27,6 +28,11 @@ def _listen_address(value: str) -> None:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"{value!r} is not HOST:PORT")
+
+
+def _log_level(value: str) -> None:
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"{value!r} is not a log level; choose among {', '.join(LOG_LEVELS)}")
 
 
 def _positive(value: int) -> None:
@@ -91,6 +97,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hub.patient_domain", str, "patient.hub.localhost", "Mail domain of patient spaces (`<INS>@domain`)."),
     Setting("hub.hostname", str, "mx.hub.localhost", "Host name the hub gives in SMTP greetings and receipts."),
     Setting("hub.software_reference", str, "mssante-hub", "Value stamped in `X-MSS-NIL` on submitted mail."),
+    Setting("log.level", str, "info",
+            "Activity log on stderr: debug, info (listeners, sessions, deliveries, relay, jobs), warning or error. "
+            "Never content nor secrets; `serve --log-level` wins.", _log_level),
     Setting("storage.url", str, "", "SQLAlchemy URL; empty means SQLite file `hub.sqlite3` in the data folder."),
     Setting("storage.db_threads", int, 4, "Threads for blocking database reads.", _positive),
     Setting("storage.group_commit_window_ms", float, 0.0,
@@ -106,7 +115,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.max_header_bytes", int, 256 * 1024, "Largest header section of a message, in bytes.", _positive),
     Setting("limits.max_line_bytes", int, 998 + 2, "Longest line, CRLF included (RFC 5322: 998 + CRLF).", _positive),
     Setting("limits.max_mime_parts", int, 500, "Most MIME parts in one message.", _positive),
-    Setting("limits.max_mime_depth", int, 20, "Deepest nesting of multiparts.", _positive),
+    Setting("limits.max_mime_depth", int, 20,
+            "Deepest nesting of multiparts (and message/*); checked byte-level before the recursive parser (554 5.6.0).",
+            _positive),
     Setting("limits.max_recipients", int, 100, "Most recipients of one message.", _positive),
     Setting("limits.parse_threads", int, 2,
             "Threads that parse and encrypt incoming messages over 64 KiB (smaller ones: the writer thread), "
@@ -118,6 +129,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("auth.argon2_memory_kib", int, 64 * 1024, "Argon2id memory per hash, KiB.", _positive),
     Setting("auth.max_concurrent_hashes", int, 4,
             "Password hashes computed at once; bounds memory under a login storm.", _positive),
+    Setting("auth.address_max_failures", int, 20,
+            "Failed logins from one client address, whatever the logins, within a door's window, before that "
+            "address is refused (SMTP, IMAP, webmail).", _positive),
+    Setting("auth.login_lock_failures", int, 15,
+            "Failed logins of one login from anywhere, within a door's window, before it is refused even from a "
+            "new address (after the growing delays).", _positive),
+    Setting("auth.failed_login_delay_s", float, 0.25,
+            "Wait before checking a login that failed lately; doubles with each failure of that login.",
+            _non_negative),
+    Setting("auth.max_failed_login_delay_s", float, 8.0, "Longest such wait, seconds.", _non_negative),
     Setting("audit.retention_days", int, 183, "Days audit events are kept (at least 6 months).", _positive),
     Setting("listen.mx", str, "127.0.0.1:2525", "SMTP for other operators and hospital systems (production: :25).",
             _listen_address),
@@ -129,6 +150,19 @@ SETTINGS: tuple[Setting, ...] = (
             _listen_address),
     Setting("listen.enabled", list, ["mx", "submission", "imap", "imaps", "web"],
             "Listeners that `serve` starts when no --listen is given."),
+    # --- What mail clients are told (autoconfig, DNS SRV): the public side of the listeners ---
+    Setting("public.imap_host", str, "",
+            "Host name mail clients are given for IMAP (autoconfig, SRV records); empty: the imap/imaps listener's "
+            "address, or `hub.hostname` when it binds every interface."),
+    Setting("public.imap_port", int, 0, "IMAP (STARTTLS) port clients are given; 0: the imap listener's port.",
+            _non_negative),
+    Setting("public.imaps_port", int, 0, "IMAP over TLS port clients are given; 0: the imaps listener's port.",
+            _non_negative),
+    Setting("public.submission_host", str, "",
+            "Host name mail clients are given for submission; empty: as for public.imap_host, from the submission "
+            "listener."),
+    Setting("public.submission_port", int, 0,
+            "Submission (STARTTLS) port clients are given; 0: the submission listener's port.", _non_negative),
     Setting("mx.trusted_networks", list, [],
             "Networks whose systems may deliver to local mailboxes on mx without TLS or certificate.", _networks),
     # --- SMTP front doors, whitelist and outbound relay (issue 3: smtp/, directory/, relays/) ---
@@ -190,6 +224,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest literal accepted as a command argument other than an APPEND message.", _positive),
     Setting("imap.max_command_bytes", int, 256 * 1024,
             "Largest IMAP command, lines and literals together, APPEND messages excepted.", _positive),
+    Setting("imap.max_preauth_command_bytes", int, 8 * 1024,
+            "Largest IMAP command before login, lines and literals together: no literal over it is invited or read.",
+            _positive),
+    Setting("imap.max_session_append_bytes", int, 50 * MIB,
+            "APPEND literal bytes one IMAP session may hold at once (pipelined uploads), in bytes.", _positive),
+    Setting("imap.max_buffered_append_bytes", int, 256 * MIB,
+            "APPEND literal bytes all IMAP sessions of the process may hold at once; past it, NO [LIMIT].",
+            _positive),
     Setting("imap.autologout_seconds", int, 30 * 60,
             "Inactivity after which an authenticated IMAP session is closed (RFC 3501: at least 30 min).",
             _positive),
@@ -201,6 +243,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("imap.login_cache_seconds", int, 300,
             "How long a password Argon2id accepted is accepted again without Argon2id (same mailbox, same stored "
             "hash; kept in memory as a keyed digest); 0 disables.", _non_negative),
+    Setting("imap.max_failed_logins", int, 5,
+            "Failed IMAP logins per client address and login, within the window, before that pair is refused.",
+            _positive),
+    Setting("imap.failed_login_window_s", int, 900, "Window of the IMAP failed-login counts, seconds.", _positive),
     Setting("imap.max_connections", int, 5000, "Most IMAP connections one hub process serves at once.", _positive),
     # --- Patient spaces, notifications, professionals' inactivity (issue 5) ---
     Setting("web.max_request_bytes", int, 16 * MIB,

@@ -111,6 +111,46 @@ def pre_scan(raw: bytes, limits: Limits) -> int | None:
     return found.end() if found else None
 
 
+# A Content-Type field (folded lines included) anywhere at the start of a line, and a boundary line.
+_CONTENT_TYPE = re.compile(rb"^content-type:[ \t]*((?:[^\r\n]|\r?\n[ \t])*)", re.IGNORECASE | re.MULTILINE)
+_CONTAINER = re.compile(rb"\s*(multipart|message)/", re.IGNORECASE)
+_BOUNDARY = re.compile(rb';\s*boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^;\s"]{1,200}))', re.IGNORECASE)
+_DELIMITER = re.compile(rb"^--([^\r\n]{1,202})\r?$", re.MULTILINE)
+
+
+def _check_nesting(raw: bytes, max_depth: int) -> None:
+    """Refuse nesting deeper than the limit before the email package's recursive parser sees it.
+
+    That parser recurses once per nested multipart or message/*: about 1,000 levels exhaust
+    Python's stack (RecursionError, which would be a temporary failure and a retry for days).
+    Fewer containers than the limit cannot nest deeper: the common case costs one regex pass.
+    Otherwise the containers and the boundary lines are walked in order, byte-level, as the
+    parser would nest them (a delimiter of an enclosing part closes everything opened inside).
+    """
+    containers = [m for m in _CONTENT_TYPE.finditer(raw) if _CONTAINER.match(m[1])]
+    if len(containers) <= max_depth:
+        return
+    events = [(m.start(), 0, m[1]) for m in containers]
+    events += [(m.start(), 1, m[1]) for m in _DELIMITER.finditer(raw)]
+    events.sort(key=lambda e: (e[0], e[1]))
+    stack: list[bytes | None] = []  # open containers: a multipart's boundary, None for message/*
+    for _, kind, value in events:
+        if kind == 0:
+            found = _BOUNDARY.search(value)
+            stack.append((found[1] or found[2]) if found else None)
+            if len(stack) > max_depth:
+                raise Refusal(refusals.MALFORMED_MIME, "nesting too deep")
+            continue
+        closing = value.endswith(b"--") and value[:-2] in stack
+        boundary = value[:-2] if closing else value
+        if boundary not in stack:
+            continue  # a line that happens to start with "--"
+        while stack and stack[-1] != boundary:
+            stack.pop()  # the parts nested in the one that just ended
+        if closing:
+            stack.pop()
+
+
 def _walk(message: EmailMessage, limits: Limits) -> None:
     parts = 0
     stack = [(message, 0)]
@@ -177,6 +217,7 @@ def parse(raw: bytes, limits: Limits) -> ParsedMessage:
             head.set_payload(raw[body_start:].decode("ascii", "surrogateescape"))
             message = head
     if message is None:
+        _check_nesting(raw, limits.max_mime_depth)
         message = parser.parsebytes(raw)
     _walk(message, limits)
     if "From" not in message:  # presence only: message["From"] would parse the address list (costly)

@@ -143,12 +143,16 @@ class RelayWorker:
             hops = await self.router.hops(item.rcpt_to)
         except NoRoute as problem:
             outcome = Outcome(problem.kind, problem.reply, problem.status)
+            log.info("relay item %s to domain %s: no route, %s %s", item.id, item.rcpt_to.rpartition("@")[2],
+                     problem.kind, problem.status)
         else:
             # Next hops in order until one answers for good (sent, or refused with a 5xx): RFC 5321 §5.1.
             for hop in hops:
                 outcome = await client.attempt(hop, self.tls, self.settings.hostname, item.mail_from, item.rcpt_to,
                                                raw, notify=item.dsn_notify, orcpt=item.dsn_orcpt, ret=item.dsn_ret,
                                                envid=item.dsn_envid, timeout=self.settings.timeout_s)
+                log.info("relay item %s to domain %s via %s:%d: %s %s", item.id, item.rcpt_to.rpartition("@")[2],
+                         hop.host, hop.port, outcome.kind, outcome.status)
                 if outcome.kind != client.TEMPORARY:
                     break
         await self.settle(item, raw, outcome)

@@ -83,7 +83,7 @@ class Unit:
     placements: list[Placement]
     queued: list[Queued] = field(default_factory=list)
     traces: list[Trace] = field(default_factory=list)  # each placement's trace is added by store_many
-    placement_trace: tuple[str, str, str] | None = None  # (actor, actor_type, action) for each placement
+    placement_trace: tuple[str, str, str, str] | None = None  # (actor, actor_type, action, target suffix) per placement
     internal_date: dt.datetime | None = None
     writes: list[Callable[[Connection], None]] = field(default_factory=list)  # the rules' state writes
 
@@ -137,8 +137,9 @@ def store_many(conn: Connection, units: list[Unit]) -> list[list[int | None]]:
             message_rows.append((folder, uid, modseq, place.flags, unit.internal_date or now, unit.body.size,
                                  unit.body.blob_id))
             if unit.placement_trace is not None:
-                actor, actor_type, action = unit.placement_trace
-                audit_rows.append((actor, actor_type, action, place.account_id, f"blob:{unit.body.blob_id}", "ok"))
+                actor, actor_type, action, suffix = unit.placement_trace
+                audit_rows.append((actor, actor_type, action, place.account_id, f"blob:{unit.body.blob_id}{suffix}",
+                                   "ok"))
     outbound_rows, outbound_due_rows = [], []
     for unit in units:
         for q in unit.queued:

@@ -7,7 +7,9 @@ from __future__ import annotations
 from sqlalchemy import Connection, ForeignKey, Integer, String, UniqueConstraint, delete, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base
+from storage.models import Account, AccountStatus, AccountType, Base, Folder
+
+DELEGATED_SEND_RIGHT = "p"  # RFC 4314 "post": lets a member send in the organisation's name
 
 
 class FolderGrant(Base):
@@ -38,3 +40,20 @@ def grants_on(conn: Connection, folder_id: int) -> list[tuple[int, str]]:
     """(grantee account id, rights) of every grant on one folder."""
     return [(r.grantee_id, r.rights) for r in conn.execute(
         select(FolderGrant.grantee_id, FolderGrant.rights).where(FolderGrant.folder_id == folder_id))]
+
+
+def may_post_as(conn: Connection, account_id: int, address: str) -> bool:
+    """True if `address` is an active ORG mailbox that delegates sending to this account.
+
+    Delegation is the IMAP ACL (RFC 4314) on the organisation's INBOX: the `p` (post) right.
+    Checked for MAIL FROM and for the header From / Sender at submission.
+    """
+    row = conn.execute(
+        select(FolderGrant.rights)
+        .join(Folder, Folder.id == FolderGrant.folder_id)
+        .join(Account, Account.id == Folder.account_id)
+        .where(Account.address == address.lower(), Account.type == AccountType.ORG.value,
+               Account.status == AccountStatus.ACTIVE.value, Folder.name == "INBOX",
+               FolderGrant.grantee_id == account_id)
+    ).first()
+    return row is not None and DELEGATED_SEND_RIGHT in row.rights

@@ -114,7 +114,7 @@ def test_served_hub_writes_no_marker_to_disk_nor_to_its_output(tmp_path):
                                    attachment=(f"{filename}.pdf", os.urandom(128)))
                 client.sendmail("dpi@chu.example", [reader], raw)
         assert server.stop() == 0
-        output = (server.process.stdout.read() + server.process.stderr.read()).encode()
+        output = (server.process.stdout.read() + server.log()).encode()
     assert [n for n in needles if n in output] == []
     assert scan(files_under(tmp_path), needles) == []
     hub = Hub.open(data_dir)

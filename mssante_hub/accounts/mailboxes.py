@@ -1,15 +1,19 @@
-"""Account administration: create mailboxes with their key pair and folders."""
+"""Account administration: create mailboxes with their key pair and folders; passwords, suspension, deletion."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import dataclass
 
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError as DuplicateError
 
 from mssante_hub import audit
 from mssante_hub.hub import Hub
 from storage import accounts as account_repo
-from storage.models import AccountStatus, AccountType
+from storage import sessions
+from storage.models import Account, AccountStatus, AccountType, Folder, Message
 
 # Deliberately simple: a dot-atom local part and a domain of LDH labels.
 _ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -71,3 +75,129 @@ def add_system_account(hub: Hub) -> int:
     domain = hub.config.get("hub.domain")
     return add_account(hub, type=AccountType.SYSTEM.value, address=f"postmaster@{domain}",
                        display_name="mssante-hub", actor="init")
+
+
+# --- The operator's commands on existing mailboxes ---------------------------------------
+
+MIN_PASSWORD_CHARS = 12
+
+
+@dataclass(frozen=True)
+class MailboxInfo:
+    """What `account list|show` print: never keys, hashes or content."""
+
+    id: int
+    type: str
+    address: str
+    display_name: str
+    status: str
+    rpps: str | None
+    ins: str | None
+    created_at: dt.datetime | None
+    last_login_at: dt.datetime | None
+    messages: int = 0
+    web_sessions: int = 0
+
+
+_INFO_COLUMNS = (Account.id, Account.type, Account.address, Account.display_name, Account.status, Account.rpps,
+                 Account.ins, Account.created_at, Account.last_login_at)
+
+
+def list_mailboxes(hub: Hub, types: tuple[str, ...], status: str | None = None) -> list[MailboxInfo]:
+    def read(conn: Connection) -> list[MailboxInfo]:
+        query = select(*_INFO_COLUMNS).where(Account.type.in_(types)).order_by(Account.address)
+        if status:
+            query = query.where(Account.status == status)
+        return [MailboxInfo(*row) for row in conn.execute(query)]
+
+    return hub.read_sync(read)
+
+
+def show_mailbox(hub: Hub, address: str, types: tuple[str, ...]) -> MailboxInfo:
+    from storage.sessions import WebSession
+
+    def read(conn: Connection) -> MailboxInfo:
+        row = conn.execute(select(*_INFO_COLUMNS).where(Account.address == address.strip().lower(),
+                                                        Account.type.in_(types))).one_or_none()
+        if row is None:
+            raise AccountError(f"no {'/'.join(types)} mailbox {address.strip().lower()}")
+        messages = conn.execute(select(func.count()).select_from(Message).join(Folder, Folder.id == Message.folder_id)
+                                .where(Folder.account_id == row.id)).scalar_one()
+        web = conn.execute(select(func.count()).select_from(WebSession)
+                           .where(WebSession.account_id == row.id)).scalar_one()
+        return MailboxInfo(*row, messages=messages, web_sessions=web)
+
+    return hub.read_sync(read)
+
+
+def _target(conn: Connection, address: str, types: tuple[str, ...]):
+    row = conn.execute(select(Account.id, Account.status, Account.type)
+                       .where(Account.address == address.strip().lower())).one_or_none()
+    if row is None or row.type not in types:
+        raise AccountError(f"no {'/'.join(types)} mailbox {address.strip().lower()}")
+    return row
+
+
+def set_password(hub: Hub, address: str, password: str, types: tuple[str, ...] = PROFESSIONAL_TYPES,
+                 actor: str = "operator") -> int:
+    """A new password; every webmail session of the mailbox ends. Returns how many ended.
+
+    The IMAP login cache (imap.auth.VerifiedLogins) digests the stored hash with the
+    password, so the new hash makes every cached acceptance of the old password useless
+    in every hub process: the next login runs Argon2id against the new hash.
+    """
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_CHARS} characters")
+    password_hash = hub.passwords.hash(password)  # outside the transaction: Argon2id is slow on purpose
+
+    def work(conn: Connection) -> int:
+        row = _target(conn, address, types)
+        conn.execute(update(Account).where(Account.id == row.id).values(password_hash=password_hash))
+        ended = sessions.end_all(conn, row.id)
+        audit.record(conn, actor=actor, action=audit.ACCOUNT_PASSWORD, subject_account_id=row.id,
+                     target=f"account:{row.id} sessions_ended:{ended}")
+        return ended
+
+    return hub.committer.run(work)
+
+
+def set_suspended(hub: Hub, address: str, suspended: bool, actor: str = "operator") -> int:
+    """Suspend (sessions end, logins and deliveries refused as for an inactive mailbox) or resume."""
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def work(conn: Connection) -> int:
+        row = _target(conn, address, PROFESSIONAL_TYPES)
+        wanted, current = (AccountStatus.SUSPENDED.value, AccountStatus.ACTIVE.value) if suspended else \
+            (AccountStatus.ACTIVE.value, AccountStatus.SUSPENDED.value)
+        if row.status != current:
+            raise AccountError(f"the mailbox is {row.status}, not {current}")
+        values: dict = {"status": wanted}
+        if not suspended:
+            # A resumed mailbox starts its inactivity year again: otherwise the next daily job
+            # would suspend at once a mailbox suspended for inactivity (accounts/inactivity.py).
+            values["last_login_at"] = now
+        conn.execute(update(Account).where(Account.id == row.id).values(**values))
+        ended = sessions.end_all(conn, row.id) if suspended else 0
+        audit.record(conn, actor=actor, action=audit.MAILBOX_SUSPEND if suspended else audit.MAILBOX_RESUME,
+                     subject_account_id=row.id, target=f"account:{row.id} sessions_ended:{ended}")
+        return row.id
+
+    return hub.committer.run(work)
+
+
+def delete_mailbox(hub: Hub, address: str, actor: str = "operator") -> int:
+    """Delete a professional mailbox for good: crypto-shredded as a patient space is.
+
+    Its private key goes with its row, so every content key wrapped to it is unopenable
+    (backups included, once they age out); bodies no other reader holds are deleted.
+    """
+    from mssante_hub.patients.lifecycle import delete_space_rows
+
+    def work(conn: Connection) -> int:
+        row = _target(conn, address, PROFESSIONAL_TYPES)
+        delete_space_rows(conn, row.id)
+        audit.record(conn, actor=actor, action=audit.ACCOUNT_DELETE, subject_account_id=row.id,
+                     target=f"account:{row.id}")
+        return row.id
+
+    return hub.committer.run(work)

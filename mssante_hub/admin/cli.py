@@ -7,7 +7,6 @@ for usage, 1 for failure.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import secrets
 import sys
@@ -17,7 +16,7 @@ import tomlkit
 
 from crypto.errors import IntegrityError, MasterKeyError
 from mssante_hub import __version__
-from mssante_hub.config import Config, ConfigError, parse_toml_value, setting
+from mssante_hub.config import LOG_LEVELS, Config, ConfigError, parse_toml_value, setting
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -28,20 +27,16 @@ class UsageError(Exception):
     pass
 
 
-def _read_password(args: argparse.Namespace) -> str:
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass("Password: ")
-    if len(password) < 12:
-        raise UsageError("the password must have at least 12 characters")
-    return password
-
-
 def cmd_init(args: argparse.Namespace) -> int:
-    from mssante_hub.admin.datadir import add_demo_accounts, init_data_dir
+    from mssante_hub.admin.datadir import add_demo_accounts, holds_hub, init_data_dir
     from mssante_hub.hub import Hub
 
+    if args.if_missing and holds_hub(args.data_dir):
+        # Re-running the README's command must serve the same hub, never overwrite it: nothing is touched.
+        print(f"{args.data_dir} already holds a hub; left as it is"
+              + (" (demo passwords were printed when it was made; reset one with `mssante-hub account passwd`)"
+                 if args.demo else ""))
+        return 0
     config = init_data_dir(args.data_dir, args.domain, args.patient_domain, args.storage_url)
     print(f"created {args.data_dir} (settings: {config.path})")
     if args.demo:
@@ -66,19 +61,7 @@ def _parse_listen(values: list[str]) -> dict[str, str]:
 def cmd_serve(args: argparse.Namespace) -> int:
     from mssante_hub.admin.service import serve
 
-    return serve(args.data_dir, _parse_listen(args.listen))
-
-
-def cmd_account_add(args: argparse.Namespace) -> int:
-    from mssante_hub.accounts.mailboxes import add_account
-    from mssante_hub.hub import Hub
-
-    password = _read_password(args)
-    with Hub.open(args.data_dir) as hub:
-        account_id = add_account(hub, type=args.type, address=args.address, display_name=args.name,
-                                 password=password, rpps=args.rpps)
-    print(f"account {account_id} {args.address.lower()} created")
-    return 0
+    return serve(args.data_dir, _parse_listen(args.listen), args.log_level)
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
@@ -132,6 +115,17 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dns_srv(args: argparse.Namespace) -> int:
+    from mssante_hub.web.autoconfig import srv_records
+
+    # Settings only (no hub opened): the same endpoints the web listener's autoconfig gives.
+    hub = argparse.Namespace(config=Config.load(args.data_dir))
+    print("; RFC 6186 records for the professionals' domain (from public.* and listen.*; docs/operators.md)")
+    for line in srv_records(hub):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mssante-hub", description="Secure health messaging hub.")
     parser.add_argument("--version", action="version", version=f"mssante-hub {__version__}")
@@ -146,21 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patient-domain", help="mail domain of patient spaces")
     p.add_argument("--storage-url", help="PostgreSQL URL (postgresql://user@host/db); default: SQLite in the folder")
     p.add_argument("--demo", action="store_true", help="also create a demo professional and patient")
+    p.add_argument("--if-missing", action="store_true",
+                   help="do nothing (exit 0) if the folder already holds a hub; anything else is still refused")
     p.set_defaults(func=cmd_init)
 
     p = with_data_dir(commands.add_parser("serve", help="run the hub"))
     p.add_argument("--listen", action="append", default=[], metavar="NAME=HOST:PORT",
                    help="start this listener (mx, submission, imap, imaps, web) here; repeatable")
+    p.add_argument("--log-level", choices=list(LOG_LEVELS), help="activity log on stderr (default: log.level)")
     p.set_defaults(func=cmd_serve)
 
-    account = commands.add_parser("account", help="manage mailboxes").add_subparsers(dest="action", required=True)
-    p = with_data_dir(account.add_parser("add", help="create a professional mailbox"))
-    p.add_argument("--type", required=True, choices=["PER", "ORG", "APP", "CAB"])
-    p.add_argument("--address", required=True)
-    p.add_argument("--name", required=True)
-    p.add_argument("--rpps")
-    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    p.set_defaults(func=cmd_account_add)
+    from mssante_hub.admin.account_commands import add_account_commands
+    add_account_commands(commands, with_data_dir)
 
     keys = commands.add_parser("keys", help="manage keys").add_subparsers(dest="action", required=True)
     p = with_data_dir(keys.add_parser("rotate", help="new master key; re-seals account keys, not bodies"))
@@ -178,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_data_dir(commands.add_parser("doctor", help="check a data folder and say what to fix"))
     p.set_defaults(func=cmd_doctor)
 
+    p = with_data_dir(commands.add_parser("dns-srv", help="the DNS SRV records (RFC 6186) mail clients need"))
+    p.set_defaults(func=cmd_dns_srv)
+
     p = with_data_dir(commands.add_parser("config", help="read or change one setting"))
     p.add_argument("action", choices=["get", "set"])
     p.add_argument("key", help="dotted setting name, e.g. mx.trusted_networks")
@@ -188,17 +182,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_patient_commands(commands, with_data_dir)
     from mssante_hub.imap.importer import add_import_command  # import-imap (issue 4)
     add_import_command(commands, with_data_dir)
+    from mssante_hub.admin.peer_commands import add_peer_commands  # peer trial, xdm pack (issue 17)
+    add_peer_commands(commands, with_data_dir)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     # Every file the hub writes (database, WAL, keys, settings) is its owner's alone.
     os.umask(PRIVATE_UMASK)
+    from mssante_hub.admin.account_commands import CommandUsageError
+    from mssante_hub.admin.peer_commands import PeerUsageError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except UsageError as exc:
+    except (UsageError, CommandUsageError, PeerUsageError) as exc:
         print(f"mssante-hub: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

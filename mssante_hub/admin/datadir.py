@@ -24,6 +24,11 @@ class DataDirError(Exception):
     pass
 
 
+def holds_hub(data_dir: Path) -> bool:
+    """A folder `init` made before: its settings file is there."""
+    return (data_dir / CONFIG_FILE_NAME).is_file()
+
+
 def init_data_dir(
     data_dir: Path, domain: str | None = None, patient_domain: str | None = None, storage_url: str | None = None
 ) -> Config:

@@ -50,6 +50,6 @@ def rotate_master_key(hub: Hub, progress: bool = True) -> int:
             account_repo.replace_sealed_keys(conn, updates)
             bar.update(len(updates))
             rotated += len(updates)
-        audit.record(conn, actor="operator", action=audit.KEYS_ROTATE, target=f"accounts:{rotated}")
+        audit.record(conn, actor="operator", actor_type=audit.ActorType.OPERATOR, action=audit.KEYS_ROTATE, target=f"accounts:{rotated}")
     pending.replace(key_file)
     return rotated

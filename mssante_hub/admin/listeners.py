@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
+ANNOUNCED_ATTRIBUTE = "announced_listeners"
+
 
 @dataclass
 class Listener:
@@ -33,3 +35,17 @@ class Listener:
             await server.wait_closed()
 
         return cls(host, port, close)
+
+
+def announce(hub, name: str, listener: Listener) -> None:
+    """Record where `serve` really listens (port 0 resolved): autoconfig tells clients the same."""
+    found = getattr(hub, ANNOUNCED_ATTRIBUTE, None)
+    if found is None:
+        found = {}
+        setattr(hub, ANNOUNCED_ATTRIBUTE, found)
+    found[name] = (listener.host, listener.port)
+
+
+def announced(hub) -> dict[str, tuple[str, int]]:
+    """The listeners this process announced so far (none outside `serve`)."""
+    return dict(getattr(hub, ANNOUNCED_ATTRIBUTE, None) or {})

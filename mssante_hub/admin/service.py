@@ -11,12 +11,12 @@ import asyncio
 import importlib
 import logging
 import signal
-import sys
 from pathlib import Path
 
 from mssante_hub.config import LISTENER_NAMES, ConfigError
 from mssante_hub.hub import Hub
-from mssante_hub.admin.listeners import Listener
+from mssante_hub.admin import logs
+from mssante_hub.admin.listeners import Listener, announce
 
 log = logging.getLogger("mssante_hub.admin.service")
 
@@ -63,7 +63,7 @@ def start_workers(hub: Hub) -> list:
     return workers
 
 
-def serve(data_dir: Path, overrides: dict[str, str]) -> int:
+def serve(data_dir: Path, overrides: dict[str, str], log_level: str | None = None) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     from twisted.internet import asyncioreactor
@@ -72,6 +72,7 @@ def serve(data_dir: Path, overrides: dict[str, str]) -> int:
     from twisted.internet import reactor
 
     hub = Hub.open(data_dir)
+    logs.setup(log_level or hub.config.get("log.level"))
     listeners: list[Listener] = []
     workers: list = []  # background workers with `async stop()` (relay)
     failure: list[BaseException] = []
@@ -82,9 +83,14 @@ def serve(data_dir: Path, overrides: dict[str, str]) -> int:
                 module = importlib.import_module(FRONT_DOORS[name])
                 listener = await module.start(hub, host, port, reactor)
                 listeners.append(listener)
+                announce(hub, name, listener)
                 print(f"listening {name} {listener.host}:{listener.port}", flush=True)
+                log.info("listening %s %s:%d", name, listener.host, listener.port)
             workers.extend(start_workers(hub))
+            log.info("serving %s (%d listeners, %d background workers)", hub.config.get("hub.domain"),
+                     len(listeners), len(workers))
         except BaseException as exc:  # noqa: BLE001 - reported by the command line
+            log.error("could not start: %s", type(exc).__name__)
             failure.append(exc)
             reactor.stop()
 
@@ -95,6 +101,7 @@ def serve(data_dir: Path, overrides: dict[str, str]) -> int:
             await worker.stop()
 
     def on_signal() -> None:
+        log.info("stopping: closing listeners, finishing what was accepted")
         if reactor.running:
             reactor.stop()
 
@@ -109,5 +116,5 @@ def serve(data_dir: Path, overrides: dict[str, str]) -> int:
         loop.close()
     if failure:
         raise failure[0]
-    print("stopped", file=sys.stderr, flush=True)
+    log.info("stopped")
     return 0

@@ -41,10 +41,14 @@ def _split_recipients(hub: Hub, rcpt_to: tuple[str, ...]) -> tuple[list[str], li
     return local, remote
 
 
-def _store_many(conn: Connection, items: list[Prepared]) -> list[list[int | None]]:
-    """The committer's batch function: the store step, its refusals worded by the rules."""
+def _store_many(conn: Connection, items: list[Prepared]) -> list[tuple[Prepared, list[int | None]]]:
+    """The committer's batch function: the store step, its refusals worded by the rules.
+
+    Each item's result is the prepared message with its placements' UIDs: the caller of a message
+    prepared in the writer thread learns of it here, with no out-parameter.
+    """
     try:
-        return deliveries.store_many(conn, [item.unit for item in items])
+        return list(zip(items, deliveries.store_many(conn, [item.unit for item in items])))
     except deliveries.Unavailable as missing:
         if missing.status is None:
             raise Refusal(refusals.MAILBOX_UNAVAILABLE, f"no folder {missing.folder!r}") from None
@@ -67,17 +71,26 @@ def _prepare_then_store(hub: Hub, done: concurrent.futures.Future, prepare_it: C
     hub.committer.submit_batched(_store_many, prepared, done)
 
 
-def _keeping(holder: list, prepare_it: Callable[[], Prepared]) -> Prepared:
-    prepared = prepare_it()
-    holder.append(prepared)
-    return prepared
-
-
 async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | None = None) -> Delivered:
     """Parse, check, encrypt and store one message durably, or raise Refusal.
 
-    A refused message leaves nothing behind: all writes are in one transaction.
+    A refused message leaves nothing behind: all writes are in one transaction. Each outcome is
+    one log line: the door, counts, size, the stored id or the refusal's codes; no address, no content.
     """
+    channel = getattr(envelope.channel, "value", envelope.channel)
+    try:
+        result = await _accept(hub, envelope, raw, identity)
+    except Refusal as refusal:
+        log.info("refused on %s: %d %s (%d recipients, %d bytes)", channel, refusal.reason.code,
+                 refusal.reason.status, len(envelope.rcpt_to), len(raw))
+        raise
+    if log.isEnabledFor(logging.INFO):
+        log.info("delivered on %s: id %s, %d local, %d remote, %d bytes", channel, result.blob_id,
+                 len(result.uids), len(result.queued), len(raw))
+    return result
+
+
+async def _accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | None) -> Delivered:
     if max(envelope.declared_size or 0, len(raw)) > hub.limits.max_message_bytes:
         raise Refusal(refusals.MESSAGE_TOO_BIG)
     local, remote = _split_recipients(hub, envelope.rcpt_to)
@@ -85,8 +98,8 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
         raise Refusal(refusals.TOO_MANY_RECIPIENTS)
     pool = prepare_pool.of(hub)
     if pool is not None:
-        prepared = await pool.prepare(envelope, raw, local, remote, identity)
-        uids = await hub.write_batched(_store_many, prepared)
+        pooled = await pool.prepare(envelope, raw, local, remote, identity)
+        prepared, uids = await hub.write_batched(_store_many, pooled)
     else:
         # The loop wakes once, when the message is committed (or refused), not also in between.
         done: concurrent.futures.Future = concurrent.futures.Future()
@@ -95,16 +108,11 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
             # A small message is prepared by the writer thread itself, just before its batch: handing it
             # to a parse thread first cost more than preparing it (each hand-over between threads waits
             # for the GIL and for the other thread to be scheduled: ~2 ms on a small virtual machine).
-            holder: list[Prepared] = []
-            hub.committer.submit_batched(_store_many, None, done, before=functools.partial(_keeping, holder, prepare_it))
-            uids = await asyncio.wrap_future(done)
-            prepared = holder[0]
+            hub.committer.submit_batched(_store_many, None, done, before=prepare_it)
         else:
             # A large one is parsed and encrypted in a parse thread, so that it never holds up the writer.
-            holder = []
-            hub.parse_pool.submit(_prepare_then_store, hub, done, functools.partial(_keeping, holder, prepare_it))
-            uids = await asyncio.wrap_future(done)
-            prepared = holder[0]
+            hub.parse_pool.submit(_prepare_then_store, hub, done, prepare_it)
+        prepared, uids = await asyncio.wrap_future(done)
     places = prepared.unit.placements
     recipients = {places[i].address: uids[i] for i in range(prepared.recipient_places)}
     copy_uid = uids[prepared.recipient_places] if len(places) > prepared.recipient_places else None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from crypto.envelope import encrypt_message, wrap_key
 from mssante_hub import audit
-from mssante_hub.envelope import Envelope, Identity
+from mssante_hub.envelope import Channel, Envelope, Identity
 from mssante_hub.hub import Hub
 from mssante_hub.mime import parse, summary_fields
 from mssante_hub.rules import policy, refusals
@@ -73,18 +73,21 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
         for a in key_holders.values()
     ]
     actor = actor or (identity.address if identity else envelope.mail_from or "<>")
+    actor_type = (audit.ActorType.SYSTEM if envelope.channel == Channel.INTERNAL and identity is None
+                  else audit.ActorType.of_account(identity.type if identity else None)).value
+    via = f" via:{envelope.channel.value}"
     dsn = envelope.dsn
     queued, traces = [], []
     for rcpt in decision.remote:
         rcpt_dsn = envelope.rcpt_dsn.get(rcpt, {})
         queued.append(deliveries.Queued(rcpt, envelope.mail_from, rcpt_dsn.get("notify", dsn.get("notify", "")),
                                         dsn.get("ret", ""), dsn.get("envid", ""), rcpt_dsn.get("orcpt", "")))
-        traces.append(deliveries.Trace(actor, envelope.channel.value, audit.SEND, None,
-                                       f"blob:{sealed.blob_id} to:{rcpt.rpartition('@')[2]}", "queued"))
+        traces.append(deliveries.Trace(actor, actor_type, audit.SEND, None,
+                                       f"blob:{sealed.blob_id} to:{rcpt.rpartition('@')[2]}{via}", "queued"))
     unit = deliveries.Unit(
         body=deliveries.Body(sealed.blob_id, sealed.body, sealed.summary, len(raw)),
         readers=wrapped, placements=placements, queued=queued, traces=traces,
-        placement_trace=(actor, envelope.channel.value, audit.DELIVER),
+        placement_trace=(actor, actor_type, audit.DELIVER, via),
         internal_date=envelope.internal_date, writes=list(decision.writes),
     )
     return Prepared(unit, readers, list(decision.remote), recipient_places,

@@ -24,6 +24,7 @@ from mssante_hub.imap.capabilities import BEARER_MECHANISMS
 from mssante_hub.imap.server import AUTH, UNAUTH, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, astring
 from mssante_hub.accounts.oauth import TokenError, parse_oauthbearer, parse_xoauth2
+from mssante_hub.accounts.throttle import LoginGuard, guard_limits
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType
 from mssante_hub.envelope import MAX_ADDRESS_CHARS
@@ -32,6 +33,7 @@ IMAP_ACCOUNT_TYPES = {t.value for t in (AccountType.PER, AccountType.ORG, Accoun
 MAX_SASL_RESPONSE = 8192  # base64 octets of one SASL response
 LOGIN_ACTION = "imap.login"  # read by mssante_hub/inactivity.py: keep the name
 LOGIN_FAILED_ACTION = "imap.login_failed"
+LOGIN_THROTTLED_ACTION = "imap.login_throttled"
 VERIFIED_LOGINS_KEPT = 10_000
 
 
@@ -71,6 +73,30 @@ class VerifiedLogins:
         self._until[self._digest(account_id, stored, password)] = now + self._seconds
 
 
+def login_guard(hub: Hub) -> LoginGuard:
+    """One per hub (both IMAP listeners count the same failures)."""
+    found = getattr(hub, "imap_login_guard", None)
+    if found is None:
+        found = hub.imap_login_guard = LoginGuard(guard_limits(hub.config, "imap"))
+    return found
+
+
+def _peer(s: Session) -> str:
+    return getattr(s.transport.getPeer(), "host", "?") if s.transport else "?"
+
+
+async def _guard(s: Session, login: str) -> None:
+    """Refuse (audited) a login throttled by earlier failures, or wait the growing delay they earned."""
+    verdict = login_guard(s.hub).verdict(_peer(s), login)
+    if verdict.refused:
+        await s.hub.write(lambda conn: audit.record(
+            conn, actor=login[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.PEER, action=LOGIN_THROTTLED_ACTION,
+            target=f"imap from:{_peer(s)}", outcome="refused"))
+        raise No(responses.NO_THROTTLED)
+    if verdict.delay_s:
+        await asyncio.sleep(verdict.delay_s)
+
+
 def verified_logins(hub: Hub) -> VerifiedLogins:
     """One per hub (shared by the imap and imaps listeners)."""
     found = getattr(hub, "imap_verified_logins", None)
@@ -86,6 +112,7 @@ async def check_password(s: Session, user: bytes, password: bytes) -> None:
         secret = password.decode("utf-8")
     except UnicodeDecodeError:
         raise No(responses.NO_AUTH_FAILED) from None
+    await _guard(s, address)
     account = await s.hub.read(lambda conn: account_repo.by_address(conn, address)) if address else None
     stored = account.password_hash if account is not None else None
     cache = verified_logins(s.hub)
@@ -109,6 +136,7 @@ async def check_token(s: Session, mechanism: bytes, response: bytes) -> None:
         subject = ""
     if subject and claimed and claimed.lower() != subject:
         subject = ""
+    await _guard(s, (subject or claimed.lower())[:MAX_ADDRESS_CHARS])
     account = await s.hub.read(lambda conn: account_repo.by_address(conn, subject)) if subject else None
     await _log_in(s, (subject or claimed.lower())[:MAX_ADDRESS_CHARS], account)
 
@@ -116,19 +144,21 @@ async def check_token(s: Session, mechanism: bytes, response: bytes) -> None:
 async def _log_in(s: Session, address: str, account: account_repo.AccountRow | None) -> None:
     """The common end of every mechanism: an account proven (or None), traced either way."""
     if account is None or account.status != AccountStatus.ACTIVE.value or account.type not in IMAP_ACCOUNT_TYPES:
-        peer = getattr(s.transport.getPeer(), "host", "?") if s.transport else "?"
+        peer = _peer(s)
+        login_guard(s.hub).failed(peer, address)
         await s.hub.write(lambda conn: audit.record(  # the attempt, never the password
-            conn, actor=address[:MAX_ADDRESS_CHARS], actor_type="imap", action=LOGIN_FAILED_ACTION,
+            conn, actor=address[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.PEER, action=LOGIN_FAILED_ACTION,
             subject_account_id=account.id if account else None, target=f"imap from:{peer}", outcome="refused"))
         raise No(responses.NO_AUTH_FAILED)
     s.account = account
     s.reader = Reader.of(s.hub, account)
     s.state = AUTH
+    s.framer.authenticated = True  # APPEND literals may be invited from now on
     s.setTimeout(s.POSTAUTH_TIMEOUT)
     peer = s.transport.getPeer()
     await s.hub.write(lambda conn: audit.record(
-        conn, actor=account.address, actor_type="imap", action=LOGIN_ACTION, subject_account_id=account.id,
-        target=f"imap from:{getattr(peer, 'host', '?')}"))
+        conn, actor=account.address, actor_type=audit.ActorType.of_account(account.type), action=LOGIN_ACTION,
+        subject_account_id=account.id, target=f"imap from:{getattr(peer, 'host', '?')}"))
 
 
 _DECOY: dict[int, str] = {}

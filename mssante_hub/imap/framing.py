@@ -3,12 +3,20 @@
 A command is its lines and the literals between them ({n} synchronizing, {n+}
 non-synchronizing, RFC 7888). Everything stays in memory (bounded): an APPEND
 literal never spills to a temporary file, since it holds a message in clear.
+
+Before login nobody has shown who they are: every command, literals included, is
+capped at `max_preauth_command` (a few KiB; APPEND gets no exemption, it is not
+valid then anyway), so no literal over it is invited or read. After login an
+APPEND literal is reserved whole against the session's and the process's upload
+budgets (budget.py) when it is announced, before a byte of it is read.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from mssante_hub.imap.budget import SessionUploads
 
 _LITERAL_AT_END = re.compile(rb"\{(\d{1,20})(\+?)\}$")
 _APPEND_COMMAND = re.compile(rb"^\S+ +APPEND ", re.IGNORECASE)
@@ -20,6 +28,7 @@ class FrameLimits:
     max_string_literal: int
     max_append_literal: int
     max_command: int
+    max_preauth_command: int
 
 
 @dataclass
@@ -27,6 +36,7 @@ class Command:
     """Lines and literals alternating: [line, literal, line, literal, line]."""
 
     segments: list[bytes] = field(default_factory=list)
+    reserved: int = 0  # upload budget bytes its literals hold; given back once it has run
 
     @property
     def first_line(self) -> bytes:
@@ -50,8 +60,11 @@ class ContinueLiteral:
 class Framer:
     """Feed bytes in, get Command / Refused / ContinueLiteral events out."""
 
-    def __init__(self, limits: FrameLimits) -> None:
+    def __init__(self, limits: FrameLimits, uploads: SessionUploads | None = None) -> None:
         self.limits = limits
+        self.uploads = uploads
+        self.authenticated = False  # set by the session at login: APPEND literals allowed from then on
+        self._reserved = 0
         self._buffer = bytearray()
         self._segments: list[bytes] = []
         self._literal = bytearray()
@@ -67,6 +80,12 @@ class Framer:
         self._literal.clear()
         self._literal_left = 0
         self._command_bytes = 0
+        self._give_back()
+
+    def _give_back(self) -> None:
+        if self._reserved and self.uploads is not None:
+            self.uploads.give(self._reserved)
+        self._reserved = 0
 
     def feed(self, data: bytes) -> list:
         events: list = []
@@ -103,22 +122,30 @@ class Framer:
         self._segments.append(line)
         self._command_bytes += len(line)
         found = _LITERAL_AT_END.search(line)
-        is_append = bool(_APPEND_COMMAND.match(self._segments[0]))
+        is_append = self.authenticated and bool(_APPEND_COMMAND.match(self._segments[0]))
+        max_command = self.limits.max_command if self.authenticated else min(
+            self.limits.max_command, self.limits.max_preauth_command)
         if not found:
-            if self._command_bytes > self.limits.max_command and not is_append:
+            if self._command_bytes > max_command and not is_append:
                 return [self._refuse(self._tag(), b"COMMAND", close=True)]
-            command = Command(self._segments)
+            command = Command(self._segments, self._reserved)
             self._segments = []
             self._command_bytes = 0
+            self._reserved = 0
             return [command]
         size, non_sync = int(found[1]), bool(found[2])
         cap = self.limits.max_append_literal if is_append else self.limits.max_string_literal
         if not is_append:
-            cap = min(cap, self.limits.max_command - self._command_bytes)
+            cap = min(cap, max_command - self._command_bytes)
         if size > cap:
             # A synchronizing literal was not sent yet: refuse and stay in step.
             # A non-synchronizing one is on its way: the only safe way out is to close.
             return [self._refuse(self._tag(), b"LITERAL", close=non_sync)]
+        if is_append and size and self.uploads is not None:
+            short = self.uploads.take(size)
+            if short is not None:
+                return [self._refuse(self._tag(), short.upper().encode(), close=non_sync)]
+            self._reserved += size
         if not is_append:
             self._command_bytes += size
         if size == 0:
@@ -134,6 +161,7 @@ class Framer:
     def _refuse(self, tag: bytes, why: bytes, close: bool) -> Refused:
         self._segments = []
         self._command_bytes = 0
+        self._give_back()
         if close:
             self.closed = True
             self._buffer.clear()

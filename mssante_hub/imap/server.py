@@ -20,6 +20,8 @@ from twisted.mail.imap4 import IMAP4Server
 
 from mssante_hub.hub import Hub
 from mssante_hub.imap import capabilities, responses, twisted_internals
+from mssante_hub.imap.backpressure import OutputGate, release_freed_memory
+from mssante_hub.imap.budget import SessionUploads, pool_of
 from mssante_hub.imap.framing import Command, ContinueLiteral, FrameLimits, Framer, Refused
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.notify import Notifier
@@ -83,7 +85,8 @@ class Session(IMAP4Server):
             max_string_literal=cfg.get("imap.max_string_literal_bytes"),
             max_append_literal=min(cfg.get("imap.max_append_bytes"), cfg.get("limits.max_message_bytes")),
             max_command=cfg.get("imap.max_command_bytes"),
-        ))
+            max_preauth_command=cfg.get("imap.max_preauth_command_bytes"),
+        ), SessionUploads(pool_of(hub), cfg.get("imap.max_session_append_bytes")))
         self.queue: deque[Command] = deque()
         self.busy = False
         self.paused = False
@@ -97,6 +100,9 @@ class Session(IMAP4Server):
         self._line_waiter: asyncio.Future | None = None
         self._updating = asyncio.Lock()
         self._output: list[bytes] = []
+        self.written = 0
+        self.gate = OutputGate()  # paused by Twisted while the client does not read
+        self.gate.on_resume = self._pump
         self.idling = False
 
     # --- connection ---------------------------------------------------------------
@@ -111,6 +117,7 @@ class Session(IMAP4Server):
             self.flush()
             self.transport.loseConnection()
             return
+        self.transport.registerProducer(self.gate, True)
         super().connectionMade()
 
     def capabilities(self):
@@ -127,6 +134,10 @@ class Session(IMAP4Server):
         if self._line_waiter is not None and not self._line_waiter.done():
             self._line_waiter.cancel()
         self.queue.clear()
+        self.framer.uploads.give_all()  # what queued or half-read APPENDs held
+        self._output = []
+        self.gate.stopProducing()
+        release_freed_memory(self.written)
         super().connectionLost(reason)
 
     def timeoutConnection(self) -> None:  # noqa: N802
@@ -157,10 +168,10 @@ class Session(IMAP4Server):
         self._pump()
 
     def _refused(self, event: Refused) -> None:
-        if event.response == b"LITERAL" and not event.close:
-            self.sendLine(event.tag + b" NO " + responses.NO_LITERAL_TOO_BIG)
+        if not event.close:
+            self.sendLine(event.tag + b" NO " + _REFUSED_NO.get(event.response, responses.NO_LITERAL_TOO_BIG))
             return
-        text = responses.BYE_LINE_TOO_LONG if event.response == b"LINE" else responses.BYE_COMMAND_TOO_BIG
+        text = _REFUSED_BYE.get(event.response, responses.BYE_COMMAND_TOO_BIG)
         self.untagged(text)
         self.flush()
         self.transport.loseConnection()
@@ -176,7 +187,9 @@ class Session(IMAP4Server):
     def flush(self) -> None:
         output, self._output = self._output, []
         if output and self.transport is not None:
-            twisted_internals.write_now(self.transport, b"".join(output))
+            data = b"".join(output)
+            self.written += len(data)
+            twisted_internals.write_now(self.transport, data)
 
     def sendLine(self, line: bytes) -> None:  # noqa: N802 - Twisted's naming; continuations go through emit
         self.emit(line + b"\r\n")
@@ -190,7 +203,8 @@ class Session(IMAP4Server):
     # --- the command queue ----------------------------------------------------------
 
     def _pump(self) -> None:
-        if self.busy or not self.queue or self.state == LOGOUT:
+        # While the client does not read what it was sent, the next command waits (backpressure.py).
+        if self.busy or not self.queue or self.state == LOGOUT or self.gate.paused:
             return
         self.busy = True
         asyncio.ensure_future(self._run(self.queue.popleft()))
@@ -199,6 +213,7 @@ class Session(IMAP4Server):
         try:
             await self.execute(cmd)
         finally:
+            self.framer.uploads.give(cmd.reserved)
             self.busy = False
             if self.paused and len(self.queue) < MAX_QUEUED_COMMANDS // 2 and self.transport is not None:
                 self.paused = False
@@ -245,6 +260,11 @@ class Session(IMAP4Server):
             log.exception("IMAP command failed")
             if self.transport is not None and self.state != LOGOUT:
                 self.tagged(tag, b"BAD", responses.BAD_SERVER_ERROR)
+
+    async def drain(self) -> None:
+        """For a handler producing much output: wait until the client has read what was sent."""
+        self.flush()
+        await self.gate.wait()
 
     async def next_line(self) -> bytes:
         """The next client line that is not a command (IDLE's DONE, a SASL response)."""
@@ -309,6 +329,13 @@ class Session(IMAP4Server):
     def changed(self, folder_id: int, including_me: bool = False) -> None:
         """This session changed a folder: tell the others watching it (and itself if asked)."""
         self.notifier.changed(folder_id, origin=None if including_me else self)
+
+
+# The framer's refusals (framing.Refused.response): NO when still in step, BYE when closing.
+_REFUSED_NO = {b"LITERAL": responses.NO_LITERAL_TOO_BIG, b"SESSION": responses.NO_SESSION_UPLOADS,
+               b"POOL": responses.NO_BUSY_UPLOADS}
+_REFUSED_BYE = {b"LINE": responses.BYE_LINE_TOO_LONG, b"SESSION": responses.BYE_SESSION_UPLOADS,
+                b"POOL": responses.BYE_BUSY_UPLOADS}
 
 
 # A tag: 1-64 printable ASCII characters but ( ) { % * " \ and + (checked twice per command: a

@@ -15,6 +15,7 @@ from typing import Callable
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+PATIENT = "PATIENT"  # storage.models.AccountType.PATIENT
 
 
 def _fail(message: str, code: int = EXIT_FAILURE) -> int:
@@ -149,6 +150,48 @@ def cmd_patient_history(args: argparse.Namespace) -> int:
     return _with_hub(args, run)
 
 
+def _space_address(hub, ins: str) -> str:
+    from mssante_hub.accounts import identity
+
+    return identity.patient_address(identity.validate_ins(ins), hub.config.get("hub.patient_domain"))
+
+
+def cmd_patient_list(args: argparse.Namespace) -> int:
+    from mssante_hub.accounts.mailboxes import list_mailboxes
+    from mssante_hub.admin.account_commands import print_listing
+
+    def run(hub) -> int:
+        print_listing(list_mailboxes(hub, (PATIENT,), args.status))
+        return 0
+
+    return _with_hub(args, run)
+
+
+def cmd_patient_show(args: argparse.Namespace) -> int:
+    from mssante_hub.accounts.mailboxes import show_mailbox
+    from mssante_hub.admin.account_commands import print_mailbox
+
+    def run(hub) -> int:
+        print_mailbox(show_mailbox(hub, _space_address(hub, args.ins), (PATIENT,)))
+        return 0
+
+    return _with_hub(args, run)
+
+
+def cmd_patient_passwd(args: argparse.Namespace) -> int:
+    """The holder lost the password: the operator sets one (given to the holder out of band)."""
+    from mssante_hub.accounts.mailboxes import set_password
+    from mssante_hub.admin.account_commands import read_password
+
+    def run(hub) -> int:
+        address = _space_address(hub, args.ins)
+        ended = set_password(hub, address, read_password(args.password_stdin), types=(PATIENT,))
+        print(f"password of {address} changed; {ended} webmail sessions ended")
+        return 0
+
+    return _with_hub(args, run)
+
+
 def cmd_pharmacy_flag(args: argparse.Namespace) -> int:
     from mssante_hub.patients.conversations import flag_pharmacy
 
@@ -209,6 +252,19 @@ def add_patient_commands(commands, with_data_dir: Callable[[argparse.ArgumentPar
     p.add_argument("--ins", required=True)
     p.add_argument("--limit", type=int, default=100)
     p.set_defaults(func=cmd_patient_history)
+
+    p = with_data_dir(patient.add_parser("list", help="list patient spaces"))
+    p.add_argument("--status", choices=["active", "pending", "closed", "suspended"])
+    p.set_defaults(func=cmd_patient_list)
+
+    p = with_data_dir(patient.add_parser("show", help="one space: status, last login, counts"))
+    p.add_argument("--ins", required=True)
+    p.set_defaults(func=cmd_patient_show)
+
+    p = with_data_dir(patient.add_parser("passwd", help="set a new password; ends the space's webmail sessions"))
+    p.add_argument("--ins", required=True)
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_patient_passwd)
 
     pharmacy = commands.add_parser("pharmacy", help="pharmacy mailboxes").add_subparsers(dest="action", required=True)
     p = with_data_dir(pharmacy.add_parser("flag", help="flag an ORG mailbox (local or remote) as a pharmacy"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 
 from mssante_hub import audit
 
@@ -12,6 +13,8 @@ from mssante_hub.accounts import inactivity
 from mssante_hub.patients import worker
 from mssante_hub.hub import Hub
 from mssante_hub.patients import lifecycle
+
+log = logging.getLogger("mssante_hub.patients.jobs")
 
 
 async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
@@ -29,4 +32,5 @@ async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
     done["audit_purged"] = await hub.write(purge)
     done.update(await inactivity.check_inactive_mailboxes(hub, now))
     done["notified"] = await worker.send_due(hub, now)
+    log.info("daily job done: %s", " ".join(f"{name}={count}" for name, count in done.items()))
     return done

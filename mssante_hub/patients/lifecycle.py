@@ -93,7 +93,7 @@ def _check_code(conn: Connection, hub: Hub, ins: str, code: str, now: dt.datetim
         lock = now + dt.timedelta(minutes=minutes)
     conn.execute(update(ActivationCode).where(ActivationCode.account_id == row.account_id)
                  .values(failures=failures, locked_until=lock))
-    audit.record(conn, actor=f"ins-holder:{row.account_id}", actor_type="PATIENT", action="code.refused",
+    audit.record(conn, actor=f"ins-holder:{row.account_id}", actor_type=audit.ActorType.PATIENT, action="code.refused",
                  subject_account_id=row.account_id, target=f"account:{row.account_id}", outcome="refused")
     return _CodeCheck(False)
 
@@ -134,7 +134,7 @@ def activate(hub: Hub, ins: str, code: str, new_password: str, now: dt.datetime 
                      .values(activated_at=now))
         if conn.execute(select(Folder.id).where(Folder.account_id == check.account_id).limit(1)).first() is None:
             create_default_folders(conn, check.account_id)  # provisioning leaves pending spaces without folders
-        audit.record(conn, actor=f"ins-holder:{check.account_id}", actor_type="PATIENT",
+        audit.record(conn, actor=f"ins-holder:{check.account_id}", actor_type=audit.ActorType.PATIENT,
                      action=audit.PATIENT_ACTIVATE, subject_account_id=check.account_id,
                      target=f"account:{check.account_id}")
 
@@ -153,7 +153,7 @@ def object_to_space(hub: Hub, ins: str, code: str, now: dt.datetime | None = Non
         if now > check.objection_until:
             raise _ObjectionTooLate()
         delete_space_rows(conn, check.account_id)
-        audit.record(conn, actor=f"ins-holder:{check.account_id}", actor_type="PATIENT", action=audit.PATIENT_OBJECT,
+        audit.record(conn, actor=f"ins-holder:{check.account_id}", actor_type=audit.ActorType.PATIENT, action=audit.PATIENT_OBJECT,
                      subject_account_id=check.account_id, target=f"account:{check.account_id}")
 
     try:

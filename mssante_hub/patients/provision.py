@@ -281,7 +281,7 @@ def _write(conn: Connection, built: _Built, actor: str, now: dt.datetime) -> Non
     bulk.insert_rows(conn, ActivationCode.__table__, _CODE_COLUMNS, [(i, *v) for i, v in zip(ids, built.codes)])
     deliveries.store_many(conn, built.notices)
     bulk.insert_rows(conn, AuditEvent.__table__, _AUDIT_COLUMNS, [
-        (now, actor, "operator", audit.PATIENT_PROVISION, i, f"account:{i}", "pending") for i in ids
+        (now, actor, audit.ActorType.OPERATOR.value, audit.PATIENT_PROVISION, i, f"account:{i}", "pending") for i in ids
     ])
 
 

@@ -119,5 +119,5 @@ def _sent(conn: Connection, account_id: int, kinds: list[str], now: dt.datetime)
         return
     conn.execute(update(NotificationState).where(NotificationState.account_id == account_id)
                  .values(pending=" ".join(sorted(notifications.words(pending) - set(kinds))), last_sent_at=now))
-    audit.record(conn, actor="notify", actor_type="SYSTEM", action=audit.NOTIFY, subject_account_id=account_id,
+    audit.record(conn, actor="notify", actor_type=audit.ActorType.SYSTEM, action=audit.NOTIFY, subject_account_id=account_id,
                  target=f"kinds:{'+'.join(kinds)}")

@@ -28,12 +28,13 @@ from mssante_hub.accounts import identity
 
 from mssante_hub.patients import notifications
 
-from mssante_hub.rules import refusals
+from mssante_hub.rules import refusals, trust
 from mssante_hub.accounts.identity import Party
 from mssante_hub.envelope import MAX_ADDRESS_CHARS, NOT_SENDING, Channel, Envelope, Identity
 from mssante_hub.patients import conversations
 from mssante_hub.rules.refusals import Refusal
 from storage import accounts as account_repo
+from storage.grants import may_post_as
 from storage.models import AccountStatus
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ Write = Callable[[Connection], None]
 # docs/domain.md §5.6: the only file types a patient may attach.
 PATIENT_ATTACHMENT_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "tiff", "pdf", "txt", "rtf", "doc"})
 MAX_REPLY_TO_ADDRESSES = 5
+MAX_AUTHOR_ADDRESSES = 10  # From and Sender addresses checked at submission; more is refused outright
+# Doors where someone signed in sends: the trust-space rule holds for every remote recipient.
+TRUST_SPACE_CHANNELS = frozenset({Channel.SUBMISSION, Channel.WEB})
 MAX_CONTACT_NAME_CHARS = 200
 END_HEADER = "X-MSS-MES"
 END_VALUE = "FIN"
@@ -79,6 +83,12 @@ def check(hub: "Hub", envelope: "Envelope", who: "Identity | None", message: Ema
         raise Refusal(refusals.NO_RECIPIENTS)
     if envelope.channel in NOT_SENDING:
         return Decision(local=local, remote=remote)
+    if envelope.channel in TRUST_SPACE_CHANNELS:
+        far = trust.outside(hub, remote)
+        if far:
+            raise Refusal(refusals.OUTSIDE_TRUST_SPACE, far[0])
+    if envelope.channel == Channel.SUBMISSION and who is not None:
+        _check_authors(hub, who, message)
     patient_domain = hub.config.get("hub.patient_domain").lower()
     if not _involves_a_patient(envelope, who, local, patient_domain):
         return Decision(local=local, remote=remote)  # professionals among themselves: no lookup needed
@@ -108,6 +118,28 @@ def recipient_reason(account_type: str | None, status: str | None) -> refusals.R
 
 
 # --- Who is who ----------------------------------------------------------------
+
+def _check_authors(hub: "Hub", who: "Identity", message: EmailMessage) -> None:
+    """At submission the header From and Sender name the signed-in account, or an ORG it may post as.
+
+    MAIL FROM is checked by the door; the header is what the recipient's client (and the
+    patient's webmail) shows, so it is held to the same rule (no look-up when it is the account's own).
+    """
+    values = [str(v) for name in ("From", "Sender") for v in message.get_all(name, [])]
+    try:
+        pairs = email.utils.getaddresses(values)
+    except (ValueError, TypeError, IndexError):
+        raise Refusal(refusals.AUTHOR_NOT_ALLOWED) from None
+    own = who.address.lower()
+    others = {a.strip().lower() for _, a in pairs} - {own}
+    if not others:
+        return
+    if len(others) > MAX_AUTHOR_ADDRESSES or who.account_id is None:
+        raise Refusal(refusals.AUTHOR_NOT_ALLOWED)
+    allowed = hub.read_sync(lambda conn: all(may_post_as(conn, who.account_id, a) for a in sorted(others)))
+    if not allowed:
+        raise Refusal(refusals.AUTHOR_NOT_ALLOWED)
+
 
 def _involves_a_patient(envelope: "Envelope", who: "Identity | None", local: list[str], patient_domain: str) -> bool:
     sender = (who.address if who else envelope.mail_from or "").lower()
@@ -245,14 +277,16 @@ def _professional_writes(hub: "Hub", known: _Known, message: EmailMessage, local
     if sender.type == identity.SYSTEM:
         return []
     ending = ends_conversation(message)
-    contact_addresses = _reply_addresses(message) or [sender.address]
+    # A Reply-To outside the trust space is not an authorised contact; a bounce (null sender) opens nothing.
+    opens = bool(sender.address)
+    contact_addresses = [a for a in _reply_addresses(message) if trust.in_trust_space(hub, a)] or [sender.address]
     # A local account's own name wins over whatever its From field claims.
     name = known.sender_name or _display_name(message, sender.address.partition("@")[0])
     kind = notifications.kind_of(message)
     pharmacy = known.sender_is_pharmacy
 
-    return [_ConversationWrite(tuple(patients), sender.address, sender.type, ending, tuple(contact_addresses),
-                               name, pharmacy, kind)]
+    return [_ConversationWrite(tuple(patients), sender.address, sender.type, ending,
+                               tuple(contact_addresses) if opens else (), name, pharmacy, kind)]
 
 
 @dataclass(frozen=True)
@@ -263,7 +297,7 @@ class _ConversationWrite:
     sender: str
     sender_type: str
     ending: bool
-    contact_addresses: tuple[str, ...]
+    contact_addresses: tuple[str, ...]  # empty: the message opens no conversation (a bounce), only notifies
     name: str
     pharmacy: bool
     kind: str
@@ -271,7 +305,9 @@ class _ConversationWrite:
     def __call__(self, conn: Connection) -> None:
         now = dt.datetime.now(dt.timezone.utc)
         for _, patient_id in self.patients:
-            if self.ending:
+            if not self.contact_addresses:
+                pass
+            elif self.ending:
                 conversations.end_conversation(conn, patient_id, self.sender, now)
                 audit.record(conn, actor=self.sender, actor_type=self.sender_type, action=audit.CONVERSATION_END,
                              subject_account_id=patient_id, target=f"account:{patient_id}")

@@ -53,6 +53,10 @@ NO_RECIPIENTS = Reason(554, "5.5.1", "Aucun destinataire", "No valid recipients"
 TOO_MANY_RECIPIENTS = Reason(452, "4.5.3", "Trop de destinataires", "Too many recipients")
 UNKNOWN_RECIPIENT = Reason(550, "5.1.1", "Destinataire inconnu", "Unknown recipient")
 MAILBOX_UNAVAILABLE = Reason(550, "5.2.1", "Boîte aux lettres indisponible", "Mailbox unavailable")
+OUTSIDE_TRUST_SPACE = Reason(550, "5.7.1", "Destinataire hors de l'espace de confiance MSSanté",
+                             "Recipient outside the MSSante trust space")
+AUTHOR_NOT_ALLOWED = Reason(550, "5.7.1", "L'expéditeur affiché (From, Sender) n'est pas une adresse de votre compte",
+                            "The From or Sender address is not one this account may send as")
 TEMPORARY_FAILURE = Reason(451, "4.3.0", "Erreur temporaire, réessayez plus tard", "Temporary failure, try again later")
 
 # --- Patient messaging rules (docs/domain.md §5; issue 5) ---

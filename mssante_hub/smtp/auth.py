@@ -88,11 +88,12 @@ class Authenticator:
             return None
         return account
 
-    async def _trace(self, server: HubSMTP, login: str, mechanism: str, ok: bool) -> None:
+    async def _trace(self, server: HubSMTP, login: str, mechanism: str, ok: bool,
+                     account_type: str | None = None) -> None:
         def work(conn):
-            audit.record(conn, actor=login[:MAX_ADDRESS_CHARS], actor_type="submission",
+            audit.record(conn, actor=login[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.of_account(account_type),
                          action=AUTH_SUCCESS if ok else AUTH_FAILURE,
-                         target=f"ip:{server.client_ip} sasl:{mechanism}", outcome="ok" if ok else "refused")
+                         target=f"submission ip:{server.client_ip} sasl:{mechanism}", outcome="ok" if ok else "refused")
 
         try:
             await self.hub.write(work)
@@ -105,7 +106,7 @@ class Authenticator:
             self.throttle.failed(server.client_ip)
             await self._trace(server, login, mechanism, False)
             return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)
-        await self._trace(server, account.address, mechanism, True)
+        await self._trace(server, account.address, mechanism, True, account.type)
         return AuthResult(success=True, auth_data=Identity(account.address, account.id, account.type),
                           message=replies.AUTH_OK)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 
 from mssante_hub.directory.revocation import RevocationLists
 from mssante_hub.directory.whitelist import WhitelistFile, normalize_dn
@@ -22,6 +23,8 @@ from mssante_hub.smtp.params import MailParams, RcptParams
 from mssante_hub.smtp.server import HubSMTP, SessionLimiter, factory
 from mssante_hub.smtp.tls import peer_certificate, server_context
 from mssante_hub.envelope import Channel
+
+log = logging.getLogger("mssante_hub.smtp.mx")
 
 
 class MxDoor(BaseDoor):
@@ -67,7 +70,11 @@ class MxDoor(BaseDoor):
         return None
 
     async def check_mail(self, server: HubSMTP, address: str, params: MailParams) -> str | None:
-        return self.trust_refusal(server, address)
+        refusal = self.trust_refusal(server, address)
+        if refusal:  # one of our fixed replies: its code and enhanced status name the reason
+            log.info("mx refused the sender domain %s from %s: %s", address.rpartition("@")[2][:255] or "<>",
+                     server.client_ip, refusal)
+        return refusal
 
     async def check_rcpt(self, server: HubSMTP, address: str, params: RcptParams) -> str | None:
         if not self.hub.is_local(address):

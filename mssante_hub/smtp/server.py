@@ -34,6 +34,7 @@ class _QuietDeprecations(logging.Filter):
 
 
 logging.getLogger("mail.log").addFilter(_QuietDeprecations())
+log = logging.getLogger("mssante_hub.smtp")  # sessions opened and refused (admin/logs.py)
 
 COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4
 MAIL_COMMAND_LIMIT = COMMAND_LIMIT + 26 + 10 + 14 + 110 + 20  # SIZE, SMTPUTF8, BODY, ENVID, RET
@@ -142,6 +143,11 @@ class HubSMTP(SMTP):
             lambda: COMMAND_LIMIT, {"MAIL": MAIL_COMMAND_LIMIT, "RCPT": RCPT_COMMAND_LIMIT, "AUTH": AUTH_COMMAND_LIMIT}
         )
 
+    @property
+    def door_name(self) -> str:
+        channel = getattr(self.door, "channel", "smtp")
+        return getattr(channel, "value", channel)
+
     @staticmethod
     def _wire(status: str) -> str:
         # Replies are ASCII (RFC 5321 §4.2): the French texts lose their accents on the wire.
@@ -215,10 +221,13 @@ class HubSMTP(SMTP):
                 self._client_address = None
             if not self.limiter.acquire(self.client_ip):
                 self._refused = True
+                log.warning("session refused on %s from %s: too many sessions from this address",
+                            self.door_name, self.client_ip)
                 transport.write(replies.TOO_MANY_SESSIONS.encode() + b"\r\n")
                 transport.close()
                 return
             self._counted = True
+            log.info("session opened on %s from %s", self.door_name, self.client_ip)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -379,6 +388,8 @@ class HubSMTP(SMTP):
             return
         refusal = await self.door.check_rcpt(self, address, params)
         if refusal:
+            log.info("recipient refused on %s from %s: %s", self.door_name, self.client_ip,
+                     " ".join(refusal.split()[:2]))  # the codes only: no address, whatever the reply says
             await self.push(refusal)
             return
         self.tx.rcpts.append(address)

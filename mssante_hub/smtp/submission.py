@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from sqlalchemy import Connection, select
-
-from mssante_hub.directory.whitelist import WhitelistFile
+from mssante_hub.rules import trust
 from mssante_hub.hub import Hub
 from mssante_hub.admin.listeners import Listener
 from mssante_hub.smtp import replies
@@ -26,35 +24,15 @@ from mssante_hub.smtp.server import HubSMTP, SessionLimiter, factory
 from mssante_hub.accounts.throttle import LoginThrottle
 from mssante_hub.smtp.tls import server_context
 from mssante_hub.envelope import Channel
-from storage.grants import FolderGrant
-from storage.folders import INBOX
-from storage.models import Account, AccountStatus, AccountType, Folder
+from storage.grants import may_post_as
 
 _HEADER_END = re.compile(rb"\r\n\r\n")
 _NIL_FIELD = re.compile(rb"(?im)^x-mss-nil[ \t]*:")
-DELEGATED_SEND_RIGHT = "p"
 
 
 def has_header(raw: bytes, pattern: re.Pattern) -> bool:
     end = _HEADER_END.search(raw)
     return bool(pattern.search(raw[: end.start() + 2] if end else raw))
-
-
-def may_send_as(conn: Connection, account_id: int, address: str) -> bool:
-    """True if `address` is an ORG mailbox delegated to this account.
-
-    Delegation is the IMAP ACL (RFC 4314) on the organisation's INBOX: the `p` (post)
-    right is what lets a member send in the organisation's name.
-    """
-    row = conn.execute(
-        select(FolderGrant.rights)
-        .join(Folder, Folder.id == FolderGrant.folder_id)
-        .join(Account, Account.id == Folder.account_id)
-        .where(Account.address == address.lower(), Account.type == AccountType.ORG.value,
-               Account.status == AccountStatus.ACTIVE.value, Folder.name == INBOX,
-               FolderGrant.grantee_id == account_id)
-    ).first()
-    return row is not None and DELEGATED_SEND_RIGHT in row.rights
 
 
 class SubmissionDoor(BaseDoor):
@@ -64,7 +42,6 @@ class SubmissionDoor(BaseDoor):
         super().__init__(hub)
         self.authenticator = authenticator
         self.throttle = authenticator.throttle
-        self.whitelist = WhitelistFile(hub.config.path_setting("mx.whitelist_file"))
         self.software_reference = hub.config.get("hub.software_reference")
 
     def sasl_mechanisms(self, server: HubSMTP) -> list[str]:
@@ -93,7 +70,7 @@ class SubmissionDoor(BaseDoor):
         if address.lower() == identity.address.lower():
             return None
         if identity.account_id is not None and await self.hub.read(
-                lambda conn: may_send_as(conn, identity.account_id, address)):
+                lambda conn: may_post_as(conn, identity.account_id, address)):
             return None
         return replies.NOT_OWNER
 
@@ -103,7 +80,7 @@ class SubmissionDoor(BaseDoor):
             return refusal
         if self.hub.is_local(address):
             return await self.local_recipient_refusal(address)
-        if not self.whitelist.current().has_domain(address.rpartition("@")[2]):
+        if not trust.in_trust_space(self.hub, address):
             return replies.REMOTE_NOT_WHITELISTED
         return None
 

@@ -37,7 +37,7 @@ from mssante_hub.rules.refusals import Refusal
 from mssante_hub.web import compose, history, messaging_api, openapi, rendering
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond, respond_file)
-from mssante_hub.web.sessions import ACTOR_TYPE, Session, WebSessions
+from mssante_hub.web.sessions import Session, WebSessions
 from mssante_hub.web.space import SpaceApi
 from storage import accounts as account_repo
 from storage import folders, messages
@@ -79,7 +79,7 @@ class Api(resource.Resource):
         self.hub = hub
         self.sessions = WebSessions(hub)
         space = SpaceApi(hub, _client_ip, self._session)
-        messaging = messaging_api.MessagingApi(hub, self._session)
+        messaging = messaging_api.MessagingApi(hub, _client_ip, self._session)
         self._routes = {
             ("GET", "home"): messaging.home,
             ("GET", "conversations"): messaging.conversations,
@@ -224,7 +224,8 @@ class Api(resource.Resource):
             where = messages.locate(conn, session.account_id, int(message_id))
             if where is not None:
                 messages.store_flags(conn, where.folder_id, [where.uid], "add", [SEEN])
-            audit.record(conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.READ,
+            audit.record(conn, actor=session.address,
+                         actor_type=audit.ActorType.of_account(session.type), action=audit.READ,
                          subject_account_id=session.account_id, target=f"message:{int(message_id)}", outcome="ok")
 
         await self.hub.write(seen)
@@ -245,7 +246,7 @@ class Api(resource.Resource):
         if found is None:
             raise NOT_FOUND
         await self.hub.write(lambda conn: audit.record(
-            conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.READ,
+            conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type), action=audit.READ,
             subject_account_id=session.account_id, target=f"message:{int(message_id)} attachment:{int(index)}",
             outcome="ok"))
         # Always a download, never rendered in the webmail's origin (a hostile HTML or SVG file stays inert).
@@ -268,7 +269,8 @@ class Api(resource.Resource):
             else:
                 messages.move_messages(conn, where.folder_id, trash, [where.uid])
                 outcome = "trashed"
-            audit.record(conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.DELETE,
+            audit.record(conn, actor=session.address,
+                         actor_type=audit.ActorType.of_account(session.type), action=audit.DELETE,
                          subject_account_id=session.account_id, target=f"message:{where.id}",
                          outcome=outcome)
             return True

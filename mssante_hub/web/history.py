@@ -24,6 +24,8 @@ SERVICE_ACTORS = {
     "notify": ("Service de notification", "Notification service"),
     "init": ("Installation du service", "Service set-up"),
 }
+# audit.ActorType values of the service's own actors, whatever name they traced.
+SERVICE_TYPES = {"OPERATOR": SERVICE_ACTORS["operator"], "SYSTEM": ("Le service Mon espace santé", "The service")}
 SOMEONE_WITH_YOUR_LOGIN = ("Une personne utilisant votre identifiant", "Someone using your login")
 ACTIONS = {
     "login": ("Connexion", "Sign-in"),
@@ -83,6 +85,8 @@ def labelled(entry: AccessEntry, holder_id: int, holder_address: str,
         who = YOU
     elif actor_address in SERVICE_ACTORS:
         who = SERVICE_ACTORS[actor_address]
+    elif entry.actor_type in SERVICE_TYPES:
+        who = SERVICE_TYPES[entry.actor_type]
     elif entry.actor_name and entry.actor_name != actor_address and "@" not in entry.actor_name:
         who = (entry.actor_name, entry.actor_name)
     elif actor_address in contact_names:
@@ -91,7 +95,7 @@ def labelled(entry: AccessEntry, holder_id: int, holder_address: str,
         who = (UNKNOWN_SENDER, "Unidentified sender")
     what = SENT_COPY if holder and entry.action == "deliver" else ACTIONS.get(entry.action, OTHER_ACTION)
     outcome = OUTCOMES.get(entry.outcome, (entry.outcome, entry.outcome))
-    channel = CHANNELS.get(entry.channel, ("", ""))
+    channel = CHANNELS.get(entry.door, ("", ""))
     return {"at": iso(entry.at), "action": entry.action, "outcome": entry.outcome,
             "actor": who[0], "actor_en": who[1], "action_label": what[0], "action_label_en": what[1],
             "outcome_label": outcome[0], "outcome_label_en": outcome[1],

@@ -27,7 +27,7 @@ from mssante_hub.reader import Reader
 from mssante_hub.rules import policy, refusals
 from mssante_hub.web import rendering
 from mssante_hub.web.people import Names, address_of, wanted_addresses
-from mssante_hub.web.sessions import ACTOR_TYPE, Session
+from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import folders, messages, sessions
 
@@ -88,8 +88,10 @@ def conversation_of(conn: Connection, hub: Hub, session: Session, shown: dict) -
 
 
 class MessagingApi:
-    def __init__(self, hub: Hub, session_of: Callable[[server.Request], Awaitable[Session]]) -> None:
+    def __init__(self, hub: Hub, client_ip: Callable[[server.Request], str],
+                 session_of: Callable[[server.Request], Awaitable[Session]]) -> None:
         self.hub = hub
+        self._client_ip = client_ip
         self._session_of = session_of
 
     def _scan_inbox(self, conn: Connection, session: Session, limit: int) -> list[tuple[messages.ListedMessage,
@@ -173,8 +175,9 @@ class MessagingApi:
 
         def work(conn: Connection) -> None:
             sessions.end_all(conn, session.account_id)
-            audit.record(conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.LOGOUT,
-                         subject_account_id=session.account_id, target="sessions:all", outcome="ok")
+            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+                         action=audit.LOGOUT, subject_account_id=session.account_id,
+                         target=f"web ip:{self._client_ip(request)} sessions:all", outcome="ok")
 
         await self.hub.write(work)
         return 204, None

@@ -20,7 +20,6 @@ from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
 from mssante_hub.accounts.throttle import LoginThrottle
 from mssante_hub.web.http import LOGIN_FAILED, THROTTLED, UNAUTHENTICATED, UNAVAILABLE, ApiError
-from mssante_hub.envelope import Channel
 from storage import accounts as account_repo
 from storage import sessions
 from storage.models import AccountStatus, AccountType
@@ -35,7 +34,6 @@ TOUCH_EVERY = dt.timedelta(seconds=60)
 # People sign in to the webmail; applications use submission with a certificate or a token.
 WEB_LOGIN_TYPES = frozenset({AccountType.PATIENT.value, AccountType.PER.value, AccountType.ORG.value,
                              AccountType.CAB.value})
-ACTOR_TYPE = Channel.WEB.value  # the audit actor type of the webmail's own events
 
 
 @dataclass(frozen=True)
@@ -99,16 +97,17 @@ class WebSessions:
         def work(conn) -> None:
             sessions.create(conn, session.token_hash, account.id, now, session.expires_at)
             sessions.purge_lapsed(conn, now)
-            audit.record(conn, actor=account.address, actor_type=ACTOR_TYPE, action=audit.LOGIN,
-                         subject_account_id=account.id, target=f"ip:{client_ip}", outcome="ok")
+            audit.record(conn, actor=account.address,
+                         actor_type=audit.ActorType.of_account(account.type), action=audit.LOGIN,
+                         subject_account_id=account.id, target=f"web ip:{client_ip}", outcome="ok")
 
         await self.hub.write(work)
         return token, session
 
     async def _trace(self, address: str, account_id: int | None, client_ip: str, outcome: str) -> None:
         def work(conn) -> None:
-            audit.record(conn, actor=address[:MAX_ADDRESS_CHARS], actor_type=ACTOR_TYPE, action=audit.LOGIN,
-                         subject_account_id=account_id, target=f"ip:{client_ip}", outcome=outcome)
+            audit.record(conn, actor=address[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.PEER, action=audit.LOGIN,
+                         subject_account_id=account_id, target=f"web ip:{client_ip}", outcome=outcome)
 
         try:
             await self.hub.write(work)
@@ -138,8 +137,9 @@ class WebSessions:
     async def logout(self, session: Session, client_ip: str) -> None:
         def work(conn) -> None:
             sessions.end(conn, session.token_hash)
-            audit.record(conn, actor=session.address, actor_type=ACTOR_TYPE, action=audit.LOGOUT,
-                         subject_account_id=session.account_id, target=f"ip:{client_ip}", outcome="ok")
+            audit.record(conn, actor=session.address,
+                         actor_type=audit.ActorType.of_account(session.type), action=audit.LOGOUT,
+                         subject_account_id=session.account_id, target=f"web ip:{client_ip}", outcome="ok")
 
         await self.hub.write(work)
 

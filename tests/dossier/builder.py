@@ -1,6 +1,7 @@
 """Test material: IHE XDM packages built around the shared CDA fixtures, and messages carrying them.
 
-The hub never builds XDM itself yet; these builders follow docs/domain.md §6 (README.TXT, INDEX.HTM,
+Hostile and faulty packages are built here (the hub's own writer, dossier/xdm_writer.py, writes only good
+ones); these builders follow docs/domain.md §6 (README.TXT, INDEX.HTM,
 IHE_XDM/<SUBSET>/METADATA.XML as an ebRIM 3.0 SubmitObjectsRequest, the documents beside it).
 """
 

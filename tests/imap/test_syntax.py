@@ -9,7 +9,13 @@ from mssante_hub.imap.syntax import (
     MAX_NESTING, SyntaxProblem, decode_mailbox, format_uid_set, parse_date_time, parse_sequence_set, tokenize,
 )
 
-LIMITS = FrameLimits(max_line=100, max_string_literal=50, max_append_literal=1000, max_command=200)
+LIMITS = FrameLimits(max_line=100, max_string_literal=50, max_append_literal=1000, max_command=200,
+                     max_preauth_command=60)
+
+
+def logged_in(framer: Framer) -> Framer:
+    framer.authenticated = True
+    return framer
 
 
 def test_framer_joins_lines_and_literals_and_asks_for_synchronizing_ones():
@@ -26,8 +32,10 @@ def test_framer_refuses_oversized_literals_and_lines():
     refused = framer.feed(b"a LOGIN {51}\r\n")[0]
     assert isinstance(refused, Refused) and not refused.close and refused.tag == b"a"
     assert isinstance(framer.feed(b"b NOOP\r\n")[0], Command)  # still in step
+    assert isinstance(framer.feed(b"c APPEND INBOX {1000}\r\n")[0], Refused)  # not before login
+    logged_in(framer)
     assert framer.feed(b"c APPEND INBOX {1000}\r\n")[0] == ContinueLiteral()
-    framer = Framer(LIMITS)
+    framer = logged_in(Framer(LIMITS))
     assert framer.feed(b"d APPEND INBOX {1001+}\r\n")[0].close
     framer = Framer(LIMITS)
     assert framer.feed(b"x" * 200)[0].close

@@ -44,8 +44,11 @@ def expected(sender: str, recipient: str, history: str):
 def rules_hub(tmp_path_factory):
     from mssante_hub.hub import Hub
     from tests.conftest import make_data_dir
+    from tests.support.trust import list_domains
 
-    opened = Hub.open(make_data_dir(tmp_path_factory.mktemp("rules")))
+    data_dir = make_data_dir(tmp_path_factory.mktemp("rules"))
+    list_domains(data_dir, [REMOTE_DOMAIN])  # the other operator is in the trust space
+    opened = Hub.open(data_dir)
     yield opened
     opened.close()
 

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,10 +26,36 @@ def run_cli(*args: str, input: str | None = None, env: dict | None = None) -> su
                           env={**os.environ, **(env or {})})
 
 
+class StderrDrain:
+    """Reads the hub's stderr (its activity log) as it comes: a full pipe would block the hub's writes."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def text(self, wait_s: float = 0) -> str:
+        if wait_s:
+            self._thread.join(wait_s)
+        return "".join(self.lines)
+
+
 class ServedHub:
-    def __init__(self, process: subprocess.Popen, addresses: dict[str, tuple[str, int]]) -> None:
+    def __init__(self, process: subprocess.Popen, addresses: dict[str, tuple[str, int]],
+                 stderr: StderrDrain | None = None) -> None:
         self.process = process
         self.addresses = addresses
+        self.stderr = stderr
+
+    def log(self) -> str:
+        """What the hub wrote on stderr so far (all of it once it has exited)."""
+        if self.stderr is None:
+            return ""
+        return self.stderr.text(wait_s=10 if self.process.poll() is not None else 0)
 
     def port(self, name: str) -> int:
         return self.addresses[name][1]
@@ -45,20 +72,21 @@ def start_hub(data_dir: Path, listeners: list[str], extra_env: dict | None = Non
         args += ["--listen", f"{name}=127.0.0.1:0"]
     process = subprocess.Popen(hub_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, **(extra_env or {})})
+    drain = StderrDrain(process.stderr)
     addresses: dict[str, tuple[str, int]] = {}
     deadline = time.monotonic() + START_TIMEOUT_S
     while len(addresses) < len(listeners):
         line = process.stdout.readline()
         if not line:
-            err = process.stderr.read()
-            raise RuntimeError(f"hub exited before listening: {err.strip()}")
+            process.wait(timeout=30)
+            raise RuntimeError(f"hub exited before listening: {drain.text(wait_s=10).strip()}")
         found = LISTENING.match(line.strip())
         if found:
             addresses[found[1]] = (found[2], int(found[3]))
         if time.monotonic() > deadline:
             process.kill()
             raise RuntimeError("hub did not start listening in time")
-    return ServedHub(process, addresses)
+    return ServedHub(process, addresses, drain)
 
 
 @contextmanager

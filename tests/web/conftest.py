@@ -12,7 +12,11 @@ from mssante_hub.config import Config
 from mssante_hub.hub import Hub
 from tests.conftest import make_data_dir
 from tests.support.served import served
+from tests.support.trust import list_domains
 from tests.web.support import WebClient
+
+
+REMOTE_DOMAIN = "autre-operateur.test"
 
 
 class WebHub:
@@ -37,6 +41,7 @@ def configure(data_dir, settings: dict) -> None:
     for key, value in settings.items():
         config.set(key, value)
     config.save()
+    list_domains(data_dir, [REMOTE_DOMAIN])  # the other operator of the rules matrix is in the trust space
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,111 @@
+"""The README as a newcomer follows it: its run command works twice in a fresh folder, its command list is
+the one `mssante-hub --help` gives."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.served import LISTENING
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+SERVE_TIMEOUT_S = 900  # the first run creates a venv and installs the package
+
+
+def readme_block(after: str, language: str = "sh") -> str:
+    """The first fenced block after the paragraph that starts with `after`."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index(after)
+    found = re.compile(rf"```{language}\n(.*?)```", re.S).search(text, start)
+    assert found, f"no ```{language} block after {after!r}"
+    return found.group(1).strip()
+
+
+def fresh_clone(into: Path) -> Path:
+    """The project's files as a clone has them (tracked and new files, nothing ignored, no venv, no data)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
+                            check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, into / name)
+    return into
+
+
+def can_isolate() -> bool:
+    if not (sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip")):
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+def isolated(command: str, wheels: Path | None) -> tuple[list[str], dict]:
+    """The command, in a network namespace of its own when we may make one: the README's fixed ports (8080,
+    2525, 1430, ...) then never meet another hub's, nor the baseline Postfix's 2525, on this machine. There,
+    pip has no network: it installs from a wheelhouse made beforehand (same command, pip told where to look)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if wheels is None:
+        return ["bash", "-c", command], env
+    env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheels))
+    return ["unshare", "-n", "bash", "-c", f"ip link set lo up && {command}"], env
+
+
+def wheelhouse(clone: Path, into: Path) -> Path | None:
+    """The project's wheel, its dependencies and its build requirements, fetched with the network."""
+    if not can_isolate():
+        return None
+    for args in (["wheel", "-q", "-w", str(into), str(clone)], ["download", "-q", "-d", str(into), "setuptools>=68",
+                                                               "wheel"]):
+        subprocess.run([sys.executable, "-m", "pip", *args], check=True, timeout=SERVE_TIMEOUT_S, capture_output=True)
+    return into
+
+
+def run_until_listening(command: str, cwd: Path, wheels: Path | None) -> tuple[list[str], str]:
+    argv, env = isolated(command, wheels)
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, env=env)
+    names: list[str] = []
+    lines: list[str] = []
+    deadline = time.monotonic() + SERVE_TIMEOUT_S
+    try:
+        while len(names) < 5 and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            found = LISTENING.match(line.strip())
+            if found:
+                names.append(found[1])
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)  # serve is the shell's last child: the signal reaches it
+        try:
+            _, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            _, err = process.communicate()
+    assert sorted(names) == ["imap", "imaps", "mx", "submission", "web"], "".join(lines) + err
+    assert process.returncode == 0, err
+    return lines, err
+
+
+@pytest.mark.slow
+def test_the_readme_run_command_serves_twice_in_a_fresh_folder(tmp_path):
+    command = readme_block("**Run the hub**")
+    assert "\n" not in command and "serve" in command
+    clone = fresh_clone(tmp_path / "mssante-hub")
+    wheels = wheelhouse(clone, tmp_path / "wheels")
+    first, _ = run_until_listening(command, clone, wheels)
+    assert any(line.startswith("demo patient:") for line in first)
+    second, err = run_until_listening(command, clone, wheels)  # the second time serves the same hub
+    assert "already holds a hub" in "".join(second)
+    assert not any("password:" in line for line in second)  # nothing made, nothing printed again
