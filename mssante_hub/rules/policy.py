@@ -199,11 +199,16 @@ def contact_refusal(address: str, contact: "conversations.Contact | None",
     return None
 
 
+def webmail_refusal(hub: "Hub", address: str, contact: "conversations.Contact | None") -> refusals.Reason | None:
+    """Why check() would refuse a patient's webmail message to `address` now (trust space, then §5), or None."""
+    if not hub.is_local(address) and trust.outside(hub, [address]):
+        return refusals.OUTSIDE_TRUST_SPACE
+    return contact_refusal(address, contact, hub.config.get("hub.patient_domain"))
+
+
 def writable_contacts(conn: Connection, hub: "Hub", patient_id: int) -> list[conversations.Contact]:
-    """The contacts a patient may write to now, by the same rule as check()."""
-    patient_domain = hub.config.get("hub.patient_domain")
-    return [c for c in conversations.conversation_list(conn, patient_id)
-            if contact_refusal(c.address, c, patient_domain) is None]
+    """The contacts a patient may write to now from the webmail, by the same rules as check()."""
+    return [c for c in conversations.conversation_list(conn, patient_id) if webmail_refusal(hub, c.address, c) is None]
 
 
 def _check_patient_sends(hub: "Hub", known: _Known, message: EmailMessage, recipients: list[str],

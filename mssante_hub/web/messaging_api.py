@@ -77,9 +77,8 @@ def conversation_of(conn: Connection, hub: Hub, session: Session, shown: dict) -
     contact = next((known[a] for a in targets if a in known), known.get(sender))
     names = Names.load(conn, session.account_id, session.address, {sender})
     name = names.of_field(shown.get("from", ""))
-    domain = hub.config.get("hub.patient_domain")
     target = contact.address if contact else targets[0]
-    reason = policy.contact_refusal(target, contact, domain)
+    reason = policy.webmail_refusal(hub, target, contact)
     state: dict[str, Any] = {"reply_to": target, "name": name, "can_reply": reason is None,
                              "ended": bool(contact and contact.ended and not contact.pharmacy)}
     if state["ended"]:
@@ -126,7 +125,6 @@ class MessagingApi:
             contacts = conversations.conversation_list(conn, session.account_id)
             if not contacts:
                 return []
-            domain = self.hub.config.get("hub.patient_domain")
             names = Names.load(conn, session.account_id, session.address,
                                {c.address for c in contacts} | {c.opened_by for c in contacts})
             by_sender: dict[str, list] = {}
@@ -140,7 +138,7 @@ class MessagingApi:
                 ended = contact.ended and not contact.pharmacy
                 item = {"contact": contact.address, "senders": sorted({contact.address, contact.opened_by}),
                         "name": name, "pharmacy": contact.pharmacy, "ended": ended,
-                        "can_write": policy.contact_refusal(contact.address, contact, domain) is None,
+                        "can_write": policy.webmail_refusal(self.hub, contact.address, contact) is None,
                         "unread": sum(1 for r in rows if SEEN not in r.flags.split()),
                         "last_at": rendering.iso(max(r.internal_date for r in rows)) if rows else None}
                 if ended:

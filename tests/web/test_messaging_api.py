@@ -16,6 +16,7 @@ from tests.conftest import add_professional
 from tests.patients.helpers import send
 from tests.patients.test_notify import active_patient
 from tests.web.browser import PATIENT_PASSWORD
+from tests.web.conftest import REMOTE_DOMAIN
 from storage import sessions as session_repo
 
 OFFSET = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00")
@@ -89,27 +90,33 @@ def test_conversations_and_recipients_follow_the_rules(web_hub):
     ended = add_professional(hub, "dr.api.fini", password=None)
     never = add_professional(hub, "dr.api.jamais", password=None)
     patient, account_id, me = _signed_in(web_hub, "api-regles@courriel.example")
+    listed_remote, unlisted_remote = f"secretariat@{REMOTE_DOMAIN}", "secretariat@hors-liste.test"
+    send(hub, listed_remote, [patient], subject="Convocation", from_name="Clinique de l'autre opérateur")
+    send(hub, unlisted_remote, [patient], subject="Convocation", from_name="Hors liste blanche")
     send(hub, open_one, [patient], subject="Suivi")
     send(hub, ended, [patient], subject="Suivi")
     send(hub, ended, [patient], subject="[FIN]")
     conversations = {c["name"]: c for c in me.call("GET", "/api/conversations").body["conversations"]}
-    assert set(conversations) == {"Dr Api Ouvert", "Dr Api Fini"}
+    assert set(conversations) == {"Dr Api Ouvert", "Dr Api Fini", "Clinique de l'autre opérateur",
+                                  "Hors liste blanche"}
+    assert not conversations["Hors liste blanche"]["can_write"]
     assert conversations["Dr Api Fini"]["ended"] and not conversations["Dr Api Fini"]["can_write"]
     assert conversations["Dr Api Fini"]["banner"]["fr"] == "«Dr Api Fini» a mis fin à vos échanges"
     assert conversations["Dr Api Ouvert"]["unread"] == 1 and conversations["Dr Api Ouvert"]["can_write"]
     rules = me.call("GET", "/api/recipients").body
     offered = [r["contact"] for r in rules["recipients"]]
-    assert offered == [open_one]
+    assert sorted(offered) == sorted([open_one, listed_remote])
     # Exactly the list the rule of policy.check allows: each offered is accepted, the others refused.
     allowed = hub.read_sync(lambda conn: policy.writable_contacts(conn, hub, account_id))
     assert [c.address for c in allowed] == offered
-    assert me.send([open_one]).status == 201
-    for address in (ended, never):
+    for address in offered:
+        assert me.send([address]).status == 201, address
+    for address in (ended, never, unlisted_remote):
         assert me.send([address]).status == 403
     assert rules["attachment_types"] == sorted(policy.PATIENT_ATTACHMENT_EXTENSIONS)
     assert rules["attachment_errors"]["size"] == "La taille du ou des documents dépasse la limite autorisée"
     home = me.call("GET", "/api/home").body
-    assert home["unread"] == 3 and len(home["latest_unread"]) == 3
+    assert home["unread"] == 5 and len(home["latest_unread"]) == 5
 
 
 def test_sign_out_everywhere_ends_every_session(web_hub):
