@@ -160,9 +160,9 @@ class Api(resource.Resource):
 
     async def whoami(self, request: server.Request) -> tuple[int, dict]:
         session = await self._session(request)
-        name = await self.hub.read(lambda conn: account_repo.by_address(conn, session.address))
+        name = await self.hub.read(lambda conn: messaging_api.holder_name(conn, self.hub, session))
         return 200, {"address": session.address, "type": session.type, "expires_at": rendering.iso(session.expires_at),
-                     "name": name.display_name if name else ""}
+                     "name": name}
 
     async def sign_out(self, request: server.Request) -> tuple[int, None]:
         session = await self._session(request)

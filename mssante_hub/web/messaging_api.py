@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from twisted.web import server
 
 from mssante_hub import audit
 from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
-from mssante_hub.patients import conversations
+from mssante_hub.patients import conversations, derived_keys
 from mssante_hub.reader import Reader
 from mssante_hub.rules import policy, refusals
 from mssante_hub.web import rendering
@@ -30,6 +30,8 @@ from mssante_hub.web.people import Names, address_of, wanted_addresses
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import folders, messages, sessions
+from storage.models import Account
+from storage.patients import PatientProfile
 
 SEEN = "\\Seen"
 INBOX = "INBOX"
@@ -84,6 +86,26 @@ def conversation_of(conn: Connection, hub: Hub, session: Session, shown: dict) -
     if state["ended"]:
         state["banner"] = ended_banner(name)
     return state
+
+
+def holder_name(conn: Connection, hub: Hub, session: Session) -> str:
+    """The name the header shows: a patient's first given name and birth name (sealed traits), else the
+    account's display name; "" when neither is known (the page then shows no address either)."""
+    account = account_repo.by_id(conn, session.account_id)
+    if session.type == identity.PATIENT:
+        row = conn.execute(select(PatientProfile.traits, Account.ins)
+                           .join(Account, Account.id == PatientProfile.account_id)
+                           .where(PatientProfile.account_id == session.account_id)).first()
+        if row is not None and row.ins:
+            try:
+                traits = derived_keys.open_traits(hub, row.ins, row.traits)
+            except Exception:  # noqa: BLE001 - a trait that cannot be opened only leaves the name out
+                traits = {}
+            first = str(traits.get("first_names", "")).split(" ")[0]
+            name = f"{first} {traits.get('birth_name', '')}".strip()
+            if name:
+                return name
+    return account.display_name if account else ""
 
 
 class MessagingApi:

@@ -80,6 +80,7 @@ def sanitised_html(html: str) -> tuple[str, bool]:
     blocked = bool(_REMOTE_CONTENT.search(html))
     clean = nh3.clean(html, tags=set(HTML_TAGS), attributes={k: set(v) for k, v in HTML_ATTRIBUTES.items()},
                       url_schemes=set(HTML_URL_SCHEMES), link_rel="noopener noreferrer nofollow",
+                      set_tag_attribute_values={"a": {"target": "_blank"}},  # never navigate the space away
                       strip_comments=True)
     return clean, blocked
 

@@ -68,7 +68,8 @@ def open_page(driver, port: int, fragment: str = "") -> None:
 
 
 def sign_in(driver, port: int, login: str, password: str = PATIENT_PASSWORD) -> None:
-    driver.execute_script("sessionStorage.clear()") if driver.current_url.startswith("http") else None
+    if driver.current_url.startswith("http"):
+        driver.execute_script("sessionStorage.clear()")
     open_page(driver, port)
     wait(driver, lambda d: by_id(d, "login-view").is_displayed())
     by_id(driver, "login").clear()

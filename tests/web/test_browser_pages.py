@@ -15,8 +15,8 @@ from sqlalchemy import update
 from tests.conftest import add_professional
 from tests.patients.helpers import send
 from tests.patients.test_notify import active_patient
-from tests.web.browser import (axe_violations, browser, by_id, css, csp_violations, go, open_page, overflows_horizontally,
-                               screenshot, sign_in, visible_text, wait)
+from tests.web.browser import (axe_violations, browser, by_id, css, csp_violations, go, open_page,
+                               overflows_horizontally, screenshot, sign_in, visible_text, wait)
 from storage import sessions as session_repo
 
 __all__ = ["browser"]  # the fixture, used by name
@@ -57,7 +57,8 @@ def test_every_page_is_accessible_usable_on_a_phone_and_kept_as_a_screenshot(web
          subject="XDM/1.0/DDM+CR-BIO PETIT Camille 04/03/1985")
     checked: dict = {}
 
-    browser.execute_script("sessionStorage.clear()") if browser.current_url.startswith("http") else None
+    if browser.current_url.startswith("http"):
+        browser.execute_script("sessionStorage.clear()")
     open_page(browser, web_hub.port)
     wait(browser, lambda d: by_id(d, "login-view").is_displayed())
     _check_page(browser, "connexion", checked)

@@ -47,7 +47,7 @@ def test_listing_and_reading_name_people_and_documents_with_offset_times(web_hub
     assert opened["from_name"] == "Laboratoire API" and opened["to_names"] == ["Vous"]
     assert opened["subject"] == "CR-BIO PETIT Camille 04/03/1985" and OFFSET.fullmatch(opened["date"])
     session = me.call("GET", "/api/session").body
-    assert OFFSET.fullmatch(session["expires_at"])
+    assert OFFSET.fullmatch(session["expires_at"]) and session["name"] == "Camille PETIT"
 
 
 def test_an_html_only_message_is_sanitised_by_the_server(web_hub):

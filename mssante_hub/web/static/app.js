@@ -70,7 +70,7 @@ async function route() {
 async function signedIn() {
   me = await api("GET", "session");
   // A patient's space has no display name: the header never shows an address.
-  $("who-name").textContent = me.name || "Connecté à votre espace";
+  $("who-name").textContent = me.name ? "Espace de " + me.name : "Connecté à votre espace";
   $("who").hidden = false;
   $("menu").hidden = false;
 }
