@@ -12,6 +12,7 @@
     GET    /api/history              the access history of the signed-in space, in words (web/history.py)
     GET    /api/home, /api/conversations, /api/recipients; DELETE /api/sessions   (web/messaging_api.py)
     GET    /api/openapi.json         the OpenAPI 3 description of this API (web/openapi.py)
+    GET|PUT /api/personal-email; POST /api/email-confirmation   the notification address (web/settings_api.py)
     POST   /api/activation, /api/objection, /api/space/close|deletion|export; GET|PUT /api/preferences
                                      the holder's own steps (web/space.py)
 
@@ -34,7 +35,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.patients import conversations
 from mssante_hub.reader import Attachment, Reader
 from mssante_hub.rules.refusals import Refusal
-from mssante_hub.web import compose, history, messaging_api, openapi, rendering
+from mssante_hub.web import compose, history, messaging_api, openapi, rendering, settings_api
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import Session, WebSessions
@@ -80,7 +81,11 @@ class Api(resource.Resource):
         self.sessions = WebSessions(hub)
         space = SpaceApi(hub, _client_ip, self._session)
         messaging = messaging_api.MessagingApi(hub, _client_ip, self._session)
+        settings = settings_api.SettingsApi(hub, _client_ip, self._session)
         self._routes = {
+            ("GET", "personal-email"): settings.personal_email,
+            ("PUT", "personal-email"): settings.change_personal_email,
+            ("POST", "email-confirmation"): settings.confirm_email,
             ("GET", "home"): messaging.home,
             ("GET", "conversations"): messaging.conversations,
             ("GET", "recipients"): messaging.recipients,

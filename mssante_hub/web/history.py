@@ -51,6 +51,7 @@ ACTIONS = {
     "patient.delete": ("Suppression de l'espace", "Space deleted"),
     "patient.export": ("Export des données", "Data exported"),
     "notify": ("Notification envoyée", "Notification sent"),
+    "patient.email_change": ("Adresse de notification confirmée", "Notification address confirmed"),
     "code.refused": ("Code provisoire refusé", "Activation code refused"),
     "account.create": ("Création du compte", "Account created"),
     "mailbox.inactive_warn": ("Avertissement d'inactivité", "Inactivity warning"),

@@ -147,6 +147,14 @@ PATHS: dict[str, dict[str, Any]] = {
                                                 ("password",)), binary="application/pgp-encrypted")},
     "/api/preferences": {"get": _op("Notification preferences", 200, _PREFS),
                          "put": _op("Change notification preferences", 200, _PREFS, body=_PREFS)},
+    "/api/personal-email": {
+        "get": _op("The personal e-mail address notifications go to", 200, _obj({"email": _S})),
+        "put": _op("Change it: a confirmation link is mailed to the new address", 202, _obj({"sent_to": _S}),
+                   body=_obj({"email": _S, "password": _S}, ("email", "password"))),
+    },
+    "/api/email-confirmation": {"post": _op("Confirm a new personal e-mail address with the link's token", 200,
+                                            _obj({"email": _S}), body=_obj({"token": _S}, ("token",)),
+                                            public=True)},
     "/api/openapi.json": {"get": _op("This description", 200, {"type": "object"}, public=True)},
 }
 

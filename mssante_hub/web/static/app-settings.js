@@ -31,7 +31,9 @@ export async function showHistory() {
 
 export async function showSettings() {
   const data = await api("GET", "preferences");
+  const personal = await api("GET", "personal-email");
   title("Paramètres");
+  $("email-current").textContent = personal.email || "aucune adresse";
   const box = $("preferences");
   box.replaceChildren();
   for (const [kind, on] of Object.entries(data.notifications)) {
@@ -54,6 +56,21 @@ export async function savePreferences(event) {
   for (const input of $("preferences").querySelectorAll("input")) notifications[input.name] = input.checked;
   await api("PUT", "preferences", { notifications });
   say("Préférences enregistrées.");
+}
+
+export async function changeEmail(event) {
+  event.preventDefault();
+  clearMessages();
+  const data = await api("PUT", "personal-email", { email: $("email-new").value.trim(),
+                                                    password: $("email-password").value });
+  $("email-password").value = "";
+  say(`Un lien de confirmation a été envoyé à ${data.sent_to} : l'adresse changera quand vous l'ouvrirez.`);
+}
+
+// The link mailed to the new address: #confirmer-courriel/TOKEN (a fragment: never sent to a server).
+export async function confirmEmail(token) {
+  const data = await api("POST", "email-confirmation", { token });
+  return `Votre adresse de notification est confirmée : ${data.email}.`;
 }
 
 export function saveZone(event) {

@@ -31,6 +31,15 @@ function signedOut(notice = "") {
 
 async function route() {
   clearMessages();
+  if (location.hash.startsWith("#confirmer-courriel/")) {
+    const token = location.hash.slice("#confirmer-courriel/".length);
+    if (history.replaceState) history.replaceState(null, "", location.pathname);  // the token leaves the address
+    let notice = "", problem = null;
+    try { notice = await settings.confirmEmail(token); } catch (error) { problem = error; }
+    await route();
+    if (problem) fail(problem); else say(notice);
+    return;
+  }
   if (!sessionStorage.getItem(TOKEN_KEY)) return signedOut();
   if (!me) await signedIn();
   const [section, argument] = location.hash.replace(/^#/, "").split("/");
@@ -119,6 +128,7 @@ function wire() {
   $("delete").addEventListener("click", guarded(mail.deleteCurrent));
   $("preferences-form").addEventListener("submit", guarded(settings.savePreferences));
   $("zone-form").addEventListener("submit", settings.saveZone);
+  $("email-form").addEventListener("submit", guarded(settings.changeEmail));
   $("end-sessions").addEventListener("click", guarded(() => settings.endSessions(signedOut)));
   $("export-form").addEventListener("submit", guarded(settings.exportSpace));
   $("close-form").addEventListener("submit", guarded((event) => settings.closeSpace(event, signedOut)));
