@@ -279,3 +279,19 @@ def test_a_professional_ending_the_exchange_shows_the_banner(web_hub, browser):
     go(browser, "#nouveau", "compose-pane")
     wait(browser, lambda d: len(css(d, "#compose-to-select option")) == 1)
     assert [o.text for o in css(browser, "#compose-to-select option")] == ["Dr Toujours La"]
+
+
+def test_hostile_file_names_and_subjects_stay_text(web_hub, browser):
+    hub = web_hub.hub
+    doctor = add_professional(hub, "dr.fichier", password=None)
+    patient, _ = _patient(hub, "fichier@courriel.example")
+    hostile = '<img src=x onerror="document.title=\'pwned\'">.pdf'
+    send(hub, doctor, [patient], subject='<svg onload="document.title=\'pwned\'">',
+         attachments=[(hostile, "application/pdf", b"%PDF-1.4")])
+    sign_in(browser, web_hub.port, patient.partition("@")[0])
+    go(browser, "#messagerie/recus", "list-pane")
+    wait(browser, lambda d: len(css(d, "#list a.message")) == 1)
+    css(browser, "#list a.message")[0].click()
+    wait(browser, lambda d: visible_text(d, "read-attachments"))
+    assert hostile in visible_text(browser, "read-attachments")
+    assert css(browser, "#read-pane img, #read-pane svg, #list svg") == [] and "pwned" not in browser.title
