@@ -26,7 +26,7 @@ from mssante_hub.patients import conversations, derived_keys
 from mssante_hub.reader import Reader
 from mssante_hub.rules import policy, refusals
 from mssante_hub.web import rendering
-from mssante_hub.web.people import Names, address_of, wanted_addresses
+from mssante_hub.web.people import Names, address_of, addresses_of, wanted_addresses
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import folders, messages, sessions
@@ -74,7 +74,8 @@ def conversation_of(conn: Connection, hub: Hub, session: Session, shown: dict) -
     if session.type != identity.PATIENT or shown.get("folder") != INBOX:
         return None
     _, sender = address_of(shown.get("from", ""))
-    targets = [a for _, a in (address_of(v) for v in shown.get("reply_to", "").split(",")) if a] or [sender]
+    # Reply-To as policy reads it (a display name may hold a comma): the contact the answer goes to.
+    targets = [a for _, a in addresses_of(shown.get("reply_to", ""))] or [sender]
     known = conversations.contacts(conn, session.account_id, targets + [sender])
     contact = next((known[a] for a in targets if a in known), known.get(sender))
     names = Names.load(conn, session.account_id, session.address, {sender})

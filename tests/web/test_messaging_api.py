@@ -141,3 +141,16 @@ def test_a_session_lasts_two_hours_idle(web_hub):
     assert me.call("GET", "/api/session").status == 200
     idle_for(121)
     assert me.call("GET", "/api/session").status == 401
+
+
+def test_the_reply_goes_to_the_reply_to_contact_even_with_a_comma_in_its_name(web_hub):
+    hub = web_hub.hub
+    doctor = add_professional(hub, "dr.api.renvoi", password=None)
+    desk = add_professional(hub, "secretariat.api", type="ORG", password=None)
+    patient, _, me = _signed_in(web_hub, "api-renvoi@courriel.example")
+    send(hub, doctor, [patient], subject="Rendez-vous", headers={"Reply-To": f'"Secrétariat, cardiologie" <{desk}>'})
+    [listed] = me.call("GET", "/api/messages").body["messages"]
+    conversation = me.call("GET", f"/api/messages/{listed['id']}").body["conversation"]
+    assert conversation["reply_to"] == desk and conversation["can_reply"] and conversation["name"] == "Dr Api Renvoi"
+    assert [r["contact"] for r in me.call("GET", "/api/recipients").body["recipients"]] == [desk]
+    assert me.send([desk], subject="Re: Rendez-vous").status == 201
