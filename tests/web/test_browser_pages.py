@@ -167,3 +167,43 @@ def test_a_session_idle_for_two_hours_lapses_in_the_page(web_hub, browser):
     go(browser, "#messagerie/recus", "login-view")
     wait(browser, lambda d: "Votre session a expiré" in visible_text(d, "notice"))
     assert not by_id(browser, "menu").is_displayed()
+
+
+def test_the_history_filters_and_exports_as_csv(web_hub, browser, tmp_path):
+    import csv
+    import io
+    import time
+
+    from selenium.webdriver.support.ui import Select
+
+    hub = web_hub.hub
+    doctor = add_professional(hub, "dr.filtre", password=None)
+    patient, _ = active_patient(hub, "filtre@courriel.example")
+    send(hub, doctor, [patient], subject="=HYPERLINK(\"http://x.test\")")  # a subject never reaches the CSV
+    send(hub, "labo@chu-filtre.test", [patient], from_name="=1+1", subject="Résultat")  # a name like a formula
+    sign_in(browser, web_hub.port, patient.partition("@")[0])
+    go(browser, "#historique", "history-view")
+    wait(browser, lambda d: len(css(d, "#history tbody tr")) >= 5)
+    everything = len(css(browser, "#history tbody tr"))
+    Select(by_id(browser, "filter-action")).select_by_visible_text("Connexion")
+    wait(browser, lambda d: len(css(d, "#history tbody tr")) < everything)
+    actions = {row.find_elements("css selector", "td")[2].text for row in css(browser, "#history tbody tr")}
+    assert actions == {"Connexion"}
+    Select(by_id(browser, "filter-action")).select_by_value("")
+    Select(by_id(browser, "filter-actor")).select_by_visible_text("Dr Filtre")
+    wait(browser, lambda d: len(css(d, "#history tbody tr")) == 1)
+    assert "1 opération affichée" in visible_text(browser, "history-count")
+    assert axe_violations(browser) == []
+
+    Select(by_id(browser, "filter-actor")).select_by_visible_text("=1+1")
+    wait(browser, lambda d: "=1+1" in visible_text(d, "history"))
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    by_id(browser, "history-csv").click()
+    target = tmp_path / "historique-des-acces.csv"
+    deadline = time.monotonic() + 15
+    while not target.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["Date", "Qui", "Action", "Moyen", "Résultat"]
+    assert [r[1:3] for r in rows[1:]] == [["'=1+1", "Message reçu"]]  # never read as a formula
+    assert "HYPERLINK" not in target.read_text(encoding="utf-8-sig")

@@ -15,18 +15,68 @@ const ZONES = [
   ["Pacific/Wallis", "Wallis-et-Futuna"],
 ];
 
-export async function showHistory() {
-  const data = await api("GET", "history");
-  title("Historique des accès");
+let historyEntries = [];
+
+// Filters over the newest entries (up to the API's 500), in the page: who, what, from and to (local dates).
+function localDay(iso) {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: zone() }).format(new Date(iso));  // YYYY-MM-DD
+}
+
+function filteredHistory() {
+  const actor = $("filter-actor").value, action = $("filter-action").value;
+  const from = $("filter-from").value, to = $("filter-to").value;
+  return historyEntries.filter((e) => (!actor || e.actor === actor) && (!action || e.action_label === action)
+    && (!from || localDay(e.at) >= from) && (!to || localDay(e.at) <= to));
+}
+
+function options(select, values, all) {
+  const kept = select.value;
+  select.replaceChildren(el("option", all, { value: "" }), ...values.map((v) => el("option", v, { value: v })));
+  select.value = values.includes(kept) ? kept : "";
+}
+
+export function renderHistory() {
   const body = $("history").tBodies[0];
   body.replaceChildren();
-  for (const entry of data.history) {
+  const shown = filteredHistory();
+  for (const entry of shown) {
     const row = el("tr");
     for (const text of [when(entry.at), entry.actor, entry.action_label, entry.channel_label, entry.outcome_label]) {
       row.appendChild(el("td", text));
     }
     body.appendChild(row);
   }
+  $("history-count").textContent = `${shown.length} opération${shown.length > 1 ? "s" : ""} affichée${shown.length > 1 ? "s" : ""}`;
+}
+
+export async function showHistory() {
+  const data = await api("GET", "history?limit=500");
+  title("Historique des accès");
+  historyEntries = data.history;
+  options($("filter-actor"), [...new Set(historyEntries.map((e) => e.actor))].sort(), "Tous");
+  options($("filter-action"), [...new Set(historyEntries.map((e) => e.action_label))].sort(), "Toutes");
+  renderHistory();
+}
+
+// A spreadsheet must not read a cell as a formula (CSV injection): such cells start with an apostrophe.
+function csvCell(value) {
+  let text = String(value ?? "");
+  if (/^[=+\-@\t\r]/.test(text)) text = "'" + text;
+  return '"' + text.replace(/"/g, '""') + '"';
+}
+
+export function exportHistory() {
+  const lines = [["Date", "Qui", "Action", "Moyen", "Résultat"].map(csvCell).join(";")];
+  for (const e of filteredHistory()) {
+    lines.push([e.at, e.actor, e.action_label, e.channel_label, e.outcome_label].map(csvCell).join(";"));
+  }
+  const blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
+  const url = URL.createObjectURL(blob);
+  const link = el("a", "", { href: url, download: "historique-des-acces.csv" });
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
 export async function showSettings() {

@@ -129,6 +129,11 @@ function wire() {
   $("preferences-form").addEventListener("submit", guarded(settings.savePreferences));
   $("zone-form").addEventListener("submit", settings.saveZone);
   $("email-form").addEventListener("submit", guarded(settings.changeEmail));
+  for (const id of ["filter-actor", "filter-action", "filter-from", "filter-to"]) {
+    $(id).addEventListener("change", settings.renderHistory);
+  }
+  $("history-filters").addEventListener("submit", (event) => event.preventDefault());
+  $("history-csv").addEventListener("click", settings.exportHistory);
   $("end-sessions").addEventListener("click", guarded(() => settings.endSessions(signedOut)));
   $("export-form").addEventListener("submit", guarded(settings.exportSpace));
   $("close-form").addEventListener("submit", guarded((event) => settings.closeSpace(event, signedOut)));
