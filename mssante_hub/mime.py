@@ -48,22 +48,23 @@ def bare_line_ending(raw: bytes) -> bool:
     return b"\r" in stripped or b"\n" in stripped
 
 
-def _check_header_section(header: bytes, limits: Limits) -> None:
+def _check_header_section(header: bytes, limits: Limits, storing: bool = False) -> None:
     if len(header) > limits.max_header_bytes:
         raise Refusal(refusals.HEADER_TOO_BIG)
-    try:
-        header.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Refusal(refusals.HEADER_NOT_UTF8) from None
+    if not storing:
+        try:
+            header.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refusal(refusals.HEADER_NOT_UTF8) from None
     fields = 0
     for line in header.splitlines():
         if line[:1] in (b" ", b"\t"):
-            if fields == 0:
+            if fields == 0 and not storing:
                 raise Refusal(refusals.MALFORMED_HEADER, "continuation before any field")
             continue
-        if not _FIELD_NAME.match(line):
+        if not _FIELD_NAME.match(line) and not storing:
             raise Refusal(refusals.MALFORMED_HEADER)
-        fields += 1
+        fields += 1  # storing: any line counts, so the bound holds whatever the lines are
         if fields > limits.max_header_fields:
             raise Refusal(refusals.TOO_MANY_HEADERS)
 
@@ -98,14 +99,17 @@ def _has_long_line(raw: bytes, max_line_bytes: int) -> bool:
     return carry > 0 and carry + 2 > max_line_bytes  # a last line without its CRLF
 
 
-def pre_scan(raw: bytes, limits: Limits) -> int | None:
-    """Byte-level checks before any parsing; where the body starts (None: no blank line after the header)."""
+def pre_scan(raw: bytes, limits: Limits, storing: bool = False) -> int | None:
+    """Byte-level checks before any parsing; where the body starts (None: no blank line after the header).
+
+    `storing`: the message is stored for its owner, not sent (see parse): header lines are not
+    held to RFC 5322 field syntax nor to UTF-8; sizes, counts and line lengths are checked alike."""
     if len(raw) > limits.max_message_bytes:
         raise Refusal(refusals.MESSAGE_TOO_BIG)
     found = _HEADER_END.search(raw, 0, limits.max_header_bytes + 4)
     if found is None and len(raw) > limits.max_header_bytes:
         raise Refusal(refusals.HEADER_TOO_BIG)
-    _check_header_section(raw[: found.start()] if found else raw, limits)
+    _check_header_section(raw[: found.start()] if found else raw, limits, storing)
     if _has_long_line(raw, limits.max_line_bytes):
         raise Refusal(refusals.LINE_TOO_LONG)
     return found.end() if found else None
@@ -151,7 +155,12 @@ def _check_nesting(raw: bytes, max_depth: int) -> None:
             stack.pop()
 
 
-def _walk(message: EmailMessage, limits: Limits) -> None:
+# Storing only: a header line that is not a field makes the parser take the rest for the body.
+# The stored bytes are what the client gave (IMAP reads them itself); the parse only feeds the summary.
+_FATAL_WHEN_STORING = tuple(d for d in _FATAL_DEFECTS if d is not email.errors.MissingHeaderBodySeparatorDefect)
+
+
+def _walk(message: EmailMessage, limits: Limits, fatal: tuple = _FATAL_DEFECTS) -> None:
     parts = 0
     stack = [(message, 0)]
     while stack:
@@ -161,7 +170,7 @@ def _walk(message: EmailMessage, limits: Limits) -> None:
             raise Refusal(refusals.TOO_MANY_PARTS)
         if depth > limits.max_mime_depth:
             raise Refusal(refusals.MALFORMED_MIME, "nesting too deep")
-        if any(isinstance(d, _FATAL_DEFECTS) for d in part.defects):
+        if any(isinstance(d, fatal) for d in part.defects):
             raise Refusal(refusals.MALFORMED_MIME)
         if len(part.keys()) > limits.max_header_fields:
             raise Refusal(refusals.TOO_MANY_HEADERS)
@@ -201,9 +210,15 @@ class ParsedMessage(EmailMessage):
         super().__delitem__(name)
 
 
-def parse(raw: bytes, limits: Limits) -> ParsedMessage:
-    """A parsed message, or Refusal with the reason."""
-    body_start = pre_scan(raw, limits)
+def parse(raw: bytes, limits: Limits, storing: bool = False) -> ParsedMessage:
+    """A parsed message, or Refusal with the reason.
+
+    `storing`: the message goes into its owner's own folder (IMAP APPEND: drafts, imports,
+    migrations; envelope.NOT_SENDING), not to someone else. RFC 3501 §6.3.11 has the server store
+    what the client gives: the size and structure limits apply (they bound memory and work), the
+    rules of delivery do not (From present, header lines in RFC 5322 field syntax, UTF-8 header).
+    """
+    body_start = pre_scan(raw, limits, storing)
     parser = BytesParser(_class=ParsedMessage, policy=email.policy.default)
     message = None
     if body_start is not None:
@@ -217,8 +232,8 @@ def parse(raw: bytes, limits: Limits) -> ParsedMessage:
     if message is None:
         _check_nesting(raw, limits.max_mime_depth)
         message = parser.parsebytes(raw)
-    _walk(message, limits)
-    if "From" not in message:  # presence only: message["From"] would parse the address list (costly)
+    _walk(message, limits, _FATAL_WHEN_STORING if storing else _FATAL_DEFECTS)
+    if "From" not in message and not storing:  # presence only: message["From"] would parse the address list (costly)
         raise Refusal(refusals.MISSING_FROM)
     return message
 

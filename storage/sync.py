@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, Connection, ForeignKey, Index, Integer, bindparam, insert, select, update
+from sqlalchemy import (
+    BigInteger, Connection, ForeignKey, Index, Integer, String, bindparam, delete, insert, select, update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage import driver
@@ -24,6 +26,30 @@ class ExpungedUid(Base):
     folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"))
     uid: Mapped[int] = mapped_column(BigInteger)
     modseq: Mapped[int] = mapped_column(BigInteger)
+
+
+class LingeringSubscription(Base):
+    """A subscription to a name that has no folder (deleted since, or never created): RFC 3501
+    §6.3.6 has DELETE leave subscriptions alone, and LIST (SUBSCRIBED) shows them \\NonExistent.
+    A subscribed folder that exists says so in its own row (folders.subscribed)."""
+
+    __tablename__ = "imap_subscriptions"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(400), primary_key=True)
+
+
+def lingering_subscriptions(conn: Connection, account_id: int) -> set[str]:
+    return set(conn.execute(select(LingeringSubscription.name)
+                            .where(LingeringSubscription.account_id == account_id)).scalars())
+
+
+def keep_subscription(conn: Connection, account_id: int, name: str, subscribed: bool) -> None:
+    """Record (or forget) a subscription to a name without a folder."""
+    conn.execute(delete(LingeringSubscription).where(LingeringSubscription.account_id == account_id,
+                                                     LingeringSubscription.name == name))
+    if subscribed:
+        conn.execute(insert(LingeringSubscription).values(account_id=account_id, name=name))
 
 
 class MessageState(NamedTuple):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from crypto.envelope import encrypt_message, wrap_key
 from mssante_hub import audit
 from mssante_hub.dossier import filing
-from mssante_hub.envelope import Channel, Envelope, Filed, Identity
+from mssante_hub.envelope import NOT_SENDING, Channel, Envelope, Filed, Identity
 from mssante_hub.hub import Hub
 from mssante_hub.mime import parse, summary_fields
 from mssante_hub.rules import policy, refusals
@@ -42,7 +42,8 @@ class Prepared:
 
 def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: list[str],
             identity: Identity | None = None, actor: str = "") -> Prepared:
-    message = parse(raw, hub.limits)
+    # Storing into one's own folder (APPEND) is held to the limits, not to the rules of sending.
+    message = parse(raw, hub.limits, storing=envelope.channel in NOT_SENDING)
     decision = policy.check(hub, envelope, identity, message, local, remote)
     if decision.accounts is not None:
         readers = {a: decision.accounts[a] for a in decision.local if a in decision.accounts}

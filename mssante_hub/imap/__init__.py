@@ -12,6 +12,8 @@ Modules, by concern:
   messages.py      SELECT, FETCH, STORE, COPY, MOVE, EXPUNGE, APPEND, CLOSE, UNSELECT
   fetch.py         FETCH attributes and their answers; mimetree.py: MIME parts, ENVELOPE, BODYSTRUCTURE
   search.py        SEARCH compiled to SQL, with decryption only for what SQL cannot see
+  sort.py          SORT (SORT=DISPLAY, ESORT) and THREAD; sortkeys.py: what they compare, from the
+                   summaries (cached per body); threads.py: the REFERENCES and ORDEREDSUBJECT algorithms
   notify.py        tells sessions on a folder of changes (deliveries, other sessions)
   tls.py           the TLS context from the hub's certificate
   starttls.py / implicit_tls.py   the two listeners `serve` starts ("imap", "imaps")

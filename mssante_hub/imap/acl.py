@@ -41,10 +41,11 @@ class Mailbox:
 
 
 def mailbox_name(token) -> str:
+    raw = astring(token)  # not an astring: BAD (SyntaxProblem)
     try:
-        return decode_mailbox(astring(token).rstrip(b"/"))
+        return decode_mailbox(raw.rstrip(b"/"))
     except SyntaxProblem:
-        raise Bad(responses.BAD_MAILBOX_NAME) from None
+        raise No(responses.NO_MAILBOX_NAME) from None
 
 
 def split_shared(name: str) -> tuple[str, str] | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 # Always announced (RFC 3501 base plus the extensions implemented in this package).
 BASE = (b"IMAP4rev1", b"LITERAL+", b"SASL-IR", b"ID", b"ENABLE", b"IDLE", b"NAMESPACE", b"UNSELECT", b"UIDPLUS",
         b"MOVE", b"CHILDREN", b"SPECIAL-USE", b"CREATE-SPECIAL-USE", b"LIST-EXTENDED", b"CONDSTORE", b"QRESYNC", b"ESEARCH",
-        b"QUOTA", b"QUOTA=RES-STORAGE", b"ACL", b"RIGHTS=texk")
+        b"QUOTA", b"QUOTA=RES-STORAGE", b"ACL", b"RIGHTS=texk", b"SORT", b"SORT=DISPLAY", b"ESORT",
+        b"THREAD=REFERENCES", b"THREAD=ORDEREDSUBJECT")
 AUTH_MECHANISMS = (b"PLAIN",)
 BEARER_MECHANISMS = (b"XOAUTH2", b"OAUTHBEARER")  # announced when an OpenID provider is configured
 ENABLEABLE = (b"CONDSTORE", b"QRESYNC")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mssante_hub.reader import Reader
 from mssante_hub.imap import acl, mimetree, qresync, responses, wire
-from mssante_hub.imap.messages import selected_uids
+from mssante_hub.imap.messages import enable_condstore, selected_uids
 from mssante_hub.imap.server import SELECTED, Bad, Session, command
 from mssante_hub.imap.syntax import Atom, format_date_time, is_atom, number, parse_sequence_set
 from storage import messages
@@ -94,13 +94,14 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         if not isinstance(mods, list) or len(mods) != 2 + vanished or not is_atom(mods[0], b"CHANGEDSINCE"):
             raise Bad(responses.BAD_SYNTAX)
         changed_since = number(mods[1])
-        view.condstore = True
-        s.enabled.add(b"CONDSTORE")
+        enable_condstore(s)
         if vanished:
             if not uid or not view.qresync:
                 raise Bad(responses.BAD_SYNTAX)  # RFC 7162 §3.2.6: UID FETCH, QRESYNC enabled
             await qresync.vanished_earlier(s, view, parse_sequence_set(bytes(args[0]), view.largest(True)),
                                            changed_since)
+    if any(i.name == b"MODSEQ" for i in items):
+        enable_condstore(s)
     if uid and not any(i.name == b"UID" for i in items):
         items.insert(0, Item(b"UID"))
     if view.condstore and (changed_since is not None) and not any(i.name == b"MODSEQ" for i in items):
@@ -237,9 +238,9 @@ def _section(entity, raw: bytes, section: bytes) -> bytes | None:
     except mimetree.NoSuchPart:
         return b""
     if numbers and what in (b"HEADER", b"HEADER.FIELDS", b"HEADER.FIELDS.NOT", b"TEXT") and target.message:
-        target = target.message
+        target = target.message  # n.HEADER, n.TEXT: of the message a message/rfc822 part encloses
     if what is None:
-        return target.body if numbers else raw
+        return target.body if numbers else raw  # BODY[n]: the part's content, without its MIME header
     if what == b"MIME" or what == b"HEADER":
         return target.header
     if what == b"TEXT":

@@ -7,33 +7,39 @@ import re
 
 from sqlalchemy.exc import IntegrityError
 
-from mssante_hub.imap import acl, responses, wire
+from mssante_hub.imap import acl, recent, responses, wire
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import (
-    MAX_MAILBOX_NAME, SyntaxProblem, astring, decode_mailbox, encode_mailbox, is_atom,
+    MAX_MAILBOX_NAME, Atom, SyntaxProblem, astring, decode_mailbox, encode_mailbox, is_atom,
 )
-from storage import folders, messages
+from storage import folders, messages, sync
 
 DELIMITER = b"/"
 SHARED_PREFIX = b"Shared"
 SPECIAL_USES = {b"\\SENT", b"\\DRAFTS", b"\\TRASH", b"\\JUNK", b"\\ARCHIVE", b"\\ALL", b"\\FLAGGED"}
+SELECTION_OPTIONS = frozenset({b"SUBSCRIBED", b"REMOTE", b"RECURSIVEMATCH", b"SPECIAL-USE"})
+RETURN_OPTIONS = frozenset({b"SUBSCRIBED", b"CHILDREN", b"SPECIAL-USE"})
 STATUS_ITEMS = (b"MESSAGES", b"RECENT", b"UIDNEXT", b"UIDVALIDITY", b"UNSEEN", b"SIZE", b"HIGHESTMODSEQ")
 QUOTA_ROOT = b""
 MAX_PATTERNS = 20
 
 
 def mailbox_arg(token) -> str:
+    raw = astring(token)  # not an astring: BAD (SyntaxProblem)
     try:
-        return decode_mailbox(astring(token).rstrip(DELIMITER))
+        return decode_mailbox(raw.rstrip(DELIMITER))
     except SyntaxProblem:
-        raise Bad(responses.BAD_MAILBOX_NAME) from None
+        raise No(responses.NO_MAILBOX_NAME) from None
+
+
+_NOTHING = "(?!)"  # a pattern no mailbox name matches
 
 
 def _pattern(reference: bytes, pattern: bytes) -> re.Pattern[str]:
     try:
         text = (reference + pattern).decode("imap4-utf-7")
     except (UnicodeDecodeError, ValueError):
-        raise Bad(responses.BAD_MAILBOX_NAME) from None
+        return re.compile(_NOTHING)  # no mailbox has a name that is not modified UTF-7: nothing listed
     if len(text) > MAX_MAILBOX_NAME * 2:
         raise Bad(responses.BAD_MAILBOX_NAME)
     regex = "".join(".*" if ch == "*" else "[^/]*" if ch == "%" else re.escape(ch) for ch in text)
@@ -55,14 +61,23 @@ async def lsub(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     return await _list(s, args, subscribed_only=True, verb=b"LSUB")
 
 
+def _options(tokens: list, known: frozenset[bytes]) -> list[bytes]:
+    """LIST-EXTENDED options (RFC 5258 §3): atoms we know, else BAD (§3: unknown ones are errors)."""
+    if any(not isinstance(t, Atom) or t.upper() not in known for t in tokens):
+        raise Bad(responses.BAD_SYNTAX)
+    return [t.upper() for t in tokens]
+
+
 async def _list(s: Session, args: list, subscribed_only: bool, verb: bytes) -> bytes:
     selection: list = []
-    if args and isinstance(args[0], list):
-        selection = [a.upper() for a in args[0] if isinstance(a, bytes)]
+    if args and isinstance(args[0], list) and verb == b"LIST":
+        selection = _options(args[0], SELECTION_OPTIONS)
+        if selection and set(selection) <= {b"RECURSIVEMATCH", b"REMOTE"} and b"RECURSIVEMATCH" in selection:
+            raise Bad(responses.BAD_SYNTAX)  # RFC 5258 §3.1: RECURSIVEMATCH needs another option
         args = args[1:]
     returns: list = []
-    if len(args) == 4 and is_atom(args[2], b"RETURN") and isinstance(args[3], list):
-        returns = [a.upper() for a in args[3] if isinstance(a, bytes)]
+    if len(args) == 4 and is_atom(args[2], b"RETURN") and isinstance(args[3], list) and verb == b"LIST":
+        returns = _options(args[3], RETURN_OPTIONS)
         args = args[:2]
     if len(args) != 2:
         raise Bad(responses.BAD_SYNTAX)
@@ -86,12 +101,33 @@ async def _list(s: Session, args: list, subscribed_only: bool, verb: bytes) -> b
             parents.add(name)
             name = name.rsplit("/", 1)[0] if "/" in name else ""
     special_only = b"SPECIAL-USE" in selection
+    lsub = subscribed_only
     subscribed_only = subscribed_only or b"SUBSCRIBED" in selection
+
+    def matches(name: str) -> bool:
+        return bool(matcher.match(name) or name == "INBOX" and re.match(matcher.pattern, name, re.IGNORECASE))
+
+    subscribed = [n for n, r in names.items() if r.subscribed]
+    if subscribed_only:
+        account_id = s.account.id
+        lingering = await s.hub.read(lambda conn: sync.lingering_subscriptions(conn, account_id))
+        lingering = sorted(n for n in lingering if n not in names)
+        subscribed += lingering
+        for name in lingering:  # subscribed, but no such folder (any more): RFC 5258 §3.1, RFC 3501 §6.3.9
+            if matches(name):
+                attrs = b"\\Noselect" if lsub else b"\\NonExistent \\Subscribed"
+                s.untagged(b'%s (%s) "/" %s' % (verb, attrs, wire.string(encode_mailbox(name))))
     for name in sorted(set(names) | parents, key=lambda n: (n != "INBOX", n)):
-        if not (matcher.match(name) or name == "INBOX" and re.match(matcher.pattern, name, re.IGNORECASE)):
+        if not matches(name):
             continue
         row = names.get(name)
         attrs = [b"\\HasChildren" if name in parents else b"\\HasNoChildren"]
+        if lsub and (row is None or not row.subscribed):
+            # RFC 3501 §6.3.9: LSUB with % lists an unsubscribed parent of a subscribed mailbox
+            # the pattern stops above, as \Noselect.
+            if any(n.startswith(name + "/") and not matches(n) for n in subscribed):
+                s.untagged(b'%s (\\Noselect) "/" %s' % (verb, wire.string(encode_mailbox(name))))
+            continue
         if row is None:
             if special_only or subscribed_only:
                 continue
@@ -125,7 +161,7 @@ async def create(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
             raise No(b"[USEATTR] Unsupported special use")
         use = use[:1] + use[1:2].upper() + use[2:].lower()
     if name == "INBOX" or any(not part for part in name.split("/")):
-        raise No(responses.NO_ALREADY_EXISTS if name == "INBOX" else responses.BAD_MAILBOX_NAME)
+        raise No(responses.NO_ALREADY_EXISTS if name == "INBOX" else responses.NO_MAILBOX_NAME)
     account_id = s.account.id
 
     def work(conn) -> bool:
@@ -169,7 +205,14 @@ async def delete(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         raise No(responses.NO_HAS_CHILDREN)
     if s.selected is not None and s.selected.id == row.id:
         s.unselect()
-    await s.hub.write(lambda conn: messages.delete_folder(conn, row.id))
+    account_id = s.account.id
+
+    def work(conn) -> None:
+        messages.delete_folder(conn, row.id)
+        if row.subscribed:  # RFC 3501 §6.3.4: DELETE leaves the subscription alone
+            sync.keep_subscription(conn, account_id, name, True)
+
+    await s.hub.write(work)
     s.changed(row.id)
     return responses.OK_DONE
 
@@ -198,8 +241,18 @@ async def rename(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 async def _subscribe(s: Session, args: list, value: bool) -> bytes:
     if len(args) != 1:
         raise Bad(responses.BAD_SYNTAX)
-    row = await _existing(s, mailbox_arg(args[0]))
-    await s.hub.write(lambda conn: folders.set_subscribed(conn, row.id, value))
+    name = mailbox_arg(args[0])
+    account_id = s.account.id
+
+    def work(conn) -> None:
+        row = folders.folder_by_name(conn, account_id, name)
+        if row is not None:
+            folders.set_subscribed(conn, row.id, value)
+        # A name without a folder may be subscribed to (RFC 3501 §6.3.6); unsubscribing forgets it.
+        if row is None or not value:
+            sync.keep_subscription(conn, account_id, name, value and row is None)
+
+    await s.hub.write(work)
     return responses.OK_DONE
 
 
@@ -225,10 +278,14 @@ async def status(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     if box is None or not box.allows("r"):
         raise No(responses.NO_NONEXISTENT)
     row = box.folder
-    counts = await s.hub.read(lambda conn: messages.folder_status(conn, row.id))
+    mark = recent.claims_for(s.hub).mark(row.id, row.recent_uid)
+    counts = await s.hub.read(lambda conn: messages.folder_status(conn, row.id, mark))
+    # RECENT (RFC 3501 §2.3.2): what no session has been told of yet, and what this very session
+    # holds as recent if the folder is the one it has selected.
+    held = len(s.selected.recent) if s.selected is not None and s.selected.id == row.id else 0
     values = {b"MESSAGES": counts["messages"], b"UNSEEN": counts["unseen"], b"SIZE": counts["size"],
               b"UIDNEXT": row.uidnext, b"UIDVALIDITY": row.uidvalidity, b"HIGHESTMODSEQ": row.highestmodseq,
-              b"RECENT": 0}
+              b"RECENT": counts["unclaimed"] + held}
     body = b" ".join(b"%s %d" % (i, values[i]) for i in items)
     s.untagged(b"STATUS %s (%s)" % (wire.string(encode_mailbox(name)), body))
     return responses.OK_DONE

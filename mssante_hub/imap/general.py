@@ -86,7 +86,9 @@ async def enable(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     if b"QRESYNC" in s.enabled:
         s.enabled.add(b"CONDSTORE")  # RFC 7162 §3.2.3: QRESYNC implies CONDSTORE
     if b"CONDSTORE" in s.enabled and s.selected is not None:
-        s.selected.condstore = True
+        from mssante_hub.imap.messages import enable_condstore
+
+        enable_condstore(s)
         s.selected.qresync = b"QRESYNC" in s.enabled
     s.untagged(b"ENABLED" + b"".join(b" " + d for d in done))
     return responses.OK_DONE

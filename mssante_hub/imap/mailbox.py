@@ -19,6 +19,8 @@ from storage.folders import FolderRow
 from storage.sync import Changes, MessageState
 
 RECENT = "\\Recent"
+SYSTEM_FLAGS = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
+MAX_ANNOUNCED_KEYWORDS = 1000  # keywords named in FLAGS; a folder's are bounded by what STORE allows
 FLAG_TEXTS_KEPT = 4096
 # A folder holds few distinct flag sets: "FETCH 1:* (FLAGS)" formats each once, not per message.
 _flag_texts: dict[tuple[str, bool], bytes] = {}
@@ -39,6 +41,8 @@ class SelectedFolder:
     rights: str = "lrswipkxtea"  # RFC 4314 rights of this session on the folder
     synced: int = 0  # the folder's MODSEQ up to which every change is in this view
     unreported: set[int] = field(default_factory=set)  # expunged in the store, not yet told (owed)
+    keywords: list[str] = field(default_factory=list)  # announced in FLAGS to this session, in order
+    claims: object = None  # recent.RecentClaims when this session may hold new messages as \Recent
 
     @classmethod
     def load(cls, folder: FolderRow, states: list[MessageState], read_only: bool, recent_mark: int,
@@ -46,11 +50,36 @@ class SelectedFolder:
         """The view of `states`, read after the folder's MODSEQ was `synced` (0: unknown)."""
         uids = [s.uid for s in states]
         # Flag strings interned: a thousand idle sessions on one folder share them.
-        return cls(
+        view = cls(
             folder, read_only, uids, {s.uid: sys.intern(s.flags) for s in states},
             {s.uid: s.modseq for s in states}, {u for u in uids if u > recent_mark},
             max([folder.highestmodseq] + [s.modseq for s in states]), synced=synced,
         )
+        view._new_keywords(set(view.flags.values()))
+        return view
+
+    # --- keywords: RFC 3501 §7.2.6, a keyword is in FLAGS before a FETCH of the session names it ---
+
+    def _new_keywords(self, flag_texts) -> bool:
+        """Add the keywords of these flag strings to the announced ones; True if any was new."""
+        known, added = set(self.keywords), False
+        for text in flag_texts:
+            for flag in text.split():
+                if not flag.startswith("\\") and flag not in known and len(known) < MAX_ANNOUNCED_KEYWORDS:
+                    known.add(flag)
+                    self.keywords.append(flag)
+                    added = True
+        return added
+
+    def flags_lines(self) -> list[bytes]:
+        """The untagged FLAGS and OK [PERMANENTFLAGS] lines naming the folder's keywords."""
+        flags = wire.flag_list(list(SYSTEM_FLAGS) + self.keywords)
+        permanent = b"()" if self.read_only else wire.flag_list(list(SYSTEM_FLAGS) + self.keywords + ["\\*"])
+        return [b"FLAGS " + flags, b"OK [PERMANENTFLAGS %s] Flags permitted" % permanent]
+
+    def _announce(self, states) -> list[bytes]:
+        """FLAGS lines to send before these states' FETCH lines, if they bring a new keyword."""
+        return self.flags_lines() if self._new_keywords({st.flags for st in states}) else []
 
     @property
     def id(self) -> int:
@@ -109,15 +138,16 @@ class SelectedFolder:
     def fetch_flags_line(self, uid: int, with_uid: bool) -> bytes:
         seq = self.seq_of(uid)
         items = [b"FLAGS " + self.flag_text(uid)]
-        if with_uid:
+        if with_uid or self.condstore:  # RFC 7162 §3.1: UID and MODSEQ in every FETCH once enabled
             items.insert(0, b"UID %d" % uid)
         if self.condstore:
             items.append(b"MODSEQ (%d)" % self.modseqs.get(uid, 0))
         return b"%d FETCH (%s)" % (seq, b" ".join(items))
 
     def apply_states(self, states: list[MessageState], with_uid: bool = False) -> list[bytes]:
-        """Record the new state of messages this session changed; their untagged FETCH lines."""
-        lines = []
+        """Record the new state of messages this session changed; their untagged FETCH lines (after
+        FLAGS, if they name a keyword this session has not been told of)."""
+        lines = self._announce([st for st in states if st.uid in self.flags])
         for state in states:
             if state.uid not in self.flags:
                 continue
@@ -174,12 +204,23 @@ class SelectedFolder:
         """Messages past the view's last UID join it; the EXISTS line that says so, if any."""
         if not new:
             return []
+        lines = self._announce(new)
         for s in new:
             self.uids.append(s.uid)
             self.flags[s.uid] = s.flags
             self.modseqs[s.uid] = s.modseq
             self.highestmodseq = max(self.highestmodseq, s.modseq)
-        return [b"%d EXISTS" % len(self.uids)]
+        lines.append(b"%d EXISTS" % len(self.uids))
+        if self.claims is not None:
+            # RFC 3501 §2.3.2: recent to the first session told of it (this one, unless another
+            # session of this process claimed it already: a SELECT or its own catching up).
+            mark = self.claims.mark(self.id, self.folder.recent_uid)
+            fresh = [s.uid for s in new if s.uid > mark]
+            if fresh:
+                self.claims.claim(self.id, fresh[-1])
+                self.recent.update(fresh)
+            lines.append(b"%d RECENT" % len(self.recent))
+        return lines
 
     def apply_changes(self, changes: Changes, allow_expunge: bool) -> tuple[list[bytes], bool] | None:
         """Apply the store's changes since `synced`; as catch_up, or None if the view and the

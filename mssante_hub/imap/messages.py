@@ -18,8 +18,6 @@ from mssante_hub.imap.syntax import (
 from storage import folders, messages, sync
 
 SYSTEM_FLAGS = {f.lower(): f for f in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")}
-PERMANENT_FLAGS = b"(\\Seen \\Answered \\Flagged \\Deleted \\Draft \\*)"
-FLAGS_LINE = b"FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)"
 MAX_FLAGS = 100
 MAX_KEYWORD = 100
 QUOTA_REFRESH_S = 30.0  # a quota is a bound on storage, not a ledger: re-sum now and then
@@ -54,6 +52,17 @@ def _changes(current: str, mode: str, flags: list[str]) -> bool:
     return bool(wanted & have)
 
 
+def enable_condstore(s: Session) -> None:
+    """A CONDSTORE-enabling command (RFC 7162 §3.1: FETCH MODSEQ or CHANGEDSINCE, STORE
+    UNCHANGEDSINCE, SEARCH MODSEQ, ENABLE): from now on flag updates carry MODSEQ, and when this
+    happens while a mailbox is selected the client is told its HIGHESTMODSEQ."""
+    s.enabled.add(b"CONDSTORE")
+    view = s.selected
+    if view is not None and not view.condstore:
+        view.condstore = True
+        s.untagged(b"OK [HIGHESTMODSEQ %d] Highest" % view.highestmodseq)
+
+
 def selected_uids(s: Session, token, uid: bool) -> list[int]:
     if not isinstance(token, Atom):
         raise Bad(responses.BAD_SEQUENCE)
@@ -81,15 +90,18 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     view = SelectedFolder.load(row, states, read_only, claims.mark(row.id, row.recent_uid), synced=row.highestmodseq)
     if not read_only and view.recent:
         claims.claim(row.id, view.uids[-1])  # what this session announces as recent, no more
+    if not read_only:
+        view.claims = claims  # messages arriving while selected may be recent to this session
     view.owner, view.rights = box.owner, box.rights
     view.condstore = condstore or b"CONDSTORE" in s.enabled
     view.qresync = qresync.CAPABILITY in s.enabled
     if condstore:
         s.enabled.add(b"CONDSTORE")
-    s.untagged(FLAGS_LINE)
+    flags_line, permanent_line = view.flags_lines()  # the folder's keywords too (RFC 3501 §7.2.6)
+    s.untagged(flags_line)
     s.untagged(b"%d EXISTS" % view.exists)
     s.untagged(b"%d RECENT" % len(view.recent))
-    s.untagged(b"OK [PERMANENTFLAGS %s] Flags permitted" % (b"()" if read_only else PERMANENT_FLAGS))
+    s.untagged(permanent_line)
     s.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % row.uidvalidity)
     s.untagged(b"OK [UIDNEXT %d] Predicted next UID" % max(row.uidnext, (view.uids[-1] + 1) if view.uids else 1))
     s.untagged(b"OK [HIGHESTMODSEQ %d] Highest" % view.highestmodseq)
@@ -174,8 +186,7 @@ async def store(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         if len(mods) != 2 or not is_atom(mods[0], b"UNCHANGEDSINCE"):
             raise Bad(responses.BAD_SYNTAX)
         unchanged_since = number(mods[1])
-        view.condstore = True
-        s.enabled.add(b"CONDSTORE")
+        enable_condstore(s)
         rest = rest[1:]
     if len(rest) < 2 or not isinstance(rest[0], Atom):
         raise Bad(responses.BAD_SYNTAX)
@@ -257,9 +268,7 @@ async def move(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     view, uids, box = await _copy_operands(s, args, uid)
     if not (view.owner.id == s.account.id or "e" in view.rights and "t" in view.rights):
         raise No(responses.NO_NO_PERMISSION)
-    target = box.folder
-    if target.id == view.id:
-        raise No(responses.NO_CANNOT_DELETE)
+    target = box.folder  # may be the selected folder itself: new UIDs, the old ones expunged (RFC 6851 §3.3)
     source_uids, new_uids = await s.hub.write(lambda conn: messages.move_messages(conn, view.id, target.id, uids))
     if new_uids:
         s.untagged(b"OK [COPYUID %d %s %s] Moved" % (target.uidvalidity, format_uid_set(source_uids),

@@ -96,16 +96,70 @@ def _split(body: bytes, boundary: bytes) -> list[bytes]:
 
 # --- ENVELOPE ------------------------------------------------------------------------
 
-def _addresses(value: bytes | None):
-    if not value:
-        return None
-    text = value.decode("utf-8", "surrogateescape")
+def _split_groups(text: str) -> list[tuple[str | None, str]]:
+    """(group name or None, address-list text) pieces of an RFC 5322 address-list: a group is
+    `name: members;`. Quoted strings, comments and angle addresses are skipped over, so a colon
+    or semicolon inside them is not taken for group syntax."""
+    pieces: list[tuple[str | None, str]] = []
+    start, group, depth, angle, quoted, i = 0, None, 0, False, False, 0
+    while i < len(text):
+        ch = text[i]
+        if quoted:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                quoted = False
+        elif depth:
+            if ch == "\\":
+                i += 1
+            elif ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+        elif ch == '"':
+            quoted = True
+        elif ch == "(":
+            depth = 1
+        elif ch == "<":
+            angle = True
+        elif ch == ">":
+            angle = False
+        elif ch == ":" and not angle and group is None:
+            cut = text.rfind(",", start, i)  # the group's name follows the last address before it
+            if cut >= 0:
+                pieces.append((None, text[start:cut]))
+            group, start = text[cut + 1 if cut >= 0 else start:i].strip(), i + 1
+        elif ch == ";" and not angle and group is not None:
+            pieces.append((group, text[start:i]))
+            group, start = None, i + 1
+        i += 1
+    pieces.append((group, text[start:]))  # an unterminated group ends with the field
+    return [(g, t) for g, t in pieces if g is not None or t.strip(" ,")]
+
+
+def _mailboxes(text: str) -> list:
     out = []
     for name, address in email.utils.getaddresses([text]):
         local, _, domain = address.rpartition("@") if "@" in address else (address, "", "")
         if not local and not domain:
             continue
         out.append([name or None, None, local, domain or None])
+    return out
+
+
+def _addresses(value: bytes | None):
+    """An ENVELOPE address list; a group as RFC 3501 §7.4.2 marks it: (NIL NIL "name" NIL) before
+    its members, (NIL NIL NIL NIL) after them."""
+    if not value:
+        return None
+    text = value.decode("utf-8", "surrogateescape")
+    out = []
+    for group, members in _split_groups(text):
+        if group is not None:
+            out.append([None, None, group, None])
+        out += _mailboxes(members)
+        if group is not None:
+            out.append([None, None, None, None])
     return out or None
 
 
@@ -164,17 +218,24 @@ class NoSuchPart(Exception):
 
 
 def part(entity: Entity, numbers: list[int]) -> Entity:
-    """The entity at a part number path (1.2.3) of RFC 3501 §6.4.5."""
-    current = entity
+    """The body part at a part number path (1.2.3) of RFC 3501 §6.4.5.
+
+    Numbers index the parts of a message's body: the children of a multipart, or the one
+    part a non-multipart body is (the message entity itself, whose `body` is then the
+    part's content). A message/rfc822 part is numbered as a part (BODY[n] is the whole
+    encapsulated message), and its subparts n.1, n.2 ... are the parts of that message.
+    """
+    current, is_message = entity, True  # the top level is a message
     for n in numbers:
-        if current.message is not None and not current.children:
-            current = current.message
+        if not is_message and current.message is not None:
+            current, is_message = current.message, True  # into the encapsulated message
         if current.children:
             if not 1 <= n <= len(current.children):
                 raise NoSuchPart()
             current = current.children[n - 1]
-        elif n != 1:
-            raise NoSuchPart()
+        elif not is_message or n != 1:
+            raise NoSuchPart()  # a leaf has no subparts; a single-part body has only part 1
+        is_message = False
     return current
 
 

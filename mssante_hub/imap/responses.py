@@ -43,6 +43,9 @@ NO_OVERQUOTA = b"[OVERQUOTA] Quota exceeded"
 NO_NO_PERMISSION = b"[NOPERM] Permission denied"
 NO_SEARCH_CHARSET = b"[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
 NO_MODIFIED = b"[MODIFIED %b] Conditional STORE failed"
+# RFC 3501 §9: a mailbox name is an astring; one that is not valid modified UTF-7 names no mailbox
+# (NO, as Dovecot answers), while a token that is not an astring at all is a syntax error (BAD).
+NO_MAILBOX_NAME = b"[CANNOT] Invalid mailbox name (modified UTF-7 expected)"
 
 BAD_UNKNOWN_COMMAND = b"Unknown command"
 BAD_WRONG_STATE = b"Command not valid in this state"

@@ -17,6 +17,7 @@ from sqlalchemy import and_, not_, or_, select
 
 from mssante_hub.reader import Reader
 from mssante_hub.imap import acl, responses, wire
+from mssante_hub.imap.messages import enable_condstore
 from mssante_hub.imap.server import SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, String, format_uid_set, is_atom, number, parse_date, parse_sequence_set
 from storage.messages import has_flag, uid_condition
@@ -27,6 +28,7 @@ FLAG_KEYS = {b"ANSWERED": ("\\Answered", True), b"DELETED": ("\\Deleted", True),
              b"UNDELETED": ("\\Deleted", False), b"UNDRAFT": ("\\Draft", False), b"UNFLAGGED": ("\\Flagged", False),
              b"UNSEEN": ("\\Seen", False)}
 SUMMARY_HEADERS = {b"FROM": "from", b"TO": "to", b"CC": "cc", b"SUBJECT": "subject"}
+ADDRESS_FIELDS = {"from", "to", "cc", "bcc", "reply-to", "sender"}
 SUMMARY_FIELDS = {"subject", "from", "to", "cc", "date", "message-id", "in-reply-to", "references", "reply-to"}
 CHARSETS = {b"UTF-8", b"US-ASCII"}
 MAX_KEYS = 200
@@ -115,7 +117,7 @@ class _Parser:
             if isinstance(value, String):  # entry-name and type, then the number
                 self.take()
                 value = self.take()
-            self.s.selected.condstore = True
+            enable_condstore(self.s)
             return Node("modseq", (number(value),))
         if word == b"UID":
             return Node("uids", (parse_sequence_set(bytes(self.take()), view.largest(True)),))
@@ -242,7 +244,12 @@ def matches(node: Node, r: _Row) -> bool:
     if k == "modseq":
         return row.modseq >= a[0]
     if k == "header":
-        return a[1].casefold() in r.header_text(a[0]).casefold()
+        needle, text = a[1].casefold(), r.header_text(a[0])
+        if needle in text.casefold():
+            return True
+        # An address field also matches its addresses as written without comments or folding
+        # (`<user (comment)@ (comment) domain.org>` contains "user@domain.org").
+        return a[0] in ADDRESS_FIELDS and needle in _normalized_addresses(text).casefold()
     if k == "sent":
         try:
             day = email.utils.parsedate_to_datetime(r.summary().get("date", "")).date()
@@ -257,6 +264,10 @@ def matches(node: Node, r: _Row) -> bool:
     return False
 
 
+def _normalized_addresses(text: str) -> str:
+    return ", ".join(f"{name} <{address}>" if name else address for name, address in email.utils.getaddresses([text]))
+
+
 def run(conn, folder_id: int, reader_id: int, reader: Reader, tree: Node) -> list[tuple[int, int]]:
     """(uid, modseq) of matching messages, ascending."""
     where = to_sql(tree)
@@ -269,7 +280,7 @@ def run(conn, folder_id: int, reader_id: int, reader: Reader, tree: Node) -> lis
         residual = tree
     needs = residual.needs if residual else set()
     columns = [Message.uid, Message.flags, Message.internal_date, Message.size, Message.modseq, Message.blob_id]
-    query = select(*columns)
+    query = select(Message.uid, Message.modseq)  # all in SQL: nothing else is looked at
     if residual is not None:
         query = select(*columns, WrappedKey.wrapped, Blob.summary, *([Blob.body] if "body" in needs else [])) \
             .join(Blob, Blob.id == Message.blob_id) \
@@ -284,6 +295,25 @@ def run(conn, folder_id: int, reader_id: int, reader: Reader, tree: Node) -> lis
     return out
 
 
+def parse_criteria(s: Session, args: list, uid: bool) -> Node:
+    """The search-key tree of SEARCH (and of SORT and THREAD, after their own arguments)."""
+    if not args:
+        raise Bad(responses.BAD_SYNTAX)
+    parser = _Parser(args, s, uid)
+    nodes = []
+    while parser.more():
+        nodes.append(parser.key())
+    return nodes[0] if len(nodes) == 1 else Node("and", children=nodes)
+
+
+def check_charset(token) -> None:
+    """SORT and THREAD name a charset (RFC 5256 §3); SEARCH's CHARSET says the same."""
+    if not isinstance(token, (Atom, String)):
+        raise Bad(responses.BAD_SYNTAX)
+    if bytes(token).upper() not in CHARSETS:
+        raise No(responses.NO_SEARCH_CHARSET)
+
+
 @command("SEARCH", SELECTED)
 async def search(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     options = None
@@ -296,13 +326,7 @@ async def search(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         if bytes(args[1]).upper() not in CHARSETS:
             raise No(responses.NO_SEARCH_CHARSET)
         args = args[2:]
-    if not args:
-        raise Bad(responses.BAD_SYNTAX)
-    parser = _Parser(args, s, uid)
-    nodes = []
-    while parser.more():
-        nodes.append(parser.key())
-    tree = nodes[0] if len(nodes) == 1 else Node("and", children=nodes)
+    tree = parse_criteria(s, args, uid)
     view = s.selected
     reader_id, reader = view.owner.id, acl.reader_of(s, view.owner)
     found = await s.hub.read(lambda conn: run(conn, view.id, reader_id, reader, tree))

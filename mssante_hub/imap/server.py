@@ -55,7 +55,7 @@ class Bad(Exception):
 
 Handler = Callable[["Session", bytes, list, bool], Awaitable[bytes | None]]
 COMMANDS: dict[bytes, tuple[frozenset[str], Handler]] = {}
-UID_COMMANDS = {b"FETCH", b"STORE", b"COPY", b"MOVE", b"SEARCH", b"EXPUNGE"}
+UID_COMMANDS = {b"FETCH", b"STORE", b"COPY", b"MOVE", b"SEARCH", b"EXPUNGE", b"SORT", b"THREAD"}
 
 
 def command(name: str, *states: str):

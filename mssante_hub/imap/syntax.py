@@ -29,6 +29,10 @@ class String(bytes):
 
 
 _ATOM_END = set(b' ()"{')
+# Atoms whose brackets enclose a section that may hold spaces and parentheses (FETCH's
+# BODY[HEADER.FIELDS (A B)]); elsewhere "[" is an atom character like any other (RFC 3501 §9:
+# a mailbox name such as "a[b" is an astring, and must not swallow the rest of the line).
+_SECTION_ATOMS = {b"BODY", b"BODY.PEEK", b"BINARY", b"BINARY.PEEK", b"BINARY.SIZE"}
 
 
 def tokenize(segments: list[bytes]) -> list:
@@ -93,7 +97,7 @@ def _scan(line: bytes, stack: list[list]) -> None:
         else:
             start, depth = i, 0
             while i < n and (depth or line[i] not in _ATOM_END):
-                if line[i] == 0x5B:
+                if line[i] == 0x5B and (depth or line[start:i].upper() in _SECTION_ATOMS):
                     depth += 1
                     if depth > MAX_NESTING:
                         raise SyntaxProblem("too deeply nested")

@@ -97,9 +97,9 @@ def test_huge_sequence_sets_are_refused(imap_hub, session):
 @pytest.mark.parametrize("name", [b'"&Jjo!"', b'"&AGE-"', b'"a&b"', b'"&-&"', b'"\xff\xfe"', b'"&AMk"'])
 def test_invalid_modified_utf7_names_are_refused(session, name):
     session.send(b"a CREATE " + name + b"\r\n")
-    assert session.until_tagged(b"a")[-1] == b"a BAD " + responses.BAD_MAILBOX_NAME
+    assert session.until_tagged(b"a")[-1] == b"a NO " + responses.NO_MAILBOX_NAME
     session.send(b"b SELECT " + name + b"\r\n")
-    assert session.until_tagged(b"b")[-1] == b"b BAD " + responses.BAD_MAILBOX_NAME
+    assert session.until_tagged(b"b")[-1] == b"b NO " + responses.NO_MAILBOX_NAME
 
 
 def test_endless_line_closes_the_connection(imap_hub, session):

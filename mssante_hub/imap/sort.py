@@ -1,0 +1,120 @@
+"""SORT (RFC 5256, with SORT=DISPLAY of RFC 5957 and ESORT of RFC 5267) and THREAD (RFC 5256:
+REFERENCES, ORDEREDSUBJECT).
+
+The search criteria run as SEARCH runs them (search.py); what is compared comes from SQL
+columns (internal date, size) and the encrypted summaries (sortkeys.py), never from bodies.
+"""
+
+from __future__ import annotations
+
+from mssante_hub.imap import acl, responses, sortkeys, threads, wire
+from mssante_hub.imap.search import Node, check_charset, parse_criteria, run
+from mssante_hub.imap.server import SELECTED, Bad, Session, command
+from mssante_hub.imap.syntax import Atom, is_atom
+
+SORT_KEYS = {
+    b"ARRIVAL": lambda r: r.arrival,
+    b"CC": lambda r: r.keys.cc,
+    b"DATE": lambda r: r.sent,
+    b"FROM": lambda r: r.keys.from_,
+    b"SIZE": lambda r: r.size,
+    b"SUBJECT": lambda r: r.keys.subject,
+    b"TO": lambda r: r.keys.to,
+    b"DISPLAYFROM": lambda r: r.keys.display_from,  # RFC 5957
+    b"DISPLAYTO": lambda r: r.keys.display_to,
+}
+MAX_SORT_KEYS = 20
+ALGORITHMS = {b"REFERENCES": threads.references, b"ORDEREDSUBJECT": threads.ordered_subject}
+ESORT_OPTIONS = {b"MIN", b"MAX", b"COUNT", b"ALL"}
+
+
+def _criteria(token) -> list[tuple[bytes, bool]]:
+    """(key, reversed) pairs of a sort-criteria list."""
+    if not isinstance(token, list) or not token or len(token) > MAX_SORT_KEYS:
+        raise Bad(responses.BAD_SYNTAX)
+    out, reverse = [], False
+    for word in token:
+        if not isinstance(word, Atom):
+            raise Bad(responses.BAD_SYNTAX)
+        word = word.upper()
+        if word == b"REVERSE" and not reverse:
+            reverse = True
+            continue
+        if word not in SORT_KEYS:
+            raise Bad(responses.BAD_SYNTAX)
+        out.append((word, reverse))
+        reverse = False
+    if reverse:
+        raise Bad(responses.BAD_SYNTAX)  # REVERSE must precede a key
+    return out
+
+
+async def _rows(s: Session, tree: Node, uid: bool) -> list[sortkeys.Row]:
+    """The sort rows of the messages of the selected folder the criteria match, in UID order."""
+    view = s.selected
+    reader_id, reader = view.owner.id, acl.reader_of(s, view.owner)
+    everything = tree.kind == "all"
+
+    def work(conn) -> list[sortkeys.Row]:
+        uids = None if everything else [u for u, _ in run(conn, view.id, reader_id, reader, tree)]
+        return sortkeys.rows(conn, view.id, reader_id, reader, uids)
+
+    found = await s.hub.read(work)
+    return [r for r in found if view.seq_of(r.uid) is not None]  # only what this session knows of
+
+
+@command("SORT", SELECTED)
+async def sort(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    options = None
+    if len(args) >= 2 and is_atom(args[0], b"RETURN") and isinstance(args[1], list):  # ESORT, RFC 5267
+        options = [o.upper() for o in args[1] if isinstance(o, Atom)]
+        if len(options) != len(args[1]) or any(o not in ESORT_OPTIONS for o in options):
+            raise Bad(responses.BAD_SYNTAX)
+        options = options or [b"ALL"]
+        args = args[2:]
+    if len(args) < 3:
+        raise Bad(responses.BAD_SYNTAX)
+    keys = _criteria(args[0])
+    check_charset(args[1])
+    tree = parse_criteria(s, args[2:], uid)
+    rows = await _rows(s, tree, uid)
+    # Stable sorts from the last key to the first; equal messages stay in sequence order (RFC 5256 §3).
+    for key, reverse in reversed(keys):
+        rows.sort(key=SORT_KEYS[key], reverse=reverse)
+    view = s.selected
+    numbers = [r.uid if uid else view.seq_of(r.uid) for r in rows]
+    if options is None:
+        s.untagged(b"SORT" + b"".join(b" %d" % n for n in numbers))
+        return responses.OK_DONE
+    parts = [b"(TAG " + wire.string(tag) + b")"] + ([b"UID"] if uid else [])
+    if numbers:
+        if b"MIN" in options:
+            parts.append(b"MIN %d" % numbers[0])  # RFC 5267 §3.1: the first in sort order
+        if b"MAX" in options:
+            parts.append(b"MAX %d" % numbers[-1])
+        if b"ALL" in options:
+            # In sort order: a sequence set in that order, not a compacted one.
+            parts.append(b"ALL " + b",".join(b"%d" % n for n in numbers))
+    if b"COUNT" in options:
+        parts.append(b"COUNT %d" % len(numbers))
+    s.untagged(b"ESEARCH " + b" ".join(parts))
+    return responses.OK_DONE
+
+
+@command("THREAD", SELECTED)
+async def thread(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+    if len(args) < 3 or not isinstance(args[0], Atom):
+        raise Bad(responses.BAD_SYNTAX)
+    algorithm = ALGORITHMS.get(args[0].upper())
+    if algorithm is None:
+        raise Bad(responses.BAD_SYNTAX)
+    check_charset(args[1])
+    tree = parse_criteria(s, args[2:], uid)
+    rows = await _rows(s, tree, uid)
+    view = s.selected
+    roots = algorithm(rows)
+    number = (lambda r: r.uid) if uid else (lambda r: view.seq_of(r.uid))
+    data = threads.format_threads(roots, number)
+    s.untagged(b"THREAD" + (b" " + data if data else b""))
+    return responses.OK_DONE
+
