@@ -61,6 +61,50 @@ def fixture(fixtures_dir: Path, name: str) -> bytes:
     return (fixtures_dir / "cda" / name).read_bytes()
 
 
+@functools.lru_cache(maxsize=None)
+def generated_cda(type_code: str = "87273-9") -> bytes:
+    """A CDA R2 header as the CI-SIS examples write theirs, for the fixtures' patient (FIXTURE_INS, PAT-TROIS
+    DOMINIQUE MARIE-LOUISE, F, 1979-03-28): the INS and a local id, birth and used names by qualifier, and a
+    body of a few KB. Tests that need *a* document use it, so they run without ../shared/fixtures."""
+    paragraphs = "".join(f"<paragraph>Paragraphe {n} du compte rendu de test.</paragraph>" for n in range(60))
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<ClinicalDocument xmlns="urn:hl7-org:v3">
+  <realmCode code="FR"/>
+  <typeId root="2.16.840.1.113883.1.3" extension="POCD_HD000040"/>
+  <id root="1.2.250.1.999.42" extension="generated-1"/>
+  <code code="{type_code}" codeSystem="2.16.840.1.113883.6.1"/>
+  <title>Document de test</title>
+  <effectiveTime value="20240402101700+0200"/>
+  <confidentialityCode code="N" codeSystem="2.16.840.1.113883.5.25"/>
+  <languageCode code="fr-FR"/>
+  <setId root="1.2.250.1.999.42" extension="generated-set-1"/>
+  <versionNumber value="1"/>
+  <recordTarget>
+    <patientRole>
+      <id extension="{FIXTURE_INS}" root="1.2.250.1.213.1.4.10"/>
+      <id extension="1234567890121" root="1.2.3.4.567.8.9.10"/>
+      <patient classCode="PSN">
+        <name>
+          <family qualifier="BR">PAT-TROIS</family>
+          <given>DOMINIQUE MARIE-LOUISE</given>
+          <given qualifier="BR">DOMINIQUE</given>
+          <family qualifier="CL">PAT-TROIS</family>
+          <given qualifier="CL">DOMINIQUE</given>
+        </name>
+        <administrativeGenderCode code="F" codeSystem="2.16.840.1.113883.5.1"/>
+        <birthTime value="19790328"/>
+      </patient>
+    </patientRole>
+  </recordTarget>
+  <author><time value="20240402101700+0200"/><assignedAuthor>
+    <id root="1.2.250.1.71.4.2.1" extension="801234567890"/>
+  </assignedAuthor></author>
+  <component><structuredBody><component><section><text>{paragraphs}</text></section></component></structuredBody>
+  </component>
+</ClinicalDocument>
+""".encode("utf-8")
+
+
 def with_patient_ins(cda: bytes, ins: str | None, root: str = "1.2.250.1.213.1.4.10") -> bytes:
     """The CDA with its patient's INS id replaced (None: removed)."""
     section = _RECORD_TARGET.search(cda)

@@ -7,7 +7,6 @@ patient's key, as the webmail and IMAP read it.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import email
 import email.policy
