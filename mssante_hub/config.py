@@ -270,7 +270,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web.max_connections_per_address", int, 100,
             "Web connections from one client address at once (trusted proxies excepted); others are closed.",
             _positive),
-    Setting("web.session_idle_minutes", int, 30, "Webmail session ends after this many minutes without use.",
+    Setting("web.session_idle_minutes", int, 120, "Webmail session ends after this many minutes without use.",
             _positive),
     Setting("web.session_max_hours", int, 12, "Webmail session ends this many hours after sign-in, whatever use.",
             _positive),
@@ -293,6 +293,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("patients.attachment_budget_bytes", int, 10 * MIB,
             "Total size of the files a patient may attach to one message.", _positive),
     Setting("patients.provision_max_rows", int, 2_000_000, "Most rows one provisioning CSV may hold.", _positive),
+    Setting("dossier.quarantine_days", int, 30,
+            "Days a document message about another patient (MDN 902/904) is held, sealed, before the daily job "
+            "deletes it.", _positive),
+    Setting("dossier.care_window_days", int, 365,
+            "A professional who exchanged a message with the patient within this many days is in care and may "
+            "read the dossier (unless blocked).", _positive),
     Setting("notify.interval_minutes", int, 60,
             "At most one notification per patient in this interval; later news waits for the digest.",
             _non_negative),

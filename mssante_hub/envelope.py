@@ -55,6 +55,9 @@ class Envelope:
     declared_size: int | None = None  # SMTP SIZE=, checked before a byte is read
     rcpt_dsn: dict[str, dict[str, str]] = field(default_factory=dict)  # lower-case rcpt -> notify, orcpt
     sent_copy: str | None = None  # the sender's folder that files the same body (webmail: "Sent")
+    # A migration import's package (its SHA-256): recorded in the delivery's own transaction, so that a
+    # resumed import files nothing twice (dossier/importer.py).
+    import_key: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.channel, Channel):
@@ -71,8 +74,18 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Filed:
+    """What became of a document message's documents for one patient recipient (docs/domain.md §4.4)."""
+
+    error: tuple[str, str] | None = None  # (integration error code, French label); None: filed
+    documents: int = 0  # documents filed into the dossier
+    quarantined: bool = False  # about another patient: held out of the patient's folders
+
+
+@dataclass(frozen=True)
 class Delivered:
     blob_id: str
     uids: dict[str, int]  # local recipient -> UID in its folder
     queued: tuple[str, ...]  # remote recipients handed to the relay
     sent_copy_uid: int | None = None  # UID of the sender's filed copy (Envelope.sent_copy), if filed
+    filing: dict[str, Filed] = field(default_factory=dict)  # patient recipient -> its documents' fate

@@ -135,11 +135,13 @@ def disposition_notification(
     disposition: str = MDN_PROCESSED,
     error: tuple[str, str] | None = None,
     original_recipient: str = "",
+    quarantined: bool = False,
 ) -> bytes:
     """An RFC 8098 MDN sent automatically (a patient space cannot refuse one, docs/domain.md §4).
 
     `error` is (code, label) of the integration error codes 900-906; it makes the
-    disposition `processed/Error: code^label` and prefixes the subject.
+    disposition `processed/Error: code^label` and prefixes the subject. `quarantined` says, in the
+    human part, that the message is held out of the recipient's space (it concerns another patient).
     """
     modifier = f"/Error: {_clean(error[0], 10)}^{_clean(error[1], 200)}" if error else ""
     subject = _clean(original_subject, 300)
@@ -147,6 +149,10 @@ def disposition_notification(
         subject = f"[KO Intégration système !][{_clean(error[0], 10)}] {subject}"
         human = (f"Le message a été reçu mais son intégration a échoué ({error[0]} : {error[1]}).\r\n\r\n"
                  f"The message was received but could not be integrated ({error[0]}: {error[1]}).\r\n")
+        if quarantined:
+            human += ("\r\nLe message concerne un autre patient : il a été mis en quarantaine et n'est pas visible "
+                      "dans l'espace du destinataire.\r\n\r\nThe message concerns another patient: it is held in "
+                      "quarantine and is not shown in the recipient's space.\r\n")
     elif disposition == MDN_DISPATCHED:
         human = ("Le message a été remis dans la boîte du destinataire.\r\n\r\n"
                  "The message was placed in the recipient's mailbox.\r\n")

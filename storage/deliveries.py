@@ -16,7 +16,7 @@ from typing import Callable
 from sqlalchemy import Connection
 
 from storage.bulk import insert_rows
-from storage.folders import allocate_uids, folder_ids
+from storage.folders import allocate_uids, create_folder, folder_ids
 from storage.models import AccountStatus, AuditEvent, Blob, Message, OutboundItem, WrappedKey
 
 
@@ -47,6 +47,7 @@ class Placement:
     folder: str
     flags: str = ""
     optional: bool = False  # skipped, not refused, when the folder is missing (the sender's Sent copy)
+    create: bool = False  # the folder is made if missing (a dossier category's, on its first document)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,12 @@ def store_many(conn: Connection, units: list[Unit]) -> list[list[int | None]]:
     now = dt.datetime.now(dt.timezone.utc)
     wanted = {(p.account_id, p.folder) for u in units for p in u.placements}
     found = folder_ids(conn, wanted)  # read in this transaction: the status is the one in force now
+    to_create = {(p.account_id, p.folder) for u in units for p in u.placements
+                 if p.create and (p.account_id, p.folder) not in found}
+    if to_create:
+        for account_id, name in sorted(to_create):
+            create_folder(conn, account_id, name)
+        found = folder_ids(conn, wanted)
     by_folder: dict[int, list[tuple[int, int]]] = {}  # folder -> [(unit index, placement index)]
     results: list[list[int | None]] = [[None] * len(u.placements) for u in units]
     for index, unit in enumerate(units):

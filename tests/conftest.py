@@ -10,6 +10,7 @@ import pytest
 from mssante_hub.accounts.mailboxes import add_account
 from mssante_hub.admin.datadir import init_data_dir
 from mssante_hub.hub import Hub
+from tests.support.missing import missing, summary_lines
 from tests.support.postgres import PostgresServer, unique_db_name
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -19,11 +20,30 @@ DOMAIN = "hub.test"
 PATIENT_DOMAIN = "patient.hub.test"
 
 
-@pytest.fixture(scope="session")
-def fixtures_dir() -> Path:
+FIXTURES_HOW = ("MSSANTE_FIXTURES=/path/to/fixtures bash tests/run.sh (the folder with cda/ and whitelist/: "
+                "the ANS CI-SIS CDA examples and the published liste blanche, as ../shared/fixtures holds them)")
+
+
+@pytest.fixture(scope="module")
+def fixtures_dir(request) -> Path:
+    """The shared real-world test data (CI-SIS CDA examples, the national whitelist); said loudly when absent.
+
+    Module-scoped so that module-scoped scenes (a served hub with documents filed) can use it too; when the data
+    is missing, the module's tests are the ones named in the closing summary.
+    """
     if not FIXTURES.is_dir():
-        pytest.skip(f"shared fixtures not found at {FIXTURES}")
+        missing(request.node.nodeid, f"the shared fixtures are not at {FIXTURES}", FIXTURES_HOW)
     return FIXTURES
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line per kind of thing missing, at the very end of the run, where it cannot be missed."""
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("tests not run on this machine", sep="=", red=True, bold=True)
+        for line in lines:
+            terminalreporter.write_line(line, red=True, bold=True)
 
 
 @pytest.fixture(scope="session")

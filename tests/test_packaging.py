@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_fresh_venv_install_init_serve_stop(tmp_path):
+def test_fresh_venv_install_init_serve_stop(tmp_path, monkeypatch):
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # the venv's own copy must be the one that runs
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python, command = env_dir / "bin" / "python", env_dir / "bin" / "mssante-hub"

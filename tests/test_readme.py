@@ -3,6 +3,7 @@ the one `mssante-hub --help` gives."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import re
 import shutil
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.served import LISTENING
+from tests.support.served import LISTENING, hub_command
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -25,7 +26,7 @@ def readme_block(after: str, language: str = "sh") -> str:
     """The first fenced block after the paragraph that starts with `after`."""
     text = README.read_text(encoding="utf-8")
     start = text.index(after)
-    found = re.compile(rf"```{language}\n(.*?)```", re.S).search(text, start)
+    found = re.compile(rf"```{re.escape(language)}\n(.*?)```", re.S).search(text, start)
     assert found, f"no ```{language} block after {after!r}"
     return found.group(1).strip()
 
@@ -109,3 +110,41 @@ def test_the_readme_run_command_serves_twice_in_a_fresh_folder(tmp_path):
     second, err = run_until_listening(command, clone, wheels)  # the second time serves the same hub
     assert "already holds a hub" in "".join(second)
     assert not any("password:" in line for line in second)  # nothing made, nothing printed again
+
+
+def help_commands() -> dict[str, set[str]]:
+    """Each command of `mssante-hub --help`, with the actions of those that have some."""
+    def choices(*args: str) -> list[str]:
+        text = subprocess.run(hub_command(*args, "--help"), capture_output=True, text=True, check=True).stdout
+        found = re.search(r"\{([\w,-]+)\}\s+\.\.\.", text)  # the sub-command choice of the usage line
+        return found[1].split(",") if found else []
+
+    names = choices()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        return dict(zip(names, (set(c) for c in pool.map(choices, names))))
+
+
+def readme_commands() -> dict[str, set[str]]:
+    listed: dict[str, set[str]] = {}
+    for line in readme_block("## The operator's commands", language="").splitlines():
+        words = line.split()
+        if len(words) < 2 or words[0] != "mssante-hub":
+            continue
+        actions = listed.setdefault(words[1], set())
+        if len(words) > 2 and not words[2].startswith(("-", ">")):
+            actions.update(words[2].split("|"))
+    return listed
+
+
+def test_the_readme_lists_every_command_and_action_of_the_help():
+    commands, listed = help_commands(), readme_commands()
+    assert set(listed) == set(commands)
+    for name, actions in commands.items():
+        if actions:  # a command with actions: each one is in the list
+            assert listed[name] == actions, name
+
+
+def test_what_is_where_names_every_doc():
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## What is where"):text.index("## The operator's commands")]
+    assert [d.name for d in sorted((REPO / "docs").glob("*.md")) if f"docs/{d.name}" not in section] == []

@@ -154,8 +154,8 @@ def set_password(hub: Hub, address: str, password: str, types: tuple[str, ...] =
         row = _target(conn, address, types)
         conn.execute(update(Account).where(Account.id == row.id).values(password_hash=password_hash))
         ended = sessions.end_all(conn, row.id)
-        audit.record(conn, actor=actor, action=audit.ACCOUNT_PASSWORD, subject_account_id=row.id,
-                     target=f"account:{row.id} sessions_ended:{ended}")
+        audit.record(conn, actor=actor, actor_type=audit.ActorType.OPERATOR, action=audit.ACCOUNT_PASSWORD,
+                     subject_account_id=row.id, target=f"account:{row.id} sessions_ended:{ended}")
         return ended
 
     return hub.committer.run(work)
@@ -178,7 +178,8 @@ def set_suspended(hub: Hub, address: str, suspended: bool, actor: str = "operato
             values["last_login_at"] = now
         conn.execute(update(Account).where(Account.id == row.id).values(**values))
         ended = sessions.end_all(conn, row.id) if suspended else 0
-        audit.record(conn, actor=actor, action=audit.MAILBOX_SUSPEND if suspended else audit.MAILBOX_RESUME,
+        audit.record(conn, actor=actor, actor_type=audit.ActorType.OPERATOR,
+                     action=audit.MAILBOX_SUSPEND if suspended else audit.MAILBOX_RESUME,
                      subject_account_id=row.id, target=f"account:{row.id} sessions_ended:{ended}")
         return row.id
 
@@ -196,8 +197,8 @@ def delete_mailbox(hub: Hub, address: str, actor: str = "operator") -> int:
     def work(conn: Connection) -> int:
         row = _target(conn, address, PROFESSIONAL_TYPES)
         delete_space_rows(conn, row.id)
-        audit.record(conn, actor=actor, action=audit.ACCOUNT_DELETE, subject_account_id=row.id,
-                     target=f"account:{row.id}")
+        audit.record(conn, actor=actor, actor_type=audit.ActorType.OPERATOR, action=audit.ACCOUNT_DELETE,
+                     subject_account_id=row.id, target=f"account:{row.id}")
         return row.id
 
     return hub.committer.run(work)

@@ -184,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_command(commands, with_data_dir)
     from mssante_hub.admin.peer_commands import add_peer_commands  # peer trial, xdm pack (issue 17)
     add_peer_commands(commands, with_data_dir)
+    from mssante_hub.dossier.commands import add_dossier_commands  # the patients' dossiers (issue 13)
+    add_dossier_commands(commands, with_data_dir)
     return parser
 
 

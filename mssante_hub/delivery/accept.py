@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from mssante_hub.delivery import prepare_pool
 from mssante_hub.delivery.prepare import Prepared, prepare
+from mssante_hub.dossier import filing
 from mssante_hub.envelope import Delivered, Envelope, Identity
 from mssante_hub.hub import Hub
 from mssante_hub.rules import policy, refusals
@@ -45,10 +46,17 @@ def _store_many(conn: Connection, items: list[Prepared]) -> list[tuple[Prepared,
     """The committer's batch function: the store step, its refusals worded by the rules.
 
     Each item's result is the prepared message with its placements' UIDs: the caller of a message
-    prepared in the writer thread learns of it here, with no out-parameter.
+    prepared in the writer thread learns of it here, with no out-parameter. A message's filed
+    documents (Prepared.extra_units) are stored with it: one commit holds both.
     """
+    units, firsts = [], []
+    for item in items:
+        firsts.append(len(units))
+        units.append(item.unit)
+        units.extend(item.extra_units)
     try:
-        return list(zip(items, deliveries.store_many(conn, [item.unit for item in items])))
+        results = deliveries.store_many(conn, units)
+        return [(item, results[first]) for item, first in zip(items, firsts)]
     except deliveries.Unavailable as missing:
         if missing.status is None:
             raise Refusal(refusals.MAILBOX_UNAVAILABLE, f"no folder {missing.folder!r}") from None
@@ -104,19 +112,20 @@ async def _accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity |
         # The loop wakes once, when the message is committed (or refused), not also in between.
         done: concurrent.futures.Future = concurrent.futures.Future()
         prepare_it = functools.partial(prepare, hub, envelope, raw, local, remote, identity)
-        if len(raw) <= PREPARE_IN_WRITER_MAX_BYTES:
+        if len(raw) <= PREPARE_IN_WRITER_MAX_BYTES and not filing.may_carry_documents(raw):
             # A small message is prepared by the writer thread itself, just before its batch: handing it
             # to a parse thread first cost more than preparing it (each hand-over between threads waits
             # for the GIL and for the other thread to be scheduled: ~2 ms on a small virtual machine).
             hub.committer.submit_batched(_store_many, None, done, before=prepare_it)
         else:
-            # A large one is parsed and encrypted in a parse thread, so that it never holds up the writer.
+            # A large one is parsed and encrypted in a parse thread, so that it never holds up the writer;
+            # so is a document message (unzipping and XML reading: milliseconds to a second).
             hub.parse_pool.submit(_prepare_then_store, hub, done, prepare_it)
         prepared, uids = await asyncio.wrap_future(done)
     places = prepared.unit.placements
     recipients = {places[i].address: uids[i] for i in range(prepared.recipient_places)}
     copy_uid = uids[prepared.recipient_places] if len(places) > prepared.recipient_places else None
-    result = Delivered(prepared.unit.body.blob_id, recipients, tuple(prepared.remote), copy_uid)
+    result = Delivered(prepared.unit.body.blob_id, recipients, tuple(prepared.remote), copy_uid, prepared.filing)
     _tell_listeners(hub, result)
     return result
 

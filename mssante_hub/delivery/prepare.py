@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 
 from crypto.envelope import encrypt_message, wrap_key
 from mssante_hub import audit
-from mssante_hub.envelope import NOT_SENDING, Channel, Envelope, Identity
+from mssante_hub.dossier import filing
+from mssante_hub.envelope import NOT_SENDING, Channel, Envelope, Filed, Identity
 from mssante_hub.hub import Hub
 from mssante_hub.mime import parse, summary_fields
 from mssante_hub.rules import policy, refusals
 from mssante_hub.rules.refusals import Refusal
 from storage import accounts as account_repo
 from storage import deliveries
-from storage.models import AccountStatus
+from storage.models import AccountStatus, AccountType
 
 SEEN = "\\Seen"
 
@@ -35,6 +36,8 @@ class Prepared:
     remote: list[str]
     recipient_places: int  # the first this many placements are the recipients'; a sent copy follows
     account_types: dict[str, str] = field(default_factory=dict)  # address -> type, to word a late refusal
+    extra_units: list[deliveries.Unit] = field(default_factory=list)  # documents filed, same transaction
+    filing: dict[str, Filed] = field(default_factory=dict)  # patient recipient -> its documents' fate
 
 
 def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: list[str],
@@ -52,9 +55,18 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
             raise Refusal(refusals.UNKNOWN_RECIPIENT, address)
         if account.status != AccountStatus.ACTIVE.value:
             raise Refusal(refusals.MAILBOX_UNAVAILABLE, address)
-    key_holders = {a.id: a for a in readers.values()}
-    placements = [deliveries.Placement(address, account.id, envelope.folder, envelope.flags)
-                  for address, account in readers.items()]
+    actor = actor or (identity.address if identity else envelope.mail_from or "<>")
+    actor_type = (audit.ActorType.SYSTEM if envelope.channel == Channel.INTERNAL and identity is None
+                  else audit.ActorType.of_account(identity.type if identity else None)).value
+    via = f" via:{envelope.channel.value}"
+    blob_id = secrets.token_hex(16)
+    # A document message to a patient: its documents filed in the same transaction (docs/domain.md §6).
+    filed = filing.plan(hub, envelope, message, readers, blob_id, (actor, actor_type, via), tuple(decision.remote))
+    held = filed.withheld if filed is not None else set()
+    key_holders = {a.id: a for address, a in readers.items() if address not in held}
+    own = filing.own_category(envelope)  # the patient filing a document of their own into Dossier/<category>
+    placements = [deliveries.Placement(address, account.id, envelope.folder, envelope.flags, create=own is not None)
+                  for address, account in readers.items() if address not in held]
     recipient_places = len(placements)
     if envelope.sent_copy and identity is not None:
         sender = hub.accounts_by_address([identity.address]).get(identity.address)
@@ -62,21 +74,18 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
             key_holders[sender.id] = sender
             placements.append(deliveries.Placement(identity.address, sender.id, envelope.sent_copy, SEEN,
                                                    optional=True))
-    if decision.remote:
+    if decision.remote or held:
+        # The relay reads queued mail with the hub's key; a quarantined message is sealed for it alone.
         system = hub.system_account()
         if system is None:
             raise Refusal(refusals.TEMPORARY_FAILURE, "no relay key")
         key_holders[system.id] = system
     summary = json.dumps(summary_fields(message), ensure_ascii=False).encode()
-    sealed = encrypt_message(secrets.token_hex(16), raw, summary)
+    sealed = encrypt_message(blob_id, raw, summary)
     wrapped = [
         deliveries.Reader(a.id, wrap_key(sealed.content_key, sealed.blob_id, hub.keyring.public_key(a.public_key)))
         for a in key_holders.values()
     ]
-    actor = actor or (identity.address if identity else envelope.mail_from or "<>")
-    actor_type = (audit.ActorType.SYSTEM if envelope.channel == Channel.INTERNAL and identity is None
-                  else audit.ActorType.of_account(identity.type if identity else None)).value
-    via = f" via:{envelope.channel.value}"
     dsn = envelope.dsn
     queued, traces = [], []
     for rcpt in decision.remote:
@@ -91,5 +100,17 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
         placement_trace=(actor, actor_type, audit.DELIVER, via),
         internal_date=envelope.internal_date, writes=list(decision.writes),
     )
-    return Prepared(unit, readers, list(decision.remote), recipient_places,
-                    {address: account.type for address, account in readers.items()})
+    if own is not None:
+        for account in readers.values():
+            if account.type != AccountType.PATIENT.value:
+                continue  # only a patient space has a dossier
+            unit.writes.append(filing.own_document_write(hub, account, own, message, sealed.blob_id,
+                                                         sealed.content_key, len(raw)))
+    extra: list[deliveries.Unit] = []
+    if filed is not None:
+        unit.traces.extend(filed.traces)
+        unit.writes.extend(filed.writes)
+        extra = filed.units
+    return Prepared(unit, {a: r for a, r in readers.items() if a not in held}, list(decision.remote),
+                    recipient_places, {address: account.type for address, account in readers.items()},
+                    extra, filed.outcomes if filed is not None else {})

@@ -1,4 +1,4 @@
-"""The header of a CDA R2 document (docs/domain.md §6): type, title, dates, version, patient, author.
+"""The header of a CDA R2 document (docs/domain.md §6.3): type, title, dates, version, patient, author.
 
 Only the header is read: parsing stops where the body (`component`) starts, which is most
 of a level-1 document (a base64 PDF) and of many level-3 ones. The XML is hostile input
@@ -7,6 +7,7 @@ of a level-1 document (a base64 PDF) and of many level-3 ones. The XML is hostil
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
@@ -50,6 +51,12 @@ class CdaHeader:
     birth_time: str
     sex: str  # administrativeGenderCode/@code
     author_ids: tuple[InstanceId, ...]
+    # For filing (dossier/filing.py): who wrote it, for which structure, who keeps it.
+    author_names: tuple[str, ...] = ()  # assignedPerson/name, "given family" of each author
+    structure_ids: tuple[InstanceId, ...] = ()  # author/assignedAuthor/representedOrganization/id
+    custodian_ids: tuple[InstanceId, ...] = ()
+    custodian_name: str = ""
+    confidentiality: str = ""  # confidentialityCode/@code of the header (N, R, V)
 
     @property
     def ins_ids(self) -> tuple[InstanceId, ...]:
@@ -88,6 +95,24 @@ def _names(patient: Element | None, part: str, qualifier: str | None) -> tuple[s
     return tuple(found)
 
 
+def _person_name(name: Element) -> str:
+    given = [_text(g) for g in name.iterfind(_v3("given"))]
+    family = [_text(f) for f in name.iterfind(_v3("family"))]
+    return " ".join(part for part in (*given, *family) if part) or _text(name)
+
+
+def _author_names(root: Element) -> tuple[str, ...]:
+    names = []
+    for author in root.iterfind(_v3("author/assignedAuthor")):
+        person = author.find(_v3("assignedPerson/name"))
+        device = author.find(_v3("assignedAuthoringDevice/softwareName"))
+        organisation = author.find(_v3("representedOrganization/name"))
+        text = _person_name(person) if person is not None else _text(device) or _text(organisation)
+        if text:
+            names.append(text)
+    return tuple(names)
+
+
 def header_of(root: Element) -> CdaHeader:
     """The header fields of a parsed ClinicalDocument."""
     if root.tag != _v3("ClinicalDocument"):
@@ -111,9 +136,41 @@ def header_of(root: Element) -> CdaHeader:
         birth_time=_attr(patient, "birthTime", "value") if patient is not None else "",
         sex=_attr(patient, "administrativeGenderCode", "code") if patient is not None else "",
         author_ids=tuple(_instance_id(i) for i in root.iterfind(_v3("author/assignedAuthor/id"))),
+        author_names=_author_names(root),
+        structure_ids=tuple(_instance_id(i) for i in
+                            root.iterfind(_v3("author/assignedAuthor/representedOrganization/id"))),
+        custodian_ids=tuple(_instance_id(i) for i in root.iterfind(
+            _v3("custodian/assignedCustodian/representedCustodianOrganization/id"))),
+        custodian_name=_text(root.find(_v3("custodian/assignedCustodian/representedCustodianOrganization/name"))),
+        confidentiality=_attr(root, "confidentialityCode", "code"),
     )
 
 
 def read_header(data: bytes) -> CdaHeader:
     """The header of a CDA document's bytes; safexml.XmlRefused or CdaError if refused."""
     return header_of(safexml.parse(data, CDA_LIMITS, stop_at=_v3("component")))
+
+
+# A level-1 document's PDF (docs/domain.md §6.3): nonXMLBody/text, base64. Bounded by the CDA's own
+# limit; the decoded PDF is at most 3/4 of it.
+PDF_MEDIA_TYPE = "application/pdf"
+_B64 = "B64"
+
+
+def level1_pdf(data: bytes) -> bytes | None:
+    """The PDF a level-1 CDA carries (nonXMLBody/text mediaType application/pdf, B64), or None.
+
+    The whole document is parsed under CDA_LIMITS; undecodable base64 is CdaError.
+    """
+    if b"nonXMLBody" not in data:
+        return None  # a level-3 document: not worth a full parse
+    root = safexml.parse(data, CDA_LIMITS)
+    text = root.find(_v3("component/nonXMLBody/text"))
+    if text is None or (text.get("mediaType") or "").strip().lower() != PDF_MEDIA_TYPE:
+        return None
+    if (text.get("representation") or "").strip().upper() != _B64:
+        raise CdaError("a level-1 PDF not in base64")
+    try:
+        return binascii.a2b_base64("".join((text.text or "").split()).encode("ascii"), strict_mode=True)
+    except (binascii.Error, ValueError, UnicodeError):
+        raise CdaError("a level-1 PDF whose base64 does not decode") from None

@@ -1,13 +1,14 @@
-"""Does a document message integrate into the recipient's patient space? (docs/domain.md §4, codes 900-906)
+"""Does a document message integrate into the recipient's patient space? (docs/domain.md §4.4, codes 900-906)
 
 A message is a document message when it carries an `IHE_XDM.zip` attachment. Its XDM is
 read (xdm.py), each CDA header (cda.py) is compared with what the hub holds about the
 patient (patient.py), and the outcome is either OK with the documents found, or the first
 error met as (code, French label), which the processed MDN reports as
-`processed/Error: <code>^<label>`. The message itself is delivered either way.
+`processed/Error: <code>^<label>`. The filing step (dossier/filing.py) runs it while the
+message is prepared, and decides from it what is filed, delivered or quarantined.
 
-Not produced yet: 900 (wrong document version) and 901 (author may not replace or delete)
-need the stored history of the patient's documents, which the hub does not keep yet.
+900 (wrong document version) and 901 (author may not replace or delete) need the stored
+history of the patient's documents: dossier/filing.py decides them when it files.
 """
 
 from __future__ import annotations
@@ -101,9 +102,8 @@ NOT_A_DOCUMENT_MESSAGE = IntegrationResult(carries_xdm=False)
 
 # --- Reading ------------------------------------------------------------------------------
 
-def xdm_attachments(raw: bytes, limits: mime.Limits) -> list[bytes]:
-    """The decoded `IHE_XDM.zip` attachments of a message (mime.parse's limits apply first)."""
-    message = mime.parse(raw, limits)
+def xdm_parts(message: mime.ParsedMessage) -> list[bytes]:
+    """The decoded `IHE_XDM.zip` attachments of an already parsed message."""
     found = []
     for part in message.walk():
         if part.is_multipart():
@@ -113,6 +113,11 @@ def xdm_attachments(raw: bytes, limits: mime.Limits) -> list[bytes]:
             payload = part.get_payload(decode=True)
             found.append(payload if isinstance(payload, bytes) else b"")
     return found
+
+
+def xdm_attachments(raw: bytes, limits: mime.Limits) -> list[bytes]:
+    """The decoded `IHE_XDM.zip` attachments of a message (mime.parse's limits apply first)."""
+    return xdm_parts(mime.parse(raw, limits))
 
 
 def _xdm_error(exc: xdm.XdmError) -> IntegrationError:
@@ -128,6 +133,12 @@ def read_documents(raw: bytes, limits: mime.Limits) -> Documents | None:
         packages = xdm_attachments(raw, limits)
     except mime.Refusal:
         return Documents(error=MESSAGE_UNREADABLE)
+    return read_packages(packages)
+
+
+def read_packages(packages: list[bytes], keep_content: bool = False) -> Documents | None:
+    """The CDA documents of XDM packages (None: no package); with `keep_content`, each entry keeps its
+    bytes (filing stores them), otherwise only identifiers are kept past the header read."""
     if not packages:
         return None
     headers = []
@@ -140,12 +151,12 @@ def read_documents(raw: bytes, limits: mime.Limits) -> Documents | None:
             if not entry.is_xml:
                 continue  # a PDF copy, say: its hash and size were checked, nothing to integrate
             try:
-                # The bytes are not kept past the header read: results carry identifiers only.
-                headers.append((dataclasses.replace(entry, content=b""), cda.read_header(entry.content)))
+                header = cda.read_header(entry.content)
             except safexml.XmlRefused:
                 return Documents(error=XML_REFUSED)
             except cda.CdaError:
                 return Documents(error=NOT_CDA)
+            headers.append((entry if keep_content else dataclasses.replace(entry, content=b""), header))
     if not headers:
         return Documents(error=NO_CDA)
     return Documents(tuple(headers))

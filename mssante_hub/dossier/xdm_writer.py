@@ -137,7 +137,8 @@ def metadata(documents: list[PackedDocument]) -> bytes:
 def _index(documents: list[PackedDocument]) -> str:
     items = "".join(f'<li><a href="IHE_XDM/{SUBSET}/{escape(d.name)}">{escape(d.header.title or d.name)}</a></li>'
                     for d in documents)
-    return f'<!DOCTYPE html><html lang="fr"><meta charset="utf-8"><title>XDM</title><body><ul>{items}</ul></body></html>'
+    return ('<!DOCTYPE html><html lang="fr"><meta charset="utf-8"><title>XDM</title>'
+            f"<body><ul>{items}</ul></body></html>")
 
 
 def pack(contents: list[bytes]) -> bytes:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from mssante_hub import audit
 from mssante_hub.reader import Reader
-from mssante_hub.imap import responses, wire
+from mssante_hub.imap import dossier_view, responses, wire
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import SyntaxProblem, astring, decode_mailbox, encode_mailbox
 from storage import accounts as account_repo
@@ -66,6 +66,8 @@ async def resolve_and_read(s: Session, name: str, right: str,
     """resolve(), and `then(conn, folder)` in the same trip to the read pool if the session holds
     `right` on the folder (SELECT: the folder and its messages in one trip)."""
     me = s.account
+    if dossier_view.is_dossier_name(name):  # Patients/<INS>/Dossier/<category>: imap/dossier_view.py
+        return await dossier_view.resolve_and_read(s, name, right, then)
     shared = split_shared(name)
     if shared is None:
         def read_own(conn):
@@ -102,11 +104,14 @@ async def shared_listing(s: Session) -> list[tuple[str, folders.FolderRow, str]]
                 out.append((f"{SHARED_ROOT}/{owner.address}/{row.name}", row, rights))
         return out
 
-    return await s.hub.read(read)
+    return await s.hub.read(read) + await dossier_view.listing(s)
 
 
 def reader_of(s: Session, owner: AccountRow) -> Reader:
     """The reader that opens the owner's messages (kept for the session)."""
+    view = s.selected
+    if view is not None and view.owner is owner and dossier_view.is_view_folder(view.folder):
+        return dossier_view.reader_for(s, owner, view.folder.account_id)
     if owner.id == s.account.id:
         return s.reader
     cache = s.__dict__.setdefault("_owner_readers", {})
@@ -116,6 +121,9 @@ def reader_of(s: Session, owner: AccountRow) -> Reader:
 
 
 async def trace_shared_access(s: Session, box: Mailbox) -> None:
+    if isinstance(box, dossier_view.DossierBox):
+        await dossier_view.trace_open(s, box)
+        return
     if box.owner.id != s.account.id:
         await s.hub.write(lambda conn: audit.record(
             conn, actor=s.account.address, action=SHARED_ACCESS, subject_account_id=box.owner.id,

@@ -119,19 +119,10 @@ class Session(IMAP4Server):
         if not self.admitted or len(self.server_factory.sessions) > self.hub.config.get("imap.max_connections"):
             self.untagged(responses.BYE_TOO_MANY)
             self.flush()
-            self.hang_up()
+            self.transport.loseConnection()  # no producer registered yet
             return
         self.transport.registerProducer(self.gate, True)
         super().connectionMade()
-
-    def hang_up(self) -> None:
-        """Close from our side. The output gate is unregistered first: Twisted's TLS transport does
-        not shut down while a producer is registered on it (it waits for the producer to finish)."""
-        if self.transport is None:
-            return
-        if getattr(self.transport, "producer", None) is not None or getattr(self.transport, "_producer", None):
-            self.transport.unregisterProducer()
-        self.transport.loseConnection()
 
     def capabilities(self):
         return {}
@@ -164,7 +155,7 @@ class Session(IMAP4Server):
         self.untagged(responses.BYE_AUTOLOGOUT)
         self.state = LOGOUT
         self.flush()
-        self.hang_up()
+        self.close()
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
         self.resetTimeout()
@@ -190,7 +181,20 @@ class Session(IMAP4Server):
         text = _REFUSED_BYE.get(event.response, responses.BYE_COMMAND_TOO_BIG)
         self.untagged(text)
         self.flush()
-        self.hang_up()
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection once what is written has gone.
+
+        The output gate is unregistered first: Twisted's TLS transport does not shut down while a
+        producer is registered on it (TLSMemoryBIOProtocol.loseConnection waits for
+        unregisterProducer), so a LOGOUT or BYE over TLS would otherwise leave the connection open.
+        """
+        if self.transport is None:
+            return
+        self.gate.stopped = True
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
 
     # --- output -----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from mssante_hub import audit
 
 from mssante_hub.accounts import inactivity
 
+from mssante_hub.dossier import jobs as dossier_jobs
 from mssante_hub.patients import worker
 from mssante_hub.hub import Hub
 from mssante_hub.patients import lifecycle
@@ -18,10 +19,11 @@ log = logging.getLogger("mssante_hub.patients.jobs")
 
 
 async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
-    """Deletions due, archives past retention, audit retention, inactive mailboxes, pending notifications."""
+    """Spaces past their objection window, deletions due, archives past retention, audit retention, inactive mailboxes, pending notifications."""
     now = now or dt.datetime.now(dt.timezone.utc)
     loop = asyncio.get_running_loop()
     done = dict(await loop.run_in_executor(None, lifecycle.run_due_deletions, hub, now))
+    done["spaces_created"] = await loop.run_in_executor(None, lifecycle.create_spaces_past_objection, hub, now)
     retention = hub.config.get("audit.retention_days")
 
     def purge(conn) -> int:
@@ -31,6 +33,7 @@ async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
 
     done["audit_purged"] = await hub.write(purge)
     done.update(await inactivity.check_inactive_mailboxes(hub, now))
+    done.update(await dossier_jobs.run_daily(hub, now))
     done["notified"] = await worker.send_due(hub, now)
     log.info("daily job done: %s", " ".join(f"{name}={count}" for name, count in done.items()))
     return done

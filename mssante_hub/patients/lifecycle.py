@@ -127,8 +127,11 @@ def activate(hub: Hub, ins: str, code: str, new_password: str, now: dt.datetime 
 
     def then(conn: Connection, check: _CodeCheck) -> None:
         conn.execute(update(ActivationCode).where(ActivationCode.account_id == check.account_id).values(used_at=now))
+        # A space past its objection window is already active (created by the daily job, fed since):
+        # activation then only gives the holder a password (docs/domain.md §9).
         conn.execute(update(Account)
-                     .where(Account.id == check.account_id, Account.status == AccountStatus.PENDING.value)
+                     .where(Account.id == check.account_id,
+                            Account.status.in_((AccountStatus.PENDING.value, AccountStatus.ACTIVE.value)))
                      .values(password_hash=password_hash, status=AccountStatus.ACTIVE.value))
         conn.execute(update(PatientProfile).where(PatientProfile.account_id == check.account_id)
                      .values(activated_at=now))
@@ -139,6 +142,31 @@ def activate(hub: Hub, ins: str, code: str, new_password: str, now: dt.datetime 
                      target=f"account:{check.account_id}")
 
     return _run_with_code(hub, ins, code, now, then)
+
+
+def create_spaces_past_objection(hub: Hub, now: dt.datetime | None = None) -> int:
+    """The opt-out as the law has it (docs/domain.md §9): a pending space whose objection window has passed
+    without objection is created now, active without a password, and receives documents and messages from
+    then on; activation later only gives the holder a password. Returns how many were created."""
+    now = _now(now)
+
+    def work(conn: Connection) -> int:
+        due = conn.execute(
+            select(Account.id).join(PatientProfile, PatientProfile.account_id == Account.id)
+            .where(Account.type == AccountType.PATIENT.value, Account.status == AccountStatus.PENDING.value,
+                   PatientProfile.objection_until < now, PatientProfile.deletion_due_at.is_(None))
+            .order_by(Account.id)
+        ).scalars().all()
+        for account_id in due:
+            conn.execute(update(Account).where(Account.id == account_id, Account.password_hash.is_(None))
+                         .values(status=AccountStatus.ACTIVE.value))
+            if conn.execute(select(Folder.id).where(Folder.account_id == account_id).limit(1)).first() is None:
+                create_default_folders(conn, account_id)
+            audit.record(conn, actor="daily-job", action=audit.PATIENT_CREATE, subject_account_id=account_id,
+                         target=f"account:{account_id}")
+        return len(due)
+
+    return hub.committer.run(work)
 
 
 class _ObjectionTooLate(Exception):

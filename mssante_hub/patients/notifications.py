@@ -26,13 +26,15 @@ DOCUMENT = "document"
 APPOINTMENT = "appointment"
 SERVICE = "service"
 SCREENING = "screening"
-KINDS = (MESSAGE, DOCUMENT, APPOINTMENT, SERVICE, SCREENING)
+ACCESS = "access"  # a professional opened the dossier (docs/domain.md §6.5)
+KINDS = (MESSAGE, DOCUMENT, APPOINTMENT, SERVICE, SCREENING, ACCESS)
 _KIND_TEXT = {
     MESSAGE: ("un nouveau message", "a new message"),
     DOCUMENT: ("un nouveau document", "a new document"),
     APPOINTMENT: ("un rendez-vous", "an appointment"),
     SERVICE: ("des nouvelles d'un service connecté", "news from a connected service"),
     SCREENING: ("une invitation de prévention", "a prevention invitation"),
+    ACCESS: ("un accès d'un professionnel à votre dossier", "a professional's access to your health record"),
 }
 SEND_BATCH = 500
 XDM_ATTACHMENT = "ihe_xdm.zip"

@@ -86,7 +86,9 @@ def _due(conn: Connection, cutoff: dt.datetime) -> list:
         select(NotificationState.account_id, NotificationState.pending, Account.ins, PatientProfile.traits)
         .join(Account, Account.id == NotificationState.account_id)
         .join(PatientProfile, PatientProfile.account_id == NotificationState.account_id)
+        # Held until activation: a space created past its objection window has no confirmed personal address.
         .where(NotificationState.pending != "", Account.status == AccountStatus.ACTIVE.value,
+               PatientProfile.activated_at.is_not(None),
                (NotificationState.last_sent_at.is_(None)) | (NotificationState.last_sent_at <= cutoff))
         .order_by(NotificationState.account_id).limit(notifications.SEND_BATCH)
     ).all()

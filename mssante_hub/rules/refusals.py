@@ -69,6 +69,11 @@ PATIENT_CONVERSATION_ENDED = Reason(550, "5.7.1", "Ce professionnel a mis fin à
 PATIENT_ATTACHMENT_TYPE = Reason(554, "5.6.1",
                                  "Type de document non autorisé (jpg, jpeg, png, tiff, pdf, txt, rtf, doc)",
                                  "Attachment type not allowed (jpg, jpeg, png, tiff, pdf, txt, rtf, doc)")
+# docs/domain.md §6.2: a document masked to professionals is never sent to a professional's mailbox.
+DOCUMENT_MASKED_TO_PROFESSIONALS = Reason(554, "5.7.1",
+                                          "Document masqué aux professionnels : ne peut être adressé à un "
+                                          "professionnel", "A document masked to professionals cannot be sent "
+                                          "to a professional")
 PATIENT_ATTACHMENTS_TOO_BIG = Reason(552, "5.3.4", "La taille du ou des documents dépasse la limite autorisée",
                                      "The attached documents exceed the allowed size")
 PATIENT_SPACE_CLOSED = Reason(550, "5.2.1", "Espace santé du patient fermé", "Patient space closed")

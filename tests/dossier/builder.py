@@ -54,10 +54,55 @@ class Document:
     type_code: str = "11502-2"
     listed_hash: str | None = None  # None: the real SHA-1
     listed_size: int | None = None
+    confidentiality: tuple[str, ...] = ("N",)  # codes; those of docs/domain.md §6.2 under their own scheme
 
 
 def fixture(fixtures_dir: Path, name: str) -> bytes:
     return (fixtures_dir / "cda" / name).read_bytes()
+
+
+@functools.lru_cache(maxsize=None)
+def generated_cda(type_code: str = "87273-9") -> bytes:
+    """A CDA R2 header as the CI-SIS examples write theirs, for the fixtures' patient (FIXTURE_INS, PAT-TROIS
+    DOMINIQUE MARIE-LOUISE, F, 1979-03-28): the INS and a local id, birth and used names by qualifier, and a
+    body of a few KB. Tests that need *a* document use it, so they run without ../shared/fixtures."""
+    paragraphs = "".join(f"<paragraph>Paragraphe {n} du compte rendu de test.</paragraph>" for n in range(60))
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<ClinicalDocument xmlns="urn:hl7-org:v3">
+  <realmCode code="FR"/>
+  <typeId root="2.16.840.1.113883.1.3" extension="POCD_HD000040"/>
+  <id root="1.2.250.1.999.42" extension="generated-1"/>
+  <code code="{type_code}" codeSystem="2.16.840.1.113883.6.1"/>
+  <title>Document de test</title>
+  <effectiveTime value="20240402101700+0200"/>
+  <confidentialityCode code="N" codeSystem="2.16.840.1.113883.5.25"/>
+  <languageCode code="fr-FR"/>
+  <setId root="1.2.250.1.999.42" extension="generated-set-1"/>
+  <versionNumber value="1"/>
+  <recordTarget>
+    <patientRole>
+      <id extension="{FIXTURE_INS}" root="1.2.250.1.213.1.4.10"/>
+      <id extension="1234567890121" root="1.2.3.4.567.8.9.10"/>
+      <patient classCode="PSN">
+        <name>
+          <family qualifier="BR">PAT-TROIS</family>
+          <given>DOMINIQUE MARIE-LOUISE</given>
+          <given qualifier="BR">DOMINIQUE</given>
+          <family qualifier="CL">PAT-TROIS</family>
+          <given qualifier="CL">DOMINIQUE</given>
+        </name>
+        <administrativeGenderCode code="F" codeSystem="2.16.840.1.113883.5.1"/>
+        <birthTime value="19790328"/>
+      </patient>
+    </patientRole>
+  </recordTarget>
+  <author><time value="20240402101700+0200"/><assignedAuthor>
+    <id root="1.2.250.1.71.4.2.1" extension="801234567890"/>
+  </assignedAuthor></author>
+  <component><structuredBody><component><section><text>{paragraphs}</text></section></component></structuredBody>
+  </component>
+</ClinicalDocument>
+""".encode("utf-8")
 
 
 def with_patient_ins(cda: bytes, ins: str | None, root: str = "1.2.250.1.213.1.4.10") -> bytes:
@@ -92,9 +137,11 @@ def metadata(documents: list[Document], ins: str = FIXTURE_INS) -> bytes:
             + f'<rim:Classification classificationScheme="{xdm.SCHEME_TYPE_CODE}" classifiedObject="{entry_id}" '
               f'nodeRepresentation={quoteattr(doc.type_code)} id="cl{number}t">'
             + _slot("codingScheme", "2.16.840.1.113883.6.1") + "</rim:Classification>"
-            + f'<rim:Classification classificationScheme="{xdm.SCHEME_CONFIDENTIALITY}" '
-              f'classifiedObject="{entry_id}" nodeRepresentation="N" id="cl{number}c">'
-            + _slot("codingScheme", "2.16.840.1.113883.5.25") + "</rim:Classification>"
+            + "".join(
+                f'<rim:Classification classificationScheme="{xdm.SCHEME_CONFIDENTIALITY}" '
+                f'classifiedObject="{entry_id}" nodeRepresentation={quoteattr(code)} id="cl{number}c{i}">'
+                + _slot("codingScheme", "2.16.840.1.113883.5.25" if code == "N" else "1.2.250.1.213.1.1.4.13")
+                + "</rim:Classification>" for i, code in enumerate(doc.confidentiality))
             + f'<rim:ExternalIdentifier identificationScheme="{xdm.SCHEME_PATIENT_ID}" value={quoteattr(patient_id)} '
               f'registryObject="{entry_id}" id="ei{number}p"/>'
             + f'<rim:ExternalIdentifier identificationScheme="{xdm.SCHEME_UNIQUE_ID}" '
@@ -124,8 +171,8 @@ def package(documents: list[Document], *, metadata_bytes: bytes | None = None,
     return out.getvalue()
 
 
-def cda_package(cda: bytes, type_code: str = "11502-2") -> bytes:
-    return package([Document("DOC0001.XML", cda, type_code=type_code)])
+def cda_package(cda: bytes, type_code: str = "11502-2", confidentiality: tuple[str, ...] = ("N",)) -> bytes:
+    return package([Document("DOC0001.XML", cda, type_code=type_code, confidentiality=confidentiality)])
 
 
 @functools.lru_cache(maxsize=None)

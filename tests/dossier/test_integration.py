@@ -12,7 +12,7 @@ from mssante_hub.dossier import integration
 from mssante_hub.dossier.patient import KnownPatient
 from mssante_hub.mime import Limits
 from tests.dossier import builder
-from tests.dossier.builder import FIXTURE_INS, FIXTURES, SMALL_FIXTURE, fixture
+from tests.dossier.builder import FIXTURE_INS, FIXTURES, fixture
 
 SENDER = "jean.dupont@hub.test"
 SPACE = f"{FIXTURE_INS}@patient.hub.test"
@@ -33,8 +33,9 @@ def check(xdm_zip: bytes | None, patient: KnownPatient | None, limits: Limits) -
     return integration.check(builder.document_message(SENDER, SPACE, xdm_zip), patient, limits)
 
 
-def small_cda(fixtures_dir) -> bytes:
-    return fixture(fixtures_dir, SMALL_FIXTURE)
+def small_cda() -> bytes:
+    """A document of the fixtures' patient, generated: these tests run without ../shared/fixtures."""
+    return builder.generated_cda()
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
@@ -53,50 +54,50 @@ def test_a_message_without_xdm_is_not_checked(limits):
     assert result == integration.NOT_A_DOCUMENT_MESSAGE and result.ok and not result.carries_xdm
 
 
-def test_another_patients_document_is_902(fixtures_dir, limits):
-    other = builder.with_patient_ins(small_cda(fixtures_dir), OTHER_INS)
+def test_another_patients_document_is_902(limits):
+    other = builder.with_patient_ins(small_cda(), OTHER_INS)
     assert check(builder.cda_package(other), WITH_TRAITS, limits).error == integration.UNKNOWN_PATIENT
-    assert check(builder.cda_package(small_cda(fixtures_dir)), None, limits).error == integration.UNKNOWN_PATIENT
+    assert check(builder.cda_package(small_cda()), None, limits).error == integration.UNKNOWN_PATIENT
 
 
-def test_a_document_without_ins_is_903(fixtures_dir, limits):
-    without = builder.with_patient_ins(small_cda(fixtures_dir), None)
+def test_a_document_without_ins_is_903(limits):
+    without = builder.with_patient_ins(small_cda(), None)
     assert check(builder.cda_package(without), WITH_TRAITS, limits).error == integration.NO_INS
 
 
 @pytest.mark.parametrize("trait", ["birth_name", "first_names", "birth_date", "sex"])
-def test_a_trait_that_disagrees_is_904(fixtures_dir, limits, trait):
+def test_a_trait_that_disagrees_is_904(limits, trait):
     wrong = {"birth_name": "MARTIN", "first_names": "Jeanne", "birth_date": "1979-03-29", "sex": "M"}[trait]
     patient = KnownPatient(**{**WITH_TRAITS.__dict__, trait: wrong})
-    result = check(builder.cda_package(small_cda(fixtures_dir)), patient, limits)
+    result = check(builder.cda_package(small_cda()), patient, limits)
     assert result.error == integration.TRAITS_DISAGREE
 
 
-def test_names_compare_without_case_accents_or_extra_spaces(fixtures_dir, limits):
+def test_names_compare_without_case_accents_or_extra_spaces(limits):
     patient = KnownPatient(FIXTURE_INS, " pat-trois ", "Dominiqué", "1979-03-28", "f")
-    assert check(builder.cda_package(small_cda(fixtures_dir)), patient, limits).ok
+    assert check(builder.cda_package(small_cda()), patient, limits).ok
 
 
-def test_only_the_traits_the_hub_holds_are_compared(fixtures_dir, limits):
-    assert check(builder.cda_package(small_cda(fixtures_dir)), INS_ONLY, limits).ok
-    assert check(builder.cda_package(small_cda(fixtures_dir)), KnownPatient(FIXTURE_INS, sex="F"), limits).ok
+def test_only_the_traits_the_hub_holds_are_compared(limits):
+    assert check(builder.cda_package(small_cda()), INS_ONLY, limits).ok
+    assert check(builder.cda_package(small_cda()), KnownPatient(FIXTURE_INS, sex="F"), limits).ok
 
 
 @pytest.mark.parametrize("ins", ["27903512151898", "2790351215189890", "279035121518988", "27903512151898X"])
-def test_a_malformed_or_wrongly_keyed_ins_is_905(fixtures_dir, limits, ins):
-    cda = builder.with_patient_ins(small_cda(fixtures_dir), ins)
+def test_a_malformed_or_wrongly_keyed_ins_is_905(limits, ins):
+    cda = builder.with_patient_ins(small_cda(), ins)
     assert check(builder.cda_package(cda), WITH_TRAITS, limits).error == integration.INCOMPLETE_INS
 
 
-def test_an_ins_with_a_null_flavor_is_905(fixtures_dir, limits):
-    cda = small_cda(fixtures_dir).replace(
+def test_an_ins_with_a_null_flavor_is_905(limits):
+    cda = small_cda().replace(
         b'<id extension="279035121518989" root="1.2.250.1.213.1.4.10"/>',
         b'<id root="1.2.250.1.213.1.4.10" nullFlavor="UNK"/>', 1)
     assert check(builder.cda_package(cda), WITH_TRAITS, limits).error == integration.INCOMPLETE_INS
 
 
-def test_package_faults_are_906_each_with_its_label(fixtures_dir, limits):
-    cda = small_cda(fixtures_dir)
+def test_package_faults_are_906_each_with_its_label(limits):
+    cda = small_cda()
     good = builder.cda_package(cda)
     cases = {
         b"not a zip": integration.XDM_UNREADABLE,

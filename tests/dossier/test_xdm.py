@@ -33,8 +33,8 @@ def test_each_ci_sis_example_round_trips_through_an_xdm(fixtures_dir, name):
     assert entry.source_patient_info == xdm.PatientInfo("PAT-TROIS^DOMINIQUE^^^^^L", "19790328", "F")
 
 
-def test_several_documents_and_a_pdf_copy(fixtures_dir):
-    cda_bytes = fixture(fixtures_dir, "VAC-NOTE_2023.01.xml")
+def test_several_documents_and_a_pdf_copy():
+    cda_bytes = builder.generated_cda()
     pdf = b"%PDF-1.4\n% not a real PDF\n"
     package = xdm.read_package(builder.package([Document("DOC0001.XML", cda_bytes, type_code="87273-9"),
                                                 Document("DOC0002.PDF", pdf, mime_type="application/pdf")]))
@@ -46,8 +46,8 @@ def test_several_documents_and_a_pdf_copy(fixtures_dir):
         xdm.read_package(builder.package(bad_pdf))
 
 
-def test_a_hash_or_size_that_disagrees_is_refused(fixtures_dir):
-    content = fixture(fixtures_dir, "VAC-NOTE_2023.01.xml")
+def test_a_hash_or_size_that_disagrees_is_refused():
+    content = builder.generated_cda()
     with pytest.raises(xdm.XdmDocumentMismatch):
         xdm.read_package(builder.package([Document("DOC0001.XML", content, listed_hash="a" * 40)]))
     with pytest.raises(xdm.XdmDocumentMismatch):
@@ -57,8 +57,8 @@ def test_a_hash_or_size_that_disagrees_is_refused(fixtures_dir):
         xdm.read_package(builder.package([Document("DOC0001.XML", content)], metadata_bytes=listing))
 
 
-def test_a_damaged_or_foreign_archive_is_refused(fixtures_dir):
-    good = builder.cda_package(fixture(fixtures_dir, "VAC-NOTE_2023.01.xml"))
+def test_a_damaged_or_foreign_archive_is_refused():
+    good = builder.cda_package(builder.generated_cda())
     with pytest.raises(xdm.XdmUnreadable):
         xdm.read_package(b"this is not a zip at all")
     with pytest.raises(xdm.XdmUnreadable):
@@ -70,7 +70,7 @@ def test_a_damaged_or_foreign_archive_is_refused(fixtures_dir):
         xdm.read_package(bytes(garbled))
 
 
-def test_metadata_missing_refused_or_empty(fixtures_dir):
+def test_metadata_missing_refused_or_empty():
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("README.TXT", "rien")

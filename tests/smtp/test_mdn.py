@@ -135,9 +135,9 @@ KO = "[KO Intégration système !]"
 
 
 def test_a_document_that_integrates_is_processed_and_dispatched_one_that_fails_only_processed(
-        smtp_hub, pki, fixtures_dir):
+        smtp_hub, pki):
     add_patient(smtp_hub.hub)
-    cda = builder.fixture(fixtures_dir, builder.SMALL_FIXTURE)
+    cda = builder.generated_cda()
     failing = send_document(smtp_hub, pki, builder.cda_package(builder.with_patient_ins(cda, None)))
     wait_for_inbox(smtp_hub.hub, JEAN, 1)
     passing = send_document(smtp_hub, pki, builder.cda_package(cda, "87273-9"))
@@ -151,9 +151,9 @@ def test_a_document_that_integrates_is_processed_and_dispatched_one_that_fails_o
     assert len(read_folder(smtp_hub.hub, PATIENT)) == 2  # both delivered: the MDN reports, it does not refuse
 
 
-def test_identity_traits_held_by_the_hub_are_compared(smtp_hub, pki, fixtures_dir):
+def test_identity_traits_held_by_the_hub_are_compared(smtp_hub, pki):
     provision_patient(smtp_hub.hub)
-    cda = builder.fixture(fixtures_dir, builder.SMALL_FIXTURE)
+    cda = builder.generated_cda()
     matching = send_document(smtp_hub, pki, builder.cda_package(cda), options=False)
     wait_for_inbox(smtp_hub.hub, JEAN, 1)
     other_birth = cda.replace(b'<birthTime value="19790328"/>', b'<birthTime value="19790329"/>', 1)
@@ -164,6 +164,7 @@ def test_identity_traits_held_by_the_hub_are_compared(smtp_hub, pki, fixtures_di
         (PROCESSED, matching, PATIENT),
         (f"{PROCESSED}/Error: 904^INS et traits d'identité incohérents", differing, PATIENT),
     ])
+    assert len(read_folder(smtp_hub.hub, PATIENT)) == 1  # the 904 one is held in quarantine
 
 
 def _other_patient(cda: bytes) -> bytes:
@@ -187,10 +188,10 @@ ERROR_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(ERROR_CASES))
-def test_an_integration_failure_gives_an_rfc_8098_error_disposition(smtp_hub, pki, fixtures_dir, case):
+def test_an_integration_failure_gives_an_rfc_8098_error_disposition(smtp_hub, pki, case):
     add_patient(smtp_hub.hub)
     build, expected = ERROR_CASES[case]
-    message_id = send_document(smtp_hub, pki, build(builder.fixture(fixtures_dir, builder.SMALL_FIXTURE)))
+    message_id = send_document(smtp_hub, pki, build(builder.generated_cda()))
     wait_for_inbox(smtp_hub.hub, JEAN, 1)
     # A plain message after it: once its receipt is in, a dispatched MDN for the first would be too.
     plain = send_document(smtp_hub, pki, None, options=False)
@@ -206,4 +207,7 @@ def test_an_integration_failure_gives_an_rfc_8098_error_disposition(smtp_hub, pk
     human, notification = report.get_payload()
     assert f"({code} : " in human.get_content()
     assert notification.get_payload()[0]["Original-Message-ID"] == message_id
-    assert len(read_folder(smtp_hub.hub, PATIENT)) == 2
+    # Another patient's document is never shown to this one: held in quarantine, and the receipt says so.
+    quarantined = code in ("902", "904")
+    assert ("quarantaine" in human.get_content()) is quarantined
+    assert len(read_folder(smtp_hub.hub, PATIENT)) == (1 if quarantined else 2)

@@ -1,0 +1,73 @@
+"""The categories the patient's dossier is shown in, and the document type codes of each (docs/domain.md §6.4).
+
+A filed document lives in the folder `Dossier/<category code>`; the webmail shows the French
+label. A type code not listed goes to AUTR_DOC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FOLDER_PREFIX = "Dossier/"
+# The professionals' view of a category: a folder of the patient's that holds only what professionals may
+# read (no MASQUE_PS, nothing the patient hid, current versions only), served over IMAP as
+# Patients/<INS>/Dossier/<code> (imap/dossier_view.py). Hidden from the patient's own folder list.
+PROFESSIONAL_PREFIX = ".professionnels/"
+OTHER = "AUTR_DOC"
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    label: str  # French: what the patient reads
+    type_codes: tuple[str, ...]
+
+    @property
+    def folder(self) -> str:
+        return FOLDER_PREFIX + self.code
+
+    @property
+    def professional_folder(self) -> str:
+        return PROFESSIONAL_PREFIX + FOLDER_PREFIX + self.code
+
+
+# docs/domain.md §6.4, in the order the webmail shows them.
+CATEGORIES: tuple[Category, ...] = (
+    Category("SYNTHESE", "Ma santé en résumé / synthèses", ("60591-5", "SYNTH", "74207-2")),
+    Category("ORD_SOIN", "Ordonnances et soins", ("57833-6", "60593-1", "55115-0", "75496-0")),
+    Category("RADIO_SC", "Radio, écho, scanner, IRM", ("18748-4",)),
+    Category("BIOLOGIE", "Résultats de biologie", ("11502-2", "96173-0", "51969-4")),
+    Category("CPT_REND", "Comptes rendus", ("11490-0", "18761-7", "34133-9", "11488-4", "34749-2", "77436-4",
+                                            "34794-8", "18776-5", "85208-7", "78513-9", "57055-6", "89235-6",
+                                            "78489-2", "57075-4", "57057-2")),
+    Category("DEPISTAG", "Prévention et dépistages", ("75492-9",)),
+    Category("CERT_MED", "Certificats médicaux", ("CERT_DECL",)),
+    Category("CAR_VAC", "Vaccination", ("87273-9", "11369-6")),
+    Category("REMB", "Remboursements", ("REMB",)),
+    Category(OTHER, "Autres documents", ("29274-8",)),
+)
+BY_CODE = {c.code: c for c in CATEGORIES}
+_BY_TYPE = {t: c for c in CATEGORIES for t in c.type_codes}
+
+
+def of_type(type_code: str) -> Category:
+    """The category of a CDA type code (`code/@code`); AUTR_DOC for any code not listed."""
+    return _BY_TYPE.get(type_code.strip(), BY_CODE[OTHER])
+
+
+def of_folder(folder: str) -> Category | None:
+    """The category a `Dossier/<code>` folder name stands for, or None."""
+    if not folder.startswith(FOLDER_PREFIX):
+        return None
+    return BY_CODE.get(folder[len(FOLDER_PREFIX):])
+
+
+def of_professional_folder(folder: str) -> Category | None:
+    if not folder.startswith(PROFESSIONAL_PREFIX):
+        return None
+    return of_folder(folder[len(PROFESSIONAL_PREFIX):])
+
+
+def is_internal(folder: str) -> bool:
+    """A folder the hub keeps for its own views, not shown in the holder's folder list."""
+    return folder.startswith(PROFESSIONAL_PREFIX)

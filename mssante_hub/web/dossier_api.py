@@ -1,0 +1,296 @@
+"""The webmail's dossier API under /api/dossier (docs/web.md, docs/dossier.md), for the holder of a space.
+
+    GET  /api/dossier                                  categories: code, French label, count
+    GET  /api/dossier/documents?category=C             index rows, newest first
+    GET  /api/dossier/documents/ID                     metadata, safe HTML of the CDA narrative, versions
+    GET  /api/dossier/documents/ID/pdf                 the PDF (a level-1 document's, or the patient's own)
+    POST /api/dossier/documents/ID/visibility          {"hidden_from_professionals": true|false}
+    GET  /api/dossier/professionals                    who can see the dossier, and why
+    POST /api/dossier/professionals/ADDRESS/block      (and /unblock)
+    POST /api/dossier/documents                        {"category", "title", "filename", "content_type",
+                                                        "content_base64"} the patient's own document -> 201
+
+What the patient may not see yet (INVISIBLE_PATIENT) is never listed, counted or served. Every
+read and every choice is traced. The patient's own document takes the one delivery path
+(`delivery.accept`, channel "filing" into `Dossier/<category>`), answered 201 once durable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import email.policy
+import email.utils
+from email.message import EmailMessage
+from typing import Awaitable, Callable
+
+from twisted.web import server
+
+from mssante_hub import audit, delivery
+from mssante_hub.dossier import access, categories, index, masking, narrative
+from mssante_hub.hub import Hub
+from mssante_hub.reader import Reader
+from mssante_hub.web import rendering
+from mssante_hub.web.http import FORBIDDEN, NOT_FOUND, ApiError, read_json, respond_file
+from mssante_hub.web.sessions import Session
+from storage import accounts as account_repo
+from storage import dossier as dossier_store
+from storage.models import AccountType
+
+OWN_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}  # docs/domain.md §5.6
+MAX_TITLE_CHARS = 200
+MAX_ADDRESS_CHARS = 320
+NOT_A_PATIENT = ApiError(403, "forbidden", "Réservé au titulaire d'un espace santé",
+                         "Only the holder of a patient space may do this")
+BAD_DOCUMENT = ApiError(422, "bad_document", "Document refusé : PDF, JPEG ou PNG, catégorie connue",
+                        "Document refused: PDF, JPEG or PNG, known category")
+TOO_BIG = ApiError(413, "too_large", "La taille du ou des documents dépasse la limite autorisée",
+                   "The documents are larger than allowed")
+VIEW = masking.Viewer.PATIENT
+
+Handler = Callable[..., Awaitable[tuple[int, dict | None]]]
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class DossierApi:
+    def __init__(self, hub: Hub, client_ip: Callable[[server.Request], str],
+                 session: Callable[[server.Request], Awaitable[Session]]) -> None:
+        self.hub = hub
+        self._client_ip = client_ip
+        self._session_of = session
+
+    def route(self, method: str, path: list[str]) -> tuple[Handler | None, list[str], bool]:
+        """(handler, its arguments, whether the path is known) for a path below /api/dossier."""
+        table: dict[tuple[str, ...], dict[str, Handler]] = {
+            (): {"GET": self.overview},
+            ("documents",): {"GET": self.list_documents, "POST": self.add_own},
+            ("documents", "*"): {"GET": self.document},
+            ("documents", "*", "pdf"): {"GET": self.pdf},
+            ("documents", "*", "visibility"): {"POST": self.visibility},
+            ("professionals",): {"GET": self.professionals},
+            ("professionals", "*", "block"): {"POST": self.block},
+            ("professionals", "*", "unblock"): {"POST": self.unblock},
+        }
+        shape = tuple("*" if i == 1 else p for i, p in enumerate(path))
+        methods = table.get(shape)
+        if methods is None:
+            return None, [], False
+        args = [path[1]] if len(path) > 1 else []
+        return methods.get(method), args, True
+
+    async def _patient(self, request: server.Request) -> Session:
+        session = await self._session_of(request)
+        if session.type != AccountType.PATIENT.value:
+            raise NOT_A_PATIENT
+        return session
+
+    def _reader(self, conn, session: Session) -> Reader:
+        account = account_repo.by_address(conn, session.address)
+        if account is None:
+            raise FORBIDDEN
+        return Reader.of(self.hub, account)
+
+    async def _trace(self, session: Session, action: str, target: str, outcome: str = "ok") -> None:
+        await self.hub.write(lambda conn: audit.record(
+            conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type), action=action,
+            subject_account_id=session.account_id, target=target, outcome=outcome))
+
+    @staticmethod
+    def _visible(row: dossier_store.IndexRow) -> bool:
+        return row.wrapped is not None and masking.visible(row.confidentiality, row.hidden_from_professionals, VIEW)
+
+    def _listed(self, reader: Reader, row: dossier_store.IndexRow) -> dict:
+        fields = index.open_(reader.key(row), row.blob_id, row.sealed)
+        category = categories.BY_CODE.get(row.category)
+        return {
+            "id": row.id, "category": row.category, "label": category.label if category else row.category,
+            "title": fields.get("title", ""), "type_code": fields.get("type_code", ""),
+            "effective_at": _iso(row.effective_at), "filed_at": _iso(row.filed_at),
+            "authors": fields.get("author_names", []), "custodian": fields.get("custodian", ""),
+            "version": row.version, "state": row.state, "confidentiality": row.confidentiality.split(),
+            "hidden_from_professionals": row.hidden_from_professionals, "has_pdf": bool(fields.get("has_pdf")),
+            "own": bool(fields.get("own")),
+        }
+
+    # --- Reading ---------------------------------------------------------------------------
+
+    async def overview(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._patient(request)
+        counts = await self.hub.read(lambda conn: dossier_store.counts_by_category(
+            conn, session.account_id, (masking.INVISIBLE_PATIENT,)))
+        return 200, {"categories": [{"code": c.code, "label": c.label, "count": counts.get(c.code, 0)}
+                                    for c in categories.CATEGORIES]}
+
+    async def list_documents(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._patient(request)
+        raw = request.args.get(b"category", [None])[0]
+        category = raw.decode("ascii", "replace") if raw is not None else None
+        if category is not None and category not in categories.BY_CODE:
+            raise NOT_FOUND
+
+        def work(conn) -> list[dict]:
+            rows = [r for r in dossier_store.documents(conn, session.account_id, session.account_id, category)
+                    if self._visible(r)]
+            reader = self._reader(conn, session) if rows else None
+            return [self._listed(reader, r) for r in rows]
+
+        listed = await self.hub.read(work)
+        await self._trace(session, audit.DOSSIER_ACCESS, f"category:{category or '*'}")
+        return 200, {"category": category, "documents": listed}
+
+    def _row(self, conn, session: Session, document_id: str) -> dossier_store.IndexRow | None:
+        if not document_id.isdigit() or len(document_id) > 18:
+            return None
+        row = dossier_store.document(conn, session.account_id, session.account_id, int(document_id))
+        return row if row is not None and self._visible(row) else None
+
+    async def document(self, request: server.Request, document_id: str) -> tuple[int, dict]:
+        session = await self._patient(request)
+
+        def work(conn) -> dict | None:
+            row = self._row(conn, session, document_id)
+            if row is None:
+                return None
+            reader = self._reader(conn, session)
+            shown = self._listed(reader, row)
+            item = reader.body(dossier_store.item(conn, row))
+            cda = _attachment(item, "text/xml")
+            shown["html"] = narrative.render(cda) if cda is not None else ""
+            shown["versions"] = [{"id": v.id, "version": v.version, "state": v.state, "filed_at": _iso(v.filed_at)}
+                                 for v in dossier_store.versions(conn, session.account_id, session.account_id,
+                                                                 row.set_key) if self._visible(v)]
+            shown["source_message"] = dossier_store.placed_message(conn, session.account_id, row.source_blob_id)
+            return shown
+
+        shown = await self.hub.read(work)
+        if shown is None:
+            raise NOT_FOUND
+        await self._trace(session, audit.READ, f"document:{shown['id']}")
+        return 200, shown
+
+    async def pdf(self, request: server.Request, document_id: str) -> tuple[int, None]:
+        session = await self._patient(request)
+
+        def work(conn) -> tuple[bytes, str] | None:
+            row = self._row(conn, session, document_id)
+            if row is None:
+                return None
+            item = self._reader(conn, session).body(dossier_store.item(conn, row))
+            for content_type in ("application/pdf", "image/jpeg", "image/png"):
+                data = _attachment(item, content_type)
+                if data is not None:
+                    return data, content_type
+            return None
+
+        found = await self.hub.read(work)
+        if found is None:
+            raise NOT_FOUND
+        await self._trace(session, audit.READ, f"document:{int(document_id)} pdf")
+        data, content_type = found
+        respond_file(request, data, content_type.encode(), rendering.safe_filename(
+            f"document-{int(document_id)}.{OWN_TYPES.get(content_type, 'bin')}"))
+        return 200, None
+
+    # --- The patient's choices --------------------------------------------------------------
+
+    async def visibility(self, request: server.Request, document_id: str) -> tuple[int, dict]:
+        session = await self._patient(request)
+        hidden = read_json(request).get("hidden_from_professionals")
+        if not isinstance(hidden, bool):
+            raise ApiError(400, "bad_request", "hidden_from_professionals : vrai ou faux attendu",
+                           "hidden_from_professionals: true or false expected")
+        visible = await self.hub.read(lambda conn: self._row(conn, session, document_id))
+        if visible is None:
+            raise NOT_FOUND
+
+        def work(conn) -> None:
+            dossier_store.set_hidden(conn, session.account_id, visible.id, hidden)
+            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+                         action=audit.DOSSIER_MASK,
+                         subject_account_id=session.account_id, target=f"document:{visible.id}",
+                         outcome="hidden" if hidden else "shown")
+
+        await self.hub.write(work)
+        return 200, {"id": visible.id, "hidden_from_professionals": hidden}
+
+    async def professionals(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._patient(request)
+        now = dt.datetime.now(dt.timezone.utc)
+        care_days = self.hub.config.get("dossier.care_window_days")
+        found = await self.hub.read(lambda conn: access.standings(conn, session.account_id, now, care_days))
+        return 200, {"professionals": [{"address": s.address, "name": s.name, "reason": s.reason,
+                                        "last_exchange": _iso(s.last_at)} for s in found]}
+
+    async def _rule(self, request: server.Request, address: str, rule: str | None) -> tuple[int, dict]:
+        session = await self._patient(request)
+        address = address.strip().lower()
+        if not address or len(address) > MAX_ADDRESS_CHARS or "@" not in address:
+            raise NOT_FOUND
+
+        def work(conn) -> None:
+            dossier_store.set_access_rule(conn, session.account_id, address, rule)
+            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+                         action=audit.DOSSIER_BLOCK,
+                         subject_account_id=session.account_id, target=f"professional:{address}",
+                         outcome="blocked" if rule else "unblocked")
+
+        await self.hub.write(work)
+        return 200, {"address": address, "blocked": rule is not None}
+
+    async def block(self, request: server.Request, address: str) -> tuple[int, dict]:
+        return await self._rule(request, address, dossier_store.BLOCK)
+
+    async def unblock(self, request: server.Request, address: str) -> tuple[int, dict]:
+        return await self._rule(request, address, None)
+
+    # --- The patient's own document ---------------------------------------------------------
+
+    async def add_own(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._patient(request)
+        body = read_json(request)
+        category = categories.BY_CODE.get(body.get("category") if isinstance(body.get("category"), str) else "")
+        content_type = body.get("content_type")
+        title, filename, data = body.get("title"), body.get("filename"), body.get("content_base64")
+        if category is None or content_type not in OWN_TYPES or not isinstance(data, str) or \
+                not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE_CHARS:
+            raise BAD_DOCUMENT
+        if len(data) > self.hub.config.get("patients.attachment_budget_bytes") * 4 // 3 + 4:
+            raise TOO_BIG
+        try:
+            content = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise BAD_DOCUMENT from None
+        if len(content) > self.hub.config.get("patients.attachment_budget_bytes"):
+            raise TOO_BIG
+        message = EmailMessage(policy=email.policy.SMTP)
+        message["From"] = session.address
+        message["To"] = session.address
+        message["Subject"] = " ".join(title.split())
+        message["Date"] = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc))
+        message["Message-ID"] = email.utils.make_msgid(domain=self.hub.config.get("hub.hostname"))
+        message.set_content("Document ajouté par vous-même.\n\nDocument you added yourself.\n")
+        maintype, _, subtype = content_type.partition("/")
+        name = rendering.safe_filename(filename if isinstance(filename, str) and filename else
+                                       f"document.{OWN_TYPES[content_type]}")
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=name)
+        envelope = delivery.Envelope(mail_from=session.address, rcpt_to=(session.address,),
+                                     channel=delivery.Channel.FILING, peer=self._client_ip(request),
+                                     folder=category.folder)
+        who = delivery.Identity(session.address, session.account_id, session.type)
+        delivered = await delivery.accept(self.hub, envelope, message.as_bytes(), who)
+        document_id = await self.hub.read(lambda conn: dossier_store.filed_from(
+            conn, session.account_id, delivered.blob_id))
+        return 201, {"id": document_id[0] if document_id else None, "category": category.code}
+
+
+def _attachment(raw: bytes, content_type: str) -> bytes | None:
+    item = email.message_from_bytes(raw, policy=email.policy.default)
+    for part in item.iter_attachments():
+        if part.get_content_type() == content_type:
+            return part.get_payload(decode=True) or b""
+    return None
+

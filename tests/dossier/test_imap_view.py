@@ -1,0 +1,203 @@
+"""Professionals' read-only IMAP view of a dossier: Patients/<INS>/Dossier/<category> (imaplib, neomutt).
+
+A served hub (`mssante-hub serve`): documents arrive by SMTP from an APP mailbox; professionals
+read over IMAPS; the patient's choices go through the webmail API.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import smtplib
+import subprocess
+
+import pytest
+
+from mssante_hub.hub import Hub
+from storage.models import AuditEvent
+from storage.patients import NotificationState
+from tests.conftest import TEST_PASSWORD, add_professional, make_data_dir
+from tests.dossier import builder, support
+from tests.dossier.builder import fixture
+from tests.dossier.support import APP, INS, PATIENT
+from tests.imap.support import imaps
+from tests.imap.test_clients import capture, need, wait_for_screen
+from tests.smtp.messages import message
+from tests.smtp.support import configure_smtp, make_pki
+from tests.support.served import served
+from tests.web.conftest import configure
+from tests.web.support import WebClient
+
+DOCTOR = "jean.dupont@hub.test"  # in care: wrote to the patient
+STRANGER = "marie.curie@hub.test"  # never exchanged with the patient
+LAB = "labo@hub.test"  # an ORG in care, blocked later
+PATIENT_PASSWORD = "mot de passe de dominique"
+
+
+def _box(category: str, root: str = "Patients") -> str:
+    return f"{root}/{INS}/Dossier/{category}"
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory, module_fixtures_dir):
+    fixtures_dir = module_fixtures_dir
+    base = tmp_path_factory.mktemp("dossier-imap")
+    data_dir = make_data_dir(base)
+    pki = make_pki(base)
+    configure(data_dir, {})
+    configure_smtp(data_dir, pki)
+    hub = Hub.open(data_dir)
+    try:
+        support.add_app(hub)
+        add_professional(hub, "jean.dupont")
+        add_professional(hub, "marie.curie")
+        add_professional(hub, "labo", type="ORG")
+        support.provision_patient(hub)
+        with served(data_dir, ["web", "submission", "imaps"]) as running:
+            def send(raw: bytes, sender: str = APP) -> None:
+                client = smtplib.SMTP("127.0.0.1", running.port("submission"), timeout=60)
+                client.starttls(context=pki.client_context(None))
+                client.login(sender, TEST_PASSWORD)
+                assert client.sendmail(sender, [PATIENT], raw) == {}
+                client.quit()
+
+            vaccination = fixture(fixtures_dir, builder.SMALL_FIXTURE)
+            send(support.document_message(builder.cda_package(vaccination, "87273-9")))
+            send(support.document_message(builder.cda_package(support.set_version(vaccination, 2), "87273-9")))
+            send(support.document_message(builder.cda_package(fixture(fixtures_dir, "BIO-CR-BIO_2024.01_TSH_1.xml"))))
+            send(support.document_message(builder.cda_package(fixture(fixtures_dir, "LDL-SES_2022.01.xml"),
+                                                              "11490-0", ("N", "MASQUE_PS"))))
+            send(support.document_message(builder.cda_package(fixture(fixtures_dir, "IMG_CR_IMG_2024.01.xml"),
+                                                              "18748-4", ("N", "INVISIBLE_PATIENT"))))
+            send(message(DOCTOR, PATIENT, subject="Rendez-vous"), sender=DOCTOR)
+            send(message(LAB, PATIENT, subject="Vos résultats"), sender=LAB)
+            web = WebClient(running.port("web")).login(INS, PATIENT_PASSWORD)
+            yield running, hub, web
+    finally:
+        hub.close()
+
+
+def _list(client) -> list[str]:
+    status, lines = client.list('""', '"Patients/*"')
+    assert status == "OK"
+    return sorted(line.decode().rsplit(' "/" ', 1)[1].strip('"') for line in lines if line and b"Noselect" not in line)
+
+
+def _traces(hub, action: str) -> list:
+    with hub.engine.connect() as conn:
+        return conn.execute(AuditEvent.__table__.select().where(AuditEvent.action == action)).all()
+
+
+def test_a_professional_in_care_lists_and_reads_the_dossier_read_only(scene):
+    running, hub, _ = scene
+    client = imaps(running.port("imaps"), DOCTOR, TEST_PASSWORD)
+    try:
+        # MASQUE_PS (CPT_REND) is absent; INVISIBLE_PATIENT (RADIO_SC) is for professionals.
+        assert _list(client) == [_box("BIOLOGIE"), _box("CAR_VAC"), _box("RADIO_SC")]
+        assert client.select(_box("CAR_VAC"), readonly=True) == ("OK", [b"1"])  # v2 only: v1 was replaced
+        status, data = client.fetch("1", "(BODY.PEEK[])")
+        item = email.message_from_bytes(data[0][1], policy=email.policy.default)
+        cda = next(p for p in item.iter_attachments() if p.get_content_type() == "text/xml").get_payload(decode=True)
+        assert status == "OK" and item["Subject"] == "NOTE DE VACCINATION" and b'<versionNumber value="2"/>' in cda
+        assert client.myrights(_box("CAR_VAC"))[1][0].endswith(b" lr")
+        assert client.store("1", "+FLAGS", "\\Seen")[0] == "NO"
+        assert client.append(_box("CAR_VAC"), None, None, b"Subject: x\r\n\r\ny\r\n")[0] == "NO"
+        assert client.select(_box("CPT_REND"), readonly=True)[0] == "NO"  # MASQUE_PS: never placed
+    finally:
+        client.logout()
+    opened = [t for t in _traces(hub, "dossier.access") if t.actor == DOCTOR]
+    assert opened and all("reason:care" in t.target for t in opened)
+    reads = [t for t in _traces(hub, "read") if t.actor == DOCTOR]
+    assert reads and all(t.target.startswith("dossier-document:") for t in reads)
+    patient = support.account(hub)
+    with hub.engine.connect() as conn:
+        pending = conn.execute(NotificationState.__table__.select().where(
+            NotificationState.account_id == patient.id)).one().pending
+    assert "access" in pending.split()
+
+
+def test_one_not_in_care_sees_nothing_until_emergency_access(scene):
+    running, hub, web = scene
+    client = imaps(running.port("imaps"), STRANGER, TEST_PASSWORD)
+    try:
+        assert _list(client) == []
+        assert client.select(_box("CAR_VAC"), readonly=True)[0] == "NO"
+        # The explicit act: selecting the patient's category under the emergency namespace.
+        assert client.select(_box("CAR_VAC", "Urgence"), readonly=True) == ("OK", [b"1"])
+        assert _list(client) == [_box("BIOLOGIE"), _box("CAR_VAC"), _box("RADIO_SC")]
+    finally:
+        client.logout()
+    emergencies = [t for t in _traces(hub, "dossier.emergency") if t.actor == STRANGER]
+    assert len(emergencies) == 1 and emergencies[0].outcome == "opened"
+    history = web.call("GET", "/api/history").body["history"]
+    assert any(e["action"] == "dossier.emergency" and e["actor"] == "Marie Curie" for e in history)
+    found = {p["address"]: p["reason"] for p in web.call("GET", "/api/dossier/professionals").body["professionals"]}
+    assert found[STRANGER] == "emergency"
+    # Flagged for review: the operator lists it and marks it reviewed.
+    from tests.support.served import run_cli
+    listed = run_cli("dossier", "emergencies", "--data-dir", str(hub.config.data_dir))
+    assert listed.stdout.splitlines()[-1] == "to review 1" and STRANGER in listed.stdout
+    emergency_id = listed.stdout.split()[0]
+    assert run_cli("dossier", "emergencies", "--data-dir", str(hub.config.data_dir),
+                   "--mark-reviewed", emergency_id).returncode == 0
+    assert run_cli("dossier", "emergencies", "--data-dir", str(hub.config.data_dir)).stdout == "to review 0\n"
+
+
+def test_software_has_no_view_and_no_emergency_access(scene):
+    running, _, _ = scene
+    client = imaps(running.port("imaps"), APP, TEST_PASSWORD)
+    try:
+        assert _list(client) == []
+        assert client.select(_box("CAR_VAC", "Urgence"), readonly=True)[0] == "NO"
+    finally:
+        client.logout()
+
+
+def test_blocking_and_hiding_take_effect_at_once(scene):
+    running, _, web = scene
+    lab = imaps(running.port("imaps"), LAB, TEST_PASSWORD)
+    try:
+        assert _box("BIOLOGIE") in _list(lab)
+        assert web.call("POST", f"/api/dossier/professionals/{LAB}/block").status == 200
+        assert _list(lab) == [] and lab.select(_box("BIOLOGIE"), readonly=True)[0] == "NO"
+        assert web.call("POST", f"/api/dossier/professionals/{LAB}/unblock").status == 200
+        assert _box("BIOLOGIE") in _list(lab)
+        biology = web.call("GET", "/api/dossier/documents?category=BIOLOGIE").body["documents"][0]
+        path = f"/api/dossier/documents/{biology['id']}/visibility"
+        assert web.call("POST", path, {"hidden_from_professionals": True}).status == 200
+        assert lab.select(_box("BIOLOGIE"), readonly=True) == ("OK", [b"0"])
+        assert web.call("POST", path, {"hidden_from_professionals": False}).status == 200
+        assert lab.select(_box("BIOLOGIE"), readonly=True) == ("OK", [b"1"])
+    finally:
+        lab.logout()
+
+
+def test_neomutt_opens_a_dossier_category(scene, tmp_path):
+    need("neomutt")
+    need("tmux")
+    running, hub, _ = scene
+    muttrc = tmp_path / "muttrc"
+    muttrc.write_text(f"""
+set folder = "imaps://{DOCTOR}@127.0.0.1:{running.port('imaps')}/"
+set spoolfile = "+{_box('CAR_VAC')}"
+set imap_pass = "{TEST_PASSWORD}"
+set certificate_file = "{tmp_path}/certs"
+set ssl_verify_host = no
+set ssl_verify_dates = no
+set header_cache = ""
+set message_cachedir = ""
+set mail_check_stats = no
+set charset = "utf-8"
+""")
+    (tmp_path / "certs").write_bytes((hub.config.data_dir / "tls" / "cert.pem").read_bytes())
+    session = f"muttdossier{os.getpid()}"
+    env = {**os.environ, "TERM": "xterm", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40",
+                    f"neomutt -n -F {muttrc}"], check=True, env=env)
+    try:
+        assert wait_for_screen(session, "NOTE DE VACCINATION"), capture(session)
+        subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+        assert wait_for_screen(session, "Document classé dans votre dossier"), capture(session)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

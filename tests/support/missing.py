@@ -1,0 +1,45 @@
+"""What a test needs and the machine lacks: said loudly, never a silent skip.
+
+A test that cannot run here calls :func:`missing`: it is skipped (or, under CI, where everything must run,
+failed), and the run ends with one summary line per kind of thing missing, naming the tests not run and
+how to enable them (tests/conftest.py prints it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pytest
+
+
+@dataclass
+class Missing:
+    what: str
+    how: str
+    tests: list[str] = field(default_factory=list)
+
+
+NOT_RUN: dict[str, Missing] = {}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def missing(nodeid: str, what: str, how: str) -> None:
+    """Skip this test (fail it under CI=true) because `what` is missing; `how` says how to get it."""
+    entry = NOT_RUN.setdefault(what, Missing(what, how))
+    entry.tests.append(nodeid)
+    if in_ci():
+        pytest.fail(f"{what} (CI must run every test): {how}", pytrace=False)
+    pytest.skip(f"{what}; {how}")
+
+
+def summary_lines() -> list[str]:
+    lines = []
+    for entry in NOT_RUN.values():
+        modules = sorted({t.split("::")[0] for t in entry.tests})
+        lines.append(f"NOT RUN: {len(entry.tests)} tests because {entry.what} ({', '.join(modules)}); "
+                     f"to run them: {entry.how}")
+    return lines
