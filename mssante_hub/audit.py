@@ -133,6 +133,8 @@ class AccessEntry:
     actor_name: str  # the actor's display name; their address only if no account is known
     action: str
     outcome: str
+    actor: str = ""  # the raw actor (address, login tried or service name), for the pages to word
+    door: str = ""  # the door the event came through, read from its target (web, imap, submission, mx...)
 
 
 def access_history(conn: Connection, account_id: int, limit: int = 100,
@@ -140,7 +142,7 @@ def access_history(conn: Connection, account_id: int, limit: int = 100,
     """The newest events about one space, with who did them; ids and content never shown."""
     query = (
         select(AuditEvent.at, AuditEvent.actor, AuditEvent.actor_type, AuditEvent.action, AuditEvent.outcome,
-               Account.type, Account.display_name)
+               AuditEvent.target, Account.type, Account.display_name)
         .outerjoin(Account, Account.address == AuditEvent.actor)
         .where(AuditEvent.subject_account_id == account_id)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
@@ -149,6 +151,19 @@ def access_history(conn: Connection, account_id: int, limit: int = 100,
     if before is not None:
         query = query.where(AuditEvent.at < before)
     return [
-        AccessEntry(r.at, r.type or r.actor_type, r.display_name or r.actor, r.action, r.outcome)
+        AccessEntry(r.at, r.type or r.actor_type, r.display_name or r.actor, r.action, r.outcome, r.actor,
+                    door_of(r.target))
         for r in conn.execute(query)
     ]
+
+
+_DOORS = ("web", "imap", "submission", "mx", "internal", "filing")
+
+
+def door_of(target: str) -> str:
+    """The door named in a target (`imap from:IP`, `web ip:IP`, `... via:mx`), or ""."""
+    words = (target or "").split()
+    for word in words:
+        if word.startswith("via:"):
+            return word[4:]
+    return words[0] if words and words[0] in _DOORS else ""

@@ -258,7 +258,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web.max_buffered_bytes", int, 64 * MIB,
             "Request body bytes the web listener holds at once, all requests together (503 past it).", _positive),
     Setting("web.request_timeout_s", int, 60, "Seconds an idle web connection is kept open.", _positive),
-    Setting("web.session_idle_minutes", int, 30, "Webmail session ends after this many minutes without use.",
+    Setting("web.session_idle_minutes", int, 120, "Webmail session ends after this many minutes without use.",
             _positive),
     Setting("web.session_max_hours", int, 12, "Webmail session ends this many hours after sign-in, whatever use.",
             _positive),

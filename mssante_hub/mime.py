@@ -182,7 +182,9 @@ def _walk(message: EmailMessage, limits: Limits, fatal: tuple = _FATAL_DEFECTS) 
 
 
 _MISSING = object()
-SUMMARY_HEADERS = ("Subject", "From", "To", "Cc", "Date", "Message-ID", "In-Reply-To", "References", "Reply-To")
+# Content-Type lets a listing mark messages with attachments without opening their bodies.
+SUMMARY_HEADERS = ("Subject", "From", "To", "Cc", "Date", "Message-ID", "In-Reply-To", "References", "Reply-To",
+                   "Content-Type")
 
 
 class ParsedMessage(EmailMessage):

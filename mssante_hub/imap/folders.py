@@ -68,6 +68,27 @@ def _options(tokens: list, known: frozenset[bytes]) -> list[bytes]:
     return [t.upper() for t in tokens]
 
 
+def _return_options(tokens: list) -> tuple[list[bytes], list[bytes] | None]:
+    """LIST's RETURN options, and the items of RETURN (STATUS (...)) (RFC 5819 LIST-STATUS)."""
+    items = None
+    if any(is_atom(t, b"STATUS") for t in tokens):
+        at = next(i for i, t in enumerate(tokens) if is_atom(t, b"STATUS"))
+        if at + 1 >= len(tokens):
+            raise Bad(responses.BAD_SYNTAX)
+        items = _status_items(tokens[at + 1])
+        tokens = tokens[:at] + tokens[at + 2:]
+    return _options(tokens, RETURN_OPTIONS), items
+
+
+def _status_items(token) -> list[bytes]:
+    if not isinstance(token, list) or not token:
+        raise Bad(responses.BAD_SYNTAX)
+    items = [a.upper() for a in token if isinstance(a, Atom)]
+    if len(items) != len(token) or any(i not in STATUS_ITEMS for i in items):
+        raise Bad(responses.BAD_SYNTAX)
+    return items
+
+
 async def _list(s: Session, args: list, subscribed_only: bool, verb: bytes) -> bytes:
     selection: list = []
     if args and isinstance(args[0], list) and verb == b"LIST":
@@ -76,8 +97,9 @@ async def _list(s: Session, args: list, subscribed_only: bool, verb: bytes) -> b
             raise Bad(responses.BAD_SYNTAX)  # RFC 5258 §3.1: RECURSIVEMATCH needs another option
         args = args[1:]
     returns: list = []
+    status_items = None
     if len(args) == 4 and is_atom(args[2], b"RETURN") and isinstance(args[3], list) and verb == b"LIST":
-        returns = _options(args[3], RETURN_OPTIONS)
+        returns, status_items = _return_options(args[3])
         args = args[:2]
     if len(args) != 2:
         raise Bad(responses.BAD_SYNTAX)
@@ -142,6 +164,12 @@ async def _list(s: Session, args: list, subscribed_only: bool, verb: bytes) -> b
             if row.subscribed and (b"SUBSCRIBED" in selection or b"SUBSCRIBED" in returns):
                 attrs.append(b"\\Subscribed")
         s.untagged(b'%s (%s) "/" %s' % (verb, b" ".join(attrs), wire.string(encode_mailbox(name))))
+        if status_items and row is not None:
+            # RFC 5819: the STATUS of each selectable mailbox listed, right after its LIST line;
+            # one that cannot be opened (no r right) gets none.
+            box = await acl.resolve(s, name)
+            if box is not None and box.allows("r"):
+                await _status_line(s, name, box, status_items)
     return responses.OK_DONE
 
 
@@ -268,15 +296,18 @@ async def unsubscribe(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 
 @command("STATUS", AUTH, SELECTED)
 async def status(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
-    if len(args) != 2 or not isinstance(args[1], list) or not args[1]:
+    if len(args) != 2:
         raise Bad(responses.BAD_SYNTAX)
-    items = [a.upper() for a in args[1] if isinstance(a, bytes)]
-    if any(i not in STATUS_ITEMS for i in items):
-        raise Bad(responses.BAD_SYNTAX)
+    items = _status_items(args[1])
     name = mailbox_arg(args[0])
     box = await acl.resolve(s, name)
     if box is None or not box.allows("r"):
         raise No(responses.NO_NONEXISTENT)
+    await _status_line(s, name, box, items)
+    return responses.OK_DONE
+
+
+async def _status_line(s: Session, name: str, box: acl.Mailbox, items: list[bytes]) -> None:
     row = box.folder
     mark = recent.claims_for(s.hub).mark(row.id, row.recent_uid)
     counts = await s.hub.read(lambda conn: messages.folder_status(conn, row.id, mark))
@@ -288,7 +319,6 @@ async def status(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
               b"RECENT": counts["unclaimed"] + held}
     body = b" ".join(b"%s %d" % (i, values[i]) for i in items)
     s.untagged(b"STATUS %s (%s)" % (wire.string(encode_mailbox(name)), body))
-    return responses.OK_DONE
 
 
 async def quota_line(s: Session) -> bytes:

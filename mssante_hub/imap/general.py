@@ -41,7 +41,7 @@ async def logout(s: Session, tag: bytes, args: list, uid: bool) -> bytes | None:
     s.unselect()
     s.state = LOGOUT
     s.flush()
-    s.transport.loseConnection()
+    s.close()
     return None
 
 

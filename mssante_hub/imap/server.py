@@ -116,7 +116,7 @@ class Session(IMAP4Server):
         if len(self.server_factory.sessions) > self.hub.config.get("imap.max_connections"):
             self.untagged(responses.BYE_TOO_MANY)
             self.flush()
-            self.transport.loseConnection()
+            self.transport.loseConnection()  # no producer registered yet
             return
         self.transport.registerProducer(self.gate, True)
         super().connectionMade()
@@ -149,7 +149,7 @@ class Session(IMAP4Server):
         self.untagged(responses.BYE_AUTOLOGOUT)
         self.state = LOGOUT
         self.flush()
-        self.transport.loseConnection()
+        self.close()
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
         self.resetTimeout()
@@ -175,6 +175,19 @@ class Session(IMAP4Server):
         text = _REFUSED_BYE.get(event.response, responses.BYE_COMMAND_TOO_BIG)
         self.untagged(text)
         self.flush()
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection once what is written has gone.
+
+        The output gate is unregistered first: Twisted's TLS transport does not shut down while a
+        producer is registered on it (TLSMemoryBIOProtocol.loseConnection waits for
+        unregisterProducer), so a LOGOUT or BYE over TLS would otherwise leave the connection open.
+        """
+        if self.transport is None:
+            return
+        self.gate.stopped = True
+        self.transport.unregisterProducer()
         self.transport.loseConnection()
 
     # --- output -----------------------------------------------------------------------

@@ -6,8 +6,6 @@ which only the top level keeps).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from mssante_hub.imap.sortkeys import Row
 
 # A loop check walks at most this far up; a thread deeper than that is cut there (References are
@@ -15,11 +13,16 @@ from mssante_hub.imap.sortkeys import Row
 MAX_PARENT_WALK = 1_000
 
 
-@dataclass(eq=False)
 class Node:
-    row: Row | None = None  # None: a dummy (a message referred to but not in the set)
-    parent: "Node | None" = None
-    children: list["Node"] = field(default_factory=list)
+    """A container of RFC 5256 §2.2: a message (`row`) or a dummy (None, a message referred to but
+    not in the set). Slotted and plain: a THREAD of a large folder makes one per message."""
+
+    __slots__ = ("row", "parent", "children")
+
+    def __init__(self, row: Row | None = None, parent: "Node | None" = None) -> None:
+        self.row = row
+        self.parent = parent
+        self.children: list[Node] = []
 
     def first_row(self) -> Row | None:
         """The message a node is dated and named by: its own, or (dummy) its first child's."""
@@ -30,7 +33,7 @@ class Node:
 
 
 def _sent_key(node: Node) -> tuple[float, int]:
-    row = node.first_row()
+    row = node.row if node.row is not None else node.first_row()
     return (row.sent, row.uid) if row is not None else (0.0, 0)  # ties: sequence (UID) order
 
 
@@ -164,8 +167,10 @@ def _sort_children(nodes: list[Node]) -> None:
     stack = list(nodes)
     while stack:
         node = stack.pop()
-        node.children.sort(key=_sent_key)
-        stack.extend(node.children)
+        if node.children:
+            if len(node.children) > 1:
+                node.children.sort(key=_sent_key)
+            stack.extend(node.children)
 
 
 def ordered_subject(rows: list[Row]) -> list[Node]:

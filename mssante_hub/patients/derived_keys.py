@@ -19,6 +19,7 @@ from mssante_hub.hub import Hub
 _TRAITS_LABEL = b"mssante-hub/patient-traits/v1"
 _CODES_LABEL = b"mssante-hub/activation-codes/v1"
 _ARCHIVE_LABEL = b"mssante-hub/archive-wrapping/v1"
+_EMAIL_LINK_LABEL = b"mssante-hub/personal-email-link/v1"
 
 _cache: "weakref.WeakKeyDictionary[Hub, dict[bytes, bytes]]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -74,3 +75,8 @@ def code_hash(hub: Hub, ins: str, code: str) -> bytes:
 
 def archive_wrapping_key(hub: Hub) -> bytes:
     return _derived(hub, _ARCHIVE_LABEL)
+
+
+def email_link_key(hub: Hub) -> bytes:
+    """Signs the links that confirm a new personal e-mail address (patients/personal_email.py)."""
+    return _derived(hub, _EMAIL_LINK_LABEL)

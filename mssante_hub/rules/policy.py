@@ -186,16 +186,37 @@ def _sender(hub: "Hub", envelope: "Envelope", who: "Identity | None", address: s
 
 # --- A patient sends --------------------------------------------------------------
 
+def contact_refusal(address: str, contact: "conversations.Contact | None",
+                    patient_domain: str) -> refusals.Reason | None:
+    """Why a patient may not write to `address` (§5.1-5.4), or None: the one rule, for sending and for the
+    webmail's list of whom a patient may write to."""
+    if address.lower().rpartition("@")[2] == patient_domain.lower():
+        return refusals.PATIENT_TO_PATIENT
+    if contact is None:
+        return refusals.PATIENT_NOT_A_CONTACT
+    if contact.ended and not contact.pharmacy:
+        return refusals.PATIENT_CONVERSATION_ENDED
+    return None
+
+
+def webmail_refusal(hub: "Hub", address: str, contact: "conversations.Contact | None") -> refusals.Reason | None:
+    """Why check() would refuse a patient's webmail message to `address` now (trust space, then §5), or None."""
+    if not hub.is_local(address) and trust.outside(hub, [address]):
+        return refusals.OUTSIDE_TRUST_SPACE
+    return contact_refusal(address, contact, hub.config.get("hub.patient_domain"))
+
+
+def writable_contacts(conn: Connection, hub: "Hub", patient_id: int) -> list[conversations.Contact]:
+    """The contacts a patient may write to now from the webmail, by the same rules as check()."""
+    return [c for c in conversations.conversation_list(conn, patient_id) if webmail_refusal(hub, c.address, c) is None]
+
+
 def _check_patient_sends(hub: "Hub", known: _Known, message: EmailMessage, recipients: list[str],
                          patient_domain: str) -> None:
     for address in (r.lower() for r in recipients):
-        if address.rpartition("@")[2] == patient_domain:
-            raise Refusal(refusals.PATIENT_TO_PATIENT, address)
-        contact = known.contacts.get(address)
-        if contact is None:
-            raise Refusal(refusals.PATIENT_NOT_A_CONTACT, address)
-        if contact.ended and not contact.pharmacy:
-            raise Refusal(refusals.PATIENT_CONVERSATION_ENDED, address)
+        reason = contact_refusal(address, known.contacts.get(address), patient_domain)
+        if reason is not None:
+            raise Refusal(reason, address)
     _check_patient_attachments(message, hub.config.get("patients.attachment_budget_bytes"))
 
 

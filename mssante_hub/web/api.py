@@ -9,8 +9,11 @@
     GET    /api/messages/ID/attachments/N   one attachment, as a download
     DELETE /api/messages/ID          to Trash; from Trash, deleted for good              -> 204
     POST   /api/messages             {"to", "cc", "subject", "body", "in_reply_to", "attachments"} -> 201
-    GET    /api/history              the access history of the signed-in space
+    GET    /api/history              the access history of the signed-in space, in words (web/history.py)
     GET|POST /api/dossier/...        the patient's dossier (web/dossier_api.py)
+    GET    /api/home, /api/conversations, /api/recipients; DELETE /api/sessions   (web/messaging_api.py)
+    GET    /api/openapi.json         the OpenAPI 3 description of this API (web/openapi.py)
+    GET|PUT /api/personal-email; POST /api/email-confirmation   the notification address (web/settings_api.py)
     POST   /api/activation, /api/objection, /api/space/close|deletion|export; GET|PUT /api/preferences
                                      the holder's own steps (web/space.py)
 
@@ -31,9 +34,10 @@ from twisted.web import resource, server
 from mssante_hub import audit, delivery
 from mssante_hub.dossier import categories
 from mssante_hub.hub import Hub
+from mssante_hub.patients import conversations
 from mssante_hub.reader import Attachment, Reader
 from mssante_hub.rules.refusals import Refusal
-from mssante_hub.web import compose, rendering
+from mssante_hub.web import compose, history, messaging_api, openapi, rendering, settings_api
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import Session, WebSessions
@@ -80,7 +84,17 @@ class Api(resource.Resource):
         self.sessions = WebSessions(hub)
         space = SpaceApi(hub, _client_ip, self._session)
         self.dossier = DossierApi(hub, _client_ip, self._session)
+        messaging = messaging_api.MessagingApi(hub, _client_ip, self._session)
+        settings = settings_api.SettingsApi(hub, _client_ip, self._session)
         self._routes = {
+            ("GET", "personal-email"): settings.personal_email,
+            ("PUT", "personal-email"): settings.change_personal_email,
+            ("POST", "email-confirmation"): settings.confirm_email,
+            ("GET", "home"): messaging.home,
+            ("GET", "conversations"): messaging.conversations,
+            ("GET", "recipients"): messaging.recipients,
+            ("DELETE", "sessions"): messaging.end_sessions,
+            ("GET", "openapi.json"): self.openapi,
             ("POST", "activation"): space.activate,
             ("POST", "objection"): space.object,
             ("POST", "space/close"): space.close,
@@ -155,11 +169,13 @@ class Api(resource.Resource):
             raise ApiError(400, "bad_request", "Identifiant et mot de passe requis", "Login and password required")
         token, session = await self.sessions.login(login, password, _client_ip(request))
         return 201, {"token": token, "address": session.address, "type": session.type,
-                     "expires_at": session.expires_at.isoformat()}
+                     "expires_at": rendering.iso(session.expires_at)}
 
     async def whoami(self, request: server.Request) -> tuple[int, dict]:
         session = await self._session(request)
-        return 200, {"address": session.address, "type": session.type, "expires_at": session.expires_at.isoformat()}
+        name = await self.hub.read(lambda conn: messaging_api.holder_name(conn, self.hub, session))
+        return 200, {"address": session.address, "type": session.type, "expires_at": rendering.iso(session.expires_at),
+                     "name": name}
 
     async def sign_out(self, request: server.Request) -> tuple[int, None]:
         session = await self._session(request)
@@ -189,15 +205,10 @@ class Api(resource.Resource):
         def work(conn) -> list[dict]:
             rows = messages.page(conn, session.account_id, folder, limit, before)
             reader = self._reader(conn, session) if rows else None
-            listed = []
-            for row in rows:
-                if not reader.can_open(row):
-                    continue  # a body this holder has no key for is not listed
-                summary = reader.summary(row)
-                listed.append({"id": row.message_id, "uid": row.uid, "date": row.internal_date.isoformat(),
-                               "size": row.size, "seen": SEEN in row.flags.split(), "from": summary.get("from", ""),
-                               "subject": summary.get("subject", "")})
-            return listed
+            # A body this holder has no key for is not listed.
+            opened = [(row, reader.summary(row)) for row in rows if reader.can_open(row)]
+            names = messaging_api.names_for_rows(conn, session, [s for _, s in opened])
+            return [messaging_api.list_entry(row, summary, names, folder) for row, summary in opened]
 
         return 200, {"folder": folder, "messages": await self.hub.read(work)}
 
@@ -211,7 +222,12 @@ class Api(resource.Resource):
             if row is None or row.wrapped is None:
                 return None
             raw = self._reader(conn, session).body(row)
-            return rendering.rendered(raw, row.folder, row.internal_date.isoformat())
+            shown = rendering.rendered(raw, row.folder, rendering.iso(row.internal_date))
+            names = messaging_api.names_for_rows(conn, session, [shown])
+            shown.update(from_name=names.of_field(shown["from"]), to_names=names.of_list(shown["to"]),
+                         cc_names=names.of_list(shown["cc"]),
+                         conversation=messaging_api.conversation_of(conn, self.hub, session, shown))
+            return shown
 
         shown = await self.hub.read(work)
         if shown is None:
@@ -280,9 +296,17 @@ class Api(resource.Resource):
     async def history(self, request: server.Request) -> tuple[int, dict]:
         session = await self._session(request)
         limit = _int_arg(request, "limit", 100, 1, 500)
-        entries = await self.hub.read(lambda conn: audit.access_history(conn, session.account_id, limit))
-        return 200, {"history": [{"at": e.at.isoformat(), "actor_type": e.actor_type, "actor": e.actor_name,
-                                  "action": e.action, "outcome": e.outcome} for e in entries]}
+
+        def work(conn) -> list[dict]:
+            entries = audit.access_history(conn, session.account_id, limit)
+            actors = sorted({e.actor.lower() for e in entries if "@" in e.actor})
+            names = {a: c.display_name for a, c in conversations.contacts(conn, session.account_id, actors).items()}
+            return [history.labelled(e, session.account_id, session.address, names) for e in entries]
+
+        return 200, {"history": await self.hub.read(work)}
+
+    async def openapi(self, request: server.Request) -> tuple[int, dict]:
+        return 200, openapi.DESCRIPTION
 
     # --- Sending --------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The webmail's pages: three static files, read once from the package, served with a strict policy.
+"""The webmail's pages: a fixed list of static files, read once from the package, served with a strict policy.
 
 A fixed list, not a directory: nothing else of the package can be fetched, and
 there is no listing. The Content-Security-Policy allows only this origin's own
@@ -15,7 +15,11 @@ from twisted.web import resource
 PAGES = {
     b"": ("index.html", b"text/html; charset=utf-8"),
     b"app.js": ("app.js", b"text/javascript; charset=utf-8"),
+    b"app-core.js": ("app-core.js", b"text/javascript; charset=utf-8"),
+    b"app-mail.js": ("app-mail.js", b"text/javascript; charset=utf-8"),
+    b"app-settings.js": ("app-settings.js", b"text/javascript; charset=utf-8"),
     b"app.css": ("app.css", b"text/css; charset=utf-8"),
+    b"favicon.ico": ("favicon.ico", b"image/x-icon"),  # browsers ask for it: a local file, not a 404
 }
 PAGE_HEADERS = {
     b"server": b"mssante-hub",

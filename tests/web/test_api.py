@@ -138,10 +138,11 @@ def test_closure_ends_sessions_even_after_reopening(web_hub):
 def test_an_idle_session_lapses(web_hub):
     _, account_id, ins = _patient(web_hub, "inactif@courriel.example")
     me = web_hub.client().login(ins, PATIENT_PASSWORD)
-    an_hour_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    # web.session_idle_minutes is 120 by default (issue 15: a session ends after 2 hours idle).
+    past_idle = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=121)
 
     def age(conn):
-        conn.execute(update(WebSession).where(WebSession.account_id == account_id).values(last_seen_at=an_hour_ago))
+        conn.execute(update(WebSession).where(WebSession.account_id == account_id).values(last_seen_at=past_idle))
 
     web_hub.hub.committer.run(age)
     assert me.call("GET", "/api/session").status == 401

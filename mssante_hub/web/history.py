@@ -1,0 +1,103 @@
+"""The access history as the patient reads it: French (and English) labels, never raw keys or addresses.
+
+The audit trail (mssante_hub/audit.py) stores stable keys (`imap.login_failed`,
+`operator`, an address); this module turns each entry into words a patient
+understands: who (a name, "Vous", or a human label for the service's own
+people and jobs), what, how (which door) and with what outcome. The holder's
+own sent message is filed in their Sent folder as a `deliver` trace whose actor
+is the holder: it is shown as a message sent, not received.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mssante_hub.audit import AccessEntry
+from mssante_hub.web.people import UNKNOWN_SENDER
+from mssante_hub.web.rendering import iso
+
+YOU = ("Vous", "You")
+# Actors that are the service itself, never a person the patient knows by name.
+SERVICE_ACTORS = {
+    "operator": ("L'équipe d'exploitation du service", "The service's operations team"),
+    "daily-job": ("Traitement automatique quotidien", "Daily automatic job"),
+    "notify": ("Service de notification", "Notification service"),
+    "init": ("Installation du service", "Service set-up"),
+}
+# audit.ActorType values of the service's own actors, whatever name they traced.
+SERVICE_TYPES = {"OPERATOR": SERVICE_ACTORS["operator"], "SYSTEM": ("Le service Mon espace santé", "The service")}
+SOMEONE_WITH_YOUR_LOGIN = ("Une personne utilisant votre identifiant", "Someone using your login")
+ACTIONS = {
+    "login": ("Connexion", "Sign-in"),
+    "logout": ("Déconnexion", "Sign-out"),
+    "imap.login": ("Connexion par un logiciel de messagerie", "Sign-in from a mail client"),
+    "imap.login_failed": ("Connexion refusée (logiciel de messagerie)", "Mail client sign-in refused"),
+    "auth.success": ("Connexion pour envoyer des messages", "Sign-in to send mail"),
+    "auth.failure": ("Connexion refusée (envoi de messages)", "Sign-in to send mail refused"),
+    "imap.shared_access": ("Accès à un dossier partagé", "Shared folder accessed"),
+    "read": ("Lecture d'un message", "Message read"),
+    "deliver": ("Message reçu", "Message received"),
+    "send": ("Message envoyé", "Message sent"),
+    "delete": ("Suppression d'un message", "Message deleted"),
+    "conversation.end": ("Fin des échanges", "Conversation ended"),
+    "dossier.access": ("Accès au dossier", "Dossier accessed"),
+    "document.integrate": ("Document ajouté", "Document added"),
+    "patient.provision": ("Création de l'espace", "Space created"),
+    "patient.activate": ("Activation de l'espace", "Space activated"),
+    "patient.object": ("Opposition à l'espace", "Objection to the space"),
+    "patient.close": ("Fermeture de l'espace", "Space closed"),
+    "patient.reopen": ("Réouverture de l'espace", "Space reopened"),
+    "patient.deletion_request": ("Demande de suppression", "Deletion requested"),
+    "patient.delete": ("Suppression de l'espace", "Space deleted"),
+    "patient.export": ("Export des données", "Data exported"),
+    "notify": ("Notification envoyée", "Notification sent"),
+    "patient.email_change": ("Adresse de notification confirmée", "Notification address confirmed"),
+    "code.refused": ("Code provisoire refusé", "Activation code refused"),
+    "account.create": ("Création du compte", "Account created"),
+    "mailbox.inactive_warn": ("Avertissement d'inactivité", "Inactivity warning"),
+    "mailbox.suspend": ("Suspension pour inactivité", "Suspended for inactivity"),
+    "keys.rotate": ("Renouvellement des clés de chiffrement", "Encryption keys renewed"),
+}
+SENT_COPY = ("Message envoyé", "Message sent")
+OTHER_ACTION = ("Autre opération", "Other operation")
+OUTCOMES = {
+    "ok": ("réussi", "succeeded"), "refused": ("refusé", "refused"),
+    "throttled": ("bloqué (trop d'essais)", "blocked (too many attempts)"),
+    "trashed": ("mis à la corbeille", "moved to the bin"), "deleted": ("supprimé définitivement", "deleted"),
+    "queued": ("en cours d'envoi", "being sent"), "pending": ("en attente", "pending"),
+}
+CHANNELS = {
+    "web": ("Messagerie web", "Webmail"), "imap": ("Logiciel de messagerie (IMAP)", "Mail client (IMAP)"),
+    "submission": ("Logiciel de messagerie (envoi)", "Mail client (submission)"),
+    "mx": ("Espace de confiance MSSanté", "MSSanté trust space"), "internal": ("Le service", "The service"),
+    "filing": ("Messagerie web", "Webmail"),
+}
+LOGIN_ACTIONS = frozenset({"login", "imap.login", "imap.login_failed", "auth.success", "auth.failure"})
+
+
+def labelled(entry: AccessEntry, holder_id: int, holder_address: str,
+             contact_names: dict[str, str]) -> dict[str, Any]:
+    """One history line in words (entry.actor is the raw actor, entry.actor_name its account's name)."""
+    actor_address = entry.actor.lower()
+    holder = actor_address in (holder_address.lower(), f"ins-holder:{holder_id}")
+    if holder and entry.action in LOGIN_ACTIONS and entry.outcome != "ok":
+        who = SOMEONE_WITH_YOUR_LOGIN  # a failed attempt is not the holder's doing until proven
+    elif holder:
+        who = YOU
+    elif actor_address in SERVICE_ACTORS:
+        who = SERVICE_ACTORS[actor_address]
+    elif entry.actor_type in SERVICE_TYPES:
+        who = SERVICE_TYPES[entry.actor_type]
+    elif entry.actor_name and entry.actor_name != actor_address and "@" not in entry.actor_name:
+        who = (entry.actor_name, entry.actor_name)
+    elif actor_address in contact_names:
+        who = (contact_names[actor_address], contact_names[actor_address])
+    else:
+        who = (UNKNOWN_SENDER, "Unidentified sender")
+    what = SENT_COPY if holder and entry.action == "deliver" else ACTIONS.get(entry.action, OTHER_ACTION)
+    outcome = OUTCOMES.get(entry.outcome, (entry.outcome, entry.outcome))
+    channel = CHANNELS.get(entry.door, ("", ""))
+    return {"at": iso(entry.at), "action": entry.action, "outcome": entry.outcome,
+            "actor": who[0], "actor_en": who[1], "action_label": what[0], "action_label_en": what[1],
+            "outcome_label": outcome[0], "outcome_label_en": outcome[1],
+            "channel_label": channel[0], "channel_label_en": channel[1]}

@@ -1,0 +1,173 @@
+"""The OpenAPI 3 description of the webmail's JSON API, served at /api/openapi.json.
+
+Written by hand, beside the routes: tests/web/test_openapi.py compares its paths
+and methods with the routes the running server registers (web/api.py's table),
+and calls each described operation on a served hub, so neither can drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TITLE = "mssante-hub webmail API"
+VERSION = "1"
+
+# The route names of web/api.py's table -> the path each is reached at.
+ROUTE_PATHS = {"message": "/api/messages/{id}", "attachment": "/api/messages/{id}/attachments/{index}"}
+
+
+def route_path(name: str) -> str:
+    return ROUTE_PATHS.get(name, f"/api/{name}")
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+_S, _I, _B = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+_TIME = {"type": "string", "format": "date-time"}
+_STRINGS = {"type": "array", "items": _S}
+_ERRORS = {str(code): {"description": text, **_json(_ref("Error"))} for code, text in (
+    (400, "malformed request"), (401, "no session or session expired"), (403, "refused"), (404, "not found"),
+    (413, "too large"), (415, "not JSON"), (422, "invalid field or refused message"), (429, "throttled"),
+    (503, "temporarily unavailable"))}
+
+
+def _op(summary: str, ok: int, answer: dict[str, Any] | None, *, body: dict[str, Any] | None = None,
+        params: list[dict[str, Any]] | None = None, public: bool = False, binary: str = "") -> dict[str, Any]:
+    responses: dict[str, Any] = dict(_ERRORS)
+    if binary:
+        responses[str(ok)] = {"description": summary, "content": {binary: {"schema": {"type": "string",
+                                                                                         "format": "binary"}}}}
+    elif answer is None:
+        responses[str(ok)] = {"description": summary}
+    else:
+        responses[str(ok)] = {"description": summary, **_json(answer)}
+    operation: dict[str, Any] = {"summary": summary, "responses": responses}
+    if body is not None:
+        operation["requestBody"] = {"required": True, **_json(body)}
+    if params:
+        operation["parameters"] = params
+    if public:
+        operation["security"] = []
+    return operation
+
+
+def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}
+
+
+_LISTED = _obj({"id": _I, "uid": _I, "date": _TIME, "size": _I, "seen": _B, "from": _S, "from_name": _S,
+                "to_names": _STRINGS, "subject": _S, "document": _S, "attachments": _B, "contact": _S})
+_SESSION = _obj({"address": _S, "type": _S, "expires_at": _TIME, "name": _S})
+_PASSWORD = _obj({"password": _S}, ("password",))
+_CODE = _obj({"ins": _S, "code": _S}, ("ins", "code"))
+_PREFS = _obj({"notifications": {"type": "object", "additionalProperties": _B}})
+_BANNER = _obj({"fr": _S, "en": _S})
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/api/session": {
+        "post": _op("Sign in", 201, _obj({"token": _S, **_SESSION["properties"]}),
+                    body=_obj({"login": _S, "password": _S}, ("login", "password")), public=True),
+        "get": _op("Who is signed in", 200, _SESSION),
+        "delete": _op("Sign out", 204, None),
+    },
+    "/api/sessions": {"delete": _op("Sign out everywhere: every session of the account ends", 204, None)},
+    "/api/folders": {"get": _op("Folders", 200, _obj({"folders": {"type": "array", "items": _obj(
+        {"name": _S, "special_use": {"type": ["string", "null"]}})}}))},
+    "/api/messages": {
+        "get": _op("Messages of a folder, newest first", 200, _obj({"folder": _S, "messages": {
+            "type": "array", "items": _LISTED}}), params=[_query("folder", _S),
+                                                         _query("limit", {"type": "integer", "minimum": 1,
+                                                                          "maximum": 200}),
+                                                         _query("before", {"type": "integer", "minimum": 1})]),
+        "post": _op("Send a message (the patient rules apply)", 201,
+                    _obj({"message_id": _S, "delivered": _STRINGS, "queued": _STRINGS, "sent_copy": _B}),
+                    body=_obj({"to": _STRINGS, "cc": _STRINGS, "subject": _S, "body": _S, "in_reply_to": _S,
+                               "attachments": {"type": "array", "items": _obj(
+                                   {"filename": _S, "content_type": _S, "content_base64": _S},
+                                   ("filename", "content_base64"))}}, ("to",))),
+    },
+    "/api/messages/{id}": {
+        "get": _op("One message (sets \\Seen)", 200, _obj({
+            "folder": _S, "date": _TIME, "from": _S, "from_name": _S, "to": _S, "to_names": _STRINGS, "cc": _S,
+            "cc_names": _STRINGS, "reply_to": _S, "subject": _S, "document": _S, "message_id": _S, "text": _S,
+            "html": {"type": "string", "description": "sanitised HTML of an HTML-only message"},
+            "remote_content_blocked": _B,
+            "attachments": {"type": "array", "items": _obj({"filename": _S, "content_type": _S, "size": _I})},
+            "conversation": {"type": ["object", "null"], "properties": {
+                "reply_to": _S, "name": _S, "can_reply": _B, "ended": _B, "banner": _BANNER}}}),
+            params=[_path("id")]),
+        "delete": _op("To the bin; from the bin, deleted for good", 204, None, params=[_path("id")]),
+    },
+    "/api/messages/{id}/attachments/{index}": {
+        "get": _op("One attachment, as a download", 200, None, params=[_path("id"), _path("index")],
+                   binary="application/octet-stream")},
+    "/api/history": {"get": _op("Access history, in words", 200, _obj({"history": {"type": "array", "items": _obj({
+        "at": _TIME, "action": _S, "outcome": _S, "actor": _S, "actor_en": _S, "action_label": _S,
+        "action_label_en": _S, "outcome_label": _S, "outcome_label_en": _S, "channel_label": _S,
+        "channel_label_en": _S})}}), params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 500})])},
+    "/api/home": {"get": _op("Accueil: what is new", 200, _obj({"unread": _I, "messages": _I, "latest_unread": {
+        "type": "array", "items": _LISTED}}))},
+    "/api/conversations": {"get": _op("Conversations by professional", 200, _obj({"conversations": {
+        "type": "array", "items": _obj({"contact": _S, "senders": _STRINGS, "name": _S, "pharmacy": _B,
+                                        "ended": _B, "can_write": _B, "unread": _I,
+                                        "last_at": {"type": ["string", "null"], "format": "date-time"},
+                                        "banner": _BANNER})}}))},
+    "/api/recipients": {"get": _op("Whom the signed-in patient may write to now", 200, _obj({
+        "restricted": _B, "recipients": {"type": "array", "items": _obj({"contact": _S, "name": _S,
+                                                                         "pharmacy": _B})},
+        "attachment_types": _STRINGS, "attachment_budget_bytes": {"type": ["integer", "null"]},
+        "attachment_errors": _obj({"type": _S, "size": _S})}))},
+    "/api/activation": {"post": _op("Activate a space with the code from the letter", 201, _obj({"address": _S}),
+                                    body=_obj({"ins": _S, "code": _S, "password": _S}, ("ins", "code", "password")),
+                                    public=True)},
+    "/api/objection": {"post": _op("Object to the space: deleted at once", 200, _obj({"deleted": _B}), body=_CODE,
+                                   public=True)},
+    "/api/space/close": {"post": _op("Close the space", 200, _obj({"closed": _B}), body=_PASSWORD)},
+    "/api/space/deletion": {"post": _op("Ask for the space's deletion", 200, _obj({"deletion_due_at": _TIME}),
+                                        body=_PASSWORD)},
+    "/api/space/export": {"post": _op("Export the space as an OpenPGP archive", 200, None,
+                                      body=_obj({"password": _S, "passphrase": _S, "public_key": _S},
+                                                ("password",)), binary="application/pgp-encrypted")},
+    "/api/preferences": {"get": _op("Notification preferences", 200, _PREFS),
+                         "put": _op("Change notification preferences", 200, _PREFS, body=_PREFS)},
+    "/api/personal-email": {
+        "get": _op("The personal e-mail address notifications go to", 200, _obj({"email": _S})),
+        "put": _op("Change it: a confirmation link is mailed to the new address", 202, _obj({"sent_to": _S}),
+                   body=_obj({"email": _S, "password": _S}, ("email", "password"))),
+    },
+    "/api/email-confirmation": {"post": _op("Confirm a new personal e-mail address with the link's token", 200,
+                                            _obj({"email": _S}), body=_obj({"token": _S}, ("token",)),
+                                            public=True)},
+    "/api/openapi.json": {"get": _op("This description", 200, {"type": "object"}, public=True)},
+}
+
+DESCRIPTION: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": TITLE, "version": VERSION,
+             "description": "The patient's webmail API (docs/web.md). Errors are {\"error\": {code, fr, en}}."},
+    "servers": [{"url": "/"}],
+    "security": [{"bearer": []}],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {"Error": _obj({"error": _obj({"code": _S, "fr": _S, "en": _S}, ("code", "fr", "en"))},
+                                  ("error",))},
+    },
+}

@@ -1,0 +1,78 @@
+"""Who a message is from or to, as the patient sees it: names, never addresses (docs/domain.md §5.5).
+
+A local professional is named by the account's display name (what the hub knows,
+whatever the From field claims); a trust-space sender by the name recorded when
+they wrote to the patient (patients/conversations.py), then by the From field's
+display name. An address is never shown: with no name known, a neutral label.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from mssante_hub.patients import conversations
+from storage import accounts as account_repo
+
+MAX_NAME_CHARS = 200
+UNKNOWN_SENDER = "Correspondant non identifié"
+YOURSELF = "Vous"
+
+
+def address_of(field: str) -> tuple[str, str]:
+    """(display name, lower-case address) of a From-like field's first address."""
+    try:
+        name, address = email.utils.parseaddr(field or "")
+    except (ValueError, TypeError):
+        return "", ""
+    return "".join(c for c in name if c.isprintable()).strip()[:MAX_NAME_CHARS], address.strip().lower()
+
+
+def addresses_of(field: str) -> list[tuple[str, str]]:
+    try:
+        pairs = email.utils.getaddresses([field or ""])
+    except (ValueError, TypeError):
+        return []
+    return [("".join(c for c in n if c.isprintable()).strip()[:MAX_NAME_CHARS], a.strip().lower())
+            for n, a in pairs if "@" in a]
+
+
+@dataclass
+class Names:
+    """Names for the addresses of one holder's messages, looked up once per request."""
+
+    holder_address: str
+    accounts: dict[str, str]
+    contacts: dict[str, str]
+
+    @classmethod
+    def load(cls, conn: Connection, holder_id: int, holder_address: str, addresses: set[str]) -> "Names":
+        wanted = sorted(a for a in addresses if a)
+        if not wanted:
+            return cls(holder_address.lower(), {}, {})
+        accounts = {a: r.display_name for a, r in account_repo.by_addresses(conn, wanted).items() if r.display_name}
+        known = conversations.contacts(conn, holder_id, wanted)
+        return cls(holder_address.lower(), accounts, {a: c.display_name for a, c in known.items() if c.display_name})
+
+    def name(self, display_name: str, address: str) -> str:
+        if address and address == self.holder_address:
+            return YOURSELF
+        if address in self.accounts:
+            return self.accounts[address]
+        if address in self.contacts and "@" not in self.contacts[address]:
+            return self.contacts[address]
+        if display_name and "@" not in display_name:
+            return display_name
+        return UNKNOWN_SENDER
+
+    def of_field(self, field: str) -> str:
+        return self.name(*address_of(field))
+
+    def of_list(self, field: str) -> list[str]:
+        return [self.name(n, a) for n, a in addresses_of(field)]
+
+
+def wanted_addresses(*fields: str) -> set[str]:
+    return {a for field in fields for _, a in addresses_of(field)}
