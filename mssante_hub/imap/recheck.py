@@ -64,5 +64,4 @@ def end_session(s: Session) -> None:
     s.unselect()
     s.state = LOGOUT  # the queue stops: nothing more is answered
     s.flush()
-    if s.transport is not None:
-        s.transport.loseConnection()
+    s.close()  # unregisters the output gate first, else TLS would never shut down (Session.close)

@@ -4,6 +4,8 @@ its mailbox from the command line (imap/recheck.py): served hub, imaplib and a r
 from __future__ import annotations
 
 import imaplib
+import socket
+import ssl
 import time
 
 import pytest
@@ -23,6 +25,18 @@ def imap_hub(tmp_path_factory):
     data_dir, users = start(tmp_path_factory, {"imap.recheck_seconds": RECHECK_S})
     with served(data_dir, ["imaps"]) as running:
         yield ImapHub(running, data_dir, users)
+
+
+def closed_by_the_hub(sock: socket.socket) -> bool:
+    """The hub closed the connection (end of stream), as opposed to leaving it open with nothing to say."""
+    try:
+        while True:
+            if not sock.recv(65536):
+                return True
+    except TimeoutError:  # the support module's guard timeout: still open
+        return False
+    except (ConnectionError, ssl.SSLError):
+        return True
 
 
 def operator(imap_hub: ImapHub, action: str, address: str) -> None:
@@ -49,8 +63,7 @@ def test_a_logged_in_session_gets_bye_at_its_next_command(imap_hub, action):
     time.sleep(PAST_RECHECK_S)
     with pytest.raises(imaplib.IMAP4.abort, match=BYE_TEXT):
         client.search(None, "ALL")
-    with pytest.raises((OSError, imaplib.IMAP4.abort)):
-        client.noop()  # the connection is closed
+    assert closed_by_the_hub(client.sock)
 
     with pytest.raises(imaplib.IMAP4.error):
         imaps(imap_hub.port("imaps"), user, imap_hub.password)  # the old password opens nothing
@@ -72,6 +85,6 @@ def test_an_idle_session_gets_bye_when_its_mailbox_is_suspended(imap_hub):
     while not lines or not lines[-1].startswith(b"* BYE"):  # the IDLE polls (imap.idle_poll_seconds) check too
         lines.append(raw.line())
     assert BYE_TEXT.encode() in lines[-1]
-    assert raw.closed()
+    assert closed_by_the_hub(raw.sock)
     operator(imap_hub, "resume", user)
     imaps(imap_hub.port("imaps"), user, imap_hub.password).logout()  # resumed: logs in again
