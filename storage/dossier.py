@@ -146,9 +146,17 @@ def emergency_since(conn: Connection, account_id: int, address: str, since: dt.d
         DossierEmergency.opened_at >= since)).scalar_one() > 0
 
 
-def emergencies_to_review(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(DossierEmergency)
-                            .where(DossierEmergency.reviewed_at.is_(None))).scalar_one())
+def emergencies_to_review(conn: Connection) -> list[tuple[int, dt.datetime, str, int]]:
+    """(id, opened at, professional, patient account id) of every emergency access not yet reviewed."""
+    return [tuple(r) for r in conn.execute(
+        select(DossierEmergency.id, DossierEmergency.opened_at, DossierEmergency.address, DossierEmergency.account_id)
+        .where(DossierEmergency.reviewed_at.is_(None)).order_by(DossierEmergency.id))]
+
+
+def mark_reviewed(conn: Connection, emergency_id: int) -> bool:
+    return conn.execute(update(DossierEmergency).where(DossierEmergency.id == emergency_id,
+                                                       DossierEmergency.reviewed_at.is_(None))
+                        .values(reviewed_at=utcnow())).rowcount == 1
 
 
 @dataclass(frozen=True)

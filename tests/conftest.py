@@ -24,9 +24,13 @@ FIXTURES_HOW = ("MSSANTE_FIXTURES=/path/to/fixtures bash tests/run.sh (the folde
                 "the ANS CI-SIS CDA examples and the published liste blanche, as ../shared/fixtures holds them)")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def fixtures_dir(request) -> Path:
-    """The shared real-world test data (CI-SIS CDA examples, the national whitelist); said loudly when absent."""
+    """The shared real-world test data (CI-SIS CDA examples, the national whitelist); said loudly when absent.
+
+    Module-scoped so that module-scoped scenes (a served hub with documents filed) can use it too; when the data
+    is missing, the module's tests are the ones named in the closing summary.
+    """
     if not FIXTURES.is_dir():
         missing(request.node.nodeid, f"the shared fixtures are not at {FIXTURES}", FIXTURES_HOW)
     return FIXTURES

@@ -2,6 +2,8 @@
 
 `dossier import PATH` files a folder (or zip) of XDM packages into the patients' dossiers
 (dossier/importer.py): resumable, with a progress bar and a report of what was refused and why.
+`dossier emergencies` lists the emergency accesses not yet reviewed (who, when, which space's
+account id), `--mark-reviewed ID` marks one reviewed (traced).
 `dossier quarantine` prints how many document messages are held in quarantine (about another
 patient, docs/dossier.md "Quarantine"): a count, never who or what.
 """
@@ -46,11 +48,41 @@ def cmd_dossier_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dossier_emergencies(args: argparse.Namespace) -> int:
+    from mssante_hub import audit
+    from mssante_hub.hub import Hub
+    from storage import dossier as dossier_store
+
+    with Hub.open(args.data_dir) as hub:
+        if args.mark_reviewed is not None:
+            def work(conn) -> bool:
+                done = dossier_store.mark_reviewed(conn, args.mark_reviewed)
+                if done:
+                    audit.record(conn, actor="operator", actor_type=audit.ActorType.OPERATOR,
+                                 action=audit.DOSSIER_EMERGENCY, target=f"emergency:{args.mark_reviewed}",
+                                 outcome="reviewed")
+                return done
+
+            if not hub.committer.run(work):
+                print(f"mssante-hub: no emergency access {args.mark_reviewed} to review")
+                return 1
+            print(f"reviewed {args.mark_reviewed}")
+            return 0
+        rows = hub.read_sync(dossier_store.emergencies_to_review)
+    for emergency_id, opened_at, address, account_id in rows:
+        print(f"{emergency_id} {opened_at:%Y-%m-%d %H:%M} {address} account:{account_id}")
+    print(f"to review {len(rows)}")
+    return 0
+
+
 def add_dossier_commands(commands, with_data_dir: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
     dossier = commands.add_parser("dossier", help="the patients' dossiers").add_subparsers(dest="action",
                                                                                            required=True)
     p = with_data_dir(dossier.add_parser("quarantine", help="how many document messages are held in quarantine"))
     p.set_defaults(func=cmd_dossier_quarantine)
+    p = with_data_dir(dossier.add_parser("emergencies", help="emergency accesses (bris de glace) to review"))
+    p.add_argument("--mark-reviewed", type=int, metavar="ID", help="mark one emergency access reviewed")
+    p.set_defaults(func=cmd_dossier_emergencies)
     p = with_data_dir(dossier.add_parser("import", help="file a folder or zip of XDM packages (a former record); "
                                                        "resumable"))
     p.add_argument("path", help="a folder of IHE_XDM zip packages, or a zip of them")

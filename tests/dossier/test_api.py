@@ -25,7 +25,8 @@ DOCTOR = "jean.dupont@hub.test"
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory, fixtures_dir):
+def scene(tmp_path_factory, module_fixtures_dir):
+    fixtures_dir = module_fixtures_dir
     base = tmp_path_factory.mktemp("dossier-api")
     data_dir = make_data_dir(base)
     pki = make_pki(base)

@@ -40,7 +40,8 @@ def _box(category: str, root: str = "Patients") -> str:
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory, fixtures_dir):
+def scene(tmp_path_factory, module_fixtures_dir):
+    fixtures_dir = module_fixtures_dir
     base = tmp_path_factory.mktemp("dossier-imap")
     data_dir = make_data_dir(base)
     pki = make_pki(base)
@@ -133,6 +134,14 @@ def test_one_not_in_care_sees_nothing_until_emergency_access(scene):
     assert any(e["action"] == "dossier.emergency" and e["actor"] == "Marie Curie" for e in history)
     found = {p["address"]: p["reason"] for p in web.call("GET", "/api/dossier/professionals").body["professionals"]}
     assert found[STRANGER] == "emergency"
+    # Flagged for review: the operator lists it and marks it reviewed.
+    from tests.support.served import run_cli
+    listed = run_cli("dossier", "emergencies", "--data-dir", str(hub.config.data_dir))
+    assert listed.stdout.splitlines()[-1] == "to review 1" and STRANGER in listed.stdout
+    emergency_id = listed.stdout.split()[0]
+    assert run_cli("dossier", "emergencies", "--data-dir", str(hub.config.data_dir),
+                   "--mark-reviewed", emergency_id).returncode == 0
+    assert run_cli("dossier", "emergencies", "--data-dir", str(hub.config.data_dir)).stdout == "to review 0\n"
 
 
 def test_software_has_no_view_and_no_emergency_access(scene):

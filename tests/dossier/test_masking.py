@@ -32,7 +32,8 @@ PROFESSIONALS = {CARE: "soignant", NONE: "inconnu", EMERGENCY: "urgentiste", BLO
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory, fixtures_dir):
+def scene(tmp_path_factory, module_fixtures_dir):
+    fixtures_dir = module_fixtures_dir
     base = tmp_path_factory.mktemp("dossier-masking")
     data_dir = make_data_dir(base)
     pki = make_pki(base)
