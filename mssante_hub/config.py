@@ -244,6 +244,10 @@ SETTINGS: tuple[Setting, ...] = (
             _positive),
     Setting("imap.idle_poll_seconds", float, 5.0,
             "How often an IDLE session looks for changes made by other hub processes.", _positive),
+    Setting("imap.recheck_seconds", float, 5.0,
+            "How often, at most, a logged-in IMAP session re-reads its account's status and password hash (before "
+            "its next command, or while IDLE): a changed password, a suspended or deleted mailbox ends it with BYE.",
+            _positive),
     Setting("imap.quota_bytes", int, 2 * 1024 * MIB, "Storage quota of one mailbox (QUOTA), in bytes.", _positive),
     Setting("imap.login_cache_seconds", int, 300,
             "How long a password Argon2id accepted is accepted again without Argon2id (same mailbox, same stored "

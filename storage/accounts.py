@@ -78,6 +78,16 @@ def by_id(conn: Connection, account_id: int) -> AccountRow | None:
     return AccountRow(*row) if row else None
 
 
+_CREDENTIALS = select(Account.status, Account.password_hash).where(Account.id == bindparam("account_id"))
+
+
+def credentials(conn: Connection, account_id: int) -> tuple[str, str | None] | None:
+    """The status and stored password hash of an account (None once deleted): what a session that
+    logged in re-checks, one primary-key read of two columns."""
+    row = conn.execute(_CREDENTIALS, {"account_id": account_id}).one_or_none()
+    return (row.status, row.password_hash) if row else None
+
+
 def first_of_type(conn: Connection, type: str) -> AccountRow | None:
     row = conn.execute(select(*_COLUMNS).where(Account.type == type).order_by(Account.id).limit(1)).one_or_none()
     return AccountRow(*row) if row else None

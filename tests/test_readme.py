@@ -1,16 +1,18 @@
-"""The README as a newcomer follows it: its run command works twice in a fresh folder, its command list is
-the one `mssante-hub --help` gives."""
+"""The README as a newcomer follows it: its run command works twice in a fresh folder, its test command's
+install step works in a fresh venv, its command list is the one `mssante-hub --help` gives."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import venv
 from pathlib import Path
 
 import pytest
@@ -61,13 +63,21 @@ def isolated(command: str, wheels: Path | None) -> tuple[list[str], dict]:
 
 
 def wheelhouse(clone: Path, into: Path) -> Path | None:
-    """The project's wheel, its dependencies and its build requirements, fetched with the network."""
+    """The project's wheel, its dependencies, its test extras' and its build requirements, fetched with the
+    network: what both the README's run command and the test command's install step take offline."""
     if not can_isolate():
         return None
-    for args in (["wheel", "-q", "-w", str(into), str(clone)], ["download", "-q", "-d", str(into), "setuptools>=68",
-                                                               "wheel"]):
+    for args in (["wheel", "-q", "-w", str(into), f"{clone}[test]"], ["download", "-q", "-d", str(into),
+                                                                     "setuptools>=68", "wheel"]):
         subprocess.run([sys.executable, "-m", "pip", *args], check=True, timeout=SERVE_TIMEOUT_S, capture_output=True)
     return into
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory) -> Path | None:
+    """One wheelhouse for the module's tests (making it is the slow part), built from a clone of its own."""
+    base = tmp_path_factory.mktemp("wheelhouse")
+    return wheelhouse(fresh_clone(base / "mssante-hub"), base / "wheels")
 
 
 def run_until_listening(command: str, cwd: Path, wheels: Path | None) -> tuple[list[str], str]:
@@ -100,16 +110,51 @@ def run_until_listening(command: str, cwd: Path, wheels: Path | None) -> tuple[l
 
 
 @pytest.mark.slow
-def test_the_readme_run_command_serves_twice_in_a_fresh_folder(tmp_path):
+def test_the_readme_run_command_serves_twice_in_a_fresh_folder(tmp_path, wheels):
     command = readme_block("**Run the hub**")
     assert "\n" not in command and "serve" in command
     clone = fresh_clone(tmp_path / "mssante-hub")
-    wheels = wheelhouse(clone, tmp_path / "wheels")
     first, _ = run_until_listening(command, clone, wheels)
     assert any(line.startswith("demo patient:") for line in first)
     second, err = run_until_listening(command, clone, wheels)  # the second time serves the same hub
     assert "already holds a hub" in "".join(second)
     assert not any("password:" in line for line in second)  # nothing made, nothing printed again
+
+
+def install_step(script: Path) -> str:
+    """The one pip line of the test command's script (the script itself then runs the whole suite)."""
+    lines = [line.strip() for line in script.read_text(encoding="utf-8").splitlines()
+             if re.match(r"\s*python3 -m pip install ", line)]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_the_readme_test_command_installs_in_a_fresh_venv(tmp_path, wheels):
+    command = readme_block("**Run the whole test suite**")
+    found = re.fullmatch(r"bash (\S+\.sh)", command)
+    assert found, command
+    step = install_step(REPO / found[1])
+    assert "-e '.[test]'" in step
+    clone = fresh_clone(tmp_path / "mssante-hub")
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    # The script's `python3` is the venv's, and it runs from the clone's root (run.sh does `cd` there).
+    argv, env = isolated(f"cd {shlex.quote(str(clone))} && {step}", wheels)
+    env["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{env['PATH']}"
+    env.pop("VIRTUAL_ENV", None)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=SERVE_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    python = str(env_dir / "bin" / "python")
+    checked = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    version = subprocess.run([python, "-m", "pytest", "--version"], cwd=tmp_path, env=checked,
+                             capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and "pytest" in version.stdout + version.stderr, version.stderr
+    imported = subprocess.run([python, "-c", "import mssante_hub, aiosmtpd, trustme; print(mssante_hub.__file__)"],
+                              cwd=tmp_path, env=checked, capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip().startswith(str(clone)), imported.stdout  # editable: the clone's own code
 
 
 def help_commands() -> dict[str, set[str]]:

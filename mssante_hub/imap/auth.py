@@ -19,7 +19,7 @@ import time
 from mssante_hub import audit
 from mssante_hub.hub import Hub
 from mssante_hub.reader import Reader
-from mssante_hub.imap import responses
+from mssante_hub.imap import recheck, responses
 from mssante_hub.imap.capabilities import BEARER_MECHANISMS
 from mssante_hub.imap.server import AUTH, UNAUTH, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, astring
@@ -151,6 +151,7 @@ async def _log_in(s: Session, address: str, account: account_repo.AccountRow | N
             subject_account_id=account.id if account else None, target=f"imap from:{peer}", outcome="refused"))
         raise No(responses.NO_AUTH_FAILED)
     s.account = account
+    recheck.arm(s)  # the password hash and status just read are the ones the session re-checks
     s.reader = Reader.of(s.hub, account)
     s.state = AUTH
     s.framer.authenticated = True  # APPEND literals may be invited from now on

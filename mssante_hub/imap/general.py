@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from mssante_hub.imap import responses, wire
+from mssante_hub.imap import recheck, responses, wire
 from mssante_hub.imap.server import AUTH, LOGOUT, SELECTED, UNAUTH, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, is_atom
 
@@ -104,7 +104,7 @@ async def namespace(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 
 
 @command("IDLE", AUTH, SELECTED)
-async def idle(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
+async def idle(s: Session, tag: bytes, args: list, uid: bool) -> bytes | None:
     """RFC 2177; ends only on DONE. Changes are sent as they happen."""
     if args:
         raise Bad(responses.BAD_SYNTAX)
@@ -117,6 +117,10 @@ async def idle(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
             waiter = asyncio.ensure_future(s.next_line())
             while not waiter.done():
                 done, _ = await asyncio.wait([waiter], timeout=poll)
+                if not done and not await recheck.still_valid(s):
+                    waiter.cancel()
+                    recheck.end_session(s)  # an IDLE session sends no command: checked at its polls
+                    return None
                 if not done and s.selected is not None:
                     await _look_for_other_processes(s)
             line = waiter.result()

@@ -6,6 +6,8 @@ Tests import these names rather than spelling the texts again.
 GREETING = b"mssante-hub IMAP4rev1 ready"
 BYE_LOGOUT = b"BYE mssante-hub logging out"
 BYE_AUTOLOGOUT = b"BYE Autologout; idle for too long"
+# The password changed or the mailbox was suspended or deleted (imap/recheck.py): log in again.
+BYE_CREDENTIALS_CHANGED = b"BYE Credentials changed or mailbox suspended; log in again"
 BYE_TOO_MANY = b"BYE Too many connections, try again later"
 BYE_LINE_TOO_LONG = b"BYE [TOOBIG] Command line too long"
 BYE_COMMAND_TOO_BIG = b"BYE [TOOBIG] Command too big"

@@ -19,7 +19,7 @@ from twisted.internet import interfaces
 from twisted.mail.imap4 import IMAP4Server
 
 from mssante_hub.hub import Hub
-from mssante_hub.imap import capabilities, responses, twisted_internals
+from mssante_hub.imap import capabilities, recheck, responses, twisted_internals
 from mssante_hub.imap.backpressure import OutputGate, release_freed_memory
 from mssante_hub.imap.budget import SessionUploads, pool_of
 from mssante_hub.imap.framing import Command, ContinueLiteral, FrameLimits, Framer, Refused
@@ -94,6 +94,7 @@ class Session(IMAP4Server):
         self.paused = False
         self.tls_active = implicit_tls
         self.account: AccountRow | None = None
+        self.credentials_due = recheck.NOT_LOGGED_IN  # recheck.py: when the account is next read again
         self.reader = None  # mssante_hub.reader.Reader of the logged-in account
         self.selected: SelectedFolder | None = None
         self.enabled: set[bytes] = set()
@@ -244,6 +245,9 @@ class Session(IMAP4Server):
         first = cmd.first_line.split(b" ", 1)[0]
         tag = first if _valid_tag(first) else b"*"  # known before parsing, so a parse error is tagged
         try:
+            if self.account is not None and recheck.due(self) and not await recheck.still_valid(self):
+                recheck.end_session(self)  # the password changed, or the mailbox was suspended or deleted
+                return
             tokens = tokenize(cmd.segments)
             if not tokens or not isinstance(tokens[0], Atom) or not _valid_tag(tokens[0]):
                 raise Bad(responses.BAD_SYNTAX)

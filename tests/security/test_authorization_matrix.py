@@ -7,7 +7,6 @@ a raw IMAP client over TLS). New resources join the tables as they are built.
 
 from __future__ import annotations
 
-import base64
 
 import pytest
 
