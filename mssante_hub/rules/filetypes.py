@@ -1,6 +1,6 @@
 """What a patient's attachment really is: its name, its declared type and its first bytes agree.
 
-DOMAIN.md §5.6 lists the file types a patient may attach by extension. An extension alone
+docs/domain.md §5.6 lists the file types a patient may attach by extension. An extension alone
 says nothing: `report.pdf` declared `text/html` and holding a script reached professionals
 as HTML. A part passes only if its declared type is one the extension allows (or the generic
 `application/octet-stream` that many clients send) and its content starts as that format does.
