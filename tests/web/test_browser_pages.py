@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
+from mssante_hub.patients import notifications
 from sqlalchemy import update
 
 from tests.conftest import add_professional
@@ -142,7 +144,9 @@ def test_every_page_is_accessible_usable_on_a_phone_and_kept_as_a_screenshot(web
     _check_page(browser, "historique", checked)
 
     go(browser, "#parametres", "settings-view")
-    wait(browser, lambda d: len(css(d, "#preferences input")) == 5)
+    wait(browser, lambda d: len(css(d, "#preferences input")) == len(notifications.KINDS))
+    labels = [label.text for label in css(browser, "#preferences label")]
+    assert all(kind not in labels for kind in notifications.KINDS), labels  # every kind has its French words
     by_id(browser, "pref-document").click()
     by_id(browser, "preferences-form").submit()
     wait(browser, lambda d: "Préférences enregistrées." in visible_text(d, "notice"))

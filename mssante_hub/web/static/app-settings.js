@@ -5,7 +5,8 @@
 import { $, DEFAULT_ZONE, ZONE_KEY, api, clearMessages, download, el, say, title, when, zone } from "./app-core.js";
 
 const KIND_LABELS = { message: "un nouveau message", document: "un nouveau document", appointment: "un rendez-vous",
-                      service: "des nouvelles d'un service connecté", screening: "une invitation de prévention" };
+                      service: "des nouvelles d'un service connecté", screening: "une invitation de prévention",
+                      access: "un accès d'un professionnel à mon dossier" };
 // Metropolitan France and the overseas departments and territories.
 const ZONES = [
   ["Europe/Paris", "France métropolitaine (Paris)"], ["America/Guadeloupe", "Guadeloupe"],
