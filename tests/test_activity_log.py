@@ -3,6 +3,7 @@ relay attempts) and never what a message says nor a secret, even at the debug le
 
 from __future__ import annotations
 
+import imaplib
 import os
 import re
 import smtplib
@@ -45,7 +46,7 @@ def test_the_log_tells_the_activity_and_holds_no_marker_nor_secret(tmp_path):
     reader = add_professional(hub, "dr.journal", password=password)
     hub.close()
     needles = [run.encode()]
-    with served(data_dir, ["mx", "submission"]) as server:
+    with served(data_dir, ["mx", "submission", "imaps"]) as server:
         with smtplib.SMTP("127.0.0.1", server.port("mx"), timeout=30) as client:
             for n in range(5):
                 subject, body, filename = markers_for(run, n)
@@ -71,6 +72,10 @@ def test_the_log_tells_the_activity_and_holds_no_marker_nor_secret(tmp_path):
             needles += [subject.encode(), body.encode()]
             client.sendmail(reader, ["confrere@confrere.test"],
                             make_message(reader, "confrere@confrere.test", f"Avis {subject}", f"Texte {body}"))
+        imap = imaplib.IMAP4_SSL("127.0.0.1", server.port("imaps"), ssl_context=unverified(), timeout=30)
+        imap.login(reader, password)
+        imap.select("INBOX")
+        imap.logout()
         relay_tried = False
         for _ in range(600):  # the relay worker is woken by the delivery; wait for its line
             if "relay item" in server.log():
@@ -85,6 +90,7 @@ def test_the_log_tells_the_activity_and_holds_no_marker_nor_secret(tmp_path):
     for expected in ("listening mx 127.0.0.1:", "session opened on mx from 127.0.0.1", "delivered on mx: id ",
                      "session opened on submission from 127.0.0.1", "auth.failure refused",
                      "auth.success ok account:", "delivered on submission: id ", "relay item ",
+                     "IMAP session opened from 127.0.0.1 (TLS)", f"IMAP session from 127.0.0.1 closed ({reader})",
                      "stopping: closing listeners"):
         assert expected in log, expected
     assert "recipient refused on mx from 127.0.0.1: 550 5.1.1" in log

@@ -118,11 +118,14 @@ class Session(IMAP4Server):
         self.peer_host = getattr(self.transport.getPeer(), "host", "")
         self.admitted = self.server_factory.per_address.acquire(self.peer_host)
         if not self.admitted or len(self.server_factory.sessions) > self.hub.config.get("imap.max_connections"):
+            log.info("IMAP session refused from %s: %s", self.peer_host,
+                     "too many from this address" if not self.admitted else "too many sessions")
             self.untagged(responses.BYE_TOO_MANY)
             self.flush()
             self.transport.loseConnection()  # no producer registered yet
             return
         self.transport.registerProducer(self.gate, True)
+        log.info("IMAP session opened from %s (%s)", self.peer_host, "TLS" if self.tls_active else "cleartext")
         super().connectionMade()
 
     def capabilities(self):
@@ -135,6 +138,8 @@ class Session(IMAP4Server):
     def connectionLost(self, reason) -> None:  # noqa: N802
         self.server_factory.sessions.discard(self)
         if getattr(self, "admitted", False):
+            log.info("IMAP session from %s closed (%s)", self.peer_host,
+                     self.account.address if self.account is not None else "not logged in")
             self.admitted = False
             self.server_factory.per_address.release(self.peer_host)
         self.state = LOGOUT
