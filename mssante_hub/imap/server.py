@@ -19,7 +19,7 @@ from twisted.internet import interfaces
 from twisted.mail.imap4 import IMAP4Server
 
 from mssante_hub.hub import Hub
-from mssante_hub.imap import capabilities, recheck, responses, twisted_internals
+from mssante_hub.imap import capabilities, dossier_view, recheck, responses, twisted_internals
 from mssante_hub.imap.backpressure import OutputGate, release_freed_memory
 from mssante_hub.imap.budget import SessionUploads, pool_of
 from mssante_hub.imap.framing import Command, ContinueLiteral, FrameLimits, Framer, Refused
@@ -303,6 +303,8 @@ class Session(IMAP4Server):
         view = self.selected
         if view.owner is None or self.account is None or view.owner.id == self.account.id:
             return
+        if dossier_view.is_view_folder(view.folder):
+            return  # a patient's dossier: its access rules, not grants (imap/dossier_view.py, at each opening)
         me = self.account.id
         rights = await self.hub.read(lambda conn: dict(grants.grants_for(conn, me)).get(view.id, ""))
         if self.selected is not view:
