@@ -7,6 +7,7 @@ import imaplib
 import os
 import socket
 import subprocess
+import tempfile
 
 import pytest
 import sqlalchemy as sa
@@ -41,7 +42,11 @@ def dovecot():
     """
     started = False
     if not _dovecot_answers() and BASELINE.is_file() and os.geteuid() == 0:
-        result = subprocess.run(["bash", str(BASELINE), "start"], capture_output=True, text=True, timeout=900)
+        # Output goes to a file, not a pipe: the daemons it starts inherit the script's stdout, and a pipe
+        # would stay open until they exit, so run() would wait for its timeout although the script is done.
+        with tempfile.TemporaryFile() as log:
+            result = subprocess.run(["bash", str(BASELINE), "start"], stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, timeout=900)
         started = result.returncode == 0
     yield _dovecot_answers()
     if started:
