@@ -18,6 +18,7 @@ import tomlkit
 CONFIG_FILE_NAME = "hub.toml"
 MIB = 1024 * 1024
 LOG_LEVELS = ("debug", "info", "warning", "error")  # admin/logs.py
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -33,6 +34,16 @@ def _listen_address(value: str) -> None:
 def _log_level(value: str) -> None:
     if value not in LOG_LEVELS:
         raise ConfigError(f"{value!r} is not a log level; choose among {', '.join(LOG_LEVELS)}")
+
+
+def _log_format(value: str) -> None:
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"{value!r} is not a log format; choose among {', '.join(LOG_FORMATS)}")
+
+
+def _optional_listen_address(value: str) -> None:
+    if value:
+        _listen_address(value)
 
 
 def _positive(value: int) -> None:
@@ -100,6 +111,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log.level", str, "info",
             "Activity log on stderr: debug, info (listeners, sessions, deliveries, relay, jobs), warning or error. "
             "Never content nor secrets; `serve --log-level` wins.", _log_level),
+    Setting("log.format", str, "text",
+            "Activity log format: `text` (readable lines) or `json` (one JSON object a line: time, level, logger, "
+            "pid, trace, message); `serve --log-format` wins.", _log_format),
+    Setting("serve.workers", int, 0,
+            "Processes `serve` runs, sharing the listening sockets and the database; 0: one per core. "
+            "`serve --workers` wins; 1 runs everything in the one process.", _non_negative),
+    Setting("metrics.listen", str, "",
+            "Where Prometheus metrics are served (HOST:PORT, e.g. 127.0.0.1:9464); empty: `/metrics` on the web "
+            "listener.", _optional_listen_address),
     Setting("storage.url", str, "", "SQLAlchemy URL; empty means SQLite file `hub.sqlite3` in the data folder."),
     Setting("storage.db_threads", int, 4, "Threads for blocking database reads.", _positive),
     Setting("storage.group_commit_window_ms", float, 0.0,

@@ -45,6 +45,9 @@ class Hub:
         self.committer = GroupCommitter(
             self.engine, config.get("storage.group_commit_window_ms"), config.get("storage.group_commit_max_batch")
         )
+        from mssante_hub.observe import metrics
+
+        self.committer.on_commit = metrics.committed
         self.read_pool = concurrent.futures.ThreadPoolExecutor(config.get("storage.db_threads"), "db-read")
         self.parse_pool = concurrent.futures.ThreadPoolExecutor(config.get("limits.parse_threads"), "parse")
         self.passwords = Passwords(

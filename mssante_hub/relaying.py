@@ -70,7 +70,10 @@ def build(hub: Hub, clock=None) -> RelayWorker:
 
 def start(hub: Hub) -> RelayWorker:
     """Start the worker on the running loop; it is woken after each committed delivery."""
+    from mssante_hub.observe import metrics
+
     worker = build(hub)
+    worker.on_outcome = metrics.relay_outcome
     hub.delivery_listeners.append(lambda delivered: worker.wake() if delivered.queued else None)
     worker.start()
     return worker

@@ -78,6 +78,7 @@ class RelayWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
+        self.on_outcome: Callable[[str], None] | None = None  # told each attempt's kind (the hub's metrics)
         self.router = Router(settings.routes, MxResolver(settings.dns) if settings.dns is not None else None)
 
     # -- running ---------------------------------------------------------------------
@@ -143,18 +144,20 @@ class RelayWorker:
             hops = await self.router.hops(item.rcpt_to)
         except NoRoute as problem:
             outcome = Outcome(problem.kind, problem.reply, problem.status)
-            log.info("relay item %s to domain %s: no route, %s %s", item.id, item.rcpt_to.rpartition("@")[2],
-                     problem.kind, problem.status)
+            log.info("relay item %s (message %s) to domain %s: no route, %s %s", item.id, item.blob_id,
+                     item.rcpt_to.rpartition("@")[2], problem.kind, problem.status)
         else:
             # Next hops in order until one answers for good (sent, or refused with a 5xx): RFC 5321 §5.1.
             for hop in hops:
                 outcome = await client.attempt(hop, self.tls, self.settings.hostname, item.mail_from, item.rcpt_to,
                                                raw, notify=item.dsn_notify, orcpt=item.dsn_orcpt, ret=item.dsn_ret,
                                                envid=item.dsn_envid, timeout=self.settings.timeout_s)
-                log.info("relay item %s to domain %s via %s:%d: %s %s", item.id, item.rcpt_to.rpartition("@")[2],
-                         hop.host, hop.port, outcome.kind, outcome.status)
+                log.info("relay item %s (message %s) to domain %s via %s:%d: %s %s", item.id, item.blob_id,
+                         item.rcpt_to.rpartition("@")[2], hop.host, hop.port, outcome.kind, outcome.status)
                 if outcome.kind != client.TEMPORARY:
                     break
+        if self.on_outcome is not None:
+            self.on_outcome(outcome.kind)
         await self.settle(item, raw, outcome)
 
     async def settle(self, item: Claimed, raw: bytes, outcome: Outcome) -> None:

@@ -54,6 +54,8 @@ class GroupCommitter:
         self._thread.start()
         self.batches = 0
         self.units = 0
+        # Told (units, seconds) after each transaction, committed or not: the hub's metrics. Never raises into us.
+        self.on_commit: Callable[[int, float], None] | None = None
 
     def submit(self, work: Work) -> concurrent.futures.Future:
         """Queue a unit of work; the future resolves once it is committed (or failed)."""
@@ -140,7 +142,11 @@ class GroupCommitter:
             batch = [item for item in batch if item.future.set_running_or_notify_cancel()]
             batch = [item for item in batch if item.before is None or self._run_before(item)]
             if batch:
+                started = time.monotonic()
                 self._commit(batch)
+                if self.on_commit is not None:
+                    with contextlib.suppress(Exception):
+                        self.on_commit(len(batch), time.monotonic() - started)
             if stop:
                 return
 

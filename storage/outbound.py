@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 
 from storage.database import WRITER_OPTION
 from storage.models import OutboundItem
@@ -97,3 +97,11 @@ def sealed_for(engine: Engine, blob_id: str, account_id: int) -> tuple[bytes, by
             .where(Blob.id == blob_id)
         ).one_or_none()
     return (row.body, row.wrapped) if row else None
+
+
+def queue_stats(conn) -> tuple[int, dt.datetime | None]:
+    """How many items wait (queued) and when the oldest was queued: the operator's gauges."""
+    depth, oldest = conn.execute(
+        select(func.count(OutboundItem.id), func.min(OutboundItem.created_at)).where(OutboundItem.state == QUEUED)
+    ).one()
+    return int(depth or 0), _aware(oldest) if oldest is not None else None

@@ -16,7 +16,7 @@ import tomlkit
 
 from crypto.errors import IntegrityError, MasterKeyError
 from mssante_hub import __version__
-from mssante_hub.config import LOG_LEVELS, Config, ConfigError, parse_toml_value, setting
+from mssante_hub.config import LOG_FORMATS, LOG_LEVELS, Config, ConfigError, parse_toml_value, setting
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -61,7 +61,7 @@ def _parse_listen(values: list[str]) -> dict[str, str]:
 def cmd_serve(args: argparse.Namespace) -> int:
     from mssante_hub.admin.service import serve
 
-    return serve(args.data_dir, _parse_listen(args.listen), args.log_level)
+    return serve(args.data_dir, _parse_listen(args.listen), args.log_level, args.log_format, args.workers)
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
@@ -148,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", action="append", default=[], metavar="NAME=HOST:PORT",
                    help="start this listener (mx, submission, imap, imaps, web) here; repeatable")
     p.add_argument("--log-level", choices=list(LOG_LEVELS), help="activity log on stderr (default: log.level)")
+    p.add_argument("--log-format", choices=list(LOG_FORMATS),
+                   help="activity log as readable lines or one JSON object a line (default: log.format)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="processes sharing the listeners and the database (default: serve.workers; 0: one per core)")
     p.set_defaults(func=cmd_serve)
 
     from mssante_hub.admin.account_commands import add_account_commands

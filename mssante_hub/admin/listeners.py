@@ -49,3 +49,28 @@ def announce(hub, name: str, listener: Listener) -> None:
 def announced(hub) -> dict[str, tuple[str, int]]:
     """The listeners this process announced so far (none outside `serve`)."""
     return dict(getattr(hub, ANNOUNCED_ATTRIBUTE, None) or {})
+
+
+def listen_tcp(reactor, factory, host: str, port: int, sock=None) -> Listener:
+    """A Twisted listener on host:port, or on `sock`, a listening socket the supervisor handed down
+    (`serve --workers N`: every worker accepts on the same socket)."""
+    if sock is None:
+        return Listener.from_twisted(reactor.listenTCP(port, factory, interface=host))
+    return Listener.from_twisted(reactor.adoptStreamPort(sock.fileno(), sock.family, factory))
+
+
+def listen_ssl(reactor, factory, context_factory, host: str, port: int, sock=None) -> Listener:
+    """Like listen_tcp, TLS from the first byte (what reactor.listenSSL does, on an inherited socket too)."""
+    if sock is None:
+        return Listener.from_twisted(reactor.listenSSL(port, factory, context_factory, interface=host))
+    from twisted.protocols.tls import TLSMemoryBIOFactory
+
+    return listen_tcp(reactor, TLSMemoryBIOFactory(context_factory, False, factory), host, port, sock)
+
+
+async def create_server(make, host: str, port: int, sock=None) -> Listener:
+    """An asyncio listener (the SMTP doors) on host:port or on an inherited socket."""
+    loop = asyncio.get_running_loop()
+    if sock is None:
+        return Listener.from_asyncio(await loop.create_server(make, host, port))
+    return Listener.from_asyncio(await loop.create_server(make, sock=sock))

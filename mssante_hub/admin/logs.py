@@ -6,6 +6,11 @@ code), logins and other traced actions (from the audit trail: action, outcome, a
 deliveries by door and outcome (counts and the message's id, never addresses nor content),
 relay attempts and their outcome, jobs.
 
+Two formats (`log.format`, `serve --log-format`): readable lines, or JSON, one object a line
+(time, level, logger, pid, trace, message), for a log shipper. `trace` is the id of the SMTP or
+IMAP session the event belongs to (observe/trace.py): a delivery's line carries its session's id
+and names the stored message id, which the relay's lines name too.
+
 Never logged: message content (bodies, subjects, attachments), passwords, tokens, keys. Two
 guards hold that line for every logger, ours and the libraries': an exception passed as an
 argument or attached to a record is shown by its type only (its text may quote content, as
@@ -21,10 +26,17 @@ import time
 from typing import TextIO
 
 
+from pythonjsonlogger.json import JsonFormatter
+
+from mssante_hub.config import LOG_FORMATS as FORMATS
 from mssante_hub.config import LOG_LEVELS as LEVELS
+from mssante_hub.observe import trace
 
 DEFAULT_LEVEL = "info"
+DEFAULT_FORMAT = "text"
 LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(process)d %(trace)s %(message)s"
+JSON_NAMES = {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"}
 # aiosmtpd's logger (it logs every command at DEBUG) and other chatty libraries.
 QUIETED_LOGGERS = {"mail.log": logging.WARNING, "asyncio": logging.WARNING, "sqlalchemy": logging.WARNING}
 ROOT_NAMES = ("mssante_hub", "relays", "storage", "crypto")
@@ -47,27 +59,59 @@ class _TypesOnly(logging.Filter):
         return True
 
 
+class _Traced(logging.Filter):
+    """Each record carries the trace id current where it was logged ("" outside a session)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.trace = trace.current.get()
+        return True
+
+
+def _utc(record: logging.LogRecord) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+
+
 class _UtcFormatter(logging.Formatter):
-    converter = time.gmtime
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - stdlib
+        return _utc(record)
+
+
+class _JsonLines(JsonFormatter):
+    """python-json-logger's formatter, UTC times; only the fields named (no stray extras)."""
+
+    def process_log_record(self, log_record: dict) -> dict:
+        return {key: value for key, value in log_record.items() if key in _JSON_KEYS}
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - stdlib
-        return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + f".{int(record.msecs):03d}Z"
+        return _utc(record)
+
+
+_JSON_KEYS = frozenset(("time", "level", "logger", "pid", "trace", "message"))
+
+
+def formatter(fmt: str) -> logging.Formatter:
+    if fmt == "json":
+        return _JsonLines(JSON_FIELDS, rename_fields=JSON_NAMES)
+    return _UtcFormatter(LINE_FORMAT)
 
 
 _HANDLER_MARK = "_mssante_hub_handler"
 
 
-def setup(level: str = DEFAULT_LEVEL, stream: TextIO | None = None) -> logging.Handler:
+def setup(level: str = DEFAULT_LEVEL, stream: TextIO | None = None, fmt: str = DEFAULT_FORMAT) -> logging.Handler:
     """One handler on the root logger, writing to `stream` (stderr); called once by `serve`."""
     if level not in LEVELS:
         raise ValueError(f"log level {level!r}: choose among {', '.join(LEVELS)}")
+    if fmt not in FORMATS:
+        raise ValueError(f"log format {fmt!r}: choose among {', '.join(FORMATS)}")
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
         root.removeHandler(old)
     handler = logging.StreamHandler(stream or sys.stderr)
     setattr(handler, _HANDLER_MARK, True)
-    handler.setFormatter(_UtcFormatter(LINE_FORMAT))
+    handler.setFormatter(formatter(fmt))
     handler.addFilter(_TypesOnly())
+    handler.addFilter(_Traced())
     root.addHandler(handler)
     root.setLevel(logging.WARNING)  # libraries: warnings and errors only
     for name in ROOT_NAMES:

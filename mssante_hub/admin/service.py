@@ -17,9 +17,11 @@ from mssante_hub.config import LISTENER_NAMES, ConfigError
 from mssante_hub.hub import Hub
 from mssante_hub.admin import logs
 from mssante_hub.admin.listeners import Listener, announce
+from mssante_hub.observe import metrics
 
 log = logging.getLogger("mssante_hub.admin.service")
 
+METRICS_LISTENER = "metrics"
 # Listener name -> module with `async def start(hub, host, port, reactor) -> Listener`.
 FRONT_DOORS: dict[str, str] = {
     "web": "mssante_hub.web.server",
@@ -27,6 +29,7 @@ FRONT_DOORS: dict[str, str] = {
     "imaps": "mssante_hub.imap.implicit_tls",
     "mx": "mssante_hub.smtp.mx",
     "submission": "mssante_hub.smtp.submission",
+    METRICS_LISTENER: "mssante_hub.observe.exposition",  # only when metrics.listen is set
 }
 
 
@@ -44,11 +47,16 @@ def plan_listeners(hub: Hub, overrides: dict[str, str]) -> dict[str, tuple[str, 
     names = list(overrides) if overrides else list(hub.config.get("listen.enabled"))
     plan = {}
     for name in names:
+        if name == METRICS_LISTENER and hub.config.get("metrics.listen"):
+            plan[name] = split_host_port(overrides.get(name) or hub.config.get("metrics.listen"))
+            continue
         if name not in LISTENER_NAMES:
             raise ConfigError(f"unknown listener {name!r}; choose among {', '.join(LISTENER_NAMES)}")
         if name not in FRONT_DOORS:
             raise ServeError(f"listener {name!r} is not part of this version yet")
         plan[name] = split_host_port(overrides.get(name) or hub.config.get(f"listen.{name}"))
+    if hub.config.get("metrics.listen") and METRICS_LISTENER not in plan:
+        plan[METRICS_LISTENER] = split_host_port(hub.config.get("metrics.listen"))
     return plan
 
 
@@ -63,7 +71,8 @@ def start_workers(hub: Hub) -> list:
     return workers
 
 
-def serve(data_dir: Path, overrides: dict[str, str], log_level: str | None = None) -> int:
+def serve(data_dir: Path, overrides: dict[str, str], log_level: str | None = None,
+          log_format: str | None = None, workers: int | None = None) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     from twisted.internet import asyncioreactor
@@ -72,7 +81,8 @@ def serve(data_dir: Path, overrides: dict[str, str], log_level: str | None = Non
     from twisted.internet import reactor
 
     hub = Hub.open(data_dir)
-    logs.setup(log_level or hub.config.get("log.level"))
+    logs.setup(log_level or hub.config.get("log.level"), fmt=log_format or hub.config.get("log.format"))
+    metrics.WORKER_UP.set(1)
     listeners: list[Listener] = []
     workers: list = []  # background workers with `async stop()` (relay)
     failure: list[BaseException] = []

@@ -21,6 +21,7 @@ from mssante_hub.delivery.prepare import Prepared, prepare
 from mssante_hub.dossier import filing
 from mssante_hub.envelope import Delivered, Envelope, Identity
 from mssante_hub.hub import Hub
+from mssante_hub.observe import metrics
 from mssante_hub.rules import policy, refusals
 from mssante_hub.rules.refusals import Refusal
 from storage import deliveries
@@ -89,9 +90,11 @@ async def accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity | 
     try:
         result = await _accept(hub, envelope, raw, identity)
     except Refusal as refusal:
+        metrics.refused(channel, refusal.reason)
         log.info("refused on %s: %d %s (%d recipients, %d bytes)", channel, refusal.reason.code,
                  refusal.reason.status, len(envelope.rcpt_to), len(raw))
         raise
+    metrics.delivered(channel)
     if log.isEnabledFor(logging.INFO):
         log.info("delivered on %s: id %s, %d local, %d remote, %d bytes", channel, result.blob_id,
                  len(result.uids), len(result.queued), len(raw))

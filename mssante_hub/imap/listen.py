@@ -10,7 +10,7 @@ from mssante_hub.imap import acl, auth, fetch, folders, general, messages, searc
 from mssante_hub.imap.notify import notifier_for
 from mssante_hub.imap.server import Session
 from mssante_hub.imap.tls import context_factory
-from mssante_hub.admin.listeners import Listener
+from mssante_hub.admin.listeners import Listener, listen_ssl, listen_tcp
 from mssante_hub.accounts.oauth import verifier_from_config
 
 
@@ -35,10 +35,8 @@ def per_address_of(hub: Hub) -> PerAddress:
     return found
 
 
-async def start_listener(hub: Hub, host: str, port: int, reactor, implicit_tls: bool) -> Listener:
+async def start_listener(hub: Hub, host: str, port: int, reactor, implicit_tls: bool, sock=None) -> Listener:
     factory = SessionFactory(hub, implicit_tls)
     if implicit_tls:
-        listening = reactor.listenSSL(port, factory, factory.tls, interface=host)
-    else:
-        listening = reactor.listenTCP(port, factory, interface=host)
-    return Listener.from_twisted(listening)
+        return listen_ssl(reactor, factory, factory.tls, host, port, sock)
+    return listen_tcp(reactor, factory, host, port, sock)

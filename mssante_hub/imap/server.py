@@ -19,6 +19,7 @@ from twisted.internet import interfaces
 from twisted.mail.imap4 import IMAP4Server
 
 from mssante_hub.hub import Hub
+from mssante_hub.observe import metrics, trace
 from mssante_hub.imap import capabilities, dossier_view, recheck, responses, twisted_internals
 from mssante_hub.imap.backpressure import OutputGate, release_freed_memory
 from mssante_hub.imap.budget import SessionUploads, pool_of
@@ -107,6 +108,7 @@ class Session(IMAP4Server):
         self.gate = OutputGate()  # paused by Twisted while the client does not read
         self.gate.on_resume = self._pump
         self.idling = False
+        self.trace_id = trace.make("imap")  # the activity log's id of this session (observe/trace.py)
 
     # --- connection ---------------------------------------------------------------
 
@@ -125,7 +127,9 @@ class Session(IMAP4Server):
             self.transport.loseConnection()  # no producer registered yet
             return
         self.transport.registerProducer(self.gate, True)
-        log.info("IMAP session opened from %s (%s)", self.peer_host, "TLS" if self.tls_active else "cleartext")
+        metrics.IMAP_SESSIONS.inc()
+        trace.run_in(self.trace_id, log.info, "IMAP session opened from %s (%s)", self.peer_host,
+                     "TLS" if self.tls_active else "cleartext")
         super().connectionMade()
 
     def capabilities(self):
@@ -138,8 +142,9 @@ class Session(IMAP4Server):
     def connectionLost(self, reason) -> None:  # noqa: N802
         self.server_factory.sessions.discard(self)
         if getattr(self, "admitted", False):
-            log.info("IMAP session from %s closed (%s)", self.peer_host,
-                     self.account.address if self.account is not None else "not logged in")
+            metrics.IMAP_SESSIONS.dec()
+            trace.run_in(self.trace_id, log.info, "IMAP session from %s closed (%s)", self.peer_host,
+                         self.account.address if self.account is not None else "not logged in")
             self.admitted = False
             self.server_factory.per_address.release(self.peer_host)
         self.state = LOGOUT
@@ -233,12 +238,14 @@ class Session(IMAP4Server):
         if self.busy or not self.queue or self.state == LOGOUT or self.gate.paused:
             return
         self.busy = True
-        asyncio.ensure_future(self._run(self.queue.popleft()))
+        trace.run_in(self.trace_id, asyncio.ensure_future, self._run(self.queue.popleft()))
 
     async def _run(self, cmd: Command) -> None:
+        started = asyncio.get_running_loop().time()
         try:
             await self.execute(cmd)
         finally:
+            metrics.imap_command(_command_name(cmd.first_line), asyncio.get_running_loop().time() - started)
             self.framer.uploads.give(cmd.reserved)
             self.busy = False
             if self.paused and len(self.queue) < MAX_QUEUED_COMMANDS // 2 and self.transport is not None:
@@ -391,6 +398,15 @@ _REFUSED_BYE = {b"LINE": responses.BYE_LINE_TOO_LONG, b"SESSION": responses.BYE_
 # regular expression rather than a generator over the characters).
 _TAG = re.compile(rb'[\x21-\x7e]{1,64}')
 _TAG_EXCLUDED = re.compile(rb'[(){%*"\\+]')
+
+
+def _command_name(first_line: bytes) -> str:
+    """The command's name for the latency metric (after UID); unknown names become metrics.OTHER_COMMAND."""
+    words = first_line.split(b" ", 3)[1:3]
+    if words and words[0].upper() == b"UID" and len(words) > 1:
+        words = words[1:]
+    name = words[0].upper() if words else b""
+    return name.decode("ascii") if name in COMMANDS else metrics.OTHER_COMMAND
 
 
 def _valid_tag(tag: bytes) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, select, update
 
 from mssante_hub import audit, delivery
 from mssante_hub.hub import Hub
+from mssante_hub.observe import metrics
 from mssante_hub.patients import derived_keys, notices, notifications
 from mssante_hub.envelope import Channel
 from storage.models import Account, AccountStatus
@@ -107,7 +108,13 @@ async def send_due(hub: Hub, now: dt.datetime | None = None) -> int:
         if personal and kinds:
             subject, body = notifications.notification_text(kinds, ctx.portal)
             raw, _ = notices.system_mail(ctx, personal, subject, body, now)
-            await delivery.accept(hub, delivery.Envelope(mail_from=ctx.sender, rcpt_to=(personal,), channel=Channel.INTERNAL), raw)
+            try:
+                await delivery.accept(hub, delivery.Envelope(mail_from=ctx.sender, rcpt_to=(personal,),
+                                                             channel=Channel.INTERNAL), raw)
+            except Exception:
+                metrics.notification("failed")
+                raise
+            metrics.notification("sent")
             sent += 1
         await hub.write(lambda conn, row=row, kinds=kinds: _sent(conn, row.account_id, kinds, now))
     return sent

@@ -15,7 +15,7 @@ import logging
 from mssante_hub.directory.revocation import RevocationLists
 from mssante_hub.directory.whitelist import WhitelistFile, normalize_dn
 from mssante_hub.hub import Hub
-from mssante_hub.admin.listeners import Listener
+from mssante_hub.admin.listeners import Listener, create_server
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.door import BaseDoor
 from mssante_hub.smtp.receipts import mdn_hook, success_dsn_hook
@@ -88,7 +88,7 @@ def build_tls(hub: Hub):
     return server_context(config.path_setting("tls.cert_file"), config.path_setting("tls.key_file"), cas)
 
 
-async def start(hub: Hub, host: str, port: int, reactor=None) -> Listener:
+async def start(hub: Hub, host: str, port: int, reactor=None, sock=None) -> Listener:
     """Listen for the trust space on the shared event loop."""
     door = MxDoor(hub)
     door.after_delivery.append(mdn_hook(hub))
@@ -97,7 +97,6 @@ async def start(hub: Hub, host: str, port: int, reactor=None) -> Listener:
     make = factory(door, limiter, hostname=door.hostname, tls_context=build_tls(hub), enable_SMTPUTF8=True,
                    timeout=hub.config.get("smtp.idle_timeout_s"), data_size_limit=door.max_message_bytes,
                    auth_require_tls=True, loop=asyncio.get_running_loop())
-    server = await asyncio.get_running_loop().create_server(make, host, port)
-    listener = Listener.from_asyncio(server)
+    listener = await create_server(make, host, port, sock)
     listener.door = door  # type: ignore[attr-defined]  # tests and hooks reach the door
     return listener

@@ -24,6 +24,7 @@ from mssante_hub.smtp import replies
 from mssante_hub.smtp.params import MailParams, ParamError, RcptParams, parse_mail, parse_rcpt
 from mssante_hub.accounts.throttle import LoginGuard
 from mssante_hub.envelope import MAX_ADDRESS_CHARS
+from mssante_hub.observe import metrics, trace
 
 
 class _QuietDeprecations(logging.Filter):
@@ -245,14 +246,18 @@ class HubSMTP(SMTP):
                 transport.close()
                 return
             self._counted = True
-            log.info("session opened on %s from %s", self.door_name, self.client_ip)
-        super().connection_made(transport)
+            metrics.SMTP_SESSIONS.inc()
+            self.trace_id = trace.make("smtp")
+            trace.run_in(self.trace_id, log.info, "session opened on %s from %s", self.door_name, self.client_ip)
+        # The session's task (created by aiosmtpd here) runs with the trace id: the delivery's lines carry it.
+        trace.run_in(getattr(self, "trace_id", ""), super().connection_made, transport)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
             return
         if self._counted:
             self._counted = False
+            metrics.SMTP_SESSIONS.dec()
             self.limiter.release(self.client_ip)
         super().connection_lost(error)
 

@@ -13,7 +13,7 @@ import re
 
 from mssante_hub.rules import trust
 from mssante_hub.hub import Hub
-from mssante_hub.admin.listeners import Listener
+from mssante_hub.admin.listeners import Listener, create_server
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.auth import Authenticator
 from mssante_hub.smtp.door import BaseDoor
@@ -99,7 +99,7 @@ def build(hub: Hub) -> tuple[SubmissionDoor, object]:
     return door, tls
 
 
-async def start(hub: Hub, host: str, port: int, reactor=None) -> Listener:
+async def start(hub: Hub, host: str, port: int, reactor=None, sock=None) -> Listener:
     """Listen for clients on the shared event loop."""
     loop = asyncio.get_running_loop()
     door, tls = await loop.run_in_executor(None, build, hub)  # the decoy Argon2 hash is slow
@@ -109,7 +109,6 @@ async def start(hub: Hub, host: str, port: int, reactor=None) -> Listener:
     make = factory(door, limiter, hostname=door.hostname, tls_context=tls, enable_SMTPUTF8=True,
                    timeout=hub.config.get("smtp.idle_timeout_s"), data_size_limit=door.max_message_bytes,
                    auth_require_tls=True, loop=loop)
-    server = await loop.create_server(make, host, port)
-    listener = Listener.from_asyncio(server)
+    listener = await create_server(make, host, port, sock)
     listener.door = door  # type: ignore[attr-defined]
     return listener

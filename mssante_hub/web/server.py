@@ -13,7 +13,8 @@ from twisted.web import http, resource, server
 from mssante_hub.admission import PerAddress
 
 from mssante_hub.hub import Hub
-from mssante_hub.admin.listeners import Listener
+from mssante_hub.admin.listeners import Listener, listen_tcp
+from mssante_hub.observe import exposition
 from mssante_hub.web import autoconfig, pages
 from mssante_hub.web.api import Api
 from mssante_hub.web.http import BodyBudget, BoundedRequest
@@ -128,6 +129,7 @@ def build_site(hub: Hub) -> server.Site:
     root.putChild(b"api", Api(hub))
     pages.register(root)  # the patients' webmail: /, /app.js, /app.css
     autoconfig.register(root, hub)  # mail client autoconfiguration (IMAP issue)
+    exposition.mount(root, hub)  # /metrics, unless metrics.listen gives them a listener of their own
     site = CappedSite(root, requestFactory=BoundedRequest, timeout=hub.config.get("web.request_timeout_s"),
                       per_address=PerAddress(hub.config.get("web.max_connections_per_address")),
                       trusted_proxies=hub.config.get("web.trusted_proxies"),
@@ -137,6 +139,5 @@ def build_site(hub: Hub) -> server.Site:
     return site
 
 
-async def start(hub: Hub, host: str, port: int, reactor) -> Listener:
-    listening = reactor.listenTCP(port, build_site(hub), interface=host)
-    return Listener.from_twisted(listening)
+async def start(hub: Hub, host: str, port: int, reactor, sock=None) -> Listener:
+    return listen_tcp(reactor, build_site(hub), host, port, sock)

@@ -66,8 +66,10 @@ class ServedHub:
         return self.process.wait(timeout=timeout)
 
 
-def start_hub(data_dir: Path, listeners: list[str], extra_env: dict | None = None) -> ServedHub:
-    args = ["serve", "--data-dir", str(data_dir)]
+def start_hub(data_dir: Path, listeners: list[str], extra_env: dict | None = None, workers: int = 1,
+              extra_args: tuple[str, ...] = ()) -> ServedHub:
+    """`serve` with these listeners on free loopback ports; one process unless `workers` says more."""
+    args = ["serve", "--data-dir", str(data_dir), "--workers", str(workers), *extra_args]
     for name in listeners:
         args += ["--listen", f"{name}=127.0.0.1:0"]
     process = subprocess.Popen(hub_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -90,8 +92,9 @@ def start_hub(data_dir: Path, listeners: list[str], extra_env: dict | None = Non
 
 
 @contextmanager
-def served(data_dir: Path, listeners: list[str], extra_env: dict | None = None) -> Iterator[ServedHub]:
-    hub = start_hub(data_dir, listeners, extra_env)
+def served(data_dir: Path, listeners: list[str], extra_env: dict | None = None, workers: int = 1,
+           extra_args: tuple[str, ...] = ()) -> Iterator[ServedHub]:
+    hub = start_hub(data_dir, listeners, extra_env, workers, extra_args)
     try:
         yield hub
     finally:
