@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import signal
 from pathlib import Path
 
-from mssante_hub.config import LISTENER_NAMES, ConfigError
+from mssante_hub.config import LISTENER_NAMES, Config, ConfigError
 from mssante_hub.hub import Hub
 from mssante_hub.admin import logs
 from mssante_hub.admin.listeners import Listener, announce
@@ -60,19 +61,79 @@ def plan_listeners(hub: Hub, overrides: dict[str, str]) -> dict[str, tuple[str, 
     return plan
 
 
-def start_workers(hub: Hub) -> list:
-    """Background workers on the running loop: the outbound relay and the patients' notifications."""
-    from mssante_hub import relaying
-    from mssante_hub.patients import worker as notification_worker
+LEADER_LOCK = "background-workers"
+LEADER_RETRY_S = 2.0
 
-    workers = [notification_worker.start(hub)]
-    if hub.config.get("relay.enabled"):
-        workers.append(relaying.start(hub))
-    return workers
+
+class BackgroundWorkers:
+    """The outbound relay and the patients' notifications, run by ONE hub process at a time.
+
+    Whoever holds the `background-workers` lock (cluster/singleton.py: a lock file on SQLite,
+    an advisory lock on PostgreSQL) runs them; the others try again every LEADER_RETRY_S, so
+    when the holder dies (kill -9 included) another takes over within seconds. Other workers'
+    deliveries still wake them at once (cluster/events.py).
+    """
+
+    def __init__(self, hub: Hub) -> None:
+        from mssante_hub.cluster.singleton import RunOnce
+
+        self.hub = hub
+        self.lock = RunOnce(hub, LEADER_LOCK)
+        self.running: list = []
+        self._task: asyncio.Task | None = None
+        if not self._take():
+            self._task = asyncio.ensure_future(self._wait_for_lock())
+
+    def _take(self) -> bool:
+        from mssante_hub import relaying
+        from mssante_hub.patients import worker as notification_worker
+
+        if not self.lock.try_acquire():
+            return False
+        log.info("running the relay and notification workers (this process holds %s)", LEADER_LOCK)
+        self.running.append(notification_worker.start(self.hub))
+        if self.hub.config.get("relay.enabled"):
+            self.running.append(relaying.start(self.hub))
+        return True
+
+    async def _wait_for_lock(self) -> None:
+        while True:
+            await asyncio.sleep(LEADER_RETRY_S)
+            try:
+                if self._take():
+                    return
+            except Exception as exc:  # noqa: BLE001 - the database may be away a moment: try again
+                log.error("could not try the %s lock (%s)", LEADER_LOCK, type(exc).__name__)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        for worker in self.running:
+            await worker.stop()
+        self.lock.release()
+
+
+def start_workers(hub: Hub) -> list:
+    """Background workers on the running loop (see BackgroundWorkers: one process in the cluster runs them)."""
+    return [BackgroundWorkers(hub)]
+
+
+def worker_count(config, requested: int | None) -> int:
+    count = requested if requested is not None else config.get("serve.workers")
+    if count < 0:
+        raise ConfigError(f"--workers {count}: give 1 or more (0: one per core)")
+    return count or os.cpu_count() or 1
 
 
 def serve(data_dir: Path, overrides: dict[str, str], log_level: str | None = None,
           log_format: str | None = None, workers: int | None = None) -> int:
+    from mssante_hub.cluster import supervisor
+
+    inherited = supervisor.inherited_sockets()  # set when this process is one of several workers
+    if inherited is None:
+        count = worker_count(Config.load(data_dir), workers)
+        if count > 1:
+            return supervisor.run(data_dir, overrides, log_level, log_format, count)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     from twisted.internet import asyncioreactor
@@ -80,22 +141,35 @@ def serve(data_dir: Path, overrides: dict[str, str], log_level: str | None = Non
     asyncioreactor.install(loop)
     from twisted.internet import reactor
 
-    hub = Hub.open(data_dir)
+    hub = Hub.open(data_dir, upgrade_schema=inherited is None)  # the supervisor migrated already
     logs.setup(log_level or hub.config.get("log.level"), fmt=log_format or hub.config.get("log.format"))
     metrics.WORKER_UP.set(1)
     listeners: list[Listener] = []
     workers: list = []  # background workers with `async stop()` (relay)
     failure: list[BaseException] = []
 
+    channel = None
+
     async def start() -> None:
+        nonlocal channel
         try:
-            for name, (host, port) in plan_listeners(hub, overrides).items():
+            if inherited is None:
+                plan = {name: (host, port, None) for name, (host, port) in plan_listeners(hub, overrides).items()}
+            else:
+                plan = {name: (*sock.getsockname()[:2], sock) for name, sock in inherited.items()}
+            for name, (host, port, sock) in plan.items():
                 module = importlib.import_module(FRONT_DOORS[name])
-                listener = await module.start(hub, host, port, reactor)
+                listener = await module.start(hub, host, port, reactor, sock=sock)
                 listeners.append(listener)
                 announce(hub, name, listener)
                 print(f"listening {name} {listener.host}:{listener.port}", flush=True)
                 log.info("listening %s %s:%d", name, listener.host, listener.port)
+            if inherited is not None:
+                from mssante_hub.cluster.events import WorkerChannel
+
+                channel = WorkerChannel.from_environment(hub)
+                if channel is not None:
+                    channel.start(loop)
             workers.extend(start_workers(hub))
             log.info("serving %s (%d listeners, %d background workers)", hub.config.get("hub.domain"),
                      len(listeners), len(workers))
@@ -109,6 +183,8 @@ def serve(data_dir: Path, overrides: dict[str, str], log_level: str | None = Non
             await listener.close()
         for worker in workers:
             await worker.stop()
+        if channel is not None:
+            channel.stop(loop)
 
     def on_signal() -> None:
         log.info("stopping: closing listeners, finishing what was accepted")

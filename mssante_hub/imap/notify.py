@@ -4,13 +4,15 @@ In-process: deliveries (SMTP, APPEND, web) arrive through hub.delivery_listeners
 IMAP changes (flags, expunge, copy, move) through :meth:`Notifier.changed`. A
 session told of a change reads its folder's changes at the next point where it
 may speak (at once when IDLE). Other hub processes are caught by NOOP and IDLE's
-periodic look (config imap.idle_poll_seconds).
+periodic look (config imap.idle_poll_seconds), and, under `serve --workers N`, by the
+workers' event channel (cluster/events.py): a change made here is published
+(`publish_folder`), a change or delivery made in another worker is told here.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Protocol
+from typing import Callable, Protocol
 
 from mssante_hub.hub import Hub
 
@@ -25,6 +27,7 @@ class Notifier:
         self._watchers: dict[int, set[Watcher]] = defaultdict(set)
         self._owner_of: dict[int, str] = {}  # watched folder -> its owner's address
         self._folders_of: dict[str, set[int]] = defaultdict(set)  # owner's address -> watched folders
+        self.publish_folder: Callable[[int], None] | None = None  # set by cluster/events.py under workers
 
     def watch(self, folder_id: int, watcher: Watcher, owner: str = "") -> None:
         """`owner`: address of the folder's account, whose deliveries may land in it."""
@@ -51,6 +54,17 @@ class Notifier:
         for watcher in list(self._watchers.get(folder_id, ())):
             if watcher is not origin:
                 watcher.folder_changed()
+
+    def changed_all(self) -> None:
+        """Every watched folder may have changed (an event too big to name them)."""
+        for folder_id in list(self._watchers):
+            self.changed(folder_id)
+
+    def changed_here(self, folder_id: int, origin: Watcher | None = None) -> None:
+        """A session of this process changed the folder: tell ours, and the other workers' sessions."""
+        self.changed(folder_id, origin)
+        if self.publish_folder is not None:
+            self.publish_folder(folder_id)
 
     def on_delivery(self, delivered) -> None:
         """A hub delivery listener: runs after each committed delivery, on the event loop.

@@ -384,7 +384,7 @@ class Session(IMAP4Server):
 
     def changed(self, folder_id: int, including_me: bool = False) -> None:
         """This session changed a folder: tell the others watching it (and itself if asked)."""
-        self.notifier.changed(folder_id, origin=None if including_me else self)
+        self.notifier.changed_here(folder_id, origin=None if including_me else self)
 
 
 # The framer's refusals (framing.Refused.response): NO when still in step, BYE when closing.

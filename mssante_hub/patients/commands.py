@@ -203,11 +203,23 @@ def cmd_pharmacy_flag(args: argparse.Namespace) -> int:
     return _with_hub(args, run)
 
 
+DAILY_LOCK = "daily-job"
+
+
 def cmd_jobs_run_daily(args: argparse.Namespace) -> int:
     from mssante_hub.patients.jobs import run_daily
 
+    from mssante_hub.cluster.singleton import RunOnce
+
     def run(hub) -> int:
-        done = asyncio.run(run_daily(hub))
+        once = RunOnce(hub, DAILY_LOCK)  # several machines' timers: one job runs, the others see it held
+        if not once.try_acquire():
+            print("the daily job is running elsewhere; nothing done here")
+            return 0
+        try:
+            done = asyncio.run(run_daily(hub))
+        finally:
+            once.release()
         print(" ".join(f"{name}={count}" for name, count in done.items()))
         return 0
 
