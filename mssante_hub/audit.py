@@ -26,6 +26,7 @@ class ActorType(str, enum.Enum):
     SYSTEM = "SYSTEM"
     OPERATOR = "OPERATOR"
     PEER = "PEER"
+    REPRESENTATIVE = "REPRESENTATIVE"  # a legal representative acting on a dependant's space (docs/domain.md §9)
 
     @classmethod
     def of_account(cls, account_type: str | None) -> "ActorType":
@@ -63,6 +64,8 @@ PATIENT_REOPEN = "patient.reopen"
 PATIENT_DELETION_REQUEST = "patient.deletion_request"
 PATIENT_DELETE = "patient.delete"
 PATIENT_PURGE = "patient.purge"
+REPRESENTATIVE_ADD = "representative.add"  # the operator links a legal representative to a dependant's space
+REPRESENTATIVE_REMOVE = "representative.remove"  # the operator's undo, or the daily job at the dependant's 18th
 PATIENT_EXPORT = "patient.export"
 NOTIFY = "notify"
 CONVERSATION_END = "conversation.end"
@@ -151,7 +154,8 @@ def access_history(conn: Connection, account_id: int, limit: int = 100,
     if before is not None:
         query = query.where(AuditEvent.at < before)
     return [
-        AccessEntry(r.at, r.type or r.actor_type, r.display_name or r.actor, r.action, r.outcome, r.actor,
+        AccessEntry(r.at, r.actor_type if r.actor_type == ActorType.REPRESENTATIVE.value else r.type or r.actor_type,
+                    r.display_name or r.actor, r.action, r.outcome, r.actor,
                     door_of(r.target))
         for r in conn.execute(query)
     ]

@@ -71,6 +71,8 @@ class Identity:
     address: str
     account_id: int | None = None
     type: str = ""
+    # A legal representative acting on this (dependant's) space from the webmail: the traces' actor is them.
+    representative: str = ""
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ class DossierDocument(Base):
     state: Mapped[str] = mapped_column(String(10), default=CURRENT)
     hidden_from_professionals: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     sealed: Mapped[bytes] = mapped_column(LargeBinary)  # JSON under the document's content key
+    # The covering message's PGP/MIME signature (RFC 3156): "" none, "good" by a key the sender registered, "bad".
+    signature: Mapped[str] = mapped_column(String(8), default="", server_default="")
 
 
 class DossierQuarantine(Base):
@@ -359,6 +361,7 @@ def set_hidden(conn: Connection, account_id: int, document_id: int, hidden: bool
 
 PROFESSIONAL_PREFIX = ".professionnels/Dossier/"  # mssante_hub/dossier/categories.py names the same folders
 MASQUE_PS = "MASQUE_PS"  # mssante_hub/dossier/masking.py: never in the professionals' view
+INVISIBLE_REPRESENTANTS_LEGAUX = "INVISIBLE_REPRESENTANTS_LEGAUX"  # mssante_hub/dossier/masking.py
 
 
 def unplace_professional(conn: Connection, account_id: int, blob_ids: list[str]) -> None:
@@ -425,3 +428,12 @@ class StoredItem:
 def item(conn: Connection, row: IndexRow) -> StoredItem:
     body = conn.execute(select(Blob.body).where(Blob.id == row.blob_id)).scalar_one()
     return StoredItem(row.blob_id, row.wrapped, body)
+
+
+def withheld_from_representatives(conn: Connection, account_id: int) -> frozenset[str]:
+    """Bodies of this space a legal representative must not reach: each document coded
+    INVISIBLE_REPRESENTANTS_LEGAUX (every version) and the covering message that carried it."""
+    rows = conn.execute(select(DossierDocument.blob_id, DossierDocument.source_blob_id).where(
+        DossierDocument.account_id == account_id,
+        DossierDocument.confidentiality.like(f"%{INVISIBLE_REPRESENTANTS_LEGAUX}%")))
+    return frozenset(blob for row in rows for blob in row)

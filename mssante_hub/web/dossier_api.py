@@ -10,7 +10,9 @@
     POST /api/dossier/documents                        {"category", "title", "filename", "content_type",
                                                         "content_base64"} the patient's own document -> 201
 
-What the patient may not see yet (INVISIBLE_PATIENT) is never listed, counted or served. Every
+What the patient may not see yet (INVISIBLE_PATIENT) is never listed, counted or served; nor, to a legal
+representative acting on a dependant's space (X-Space, web/spaces.py), what is coded
+INVISIBLE_REPRESENTANTS_LEGAUX. Every
 read and every choice is traced. The patient's own document takes the one delivery path
 (`delivery.accept`, channel "filing" into `Dossier/<category>`), answered 201 once durable.
 """
@@ -47,7 +49,18 @@ BAD_DOCUMENT = ApiError(422, "bad_document", "Document refusé : PDF, JPEG ou PN
                         "Document refused: PDF, JPEG or PNG, known category")
 TOO_BIG = ApiError(413, "too_large", "La taille du ou des documents dépasse la limite autorisée",
                    "The documents are larger than allowed")
-VIEW = masking.Viewer.PATIENT
+
+
+def viewer(session: Session) -> masking.Viewer:
+    """The holder sees their dossier as the patient; a legal representative as a representative."""
+    return masking.Viewer.REPRESENTATIVE if session.representative else masking.Viewer.PATIENT
+
+
+def hidden_codes(session: Session) -> tuple[str, ...]:
+    """Codes whose documents are not counted for this session."""
+    if session.representative:
+        return masking.INVISIBLE_PATIENT, masking.INVISIBLE_REPRESENTANTS_LEGAUX
+    return (masking.INVISIBLE_PATIENT,)
 
 Handler = Callable[..., Awaitable[tuple[int, dict | None]]]
 
@@ -63,9 +76,10 @@ class DossierApi:
         self._client_ip = client_ip
         self._session_of = session
 
-    def route(self, method: str, path: list[str]) -> tuple[Handler | None, list[str], bool]:
-        """(handler, its arguments, whether the path is known) for a path below /api/dossier."""
-        table: dict[tuple[str, ...], dict[str, Handler]] = {
+    def routes(self) -> dict[tuple[str, ...], dict[str, Handler]]:
+        """The path shapes below /api/dossier ("*": the segment carrying an id or an address) and their methods;
+        web/openapi.py describes each (tests/web/test_openapi.py compares them)."""
+        return {
             (): {"GET": self.overview},
             ("documents",): {"GET": self.list_documents, "POST": self.add_own},
             ("documents", "*"): {"GET": self.document},
@@ -75,6 +89,10 @@ class DossierApi:
             ("professionals", "*", "block"): {"POST": self.block},
             ("professionals", "*", "unblock"): {"POST": self.unblock},
         }
+
+    def route(self, method: str, path: list[str]) -> tuple[Handler | None, list[str], bool]:
+        """(handler, its arguments, whether the path is known) for a path below /api/dossier."""
+        table = self.routes()
         shape = tuple("*" if i == 1 else p for i, p in enumerate(path))
         methods = table.get(shape)
         if methods is None:
@@ -96,12 +114,13 @@ class DossierApi:
 
     async def _trace(self, session: Session, action: str, target: str, outcome: str = "ok") -> None:
         await self.hub.write(lambda conn: audit.record(
-            conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type), action=action,
+            conn, actor=session.actor, actor_type=session.actor_type, action=action,
             subject_account_id=session.account_id, target=target, outcome=outcome))
 
     @staticmethod
-    def _visible(row: dossier_store.IndexRow) -> bool:
-        return row.wrapped is not None and masking.visible(row.confidentiality, row.hidden_from_professionals, VIEW)
+    def _visible(row: dossier_store.IndexRow, session: Session) -> bool:
+        return row.wrapped is not None and masking.visible(row.confidentiality, row.hidden_from_professionals,
+                                                           viewer(session))
 
     def _listed(self, reader: Reader, row: dossier_store.IndexRow) -> dict:
         fields = index.open_(reader.key(row), row.blob_id, row.sealed)
@@ -121,7 +140,7 @@ class DossierApi:
     async def overview(self, request: server.Request) -> tuple[int, dict]:
         session = await self._patient(request)
         counts = await self.hub.read(lambda conn: dossier_store.counts_by_category(
-            conn, session.account_id, (masking.INVISIBLE_PATIENT,)))
+            conn, session.account_id, hidden_codes(session)))
         return 200, {"categories": [{"code": c.code, "label": c.label, "count": counts.get(c.code, 0)}
                                     for c in categories.CATEGORIES]}
 
@@ -134,7 +153,7 @@ class DossierApi:
 
         def work(conn) -> list[dict]:
             rows = [r for r in dossier_store.documents(conn, session.account_id, session.account_id, category)
-                    if self._visible(r)]
+                    if self._visible(r, session)]
             reader = self._reader(conn, session) if rows else None
             return [self._listed(reader, r) for r in rows]
 
@@ -146,7 +165,7 @@ class DossierApi:
         if not document_id.isdigit() or len(document_id) > 18:
             return None
         row = dossier_store.document(conn, session.account_id, session.account_id, int(document_id))
-        return row if row is not None and self._visible(row) else None
+        return row if row is not None and self._visible(row, session) else None
 
     async def document(self, request: server.Request, document_id: str) -> tuple[int, dict]:
         session = await self._patient(request)
@@ -162,7 +181,7 @@ class DossierApi:
             shown["html"] = narrative.render(cda) if cda is not None else ""
             shown["versions"] = [{"id": v.id, "version": v.version, "state": v.state, "filed_at": _iso(v.filed_at)}
                                  for v in dossier_store.versions(conn, session.account_id, session.account_id,
-                                                                 row.set_key) if self._visible(v)]
+                                                                 row.set_key) if self._visible(v, session)]
             shown["source_message"] = dossier_store.placed_message(conn, session.account_id, row.source_blob_id)
             return shown
 
@@ -209,7 +228,7 @@ class DossierApi:
 
         def work(conn) -> None:
             dossier_store.set_hidden(conn, session.account_id, visible.id, hidden)
-            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                          action=audit.DOSSIER_MASK,
                          subject_account_id=session.account_id, target=f"document:{visible.id}",
                          outcome="hidden" if hidden else "shown")
@@ -233,7 +252,7 @@ class DossierApi:
 
         def work(conn) -> None:
             dossier_store.set_access_rule(conn, session.account_id, address, rule)
-            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                          action=audit.DOSSIER_BLOCK,
                          subject_account_id=session.account_id, target=f"professional:{address}",
                          outcome="blocked" if rule else "unblocked")
@@ -280,7 +299,7 @@ class DossierApi:
         envelope = delivery.Envelope(mail_from=session.address, rcpt_to=(session.address,),
                                      channel=delivery.Channel.FILING, peer=self._client_ip(request),
                                      folder=category.folder)
-        who = delivery.Identity(session.address, session.account_id, session.type)
+        who = delivery.Identity(session.address, session.account_id, session.type, session.representative)
         delivered = await delivery.accept(self.hub, envelope, message.as_bytes(), who)
         document_id = await self.hub.read(lambda conn: dossier_store.filed_from(
             conn, session.account_id, delivered.blob_id))

@@ -26,6 +26,7 @@ SERVICE_ACTORS = {
 }
 # audit.ActorType values of the service's own actors, whatever name they traced.
 SERVICE_TYPES = {"OPERATOR": SERVICE_ACTORS["operator"], "SYSTEM": ("Le service Mon espace santé", "The service")}
+REPRESENTATIVE = ("Votre représentant légal", "Your legal representative")
 SOMEONE_WITH_YOUR_LOGIN = ("Une personne utilisant votre identifiant", "Someone using your login")
 ACTIONS = {
     "login": ("Connexion", "Sign-in"),
@@ -56,6 +57,8 @@ ACTIONS = {
     "account.create": ("Création du compte", "Account created"),
     "mailbox.inactive_warn": ("Avertissement d'inactivité", "Inactivity warning"),
     "mailbox.suspend": ("Suspension pour inactivité", "Suspended for inactivity"),
+    "representative.add": ("Représentant légal ajouté", "Legal representative added"),
+    "representative.remove": ("Fin de la représentation légale", "Legal representation ended"),
     "keys.rotate": ("Renouvellement des clés de chiffrement", "Encryption keys renewed"),
 }
 SENT_COPY = ("Message envoyé", "Message sent")
@@ -80,7 +83,10 @@ def labelled(entry: AccessEntry, holder_id: int, holder_address: str,
     """One history line in words (entry.actor is the raw actor, entry.actor_name its account's name)."""
     actor_address = entry.actor.lower()
     holder = actor_address in (holder_address.lower(), f"ins-holder:{holder_id}")
-    if holder and entry.action in LOGIN_ACTIONS and entry.outcome != "ok":
+    if entry.actor_type == "REPRESENTATIVE":  # audit.ActorType.REPRESENTATIVE: acting on this space
+        name = entry.actor_name if entry.actor_name and "@" not in entry.actor_name else ""
+        who = (f"{REPRESENTATIVE[0]} ({name})", f"{REPRESENTATIVE[1]} ({name})") if name else REPRESENTATIVE
+    elif holder and entry.action in LOGIN_ACTIONS and entry.outcome != "ok":
         who = SOMEONE_WITH_YOUR_LOGIN  # a failed attempt is not the holder's doing until proven
     elif holder:
         who = YOU

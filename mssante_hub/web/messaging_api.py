@@ -25,7 +25,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.patients import conversations, derived_keys
 from mssante_hub.reader import Reader
 from mssante_hub.rules import policy, refusals
-from mssante_hub.web import rendering
+from mssante_hub.web import rendering, spaces
 from mssante_hub.web.people import Names, address_of, addresses_of, wanted_addresses
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
@@ -118,7 +118,9 @@ class MessagingApi:
 
     def _scan_inbox(self, conn: Connection, session: Session, limit: int) -> list[tuple[messages.ListedMessage,
                                                                                          dict]]:
-        rows = [r for r in messages.page(conn, session.account_id, INBOX, limit, None) if Reader.can_open(r)]
+        withheld = spaces.withheld(conn, session)
+        rows = [r for r in messages.page(conn, session.account_id, INBOX, limit, None)
+                if Reader.can_open(r) and r.blob_id not in withheld]
         if not rows:
             return []
         account = account_repo.by_id(conn, session.account_id)
@@ -196,7 +198,7 @@ class MessagingApi:
 
         def work(conn: Connection) -> None:
             sessions.end_all(conn, session.account_id)
-            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                          action=audit.LOGOUT, subject_account_id=session.account_id,
                          target=f"web ip:{self._client_ip(request)} sessions:all", outcome="ok")
 
