@@ -44,6 +44,7 @@ ACCOUNT_CREATE = "account.create"
 ACCOUNT_PASSWORD = "account.password"
 ACCOUNT_DELETE = "account.delete"
 KEYS_ROTATE = "keys.rotate"
+ACCOUNT_KEY = "account.key"  # an APP mailbox's OpenPGP public key registered or removed (dossier/signatures.py)
 # Patient spaces and professionals' mailboxes (issue 5).
 LOGIN = "login"
 LOGOUT = "logout"

@@ -187,6 +187,7 @@ class NewDocument:
     author_key: str
     confidentiality: str
     sealed: bytes
+    signature: str = ""  # "" not signed, "good", "bad", "unknown" (mssante_hub/dossier/signatures.py)
 
 
 def held_versions(conn: Connection, account_id: int, set_keys: list[str]) -> dict[str, HeldVersion]:
@@ -222,7 +223,7 @@ def file_document(conn: Connection, row: NewDocument) -> None:
         account_id=row.account_id, blob_id=row.blob_id, source_blob_id=row.source_blob_id, category=row.category,
         effective_at=row.effective_at, filed_at=utcnow(), set_key=row.set_key, version=row.version,
         structure_key=row.structure_key, author_key=row.author_key, confidentiality=row.confidentiality,
-        state=REPLACED if higher else CURRENT, sealed=row.sealed))
+        state=REPLACED if higher else CURRENT, sealed=row.sealed, signature=row.signature))
     # The professionals' view lists current versions only (the patient's folders keep the history).
     replaced = conn.execute(select(DossierDocument.blob_id).where(
         DossierDocument.account_id == row.account_id, DossierDocument.set_key == row.set_key,
@@ -275,13 +276,14 @@ class IndexRow:
     sealed: bytes
     wrapped: bytes | None  # the reader's key to the document (and to `sealed`)
     set_key: str
+    signature: str = ""
 
 
 _INDEX_COLUMNS = (DossierDocument.id, DossierDocument.blob_id, DossierDocument.source_blob_id,
                   DossierDocument.category, DossierDocument.effective_at, DossierDocument.filed_at,
                   DossierDocument.version, DossierDocument.confidentiality, DossierDocument.state,
                   DossierDocument.hidden_from_professionals, DossierDocument.sealed, WrappedKey.wrapped,
-                  DossierDocument.set_key)
+                  DossierDocument.set_key, DossierDocument.signature)
 
 
 def _index_query(account_id: int, reader_id: int):
@@ -298,7 +300,7 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 def _rows(conn: Connection, query) -> list[IndexRow]:
     return [IndexRow(r.id, r.blob_id, r.source_blob_id, r.category, _aware(r.effective_at), _aware(r.filed_at),
                      r.version, r.confidentiality, r.state, bool(r.hidden_from_professionals), r.sealed, r.wrapped,
-                     r.set_key)
+                     r.set_key, r.signature)
             for r in conn.execute(query)]
 
 

@@ -62,7 +62,8 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
     via = f" via:{envelope.channel.value}"
     blob_id = secrets.token_hex(16)
     # A document message to a patient: its documents filed in the same transaction (docs/domain.md §6).
-    filed = filing.plan(hub, envelope, message, readers, blob_id, (actor, actor_type, via), tuple(decision.remote))
+    filed = filing.plan(hub, envelope, message, readers, blob_id, (actor, actor_type, via), tuple(decision.remote),
+                        raw=raw)
     held = filed.withheld if filed is not None else set()
     key_holders = {a.id: a for address, a in readers.items() if address not in held}
     own = filing.own_category(envelope)  # the patient filing a document of their own into Dossier/<category>

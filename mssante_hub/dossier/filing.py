@@ -39,6 +39,7 @@ from email.mime.text import MIMEText
 from crypto.envelope import encrypt_message, wrap_key
 from mssante_hub import audit, mime
 from mssante_hub.dossier import categories, cda, index, integration, masking, patient as known_patient, safexml
+from mssante_hub.dossier import signatures
 from mssante_hub.dossier.integration import IntegrationError
 from mssante_hub.envelope import Channel, Envelope, Filed
 from mssante_hub.hub import Hub
@@ -232,7 +233,7 @@ def _item_message(doc: _Document, category: categories.Category, pdf: bytes | No
 
 def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: list[_Document],
            keys: dict[str, tuple[str, str]], sender: str, source_message_id: str, source_blob_id: str,
-           who: tuple[str, str, str], envelope: Envelope) -> list[deliveries.Unit]:
+           who: tuple[str, str, str], envelope: Envelope, signature: str = "") -> list[deliveries.Unit]:
     hostname = hub.config.get("hub.hostname")
     public = hub.keyring.public_key(patient.public_key)
     units = []
@@ -264,7 +265,7 @@ def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: 
             effective_at=effective.astimezone(dt.timezone.utc) if effective else None, set_key=set_key,
             version=doc.version, structure_key=structure_key,
             author_key=index.digest(hub, patient.id, index.AUTHOR, _instance(header.author_ids)),
-            confidentiality=doc.codes, sealed=index.seal(sealed.content_key, blob_id, fields))
+            confidentiality=doc.codes, sealed=index.seal(sealed.content_key, blob_id, fields), signature=signature)
         # The hub's own key opens every item for the professionals' view (imap/dossier_view.py).
         system = hub.system_account()
         readers = [deliveries.Reader(system.id, wrap_key(sealed.content_key, blob_id,
@@ -297,11 +298,13 @@ class _Refused(Exception):
 # --- The plan ----------------------------------------------------------------------------------
 
 def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dict[str, account_repo.AccountRow],
-         source_blob_id: str, who: tuple[str, str, str], remote: tuple[str, ...] = ()) -> Plan | None:
+         source_blob_id: str, who: tuple[str, str, str], remote: tuple[str, ...] = (),
+         raw: bytes = b"") -> Plan | None:
     """What filing adds to this delivery; None when no patient recipient gets a document message.
 
     Refusal (the whole message) when it would also carry a MASQUE_PS document to a professional.
-    `who` is the traces' (actor, actor type, " via:<channel>").
+    `who` is the traces' (actor, actor type, " via:<channel>"). `raw`, the message as received, is checked for
+    a PGP/MIME signature by the sending mailbox's registered keys (dossier/signatures.py).
     """
     actor = who[0]
     if envelope.channel not in FILING_CHANNELS:
@@ -322,10 +325,11 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
         raise Refusal(refusals.DOCUMENT_MASKED_TO_PROFESSIONALS, others[0])
     source_message_id = _clean(str(message.get("Message-ID", "")), 300)
     sender = envelope.mail_from or actor
+    signature = signatures.check(hub, actor, raw) if raw else signatures.NONE
     result = Plan()
     for address, account in patients.items():
         error, units = _plan_one(hub, envelope, message, read, address, account, sender, source_message_id,
-                                 source_blob_id, who)
+                                 source_blob_id, who, signature)
         if error is not None and error.code in QUARANTINE_CODES:
             result.quarantined[address] = error.code
             result.writes.append(functools.partial(dossier_store.hold, account_id=account.id, blob_id=source_blob_id,
@@ -335,7 +339,7 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
             result.withheld.add(address)
         result.units.extend(units)
         result.outcomes[address] = Filed((error.code, error.label) if error else None, len(units),
-                                         address in result.quarantined)
+                                         address in result.quarantined, signature)
         outcome = "ok" if error is None else (f"quarantined:{error.code}" if address in result.quarantined
                                               else f"error:{error.code}")
         if envelope.import_key:  # a migration import: its package is done in this very transaction
@@ -348,7 +352,7 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
 
 def _plan_one(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, read: integration.Documents, address: str,
               account: account_repo.AccountRow, sender: str, source_message_id: str, source_blob_id: str,
-              who: tuple[str, str, str]) -> tuple[IntegrationError | None, list[deliveries.Unit]]:
+              who: tuple[str, str, str], signature: str = "") -> tuple[IntegrationError | None, list[deliveries.Unit]]:
     checked = integration.match(read, known_patient.load(hub, address))
     if checked.error is not None:
         return checked.error, []
@@ -365,7 +369,7 @@ def _plan_one(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, read: i
         return error, []
     try:
         return None, _items(hub, account, address, documents, keys, sender, source_message_id, source_blob_id,
-                            who, envelope)
+                            who, envelope, signature)
     except _Refused as refused:
         return refused.error, []
 

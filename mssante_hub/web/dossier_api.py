@@ -30,7 +30,7 @@ from typing import Awaitable, Callable
 from twisted.web import server
 
 from mssante_hub import audit, delivery
-from mssante_hub.dossier import access, categories, index, masking, narrative
+from mssante_hub.dossier import access, categories, index, masking, narrative, signatures
 from mssante_hub.hub import Hub
 from mssante_hub.reader import Reader
 from mssante_hub.web import rendering
@@ -132,7 +132,7 @@ class DossierApi:
             "authors": fields.get("author_names", []), "custodian": fields.get("custodian", ""),
             "version": row.version, "state": row.state, "confidentiality": row.confidentiality.split(),
             "hidden_from_professionals": row.hidden_from_professionals, "has_pdf": bool(fields.get("has_pdf")),
-            "own": bool(fields.get("own")),
+            "own": bool(fields.get("own")), "signature": signatures.SHOWN.get(row.signature),
         }
 
     # --- Reading ---------------------------------------------------------------------------
