@@ -55,6 +55,7 @@ DOSSIER_ACCESS = "dossier.access"
 DOSSIER_QUARANTINE_PURGE = "dossier.quarantine_purge"
 DOSSIER_MASK = "dossier.mask"  # the patient hides a document from professionals, or shows it
 DOSSIER_BLOCK = "dossier.block"  # the patient blocks a professional, or unblocks
+DOSSIER_GP = "dossier.gp"  # the patient declares their general practitioner (médecin traitant), or clears it
 DOSSIER_EMERGENCY = "dossier.emergency"  # a professional's emergency access ("bris de glace")
 PATIENT_PROVISION = "patient.provision"
 PATIENT_ACTIVATE = "patient.activate"

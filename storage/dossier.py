@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import (Boolean, Connection, DateTime, ForeignKey, Index, Integer, LargeBinary, String, and_, delete,
-                        func, insert, select, update)
+                        func, insert, or_, select, update)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, Blob, Message, OutboundItem, WrappedKey, utcnow
@@ -354,14 +354,16 @@ def set_hidden(conn: Connection, account_id: int, document_id: int, hidden: bool
     unplace_professional(conn, account_id, [v.blob_id for v in versions_of])
     if not hidden:
         for v in versions_of:
-            if v.state == CURRENT and MASQUE_PS not in v.confidentiality.split():
-                place_professional(conn, account_id, v.category, v.blob_id)
+            if v.state == CURRENT:
+                place_professional(conn, account_id, v.category, v.blob_id,
+                                   masked=MASQUE_PS in v.confidentiality.split())
     return True
 
 
 # --- The professionals' view: folders PROFESSIONAL_PREFIX + "Dossier/<category>" of the patient ---------
 
 PROFESSIONAL_PREFIX = ".professionnels/Dossier/"  # mssante_hub/dossier/categories.py names the same folders
+GP_PREFIX = ".professionnels/medecin-traitant/Dossier/"  # the declared GP's view: MASQUE_PS documents too
 MASQUE_PS = "MASQUE_PS"  # mssante_hub/dossier/masking.py: never in the professionals' view
 INVISIBLE_REPRESENTANTS_LEGAUX = "INVISIBLE_REPRESENTANTS_LEGAUX"  # mssante_hub/dossier/masking.py
 
@@ -376,7 +378,8 @@ def unplace_professional(conn: Connection, account_id: int, blob_ids: list[str])
 
     rows = conn.execute(select(Message.id, Message.uid, Message.folder_id)
                         .join(Folder, Folder.id == Message.folder_id)
-                        .where(Folder.account_id == account_id, Folder.name.startswith(PROFESSIONAL_PREFIX),
+                        .where(Folder.account_id == account_id,
+                               or_(Folder.name.startswith(PROFESSIONAL_PREFIX), Folder.name.startswith(GP_PREFIX)),
                                Message.blob_id.in_(sorted(set(blob_ids))))).all()
     by_folder: dict[int, list] = {}
     for r in rows:
@@ -386,15 +389,18 @@ def unplace_professional(conn: Connection, account_id: int, blob_ids: list[str])
         record_expunged(conn, folder_id, [r.uid for r in placed], new_modseq(conn, folder_id))
 
 
-def place_professional(conn: Connection, account_id: int, category: str, blob_id: str) -> None:
+def place_professional(conn: Connection, account_id: int, category: str, blob_id: str,
+                       masked: bool = False) -> None:
+    """Put a body back in the professionals' view (unless `masked`: MASQUE_PS) and in the declared GP's."""
     from storage.folders import allocate_uids, create_folder, folder_id
 
-    name = PROFESSIONAL_PREFIX + category
-    target = folder_id(conn, account_id, name) or create_folder(conn, account_id, name)
     size = conn.execute(select(Blob.size).where(Blob.id == blob_id)).scalar_one()
-    uid, modseq = allocate_uids(conn, target, 1)
-    conn.execute(insert(Message).values(folder_id=target, uid=uid, modseq=modseq, flags="",
-                                        internal_date=utcnow(), size=size, blob_id=blob_id))
+    for prefix in ((GP_PREFIX,) if masked else (PROFESSIONAL_PREFIX, GP_PREFIX)):
+        name = prefix + category
+        target = folder_id(conn, account_id, name) or create_folder(conn, account_id, name)
+        uid, modseq = allocate_uids(conn, target, 1)
+        conn.execute(insert(Message).values(folder_id=target, uid=uid, modseq=modseq, flags="",
+                                            internal_date=utcnow(), size=size, blob_id=blob_id))
 
 
 def counts_by_category(conn: Connection, account_id: int, excluded_codes: tuple[str, ...] = ()) -> dict[str, int]:

@@ -13,6 +13,9 @@ FOLDER_PREFIX = "Dossier/"
 # read (no MASQUE_PS, nothing the patient hid, current versions only), served over IMAP as
 # Patients/<INS>/Dossier/<code> (imap/dossier_view.py). Hidden from the patient's own folder list.
 PROFESSIONAL_PREFIX = ".professionnels/"
+# The declared general practitioner's view: the same, plus MASQUE_PS documents (docs/domain.md §6.2), served
+# under the same IMAP names to the professional the patient declared (storage/general_practitioners.py).
+GP_PREFIX = PROFESSIONAL_PREFIX + "medecin-traitant/"
 OTHER = "AUTR_DOC"
 
 
@@ -29,6 +32,13 @@ class Category:
     @property
     def professional_folder(self) -> str:
         return PROFESSIONAL_PREFIX + FOLDER_PREFIX + self.code
+
+    @property
+    def gp_folder(self) -> str:
+        return GP_PREFIX + FOLDER_PREFIX + self.code
+
+    def view_folder(self, general_practitioner: bool) -> str:
+        return self.gp_folder if general_practitioner else self.professional_folder
 
 
 # docs/domain.md §6.4, in the order the webmail shows them.
@@ -66,6 +76,17 @@ def of_professional_folder(folder: str) -> Category | None:
     if not folder.startswith(PROFESSIONAL_PREFIX):
         return None
     return of_folder(folder[len(PROFESSIONAL_PREFIX):])
+
+
+def of_gp_folder(folder: str) -> Category | None:
+    if not folder.startswith(GP_PREFIX):
+        return None
+    return of_folder(folder[len(GP_PREFIX):])
+
+
+def of_view_folder(folder: str, general_practitioner: bool) -> Category | None:
+    """The category of one of the two professional views' folders (the GP's, or everyone else's)."""
+    return of_gp_folder(folder) if general_practitioner else of_professional_folder(folder)
 
 
 def is_internal(folder: str) -> bool:

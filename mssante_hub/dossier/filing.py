@@ -40,6 +40,7 @@ from crypto.envelope import encrypt_message, wrap_key
 from mssante_hub import audit, mime
 from mssante_hub.dossier import categories, cda, index, integration, masking, patient as known_patient, safexml
 from mssante_hub.dossier import signatures
+from storage import general_practitioners
 from mssante_hub.dossier.integration import IntegrationError
 from mssante_hub.envelope import Channel, Envelope, Filed
 from mssante_hub.hub import Hub
@@ -278,6 +279,8 @@ def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: 
             placements.append(deliveries.Placement(address, patient.id, category.folder, create=True))
         if not masking.hidden_from_professionals(doc.codes):
             placements.append(deliveries.Placement(address, patient.id, category.professional_folder, create=True))
+        # The declared GP's view holds MASQUE_PS documents too (docs/domain.md §6.2).
+        placements.append(deliveries.Placement(address, patient.id, category.gp_folder, create=True))
         units.append(deliveries.Unit(
             body=deliveries.Body(blob_id, sealed.body, sealed.summary, len(raw)),
             readers=readers, placements=placements,
@@ -321,7 +324,8 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
         integration.log.warning("document message unreadable: %s", type(exc).__name__)
         read = integration.Documents(error=integration.INTERNAL)
     others = [a for a, r in readers.items() if r.type != AccountType.PATIENT.value] + list(remote)
-    if others and any(masking.hidden_from_professionals(d.codes) for d in _documents(read)):
+    if others and any(masking.hidden_from_professionals(d.codes) for d in _documents(read)) \
+            and not _to_their_gp(hub, list(patients.values()), others):
         raise Refusal(refusals.DOCUMENT_MASKED_TO_PROFESSIONALS, others[0])
     source_message_id = _clean(str(message.get("Message-ID", "")), 300)
     sender = envelope.mail_from or actor
@@ -348,6 +352,14 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
         result.traces.append(deliveries.Trace(actor, who[1], audit.DOCUMENT_INTEGRATE, account.id,
                                               f"blob:{source_blob_id} documents:{len(units)}{who[2]}", outcome))
     return result
+
+
+def _to_their_gp(hub: Hub, patients: list[account_repo.AccountRow], others: list[str]) -> bool:
+    """Whether every other recipient is the general practitioner every patient recipient declared: the one
+    professional a MASQUE_PS document may be mailed to beside the patient (docs/domain.md §6.2)."""
+    declared = hub.read_sync(lambda conn: general_practitioners.of_patients(conn, [p.id for p in patients]))
+    gps = {declared.get(p.id) for p in patients}
+    return len(gps) == 1 and None not in gps and {a.lower() for a in others} <= gps
 
 
 def _plan_one(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, read: integration.Documents, address: str,

@@ -32,6 +32,7 @@ from mssante_hub.reader import Reader
 from storage import accounts as account_repo
 from storage import dossier as dossier_store
 from storage import folders
+from storage import general_practitioners
 from storage.accounts import AccountRow
 from storage.models import Folder
 from storage.patients import PatientContact
@@ -142,7 +143,9 @@ async def resolve_and_read(s, name: str, right: str, then: Callable[[Connection,
         why = access.reason(conn, patient.id, me.address, now, care_days)
         if why is None and not wanted.emergency:
             return patient, None, None, None
-        row = folders.folder_by_name(conn, patient.id, wanted.category.professional_folder)
+        # The patient's declared GP reads the view that holds MASQUE_PS documents too (docs/domain.md §6.2).
+        is_gp = general_practitioners.of_patient(conn, patient.id) == me.address.lower()
+        row = folders.folder_by_name(conn, patient.id, wanted.category.view_folder(is_gp))
         extra = then(conn, row) if row is not None and then is not None and right in READ_ONLY_RIGHTS else None
         return patient, why, row, extra
 
@@ -180,7 +183,7 @@ async def trace_open(s, box: DossierBox) -> None:
 
 
 def is_view_folder(folder: folders.FolderRow) -> bool:
-    return categories.of_professional_folder(folder.name) is not None
+    return (categories.of_professional_folder(folder.name) or categories.of_gp_folder(folder.name)) is not None
 
 
 def reader_for(s, system: AccountRow, patient_id: int) -> Reader:
@@ -217,12 +220,13 @@ async def listing(s) -> list[tuple[str, folders.FolderRow, str]]:
             ins = identity.ins_of_address(patient.address, patient_domain) if patient is not None else None
             if not ins or patient.status != "active":
                 continue
+            is_gp = general_practitioners.of_patient(conn, patient_id) == me.address.lower()
             rows = conn.execute(select(Folder.id).where(
                 Folder.account_id == patient_id,
                 Folder.name.startswith(categories.PROFESSIONAL_PREFIX))).scalars().all()
             for folder_id in rows:
                 row = folders.folder_by_id(conn, folder_id)
-                category = categories.of_professional_folder(row.name)
+                category = categories.of_view_folder(row.name, is_gp)
                 if category is not None:
                     out.append((f"{PATIENTS_ROOT}/{ins}/Dossier/{category.code}", row, READ_ONLY_RIGHTS))
         return out

@@ -6,7 +6,8 @@
     GET  /api/dossier/documents/ID/pdf                 the PDF (a level-1 document's, or the patient's own)
     POST /api/dossier/documents/ID/visibility          {"hidden_from_professionals": true|false}
     GET  /api/dossier/professionals                    who can see the dossier, and why
-    POST /api/dossier/professionals/ADDRESS/block      (and /unblock)
+    POST /api/dossier/professionals/ADDRESS/block      (and /unblock; /grant opens it outside the care window)
+    GET|PUT|DELETE /api/dossier/general-practitioner   {"address"}: the declared GP (MASQUE_PS not hidden from them)
     POST /api/dossier/documents                        {"category", "title", "filename", "content_type",
                                                         "content_base64"} the patient's own document -> 201
 
@@ -38,6 +39,7 @@ from mssante_hub.web.http import FORBIDDEN, NOT_FOUND, ApiError, read_json, resp
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import dossier as dossier_store
+from storage import general_practitioners
 from storage.models import AccountType
 
 OWN_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}  # docs/domain.md §5.6
@@ -47,6 +49,8 @@ NOT_A_PATIENT = ApiError(403, "forbidden", "Réservé au titulaire d'un espace s
                          "Only the holder of a patient space may do this")
 BAD_DOCUMENT = ApiError(422, "bad_document", "Document refusé : PDF, JPEG ou PNG, catégorie connue",
                         "Document refused: PDF, JPEG or PNG, known category")
+NOT_A_GP = ApiError(422, "invalid_field", "Médecin traitant : l'adresse d'un professionnel de santé de ce service",
+                    "General practitioner: the address of a health professional of this service")
 TOO_BIG = ApiError(413, "too_large", "La taille du ou des documents dépasse la limite autorisée",
                    "The documents are larger than allowed")
 
@@ -88,6 +92,9 @@ class DossierApi:
             ("professionals",): {"GET": self.professionals},
             ("professionals", "*", "block"): {"POST": self.block},
             ("professionals", "*", "unblock"): {"POST": self.unblock},
+            ("professionals", "*", "grant"): {"POST": self.grant},
+            ("general-practitioner",): {"GET": self.general_practitioner, "PUT": self.declare_gp,
+                                        "DELETE": self.clear_gp},
         }
 
     def route(self, method: str, path: list[str]) -> tuple[Handler | None, list[str], bool]:
@@ -255,16 +262,57 @@ class DossierApi:
             audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                          action=audit.DOSSIER_BLOCK,
                          subject_account_id=session.account_id, target=f"professional:{address}",
-                         outcome="blocked" if rule else "unblocked")
+                         outcome={dossier_store.BLOCK: "blocked", dossier_store.GRANT: "granted"}.get(rule, "unblocked"))
 
         await self.hub.write(work)
-        return 200, {"address": address, "blocked": rule is not None}
+        return 200, {"address": address, "blocked": rule == dossier_store.BLOCK, "granted": rule == dossier_store.GRANT}
 
     async def block(self, request: server.Request, address: str) -> tuple[int, dict]:
         return await self._rule(request, address, dossier_store.BLOCK)
 
     async def unblock(self, request: server.Request, address: str) -> tuple[int, dict]:
+        """Unblock, or withdraw a grant: the professional's access is the care window's again."""
         return await self._rule(request, address, None)
+
+    async def grant(self, request: server.Request, address: str) -> tuple[int, dict]:
+        """The patient opens the dossier to a professional outside the care window (undone by unblock)."""
+        return await self._rule(request, address, dossier_store.GRANT)
+
+    # --- The declared general practitioner (médecin traitant): MASQUE_PS does not hide from them ------------
+
+    async def general_practitioner(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._patient(request)
+        address = await self.hub.read(lambda conn: general_practitioners.of_patient(conn, session.account_id))
+        return 200, {"address": address}
+
+    async def declare_gp(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._patient(request)
+        address = read_json(request).get("address")
+        address = address.strip().lower() if isinstance(address, str) else ""
+
+        def work(conn) -> bool:
+            account = account_repo.by_address(conn, address) if 0 < len(address) <= MAX_ADDRESS_CHARS else None
+            if account is None or account.type != AccountType.PER.value:
+                return False
+            general_practitioners.declare(conn, session.account_id, address)
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type, action=audit.DOSSIER_GP,
+                         subject_account_id=session.account_id, target=f"professional:{address}", outcome="declared")
+            return True
+
+        if not await self.hub.write(work):
+            raise NOT_A_GP
+        return 200, {"address": address}
+
+    async def clear_gp(self, request: server.Request) -> tuple[int, None]:
+        session = await self._patient(request)
+
+        def work(conn) -> None:
+            general_practitioners.declare(conn, session.account_id, None)
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type, action=audit.DOSSIER_GP,
+                         subject_account_id=session.account_id, target="professional:-", outcome="cleared")
+
+        await self.hub.write(work)
+        return 204, None
 
     # --- The patient's own document ---------------------------------------------------------
 

@@ -96,7 +96,8 @@ _DOCUMENT = _obj({"id": _I, "category": _S, "label": _S, "title": _S, "type_code
                   "confidentiality": _STRINGS, "hidden_from_professionals": _B, "has_pdf": _B, "own": _B,
                   "signature": {"type": ["string", "null"], "enum": ["verified", "invalid", None],
                                 "description": "the PGP/MIME signature of the message that carried it"}})
-_BLOCKED = _obj({"address": _S, "blocked": _B})
+_BLOCKED = _obj({"address": _S, "blocked": _B, "granted": _B})
+_GP = _obj({"address": {"type": ["string", "null"]}})
 
 PATHS: dict[str, dict[str, Any]] = {
     "/api/session": {
@@ -209,8 +210,16 @@ PATHS: dict[str, dict[str, Any]] = {
                                         "last_exchange": {"type": ["string", "null"], "format": "date-time"}})}}))},
     "/api/dossier/professionals/{address}/block": {"post": _op("Block a professional from the dossier", 200,
                                                                _BLOCKED, params=[_ADDRESS])},
-    "/api/dossier/professionals/{address}/unblock": {"post": _op("Unblock a professional", 200, _BLOCKED,
-                                                                 params=[_ADDRESS])},
+    "/api/dossier/professionals/{address}/unblock": {"post": _op("Unblock a professional, or withdraw a grant", 200,
+                                                                 _BLOCKED, params=[_ADDRESS])},
+    "/api/dossier/professionals/{address}/grant": {"post": _op("Open the dossier to a professional outside the "
+                                                               "care window", 200, _BLOCKED, params=[_ADDRESS])},
+    "/api/dossier/general-practitioner": {
+        "get": _op("The declared general practitioner (médecin traitant)", 200, _GP),
+        "put": _op("Declare it: a PER mailbox of this hub; MASQUE_PS documents are not hidden from them", 200, _GP,
+                   body=_obj({"address": _S}, ("address",))),
+        "delete": _op("No general practitioner declared any more", 204, None),
+    },
 }
 
 # X-Space (web/spaces.py): every signed-in operation but the holder's own acts may run on a dependant's space.
