@@ -79,7 +79,8 @@ AUDIT_PURGE = "audit.purge"
 # The front doors' own names (smtp/auth.py, imap/auth.py) are repeated here, not imported: audit imports no door.
 LOGGED_AT_INFO = frozenset({LOGIN, LOGOUT, "auth.success", "auth.failure", "imap.login", "imap.login_failed",
                             ACCOUNT_CREATE, ACCOUNT_PASSWORD, ACCOUNT_DELETE, KEYS_ROTATE, MAILBOX_SUSPEND,
-                            MAILBOX_RESUME, PATIENT_CLOSE, PATIENT_REOPEN, PATIENT_DELETE, PATIENT_PURGE})
+                            MAILBOX_RESUME, PATIENT_CLOSE, PATIENT_REOPEN, PATIENT_DELETE, PATIENT_PURGE,
+                            REPRESENTATIVE_ADD, REPRESENTATIVE_REMOVE, ACCOUNT_KEY})
 log = logging.getLogger("mssante_hub.audit")
 # However it is configured, traces are kept at least this long (docs/domain.md §10: 6 months).
 MIN_RETENTION_DAYS = 183

@@ -445,3 +445,11 @@ def withheld_from_representatives(conn: Connection, account_id: int) -> frozense
         DossierDocument.account_id == account_id,
         DossierDocument.confidentiality.like(f"%{INVISIBLE_REPRESENTANTS_LEGAUX}%")))
     return frozenset(blob for row in rows for blob in row)
+
+
+def placed_flags(conn: Connection, folder_id: int, blob_ids: frozenset[str]) -> list[str]:
+    """The flags of each message of one folder whose body is one of `blob_ids` (to leave them out of counts)."""
+    if not blob_ids:
+        return []
+    return list(conn.execute(select(Message.flags).where(Message.folder_id == folder_id,
+                                                         Message.blob_id.in_(sorted(blob_ids)))).scalars())

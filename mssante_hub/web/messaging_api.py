@@ -29,6 +29,7 @@ from mssante_hub.web import rendering, spaces
 from mssante_hub.web.people import Names, address_of, addresses_of, wanted_addresses
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
+from storage import dossier as dossier_store
 from storage import folders, messages, sessions
 from storage.models import Account
 from storage.patients import PatientProfile
@@ -132,7 +133,12 @@ class MessagingApi:
 
         def work(conn: Connection) -> dict[str, Any]:
             fid = folders.folder_id(conn, session.account_id, INBOX)
-            counts = messages.folder_status(conn, fid) if fid else {"messages": 0, "unseen": 0}
+            counts = dict(messages.folder_status(conn, fid)) if fid else {"messages": 0, "unseen": 0}
+            withheld = spaces.withheld(conn, session)
+            if withheld and fid:  # a legal representative: what is kept from them is not counted either
+                kept = dossier_store.placed_flags(conn, fid, withheld)
+                counts["messages"] -= len(kept)
+                counts["unseen"] -= sum(1 for flags in kept if SEEN not in flags.split())
             scanned = self._scan_inbox(conn, session, CONVERSATION_SCAN) if counts["unseen"] else []
             unread = [(row, summary) for row, summary in scanned if SEEN not in row.flags.split()]
             names = names_for_rows(conn, session, [s for _, s in unread[:HOME_UNREAD_SHOWN]])

@@ -10,15 +10,18 @@ import datetime as dt
 import email
 import email.policy
 import smtplib
+import time
+from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import select
 
 from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
 from mssante_hub.patients import lifecycle, representatives
 from mssante_hub.patients.provision import PatientRecord, add_patient
-from mssante_hub.reader import read_folder
-from storage.models import AuditEvent
+from mssante_hub.reader import Reader, read_folder
+from storage.models import AuditEvent, Blob, OutboundItem, WrappedKey
 from tests.conftest import TEST_PASSWORD, add_professional, make_data_dir
 from tests.dossier import builder, support
 from tests.dossier.builder import fixture
@@ -138,6 +141,7 @@ def test_the_covering_message_of_a_withheld_document_is_withheld_too(scene):
         "messages"] == []
     home = parent.call("GET", "/api/home", headers=_on_child(scene)).body
     assert withheld[0]["id"] not in [m["id"] for m in home["latest_unread"]]
+    assert home["messages"] == 2 and child.call("GET", "/api/home").body["messages"] == 3  # not counted either
 
 
 def test_acts_on_the_childs_space_are_traced_as_the_representatives(scene):
@@ -214,3 +218,29 @@ def test_at_eighteen_the_link_ends_and_the_young_adult_is_told(scene):
     assert [p["own"] for p in scene["parent_web"].call("GET", "/api/profiles").body["profiles"]] == [True]
     told = [m for m in read_folder(hub, CHILD) if b"Vous avez 18 ans" in m.raw]
     assert len(told) == 1
+
+
+def _queued_texts(hub, to: str) -> list[str]:
+    """The text of every message queued for a remote address, opened with the hub's key as the relay does."""
+    system = hub.system_account()
+    with hub.engine.connect() as conn:
+        rows = conn.execute(select(Blob.id, Blob.body, WrappedKey.wrapped)
+                            .join(OutboundItem, OutboundItem.blob_id == Blob.id)
+                            .join(WrappedKey, WrappedKey.blob_id == Blob.id)
+                            .where(OutboundItem.rcpt_to == to, WrappedKey.account_id == system.id)).all()
+    reader = Reader(hub.keyring, system)
+    return [email.message_from_bytes(reader.body(SimpleNamespace(blob_id=r.id, wrapped=r.wrapped, body=r.body)),
+                                     policy=email.policy.default).get_content() for r in rows]
+
+
+def test_the_representative_is_notified_at_their_own_address_without_content(scene):
+    deadline = time.monotonic() + 60
+    while True:
+        told = [t for t in _queued_texts(scene["hub"], f"{PARENT_INS}@example.org".lower())
+                if "représentant légal" in t]
+        if told or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert told, "no notification queued for the representative"
+    assert "aucune information de santé" in told[0]
+    assert "Dominique" not in told[0] and "VACCINATION" not in told[0].upper()  # neither who nor what
