@@ -25,7 +25,7 @@ from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import dossier as dossier_store
 from storage import representatives
-from storage.models import AccountType
+from storage.models import AccountStatus, AccountType
 
 SPACE_HEADER = b"x-space"
 MAX_SPACE_ID_CHARS = 18
@@ -55,7 +55,8 @@ async def resolve(hub: Hub, own: Session, request: server.Request) -> Session:
         if not representatives.is_representative(conn, own.account_id, dependant_id):
             return None
         account = account_repo.by_id(conn, dependant_id)
-        return account.address if account is not None else None
+        # A closed or suspended space is nobody's to act on (its key is archived): as unknown.
+        return account.address if account is not None and account.status == AccountStatus.ACTIVE.value else None
 
     address = await hub.read(work)
     if address is None:

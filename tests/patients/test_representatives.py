@@ -244,3 +244,11 @@ def test_the_representative_is_notified_at_their_own_address_without_content(sce
     assert told, "no notification queued for the representative"
     assert "aucune information de santé" in told[0]
     assert "Dominique" not in told[0] and "VACCINATION" not in told[0].upper()  # neither who nor what
+
+
+def test_a_closed_dependants_space_is_reached_by_nobody(scene):
+    assert representatives.add(scene["hub"], PARENT_INS, CHILD_INS, "protected_adult")  # linked again, as adult
+    parent = scene["parent_web"]
+    assert parent.call("GET", "/api/home", headers=_on_child(scene)).status == 200
+    lifecycle.close_space(scene["hub"], CHILD_INS, actor="operator")
+    assert parent.call("GET", "/api/home", headers=_on_child(scene)).status == 404
