@@ -348,7 +348,7 @@ def set_hidden(conn: Connection, account_id: int, document_id: int, hidden: bool
                                                DossierDocument.set_key == row.set_key)
                  .values(hidden_from_professionals=hidden))
     versions_of = conn.execute(select(DossierDocument.blob_id, DossierDocument.state, DossierDocument.category,
-                                      DossierDocument.confidentiality)
+                                      DossierDocument.confidentiality, DossierDocument.author_key)
                                .where(DossierDocument.account_id == account_id,
                                       DossierDocument.set_key == row.set_key)).all()
     unplace_professional(conn, account_id, [v.blob_id for v in versions_of])
@@ -356,7 +356,7 @@ def set_hidden(conn: Connection, account_id: int, document_id: int, hidden: bool
         for v in versions_of:
             if v.state == CURRENT:
                 place_professional(conn, account_id, v.category, v.blob_id,
-                                   masked=MASQUE_PS in v.confidentiality.split())
+                                   masked=MASQUE_PS in v.confidentiality.split(), author_key=v.author_key)
     return True
 
 
@@ -364,6 +364,7 @@ def set_hidden(conn: Connection, account_id: int, document_id: int, hidden: bool
 
 PROFESSIONAL_PREFIX = ".professionnels/Dossier/"  # mssante_hub/dossier/categories.py names the same folders
 GP_PREFIX = ".professionnels/medecin-traitant/Dossier/"  # the declared GP's view: MASQUE_PS documents too
+AUTHOR_PREFIX = ".professionnels/auteur/"  # + <author key>/Dossier/<category>: an author's own MASQUE_PS documents
 MASQUE_PS = "MASQUE_PS"  # mssante_hub/dossier/masking.py: never in the professionals' view
 INVISIBLE_REPRESENTANTS_LEGAUX = "INVISIBLE_REPRESENTANTS_LEGAUX"  # mssante_hub/dossier/masking.py
 
@@ -379,7 +380,8 @@ def unplace_professional(conn: Connection, account_id: int, blob_ids: list[str])
     rows = conn.execute(select(Message.id, Message.uid, Message.folder_id)
                         .join(Folder, Folder.id == Message.folder_id)
                         .where(Folder.account_id == account_id,
-                               or_(Folder.name.startswith(PROFESSIONAL_PREFIX), Folder.name.startswith(GP_PREFIX)),
+                               or_(Folder.name.startswith(PROFESSIONAL_PREFIX), Folder.name.startswith(GP_PREFIX),
+                                   Folder.name.startswith(AUTHOR_PREFIX)),
                                Message.blob_id.in_(sorted(set(blob_ids))))).all()
     by_folder: dict[int, list] = {}
     for r in rows:
@@ -390,13 +392,16 @@ def unplace_professional(conn: Connection, account_id: int, blob_ids: list[str])
 
 
 def place_professional(conn: Connection, account_id: int, category: str, blob_id: str,
-                       masked: bool = False) -> None:
-    """Put a body back in the professionals' view (unless `masked`: MASQUE_PS) and in the declared GP's."""
+                       masked: bool = False, author_key: str = "") -> None:
+    """Put a body back in the professionals' view (unless `masked`: MASQUE_PS), in the declared GP's, and (when
+    `masked`) in its author's."""
     from storage.folders import allocate_uids, create_folder, folder_id
 
     size = conn.execute(select(Blob.size).where(Blob.id == blob_id)).scalar_one()
-    for prefix in ((GP_PREFIX,) if masked else (PROFESSIONAL_PREFIX, GP_PREFIX)):
-        name = prefix + category
+    names = [GP_PREFIX + category] if masked else [PROFESSIONAL_PREFIX + category, GP_PREFIX + category]
+    if masked and author_key:
+        names.append(f"{AUTHOR_PREFIX}{author_key}/Dossier/{category}")
+    for name in names:
         target = folder_id(conn, account_id, name) or create_folder(conn, account_id, name)
         uid, modseq = allocate_uids(conn, target, 1)
         conn.execute(insert(Message).values(folder_id=target, uid=uid, modseq=modseq, flags="",

@@ -279,8 +279,11 @@ def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: 
             placements.append(deliveries.Placement(address, patient.id, category.folder, create=True))
         if not masking.hidden_from_professionals(doc.codes):
             placements.append(deliveries.Placement(address, patient.id, category.professional_folder, create=True))
-        # The declared GP's view holds MASQUE_PS documents too (docs/domain.md §6.2).
+        # The declared GP's view holds MASQUE_PS documents too (docs/domain.md §6.2), and so does the author's own.
         placements.append(deliveries.Placement(address, patient.id, category.gp_folder, create=True))
+        if masking.hidden_from_professionals(doc.codes) and row.author_key:
+            placements.append(deliveries.Placement(address, patient.id, category.author_folder(row.author_key),
+                                                   create=True))
         units.append(deliveries.Unit(
             body=deliveries.Body(blob_id, sealed.body, sealed.summary, len(raw)),
             readers=readers, placements=placements,

@@ -9,6 +9,7 @@ import smtplib
 
 import pytest
 
+from mssante_hub.accounts.mailboxes import add_account
 from mssante_hub.hub import Hub
 from storage.models import AuditEvent
 from tests.conftest import TEST_PASSWORD, add_professional, make_data_dir
@@ -25,6 +26,7 @@ from tests.web.support import WebClient
 GP = "marie.curie@hub.test"  # the declared médecin traitant, in care
 DOCTOR = "jean.dupont@hub.test"  # in care, not the GP
 OUTSIDER = "louis.pasteur@hub.test"  # never exchanged with the patient
+AUTHOR = "dr.auteur@hub.test"  # RPPS 01234567897: the idNatPS 801234567897 the MASQUE_PS example names as author
 PATIENT_PASSWORD = "mot de passe de dominique"
 
 
@@ -45,6 +47,8 @@ def scene(tmp_path_factory, module_fixtures_dir):
         for local in ("jean.dupont", "marie.curie", "louis.pasteur"):
             add_professional(hub, local)
         add_professional(hub, "secretariat", type="ORG")
+        add_account(hub, type="PER", address=AUTHOR, display_name="Dr Auteur", password=TEST_PASSWORD,
+                    rpps="01234567897")
         support.provision_patient(hub)
         with served(data_dir, ["web", "submission", "imaps"]) as running:
             def send(raw: bytes, to: list[str], sender: str = APP) -> dict:
@@ -60,7 +64,7 @@ def scene(tmp_path_factory, module_fixtures_dir):
             assert web.call("PUT", "/api/dossier/general-practitioner", {"address": "secretariat@hub.test"}).status \
                 == 422  # an ORG mailbox is no médecin traitant
             assert web.call("PUT", "/api/dossier/general-practitioner", {"address": GP}).body == {"address": GP}
-            for professional in (DOCTOR, GP):
+            for professional in (DOCTOR, GP, AUTHOR):
                 send(message(professional, PATIENT, subject="Consultation"), [PATIENT], sender=professional)
             send(support.document_message(builder.cda_package(fixture(module_fixtures_dir, builder.SMALL_FIXTURE),
                                                               "87273-9")), [PATIENT])
@@ -150,3 +154,24 @@ def test_a_grant_opens_the_dossier_outside_the_care_window(scene):
         traced = [(e.action, e.outcome) for e in conn.execute(AuditEvent.__table__.select().where(
             AuditEvent.action.in_(("dossier.gp", "dossier.block"))).order_by(AuditEvent.id))]
     assert traced[0] == ("dossier.gp", "declared") and ("dossier.block", "granted") in traced
+
+
+def test_the_author_reads_their_own_masque_ps_documents(scene):
+    running, hub, _, _, _ = scene
+    author = imaps(running.port("imaps"), AUTHOR, TEST_PASSWORD)
+    try:
+        listed = _list(author)
+        assert f"Patients/{INS}/Auteur/CPT_REND" in listed and _box("CPT_REND") not in listed
+        assert author.select(f"Patients/{INS}/Auteur/CPT_REND", readonly=True) == ("OK", [b"1"])
+        status, data = author.fetch("1", "(BODY.PEEK[])")
+        assert status == "OK" and b"text/xml" in data[0][1]
+        assert author.select(f"Patients/{INS}/Auteur/CAR_VAC", readonly=True)[0] == "NO"  # not masked: no such view
+    finally:
+        author.logout()
+    for other in (DOCTOR, GP):  # no RPPS, or not the author: no author's view
+        client = imaps(running.port("imaps"), other, TEST_PASSWORD)
+        try:
+            assert not any("/Auteur/" in name for name in _list(client))
+            assert client.select(f"Patients/{INS}/Auteur/CPT_REND", readonly=True)[0] == "NO"
+        finally:
+            client.logout()
