@@ -250,7 +250,9 @@ def _decoded(raw_value: str) -> str:
     if "=?" in value:
         try:
             value = str(make_header(decode_header(value)))
-        except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        except (HeaderParseError, email.errors.CharsetError, LookupError, UnicodeError, ValueError):
+            # An encoded word naming a charset the email package refuses (CharsetError: a non-ASCII name,
+            # found by tests/fuzz) is kept as written.
             pass
     return value.strip()
 
