@@ -1,4 +1,4 @@
-// The patient's space: sign-in, activation, and the router between Accueil, Messagerie, Historique and
+// The patient's space: sign-in, activation, and the router between Accueil, Messagerie, Documents, Historique and
 // Paramètres (docs/web.md). Every view has its own address (#accueil, #messagerie/recus, #message/12...), so
 // the browser's back button and keyboard links work; a view's title never names a sender or a subject.
 "use strict";
@@ -6,8 +6,9 @@
 import { $, TOKEN_KEY, api, clearMessages, fail, go, say, takeNotice, title, whenSignedOut } from "./app-core.js";
 import * as mail from "./app-mail.js";
 import * as settings from "./app-settings.js";
+import * as documents from "./app-documents.js";
 
-const VIEWS = ["login-view", "home-view", "mail-view", "history-view", "settings-view"];
+const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "history-view", "settings-view"];
 let me = null;
 
 function view(id, section) {
@@ -59,6 +60,14 @@ async function route() {
     case "nouveau":
       view("mail-view", "messagerie");
       await mail.showCompose(argument);
+      break;
+    case "documents":
+      view("documents-view", "documents");
+      await documents.showDocuments(argument);
+      break;
+    case "document":
+      view("documents-view", "documents");
+      await documents.showDocument(argument);
       break;
     case "historique":
       view("history-view", "historique");
@@ -126,6 +135,8 @@ function wire() {
   $("compose-form").addEventListener("submit", guarded(mail.send));
   $("reply").addEventListener("click", guarded(mail.replyToCurrent));
   $("delete").addEventListener("click", guarded(mail.deleteCurrent));
+  $("document-hide").addEventListener("click", guarded(documents.toggleHidden));
+  $("document-pdf").addEventListener("click", guarded(documents.downloadPdf));
   $("preferences-form").addEventListener("submit", guarded(settings.savePreferences));
   $("zone-form").addEventListener("submit", settings.saveZone);
   $("email-form").addEventListener("submit", guarded(settings.changeEmail));
