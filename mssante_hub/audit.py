@@ -144,8 +144,9 @@ class AccessEntry:
 
 
 def access_history(conn: Connection, account_id: int, limit: int = 100,
-                   before: dt.datetime | None = None) -> list[AccessEntry]:
-    """The newest events about one space, with who did them; ids and content never shown."""
+                   before: dt.datetime | None = None, where: tuple = ()) -> list[AccessEntry]:
+    """The newest events about one space, with who did them; ids and content never shown. `where`: further
+    conditions on AuditEvent and Account (web/history_filters.py)."""
     query = (
         select(AuditEvent.at, AuditEvent.actor, AuditEvent.actor_type, AuditEvent.action, AuditEvent.outcome,
                AuditEvent.target, Account.type, Account.display_name)
@@ -156,6 +157,8 @@ def access_history(conn: Connection, account_id: int, limit: int = 100,
     )
     if before is not None:
         query = query.where(AuditEvent.at < before)
+    for condition in where:
+        query = query.where(condition)
     return [
         AccessEntry(r.at, r.actor_type if r.actor_type == ActorType.REPRESENTATIVE.value else r.type or r.actor_type,
                     r.display_name or r.actor, r.action, r.outcome, r.actor,

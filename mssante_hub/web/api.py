@@ -11,7 +11,8 @@
     POST   /api/messages             {"to", "cc", "subject", "body", "in_reply_to", "attachments"} -> 201
     GET    /api/profiles             the own space and the dependants' a legal representative manages (web/spaces.py)
     X-Space: ID                      header of any other request: act on that dependant's space (web/spaces.py)
-    GET    /api/history              the access history of the signed-in space, in words (web/history.py)
+    GET    /api/history              the access history of the signed-in space, in words (web/history.py),
+                                     filtered by actor, action and days; /api/history.csv (web/history_filters.py)
     GET|POST /api/dossier/...        the patient's dossier (web/dossier_api.py)
     GET    /api/home, /api/conversations, /api/recipients; DELETE /api/sessions   (web/messaging_api.py)
     GET    /api/openapi.json         the OpenAPI 3 description of this API (web/openapi.py)
@@ -39,7 +40,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.patients import conversations
 from mssante_hub.reader import Attachment, Reader
 from mssante_hub.rules.refusals import Refusal
-from mssante_hub.web import compose, history, messaging_api, openapi, rendering, settings_api, spaces
+from mssante_hub.web import compose, history, history_filters, messaging_api, openapi, rendering, settings_api, spaces
 from mssante_hub.web.clients import ClientAddress
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond, respond_file)
@@ -53,6 +54,7 @@ log = logging.getLogger("mssante_hub.web.api")
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
+MAX_CSV_LINES = 5000  # an export of the history, held in memory at once
 SENT_FOLDER = "Sent"
 TRASH_FOLDER = "Trash"
 SEEN = "\\Seen"
@@ -111,6 +113,7 @@ class Api(resource.Resource):
             ("DELETE", "message"): self.delete_message,
             ("GET", "attachment"): self.download_attachment,
             ("GET", "history"): self.history,
+            ("GET", "history.csv"): self.history_csv,
             ("GET", "profiles"): self.profiles,
         }
 
@@ -303,17 +306,28 @@ class Api(resource.Resource):
             raise NOT_FOUND
         return 204, None
 
-    async def history(self, request: server.Request) -> tuple[int, dict]:
+    async def history(self, request: server.Request, csv_path: bool = False) -> tuple[int, dict | None]:
+        """Newest first, filtered by actor, action and days (web/history_filters.py); as CSV on request."""
         session = await self._session(request)
-        limit = _int_arg(request, "limit", 100, 1, 500)
+        filters = history_filters.parse(request.args, csv_path)
+        limit = _int_arg(request, "limit", *((MAX_CSV_LINES, 1, MAX_CSV_LINES) if filters.csv else (100, 1, 500)))
+        where = history_filters.conditions(filters, session.account_id, session.address)
 
         def work(conn) -> list[dict]:
-            entries = audit.access_history(conn, session.account_id, limit)
+            entries = audit.access_history(conn, session.account_id, limit, where=where)
             actors = sorted({e.actor.lower() for e in entries if "@" in e.actor})
             names = {a: c.display_name for a, c in conversations.contacts(conn, session.account_id, actors).items()}
             return [history.labelled(e, session.account_id, session.address, names) for e in entries]
 
-        return 200, {"history": await self.hub.read(work)}
+        lines = await self.hub.read(work)
+        if filters.csv:
+            respond_file(request, history_filters.as_csv(lines, filters.zone), history_filters.CSV_TYPE,
+                         history_filters.CSV_NAME)
+            return 200, None
+        return 200, {"history": lines}
+
+    async def history_csv(self, request: server.Request) -> tuple[int, None]:
+        return await self.history(request, csv_path=True)
 
     async def profiles(self, request: server.Request) -> tuple[int, dict]:
         own = await self._own_session(request)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mssante_hub.web.history import ACTIONS
+from mssante_hub.web.history_filters import ACTOR_KINDS
+
 TITLE = "mssante-hub webmail API"
 VERSION = "1"
 
@@ -82,6 +85,12 @@ def _path(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}
 
 
+# web/history_filters.py: who acted, an action key (web/history.ACTIONS), days included in the zone tz.
+_HISTORY_FILTERS = [
+    _query("actor", {"enum": list(ACTOR_KINDS)}), _query("action", {"enum": sorted(ACTIONS)}),
+    _query("from", {"type": "string", "format": "date"}), _query("to", {"type": "string", "format": "date"}),
+    _query("tz", {"type": "string", "maxLength": 64, "default": "Europe/Paris"}),
+]
 _LISTED = _obj({"id": _I, "uid": _I, "date": _TIME, "size": _I, "seen": _B, "from": _S, "from_name": _S,
                 "to_names": _STRINGS, "subject": _S, "document": _S, "attachments": _B, "contact": _S})
 _SESSION = _obj({"address": _S, "type": _S, "expires_at": _TIME, "name": _S})
@@ -140,7 +149,12 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/history": {"get": _op("Access history, in words", 200, _obj({"history": {"type": "array", "items": _obj({
         "at": _TIME, "action": _S, "outcome": _S, "actor": _S, "actor_en": _S, "action_label": _S,
         "action_label_en": _S, "outcome_label": _S, "outcome_label_en": _S, "channel_label": _S,
-        "channel_label_en": _S})}}), params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 500})])},
+        "channel_label_en": _S})}}), params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+                                             *_HISTORY_FILTERS, _query("format", {"enum": ["json", "csv"]})])},
+    "/api/history.csv": {"get": _op("Access history as CSV (UTF-8 with BOM, ';', formula-like cells prefixed "
+                                    "with ')", 200, None, binary="text/csv", params=[
+                                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000}),
+                                        *_HISTORY_FILTERS])},
     "/api/home": {"get": _op("Accueil: what is new", 200, _obj({"unread": _I, "messages": _I, "latest_unread": {
         "type": "array", "items": _LISTED}}))},
     "/api/conversations": {"get": _op("Conversations by professional", 200, _obj({"conversations": {
