@@ -141,10 +141,10 @@ function wire() {
   $("zone-form").addEventListener("submit", settings.saveZone);
   $("email-form").addEventListener("submit", guarded(settings.changeEmail));
   for (const id of ["filter-actor", "filter-action", "filter-from", "filter-to"]) {
-    $(id).addEventListener("change", settings.renderHistory);
+    $(id).addEventListener("change", guarded(settings.renderHistory));
   }
   $("history-filters").addEventListener("submit", (event) => event.preventDefault());
-  $("history-csv").addEventListener("click", settings.exportHistory);
+  $("history-csv").addEventListener("click", guarded(settings.exportHistory));
   $("end-sessions").addEventListener("click", guarded(() => settings.endSessions(signedOut)));
   $("export-form").addEventListener("submit", guarded(settings.exportSpace));
   $("close-form").addEventListener("submit", guarded((event) => settings.closeSpace(event, signedOut)));
