@@ -303,6 +303,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dossier.care_window_days", int, 365,
             "A professional who exchanged a message with the patient within this many days is in care and may "
             "read the dossier (unless blocked).", _positive),
+    Setting("profile.max_resource_bytes", int, 256 * 1024,
+            "Largest FHIR resource of the profil médical, in bytes (an API request past it is refused unread).",
+            _positive),
     Setting("notify.interval_minutes", int, 60,
             "At most one notification per patient in this interval; later news waits for the digest.",
             _non_negative),

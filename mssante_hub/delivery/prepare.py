@@ -17,6 +17,7 @@ from mssante_hub import audit
 from mssante_hub.dossier import filing
 from mssante_hub.envelope import NOT_SENDING, Channel, Envelope, Filed, Identity
 from mssante_hub.hub import Hub
+from mssante_hub.profile import entries as profile_entries
 from mssante_hub.mime import parse, summary_fields
 from mssante_hub.rules import policy, refusals
 from mssante_hub.rules.refusals import Refusal
@@ -67,7 +68,9 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
     held = filed.withheld if filed is not None else set()
     key_holders = {a.id: a for address, a in readers.items() if address not in held}
     own = filing.own_category(envelope)  # the patient filing a document of their own into Dossier/<category>
-    placements = [deliveries.Placement(address, account.id, envelope.folder, envelope.flags, create=own is not None)
+    entry = profile_entries.entry_key(envelope, message)  # or an entry of their profil médical (Dossier/Profil)
+    placements = [deliveries.Placement(address, account.id, envelope.folder, envelope.flags,
+                                       create=own is not None or entry is not None)
                   for address, account in readers.items() if address not in held]
     recipient_places = len(placements)
     if envelope.sent_copy and identity is not None:
@@ -108,6 +111,11 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
                 continue  # only a patient space has a dossier
             unit.writes.append(filing.own_document_write(hub, account, own, message, sealed.blob_id,
                                                          sealed.content_key, len(raw)))
+    if entry is not None:
+        for account in readers.values():
+            if account.type == AccountType.PATIENT.value:
+                unit.writes.append(profile_entries.write(hub, account, entry, message, sealed.blob_id,
+                                                         sealed.content_key))
     extra: list[deliveries.Unit] = []
     if filed is not None:
         unit.traces.extend(filed.traces)

@@ -47,6 +47,8 @@ ACTIONS = {
     "dossier.mask": ("Visibilité d'un document pour les professionnels", "A document's visibility to professionals"),
     "dossier.block": ("Accès d'un professionnel au dossier", "A professional's access to the dossier"),
     "dossier.gp": ("Médecin traitant déclaré", "General practitioner declared"),
+    "profile.read": ("Consultation du profil médical", "Medical profile read"),
+    "profile.change": ("Modification du profil médical", "Medical profile changed"),
     "patient.provision": ("Création de l'espace", "Space created"),
     "patient.activate": ("Activation de l'espace", "Space activated"),
     "patient.object": ("Opposition à l'espace", "Objection to the space"),
@@ -72,6 +74,7 @@ OUTCOMES = {
     "throttled": ("bloqué (trop d'essais)", "blocked (too many attempts)"),
     "trashed": ("mis à la corbeille", "moved to the bin"), "deleted": ("supprimé définitivement", "deleted"),
     "queued": ("en cours d'envoi", "being sent"), "pending": ("en attente", "pending"),
+    "added": ("ajouté", "added"), "replaced": ("modifié", "changed"),
 }
 CHANNELS = {
     "web": ("Messagerie web", "Webmail"), "imap": ("Logiciel de messagerie (IMAP)", "Mail client (IMAP)"),

@@ -30,6 +30,11 @@ def dossier_path(shape: tuple[str, ...]) -> str:
     return "/".join(["/api/dossier", *parts])
 
 
+def profile_path(shape: tuple[str, ...]) -> str:
+    """The OpenAPI path of one of ProfileApi.routes()'s shapes."""
+    return "/".join(["/api/profile", *("{id}" if part == "*" else part for part in shape)])
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -98,6 +103,9 @@ _DOCUMENT = _obj({"id": _I, "category": _S, "label": _S, "title": _S, "type_code
                                 "description": "the PGP/MIME signature of the message that carried it"}})
 _BLOCKED = _obj({"address": _S, "blocked": _B, "granted": _B})
 _GP = _obj({"address": {"type": ["string", "null"]}})
+
+_PROFILE_ENTRY = _obj({"id": _S, "kind": _S, "label": _S, "code": _S, "display": _S, "date": _S, "source": _S,
+                       "filed_at": _TIME, "hidden_from_professionals": _B, "resource": {"type": "object"}})
 
 PATHS: dict[str, dict[str, Any]] = {
     "/api/session": {
@@ -219,6 +227,22 @@ PATHS: dict[str, dict[str, Any]] = {
         "put": _op("Declare it: a PER mailbox of this hub; MASQUE_PS documents are not hidden from them", 200, _GP,
                    body=_obj({"address": _S}, ("address",))),
         "delete": _op("No general practitioner declared any more", 204, None),
+    },
+    "/api/profile": {
+        "get": _op("The profil médical's current entries, newest first (each with its FHIR resource)", 200,
+                   _obj({"entries": {"type": "array", "items": _PROFILE_ENTRY}})),
+        "post": _op("Add an entry: a FHIR R4 resource (Condition, AllergyIntolerance, MedicationStatement, "
+                    "Immunization, Observation, RelatedPerson, Consent, DocumentReference); 422 names where it is "
+                    "invalid", 201, _obj({"id": _S, "kind": _S}), body={"type": "object"}),
+    },
+    "/api/profile/bundle": {"get": _op("The profile as a FHIR Bundle of type collection", 200,
+                                       {"type": "object"})},
+    "/api/profile/{id}": {
+        "get": _op("One entry, its resource and its versions", 200, _obj({**_PROFILE_ENTRY["properties"], "versions": {
+            "type": "array", "items": _obj({"filed_at": _TIME, "state": _S})}}), params=[_path("id")]),
+        "put": _op("A new version of the entry (same resource type)", 200, _obj({"id": _S, "kind": _S}),
+                   body={"type": "object"}, params=[_path("id")]),
+        "delete": _op("Delete the entry and every version of it", 204, None, params=[_path("id")]),
     },
 }
 
