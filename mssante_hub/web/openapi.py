@@ -32,7 +32,8 @@ def dossier_path(shape: tuple[str, ...]) -> str:
 
 def profile_path(shape: tuple[str, ...]) -> str:
     """The OpenAPI path of one of ProfileApi.routes()'s shapes."""
-    return "/".join(["/api/profile", *("{id}" if part == "*" else part for part in shape)])
+    return "/".join(["/api/profile", *(("{document}" if shape[0] == "offers" else "{id}") if part == "*" else part
+                                       for part in shape)])
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -104,6 +105,7 @@ _DOCUMENT = _obj({"id": _I, "category": _S, "label": _S, "title": _S, "type_code
 _BLOCKED = _obj({"address": _S, "blocked": _B, "granted": _B})
 _GP = _obj({"address": {"type": ["string", "null"]}})
 
+_ENTRY_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 _PROFILE_ENTRY = _obj({"id": _S, "kind": _S, "label": _S, "code": _S, "display": _S, "date": _S, "source": _S,
                        "filed_at": _TIME, "hidden_from_professionals": _B, "resource": {"type": "object"}})
 
@@ -235,14 +237,19 @@ PATHS: dict[str, dict[str, Any]] = {
                     "Immunization, Observation, RelatedPerson, Consent, DocumentReference); 422 names where it is "
                     "invalid", 201, _obj({"id": _S, "kind": _S}), body={"type": "object"}),
     },
+    "/api/profile/offers/{document}": {"get": _op(
+        "The entries a dossier document's coded sections (IPS-FR, VSM) offer, each to add by POST /api/profile",
+        200, _obj({"document": _I, "offers": {"type": "array", "items": _obj({"kind": _S, "label": _S,
+                                                                               "resource": {"type": "object"}})}}),
+        params=[_path("document")])},
     "/api/profile/bundle": {"get": _op("The profile as a FHIR Bundle of type collection", 200,
                                        {"type": "object"})},
     "/api/profile/{id}": {
         "get": _op("One entry, its resource and its versions", 200, _obj({**_PROFILE_ENTRY["properties"], "versions": {
-            "type": "array", "items": _obj({"filed_at": _TIME, "state": _S})}}), params=[_path("id")]),
+            "type": "array", "items": _obj({"filed_at": _TIME, "state": _S})}}), params=[_ENTRY_ID]),
         "put": _op("A new version of the entry (same resource type)", 200, _obj({"id": _S, "kind": _S}),
-                   body={"type": "object"}, params=[_path("id")]),
-        "delete": _op("Delete the entry and every version of it", 204, None, params=[_path("id")]),
+                   body={"type": "object"}, params=[_ENTRY_ID]),
+        "delete": _op("Delete the entry and every version of it", 204, None, params=[_ENTRY_ID]),
     },
 }
 

@@ -6,6 +6,7 @@
     PUT    /api/profile/ID        a new version of the entry (same kind) -> 200
     DELETE /api/profile/ID        the entry and every version of it, gone -> 204
     GET    /api/profile/bundle    the profile as a FHIR Bundle of type collection
+    GET    /api/profile/offers/DOC  the entries a dossier document's coded sections (IPS-FR, VSM) offer
 
 Each entry version is an item (docs/profile.md): a message in `Dossier/Profil` carrying the resource, filed
 through `delivery.accept` (channel FILING) and answered once durable, with a sealed index row
@@ -26,11 +27,14 @@ from twisted.web import server
 
 from mssante_hub import audit, delivery
 from mssante_hub.hub import Hub
-from mssante_hub.profile import entries, fhir
+from mssante_hub.dossier import masking, safexml
+from mssante_hub.profile import entries, fhir, ips
+from mssante_hub.web import dossier_api
 from mssante_hub.reader import Reader
 from mssante_hub.web.http import FORBIDDEN, NOT_FOUND, ApiError
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
+from storage import dossier as dossier_store
 from storage import profile as profile_store
 from storage.models import AccountType
 
@@ -85,10 +89,13 @@ class ProfileApi:
             (): {"GET": self.list_entries, "POST": self.add},
             ("bundle",): {"GET": self.bundle},
             ("*",): {"GET": self.entry, "PUT": self.replace, "DELETE": self.remove},
+            ("offers", "*"): {"GET": self.offers},
         }
 
     def route(self, method: str, path: list[str]) -> tuple[Handler | None, list[str], bool]:
         """(handler, its arguments, whether the path is known) for a path below /api/profile."""
+        if len(path) == 2 and path[0] == "offers":
+            return self.routes()[("offers", "*")].get(method), [path[1]], True
         if len(path) > 1:
             return None, [], False
         shape = () if not path else ("bundle",) if path == ["bundle"] else ("*",)
@@ -177,6 +184,33 @@ class ProfileApi:
             raise NOT_FOUND
         await self._trace(session, audit.PROFILE_READ, f"profile:{entry_id}")
         return 200, shown
+
+    async def offers(self, request: server.Request, document_id: str) -> tuple[int, dict]:
+        """What a dossier document the patient may see offers as entries (each to add by POST /api/profile)."""
+        session = await self._patient(request)
+
+        def work(conn) -> bytes | None:
+            if not document_id.isdigit() or len(document_id) > 18:
+                return None
+            row = dossier_store.document(conn, session.account_id, session.account_id, int(document_id))
+            if row is None or row.wrapped is None or not masking.visible(
+                    row.confidentiality, row.hidden_from_professionals, dossier_api.viewer(session)):
+                return None
+            item = email.message_from_bytes(self._reader(conn, session).body(dossier_store.item(conn, row)),
+                                            policy=email.policy.default)
+            return next((part.get_payload(decode=True) or b"" for part in item.iter_attachments()
+                         if part.get_content_type() == "text/xml"), None)
+
+        cda = await self.hub.read(work)
+        if cda is None:
+            raise NOT_FOUND
+        try:
+            offered = ips.offers(cda)
+        except safexml.XmlRefused:
+            offered = []
+        await self._trace(session, audit.PROFILE_READ, f"document:{int(document_id)} offers")
+        return 200, {"document": int(document_id), "offers": [
+            {"kind": o["resourceType"], "label": fhir.KINDS[o["resourceType"]], "resource": o} for o in offered]}
 
     # --- Changes ---------------------------------------------------------------------------
 
