@@ -223,7 +223,9 @@ class Api(resource.Resource):
             names = messaging_api.names_for_rows(conn, session, [shown])
             shown.update(from_name=names.of_field(shown["from"]), to_names=names.of_list(shown["to"]),
                          cc_names=names.of_list(shown["cc"]),
-                         conversation=messaging_api.conversation_of(conn, self.hub, session, shown))
+                         conversation=messaging_api.conversation_of(conn, self.hub, session, shown),
+                         document_ids=self.dossier.documents_of(conn, session, row.blob_id) if shown["document"]
+                         else [])
             return shown
 
         shown = await self.hub.read(work)

@@ -38,6 +38,7 @@ def _obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str
 _S, _I, _B = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 _TIME = {"type": "string", "format": "date-time"}
 _STRINGS = {"type": "array", "items": _S}
+_INTS = {"type": "array", "items": _I}
 _ERRORS = {str(code): {"description": text, **_json(_ref("Error"))} for code, text in (
     (400, "malformed request"), (401, "no session or session expired"), (403, "refused"), (404, "not found"),
     (413, "too large"), (415, "not JSON"), (422, "invalid field or refused message"), (429, "throttled"),
@@ -106,7 +107,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/messages/{id}": {
         "get": _op("One message (sets \\Seen)", 200, _obj({
             "folder": _S, "date": _TIME, "from": _S, "from_name": _S, "to": _S, "to_names": _STRINGS, "cc": _S,
-            "cc_names": _STRINGS, "reply_to": _S, "subject": _S, "document": _S, "message_id": _S, "text": _S,
+            "cc_names": _STRINGS, "reply_to": _S, "subject": _S, "document": _S, "document_ids": _INTS, "message_id": _S, "text": _S,
             "html": {"type": "string", "description": "sanitised HTML of an HTML-only message"},
             "remote_content_blocked": _B,
             "attachments": {"type": "array", "items": _obj({"filename": _S, "content_type": _S, "size": _I})},

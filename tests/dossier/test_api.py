@@ -80,6 +80,8 @@ def test_listing_reading_versions_and_pdf(scene):
     shown = client.call("GET", f"/api/dossier/documents/{listed[0]['id']}").body
     assert [v["version"] for v in shown["versions"]] == [2, 1]
     assert shown["source_message"] is not None
+    covering = client.call("GET", f"/api/messages/{shown['source_message']}").body
+    assert covering["document"] and shown["id"] in covering["document_ids"]  # the message's link to Documents
     assert "<h2>" in shown["html"] and "<script" not in shown["html"].lower() and "src=" not in shown["html"]
     old = client.call("GET", f"/api/dossier/documents/{shown['versions'][1]['id']}").body
     assert old["state"] == "replaced" and old["version"] == 1
