@@ -138,7 +138,7 @@ class AccessEntry:
 
 
 def access_history(conn: Connection, account_id: int, limit: int = 100,
-                   before: dt.datetime | None = None) -> list[AccessEntry]:
+                   before: dt.datetime | None = None, after: dt.datetime | None = None) -> list[AccessEntry]:
     """The newest events about one space, with who did them; ids and content never shown."""
     query = (
         select(AuditEvent.at, AuditEvent.actor, AuditEvent.actor_type, AuditEvent.action, AuditEvent.outcome,
@@ -150,6 +150,8 @@ def access_history(conn: Connection, account_id: int, limit: int = 100,
     )
     if before is not None:
         query = query.where(AuditEvent.at < before)
+    if after is not None:
+        query = query.where(AuditEvent.at >= after)
     return [
         AccessEntry(r.at, r.type or r.actor_type, r.display_name or r.actor, r.action, r.outcome, r.actor,
                     door_of(r.target))

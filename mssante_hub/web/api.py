@@ -296,11 +296,15 @@ class Api(resource.Resource):
         session = await self._session(request)
         limit = _int_arg(request, "limit", 100, 1, 500)
 
+        wanted = history.Filters.of(request.args)  # action key, actor (in words), dates in Europe/Paris
+
         def work(conn) -> list[dict]:
-            entries = audit.access_history(conn, session.account_id, limit)
+            entries = audit.access_history(conn, session.account_id, history.MAX_SCANNED if wanted else limit,
+                                           before=wanted.before, after=wanted.after)
             actors = sorted({e.actor.lower() for e in entries if "@" in e.actor})
             names = {a: c.display_name for a, c in conversations.contacts(conn, session.account_id, actors).items()}
-            return [history.labelled(e, session.account_id, session.address, names) for e in entries]
+            lines = [history.labelled(e, session.account_id, session.address, names) for e in entries]
+            return [line for line in lines if wanted.keeps(line)][:limit]
 
         return 200, {"history": await self.hub.read(work)}
 

@@ -10,9 +10,13 @@ is the holder: it is shown as a message sent, not received.
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mssante_hub.audit import AccessEntry
+from mssante_hub.web.http import ApiError
 from mssante_hub.web.people import UNKNOWN_SENDER
 from mssante_hub.web.rendering import iso
 
@@ -101,3 +105,49 @@ def labelled(entry: AccessEntry, holder_id: int, holder_address: str,
             "actor": who[0], "actor_en": who[1], "action_label": what[0], "action_label_en": what[1],
             "outcome_label": outcome[0], "outcome_label_en": outcome[1],
             "channel_label": channel[0], "channel_label_en": channel[1]}
+
+
+MAX_SCANNED = 5000  # a filtered history looks at this many newest entries (within the dates) at most
+MAX_FILTER_CHARS = 200
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The history's filters on the server: an action key, an actor as worded, days (Europe/Paris) from/to."""
+
+    action: str | None = None
+    actor: str | None = None
+    after: dt.datetime | None = None
+    before: dt.datetime | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.action, self.actor, self.after, self.before))
+
+    @classmethod
+    def of(cls, args: dict[bytes, list[bytes]]) -> "Filters":
+        def text(name: str) -> str | None:
+            raw = args.get(name.encode(), [None])[0]
+            if raw is None or raw == b"":
+                return None
+            value = raw.decode("utf-8", "replace")
+            if len(value) > MAX_FILTER_CHARS:
+                raise ApiError(400, "bad_request", f"Paramètre invalide : {name}", f"Invalid parameter: {name}")
+            return value
+
+        def day(name: str, shift: int) -> dt.datetime | None:
+            value = text(name)
+            if value is None:
+                return None
+            try:
+                start = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), PARIS)
+            except ValueError:
+                raise ApiError(400, "bad_request", f"Paramètre invalide : {name} (AAAA-MM-JJ)",
+                               f"Invalid parameter: {name} (YYYY-MM-DD)") from None
+            return (start + dt.timedelta(days=shift)).astimezone(dt.timezone.utc)
+
+        return cls(action=text("action"), actor=text("actor"), after=day("from", 0), before=day("to", 1))
+
+    def keeps(self, line: dict[str, Any]) -> bool:
+        return (self.action is None or line["action"] == self.action) and \
+            (self.actor is None or self.actor in (line["actor"], line["actor_en"]))

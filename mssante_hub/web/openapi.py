@@ -122,7 +122,10 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/history": {"get": _op("Access history, in words", 200, _obj({"history": {"type": "array", "items": _obj({
         "at": _TIME, "action": _S, "outcome": _S, "actor": _S, "actor_en": _S, "action_label": _S,
         "action_label_en": _S, "outcome_label": _S, "outcome_label_en": _S, "channel_label": _S,
-        "channel_label_en": _S})}}), params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 500})])},
+        "channel_label_en": _S})}}), params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+                                             _query("action", _S), _query("actor", _S),
+                                             _query("from", {"type": "string", "format": "date"}),
+                                             _query("to", {"type": "string", "format": "date"})])},
     "/api/home": {"get": _op("Accueil: what is new", 200, _obj({"unread": _I, "messages": _I, "latest_unread": {
         "type": "array", "items": _LISTED}}))},
     "/api/conversations": {"get": _op("Conversations by professional", 200, _obj({"conversations": {
