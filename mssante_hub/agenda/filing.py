@@ -62,6 +62,11 @@ def may_carry_calendar(raw: bytes) -> bool:
     return _MAY_CARRY.search(raw) is not None
 
 
+def files_own_item(envelope: Envelope) -> bool:
+    """The webmail files an item of the patient's own into Agenda (the message itself is the item)."""
+    return envelope.channel is Channel.FILING and envelope.folder == AGENDA_FOLDER
+
+
 @dataclass
 class Plan:
     units: list[deliveries.Unit] = field(default_factory=list)  # one per filed event and patient
@@ -244,7 +249,7 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
          source_blob_id: str, who: tuple[str, str, str], identity: Identity | None) -> Plan | None:
     """What the agenda adds to this delivery; None when nothing. Refusal for a hostile calendar."""
     channel = envelope.channel
-    if channel is Channel.FILING and envelope.folder == AGENDA_FOLDER:
+    if files_own_item(envelope):
         patient = next((r for r in readers.values() if r.type == AccountType.PATIENT.value), None)
         calendar = read_calendar(hub, message) if patient is not None else None
         return _own_item(hub, message, calendar, patient, source_blob_id) if calendar is not None else None

@@ -68,7 +68,9 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
     held = filed.withheld if filed is not None else set()
     key_holders = {a.id: a for address, a in readers.items() if address not in held}
     own = filing.own_category(envelope)  # the patient filing a document of their own into Dossier/<category>
-    placements = [deliveries.Placement(address, account.id, envelope.folder, envelope.flags, create=own is not None)
+    # A folder of the patient's own filing (Dossier/<category>, Agenda) is made on its first item.
+    makes_folder = own is not None or agenda_filing.files_own_item(envelope)
+    placements = [deliveries.Placement(address, account.id, envelope.folder, envelope.flags, create=makes_folder)
                   for address, account in readers.items() if address not in held]
     recipient_places = len(placements)
     if envelope.sent_copy and identity is not None:
