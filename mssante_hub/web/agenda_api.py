@@ -69,6 +69,11 @@ def parse_time(value: object, end_of_day: bool = False) -> dt.datetime | None:
 
 
 class AgendaApi:
+    # (METHOD, path) of every route below, as the OpenAPI description names them (tests/web/test_openapi.py).
+    ROUTES = (("GET", "/api/agenda"), ("POST", "/api/agenda"), ("GET", "/api/agenda/{id}"),
+              ("POST", "/api/agenda/{id}/reply"), ("POST", "/api/agenda/prevention/{id}"),
+              ("GET", "/api/agenda/feed"), ("POST", "/api/agenda/feed"), ("DELETE", "/api/agenda/feed"))
+
     def __init__(self, hub: Hub, client_ip: Callable[[server.Request], str],
                  session: Callable[[server.Request], Awaitable[Session]]) -> None:
         self.hub = hub

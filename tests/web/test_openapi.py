@@ -15,7 +15,7 @@ def _registered(web_hub) -> set[tuple[str, str]]:
 
     site = build_site(web_hub.hub)
     api = site.resource.children[b"api"]
-    return {(method, route_path(name)) for method, name in api._routes}
+    return {(method, route_path(name)) for method, name in api._routes} | set(api.agenda.ROUTES)
 
 
 def test_the_description_is_openapi_3_and_names_every_route(web_hub):
