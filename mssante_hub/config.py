@@ -308,7 +308,7 @@ SETTINGS: tuple[Setting, ...] = (
             _positive),
     Setting("agenda.max_events", int, 50, "Most VEVENTs one calendar may hold for a patient's agenda.", _positive),
     Setting("agenda.max_occurrences", int, 400,
-            "Most occurrences a recurring appointment may expand to (within 5 years); more is refused.", _positive),
+            "Most occurrences the events of one calendar may expand to in all (within 5 years); more is refused.", _positive),
     Setting("agenda.reminder_hours", int, 24,
             "Hours before an appointment when its content-free reminder is marked for the notification worker "
             "(0: no reminders).", _non_negative),

@@ -6,8 +6,8 @@ the bytes before the parser sees them, then on what it built:
 - size (`agenda.max_calendar_bytes`), UTF-8, unfolded line length (MAX_PROPERTY_BYTES), nesting depth and
   number of components, number of VEVENTs (`agenda.max_events`);
 - a recurrence must be bounded (COUNT or UNTIL; FREQ at least daily; the rule parts an appointment needs,
-  and none that can never occur) and expands, with `recurring-ical-events`, to at most
-  `agenda.max_occurrences` occurrences within MAX_RECURRENCE_YEARS;
+  and none that can never occur) and the calendar's events expand, with `recurring-ical-events`, to at
+  most `agenda.max_occurrences` occurrences in all, within MAX_RECURRENCE_YEARS of each event's start;
 - the whole reading stops at MAX_PARSE_SECONDS, checked between events.
 
 Any breach raises CalendarRefused with the refusal's reason (rules/refusals.py): the message is refused
@@ -38,8 +38,10 @@ MAX_TEXT_CHARS = 2000  # one text field kept (summary, place, description, names
 MAX_UID_CHARS = 255
 MAX_SEQUENCE = 1_000_000
 ALLOWED_FREQ = frozenset({"DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
-ALLOWED_RULE_PARTS = frozenset({"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS",
-                                "WKST"})
+# The rule parts an appointment's recurrence needs. Not BYSETPOS, BYYEARDAY, BYWEEKNO, BYHOUR...: with them a rule
+# may never occur, and dateutil finds that out only by walking every period up to year 9999 (tens of seconds).
+ALLOWED_RULE_PARTS = frozenset({"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "WKST"})
+_FILTERS = frozenset({"BYDAY", "BYMONTHDAY", "BYMONTH"})
 METHODS = frozenset({"REQUEST", "CANCEL", "REPLY", "PUBLISH", "ADD", "REFRESH", "COUNTER", "DECLINECOUNTER"})
 DEFAULT_DURATION = dt.timedelta(hours=1)
 
@@ -160,6 +162,17 @@ def _aware(value) -> tuple[dt.datetime, bool]:
     raise _refuse(refusals.CALENDAR_INVALID, "date expected")
 
 
+def _days(rule) -> list:
+    found = []
+    for value in rule.get("BYDAY", []):
+        text = str(value).strip().upper()
+        number = text[:-2]
+        if not re.fullmatch(r"[+-]?\d{0,2}", number) or text[-2:] not in ("MO", "TU", "WE", "TH", "FR", "SA", "SU"):
+            raise _refuse(refusals.CALENDAR_RECURRENCE_REFUSED, "bad BYDAY")
+        found.append(type("Day", (), {"relative": int(number) if number not in ("", "+", "-") else 0}))
+    return found
+
+
 def _check_rule(rule, start: dt.datetime) -> None:
     """A recurrence an appointment may have: bounded, daily at most, and able to occur."""
     parts = {str(k).upper() for k in rule.keys()}
@@ -176,9 +189,17 @@ def _check_rule(rule, start: dt.datetime) -> None:
     for interval in rule.get("INTERVAL", []):
         if not 0 < int(interval) <= 366:
             raise _refuse(refusals.CALENDAR_RECURRENCE_REFUSED, "bad INTERVAL")
-    for position in rule.get("BYSETPOS", []):
-        if not 0 < abs(int(position)) <= 31:
-            raise _refuse(refusals.CALENDAR_RECURRENCE_REFUSED, "bad BYSETPOS")
+    interval = int(rule.get("INTERVAL", [1])[0])
+    if interval > 1 and freq[0] in ("DAILY", "WEEKLY") and parts & (_FILTERS - ({"BYDAY"} if freq[0] == "WEEKLY"
+                                                                           else set())):
+        # Every INTERVAL-th day (or week) may never fall on the days filtered: refused rather than walked.
+        raise _refuse(refusals.CALENDAR_RECURRENCE_REFUSED, "interval with filters")
+    if interval > 1 and freq[0] == "MONTHLY":
+        if "BYMONTH" in parts or any(abs(int(d)) > 28 for d in rule.get("BYMONTHDAY", [])) or any(
+                abs(int(getattr(day, "relative", 0) or 0)) > 4 for day in _days(rule)):
+            raise _refuse(refusals.CALENDAR_RECURRENCE_REFUSED, "interval with filters")
+    if any(abs(d.relative) > 53 for d in _days(rule)):
+        raise _refuse(refusals.CALENDAR_RECURRENCE_REFUSED, "bad BYDAY")
     months = [int(m) for m in rule.get("BYMONTH", [])] or list(range(1, 13))
     if any(not 1 <= m <= 12 for m in months):
         raise _refuse(refusals.CALENDAR_RECURRENCE_REFUSED, "bad BYMONTH")
@@ -189,24 +210,30 @@ def _check_rule(rule, start: dt.datetime) -> None:
         raise _refuse(refusals.CALENDAR_RECURRENCE_REFUSED, "recurrence that never occurs")
 
 
-def _expand(calendar, event, start: dt.datetime, limits: Limits) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+def _expand(calendar, event, start: dt.datetime, budget: int) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    """The occurrences of one recurring event, at most `budget` (what is left of the calendar's)."""
     horizon = start + dt.timedelta(days=366 * MAX_RECURRENCE_YEARS)
-    query = recurring_ical_events.of(calendar)
+    # The series alone (its overrides share its UID), not the whole calendar: each event expands once.
+    series = icalendar.Calendar()
+    for component in calendar.subcomponents:
+        if component.name == "VTIMEZONE" or (component.name == "VEVENT" and
+                                              str(component.get("UID", "")) == str(event.get("UID", ""))):
+            series.add_component(component)
+    query = recurring_ical_events.of(series)
     found = []
-    for occurrence in itertools.islice(query.between(start - dt.timedelta(days=1), horizon),
-                                       limits.max_occurrences + 1):
+    for occurrence in itertools.islice(query.between(start - dt.timedelta(days=1), horizon), budget + 1):
         if str(occurrence.get("UID", "")) != str(event.get("UID", "")):
             continue
         begin, _ = _aware(occurrence["DTSTART"].dt)
         end = occurrence.get("DTEND")
         finish = _aware(end.dt)[0] if end is not None else begin + DEFAULT_DURATION
         found.append((begin, finish))
-    if len(found) > limits.max_occurrences:
+    if len(found) > budget:
         raise _refuse(refusals.CALENDAR_TOO_MANY_OCCURRENCES, "too many occurrences")
     return tuple(sorted(found))
 
 
-def _event(calendar, component, limits: Limits) -> Event:
+def _event(calendar, component, budget: int) -> Event:
     uid = str(component.get("UID", "")).strip()
     if not uid or len(uid) > MAX_UID_CHARS:
         raise _refuse(refusals.CALENDAR_INVALID, "UID missing or too long")
@@ -239,7 +266,7 @@ def _event(calendar, component, limits: Limits) -> Event:
     for rule in rules:
         _check_rule(rule, start)
     recurring = bool(rules) or component.get("RDATE") is not None
-    occurrences = _expand(calendar, component, start, limits) if recurring else ((start, end),)
+    occurrences = _expand(calendar, component, start, budget) if recurring else ((start, end),)
     if not occurrences:
         occurrences = ((start, end),)
     attendees = component.get("ATTENDEE")
@@ -285,7 +312,7 @@ def parse(data: bytes, limits: Limits) -> Calendar:
         for component in calendar.walk("VEVENT"):
             if component.get("RECURRENCE-ID") is not None:
                 continue  # an override of one occurrence: expanded with its series
-            event = _event(calendar, component, limits)
+            event = _event(calendar, component, limits.max_occurrences - sum(len(e.occurrences) for e in events))
             if event.uid in seen:
                 raise _refuse(refusals.CALENDAR_INVALID, "UID repeated")
             seen.add(event.uid)
