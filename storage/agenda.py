@@ -226,17 +226,34 @@ class Listed:
     sealed: bytes
 
 
-_LISTED = (AgendaItem.id, AgendaOccurrence.start_at, AgendaOccurrence.end_at, AgendaItem.blob_id, AgendaItem.kind,
-           AgendaItem.tz, AgendaItem.status, AgendaItem.partstat, AgendaItem.sequence, AgendaItem.sealed)
+# On the DB-API cursor (storage/driver.py): SQLAlchemy's row handling was a third of listing 5,000 items.
+_LISTING_SQL = (
+    "SELECT i.id, o.start_at, o.end_at, i.blob_id, i.kind, i.tz, i.status, i.partstat, i.sequence, i.sealed "
+    "FROM agenda_occurrences o JOIN agenda_items i ON i.id = o.item_id "
+    "WHERE o.account_id = ? AND o.start_at < ? AND o.end_at > ? AND i.state = ? "
+    "ORDER BY o.start_at, i.id LIMIT ?")
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime in SQLite (UTC here)
+
+
+def _time_param(conn: Connection, value: dt.datetime):
+    utc = value.astimezone(dt.timezone.utc)
+    return utc.replace(tzinfo=None).strftime(_SQLITE_TIME) if conn.dialect.name == "sqlite" else utc
+
+
+def _time_value(value) -> dt.datetime:
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc)
+    return _aware(value)
 
 
 def listing(conn: Connection, account_id: int, start: dt.datetime, end: dt.datetime, limit: int) -> list[Listed]:
     """The occurrences of current items overlapping [start, end), earliest first."""
-    rows = conn.execute(select(*_LISTED).join(AgendaItem, AgendaItem.id == AgendaOccurrence.item_id)
-                        .where(AgendaOccurrence.account_id == account_id, AgendaOccurrence.start_at < end,
-                               AgendaOccurrence.end_at > start, AgendaItem.state == CURRENT)
-                        .order_by(AgendaOccurrence.start_at, AgendaItem.id).limit(limit))
-    return [Listed(r[0], _aware(r[1]), _aware(r[2]), *r[3:]) for r in rows]
+    from storage import driver
+
+    rows = driver.rows(conn, _LISTING_SQL, (account_id, _time_param(conn, end), _time_param(conn, start), CURRENT,
+                                            limit))
+    return [Listed(r[0], _time_value(r[1]), _time_value(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], bytes(r[9]))
+            for r in rows]
 
 
 @dataclass(frozen=True)
