@@ -264,6 +264,6 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
     if not patients:
         return None
     calendar = read_calendar(hub, message)
-    if calendar is None or calendar.method not in FILED_METHODS | {CANCEL}:
+    if calendar is None or not calendar.events or calendar.method not in FILED_METHODS | {CANCEL}:
         return None
     return _appointments(hub, envelope, message, calendar, patients, source_blob_id, who)

@@ -323,6 +323,5 @@ def parse(data: bytes, limits: Limits) -> Calendar:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError):
         raise _refuse(refusals.CALENDAR_INVALID, "malformed event") from None
-    if not events:
-        raise _refuse(refusals.CALENDAR_INVALID, "no event")
+    # A well-formed calendar without events (tasks, free/busy) files nothing and is not refused.
     return Calendar(method, tuple(events), text)
