@@ -110,6 +110,10 @@ def test_the_ics_feed_parses_with_icalendar_and_a_revoked_token_gets_404(scene):
     assert _get(running.port("web"), again["url"])[0] == 404
     assert _get(running.port("web"), "/ical/../../etc/passwd.ics")[0] == 404
     assert web.call("GET", "/api/agenda/feed").body["active"] is False
+    # Each fetch is in the patient's access history, in words.
+    history = web.call("GET", "/api/history?limit=500").body["history"]
+    fetched = [h for h in history if h["action"] == "agenda.access" and h["actor"].startswith("Votre lien")]
+    assert len(fetched) == 2 and fetched[0]["action_label"] == "Consultation de l'agenda"
 
 
 def test_prevention_items_appear_for_the_targeted_patients_only(scene):
