@@ -7,7 +7,7 @@ A served hub (`mssante-hub serve`, SQLite, fsync on): a professional submits iMI
 PLAIN; multipart/alternative with `text/calendar; method=REQUEST`, ~1.5 KiB) to one patient space, each a new
 UID on its own day. The hub says 250 only once the covering message, the filed item and its index row are
 committed, so the time to the last 250 is the time to filed (target >= 100/s). Then the patient lists the
-agenda over the webmail API (`GET /api/agenda?from=&to=`): a month (~30 items) and the whole range with
+agenda over the webmail API (`GET /api/agenda?from=&to=`): a month, a year (~1,200 items) and the whole range with
 `agenda.max_listed` at 5,000 (every item opened: target p95 < 100 ms), `--listings` times each; median and p95.
 A benchmark, not a test: figures go in notes, not assertions. The machine is shared: expect noise.
 """
@@ -111,6 +111,7 @@ def main() -> None:
             print(f"iMIP: {args.messages} REQUESTs ({size:.1f} KiB) over {args.sessions} sessions in {elapsed:.1f} s "
                   f"= {args.messages / elapsed:.0f} messages/s to filed; listed afterwards: {listed}")
             for label, path in (("a month", "/api/agenda?from=2027-03-01&to=2027-03-31"),
+                                ("a year", "/api/agenda?from=2027-01-01&to=2027-12-31"),
                                 (f"everything ({listed} items)", "/api/agenda?from=2026-12-01&to=2031-03-01")):
                 times, count = listing_times(web, path, args.listings)
                 print(f"listing {label}: {count} items, {args.listings} runs: median "

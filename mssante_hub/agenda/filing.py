@@ -39,6 +39,7 @@ from mssante_hub import audit, mime
 from mssante_hub.agenda import ical, imip, index
 from mssante_hub.envelope import Channel, Envelope, Identity
 from mssante_hub.hub import Hub
+from mssante_hub.rules import refusals
 from mssante_hub.rules.refusals import Refusal
 from storage import accounts as account_repo
 from storage import agenda as agenda_store
@@ -82,17 +83,15 @@ def limits_of(hub: Hub) -> ical.Limits:
 def read_calendar(hub: Hub, message: mime.ParsedMessage) -> ical.Calendar | None:
     """The message's calendar, None when it has none; Refusal when it is invalid or out of bounds."""
     limits = limits_of(hub)
-    part = imip.calendar_part(message, limits.max_bytes)
-    if part is None:
-        return None
     try:
-        if part is False:
-            raise ical.CalendarRefused(ical.refusals.CALENDAR_TOO_BIG, "calendar too big")
+        part = imip.calendar_part(message, limits.max_bytes)
+        if part is None:
+            return None
         calendar = ical.parse(part.data, limits)
     except ical.CalendarRefused as refused:
         raise Refusal(refused.reason, refused.detail) from None
     if part.method and calendar.method and part.method != calendar.method:
-        raise Refusal(ical.refusals.CALENDAR_INVALID, "method parameter and METHOD disagree")  # RFC 6047 §2.4
+        raise Refusal(refusals.CALENDAR_INVALID, "method parameter and METHOD disagree")  # RFC 6047 §2.4
     if not calendar.method and part.method:
         calendar = ical.Calendar(part.method, calendar.events, calendar.text)
     return calendar

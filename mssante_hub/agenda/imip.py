@@ -17,7 +17,8 @@ from email.message import EmailMessage
 
 import icalendar
 
-from mssante_hub.agenda.ical import MAX_TEXT_CHARS
+from mssante_hub.agenda.ical import MAX_TEXT_CHARS, CalendarRefused
+from mssante_hub.rules import refusals
 
 PRODID = "-//mssante-hub//Agenda//FR"
 CALENDAR_TYPES = frozenset({"text/calendar", "application/ics"})
@@ -33,8 +34,8 @@ class Part:
     data: bytes
 
 
-def calendar_part(message: EmailMessage, max_bytes: int) -> Part | None | bool:
-    """The message's calendar: a Part, None when it has none, False when one is over `max_bytes`."""
+def calendar_part(message: EmailMessage, max_bytes: int) -> Part | None:
+    """The message's calendar part, None when it has none; CalendarRefused when one is over `max_bytes`."""
     found: list[Part] = []
     for part in message.walk():
         if part.is_multipart():
@@ -46,7 +47,7 @@ def calendar_part(message: EmailMessage, max_bytes: int) -> Part | None | bool:
             break
         payload = part.get_payload(decode=True) or b""
         if len(payload) > max_bytes:
-            return False
+            raise CalendarRefused(refusals.CALENDAR_TOO_BIG, "calendar too big")
         found.append(Part(str(part.get_param("method", "") or "").strip().upper(), payload))
     if not found:
         return None
