@@ -63,3 +63,30 @@ def test_the_agenda_on_each_backend(any_hub):
         pending = conn.execute(NotificationState.__table__.select().where(
             NotificationState.account_id == patient.id)).one().pending
     assert "reminder" in pending.split()
+
+
+def test_child_processes_file_and_refuse_appointments(data_dir):
+    """limits.parse_processes > 0: the plan (items, index rows) and the refusals cross the process boundary."""
+    import pytest
+
+    from mssante_hub.config import Config
+    from mssante_hub.delivery import prepare_pool
+    from mssante_hub.hub import Hub
+    from mssante_hub.rules.refusals import Refusal
+
+    config = Config.load(data_dir)
+    config.set("limits.parse_processes", 1)
+    config.save()
+    hub = Hub.open(data_dir)
+    try:
+        add_professional(hub, "jean.dupont")
+        support.provision_patient(hub)
+        patient = support.account(hub)
+        _deliver(hub, imip_message(DOCTOR, PATIENT, ics("pool-1@cabinet.test", summary="Radiographie")))
+        with pytest.raises(Refusal) as refused:
+            _deliver(hub, imip_message(DOCTOR, PATIENT, ics("pool-2@cabinet.test", extra="RRULE:FREQ=DAILY")))
+        assert prepare_pool.of(hub) is not None
+        assert refused.value.reason.status == "5.6.0"
+        assert [i["title"] for i in _listed(hub, patient)] == ["Radiographie"]
+    finally:
+        hub.close()
