@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import smtplib
-import subprocess
 
 import pytest
 
@@ -22,7 +20,7 @@ from tests.dossier import builder, support
 from tests.dossier.builder import fixture
 from tests.dossier.support import APP, INS, PATIENT
 from tests.imap.support import imaps
-from tests.imap.test_clients import capture, need, wait_for_screen
+from tests.support.neomutt import neomutt
 from tests.smtp.messages import message
 from tests.smtp.support import configure_smtp, make_pki
 from tests.support.served import served
@@ -174,30 +172,10 @@ def test_blocking_and_hiding_take_effect_at_once(scene):
 
 
 def test_neomutt_opens_a_dossier_category(scene, tmp_path):
-    need("neomutt")
-    need("tmux")
     running, hub, _ = scene
-    muttrc = tmp_path / "muttrc"
-    muttrc.write_text(f"""
-set folder = "imaps://{DOCTOR}@127.0.0.1:{running.port('imaps')}/"
-set spoolfile = "+{_box('CAR_VAC')}"
-set imap_pass = "{TEST_PASSWORD}"
-set certificate_file = "{tmp_path}/certs"
-set ssl_verify_host = no
-set ssl_verify_dates = no
-set header_cache = ""
-set message_cachedir = ""
-set mail_check_stats = no
-set charset = "utf-8"
-""")
-    (tmp_path / "certs").write_bytes((hub.config.data_dir / "tls" / "cert.pem").read_bytes())
-    session = f"muttdossier{os.getpid()}"
-    env = {**os.environ, "TERM": "xterm", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40",
-                    f"neomutt -n -F {muttrc}"], check=True, env=env)
-    try:
-        assert wait_for_screen(session, "NOTE DE VACCINATION"), capture(session)
-        subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
-        assert wait_for_screen(session, "Document classé dans votre dossier"), capture(session)
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    certificate = (hub.config.data_dir / "tls" / "cert.pem").read_bytes()
+    with neomutt(tmp_path, user=DOCTOR, password=TEST_PASSWORD, port=running.port("imaps"),
+                 spool=_box("CAR_VAC"), certificate=certificate, name="muttdossier") as screen:
+        assert screen.shows("NOTE DE VACCINATION"), screen.capture()
+        screen.keys("Enter")
+        assert screen.shows("Document classé dans votre dossier"), screen.capture()
