@@ -21,6 +21,7 @@ import datetime as dt
 import itertools
 import re
 import time
+import zoneinfo
 from dataclasses import dataclass, field
 
 import icalendar
@@ -44,6 +45,8 @@ ALLOWED_RULE_PARTS = frozenset({"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "
 _FILTERS = frozenset({"BYDAY", "BYMONTHDAY", "BYMONTH"})
 METHODS = frozenset({"REQUEST", "CANCEL", "REPLY", "PUBLISH", "ADD", "REFRESH", "COUNTER", "DECLINECOUNTER"})
 DEFAULT_DURATION = dt.timedelta(hours=1)
+# A time without a zone (RFC 5545 "floating") or an all-day date: the patients' zone, metropolitan France.
+FLOATING_ZONE = zoneinfo.ZoneInfo("Europe/Paris")
 
 _FOLD = re.compile(r"\r?\n[ \t]")
 _BEGIN = re.compile(r"^BEGIN:([A-Za-z0-9-]+)\s*$", re.I)
@@ -80,7 +83,7 @@ class Event:
     uid: str
     sequence: int
     dtstamp: dt.datetime | None
-    start: dt.datetime  # aware (UTC for a floating or all-day time)
+    start: dt.datetime  # aware (FLOATING_ZONE for a floating or all-day time)
     end: dt.datetime
     all_day: bool
     tz: str  # the TZID of DTSTART ("" when UTC or floating)
@@ -155,10 +158,11 @@ def _person(prop) -> Person | None:
 
 
 def _aware(value) -> tuple[dt.datetime, bool]:
+    """(an aware time, whether it was a date): a floating time or a date is taken in FLOATING_ZONE."""
     if isinstance(value, dt.datetime):
-        return (value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)), False
+        return (value if value.tzinfo is not None else value.replace(tzinfo=FLOATING_ZONE)), False
     if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc), True
+        return dt.datetime(value.year, value.month, value.day, tzinfo=FLOATING_ZONE), True
     raise _refuse(refusals.CALENDAR_INVALID, "date expected")
 
 

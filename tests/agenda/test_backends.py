@@ -90,3 +90,18 @@ def test_child_processes_file_and_refuse_appointments(data_dir):
         assert [i["title"] for i in _listed(hub, patient)] == ["Radiographie"]
     finally:
         hub.close()
+
+
+def test_floating_times_and_dates_are_taken_in_paris():
+    from mssante_hub.agenda import ical
+
+    limits = ical.Limits(64 * 1024, 10, 100)
+    floating = ics("f-1@x").replace("DTSTART;TZID=Europe/Paris:", "DTSTART:").replace("DTEND;TZID=Europe/Paris:",
+                                                                                        "DTEND:")
+    [event] = ical.parse(floating.encode(), limits).events
+    assert event.start.astimezone(UTC).isoformat() == "2027-12-10T09:00:00+00:00" and event.tz == ""
+    all_day = ics("f-2@x").replace("DTSTART;TZID=Europe/Paris:20271210T100000", "DTSTART;VALUE=DATE:20270701") \
+        .replace("DTEND;TZID=Europe/Paris:20271210T103000\r\n", "")
+    [event] = ical.parse(all_day.encode(), limits).events
+    assert event.all_day and event.start.astimezone(UTC).isoformat() == "2027-06-30T22:00:00+00:00"
+    assert event.end - event.start == dt.timedelta(days=1)
