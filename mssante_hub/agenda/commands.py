@@ -1,12 +1,14 @@
 """`mssante-hub agenda ...`: the operator's side of the agenda.
 
 `agenda campaign load FILE` loads (or replaces, by id) prevention campaigns from a JSON file
-(agenda/prevention.py gives its shape); `agenda campaign list` prints them. Both are traced.
+(agenda/prevention.py gives its shape) and marks a content-free `screening` notification for the patients a
+campaign targets now; `agenda campaign list` prints them. Loading is traced.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Callable
@@ -28,10 +30,11 @@ def cmd_campaign_load(args: argparse.Namespace) -> int:
         return 1
     with Hub.open(args.data_dir) as hub:
         count = prevention.load(hub, campaigns)
+        notified = prevention.notify_targeted(hub, campaigns, dt.datetime.now(dt.timezone.utc).date())
         hub.committer.run(lambda conn: audit.record(
             conn, actor="operator", actor_type=audit.ActorType.OPERATOR, action=audit.AGENDA_CHANGE,
             target="campaigns:" + "+".join(c.id for c in campaigns)[:300], outcome="loaded"))
-    print(f"loaded {count} campaign(s)")
+    print(f"loaded {count} campaign(s); {notified} patient(s) notified")
     return 0
 
 

@@ -2,7 +2,8 @@
 targets (by age and sex, read from the sealed identity traits when the agenda is shown) sees it with a
 status: to plan, done, not done. The status is set by the patient and sealed under their index key.
 
-The file (`mssante-hub agenda campaign load FILE`) is JSON: one campaign or a list of them, each
+Loading marks a content-free notification of kind `screening` for the patients a campaign targets now
+(notify_targeted). The file (`mssante-hub agenda campaign load FILE`) is JSON: one campaign or a list of them, each
     {"id": "depistage-cancer-sein-2027", "kind": "exam" | "vaccination",
      "sex": "F" | "M" | "", "min_age": 50, "max_age": 74,
      "window": {"start": "2027-01-01", "end": "2027-12-31"},
@@ -114,6 +115,46 @@ def load(hub: Hub, campaigns: list[Campaign]) -> int:
 
     hub.committer.run(work)
     return len(campaigns)
+
+
+NOTIFY_BATCH = 500
+
+
+def notify_targeted(hub: Hub, campaigns: list[Campaign], day: dt.date) -> int:
+    """Mark news of kind `screening` for every active patient a campaign targets today; returns how many.
+
+    The traits are opened here, in batches, and nothing is kept of whom a campaign targets: only the
+    content-free pending notification (patients/notifications.py), which the worker sends and clears.
+    """
+    from sqlalchemy import select
+
+    from mssante_hub.patients import notifications
+    from storage.models import Account, AccountStatus, AccountType
+    from storage.patients import PatientProfile
+
+    live = [c for c in campaigns if c.window_start <= day <= c.window_end]
+    if not live:
+        return 0
+    marked, after = 0, 0
+    while True:
+        rows = hub.read_sync(lambda conn: conn.execute(
+            select(Account.id, Account.ins, PatientProfile.traits)
+            .join(PatientProfile, PatientProfile.account_id == Account.id)
+            .where(Account.type == AccountType.PATIENT.value, Account.status == AccountStatus.ACTIVE.value,
+                   PatientProfile.activated_at.is_not(None), Account.id > after)
+            .order_by(Account.id).limit(NOTIFY_BATCH)).all())
+        if not rows:
+            return marked
+        after = rows[-1].id
+        targeted = [r.id for r in rows if r.traits and any(
+            targets(c, derived_keys.open_traits(hub, r.ins, r.traits), day) for c in live)]
+        if targeted:
+            def work(conn: Connection, ids=tuple(targeted)) -> None:
+                for account_id in ids:
+                    notifications.mark_pending(conn, account_id, notifications.SCREENING)
+
+            hub.committer.run(work)
+            marked += len(targeted)
 
 
 def age_on(birth_date: str, day: dt.date) -> int | None:

@@ -58,3 +58,26 @@ def test_a_reminder_is_sent_the_day_before_once_and_says_nothing_of_the_appointm
     leaks = [SECRET_SUMMARY, "oncologie", SECRET_PLACE, "institut", doctor, "gregory", "house",
              start.strftime("%H:%M"), "onco-1"]
     assert [leak for leak in leaks if leak.lower() in text] == []
+
+
+def test_a_campaign_notifies_the_patients_it_targets_only(hub):
+    from mssante_hub.agenda import prevention
+    from mssante_hub.patients import lifecycle, provision
+    from storage.patients import NotificationState
+    from tests.patients.helpers import new_ins
+
+    woman, woman_id = active_patient(hub, "femme@courriel.example")  # F, born 1985
+    record = provision.PatientRecord(new_ins(), "MARTIN", "Claude", "1950-01-01", "M", "homme@courriel.example")
+    man_id = lifecycle.activate(hub, record.ins, provision.add_patient(hub, record), "mot de passe de claude")
+    campaigns = prevention.parse_campaigns(b'{"id": "sein", "kind": "exam", "sex": "F", "min_age": 40, '
+                                           b'"max_age": 74, "window": {"start": "2020-01-01", "end": "2099-12-31"}, '
+                                           b'"title": {"fr": "D\\u00e9pistage du cancer du sein"}}')
+    prevention.load(hub, campaigns)
+    assert prevention.notify_targeted(hub, campaigns, dt.date(2026, 12, 2)) == 1
+    pending = dict(hub.read_sync(lambda conn: conn.execute(select(
+        NotificationState.account_id, NotificationState.pending)).all()))
+    assert pending.get(woman_id) == "screening" and "screening" not in (pending.get(man_id) or "")
+    assert asyncio.run(worker.send_due(hub)) == 1
+    raw, summary = queued_to(hub, "femme@courriel.example")[-1]
+    text = (raw + summary).decode("utf-8", "replace").lower()
+    assert "une invitation de prévention" in text and "sein" not in text and "dépistage" not in text
