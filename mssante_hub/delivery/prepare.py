@@ -56,13 +56,15 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
             raise Refusal(refusals.UNKNOWN_RECIPIENT, address)
         if account.status != AccountStatus.ACTIVE.value:
             raise Refusal(refusals.MAILBOX_UNAVAILABLE, address)
-    actor = actor or (identity.address if identity else envelope.mail_from or "<>")
+    actor = actor or (identity.representative or identity.address if identity else envelope.mail_from or "<>")
     actor_type = (audit.ActorType.SYSTEM if envelope.channel == Channel.INTERNAL and identity is None
+                  else audit.ActorType.REPRESENTATIVE if identity is not None and identity.representative
                   else audit.ActorType.of_account(identity.type if identity else None)).value
     via = f" via:{envelope.channel.value}"
     blob_id = secrets.token_hex(16)
     # A document message to a patient: its documents filed in the same transaction (docs/domain.md §6).
-    filed = filing.plan(hub, envelope, message, readers, blob_id, (actor, actor_type, via), tuple(decision.remote))
+    filed = filing.plan(hub, envelope, message, readers, blob_id, (actor, actor_type, via), tuple(decision.remote),
+                        raw=raw)
     # An iMIP appointment to a patient: filed in Agenda in the same transaction (docs/agenda.md).
     agenda = agenda_filing.plan(hub, envelope, message, readers, blob_id, (actor, actor_type, via), identity)
     held = filed.withheld if filed is not None else set()

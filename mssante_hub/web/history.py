@@ -27,6 +27,7 @@ SERVICE_ACTORS = {
 }
 # audit.ActorType values of the service's own actors, whatever name they traced.
 SERVICE_TYPES = {"OPERATOR": SERVICE_ACTORS["operator"], "SYSTEM": ("Le service Mon espace santé", "The service")}
+REPRESENTATIVE = ("Votre représentant légal", "Your legal representative")
 SOMEONE_WITH_YOUR_LOGIN = ("Une personne utilisant votre identifiant", "Someone using your login")
 ACTIONS = {
     "login": ("Connexion", "Sign-in"),
@@ -43,6 +44,10 @@ ACTIONS = {
     "conversation.end": ("Fin des échanges", "Conversation ended"),
     "dossier.access": ("Accès au dossier", "Dossier accessed"),
     "document.integrate": ("Document ajouté", "Document added"),
+    "dossier.emergency": ("Accès d'urgence au dossier (bris de glace)", "Emergency access to the dossier"),
+    "dossier.mask": ("Visibilité d'un document pour les professionnels", "A document's visibility to professionals"),
+    "dossier.block": ("Accès d'un professionnel au dossier", "A professional's access to the dossier"),
+    "dossier.gp": ("Médecin traitant déclaré", "General practitioner declared"),
     "patient.provision": ("Création de l'espace", "Space created"),
     "patient.activate": ("Activation de l'espace", "Space activated"),
     "patient.object": ("Opposition à l'espace", "Objection to the space"),
@@ -57,6 +62,8 @@ ACTIONS = {
     "account.create": ("Création du compte", "Account created"),
     "mailbox.inactive_warn": ("Avertissement d'inactivité", "Inactivity warning"),
     "mailbox.suspend": ("Suspension pour inactivité", "Suspended for inactivity"),
+    "representative.add": ("Représentant légal ajouté", "Legal representative added"),
+    "representative.remove": ("Fin de la représentation légale", "Legal representation ended"),
     "keys.rotate": ("Renouvellement des clés de chiffrement", "Encryption keys renewed"),
     "agenda.file": ("Rendez-vous reçu dans l'agenda", "Appointment received in the agenda"),
     "agenda.access": ("Consultation de l'agenda", "Agenda viewed"),
@@ -89,7 +96,10 @@ def labelled(entry: AccessEntry, holder_id: int, holder_address: str,
     """One history line in words (entry.actor is the raw actor, entry.actor_name its account's name)."""
     actor_address = entry.actor.lower()
     holder = actor_address in (holder_address.lower(), f"ins-holder:{holder_id}")
-    if holder and entry.action in LOGIN_ACTIONS and entry.outcome != "ok":
+    if entry.actor_type == "REPRESENTATIVE":  # audit.ActorType.REPRESENTATIVE: acting on this space
+        name = entry.actor_name if entry.actor_name and "@" not in entry.actor_name else ""
+        who = (f"{REPRESENTATIVE[0]} ({name})", f"{REPRESENTATIVE[1]} ({name})") if name else REPRESENTATIVE
+    elif holder and entry.action in LOGIN_ACTIONS and entry.outcome != "ok":
         who = SOMEONE_WITH_YOUR_LOGIN  # a failed attempt is not the holder's doing until proven
     elif holder:
         who = YOU

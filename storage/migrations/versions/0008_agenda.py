@@ -1,13 +1,13 @@
 """the patient's agenda: filed appointments and their occurrences, ICS feed tokens, prevention campaigns
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0010
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0008'
-down_revision = '0007'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
