@@ -13,6 +13,7 @@
     X-Space: ID                      header of any other request: act on that dependant's space (web/spaces.py)
     GET    /api/history              the access history of the signed-in space, in words (web/history.py)
     GET|POST /api/dossier/...        the patient's dossier (web/dossier_api.py)
+    GET|POST|DELETE /api/agenda/...  the patient's agenda (web/agenda_api.py); GET /ical/<token>.ics its feed
     GET    /api/home, /api/conversations, /api/recipients; DELETE /api/sessions   (web/messaging_api.py)
     GET    /api/openapi.json         the OpenAPI 3 description of this API (web/openapi.py)
     GET|PUT /api/personal-email; POST /api/email-confirmation   the notification address (web/settings_api.py)
@@ -44,6 +45,7 @@ from mssante_hub.web.clients import ClientAddress
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import Session, WebSessions
+from mssante_hub.web.agenda_api import AgendaApi
 from mssante_hub.web.dossier_api import DossierApi
 from mssante_hub.web.space import SpaceApi
 from storage import accounts as account_repo
@@ -83,6 +85,7 @@ class Api(resource.Resource):
         self._client_ip = ClientAddress(hub.config.get("web.trusted_proxies"))
         space = SpaceApi(hub, self._client_ip, self._session)
         self.dossier = DossierApi(hub, self._client_ip, self._session)
+        self.agenda = AgendaApi(hub, self._client_ip, self._session)
         messaging = messaging_api.MessagingApi(hub, self._client_ip, self._session)
         settings = settings_api.SettingsApi(hub, self._client_ip, self._session)
         self._routes = {
@@ -123,12 +126,15 @@ class Api(resource.Resource):
             name, path = "attachment", [name, path[1], path[3]]
         elif name == "space" and len(path) == 2:
             name, path = f"space/{path[1]}", path[1:]
-        elif len(path) > 1 and name != "dossier":
+        elif len(path) > 1 and name not in ("dossier", "agenda"):
             name = ""
         method = request.method.decode("ascii", "replace")
         if name == "dossier":  # /api/dossier/... (web/dossier_api.py)
             handler, rest, known = self.dossier.route(method, path[1:])
             path = ["dossier", *rest]
+        elif name == "agenda":  # /api/agenda/... (web/agenda_api.py)
+            handler, rest, known = self.agenda.route(method, path[1:])
+            path = ["agenda", *rest]
         else:
             handler = self._routes.get((method, name))
             known = any(route == name for _, route in self._routes)

@@ -23,6 +23,7 @@ SERVICE_ACTORS = {
     "daily-job": ("Traitement automatique quotidien", "Daily automatic job"),
     "notify": ("Service de notification", "Notification service"),
     "init": ("Installation du service", "Service set-up"),
+    "ics-feed": ("Votre lien d'agenda privé (ICS)", "Your private agenda link (ICS)"),
 }
 # audit.ActorType values of the service's own actors, whatever name they traced.
 SERVICE_TYPES = {"OPERATOR": SERVICE_ACTORS["operator"], "SYSTEM": ("Le service Mon espace santé", "The service")}
@@ -64,6 +65,9 @@ ACTIONS = {
     "representative.add": ("Représentant légal ajouté", "Legal representative added"),
     "representative.remove": ("Fin de la représentation légale", "Legal representation ended"),
     "keys.rotate": ("Renouvellement des clés de chiffrement", "Encryption keys renewed"),
+    "agenda.file": ("Rendez-vous reçu dans l'agenda", "Appointment received in the agenda"),
+    "agenda.access": ("Consultation de l'agenda", "Agenda viewed"),
+    "agenda.change": ("Modification de l'agenda", "Agenda changed"),
 }
 SENT_COPY = ("Message envoyé", "Message sent")
 OTHER_ACTION = ("Autre opération", "Other operation")
@@ -72,6 +76,11 @@ OUTCOMES = {
     "throttled": ("bloqué (trop d'essais)", "blocked (too many attempts)"),
     "trashed": ("mis à la corbeille", "moved to the bin"), "deleted": ("supprimé définitivement", "deleted"),
     "queued": ("en cours d'envoi", "being sent"), "pending": ("en attente", "pending"),
+    "new": ("ajouté", "added"), "update": ("mis à jour", "updated"), "cancel": ("annulé", "cancelled"),
+    "stale": ("ignoré (version ancienne)", "ignored (older version)"),
+    "not-owner": ("ignoré (autre expéditeur)", "ignored (another sender)"),
+    "accepted": ("accepté", "accepted"), "declined": ("décliné", "declined"),
+    "regenerated": ("nouveau lien", "new link"), "revoked": ("lien révoqué", "link revoked"),
 }
 CHANNELS = {
     "web": ("Messagerie web", "Webmail"), "imap": ("Logiciel de messagerie (IMAP)", "Mail client (IMAP)"),

@@ -19,7 +19,8 @@ def _registered(web_hub) -> set[tuple[str, str]]:
     # /api/dossier/... is routed by its own table (web/dossier_api.py), not web/api.py's.
     dossier = {(method, dossier_path(shape)) for shape, methods in api.dossier.routes().items() for method in methods}
     assert dossier and not routes & dossier
-    return routes | dossier
+    # /api/agenda/... likewise (web/agenda_api.py's ROUTES).
+    return routes | dossier | set(api.agenda.ROUTES)
 
 
 def test_the_description_is_openapi_3_and_names_every_route(web_hub):
