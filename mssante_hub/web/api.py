@@ -13,6 +13,7 @@
     X-Space: ID                      header of any other request: act on that dependant's space (web/spaces.py)
     GET    /api/history              the access history of the signed-in space, in words (web/history.py)
     GET|POST /api/dossier/...        the patient's dossier (web/dossier_api.py)
+    GET|POST|DELETE /api/agenda/...  the patient's agenda (web/agenda_api.py); GET /ical/<token>.ics its feed
     GET|POST|PUT|DELETE /api/profile/...  the profil médical (web/profile_api.py)
     GET    /api/home, /api/conversations, /api/recipients; DELETE /api/sessions   (web/messaging_api.py)
     GET    /api/openapi.json         the OpenAPI 3 description of this API (web/openapi.py)
@@ -45,6 +46,7 @@ from mssante_hub.web.clients import ClientAddress
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import Session, WebSessions
+from mssante_hub.web.agenda_api import AgendaApi
 from mssante_hub.web.dossier_api import DossierApi
 from mssante_hub.web.profile_api import ProfileApi
 from mssante_hub.web.space import SpaceApi
@@ -85,6 +87,7 @@ class Api(resource.Resource):
         self._client_ip = ClientAddress(hub.config.get("web.trusted_proxies"))
         space = SpaceApi(hub, self._client_ip, self._session)
         self.dossier = DossierApi(hub, self._client_ip, self._session)
+        self.agenda = AgendaApi(hub, self._client_ip, self._session)
         self.profile = ProfileApi(hub, self._client_ip, self._session)
         messaging = messaging_api.MessagingApi(hub, self._client_ip, self._session)
         settings = settings_api.SettingsApi(hub, self._client_ip, self._session)
@@ -126,12 +129,15 @@ class Api(resource.Resource):
             name, path = "attachment", [name, path[1], path[3]]
         elif name == "space" and len(path) == 2:
             name, path = f"space/{path[1]}", path[1:]
-        elif len(path) > 1 and name not in ("dossier", "profile"):
+        elif len(path) > 1 and name not in ("dossier", "agenda", "profile"):
             name = ""
         method = request.method.decode("ascii", "replace")
         if name == "dossier":  # /api/dossier/... (web/dossier_api.py)
             handler, rest, known = self.dossier.route(method, path[1:])
             path = ["dossier", *rest]
+        elif name == "agenda":  # /api/agenda/... (web/agenda_api.py)
+            handler, rest, known = self.agenda.route(method, path[1:])
+            path = ["agenda", *rest]
         elif name == "profile":  # /api/profile/... (web/profile_api.py)
             handler, rest, known = self.profile.route(method, path[1:])
             path = ["profile", *rest]
@@ -241,7 +247,9 @@ class Api(resource.Resource):
             names = messaging_api.names_for_rows(conn, session, [shown])
             shown.update(from_name=names.of_field(shown["from"]), to_names=names.of_list(shown["to"]),
                          cc_names=names.of_list(shown["cc"]),
-                         conversation=messaging_api.conversation_of(conn, self.hub, session, shown))
+                         conversation=messaging_api.conversation_of(conn, self.hub, session, shown),
+                         document_ids=self.dossier.documents_of(conn, session, row.blob_id) if shown["document"]
+                         else [])
             return shown
 
         shown = await self.hub.read(work)
@@ -313,11 +321,15 @@ class Api(resource.Resource):
         session = await self._session(request)
         limit = _int_arg(request, "limit", 100, 1, 500)
 
+        wanted = history.Filters.of(request.args)  # action key, actor (in words), dates in Europe/Paris
+
         def work(conn) -> list[dict]:
-            entries = audit.access_history(conn, session.account_id, limit)
+            entries = audit.access_history(conn, session.account_id, history.MAX_SCANNED if wanted else limit,
+                                           before=wanted.before, after=wanted.after)
             actors = sorted({e.actor.lower() for e in entries if "@" in e.actor})
             names = {a: c.display_name for a, c in conversations.contacts(conn, session.account_id, actors).items()}
-            return [history.labelled(e, session.account_id, session.address, names) for e in entries]
+            lines = [history.labelled(e, session.account_id, session.address, names) for e in entries]
+            return [line for line in lines if wanted.keeps(line)][:limit]
 
         return 200, {"history": await self.hub.read(work)}
 

@@ -1,13 +1,13 @@
 """the profil médical's index (profile_entries)
 
 Revision ID: 0009
-Revises: 0010
+Revises: 0008
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0009'
-down_revision = '0010'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
