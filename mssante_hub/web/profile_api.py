@@ -17,6 +17,7 @@ is traced (profile.read, profile.change), and the access history words them (web
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import uuid
@@ -119,14 +120,17 @@ class ProfileApi:
             conn, actor=session.actor, actor_type=session.actor_type, action=action,
             subject_account_id=session.account_id, target=target, outcome=outcome))
 
-    def _resource(self, request: server.Request):
-        """The request's resource, bounded (size first, then depth) and validated; InvalidResource otherwise."""
+    async def _resource(self, request: server.Request):
+        """The request's resource, bounded (size first, then depth) and validated off the event loop (a large
+        resource takes fhir.resources a few hundred milliseconds: bench/profile_limits.py); InvalidResource
+        otherwise."""
         ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
         if ctype not in JSON_TYPES:
             raise NOT_JSON
         limit = self.hub.config.get("profile.max_resource_bytes")
         try:
-            return fhir.validate(fhir.parse_bytes(request.content.getvalue(), limit), limit)
+            raw = request.content.getvalue()
+            return await asyncio.to_thread(lambda: fhir.validate(fhir.parse_bytes(raw, limit), limit))
         except fhir.Invalid as invalid:
             raise _refused(invalid) from None
 
@@ -161,7 +165,7 @@ class ProfileApi:
         session = await self._patient(request)
         listed = await self.hub.read(lambda conn: self._current(conn, session))
         await self._trace(session, audit.PROFILE_READ, "profile:bundle")
-        return 200, fhir.bundle([(e["id"], e["resource"]) for e in listed])
+        return 200, await asyncio.to_thread(fhir.bundle, [(e["id"], e["resource"]) for e in listed])
 
     async def entry(self, request: server.Request, entry_id: str) -> tuple[int, dict]:
         session = await self._patient(request)
@@ -205,7 +209,7 @@ class ProfileApi:
         if cda is None:
             raise NOT_FOUND
         try:
-            offered = ips.offers(cda)
+            offered = await asyncio.to_thread(ips.offers, cda)  # a CDA of megabytes: off the event loop
         except safexml.XmlRefused:
             offered = []
         await self._trace(session, audit.PROFILE_READ, f"document:{int(document_id)} offers")
@@ -224,7 +228,7 @@ class ProfileApi:
 
     async def add(self, request: server.Request) -> tuple[int, dict]:
         session = await self._patient(request)
-        resource = self._resource(request)
+        resource = await self._resource(request)
         key = str(uuid.uuid4())
         await self._file(request, session, key, resource)
         await self._trace(session, audit.PROFILE_CHANGE, f"profile:{key}", "added")
@@ -247,7 +251,7 @@ class ProfileApi:
         kind = await self._held_kind(session, entry_id)
         if kind is None:
             raise NOT_FOUND
-        resource = self._resource(request)
+        resource = await self._resource(request)
         if resource.get_resource_type() != kind:
             raise KIND_CHANGED
         await self._file(request, session, entry_id, resource)
