@@ -116,3 +116,10 @@ def remove_entry(conn: Connection, account_id: int, entry_key: str) -> int:
     for folder_id in sorted({r.folder_id for r in placed}):
         remove_messages(conn, folder_id, [r for r in placed if r.folder_id == folder_id])
     return len(blob_ids)
+
+
+def set_hidden(conn: Connection, account_id: int, entry_key: str, hidden: bool) -> bool:
+    """The patient's choice to hide an entry (every version) from professionals; False if no such entry."""
+    return conn.execute(update(ProfileEntry).where(ProfileEntry.account_id == account_id,
+                                                   ProfileEntry.entry_key == entry_key)
+                        .values(hidden_from_professionals=hidden)).rowcount > 0

@@ -88,6 +88,8 @@ OUTCOMES = {
     "accepted": ("accepté", "accepted"), "declined": ("décliné", "declined"),
     "regenerated": ("nouveau lien", "new link"), "revoked": ("lien révoqué", "link revoked"),
     "added": ("ajouté", "added"), "replaced": ("modifié", "changed"),
+    "hidden": ("masqué aux professionnels", "hidden from professionals"),
+    "shown": ("visible des professionnels", "shown to professionals"),
 }
 CHANNELS = {
     "web": ("Messagerie web", "Webmail"), "imap": ("Logiciel de messagerie (IMAP)", "Mail client (IMAP)"),

@@ -281,6 +281,10 @@ PATHS: dict[str, dict[str, Any]] = {
                     "Immunization, Observation, RelatedPerson, Consent, DocumentReference); 422 names where it is "
                     "invalid", 201, _obj({"id": _S, "kind": _S}), body={"type": "object"}),
     },
+    "/api/profile/{id}/visibility": {"post": _op("Hide the entry (every version) from professionals, or show it "
+                                                 "again", 200, _obj({"id": _S, "hidden_from_professionals": _B}),
+                                                 body=_obj({"hidden_from_professionals": _B},
+                                                           ("hidden_from_professionals",)), params=[_ENTRY_ID])},
     "/api/profile/offers/{document}": {"get": _op(
         "The entries a dossier document's coded sections (IPS-FR, VSM) offer, each to add by POST /api/profile",
         200, _obj({"document": _I, "offers": {"type": "array", "items": _obj({"kind": _S, "label": _S,

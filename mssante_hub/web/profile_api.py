@@ -5,6 +5,7 @@
     GET    /api/profile/ID        one entry, its resource and its versions
     PUT    /api/profile/ID        a new version of the entry (same kind) -> 200
     DELETE /api/profile/ID        the entry and every version of it, gone -> 204
+    POST   /api/profile/ID/visibility  {"hidden_from_professionals": true|false}
     GET    /api/profile/bundle    the profile as a FHIR Bundle of type collection
     GET    /api/profile/offers/DOC  the entries a dossier document's coded sections (IPS-FR, VSM) offer
 
@@ -32,7 +33,7 @@ from mssante_hub.dossier import masking, safexml
 from mssante_hub.profile import entries, fhir, ips
 from mssante_hub.web import dossier_api
 from mssante_hub.reader import Reader
-from mssante_hub.web.http import FORBIDDEN, NOT_FOUND, ApiError
+from mssante_hub.web.http import FORBIDDEN, NOT_FOUND, ApiError, read_json
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import dossier as dossier_store
@@ -90,6 +91,7 @@ class ProfileApi:
             (): {"GET": self.list_entries, "POST": self.add},
             ("bundle",): {"GET": self.bundle},
             ("*",): {"GET": self.entry, "PUT": self.replace, "DELETE": self.remove},
+            ("*", "visibility"): {"POST": self.visibility},
             ("offers", "*"): {"GET": self.offers},
         }
 
@@ -97,6 +99,8 @@ class ProfileApi:
         """(handler, its arguments, whether the path is known) for a path below /api/profile."""
         if len(path) == 2 and path[0] == "offers":
             return self.routes()[("offers", "*")].get(method), [path[1]], True
+        if len(path) == 2 and path[1] == "visibility":
+            return self.routes()[("*", "visibility")].get(method), [path[0]], True
         if len(path) > 1:
             return None, [], False
         shape = () if not path else ("bundle",) if path == ["bundle"] else ("*",)
@@ -257,6 +261,24 @@ class ProfileApi:
         await self._file(request, session, entry_id, resource)
         await self._trace(session, audit.PROFILE_CHANGE, f"profile:{entry_id}", "replaced")
         return 200, {"id": entry_id, "kind": kind}
+
+    async def visibility(self, request: server.Request, entry_id: str) -> tuple[int, dict]:
+        session = await self._patient(request)
+        hidden = read_json(request).get("hidden_from_professionals")
+        if not isinstance(hidden, bool):
+            raise ApiError(400, "bad_request", "hidden_from_professionals : vrai ou faux attendu",
+                           "hidden_from_professionals: true or false expected")
+        if await self._held_kind(session, entry_id) is None:
+            raise NOT_FOUND
+
+        def work(conn) -> None:
+            profile_store.set_hidden(conn, session.account_id, entry_id, hidden)
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type, action=audit.PROFILE_CHANGE,
+                         subject_account_id=session.account_id, target=f"profile:{entry_id}",
+                         outcome="hidden" if hidden else "shown")
+
+        await self.hub.write(work)
+        return 200, {"id": entry_id, "hidden_from_professionals": hidden}
 
     async def remove(self, request: server.Request, entry_id: str) -> tuple[int, None]:
         session = await self._patient(request)

@@ -151,6 +151,20 @@ def test_the_bundle_is_a_valid_collection(scene):
     assert len(bundle.entry) == len(client.call("GET", "/api/profile").body["entries"])
 
 
+def test_hiding_an_entry_from_professionals(scene):
+    _, hub, client, other = scene
+    entry = client.call("POST", "/api/profile", of_each_kind()["MedicationStatement"]).body["id"]
+    path = f"/api/profile/{entry}/visibility"
+    assert client.call("POST", path, {"hidden_from_professionals": True}).body["hidden_from_professionals"] is True
+    assert client.call("GET", f"/api/profile/{entry}").body["hidden_from_professionals"] is True
+    assert client.call("POST", path, {"hidden_from_professionals": "yes"}).status == 400
+    assert other.call("POST", path, {"hidden_from_professionals": False}).status == 404
+    assert client.call("POST", path, {"hidden_from_professionals": False}).status == 200
+    assert client.call("GET", f"/api/profile/{entry}").body["hidden_from_professionals"] is False
+    outcomes = [o for t, o in _actions(hub, "profile.change") if t == f"profile:{entry}"]
+    assert outcomes == ["added", "hidden", "shown"]
+
+
 def test_another_patient_gets_404_on_an_entry_id(scene):
     _, _, client, other = scene
     entry = client.call("POST", "/api/profile", of_each_kind()["Condition"]).body["id"]
