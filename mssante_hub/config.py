@@ -303,6 +303,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dossier.care_window_days", int, 365,
             "A professional who exchanged a message with the patient within this many days is in care and may "
             "read the dossier (unless blocked).", _positive),
+    Setting("agenda.max_calendar_bytes", int, 256 * 1024,
+            "Largest iCalendar object (an iMIP part) read for a patient's agenda; larger is refused (5.3.4).",
+            _positive),
+    Setting("agenda.max_events", int, 50, "Most VEVENTs one calendar may hold for a patient's agenda.", _positive),
+    Setting("agenda.max_occurrences", int, 400,
+            "Most occurrences the events of one calendar may expand to in all (within 5 years); more is refused.", _positive),
+    Setting("agenda.reminder_hours", int, 24,
+            "Hours before an appointment when its content-free reminder is marked for the notification worker "
+            "(0: no reminders).", _non_negative),
+    Setting("agenda.max_listed", int, 1000, "Most agenda items one listing (and the ICS feed) returns.", _positive),
     Setting("notify.interval_minutes", int, 60,
             "At most one notification per patient in this interval; later news waits for the digest.",
             _non_negative),

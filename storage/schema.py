@@ -4,6 +4,7 @@ Alembic and the tests read the schema from here; a new module of models adds its
 import below.
 """
 
+from storage import agenda  # noqa: F401  (the patient's agenda)
 from storage import dossier  # noqa: F401  (the patient's dossier)
 from storage import grants  # noqa: F401  (folder rights)
 from storage import models  # noqa: F401

@@ -10,9 +10,13 @@ is the holder: it is shown as a message sent, not received.
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mssante_hub.audit import AccessEntry
+from mssante_hub.web.http import ApiError
 from mssante_hub.web.people import UNKNOWN_SENDER
 from mssante_hub.web.rendering import iso
 
@@ -23,9 +27,11 @@ SERVICE_ACTORS = {
     "daily-job": ("Traitement automatique quotidien", "Daily automatic job"),
     "notify": ("Service de notification", "Notification service"),
     "init": ("Installation du service", "Service set-up"),
+    "ics-feed": ("Votre lien d'agenda privé (ICS)", "Your private agenda link (ICS)"),
 }
 # audit.ActorType values of the service's own actors, whatever name they traced.
 SERVICE_TYPES = {"OPERATOR": SERVICE_ACTORS["operator"], "SYSTEM": ("Le service Mon espace santé", "The service")}
+REPRESENTATIVE = ("Votre représentant légal", "Your legal representative")
 SOMEONE_WITH_YOUR_LOGIN = ("Une personne utilisant votre identifiant", "Someone using your login")
 ACTIONS = {
     "login": ("Connexion", "Sign-in"),
@@ -42,6 +48,10 @@ ACTIONS = {
     "conversation.end": ("Fin des échanges", "Conversation ended"),
     "dossier.access": ("Accès au dossier", "Dossier accessed"),
     "document.integrate": ("Document ajouté", "Document added"),
+    "dossier.emergency": ("Accès d'urgence au dossier (bris de glace)", "Emergency access to the dossier"),
+    "dossier.mask": ("Visibilité d'un document pour les professionnels", "A document's visibility to professionals"),
+    "dossier.block": ("Accès d'un professionnel au dossier", "A professional's access to the dossier"),
+    "dossier.gp": ("Médecin traitant déclaré", "General practitioner declared"),
     "patient.provision": ("Création de l'espace", "Space created"),
     "patient.activate": ("Activation de l'espace", "Space activated"),
     "patient.object": ("Opposition à l'espace", "Objection to the space"),
@@ -56,7 +66,12 @@ ACTIONS = {
     "account.create": ("Création du compte", "Account created"),
     "mailbox.inactive_warn": ("Avertissement d'inactivité", "Inactivity warning"),
     "mailbox.suspend": ("Suspension pour inactivité", "Suspended for inactivity"),
+    "representative.add": ("Représentant légal ajouté", "Legal representative added"),
+    "representative.remove": ("Fin de la représentation légale", "Legal representation ended"),
     "keys.rotate": ("Renouvellement des clés de chiffrement", "Encryption keys renewed"),
+    "agenda.file": ("Rendez-vous reçu dans l'agenda", "Appointment received in the agenda"),
+    "agenda.access": ("Consultation de l'agenda", "Agenda viewed"),
+    "agenda.change": ("Modification de l'agenda", "Agenda changed"),
 }
 SENT_COPY = ("Message envoyé", "Message sent")
 OTHER_ACTION = ("Autre opération", "Other operation")
@@ -65,6 +80,11 @@ OUTCOMES = {
     "throttled": ("bloqué (trop d'essais)", "blocked (too many attempts)"),
     "trashed": ("mis à la corbeille", "moved to the bin"), "deleted": ("supprimé définitivement", "deleted"),
     "queued": ("en cours d'envoi", "being sent"), "pending": ("en attente", "pending"),
+    "new": ("ajouté", "added"), "update": ("mis à jour", "updated"), "cancel": ("annulé", "cancelled"),
+    "stale": ("ignoré (version ancienne)", "ignored (older version)"),
+    "not-owner": ("ignoré (autre expéditeur)", "ignored (another sender)"),
+    "accepted": ("accepté", "accepted"), "declined": ("décliné", "declined"),
+    "regenerated": ("nouveau lien", "new link"), "revoked": ("lien révoqué", "link revoked"),
 }
 CHANNELS = {
     "web": ("Messagerie web", "Webmail"), "imap": ("Logiciel de messagerie (IMAP)", "Mail client (IMAP)"),
@@ -80,7 +100,10 @@ def labelled(entry: AccessEntry, holder_id: int, holder_address: str,
     """One history line in words (entry.actor is the raw actor, entry.actor_name its account's name)."""
     actor_address = entry.actor.lower()
     holder = actor_address in (holder_address.lower(), f"ins-holder:{holder_id}")
-    if holder and entry.action in LOGIN_ACTIONS and entry.outcome != "ok":
+    if entry.actor_type == "REPRESENTATIVE":  # audit.ActorType.REPRESENTATIVE: acting on this space
+        name = entry.actor_name if entry.actor_name and "@" not in entry.actor_name else ""
+        who = (f"{REPRESENTATIVE[0]} ({name})", f"{REPRESENTATIVE[1]} ({name})") if name else REPRESENTATIVE
+    elif holder and entry.action in LOGIN_ACTIONS and entry.outcome != "ok":
         who = SOMEONE_WITH_YOUR_LOGIN  # a failed attempt is not the holder's doing until proven
     elif holder:
         who = YOU
@@ -101,3 +124,49 @@ def labelled(entry: AccessEntry, holder_id: int, holder_address: str,
             "actor": who[0], "actor_en": who[1], "action_label": what[0], "action_label_en": what[1],
             "outcome_label": outcome[0], "outcome_label_en": outcome[1],
             "channel_label": channel[0], "channel_label_en": channel[1]}
+
+
+MAX_SCANNED = 5000  # a filtered history looks at this many newest entries (within the dates) at most
+MAX_FILTER_CHARS = 200
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The history's filters on the server: an action key, an actor as worded, days (Europe/Paris) from/to."""
+
+    action: str | None = None
+    actor: str | None = None
+    after: dt.datetime | None = None
+    before: dt.datetime | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.action, self.actor, self.after, self.before))
+
+    @classmethod
+    def of(cls, args: dict[bytes, list[bytes]]) -> "Filters":
+        def text(name: str) -> str | None:
+            raw = args.get(name.encode(), [None])[0]
+            if raw is None or raw == b"":
+                return None
+            value = raw.decode("utf-8", "replace")
+            if len(value) > MAX_FILTER_CHARS:
+                raise ApiError(400, "bad_request", f"Paramètre invalide : {name}", f"Invalid parameter: {name}")
+            return value
+
+        def day(name: str, shift: int) -> dt.datetime | None:
+            value = text(name)
+            if value is None:
+                return None
+            try:
+                start = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), PARIS)
+            except ValueError:
+                raise ApiError(400, "bad_request", f"Paramètre invalide : {name} (AAAA-MM-JJ)",
+                               f"Invalid parameter: {name} (YYYY-MM-DD)") from None
+            return (start + dt.timedelta(days=shift)).astimezone(dt.timezone.utc)
+
+        return cls(action=text("action"), actor=text("actor"), after=day("from", 0), before=day("to", 1))
+
+    def keeps(self, line: dict[str, Any]) -> bool:
+        return (self.action is None or line["action"] == self.action) and \
+            (self.actor is None or self.actor in (line["actor"], line["actor_en"]))
