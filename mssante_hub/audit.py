@@ -55,8 +55,13 @@ DOSSIER_ACCESS = "dossier.access"
 DOSSIER_QUARANTINE_PURGE = "dossier.quarantine_purge"
 DOSSIER_MASK = "dossier.mask"  # the patient hides a document from professionals, or shows it
 DOSSIER_BLOCK = "dossier.block"  # the patient blocks a professional, or unblocks
+AGENDA_FILE = "agenda.file"  # an appointment filed in (or refused from) a patient's agenda
+AGENDA_ACCESS = "agenda.access"  # the agenda listed, an item read, the ICS feed fetched
+AGENDA_CHANGE = "agenda.change"  # the patient's own item, answer, prevention status, feed token
 DOSSIER_GP = "dossier.gp"  # the patient declares their general practitioner (médecin traitant), or clears it
 DOSSIER_EMERGENCY = "dossier.emergency"  # a professional's emergency access ("bris de glace")
+PROFILE_READ = "profile.read"  # the holder reads their profil médical (entries, one entry, the Bundle)
+PROFILE_CHANGE = "profile.change"  # an entry added, replaced or deleted (outcome says which)
 PATIENT_PROVISION = "patient.provision"
 PATIENT_ACTIVATE = "patient.activate"
 PATIENT_CREATE = "patient.create"  # a space past its objection window, created by the daily job
@@ -144,7 +149,8 @@ class AccessEntry:
 
 
 def access_history(conn: Connection, account_id: int, limit: int = 100,
-                   before: dt.datetime | None = None, where: tuple = ()) -> list[AccessEntry]:
+                   before: dt.datetime | None = None, after: dt.datetime | None = None,
+                   where: tuple = ()) -> list[AccessEntry]:
     """The newest events about one space, with who did them; ids and content never shown. `where`: further
     conditions on AuditEvent and Account (web/history_filters.py)."""
     query = (
@@ -157,6 +163,8 @@ def access_history(conn: Connection, account_id: int, limit: int = 100,
     )
     if before is not None:
         query = query.where(AuditEvent.at < before)
+    if after is not None:
+        query = query.where(AuditEvent.at >= after)
     for condition in where:
         query = query.where(condition)
     return [

@@ -27,7 +27,8 @@ APPOINTMENT = "appointment"
 SERVICE = "service"
 SCREENING = "screening"
 ACCESS = "access"  # a professional opened the dossier (docs/domain.md §6.5)
-KINDS = (MESSAGE, DOCUMENT, APPOINTMENT, SERVICE, SCREENING, ACCESS)
+REMINDER = "reminder"  # an appointment is near (agenda/reminders.py): the day before, once
+KINDS = (MESSAGE, DOCUMENT, APPOINTMENT, SERVICE, SCREENING, ACCESS, REMINDER)
 _KIND_TEXT = {
     MESSAGE: ("un nouveau message", "a new message"),
     DOCUMENT: ("un nouveau document", "a new document"),
@@ -35,6 +36,7 @@ _KIND_TEXT = {
     SERVICE: ("des nouvelles d'un service connecté", "news from a connected service"),
     SCREENING: ("une invitation de prévention", "a prevention invitation"),
     ACCESS: ("un accès d'un professionnel à votre dossier", "a professional's access to your health record"),
+    REMINDER: ("un rappel : un rendez-vous approche", "a reminder: an appointment is coming up"),
 }
 SEND_BATCH = 500
 XDM_ATTACHMENT = "ihe_xdm.zip"

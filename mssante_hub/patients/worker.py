@@ -20,6 +20,7 @@ import datetime as dt
 from sqlalchemy import Connection, select, update
 
 from mssante_hub import audit, delivery
+from mssante_hub.agenda import reminders
 from mssante_hub.hub import Hub
 from mssante_hub.patients import derived_keys, notices, notifications
 from mssante_hub.envelope import Channel
@@ -99,6 +100,7 @@ def _due(conn: Connection, cutoff: dt.datetime) -> list:
 async def send_due(hub: Hub, now: dt.datetime | None = None) -> int:
     """Mail every patient whose news is due; returns how many were notified."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    await reminders.mark_due(hub, now)  # appointments of tomorrow: news of kind "reminder", marked once
     cutoff = now - dt.timedelta(minutes=hub.config.get("notify.interval_minutes"))
     rows = await hub.read(lambda conn: _due(conn, cutoff))
     ctx = notices.Context.of(hub)

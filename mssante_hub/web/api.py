@@ -14,6 +14,8 @@
     GET    /api/history              the access history of the signed-in space, in words (web/history.py),
                                      filtered by actor, action and days; /api/history.csv (web/history_filters.py)
     GET|POST /api/dossier/...        the patient's dossier (web/dossier_api.py)
+    GET|POST|DELETE /api/agenda/...  the patient's agenda (web/agenda_api.py); GET /ical/<token>.ics its feed
+    GET|POST|PUT|DELETE /api/profile/...  the profil médical (web/profile_api.py)
     GET    /api/home, /api/conversations, /api/recipients; DELETE /api/sessions   (web/messaging_api.py)
     GET    /api/openapi.json         the OpenAPI 3 description of this API (web/openapi.py)
     GET|PUT /api/personal-email; POST /api/email-confirmation   the notification address (web/settings_api.py)
@@ -45,7 +47,9 @@ from mssante_hub.web.clients import ClientAddress
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import Session, WebSessions
+from mssante_hub.web.agenda_api import AgendaApi
 from mssante_hub.web.dossier_api import DossierApi
+from mssante_hub.web.profile_api import ProfileApi
 from mssante_hub.web.space import SpaceApi
 from storage import accounts as account_repo
 from storage import folders, messages
@@ -85,6 +89,8 @@ class Api(resource.Resource):
         self._client_ip = ClientAddress(hub.config.get("web.trusted_proxies"))
         space = SpaceApi(hub, self._client_ip, self._session)
         self.dossier = DossierApi(hub, self._client_ip, self._session)
+        self.agenda = AgendaApi(hub, self._client_ip, self._session)
+        self.profile = ProfileApi(hub, self._client_ip, self._session)
         messaging = messaging_api.MessagingApi(hub, self._client_ip, self._session)
         settings = settings_api.SettingsApi(hub, self._client_ip, self._session)
         self._routes = {
@@ -126,12 +132,18 @@ class Api(resource.Resource):
             name, path = "attachment", [name, path[1], path[3]]
         elif name == "space" and len(path) == 2:
             name, path = f"space/{path[1]}", path[1:]
-        elif len(path) > 1 and name != "dossier":
+        elif len(path) > 1 and name not in ("dossier", "agenda", "profile"):
             name = ""
         method = request.method.decode("ascii", "replace")
         if name == "dossier":  # /api/dossier/... (web/dossier_api.py)
             handler, rest, known = self.dossier.route(method, path[1:])
             path = ["dossier", *rest]
+        elif name == "agenda":  # /api/agenda/... (web/agenda_api.py)
+            handler, rest, known = self.agenda.route(method, path[1:])
+            path = ["agenda", *rest]
+        elif name == "profile":  # /api/profile/... (web/profile_api.py)
+            handler, rest, known = self.profile.route(method, path[1:])
+            path = ["profile", *rest]
         else:
             handler = self._routes.get((method, name))
             known = any(route == name for _, route in self._routes)
@@ -238,7 +250,9 @@ class Api(resource.Resource):
             names = messaging_api.names_for_rows(conn, session, [shown])
             shown.update(from_name=names.of_field(shown["from"]), to_names=names.of_list(shown["to"]),
                          cc_names=names.of_list(shown["cc"]),
-                         conversation=messaging_api.conversation_of(conn, self.hub, session, shown))
+                         conversation=messaging_api.conversation_of(conn, self.hub, session, shown),
+                         document_ids=self.dossier.documents_of(conn, session, row.blob_id) if shown["document"]
+                         else [])
             return shown
 
         shown = await self.hub.read(work)
@@ -313,11 +327,15 @@ class Api(resource.Resource):
         limit = _int_arg(request, "limit", *((MAX_CSV_LINES, 1, MAX_CSV_LINES) if filters.csv else (100, 1, 500)))
         where = history_filters.conditions(filters, session.account_id, session.address)
 
+        name = filters.actor_name  # an actor as worded (e.g. "Dr Martin"), kept after the wording
+
         def work(conn) -> list[dict]:
-            entries = audit.access_history(conn, session.account_id, limit, where=where)
+            entries = audit.access_history(conn, session.account_id, history.MAX_SCANNED if name else limit,
+                                           where=where)
             actors = sorted({e.actor.lower() for e in entries if "@" in e.actor})
             names = {a: c.display_name for a, c in conversations.contacts(conn, session.account_id, actors).items()}
-            return [history.labelled(e, session.account_id, session.address, names) for e in entries]
+            lines = [history.labelled(e, session.account_id, session.address, names) for e in entries]
+            return [line for line in lines if name is None or name in (line["actor"], line["actor_en"])][:limit]
 
         lines = await self.hub.read(work)
         if filters.csv:

@@ -174,6 +174,13 @@ class DossierApi:
         row = dossier_store.document(conn, session.account_id, session.account_id, int(document_id))
         return row if row is not None and self._visible(row, session) else None
 
+    def documents_of(self, conn, session: Session, blob_id: str) -> list[int]:
+        """The documents a covering message filed that the patient may see (a message's link to Documents)."""
+        if session.type != AccountType.PATIENT.value:
+            return []
+        return [i for i in dossier_store.filed_from(conn, session.account_id, blob_id)
+                if self._row(conn, session, str(i)) is not None]
+
     async def document(self, request: server.Request, document_id: str) -> tuple[int, dict]:
         session = await self._patient(request)
 

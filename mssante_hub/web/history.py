@@ -23,6 +23,7 @@ SERVICE_ACTORS = {
     "daily-job": ("Traitement automatique quotidien", "Daily automatic job"),
     "notify": ("Service de notification", "Notification service"),
     "init": ("Installation du service", "Service set-up"),
+    "ics-feed": ("Votre lien d'agenda privé (ICS)", "Your private agenda link (ICS)"),
 }
 # audit.ActorType values of the service's own actors, whatever name they traced.
 SERVICE_TYPES = {"OPERATOR": SERVICE_ACTORS["operator"], "SYSTEM": ("Le service Mon espace santé", "The service")}
@@ -47,6 +48,8 @@ ACTIONS = {
     "dossier.mask": ("Visibilité d'un document pour les professionnels", "A document's visibility to professionals"),
     "dossier.block": ("Accès d'un professionnel au dossier", "A professional's access to the dossier"),
     "dossier.gp": ("Médecin traitant déclaré", "General practitioner declared"),
+    "profile.read": ("Consultation du profil médical", "Medical profile read"),
+    "profile.change": ("Modification du profil médical", "Medical profile changed"),
     "patient.provision": ("Création de l'espace", "Space created"),
     "patient.activate": ("Activation de l'espace", "Space activated"),
     "patient.object": ("Opposition à l'espace", "Objection to the space"),
@@ -64,6 +67,9 @@ ACTIONS = {
     "representative.add": ("Représentant légal ajouté", "Legal representative added"),
     "representative.remove": ("Fin de la représentation légale", "Legal representation ended"),
     "keys.rotate": ("Renouvellement des clés de chiffrement", "Encryption keys renewed"),
+    "agenda.file": ("Rendez-vous reçu dans l'agenda", "Appointment received in the agenda"),
+    "agenda.access": ("Consultation de l'agenda", "Agenda viewed"),
+    "agenda.change": ("Modification de l'agenda", "Agenda changed"),
 }
 SENT_COPY = ("Message envoyé", "Message sent")
 OTHER_ACTION = ("Autre opération", "Other operation")
@@ -72,6 +78,14 @@ OUTCOMES = {
     "throttled": ("bloqué (trop d'essais)", "blocked (too many attempts)"),
     "trashed": ("mis à la corbeille", "moved to the bin"), "deleted": ("supprimé définitivement", "deleted"),
     "queued": ("en cours d'envoi", "being sent"), "pending": ("en attente", "pending"),
+    "new": ("ajouté", "added"), "update": ("mis à jour", "updated"), "cancel": ("annulé", "cancelled"),
+    "stale": ("ignoré (version ancienne)", "ignored (older version)"),
+    "not-owner": ("ignoré (autre expéditeur)", "ignored (another sender)"),
+    "accepted": ("accepté", "accepted"), "declined": ("décliné", "declined"),
+    "regenerated": ("nouveau lien", "new link"), "revoked": ("lien révoqué", "link revoked"),
+    "added": ("ajouté", "added"), "replaced": ("modifié", "changed"),
+    "hidden": ("masqué aux professionnels", "hidden from professionals"),
+    "shown": ("visible des professionnels", "shown to professionals"),
 }
 CHANNELS = {
     "web": ("Messagerie web", "Webmail"), "imap": ("Logiciel de messagerie (IMAP)", "Mail client (IMAP)"),
@@ -111,3 +125,6 @@ def labelled(entry: AccessEntry, holder_id: int, holder_address: str,
             "actor": who[0], "actor_en": who[1], "action_label": what[0], "action_label_en": what[1],
             "outcome_label": outcome[0], "outcome_label_en": outcome[1],
             "channel_label": channel[0], "channel_label_en": channel[1]}
+
+
+MAX_SCANNED = 5000  # a filtered history looks at this many newest entries (within the dates) at most

@@ -2,7 +2,8 @@
 
 Query parameters (each optional, described in web/openapi.py):
 
-    actor   holder | professional | representative | service   who acted, as web/history.py words them
+    actor   holder | professional | representative | service   who acted, sorted as web/history.py words them
+            (in SQL); any other value is one actor as worded ("Dr Martin"), kept after the wording
     action  an action key of web/history.ACTIONS (e.g. read, deliver, login, dossier.access)
     from, to  YYYY-MM-DD, both days included, in the zone `tz` (an IANA name, default Europe/Paris)
     format  json (default) or csv; /api/history.csv is the same as format=csv
@@ -31,6 +32,7 @@ from storage.models import AuditEvent
 ACTOR_KINDS = ("holder", "professional", "representative", "service")
 DEFAULT_ZONE = "Europe/Paris"
 MAX_ZONE_CHARS = 64
+MAX_NAME_CHARS = 200
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ("Date", "Qui", "Action", "Moyen", "Résultat")
 CSV_FIELDS = ("at", "actor", "action_label", "channel_label", "outcome_label")
@@ -50,6 +52,7 @@ class Filters:
     until: dt.datetime | None = None  # excluded (the day after `to`)
     zone: ZoneInfo = ZoneInfo(DEFAULT_ZONE)
     csv: bool = False
+    actor_name: str | None = None
 
 
 def _arg(args: dict[bytes, list[bytes]], name: str) -> str | None:
@@ -73,9 +76,13 @@ def _day(value: str | None, name: str) -> dt.date | None:
 
 def parse(args: dict[bytes, list[bytes]], csv_path: bool = False) -> Filters:
     """The filters of one request; 400 for an unknown value."""
-    actor, action = _arg(args, "actor"), _arg(args, "action")
-    if actor is not None and actor not in ACTOR_KINDS:
+    action = _arg(args, "action")
+    raw = args.get(b"actor", [b""])[0]
+    named = raw.decode("utf-8", "replace") if raw else None
+    if named is not None and len(named) > MAX_NAME_CHARS:
         raise _bad("actor")
+    actor = named if named in ACTOR_KINDS else None
+    named = None if actor else named
     if action is not None and action not in ACTIONS:
         raise _bad("action")
     name = _arg(args, "tz") or DEFAULT_ZONE
@@ -92,7 +99,7 @@ def parse(args: dict[bytes, list[bytes]], csv_path: bool = False) -> Filters:
     since = dt.datetime.combine(first, dt.time(), zone).astimezone(dt.timezone.utc) if first else None
     until = (dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.timezone.utc)
              if last else None)
-    return Filters(actor, action, since, until, zone, csv_path or shape == "csv")
+    return Filters(actor, action, since, until, zone, csv_path or shape == "csv", named)
 
 
 def conditions(filters: Filters, holder_id: int, holder_address: str) -> tuple:

@@ -6,7 +6,8 @@ import { $, DEFAULT_ZONE, ZONE_KEY, api, clearMessages, download, el, say, title
 
 const KIND_LABELS = { message: "un nouveau message", document: "un nouveau document", appointment: "un rendez-vous",
                       service: "des nouvelles d'un service connecté", screening: "une invitation de prévention",
-                      access: "un accès d'un professionnel à mon dossier" };
+                      access: "un accès d'un professionnel à mon dossier",
+                      reminder: "un rappel de rendez-vous la veille" };
 // Metropolitan France and the overseas departments and territories.
 const ZONES = [
   ["Europe/Paris", "France métropolitaine (Paris)"], ["America/Guadeloupe", "Guadeloupe"],

@@ -1,12 +1,12 @@
-// The patient's space: sign-in, activation, and the router between Accueil, Messagerie, Documents, Historique and
+// The patient's space: sign-in, activation, and the router between Accueil, Messagerie, Historique and
 // Paramètres (docs/web.md). Every view has its own address (#accueil, #messagerie/recus, #message/12...), so
 // the browser's back button and keyboard links work; a view's title never names a sender or a subject.
 "use strict";
 
 import { $, TOKEN_KEY, api, clearMessages, fail, go, say, takeNotice, title, whenSignedOut } from "./app-core.js";
+import * as docs from "./app-docs.js";
 import * as mail from "./app-mail.js";
 import * as settings from "./app-settings.js";
-import * as documents from "./app-documents.js";
 
 const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "history-view", "settings-view"];
 let me = null;
@@ -63,11 +63,11 @@ async function route() {
       break;
     case "documents":
       view("documents-view", "documents");
-      await documents.showDocuments(argument);
+      await docs.showDocuments(argument);
       break;
     case "document":
       view("documents-view", "documents");
-      await documents.showDocument(argument);
+      await docs.showDocument(argument);
       break;
     case "historique":
       view("history-view", "historique");
@@ -135,8 +135,9 @@ function wire() {
   $("compose-form").addEventListener("submit", guarded(mail.send));
   $("reply").addEventListener("click", guarded(mail.replyToCurrent));
   $("delete").addEventListener("click", guarded(mail.deleteCurrent));
-  $("document-hide").addEventListener("click", guarded(documents.toggleHidden));
-  $("document-pdf").addEventListener("click", guarded(documents.downloadPdf));
+  $("doc-pdf").addEventListener("click", guarded(docs.downloadCurrent));
+  $("doc-hide").addEventListener("click", guarded(docs.toggleCurrent));
+  $("doc-upload-form").addEventListener("submit", guarded(docs.upload));
   $("preferences-form").addEventListener("submit", guarded(settings.savePreferences));
   $("zone-form").addEventListener("submit", settings.saveZone);
   $("email-form").addEventListener("submit", guarded(settings.changeEmail));
