@@ -111,3 +111,42 @@ def test_documents_page(web_hub, browser, tmp_path):
     assert stranger.call("POST", f"/api/dossier/documents/{document_id}/visibility",
                          {"hidden_from_professionals": True}).status == 404
     assert csp_violations(browser) == []
+
+
+XSS_TITLE = "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>Vaccin"
+
+
+def test_a_cda_whose_title_and_narrative_carry_script_is_shown_inert_then_hidden(web_hub, browser):
+    """A CDA filed from an application's message (delivery.accept), its title and narrative made of markup and
+    script: shown as text in the list and the document, nothing runs; opened with Enter; hidden, marked so."""
+    from html import escape
+
+    from selenium.webdriver.common.keys import Keys
+
+    from tests.dossier import builder, support
+
+    hub = web_hub.hub
+    support.add_app(hub)
+    support.provision_patient(hub)
+    cda = builder.generated_cda().replace(b"<title>Document de test</title>",
+                                          f"<title>{escape(XSS_TITLE)}</title>".encode())
+    cda = cda.replace(b"<paragraph>Paragraphe 0 ", f"<paragraph>{escape(XSS_TITLE)} ".encode(), 1)
+    send(hub, support.APP, [support.PATIENT], raw=support.document_message(builder.cda_package(cda, "87273-9")))
+    sign_in(browser, web_hub.port, support.INS, "mot de passe de dominique")
+    go(browser, "#documents/CAR_VAC", "doc-list-pane")
+    wait(browser, lambda d: len(css(d, "#doc-list a.message")) == 1)
+    link = css(browser, "#doc-list a.message")[0]
+    assert XSS_TITLE in link.text and "Masqué" not in link.text
+    link.send_keys(Keys.ENTER)
+    wait(browser, lambda d: visible_text(d, "doc-read-title") == XSS_TITLE)
+    assert XSS_TITLE in visible_text(browser, "doc-read-html")  # the narrative, as text
+    assert css(browser, "#doc-read-pane img, #doc-read-pane script") == []
+    assert browser.execute_script("return window.__xss") is None
+    by_id(browser, "doc-hide").click()
+    wait(browser, lambda d: visible_text(d, "doc-read-visibility").startswith("Masqué aux professionnels"))
+    [row] = support.index_rows(hub, category="CAR_VAC")
+    assert row.hidden_from_professionals
+    go(browser, "#documents/CAR_VAC", "doc-list-pane")
+    wait(browser, lambda d: "Masqué aux professionnels" in visible_text(d, "doc-list"))
+    assert browser.execute_script("return window.__xss") is None
+    assert csp_violations(browser) == []
