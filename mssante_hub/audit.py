@@ -26,6 +26,7 @@ class ActorType(str, enum.Enum):
     SYSTEM = "SYSTEM"
     OPERATOR = "OPERATOR"
     PEER = "PEER"
+    REPRESENTATIVE = "REPRESENTATIVE"  # a legal representative acting on a dependant's space (docs/domain.md §9)
 
     @classmethod
     def of_account(cls, account_type: str | None) -> "ActorType":
@@ -43,6 +44,7 @@ ACCOUNT_CREATE = "account.create"
 ACCOUNT_PASSWORD = "account.password"
 ACCOUNT_DELETE = "account.delete"
 KEYS_ROTATE = "keys.rotate"
+ACCOUNT_KEY = "account.key"  # an APP mailbox's OpenPGP public key registered or removed (dossier/signatures.py)
 # Patient spaces and professionals' mailboxes (issue 5).
 LOGIN = "login"
 LOGOUT = "logout"
@@ -53,7 +55,13 @@ DOSSIER_ACCESS = "dossier.access"
 DOSSIER_QUARANTINE_PURGE = "dossier.quarantine_purge"
 DOSSIER_MASK = "dossier.mask"  # the patient hides a document from professionals, or shows it
 DOSSIER_BLOCK = "dossier.block"  # the patient blocks a professional, or unblocks
+AGENDA_FILE = "agenda.file"  # an appointment filed in (or refused from) a patient's agenda
+AGENDA_ACCESS = "agenda.access"  # the agenda listed, an item read, the ICS feed fetched
+AGENDA_CHANGE = "agenda.change"  # the patient's own item, answer, prevention status, feed token
+DOSSIER_GP = "dossier.gp"  # the patient declares their general practitioner (médecin traitant), or clears it
 DOSSIER_EMERGENCY = "dossier.emergency"  # a professional's emergency access ("bris de glace")
+PROFILE_READ = "profile.read"  # the holder reads their profil médical (entries, one entry, the Bundle)
+PROFILE_CHANGE = "profile.change"  # an entry added, replaced or deleted (outcome says which)
 PATIENT_PROVISION = "patient.provision"
 PATIENT_ACTIVATE = "patient.activate"
 PATIENT_CREATE = "patient.create"  # a space past its objection window, created by the daily job
@@ -63,6 +71,8 @@ PATIENT_REOPEN = "patient.reopen"
 PATIENT_DELETION_REQUEST = "patient.deletion_request"
 PATIENT_DELETE = "patient.delete"
 PATIENT_PURGE = "patient.purge"
+REPRESENTATIVE_ADD = "representative.add"  # the operator links a legal representative to a dependant's space
+REPRESENTATIVE_REMOVE = "representative.remove"  # the operator's undo, or the daily job at the dependant's 18th
 PATIENT_EXPORT = "patient.export"
 NOTIFY = "notify"
 CONVERSATION_END = "conversation.end"
@@ -74,7 +84,8 @@ AUDIT_PURGE = "audit.purge"
 # The front doors' own names (smtp/auth.py, imap/auth.py) are repeated here, not imported: audit imports no door.
 LOGGED_AT_INFO = frozenset({LOGIN, LOGOUT, "auth.success", "auth.failure", "imap.login", "imap.login_failed",
                             ACCOUNT_CREATE, ACCOUNT_PASSWORD, ACCOUNT_DELETE, KEYS_ROTATE, MAILBOX_SUSPEND,
-                            MAILBOX_RESUME, PATIENT_CLOSE, PATIENT_REOPEN, PATIENT_DELETE, PATIENT_PURGE})
+                            MAILBOX_RESUME, PATIENT_CLOSE, PATIENT_REOPEN, PATIENT_DELETE, PATIENT_PURGE,
+                            REPRESENTATIVE_ADD, REPRESENTATIVE_REMOVE, ACCOUNT_KEY})
 log = logging.getLogger("mssante_hub.audit")
 # However it is configured, traces are kept at least this long (docs/domain.md §10: 6 months).
 MIN_RETENTION_DAYS = 183
@@ -138,8 +149,10 @@ class AccessEntry:
 
 
 def access_history(conn: Connection, account_id: int, limit: int = 100,
-                   before: dt.datetime | None = None) -> list[AccessEntry]:
-    """The newest events about one space, with who did them; ids and content never shown."""
+                   before: dt.datetime | None = None, after: dt.datetime | None = None,
+                   where: tuple = ()) -> list[AccessEntry]:
+    """The newest events about one space, with who did them; ids and content never shown. `where`: further
+    conditions on AuditEvent and Account (web/history_filters.py)."""
     query = (
         select(AuditEvent.at, AuditEvent.actor, AuditEvent.actor_type, AuditEvent.action, AuditEvent.outcome,
                AuditEvent.target, Account.type, Account.display_name)
@@ -150,8 +163,13 @@ def access_history(conn: Connection, account_id: int, limit: int = 100,
     )
     if before is not None:
         query = query.where(AuditEvent.at < before)
+    if after is not None:
+        query = query.where(AuditEvent.at >= after)
+    for condition in where:
+        query = query.where(condition)
     return [
-        AccessEntry(r.at, r.type or r.actor_type, r.display_name or r.actor, r.action, r.outcome, r.actor,
+        AccessEntry(r.at, r.actor_type if r.actor_type == ActorType.REPRESENTATIVE.value else r.type or r.actor_type,
+                    r.display_name or r.actor, r.action, r.outcome, r.actor,
                     door_of(r.target))
         for r in conn.execute(query)
     ]

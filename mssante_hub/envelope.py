@@ -71,6 +71,8 @@ class Identity:
     address: str
     account_id: int | None = None
     type: str = ""
+    # A legal representative acting on this (dependant's) space from the webmail: the traces' actor is them.
+    representative: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Filed:
     error: tuple[str, str] | None = None  # (integration error code, French label); None: filed
     documents: int = 0  # documents filed into the dossier
     quarantined: bool = False  # about another patient: held out of the patient's folders
+    signature: str = ""  # the message's PGP/MIME signature: "" none, good, bad, unknown (dossier/signatures.py)
 
 
 @dataclass(frozen=True)

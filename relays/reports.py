@@ -136,12 +136,14 @@ def disposition_notification(
     error: tuple[str, str] | None = None,
     original_recipient: str = "",
     quarantined: bool = False,
+    note: str = "",
 ) -> bytes:
     """An RFC 8098 MDN sent automatically (a patient space cannot refuse one, docs/domain.md §4).
 
     `error` is (code, label) of the integration error codes 900-906; it makes the
     disposition `processed/Error: code^label` and prefixes the subject. `quarantined` says, in the
-    human part, that the message is held out of the recipient's space (it concerns another patient).
+    human part, that the message is held out of the recipient's space (it concerns another patient); `note`
+    is added to the human part as given.
     """
     modifier = f"/Error: {_clean(error[0], 10)}^{_clean(error[1], 200)}" if error else ""
     subject = _clean(original_subject, 300)
@@ -158,6 +160,8 @@ def disposition_notification(
                  "The message was placed in the recipient's mailbox.\r\n")
     else:
         human = "Le message a été reçu et traité.\r\n\r\nThe message was received and processed.\r\n"
+    if note:  # e.g. what the hub made of the message's signature (French first, then English)
+        human += "\r\n" + note
     fields = [f"Reporting-UA: {_clean(reporting_ua)}"]
     if original_recipient:
         fields.append(f"Original-Recipient: rfc822;{_clean(original_recipient)}")

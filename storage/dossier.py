@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import (Boolean, Connection, DateTime, ForeignKey, Index, Integer, LargeBinary, String, and_, delete,
-                        func, insert, select, update)
+                        func, insert, or_, select, update)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, Blob, Message, OutboundItem, WrappedKey, utcnow
@@ -56,6 +56,8 @@ class DossierDocument(Base):
     state: Mapped[str] = mapped_column(String(10), default=CURRENT)
     hidden_from_professionals: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     sealed: Mapped[bytes] = mapped_column(LargeBinary)  # JSON under the document's content key
+    # The covering message's PGP/MIME signature (RFC 3156): "" none, "good" by a key the sender registered, "bad".
+    signature: Mapped[str] = mapped_column(String(8), default="", server_default="")
 
 
 class DossierQuarantine(Base):
@@ -185,6 +187,7 @@ class NewDocument:
     author_key: str
     confidentiality: str
     sealed: bytes
+    signature: str = ""  # "" not signed, "good", "bad", "unknown" (mssante_hub/dossier/signatures.py)
 
 
 def held_versions(conn: Connection, account_id: int, set_keys: list[str]) -> dict[str, HeldVersion]:
@@ -220,7 +223,7 @@ def file_document(conn: Connection, row: NewDocument) -> None:
         account_id=row.account_id, blob_id=row.blob_id, source_blob_id=row.source_blob_id, category=row.category,
         effective_at=row.effective_at, filed_at=utcnow(), set_key=row.set_key, version=row.version,
         structure_key=row.structure_key, author_key=row.author_key, confidentiality=row.confidentiality,
-        state=REPLACED if higher else CURRENT, sealed=row.sealed))
+        state=REPLACED if higher else CURRENT, sealed=row.sealed, signature=row.signature))
     # The professionals' view lists current versions only (the patient's folders keep the history).
     replaced = conn.execute(select(DossierDocument.blob_id).where(
         DossierDocument.account_id == row.account_id, DossierDocument.set_key == row.set_key,
@@ -273,13 +276,14 @@ class IndexRow:
     sealed: bytes
     wrapped: bytes | None  # the reader's key to the document (and to `sealed`)
     set_key: str
+    signature: str = ""
 
 
 _INDEX_COLUMNS = (DossierDocument.id, DossierDocument.blob_id, DossierDocument.source_blob_id,
                   DossierDocument.category, DossierDocument.effective_at, DossierDocument.filed_at,
                   DossierDocument.version, DossierDocument.confidentiality, DossierDocument.state,
                   DossierDocument.hidden_from_professionals, DossierDocument.sealed, WrappedKey.wrapped,
-                  DossierDocument.set_key)
+                  DossierDocument.set_key, DossierDocument.signature)
 
 
 def _index_query(account_id: int, reader_id: int):
@@ -296,7 +300,7 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 def _rows(conn: Connection, query) -> list[IndexRow]:
     return [IndexRow(r.id, r.blob_id, r.source_blob_id, r.category, _aware(r.effective_at), _aware(r.filed_at),
                      r.version, r.confidentiality, r.state, bool(r.hidden_from_professionals), r.sealed, r.wrapped,
-                     r.set_key)
+                     r.set_key, r.signature)
             for r in conn.execute(query)]
 
 
@@ -344,21 +348,25 @@ def set_hidden(conn: Connection, account_id: int, document_id: int, hidden: bool
                                                DossierDocument.set_key == row.set_key)
                  .values(hidden_from_professionals=hidden))
     versions_of = conn.execute(select(DossierDocument.blob_id, DossierDocument.state, DossierDocument.category,
-                                      DossierDocument.confidentiality)
+                                      DossierDocument.confidentiality, DossierDocument.author_key)
                                .where(DossierDocument.account_id == account_id,
                                       DossierDocument.set_key == row.set_key)).all()
     unplace_professional(conn, account_id, [v.blob_id for v in versions_of])
     if not hidden:
         for v in versions_of:
-            if v.state == CURRENT and MASQUE_PS not in v.confidentiality.split():
-                place_professional(conn, account_id, v.category, v.blob_id)
+            if v.state == CURRENT:
+                place_professional(conn, account_id, v.category, v.blob_id,
+                                   masked=MASQUE_PS in v.confidentiality.split(), author_key=v.author_key)
     return True
 
 
 # --- The professionals' view: folders PROFESSIONAL_PREFIX + "Dossier/<category>" of the patient ---------
 
 PROFESSIONAL_PREFIX = ".professionnels/Dossier/"  # mssante_hub/dossier/categories.py names the same folders
+GP_PREFIX = ".professionnels/medecin-traitant/Dossier/"  # the declared GP's view: MASQUE_PS documents too
+AUTHOR_PREFIX = ".professionnels/auteur/"  # + <author key>/Dossier/<category>: an author's own MASQUE_PS documents
 MASQUE_PS = "MASQUE_PS"  # mssante_hub/dossier/masking.py: never in the professionals' view
+INVISIBLE_REPRESENTANTS_LEGAUX = "INVISIBLE_REPRESENTANTS_LEGAUX"  # mssante_hub/dossier/masking.py
 
 
 def unplace_professional(conn: Connection, account_id: int, blob_ids: list[str]) -> None:
@@ -371,7 +379,9 @@ def unplace_professional(conn: Connection, account_id: int, blob_ids: list[str])
 
     rows = conn.execute(select(Message.id, Message.uid, Message.folder_id)
                         .join(Folder, Folder.id == Message.folder_id)
-                        .where(Folder.account_id == account_id, Folder.name.startswith(PROFESSIONAL_PREFIX),
+                        .where(Folder.account_id == account_id,
+                               or_(Folder.name.startswith(PROFESSIONAL_PREFIX), Folder.name.startswith(GP_PREFIX),
+                                   Folder.name.startswith(AUTHOR_PREFIX)),
                                Message.blob_id.in_(sorted(set(blob_ids))))).all()
     by_folder: dict[int, list] = {}
     for r in rows:
@@ -381,15 +391,21 @@ def unplace_professional(conn: Connection, account_id: int, blob_ids: list[str])
         record_expunged(conn, folder_id, [r.uid for r in placed], new_modseq(conn, folder_id))
 
 
-def place_professional(conn: Connection, account_id: int, category: str, blob_id: str) -> None:
+def place_professional(conn: Connection, account_id: int, category: str, blob_id: str,
+                       masked: bool = False, author_key: str = "") -> None:
+    """Put a body back in the professionals' view (unless `masked`: MASQUE_PS), in the declared GP's, and (when
+    `masked`) in its author's."""
     from storage.folders import allocate_uids, create_folder, folder_id
 
-    name = PROFESSIONAL_PREFIX + category
-    target = folder_id(conn, account_id, name) or create_folder(conn, account_id, name)
     size = conn.execute(select(Blob.size).where(Blob.id == blob_id)).scalar_one()
-    uid, modseq = allocate_uids(conn, target, 1)
-    conn.execute(insert(Message).values(folder_id=target, uid=uid, modseq=modseq, flags="",
-                                        internal_date=utcnow(), size=size, blob_id=blob_id))
+    names = [GP_PREFIX + category] if masked else [PROFESSIONAL_PREFIX + category, GP_PREFIX + category]
+    if masked and author_key:
+        names.append(f"{AUTHOR_PREFIX}{author_key}/Dossier/{category}")
+    for name in names:
+        target = folder_id(conn, account_id, name) or create_folder(conn, account_id, name)
+        uid, modseq = allocate_uids(conn, target, 1)
+        conn.execute(insert(Message).values(folder_id=target, uid=uid, modseq=modseq, flags="",
+                                            internal_date=utcnow(), size=size, blob_id=blob_id))
 
 
 def counts_by_category(conn: Connection, account_id: int, excluded_codes: tuple[str, ...] = ()) -> dict[str, int]:
@@ -425,3 +441,20 @@ class StoredItem:
 def item(conn: Connection, row: IndexRow) -> StoredItem:
     body = conn.execute(select(Blob.body).where(Blob.id == row.blob_id)).scalar_one()
     return StoredItem(row.blob_id, row.wrapped, body)
+
+
+def withheld_from_representatives(conn: Connection, account_id: int) -> frozenset[str]:
+    """Bodies of this space a legal representative must not reach: each document coded
+    INVISIBLE_REPRESENTANTS_LEGAUX (every version) and the covering message that carried it."""
+    rows = conn.execute(select(DossierDocument.blob_id, DossierDocument.source_blob_id).where(
+        DossierDocument.account_id == account_id,
+        DossierDocument.confidentiality.like(f"%{INVISIBLE_REPRESENTANTS_LEGAUX}%")))
+    return frozenset(blob for row in rows for blob in row)
+
+
+def placed_flags(conn: Connection, folder_id: int, blob_ids: frozenset[str]) -> list[str]:
+    """The flags of each message of one folder whose body is one of `blob_ids` (to leave them out of counts)."""
+    if not blob_ids:
+        return []
+    return list(conn.execute(select(Message.flags).where(Message.folder_id == folder_id,
+                                                         Message.blob_id.in_(sorted(blob_ids)))).scalars())

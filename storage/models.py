@@ -156,3 +156,39 @@ class OutboundItem(Base):
     # Relay (issue 3): a worker holds an item until lease_until; after a crash the lease lapses.
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     delay_notified: Mapped[bool] = mapped_column(default=False, server_default="0")
+
+
+class LegalRepresentative(Base):
+    """A legal representative (a patient account) who manages a dependant's space (docs/domain.md §9).
+
+    Set by the operator (`patient representative add`); a minor's link ends at 18 (the daily job), a protected
+    adult's when the operator removes it."""
+
+    __tablename__ = "legal_representatives"
+    __table_args__ = (Index("ix_legal_representatives_dependant", "dependant_id"),)
+
+    representative_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    dependant_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # minor | protected_adult
+    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OpenPgpKey(Base):
+    """An OpenPGP public key an APP mailbox registered: its PGP/MIME signatures are checked against it."""
+
+    __tablename__ = "account_openpgp_keys"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(40), primary_key=True)  # upper-case hex
+    armored: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GeneralPractitioner(Base):
+    """The patient's declared general practitioner (médecin traitant): MASQUE_PS does not hide from them."""
+
+    __tablename__ = "patient_general_practitioners"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320))  # lower case
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

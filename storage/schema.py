@@ -4,10 +4,12 @@ Alembic and the tests read the schema from here; a new module of models adds its
 import below.
 """
 
+from storage import agenda  # noqa: F401  (the patient's agenda)
 from storage import dossier  # noqa: F401  (the patient's dossier)
 from storage import grants  # noqa: F401  (folder rights)
 from storage import models  # noqa: F401
 from storage import patients  # noqa: F401  (patient spaces)
+from storage import profile  # noqa: F401  (the profil médical)
 from storage import sessions  # noqa: F401  (webmail sessions)
 from storage import sync  # noqa: F401  (expunged UIDs)
 from storage.models import Base

@@ -38,6 +38,12 @@ CASES = {
     "header line without colon": (HEADER + b"this is not a header\r\n\r\nbody\r\n", None, refusals.MALFORMED_HEADER),
     "no From": (b"Subject: x\r\n\r\nbody\r\n", None, refusals.MISSING_FROM),
     "endless line": (HEADER + b"\r\n" + b"a" * 5000 + b"\r\n", None, refusals.LINE_TOO_LONG),
+    # Found by the MIME fuzzer: the email package fails on these with IndexError, not with a defect.
+    "parameter name with a bare '*' in Content-Type": (HEADER + b"Content-Type: text/plain; a*\r\n\r\nbody\r\n",
+                                                       None, refusals.MALFORMED_MIME),
+    "parameter name with a bare '*' in an attachment's Content-Disposition": (
+        HEADER + b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n"
+        b"Content-Disposition: attachment; filename*\r\n\r\nx\r\n--b--\r\n", None, refusals.MALFORMED_MIME),
 }
 
 

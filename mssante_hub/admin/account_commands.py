@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from pathlib import Path
 from typing import Callable
 
 from mssante_hub.accounts.mailboxes import MIN_PASSWORD_CHARS, PROFESSIONAL_TYPES, MailboxInfo
@@ -119,6 +120,33 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_key(args: argparse.Namespace) -> int:
+    """`account key add|list|remove`: an APP mailbox's OpenPGP public keys (signed reports, docs/dossier.md)."""
+    from mssante_hub.dossier import signatures
+
+    with _hub(args) as hub:
+        try:
+            if args.change == "list":
+                for fingerprint in signatures.list_keys(hub, args.address):
+                    print(fingerprint)
+                return 0
+            if args.change == "add":
+                if args.file is None:
+                    raise CommandUsageError("add needs --file KEY.asc (an armored OpenPGP public key)")
+                text = args.file.read_text(encoding="ascii", errors="replace")
+                added = signatures.add_key(hub, args.address, text)
+                print(f"{len(added)} key(s) registered: {' '.join(added)}" if added else "already registered")
+                return 0
+            if not args.fingerprint:
+                raise CommandUsageError("remove needs --fingerprint FPR")
+            removed = signatures.remove_key(hub, args.address, args.fingerprint)
+            print("key removed" if removed else "no such key")
+            return 0 if removed else 1
+        except signatures.KeyRefused as exc:
+            print(f"mssante-hub: {exc}", file=sys.stderr)
+            return 1
+
+
 def add_account_commands(commands, with_data_dir: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
     """Register `account ...` on the main parser."""
     account = commands.add_parser("account", help="manage professional mailboxes")
@@ -151,6 +179,14 @@ def add_account_commands(commands, with_data_dir: Callable[[argparse.ArgumentPar
         p = with_data_dir(account.add_parser(name, help=text))
         p.add_argument("--address", required=True)
         p.set_defaults(func=_set_suspended(suspended))
+
+    p = with_data_dir(account.add_parser("key", help="an APP mailbox's OpenPGP public keys: its PGP/MIME-signed "
+                                                     "documents are verified against them"))
+    p.add_argument("change", choices=["add", "list", "remove"])
+    p.add_argument("--address", required=True)
+    p.add_argument("--file", type=Path, help="add: a file holding an armored OpenPGP public key")
+    p.add_argument("--fingerprint", help="remove: the key's fingerprint")
+    p.set_defaults(func=cmd_key)
 
     p = with_data_dir(account.add_parser("delete", help="delete a mailbox for good (crypto-shredded)"))
     p.add_argument("--address", required=True)

@@ -190,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_peer_commands(commands, with_data_dir)
     from mssante_hub.dossier.commands import add_dossier_commands  # the patients' dossiers (issue 13)
     add_dossier_commands(commands, with_data_dir)
+    from mssante_hub.agenda.commands import add_agenda_commands  # the patients' agendas (issue 14)
+    add_agenda_commands(commands, with_data_dir)
     return parser
 
 

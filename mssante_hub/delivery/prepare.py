@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 from crypto.envelope import encrypt_message, wrap_key
 from mssante_hub import audit
+from mssante_hub.agenda import filing as agenda_filing
 from mssante_hub.dossier import filing
 from mssante_hub.envelope import NOT_SENDING, Channel, Envelope, Filed, Identity
 from mssante_hub.hub import Hub
+from mssante_hub.profile import entries as profile_entries
 from mssante_hub.mime import parse, summary_fields
 from mssante_hub.rules import policy, refusals
 from mssante_hub.rules.refusals import Refusal
@@ -55,17 +57,24 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
             raise Refusal(refusals.UNKNOWN_RECIPIENT, address)
         if account.status != AccountStatus.ACTIVE.value:
             raise Refusal(refusals.MAILBOX_UNAVAILABLE, address)
-    actor = actor or (identity.address if identity else envelope.mail_from or "<>")
+    actor = actor or (identity.representative or identity.address if identity else envelope.mail_from or "<>")
     actor_type = (audit.ActorType.SYSTEM if envelope.channel == Channel.INTERNAL and identity is None
+                  else audit.ActorType.REPRESENTATIVE if identity is not None and identity.representative
                   else audit.ActorType.of_account(identity.type if identity else None)).value
     via = f" via:{envelope.channel.value}"
     blob_id = secrets.token_hex(16)
     # A document message to a patient: its documents filed in the same transaction (docs/domain.md §6).
-    filed = filing.plan(hub, envelope, message, readers, blob_id, (actor, actor_type, via), tuple(decision.remote))
+    filed = filing.plan(hub, envelope, message, readers, blob_id, (actor, actor_type, via), tuple(decision.remote),
+                        raw=raw)
+    # An iMIP appointment to a patient: filed in Agenda in the same transaction (docs/agenda.md).
+    agenda = agenda_filing.plan(hub, envelope, message, readers, blob_id, (actor, actor_type, via), identity)
     held = filed.withheld if filed is not None else set()
     key_holders = {a.id: a for address, a in readers.items() if address not in held}
     own = filing.own_category(envelope)  # the patient filing a document of their own into Dossier/<category>
-    placements = [deliveries.Placement(address, account.id, envelope.folder, envelope.flags, create=own is not None)
+    entry = profile_entries.entry_key(envelope, message)  # or an entry of their profil médical (Dossier/Profil)
+    # A folder of the patient's own filing (Dossier/<category>, Agenda, Dossier/Profil) is made on its first item.
+    makes_folder = own is not None or agenda_filing.files_own_item(envelope) or entry is not None
+    placements = [deliveries.Placement(address, account.id, envelope.folder, envelope.flags, create=makes_folder)
                   for address, account in readers.items() if address not in held]
     recipient_places = len(placements)
     if envelope.sent_copy and identity is not None:
@@ -106,11 +115,20 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
                 continue  # only a patient space has a dossier
             unit.writes.append(filing.own_document_write(hub, account, own, message, sealed.blob_id,
                                                          sealed.content_key, len(raw)))
+    if entry is not None:
+        for account in readers.values():
+            if account.type == AccountType.PATIENT.value:
+                unit.writes.append(profile_entries.write(hub, account, entry, message, sealed.blob_id,
+                                                         sealed.content_key))
     extra: list[deliveries.Unit] = []
     if filed is not None:
         unit.traces.extend(filed.traces)
         unit.writes.extend(filed.writes)
         extra = filed.units
+    if agenda is not None:
+        unit.traces.extend(agenda.traces)
+        unit.writes.extend(agenda.writes)
+        extra = extra + agenda.units
     return Prepared(unit, {a: r for a, r in readers.items() if a not in held}, list(decision.remote),
                     recipient_places, {address: account.type for address, account in readers.items()},
                     extra, filed.outcomes if filed is not None else {})

@@ -13,6 +13,12 @@ FOLDER_PREFIX = "Dossier/"
 # read (no MASQUE_PS, nothing the patient hid, current versions only), served over IMAP as
 # Patients/<INS>/Dossier/<code> (imap/dossier_view.py). Hidden from the patient's own folder list.
 PROFESSIONAL_PREFIX = ".professionnels/"
+# The declared general practitioner's view: the same, plus MASQUE_PS documents (docs/domain.md §6.2), served
+# under the same IMAP names to the professional the patient declared (storage/general_practitioners.py).
+GP_PREFIX = PROFESSIONAL_PREFIX + "medecin-traitant/"
+# The author's view of their own MASQUE_PS documents: one folder per category and author, named by the keyed digest
+# of the author's idNatPS (index.AUTHOR), served as Patients/<INS>/Auteur/<category> to that author.
+AUTHOR_PREFIX = PROFESSIONAL_PREFIX + "auteur/"
 OTHER = "AUTR_DOC"
 
 
@@ -29,6 +35,16 @@ class Category:
     @property
     def professional_folder(self) -> str:
         return PROFESSIONAL_PREFIX + FOLDER_PREFIX + self.code
+
+    @property
+    def gp_folder(self) -> str:
+        return GP_PREFIX + FOLDER_PREFIX + self.code
+
+    def author_folder(self, author_key: str) -> str:
+        return f"{AUTHOR_PREFIX}{author_key}/{FOLDER_PREFIX}{self.code}"
+
+    def view_folder(self, general_practitioner: bool) -> str:
+        return self.gp_folder if general_practitioner else self.professional_folder
 
 
 # docs/domain.md §6.4, in the order the webmail shows them.
@@ -66,6 +82,27 @@ def of_professional_folder(folder: str) -> Category | None:
     if not folder.startswith(PROFESSIONAL_PREFIX):
         return None
     return of_folder(folder[len(PROFESSIONAL_PREFIX):])
+
+
+def of_gp_folder(folder: str) -> Category | None:
+    if not folder.startswith(GP_PREFIX):
+        return None
+    return of_folder(folder[len(GP_PREFIX):])
+
+
+def of_author_folder(folder: str, author_key: str | None = None) -> Category | None:
+    """The category of an author's view folder (of this author's, when `author_key` is given)."""
+    if not folder.startswith(AUTHOR_PREFIX):
+        return None
+    key, _, rest = folder[len(AUTHOR_PREFIX):].partition("/")
+    if not key or (author_key is not None and key != author_key):
+        return None
+    return of_folder(rest)
+
+
+def of_view_folder(folder: str, general_practitioner: bool) -> Category | None:
+    """The category of one of the two professional views' folders (the GP's, or everyone else's)."""
+    return of_gp_folder(folder) if general_practitioner else of_professional_folder(folder)
 
 
 def is_internal(folder: str) -> bool:

@@ -39,6 +39,8 @@ from email.mime.text import MIMEText
 from crypto.envelope import encrypt_message, wrap_key
 from mssante_hub import audit, mime
 from mssante_hub.dossier import categories, cda, index, integration, masking, patient as known_patient, safexml
+from mssante_hub.dossier import signatures
+from storage import general_practitioners
 from mssante_hub.dossier.integration import IntegrationError
 from mssante_hub.envelope import Channel, Envelope, Filed
 from mssante_hub.hub import Hub
@@ -232,7 +234,7 @@ def _item_message(doc: _Document, category: categories.Category, pdf: bytes | No
 
 def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: list[_Document],
            keys: dict[str, tuple[str, str]], sender: str, source_message_id: str, source_blob_id: str,
-           who: tuple[str, str, str], envelope: Envelope) -> list[deliveries.Unit]:
+           who: tuple[str, str, str], envelope: Envelope, signature: str = "") -> list[deliveries.Unit]:
     hostname = hub.config.get("hub.hostname")
     public = hub.keyring.public_key(patient.public_key)
     units = []
@@ -264,7 +266,7 @@ def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: 
             effective_at=effective.astimezone(dt.timezone.utc) if effective else None, set_key=set_key,
             version=doc.version, structure_key=structure_key,
             author_key=index.digest(hub, patient.id, index.AUTHOR, _instance(header.author_ids)),
-            confidentiality=doc.codes, sealed=index.seal(sealed.content_key, blob_id, fields))
+            confidentiality=doc.codes, sealed=index.seal(sealed.content_key, blob_id, fields), signature=signature)
         # The hub's own key opens every item for the professionals' view (imap/dossier_view.py).
         system = hub.system_account()
         readers = [deliveries.Reader(system.id, wrap_key(sealed.content_key, blob_id,
@@ -277,6 +279,11 @@ def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: 
             placements.append(deliveries.Placement(address, patient.id, category.folder, create=True))
         if not masking.hidden_from_professionals(doc.codes):
             placements.append(deliveries.Placement(address, patient.id, category.professional_folder, create=True))
+        # The declared GP's view holds MASQUE_PS documents too (docs/domain.md §6.2), and so does the author's own.
+        placements.append(deliveries.Placement(address, patient.id, category.gp_folder, create=True))
+        if masking.hidden_from_professionals(doc.codes) and row.author_key:
+            placements.append(deliveries.Placement(address, patient.id, category.author_folder(row.author_key),
+                                                   create=True))
         units.append(deliveries.Unit(
             body=deliveries.Body(blob_id, sealed.body, sealed.summary, len(raw)),
             readers=readers, placements=placements,
@@ -297,11 +304,13 @@ class _Refused(Exception):
 # --- The plan ----------------------------------------------------------------------------------
 
 def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dict[str, account_repo.AccountRow],
-         source_blob_id: str, who: tuple[str, str, str], remote: tuple[str, ...] = ()) -> Plan | None:
+         source_blob_id: str, who: tuple[str, str, str], remote: tuple[str, ...] = (),
+         raw: bytes = b"") -> Plan | None:
     """What filing adds to this delivery; None when no patient recipient gets a document message.
 
     Refusal (the whole message) when it would also carry a MASQUE_PS document to a professional.
-    `who` is the traces' (actor, actor type, " via:<channel>").
+    `who` is the traces' (actor, actor type, " via:<channel>"). `raw`, the message as received, is checked for
+    a PGP/MIME signature by the sending mailbox's registered keys (dossier/signatures.py).
     """
     actor = who[0]
     if envelope.channel not in FILING_CHANNELS:
@@ -318,14 +327,16 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
         integration.log.warning("document message unreadable: %s", type(exc).__name__)
         read = integration.Documents(error=integration.INTERNAL)
     others = [a for a, r in readers.items() if r.type != AccountType.PATIENT.value] + list(remote)
-    if others and any(masking.hidden_from_professionals(d.codes) for d in _documents(read)):
+    if others and any(masking.hidden_from_professionals(d.codes) for d in _documents(read)) \
+            and not _to_their_gp(hub, list(patients.values()), others):
         raise Refusal(refusals.DOCUMENT_MASKED_TO_PROFESSIONALS, others[0])
     source_message_id = _clean(str(message.get("Message-ID", "")), 300)
     sender = envelope.mail_from or actor
+    signature = signatures.check(hub, actor, raw) if raw else signatures.NONE
     result = Plan()
     for address, account in patients.items():
         error, units = _plan_one(hub, envelope, message, read, address, account, sender, source_message_id,
-                                 source_blob_id, who)
+                                 source_blob_id, who, signature)
         if error is not None and error.code in QUARANTINE_CODES:
             result.quarantined[address] = error.code
             result.writes.append(functools.partial(dossier_store.hold, account_id=account.id, blob_id=source_blob_id,
@@ -335,7 +346,7 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
             result.withheld.add(address)
         result.units.extend(units)
         result.outcomes[address] = Filed((error.code, error.label) if error else None, len(units),
-                                         address in result.quarantined)
+                                         address in result.quarantined, signature)
         outcome = "ok" if error is None else (f"quarantined:{error.code}" if address in result.quarantined
                                               else f"error:{error.code}")
         if envelope.import_key:  # a migration import: its package is done in this very transaction
@@ -346,9 +357,17 @@ def plan(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, readers: dic
     return result
 
 
+def _to_their_gp(hub: Hub, patients: list[account_repo.AccountRow], others: list[str]) -> bool:
+    """Whether every other recipient is the general practitioner every patient recipient declared: the one
+    professional a MASQUE_PS document may be mailed to beside the patient (docs/domain.md §6.2)."""
+    declared = hub.read_sync(lambda conn: general_practitioners.of_patients(conn, [p.id for p in patients]))
+    gps = {declared.get(p.id) for p in patients}
+    return len(gps) == 1 and None not in gps and {a.lower() for a in others} <= gps
+
+
 def _plan_one(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, read: integration.Documents, address: str,
               account: account_repo.AccountRow, sender: str, source_message_id: str, source_blob_id: str,
-              who: tuple[str, str, str]) -> tuple[IntegrationError | None, list[deliveries.Unit]]:
+              who: tuple[str, str, str], signature: str = "") -> tuple[IntegrationError | None, list[deliveries.Unit]]:
     checked = integration.match(read, known_patient.load(hub, address))
     if checked.error is not None:
         return checked.error, []
@@ -365,7 +384,7 @@ def _plan_one(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, read: i
         return error, []
     try:
         return None, _items(hub, account, address, documents, keys, sender, source_message_id, source_blob_id,
-                            who, envelope)
+                            who, envelope, signature)
     except _Refused as refused:
         return refused.error, []
 

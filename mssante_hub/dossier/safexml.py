@@ -58,8 +58,9 @@ def parse(data: bytes, limits: XmlLimits, stop_at: str | None = None) -> ET.Elem
         raise
     except defusedxml.DefusedXmlException as exc:
         raise XmlRefused(f"forbidden construct ({type(exc).__name__})") from None
-    except (ET.ParseError, ValueError, UnicodeError) as exc:
-        # The parser's message can quote the document (line contents): keep the type only.
+    except (ET.ParseError, ValueError, UnicodeError, LookupError) as exc:
+        # The parser's message can quote the document (line contents): keep the type only. LookupError is an
+        # encoding the XML declaration names and Python does not know (found by tests/fuzz).
         raise XmlRefused(f"not well-formed XML ({type(exc).__name__})") from None
     if root is None:
         raise XmlRefused("no root element")

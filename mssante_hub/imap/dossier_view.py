@@ -2,6 +2,8 @@
 
     Patients/<INS>/Dossier/<category>   listed for a professional who may read the dossier (in care,
                                         granted, or under emergency access), rights "lr" only
+    Patients/<INS>/Auteur/<category>    the MASQUE_PS documents this professional wrote (their account's RPPS
+                                        makes the idNatPS the CDA names): MASQUE_PS does not hide from the author
     Urgence/<INS>/Dossier/<category>    SELECT or EXAMINE of such a name by a PER mailbox is the emergency
                                         access ("bris de glace"): opened, flagged for review, traced and
                                         notified; for access.EMERGENCY_ACCESS_HOURS the dossier is then
@@ -26,18 +28,21 @@ from sqlalchemy import Connection, select
 
 from mssante_hub import audit
 from mssante_hub.accounts import identity
-from mssante_hub.dossier import access, categories
+from mssante_hub.dossier import access, categories, index
 from mssante_hub.patients import notifications
 from mssante_hub.reader import Reader
 from storage import accounts as account_repo
 from storage import dossier as dossier_store
 from storage import folders
+from storage import general_practitioners
 from storage.accounts import AccountRow
-from storage.models import Folder
+from storage.models import Account, Folder
 from storage.patients import PatientContact
 
 PATIENTS_ROOT = "Patients"
 EMERGENCY_ROOT = "Urgence"
+DOSSIER = "Dossier"
+AUTHORED = "Auteur"  # Patients/<INS>/Auteur/<category>: the author's own MASQUE_PS documents
 READ_ONLY_RIGHTS = "lr"
 
 
@@ -46,17 +51,28 @@ class DossierName:
     ins: str
     category: categories.Category
     emergency: bool
+    authored: bool = False
 
 
 def split(name: str) -> DossierName | None:
     """The parts of a Patients/<INS>/Dossier/<category> (or Urgence/...) name, else None."""
     parts = name.split("/")
-    if len(parts) != 4 or parts[0] not in (PATIENTS_ROOT, EMERGENCY_ROOT) or parts[2] != "Dossier":
+    if len(parts) != 4 or parts[0] not in (PATIENTS_ROOT, EMERGENCY_ROOT) or parts[2] not in (DOSSIER, AUTHORED):
         return None
     category = categories.BY_CODE.get(parts[3])
     if category is None or not identity.is_valid_ins(parts[1]):
         return None
-    return DossierName(parts[1], category, parts[0] == EMERGENCY_ROOT)
+    if parts[2] == AUTHORED and parts[0] == EMERGENCY_ROOT:
+        return None  # an emergency opens the dossier, not an author's view
+    return DossierName(parts[1], category, parts[0] == EMERGENCY_ROOT, parts[2] == AUTHORED)
+
+
+def author_key(conn: Connection, hub, patient_id: int, professional_id: int) -> str:
+    """The keyed digest of this professional's idNatPS in this patient's dossier ("" without an RPPS)."""
+    rpps = conn.execute(select(Account.rpps).where(Account.id == professional_id)).scalar_one_or_none()
+    if not rpps or not rpps.isdigit():
+        return ""
+    return index.digest(hub, patient_id, index.AUTHOR, f"{identity.OID_IDNATPS}^8{rpps}")
 
 
 def is_dossier_name(name: str) -> bool:
@@ -142,7 +158,13 @@ async def resolve_and_read(s, name: str, right: str, then: Callable[[Connection,
         why = access.reason(conn, patient.id, me.address, now, care_days)
         if why is None and not wanted.emergency:
             return patient, None, None, None
-        row = folders.folder_by_name(conn, patient.id, wanted.category.professional_folder)
+        if wanted.authored:  # the author's own MASQUE_PS documents (docs/domain.md §6.2)
+            key = author_key(conn, s.hub, patient.id, me.id)
+            row = folders.folder_by_name(conn, patient.id, wanted.category.author_folder(key)) if key else None
+        else:
+            # The patient's declared GP reads the view that holds MASQUE_PS documents too (docs/domain.md §6.2).
+            is_gp = general_practitioners.of_patient(conn, patient.id) == me.address.lower()
+            row = folders.folder_by_name(conn, patient.id, wanted.category.view_folder(is_gp))
         extra = then(conn, row) if row is not None and then is not None and right in READ_ONLY_RIGHTS else None
         return patient, why, row, extra
 
@@ -180,7 +202,8 @@ async def trace_open(s, box: DossierBox) -> None:
 
 
 def is_view_folder(folder: folders.FolderRow) -> bool:
-    return categories.of_professional_folder(folder.name) is not None
+    return (categories.of_professional_folder(folder.name) or categories.of_gp_folder(folder.name)
+            or categories.of_author_folder(folder.name)) is not None
 
 
 def reader_for(s, system: AccountRow, patient_id: int) -> Reader:
@@ -217,14 +240,19 @@ async def listing(s) -> list[tuple[str, folders.FolderRow, str]]:
             ins = identity.ins_of_address(patient.address, patient_domain) if patient is not None else None
             if not ins or patient.status != "active":
                 continue
+            is_gp = general_practitioners.of_patient(conn, patient_id) == me.address.lower()
             rows = conn.execute(select(Folder.id).where(
                 Folder.account_id == patient_id,
                 Folder.name.startswith(categories.PROFESSIONAL_PREFIX))).scalars().all()
+            key = author_key(conn, s.hub, patient_id, me.id)
             for folder_id in rows:
                 row = folders.folder_by_id(conn, folder_id)
-                category = categories.of_professional_folder(row.name)
+                category = categories.of_view_folder(row.name, is_gp)
                 if category is not None:
-                    out.append((f"{PATIENTS_ROOT}/{ins}/Dossier/{category.code}", row, READ_ONLY_RIGHTS))
+                    out.append((f"{PATIENTS_ROOT}/{ins}/{DOSSIER}/{category.code}", row, READ_ONLY_RIGHTS))
+                category = categories.of_author_folder(row.name, key) if key else None
+                if category is not None:
+                    out.append((f"{PATIENTS_ROOT}/{ins}/{AUTHORED}/{category.code}", row, READ_ONLY_RIGHTS))
         return out
 
     return await s.hub.read(read)

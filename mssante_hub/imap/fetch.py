@@ -24,6 +24,8 @@ SIMPLE = {b"FLAGS", b"UID", b"INTERNALDATE", b"RFC822.SIZE", b"ENVELOPE", b"BODY
 NEEDS_BODY = {b"ENVELOPE", b"BODY", b"BODYSTRUCTURE", b"RFC822", b"RFC822.HEADER", b"RFC822.TEXT"}
 SETS_SEEN = {b"RFC822", b"RFC822.TEXT"}
 MAX_ITEMS = 50
+BODY_BATCH = 16  # messages per read-pool trip when bodies are opened (FETCH answers written batch by batch)
+LISTING_BATCH = 1000  # the same without bodies: flags, dates and sizes only
 MEMORY_ITEMS = {b"FLAGS", b"UID", b"MODSEQ"}
 WHOLE_MESSAGE_ITEMS = MEMORY_ITEMS | {b"RFC822", b"RFC822.SIZE", b"INTERNALDATE"}
 _SECTION = re.compile(rb"^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK)\[([^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$")
@@ -132,16 +134,26 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 
     with_date = any(i.name == b"INTERNALDATE" for i in items)
 
-    def work(conn) -> list[bytes]:
-        if with_body and not with_date:
-            rows = messages.fetch_bodies(conn, reader_id, view.id, uids)
-        else:
-            rows = messages.fetch_rows(conn, reader_id, view.id, uids, with_body)
-        return [_answer(row, snapshot[row.uid], items, reader, row.uid in seen_now) for row in rows
-                if row.uid in snapshot]
+    def work(batch: list[int]) -> list[bytes]:
+        def run(conn) -> list[bytes]:
+            if with_body and not with_date:
+                rows = messages.fetch_bodies(conn, reader_id, view.id, batch)
+            else:
+                rows = messages.fetch_rows(conn, reader_id, view.id, batch, with_body)
+            return [_answer(row, snapshot[row.uid], items, reader, row.uid in seen_now) for row in rows
+                    if row.uid in snapshot]
+        return run
 
-    for line in await s.hub.read(work):
-        s.emit(line)
+    # In batches, each written before the next is read: while the client does not read, the
+    # output gate is paused and the next batch waits (backpressure.py), so one FETCH 1:* of a
+    # big folder holds about one batch in the server, not the folder.
+    size = BODY_BATCH if with_body else LISTING_BATCH
+    for start in range(0, len(uids), size):
+        if s.transport is None:
+            break  # the connection is gone
+        for line in await s.hub.read(work(uids[start:start + size])):
+            s.emit(line)
+        await s.drain()
     return responses.OK_DONE
 
 

@@ -30,13 +30,14 @@ def _with_hub(args: argparse.Namespace, fn: Callable) -> int:
     from mssante_hub.patients.export import ExportError
     from mssante_hub.patients.lifecycle import LifecycleError
     from mssante_hub.patients.provision import ProvisionError
+    from mssante_hub.patients.representatives import RepresentativeError
 
     hub = Hub.open(args.data_dir)
     try:
         return fn(hub)
     except IdentityError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    except (ProvisionError, LifecycleError, ExportError, NotifyError) as exc:
+    except (ProvisionError, LifecycleError, ExportError, NotifyError, RepresentativeError) as exc:
         return _fail(str(exc))
     finally:
         hub.close()
@@ -192,6 +193,29 @@ def cmd_patient_passwd(args: argparse.Namespace) -> int:
     return _with_hub(args, run)
 
 
+def cmd_patient_representative(args: argparse.Namespace) -> int:
+    """`patient representative add|remove|list`: legal representatives (docs/patients.md)."""
+    from mssante_hub.patients import representatives
+
+    def run(hub) -> int:
+        if args.change == "list":
+            for holder, dependant, kind, since in representatives.listing(hub):
+                print(f"{holder}  represents  {dependant}  {kind}  since {since:%Y-%m-%d}")
+            return 0
+        if not (args.holder and args.dependant):
+            return _fail("--holder INS and --dependant INS are required", EXIT_USAGE)
+        if args.change == "add":
+            kind = "protected_adult" if args.protected_adult else "minor"
+            done = representatives.add(hub, args.holder, args.dependant, kind)
+            print("legal representative linked" if done else "already linked")
+            return 0
+        done = representatives.remove(hub, args.holder, args.dependant)
+        print("link removed" if done else "no such link")
+        return 0 if done else EXIT_FAILURE
+
+    return _with_hub(args, run)
+
+
 def cmd_pharmacy_flag(args: argparse.Namespace) -> int:
     from mssante_hub.patients.conversations import flag_pharmacy
 
@@ -277,6 +301,15 @@ def add_patient_commands(commands, with_data_dir: Callable[[argparse.ArgumentPar
     p.add_argument("--ins", required=True)
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.set_defaults(func=cmd_patient_passwd)
+
+    p = with_data_dir(patient.add_parser("representative", help="legal representatives of minors and protected "
+                                                               "adults: add, remove, list"))
+    p.add_argument("change", choices=["add", "remove", "list"])
+    p.add_argument("--holder", help="INS of the representative's own space (add, remove)")
+    p.add_argument("--dependant", help="INS of the minor's or protected adult's space (add, remove)")
+    p.add_argument("--protected-adult", action="store_true",
+                   help="a protected adult (tutelle): the link does not end at 18")
+    p.set_defaults(func=cmd_patient_representative)
 
     pharmacy = commands.add_parser("pharmacy", help="pharmacy mailboxes").add_subparsers(dest="action", required=True)
     p = with_data_dir(pharmacy.add_parser("flag", help="flag an ORG mailbox (local or remote) as a pharmacy"))

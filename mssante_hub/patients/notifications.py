@@ -27,7 +27,8 @@ APPOINTMENT = "appointment"
 SERVICE = "service"
 SCREENING = "screening"
 ACCESS = "access"  # a professional opened the dossier (docs/domain.md §6.5)
-KINDS = (MESSAGE, DOCUMENT, APPOINTMENT, SERVICE, SCREENING, ACCESS)
+REMINDER = "reminder"  # an appointment is near (agenda/reminders.py): the day before, once
+KINDS = (MESSAGE, DOCUMENT, APPOINTMENT, SERVICE, SCREENING, ACCESS, REMINDER)
 _KIND_TEXT = {
     MESSAGE: ("un nouveau message", "a new message"),
     DOCUMENT: ("un nouveau document", "a new document"),
@@ -35,6 +36,7 @@ _KIND_TEXT = {
     SERVICE: ("des nouvelles d'un service connecté", "news from a connected service"),
     SCREENING: ("une invitation de prévention", "a prevention invitation"),
     ACCESS: ("un accès d'un professionnel à votre dossier", "a professional's access to your health record"),
+    REMINDER: ("un rappel : un rendez-vous approche", "a reminder: an appointment is coming up"),
 }
 SEND_BATCH = 500
 XDM_ATTACHMENT = "ihe_xdm.zip"
@@ -97,10 +99,23 @@ def set_preferences(hub: Hub, account_id: int, disabled: set[str]) -> None:
     hub.committer.run(work)
 
 
-def notification_text(kinds: list[str], portal: str) -> tuple[str, str]:
-    """(subject, body) of a notification: fixed words only, never anything of the news itself."""
+def notification_text(kinds: list[str], portal: str, representative: bool = False) -> tuple[str, str]:
+    """(subject, body) of a notification: fixed words only, never anything of the news itself.
+
+    `representative`: to a legal representative, about a space they manage (which one is not said)."""
     fr = ", ".join(_KIND_TEXT[k][0] for k in kinds)
     en = ", ".join(_KIND_TEXT[k][1] for k in kinds)
+    if representative:
+        return "Du nouveau dans un espace santé que vous gérez / News in a health space you manage", (
+            "Bonjour,\n\n"
+            f"Du nouveau attend dans un espace santé dont vous êtes le représentant légal : {fr}.\n"
+            f"Connectez-vous sur {portal} et choisissez le profil concerné.\n"
+            "Ce courriel ne contient aucune information de santé.\n\n"
+            "---\n\n"
+            "Hello,\n\n"
+            f"There is something new in a health space you manage as legal representative: {en}.\n"
+            f"Log in at {portal} and pick that profile.\n"
+            "This e-mail holds no health information.\n")
     body = (
         "Bonjour,\n\n"
         f"Du nouveau vous attend dans votre espace santé : {fr}.\n"

@@ -20,11 +20,12 @@ import datetime as dt
 from sqlalchemy import Connection, select, update
 
 from mssante_hub import audit, delivery
+from mssante_hub.agenda import reminders
 from mssante_hub.hub import Hub
 from mssante_hub.observe import metrics
 from mssante_hub.patients import derived_keys, notices, notifications
 from mssante_hub.envelope import Channel
-from storage.models import Account, AccountStatus
+from storage.models import Account, AccountStatus, LegalRepresentative
 from storage.patients import NotificationState, PatientProfile
 
 POLL_SECONDS = 60.0
@@ -84,12 +85,14 @@ def start(hub: Hub) -> NotifyWorker:
 
 def _due(conn: Connection, cutoff: dt.datetime) -> list:
     return conn.execute(
-        select(NotificationState.account_id, NotificationState.pending, Account.ins, PatientProfile.traits)
+        select(NotificationState.account_id, NotificationState.pending, Account.ins, PatientProfile.traits,
+               PatientProfile.activated_at)
         .join(Account, Account.id == NotificationState.account_id)
         .join(PatientProfile, PatientProfile.account_id == NotificationState.account_id)
-        # Held until activation: a space created past its objection window has no confirmed personal address.
+        # Held until activation: a space created past its objection window has no confirmed personal address;
+        # unless legal representatives manage it (docs/domain.md §9): they are told at theirs.
         .where(NotificationState.pending != "", Account.status == AccountStatus.ACTIVE.value,
-               PatientProfile.activated_at.is_not(None),
+               PatientProfile.activated_at.is_not(None) | Account.id.in_(select(LegalRepresentative.dependant_id)),
                (NotificationState.last_sent_at.is_(None)) | (NotificationState.last_sent_at <= cutoff))
         .order_by(NotificationState.account_id).limit(notifications.SEND_BATCH)
     ).all()
@@ -98,26 +101,40 @@ def _due(conn: Connection, cutoff: dt.datetime) -> list:
 async def send_due(hub: Hub, now: dt.datetime | None = None) -> int:
     """Mail every patient whose news is due; returns how many were notified."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    await reminders.mark_due(hub, now)  # appointments of tomorrow: news of kind "reminder", marked once
     cutoff = now - dt.timedelta(minutes=hub.config.get("notify.interval_minutes"))
     rows = await hub.read(lambda conn: _due(conn, cutoff))
     ctx = notices.Context.of(hub)
     sent = 0
     for row in rows:
         kinds = [k for k in notifications.KINDS if k in notifications.words(row.pending)]
-        personal = derived_keys.open_traits(hub, row.ins, row.traits).get("email")
-        if personal and kinds:
-            subject, body = notifications.notification_text(kinds, ctx.portal)
-            raw, _ = notices.system_mail(ctx, personal, subject, body, now)
+        personal = derived_keys.open_traits(hub, row.ins, row.traits).get("email") if row.activated_at else None
+        to = [(personal, False)] if personal else []
+        to += [(address, True) for address in await hub.read(lambda conn, row=row: _representatives(hub, conn, row))]
+        for address, representative in (to if kinds else []):
+            subject, body = notifications.notification_text(kinds, ctx.portal, representative)
+            raw, _ = notices.system_mail(ctx, address, subject, body, now)
             try:
-                await delivery.accept(hub, delivery.Envelope(mail_from=ctx.sender, rcpt_to=(personal,),
+                await delivery.accept(hub, delivery.Envelope(mail_from=ctx.sender, rcpt_to=(address,),
                                                              channel=Channel.INTERNAL), raw)
             except Exception:
                 metrics.notification("failed")
                 raise
             metrics.notification("sent")
-            sent += 1
+        sent += 1 if to and kinds else 0
         await hub.write(lambda conn, row=row, kinds=kinds: _sent(conn, row.account_id, kinds, now))
     return sent
+
+
+def _representatives(hub: Hub, conn: Connection, row) -> list[str]:
+    """The personal addresses of the legal representatives who manage this space (activated spaces only)."""
+    reps = conn.execute(
+        select(Account.ins, PatientProfile.traits)
+        .join(LegalRepresentative, LegalRepresentative.representative_id == Account.id)
+        .join(PatientProfile, PatientProfile.account_id == Account.id)
+        .where(LegalRepresentative.dependant_id == row.account_id, PatientProfile.activated_at.is_not(None))).all()
+    found = [derived_keys.open_traits(hub, r.ins, r.traits).get("email") for r in reps if r.ins]
+    return sorted({a for a in found if a})
 
 
 def _sent(conn: Connection, account_id: int, kinds: list[str], now: dt.datetime) -> None:

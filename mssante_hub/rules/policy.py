@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 from mssante_hub import audit
 
 from mssante_hub.accounts import identity
+from mssante_hub.agenda import imip
 
 from mssante_hub.patients import notifications
 
@@ -233,8 +234,8 @@ def _check_patient_attachments(message: EmailMessage, budget: int) -> None:
     for part in message.walk():
         if part is message and message.is_multipart():
             continue
-        if not _is_attachment(part):
-            continue
+        if not _is_attachment(part) or imip.is_reply_part(part):
+            continue  # the patient's answer to an appointment, written by the hub (agenda/imip.py)
         name = part.get_filename() or ""
         extension = name.rpartition(".")[2].lower() if "." in name else ""
         if extension not in PATIENT_ATTACHMENT_EXTENSIONS:

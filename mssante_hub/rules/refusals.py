@@ -80,3 +80,15 @@ PATIENT_SPACE_CLOSED = Reason(550, "5.2.1", "Espace santé du patient fermé", "
 PATIENT_UNKNOWN = Reason(550, "5.1.1", "Patient inconnu", "Unknown patient")
 PATIENT_SENDER_NOT_ALLOWED = Reason(550, "5.7.1", "Un patient n'écrit que depuis son espace santé",
                                     "A patient writes only from their own health space")
+
+# --- Appointments (iMIP, RFC 6047) to a patient's agenda (docs/agenda.md) ---
+CALENDAR_INVALID = Reason(554, "5.6.0", "Rendez-vous (iCalendar) invalide", "Invalid iCalendar appointment")
+CALENDAR_TOO_BIG = Reason(552, "5.3.4", "Rendez-vous (iCalendar) trop volumineux",
+                          "iCalendar appointment too large")
+CALENDAR_TOO_MANY_EVENTS = Reason(552, "5.3.4", "Trop d'événements dans le calendrier",
+                                  "Too many events in the calendar")
+CALENDAR_RECURRENCE_REFUSED = Reason(554, "5.6.0", "Récurrence refusée : elle doit être bornée (COUNT ou UNTIL), "
+                                     "au plus quotidienne", "Recurrence refused: it must be bounded (COUNT or "
+                                     "UNTIL), at most daily")
+CALENDAR_TOO_MANY_OCCURRENCES = Reason(552, "5.3.4", "Trop d'occurrences de rendez-vous",
+                                       "Too many appointment occurrences")

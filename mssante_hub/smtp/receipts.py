@@ -21,6 +21,7 @@ from email.parser import BytesParser
 
 from mssante_hub import delivery
 from mssante_hub.delivery import Delivered, Envelope
+from mssante_hub.dossier import signatures
 from mssante_hub.hub import Hub
 from mssante_hub.envelope import Channel
 from relays.reports import (MDN_DISPATCHED, MDN_PROCESSED, RecipientStatus, delivery_status_notification,
@@ -65,6 +66,7 @@ def mdn_hook(hub: Hub):
                     final_recipient=patient, original_message_id=str(headers.get("Message-ID", "")).strip(),
                     original_subject=str(headers.get("Subject", "")), disposition=disposition,
                     error=error, quarantined=filed is not None and filed.quarantined,
+                    note=signatures.receipt_note(filed.signature) if filed is not None else "",
                 )
                 await delivery.accept(hub, Envelope(mail_from="", rcpt_to=(notify_to,), channel=Channel.MDN), mdn)
 

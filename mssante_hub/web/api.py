@@ -9,8 +9,13 @@
     GET    /api/messages/ID/attachments/N   one attachment, as a download
     DELETE /api/messages/ID          to Trash; from Trash, deleted for good              -> 204
     POST   /api/messages             {"to", "cc", "subject", "body", "in_reply_to", "attachments"} -> 201
-    GET    /api/history              the access history of the signed-in space, in words (web/history.py)
+    GET    /api/profiles             the own space and the dependants' a legal representative manages (web/spaces.py)
+    X-Space: ID                      header of any other request: act on that dependant's space (web/spaces.py)
+    GET    /api/history              the access history of the signed-in space, in words (web/history.py),
+                                     filtered by actor, action and days; /api/history.csv (web/history_filters.py)
     GET|POST /api/dossier/...        the patient's dossier (web/dossier_api.py)
+    GET|POST|DELETE /api/agenda/...  the patient's agenda (web/agenda_api.py); GET /ical/<token>.ics its feed
+    GET|POST|PUT|DELETE /api/profile/...  the profil médical (web/profile_api.py)
     GET    /api/home, /api/conversations, /api/recipients; DELETE /api/sessions   (web/messaging_api.py)
     GET    /api/openapi.json         the OpenAPI 3 description of this API (web/openapi.py)
     GET|PUT /api/personal-email; POST /api/email-confirmation   the notification address (web/settings_api.py)
@@ -37,12 +42,14 @@ from mssante_hub.hub import Hub
 from mssante_hub.patients import conversations
 from mssante_hub.reader import Attachment, Reader
 from mssante_hub.rules.refusals import Refusal
-from mssante_hub.web import compose, history, messaging_api, openapi, rendering, settings_api
+from mssante_hub.web import compose, history, history_filters, messaging_api, openapi, rendering, settings_api, spaces
 from mssante_hub.web.clients import ClientAddress
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import Session, WebSessions
+from mssante_hub.web.agenda_api import AgendaApi
 from mssante_hub.web.dossier_api import DossierApi
+from mssante_hub.web.profile_api import ProfileApi
 from mssante_hub.web.space import SpaceApi
 from storage import accounts as account_repo
 from storage import folders, messages
@@ -51,6 +58,7 @@ log = logging.getLogger("mssante_hub.web.api")
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
+MAX_CSV_LINES = 5000  # an export of the history, held in memory at once
 SENT_FOLDER = "Sent"
 TRASH_FOLDER = "Trash"
 SEEN = "\\Seen"
@@ -81,6 +89,8 @@ class Api(resource.Resource):
         self._client_ip = ClientAddress(hub.config.get("web.trusted_proxies"))
         space = SpaceApi(hub, self._client_ip, self._session)
         self.dossier = DossierApi(hub, self._client_ip, self._session)
+        self.agenda = AgendaApi(hub, self._client_ip, self._session)
+        self.profile = ProfileApi(hub, self._client_ip, self._session)
         messaging = messaging_api.MessagingApi(hub, self._client_ip, self._session)
         settings = settings_api.SettingsApi(hub, self._client_ip, self._session)
         self._routes = {
@@ -109,6 +119,8 @@ class Api(resource.Resource):
             ("DELETE", "message"): self.delete_message,
             ("GET", "attachment"): self.download_attachment,
             ("GET", "history"): self.history,
+            ("GET", "history.csv"): self.history_csv,
+            ("GET", "profiles"): self.profiles,
         }
 
     def render(self, request: server.Request):
@@ -120,17 +132,26 @@ class Api(resource.Resource):
             name, path = "attachment", [name, path[1], path[3]]
         elif name == "space" and len(path) == 2:
             name, path = f"space/{path[1]}", path[1:]
-        elif len(path) > 1 and name != "dossier":
+        elif len(path) > 1 and name not in ("dossier", "agenda", "profile"):
             name = ""
         method = request.method.decode("ascii", "replace")
         if name == "dossier":  # /api/dossier/... (web/dossier_api.py)
             handler, rest, known = self.dossier.route(method, path[1:])
             path = ["dossier", *rest]
+        elif name == "agenda":  # /api/agenda/... (web/agenda_api.py)
+            handler, rest, known = self.agenda.route(method, path[1:])
+            path = ["agenda", *rest]
+        elif name == "profile":  # /api/profile/... (web/profile_api.py)
+            handler, rest, known = self.profile.route(method, path[1:])
+            path = ["profile", *rest]
         else:
             handler = self._routes.get((method, name))
             known = any(route == name for _, route in self._routes)
         if handler is None:
             respond(request, *self._error(METHOD_NOT_ALLOWED if known else NOT_FOUND))
+            return server.NOT_DONE_YET
+        if (method, name) in spaces.HOLDER_ONLY and spaces.requested(request) is not None:
+            respond(request, *self._error(spaces.HOLDER_ONLY_ERROR))
             return server.NOT_DONE_YET
         asyncio.ensure_future(self._run(handler, request, path[1:]))
         return server.NOT_DONE_YET
@@ -154,8 +175,12 @@ class Api(resource.Resource):
             status, body = self._error(UNAVAILABLE)
         respond(request, status, body)
 
-    async def _session(self, request: server.Request) -> Session:
+    async def _own_session(self, request: server.Request) -> Session:
         return await self.sessions.authenticate(request.getHeader(b"authorization"))
+
+    async def _session(self, request: server.Request) -> Session:
+        """The space the request acts on: the signed-in account's, or a dependant's (X-Space, web/spaces.py)."""
+        return await spaces.resolve(self.hub, await self._own_session(request), request)
 
     # --- Sessions -------------------------------------------------------------------
 
@@ -169,13 +194,13 @@ class Api(resource.Resource):
                      "expires_at": rendering.iso(session.expires_at)}
 
     async def whoami(self, request: server.Request) -> tuple[int, dict]:
-        session = await self._session(request)
+        session = await self._own_session(request)
         name = await self.hub.read(lambda conn: messaging_api.holder_name(conn, self.hub, session))
         return 200, {"address": session.address, "type": session.type, "expires_at": rendering.iso(session.expires_at),
                      "name": name}
 
     async def sign_out(self, request: server.Request) -> tuple[int, None]:
-        session = await self._session(request)
+        session = await self._own_session(request)
         await self.sessions.logout(session, self._client_ip(request))
         return 204, None
 
@@ -200,7 +225,9 @@ class Api(resource.Resource):
         before = _int_arg(request, "before", None, 1, 2**63 - 1)
 
         def work(conn) -> list[dict]:
-            rows = messages.page(conn, session.account_id, folder, limit, before)
+            withheld = spaces.withheld(conn, session)
+            rows = [r for r in messages.page(conn, session.account_id, folder, limit, before)
+                    if r.blob_id not in withheld]
             reader = self._reader(conn, session) if rows else None
             # A body this holder has no key for is not listed.
             opened = [(row, reader.summary(row)) for row in rows if reader.can_open(row)]
@@ -216,14 +243,16 @@ class Api(resource.Resource):
 
         def work(conn) -> tuple[bytes, dict] | None:
             row = messages.owned(conn, session.account_id, int(message_id))
-            if row is None or row.wrapped is None:
+            if row is None or row.wrapped is None or row.blob_id in spaces.withheld(conn, session):
                 return None
             raw = self._reader(conn, session).body(row)
             shown = rendering.rendered(raw, row.folder, rendering.iso(row.internal_date))
             names = messaging_api.names_for_rows(conn, session, [shown])
             shown.update(from_name=names.of_field(shown["from"]), to_names=names.of_list(shown["to"]),
                          cc_names=names.of_list(shown["cc"]),
-                         conversation=messaging_api.conversation_of(conn, self.hub, session, shown))
+                         conversation=messaging_api.conversation_of(conn, self.hub, session, shown),
+                         document_ids=self.dossier.documents_of(conn, session, row.blob_id) if shown["document"]
+                         else [])
             return shown
 
         shown = await self.hub.read(work)
@@ -235,8 +264,8 @@ class Api(resource.Resource):
             where = messages.locate(conn, session.account_id, int(message_id))
             if where is not None:
                 messages.store_flags(conn, where.folder_id, [where.uid], "add", [SEEN])
-            audit.record(conn, actor=session.address,
-                         actor_type=audit.ActorType.of_account(session.type), action=audit.READ,
+            audit.record(conn, actor=session.actor,
+                         actor_type=session.actor_type, action=audit.READ,
                          subject_account_id=session.account_id, target=f"message:{int(message_id)}", outcome="ok")
 
         await self.hub.write(seen)
@@ -249,7 +278,7 @@ class Api(resource.Resource):
 
         def work(conn) -> Attachment | None:
             row = messages.owned(conn, session.account_id, int(message_id))
-            if row is None or row.wrapped is None:
+            if row is None or row.wrapped is None or row.blob_id in spaces.withheld(conn, session):
                 return None
             return self._reader(conn, session).attachment(row, int(index))
 
@@ -257,7 +286,7 @@ class Api(resource.Resource):
         if found is None:
             raise NOT_FOUND
         await self.hub.write(lambda conn: audit.record(
-            conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type), action=audit.READ,
+            conn, actor=session.actor, actor_type=session.actor_type, action=audit.READ,
             subject_account_id=session.account_id, target=f"message:{int(message_id)} attachment:{int(index)}",
             outcome="ok"))
         # Always a download, never rendered in the webmail's origin (a hostile HTML or SVG file stays inert).
@@ -271,7 +300,8 @@ class Api(resource.Resource):
 
         def work(conn) -> bool:
             where = messages.locate(conn, session.account_id, int(message_id))
-            if where is None:
+            if where is None or (session.representative and messages.owned(
+                    conn, session.account_id, int(message_id)).blob_id in spaces.withheld(conn, session)):
                 return False
             trash = folders.folder_id(conn, session.account_id, TRASH_FOLDER)
             if trash is None or where.folder_id == trash:
@@ -280,8 +310,8 @@ class Api(resource.Resource):
             else:
                 messages.move_messages(conn, where.folder_id, trash, [where.uid])
                 outcome = "trashed"
-            audit.record(conn, actor=session.address,
-                         actor_type=audit.ActorType.of_account(session.type), action=audit.DELETE,
+            audit.record(conn, actor=session.actor,
+                         actor_type=session.actor_type, action=audit.DELETE,
                          subject_account_id=session.account_id, target=f"message:{where.id}",
                          outcome=outcome)
             return True
@@ -290,17 +320,36 @@ class Api(resource.Resource):
             raise NOT_FOUND
         return 204, None
 
-    async def history(self, request: server.Request) -> tuple[int, dict]:
+    async def history(self, request: server.Request, csv_path: bool = False) -> tuple[int, dict | None]:
+        """Newest first, filtered by actor, action and days (web/history_filters.py); as CSV on request."""
         session = await self._session(request)
-        limit = _int_arg(request, "limit", 100, 1, 500)
+        filters = history_filters.parse(request.args, csv_path)
+        limit = _int_arg(request, "limit", *((MAX_CSV_LINES, 1, MAX_CSV_LINES) if filters.csv else (100, 1, 500)))
+        where = history_filters.conditions(filters, session.account_id, session.address)
+
+        name = filters.actor_name  # an actor as worded (e.g. "Dr Martin"), kept after the wording
 
         def work(conn) -> list[dict]:
-            entries = audit.access_history(conn, session.account_id, limit)
+            entries = audit.access_history(conn, session.account_id, history.MAX_SCANNED if name else limit,
+                                           where=where)
             actors = sorted({e.actor.lower() for e in entries if "@" in e.actor})
             names = {a: c.display_name for a, c in conversations.contacts(conn, session.account_id, actors).items()}
-            return [history.labelled(e, session.account_id, session.address, names) for e in entries]
+            lines = [history.labelled(e, session.account_id, session.address, names) for e in entries]
+            return [line for line in lines if name is None or name in (line["actor"], line["actor_en"])][:limit]
 
-        return 200, {"history": await self.hub.read(work)}
+        lines = await self.hub.read(work)
+        if filters.csv:
+            respond_file(request, history_filters.as_csv(lines, filters.zone), history_filters.CSV_TYPE,
+                         history_filters.CSV_NAME)
+            return 200, None
+        return 200, {"history": lines}
+
+    async def history_csv(self, request: server.Request) -> tuple[int, None]:
+        return await self.history(request, csv_path=True)
+
+    async def profiles(self, request: server.Request) -> tuple[int, dict]:
+        own = await self._own_session(request)
+        return 200, {"profiles": await self.hub.read(lambda conn: spaces.profiles(conn, own))}
 
     async def openapi(self, request: server.Request) -> tuple[int, dict]:
         return 200, openapi.DESCRIPTION
@@ -313,7 +362,7 @@ class Api(resource.Resource):
                                         self.hub.limits.max_message_bytes)
         account = await self.hub.read(lambda conn: account_repo.by_address(conn, session.address))
         raw, message_id = compose.build_message(draft, session.address, account.display_name if account else "")
-        who = delivery.Identity(session.address, session.account_id, session.type)
+        who = delivery.Identity(session.address, session.account_id, session.type, session.representative)
         envelope = delivery.Envelope(mail_from=session.address, rcpt_to=tuple(draft.recipients),
                                      channel=delivery.Channel.WEB, peer=self._client_ip(request),
                                      sent_copy=SENT_FOLDER)

@@ -6,11 +6,14 @@
     GET  /api/dossier/documents/ID/pdf                 the PDF (a level-1 document's, or the patient's own)
     POST /api/dossier/documents/ID/visibility          {"hidden_from_professionals": true|false}
     GET  /api/dossier/professionals                    who can see the dossier, and why
-    POST /api/dossier/professionals/ADDRESS/block      (and /unblock)
+    POST /api/dossier/professionals/ADDRESS/block      (and /unblock; /grant opens it outside the care window)
+    GET|PUT|DELETE /api/dossier/general-practitioner   {"address"}: the declared GP (MASQUE_PS not hidden from them)
     POST /api/dossier/documents                        {"category", "title", "filename", "content_type",
                                                         "content_base64"} the patient's own document -> 201
 
-What the patient may not see yet (INVISIBLE_PATIENT) is never listed, counted or served. Every
+What the patient may not see yet (INVISIBLE_PATIENT) is never listed, counted or served; nor, to a legal
+representative acting on a dependant's space (X-Space, web/spaces.py), what is coded
+INVISIBLE_REPRESENTANTS_LEGAUX. Every
 read and every choice is traced. The patient's own document takes the one delivery path
 (`delivery.accept`, channel "filing" into `Dossier/<category>`), answered 201 once durable.
 """
@@ -28,7 +31,7 @@ from typing import Awaitable, Callable
 from twisted.web import server
 
 from mssante_hub import audit, delivery
-from mssante_hub.dossier import access, categories, index, masking, narrative
+from mssante_hub.dossier import access, categories, index, masking, narrative, signatures
 from mssante_hub.hub import Hub
 from mssante_hub.reader import Reader
 from mssante_hub.web import rendering
@@ -36,6 +39,7 @@ from mssante_hub.web.http import FORBIDDEN, NOT_FOUND, ApiError, read_json, resp
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import dossier as dossier_store
+from storage import general_practitioners
 from storage.models import AccountType
 
 OWN_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}  # docs/domain.md §5.6
@@ -45,9 +49,22 @@ NOT_A_PATIENT = ApiError(403, "forbidden", "Réservé au titulaire d'un espace s
                          "Only the holder of a patient space may do this")
 BAD_DOCUMENT = ApiError(422, "bad_document", "Document refusé : PDF, JPEG ou PNG, catégorie connue",
                         "Document refused: PDF, JPEG or PNG, known category")
+NOT_A_GP = ApiError(422, "invalid_field", "Médecin traitant : l'adresse d'un professionnel de santé de ce service",
+                    "General practitioner: the address of a health professional of this service")
 TOO_BIG = ApiError(413, "too_large", "La taille du ou des documents dépasse la limite autorisée",
                    "The documents are larger than allowed")
-VIEW = masking.Viewer.PATIENT
+
+
+def viewer(session: Session) -> masking.Viewer:
+    """The holder sees their dossier as the patient; a legal representative as a representative."""
+    return masking.Viewer.REPRESENTATIVE if session.representative else masking.Viewer.PATIENT
+
+
+def hidden_codes(session: Session) -> tuple[str, ...]:
+    """Codes whose documents are not counted for this session."""
+    if session.representative:
+        return masking.INVISIBLE_PATIENT, masking.INVISIBLE_REPRESENTANTS_LEGAUX
+    return (masking.INVISIBLE_PATIENT,)
 
 Handler = Callable[..., Awaitable[tuple[int, dict | None]]]
 
@@ -63,9 +80,10 @@ class DossierApi:
         self._client_ip = client_ip
         self._session_of = session
 
-    def route(self, method: str, path: list[str]) -> tuple[Handler | None, list[str], bool]:
-        """(handler, its arguments, whether the path is known) for a path below /api/dossier."""
-        table: dict[tuple[str, ...], dict[str, Handler]] = {
+    def routes(self) -> dict[tuple[str, ...], dict[str, Handler]]:
+        """The path shapes below /api/dossier ("*": the segment carrying an id or an address) and their methods;
+        web/openapi.py describes each (tests/web/test_openapi.py compares them)."""
+        return {
             (): {"GET": self.overview},
             ("documents",): {"GET": self.list_documents, "POST": self.add_own},
             ("documents", "*"): {"GET": self.document},
@@ -74,7 +92,14 @@ class DossierApi:
             ("professionals",): {"GET": self.professionals},
             ("professionals", "*", "block"): {"POST": self.block},
             ("professionals", "*", "unblock"): {"POST": self.unblock},
+            ("professionals", "*", "grant"): {"POST": self.grant},
+            ("general-practitioner",): {"GET": self.general_practitioner, "PUT": self.declare_gp,
+                                        "DELETE": self.clear_gp},
         }
+
+    def route(self, method: str, path: list[str]) -> tuple[Handler | None, list[str], bool]:
+        """(handler, its arguments, whether the path is known) for a path below /api/dossier."""
+        table = self.routes()
         shape = tuple("*" if i == 1 else p for i, p in enumerate(path))
         methods = table.get(shape)
         if methods is None:
@@ -96,12 +121,13 @@ class DossierApi:
 
     async def _trace(self, session: Session, action: str, target: str, outcome: str = "ok") -> None:
         await self.hub.write(lambda conn: audit.record(
-            conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type), action=action,
+            conn, actor=session.actor, actor_type=session.actor_type, action=action,
             subject_account_id=session.account_id, target=target, outcome=outcome))
 
     @staticmethod
-    def _visible(row: dossier_store.IndexRow) -> bool:
-        return row.wrapped is not None and masking.visible(row.confidentiality, row.hidden_from_professionals, VIEW)
+    def _visible(row: dossier_store.IndexRow, session: Session) -> bool:
+        return row.wrapped is not None and masking.visible(row.confidentiality, row.hidden_from_professionals,
+                                                           viewer(session))
 
     def _listed(self, reader: Reader, row: dossier_store.IndexRow) -> dict:
         fields = index.open_(reader.key(row), row.blob_id, row.sealed)
@@ -113,7 +139,7 @@ class DossierApi:
             "authors": fields.get("author_names", []), "custodian": fields.get("custodian", ""),
             "version": row.version, "state": row.state, "confidentiality": row.confidentiality.split(),
             "hidden_from_professionals": row.hidden_from_professionals, "has_pdf": bool(fields.get("has_pdf")),
-            "own": bool(fields.get("own")),
+            "own": bool(fields.get("own")), "signature": signatures.SHOWN.get(row.signature),
         }
 
     # --- Reading ---------------------------------------------------------------------------
@@ -121,7 +147,7 @@ class DossierApi:
     async def overview(self, request: server.Request) -> tuple[int, dict]:
         session = await self._patient(request)
         counts = await self.hub.read(lambda conn: dossier_store.counts_by_category(
-            conn, session.account_id, (masking.INVISIBLE_PATIENT,)))
+            conn, session.account_id, hidden_codes(session)))
         return 200, {"categories": [{"code": c.code, "label": c.label, "count": counts.get(c.code, 0)}
                                     for c in categories.CATEGORIES]}
 
@@ -134,7 +160,7 @@ class DossierApi:
 
         def work(conn) -> list[dict]:
             rows = [r for r in dossier_store.documents(conn, session.account_id, session.account_id, category)
-                    if self._visible(r)]
+                    if self._visible(r, session)]
             reader = self._reader(conn, session) if rows else None
             return [self._listed(reader, r) for r in rows]
 
@@ -146,7 +172,14 @@ class DossierApi:
         if not document_id.isdigit() or len(document_id) > 18:
             return None
         row = dossier_store.document(conn, session.account_id, session.account_id, int(document_id))
-        return row if row is not None and self._visible(row) else None
+        return row if row is not None and self._visible(row, session) else None
+
+    def documents_of(self, conn, session: Session, blob_id: str) -> list[int]:
+        """The documents a covering message filed that the patient may see (a message's link to Documents)."""
+        if session.type != AccountType.PATIENT.value:
+            return []
+        return [i for i in dossier_store.filed_from(conn, session.account_id, blob_id)
+                if self._row(conn, session, str(i)) is not None]
 
     async def document(self, request: server.Request, document_id: str) -> tuple[int, dict]:
         session = await self._patient(request)
@@ -162,7 +195,7 @@ class DossierApi:
             shown["html"] = narrative.render(cda) if cda is not None else ""
             shown["versions"] = [{"id": v.id, "version": v.version, "state": v.state, "filed_at": _iso(v.filed_at)}
                                  for v in dossier_store.versions(conn, session.account_id, session.account_id,
-                                                                 row.set_key) if self._visible(v)]
+                                                                 row.set_key) if self._visible(v, session)]
             shown["source_message"] = dossier_store.placed_message(conn, session.account_id, row.source_blob_id)
             return shown
 
@@ -209,7 +242,7 @@ class DossierApi:
 
         def work(conn) -> None:
             dossier_store.set_hidden(conn, session.account_id, visible.id, hidden)
-            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                          action=audit.DOSSIER_MASK,
                          subject_account_id=session.account_id, target=f"document:{visible.id}",
                          outcome="hidden" if hidden else "shown")
@@ -233,19 +266,60 @@ class DossierApi:
 
         def work(conn) -> None:
             dossier_store.set_access_rule(conn, session.account_id, address, rule)
-            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                          action=audit.DOSSIER_BLOCK,
                          subject_account_id=session.account_id, target=f"professional:{address}",
-                         outcome="blocked" if rule else "unblocked")
+                         outcome={dossier_store.BLOCK: "blocked", dossier_store.GRANT: "granted"}.get(rule, "unblocked"))
 
         await self.hub.write(work)
-        return 200, {"address": address, "blocked": rule is not None}
+        return 200, {"address": address, "blocked": rule == dossier_store.BLOCK, "granted": rule == dossier_store.GRANT}
 
     async def block(self, request: server.Request, address: str) -> tuple[int, dict]:
         return await self._rule(request, address, dossier_store.BLOCK)
 
     async def unblock(self, request: server.Request, address: str) -> tuple[int, dict]:
+        """Unblock, or withdraw a grant: the professional's access is the care window's again."""
         return await self._rule(request, address, None)
+
+    async def grant(self, request: server.Request, address: str) -> tuple[int, dict]:
+        """The patient opens the dossier to a professional outside the care window (undone by unblock)."""
+        return await self._rule(request, address, dossier_store.GRANT)
+
+    # --- The declared general practitioner (médecin traitant): MASQUE_PS does not hide from them ------------
+
+    async def general_practitioner(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._patient(request)
+        address = await self.hub.read(lambda conn: general_practitioners.of_patient(conn, session.account_id))
+        return 200, {"address": address}
+
+    async def declare_gp(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._patient(request)
+        address = read_json(request).get("address")
+        address = address.strip().lower() if isinstance(address, str) else ""
+
+        def work(conn) -> bool:
+            account = account_repo.by_address(conn, address) if 0 < len(address) <= MAX_ADDRESS_CHARS else None
+            if account is None or account.type != AccountType.PER.value:
+                return False
+            general_practitioners.declare(conn, session.account_id, address)
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type, action=audit.DOSSIER_GP,
+                         subject_account_id=session.account_id, target=f"professional:{address}", outcome="declared")
+            return True
+
+        if not await self.hub.write(work):
+            raise NOT_A_GP
+        return 200, {"address": address}
+
+    async def clear_gp(self, request: server.Request) -> tuple[int, None]:
+        session = await self._patient(request)
+
+        def work(conn) -> None:
+            general_practitioners.declare(conn, session.account_id, None)
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type, action=audit.DOSSIER_GP,
+                         subject_account_id=session.account_id, target="professional:-", outcome="cleared")
+
+        await self.hub.write(work)
+        return 204, None
 
     # --- The patient's own document ---------------------------------------------------------
 
@@ -280,7 +354,7 @@ class DossierApi:
         envelope = delivery.Envelope(mail_from=session.address, rcpt_to=(session.address,),
                                      channel=delivery.Channel.FILING, peer=self._client_ip(request),
                                      folder=category.folder)
-        who = delivery.Identity(session.address, session.account_id, session.type)
+        who = delivery.Identity(session.address, session.account_id, session.type, session.representative)
         delivered = await delivery.accept(self.hub, envelope, message.as_bytes(), who)
         document_id = await self.hub.read(lambda conn: dossier_store.filed_from(
             conn, session.account_id, delivered.blob_id))

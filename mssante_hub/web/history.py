@@ -23,9 +23,11 @@ SERVICE_ACTORS = {
     "daily-job": ("Traitement automatique quotidien", "Daily automatic job"),
     "notify": ("Service de notification", "Notification service"),
     "init": ("Installation du service", "Service set-up"),
+    "ics-feed": ("Votre lien d'agenda privé (ICS)", "Your private agenda link (ICS)"),
 }
 # audit.ActorType values of the service's own actors, whatever name they traced.
 SERVICE_TYPES = {"OPERATOR": SERVICE_ACTORS["operator"], "SYSTEM": ("Le service Mon espace santé", "The service")}
+REPRESENTATIVE = ("Votre représentant légal", "Your legal representative")
 SOMEONE_WITH_YOUR_LOGIN = ("Une personne utilisant votre identifiant", "Someone using your login")
 ACTIONS = {
     "login": ("Connexion", "Sign-in"),
@@ -42,6 +44,12 @@ ACTIONS = {
     "conversation.end": ("Fin des échanges", "Conversation ended"),
     "dossier.access": ("Accès au dossier", "Dossier accessed"),
     "document.integrate": ("Document ajouté", "Document added"),
+    "dossier.emergency": ("Accès d'urgence au dossier (bris de glace)", "Emergency access to the dossier"),
+    "dossier.mask": ("Visibilité d'un document pour les professionnels", "A document's visibility to professionals"),
+    "dossier.block": ("Accès d'un professionnel au dossier", "A professional's access to the dossier"),
+    "dossier.gp": ("Médecin traitant déclaré", "General practitioner declared"),
+    "profile.read": ("Consultation du profil médical", "Medical profile read"),
+    "profile.change": ("Modification du profil médical", "Medical profile changed"),
     "patient.provision": ("Création de l'espace", "Space created"),
     "patient.activate": ("Activation de l'espace", "Space activated"),
     "patient.object": ("Opposition à l'espace", "Objection to the space"),
@@ -56,7 +64,12 @@ ACTIONS = {
     "account.create": ("Création du compte", "Account created"),
     "mailbox.inactive_warn": ("Avertissement d'inactivité", "Inactivity warning"),
     "mailbox.suspend": ("Suspension pour inactivité", "Suspended for inactivity"),
+    "representative.add": ("Représentant légal ajouté", "Legal representative added"),
+    "representative.remove": ("Fin de la représentation légale", "Legal representation ended"),
     "keys.rotate": ("Renouvellement des clés de chiffrement", "Encryption keys renewed"),
+    "agenda.file": ("Rendez-vous reçu dans l'agenda", "Appointment received in the agenda"),
+    "agenda.access": ("Consultation de l'agenda", "Agenda viewed"),
+    "agenda.change": ("Modification de l'agenda", "Agenda changed"),
 }
 SENT_COPY = ("Message envoyé", "Message sent")
 OTHER_ACTION = ("Autre opération", "Other operation")
@@ -65,6 +78,14 @@ OUTCOMES = {
     "throttled": ("bloqué (trop d'essais)", "blocked (too many attempts)"),
     "trashed": ("mis à la corbeille", "moved to the bin"), "deleted": ("supprimé définitivement", "deleted"),
     "queued": ("en cours d'envoi", "being sent"), "pending": ("en attente", "pending"),
+    "new": ("ajouté", "added"), "update": ("mis à jour", "updated"), "cancel": ("annulé", "cancelled"),
+    "stale": ("ignoré (version ancienne)", "ignored (older version)"),
+    "not-owner": ("ignoré (autre expéditeur)", "ignored (another sender)"),
+    "accepted": ("accepté", "accepted"), "declined": ("décliné", "declined"),
+    "regenerated": ("nouveau lien", "new link"), "revoked": ("lien révoqué", "link revoked"),
+    "added": ("ajouté", "added"), "replaced": ("modifié", "changed"),
+    "hidden": ("masqué aux professionnels", "hidden from professionals"),
+    "shown": ("visible des professionnels", "shown to professionals"),
 }
 CHANNELS = {
     "web": ("Messagerie web", "Webmail"), "imap": ("Logiciel de messagerie (IMAP)", "Mail client (IMAP)"),
@@ -80,7 +101,10 @@ def labelled(entry: AccessEntry, holder_id: int, holder_address: str,
     """One history line in words (entry.actor is the raw actor, entry.actor_name its account's name)."""
     actor_address = entry.actor.lower()
     holder = actor_address in (holder_address.lower(), f"ins-holder:{holder_id}")
-    if holder and entry.action in LOGIN_ACTIONS and entry.outcome != "ok":
+    if entry.actor_type == "REPRESENTATIVE":  # audit.ActorType.REPRESENTATIVE: acting on this space
+        name = entry.actor_name if entry.actor_name and "@" not in entry.actor_name else ""
+        who = (f"{REPRESENTATIVE[0]} ({name})", f"{REPRESENTATIVE[1]} ({name})") if name else REPRESENTATIVE
+    elif holder and entry.action in LOGIN_ACTIONS and entry.outcome != "ok":
         who = SOMEONE_WITH_YOUR_LOGIN  # a failed attempt is not the holder's doing until proven
     elif holder:
         who = YOU
@@ -101,3 +125,6 @@ def labelled(entry: AccessEntry, holder_id: int, holder_address: str,
             "actor": who[0], "actor_en": who[1], "action_label": what[0], "action_label_en": what[1],
             "outcome_label": outcome[0], "outcome_label_en": outcome[1],
             "channel_label": channel[0], "channel_label_en": channel[1]}
+
+
+MAX_SCANNED = 5000  # a filtered history looks at this many newest entries (within the dates) at most

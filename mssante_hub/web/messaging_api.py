@@ -25,10 +25,11 @@ from mssante_hub.hub import Hub
 from mssante_hub.patients import conversations, derived_keys
 from mssante_hub.reader import Reader
 from mssante_hub.rules import policy, refusals
-from mssante_hub.web import rendering
+from mssante_hub.web import rendering, spaces
 from mssante_hub.web.people import Names, address_of, addresses_of, wanted_addresses
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
+from storage import dossier as dossier_store
 from storage import folders, messages, sessions
 from storage.models import Account
 from storage.patients import PatientProfile
@@ -118,7 +119,9 @@ class MessagingApi:
 
     def _scan_inbox(self, conn: Connection, session: Session, limit: int) -> list[tuple[messages.ListedMessage,
                                                                                          dict]]:
-        rows = [r for r in messages.page(conn, session.account_id, INBOX, limit, None) if Reader.can_open(r)]
+        withheld = spaces.withheld(conn, session)
+        rows = [r for r in messages.page(conn, session.account_id, INBOX, limit, None)
+                if Reader.can_open(r) and r.blob_id not in withheld]
         if not rows:
             return []
         account = account_repo.by_id(conn, session.account_id)
@@ -130,7 +133,12 @@ class MessagingApi:
 
         def work(conn: Connection) -> dict[str, Any]:
             fid = folders.folder_id(conn, session.account_id, INBOX)
-            counts = messages.folder_status(conn, fid) if fid else {"messages": 0, "unseen": 0}
+            counts = dict(messages.folder_status(conn, fid)) if fid else {"messages": 0, "unseen": 0}
+            withheld = spaces.withheld(conn, session)
+            if withheld and fid:  # a legal representative: what is kept from them is not counted either
+                kept = dossier_store.placed_flags(conn, fid, withheld)
+                counts["messages"] -= len(kept)
+                counts["unseen"] -= sum(1 for flags in kept if SEEN not in flags.split())
             scanned = self._scan_inbox(conn, session, CONVERSATION_SCAN) if counts["unseen"] else []
             unread = [(row, summary) for row, summary in scanned if SEEN not in row.flags.split()]
             names = names_for_rows(conn, session, [s for _, s in unread[:HOME_UNREAD_SHOWN]])
@@ -196,7 +204,7 @@ class MessagingApi:
 
         def work(conn: Connection) -> None:
             sessions.end_all(conn, session.account_id)
-            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                          action=audit.LOGOUT, subject_account_id=session.account_id,
                          target=f"web ip:{self._client_ip(request)} sessions:all", outcome="ok")
 

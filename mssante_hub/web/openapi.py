@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mssante_hub.web.history import ACTIONS
+from mssante_hub.web.history_filters import ACTOR_KINDS
+
 TITLE = "mssante-hub webmail API"
 VERSION = "1"
 
@@ -18,6 +21,22 @@ ROUTE_PATHS = {"message": "/api/messages/{id}", "attachment": "/api/messages/{id
 
 def route_path(name: str) -> str:
     return ROUTE_PATHS.get(name, f"/api/{name}")
+
+
+# The names web/dossier_api.py's "*" segments take here, by the segment before them.
+DOSSIER_PARAMETERS = {"documents": "{id}", "professionals": "{address}"}
+
+
+def dossier_path(shape: tuple[str, ...]) -> str:
+    """The OpenAPI path of one of DossierApi.routes()'s shapes."""
+    parts = [DOSSIER_PARAMETERS[shape[i - 1]] if part == "*" else part for i, part in enumerate(shape)]
+    return "/".join(["/api/dossier", *parts])
+
+
+def profile_path(shape: tuple[str, ...]) -> str:
+    """The OpenAPI path of one of ProfileApi.routes()'s shapes."""
+    return "/".join(["/api/profile", *(("{document}" if shape[0] == "offers" else "{id}") if part == "*" else part
+                                       for part in shape)])
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -38,6 +57,7 @@ def _obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str
 _S, _I, _B = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 _TIME = {"type": "string", "format": "date-time"}
 _STRINGS = {"type": "array", "items": _S}
+_INTS = {"type": "array", "items": _I}
 _ERRORS = {str(code): {"description": text, **_json(_ref("Error"))} for code, text in (
     (400, "malformed request"), (401, "no session or session expired"), (403, "refused"), (404, "not found"),
     (413, "too large"), (415, "not JSON"), (422, "invalid field or refused message"), (429, "throttled"),
@@ -72,6 +92,12 @@ def _path(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}
 
 
+# web/history_filters.py: who acted, an action key (web/history.ACTIONS), days included in the zone tz.
+_HISTORY_FILTERS = [
+    _query("actor", {"type": "string", "maxLength": 200, "examples": list(ACTOR_KINDS)}),  # a kind, or a name _query("action", {"enum": sorted(ACTIONS)}),
+    _query("from", {"type": "string", "format": "date"}), _query("to", {"type": "string", "format": "date"}),
+    _query("tz", {"type": "string", "maxLength": 64, "default": "Europe/Paris"}),
+]
 _LISTED = _obj({"id": _I, "uid": _I, "date": _TIME, "size": _I, "seen": _B, "from": _S, "from_name": _S,
                 "to_names": _STRINGS, "subject": _S, "document": _S, "attachments": _B, "contact": _S})
 _SESSION = _obj({"address": _S, "type": _S, "expires_at": _TIME, "name": _S})
@@ -79,6 +105,25 @@ _PASSWORD = _obj({"password": _S}, ("password",))
 _CODE = _obj({"ins": _S, "code": _S}, ("ins", "code"))
 _PREFS = _obj({"notifications": {"type": "object", "additionalProperties": _B}})
 _BANNER = _obj({"fr": _S, "en": _S})
+_AGENDA_ITEM = _obj({"id": _I, "kind": _S, "start": _TIME, "end": _TIME, "tz": _S, "title": _S, "place": _S,
+                     "professional": _S, "specialty": _S, "status": _S, "partstat": _S, "sequence": _I,
+                     "all_day": _B, "recurring": _B})
+_PREVENTION = _obj({"id": _S, "kind": _S, "title": _S, "title_en": _S, "text": _S, "text_en": _S,
+                    "window_start": {"type": "string", "format": "date"},
+                    "window_end": {"type": "string", "format": "date"}, "status": _S})
+_ADDRESS = {"name": "address", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 320}}
+_DOCUMENT = _obj({"id": _I, "category": _S, "label": _S, "title": _S, "type_code": _S,
+                  "effective_at": {"type": ["string", "null"], "format": "date-time"}, "filed_at": _TIME,
+                  "authors": _STRINGS, "custodian": _S, "version": _I, "state": {"enum": ["current", "replaced"]},
+                  "confidentiality": _STRINGS, "hidden_from_professionals": _B, "has_pdf": _B, "own": _B,
+                  "signature": {"type": ["string", "null"], "enum": ["verified", "invalid", None],
+                                "description": "the PGP/MIME signature of the message that carried it"}})
+_BLOCKED = _obj({"address": _S, "blocked": _B, "granted": _B})
+_GP = _obj({"address": {"type": ["string", "null"]}})
+
+_ENTRY_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+_PROFILE_ENTRY = _obj({"id": _S, "kind": _S, "label": _S, "code": _S, "display": _S, "date": _S, "source": _S,
+                       "filed_at": _TIME, "hidden_from_professionals": _B, "resource": {"type": "object"}})
 
 PATHS: dict[str, dict[str, Any]] = {
     "/api/session": {
@@ -106,7 +151,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/messages/{id}": {
         "get": _op("One message (sets \\Seen)", 200, _obj({
             "folder": _S, "date": _TIME, "from": _S, "from_name": _S, "to": _S, "to_names": _STRINGS, "cc": _S,
-            "cc_names": _STRINGS, "reply_to": _S, "subject": _S, "document": _S, "message_id": _S, "text": _S,
+            "cc_names": _STRINGS, "reply_to": _S, "subject": _S, "document": _S, "document_ids": _INTS, "message_id": _S, "text": _S,
             "html": {"type": "string", "description": "sanitised HTML of an HTML-only message"},
             "remote_content_blocked": _B,
             "attachments": {"type": "array", "items": _obj({"filename": _S, "content_type": _S, "size": _I})},
@@ -121,7 +166,12 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/history": {"get": _op("Access history, in words", 200, _obj({"history": {"type": "array", "items": _obj({
         "at": _TIME, "action": _S, "outcome": _S, "actor": _S, "actor_en": _S, "action_label": _S,
         "action_label_en": _S, "outcome_label": _S, "outcome_label_en": _S, "channel_label": _S,
-        "channel_label_en": _S})}}), params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 500})])},
+        "channel_label_en": _S})}}), params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+                                             *_HISTORY_FILTERS, _query("format", {"enum": ["json", "csv"]})])},
+    "/api/history.csv": {"get": _op("Access history as CSV (UTF-8 with BOM, ';', formula-like cells prefixed "
+                                    "with ')", 200, None, binary="text/csv", params=[
+                                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000}),
+                                        *_HISTORY_FILTERS])},
     "/api/home": {"get": _op("Accueil: what is new", 200, _obj({"unread": _I, "messages": _I, "latest_unread": {
         "type": "array", "items": _LISTED}}))},
     "/api/conversations": {"get": _op("Conversations by professional", 200, _obj({"conversations": {
@@ -156,7 +206,123 @@ PATHS: dict[str, dict[str, Any]] = {
                                             _obj({"email": _S}), body=_obj({"token": _S}, ("token",)),
                                             public=True)},
     "/api/openapi.json": {"get": _op("This description", 200, {"type": "object"}, public=True)},
+    # The agenda (web/agenda_api.py, docs/agenda.md).
+    "/api/agenda": {
+        "get": _op("Agenda occurrences in a range, earliest first, and the prevention campaigns for the patient",
+                   200, _obj({"from": _TIME, "to": _TIME, "items": {"type": "array", "items": _AGENDA_ITEM},
+                              "prevention": {"type": "array", "items": _PREVENTION}, "truncated": _B}),
+                   params=[_query("from", {"type": "string", "description": "ISO 8601 date or date-time"}),
+                           _query("to", {"type": "string", "description": "ISO 8601 date or date-time"})]),
+        "post": _op("An appointment or reminder of the patient's own", 201, _obj({"id": _I, "kind": _S}),
+                    body=_obj({"kind": {"type": "string", "enum": ["own", "reminder"]}, "title": _S,
+                               "start": _TIME, "end": _TIME, "place": _S, "note": _S}, ("title", "start"))),
+    },
+    "/api/agenda/{id}": {"get": _op("One agenda item", 200, _obj({
+        **_AGENDA_ITEM["properties"], "description": _S, "organizer": _S, "state": _S, "filed_at": _TIME,
+        "message": {"type": ["integer", "null"]}, "source_message": {"type": ["integer", "null"]},
+        "can_reply": _B}), params=[_path("id")])},
+    "/api/agenda/{id}/reply": {"post": _op("Answer the organiser (an iMIP REPLY through the delivery path)", 200,
+                                           _obj({"id": _I, "partstat": _S, "delivered": _STRINGS,
+                                                 "queued": _STRINGS}),
+                                           body=_obj({"partstat": {"type": "string",
+                                                                   "enum": ["ACCEPTED", "DECLINED"]}},
+                                                     ("partstat",)), params=[_path("id")])},
+    "/api/agenda/prevention/{id}": {"post": _op("The patient's status in a prevention campaign", 200,
+                                                _obj({"id": _S, "status": _S}),
+                                                body=_obj({"status": {"type": "string", "enum": [
+                                                    "to_plan", "done", "not_done"]}}, ("status",)),
+                                                params=[{"name": "id", "in": "path", "required": True,
+                                                         "schema": {"type": "string", "maxLength": 64}}])},
+    "/api/agenda/feed": {
+        "get": _op("Whether the private ICS feed is active (never its token)", 200,
+                   _obj({"active": _B, "created_at": {"type": ["string", "null"], "format": "date-time"}})),
+        "post": _op("A new feed token, shown once (the previous one stops working)", 201,
+                    _obj({"token": _S, "url": _S})),
+        "delete": _op("Revoke the feed: its URL answers 404", 204, None),
+    },
+    "/api/profiles": {"get": _op("The own space, then the spaces the signed-in legal representative manages "
+                                 "(ids for X-Space)", 200, _obj({"profiles": {"type": "array", "items": _obj({
+                                     "id": _I, "address": _S, "name": _S, "own": _B,
+                                     "kind": {"type": ["string", "null"], "enum": ["minor", "protected_adult",
+                                                                                   None]}})}}))},
+    "/api/dossier": {"get": _op("Dossier categories: code, French label, count", 200, _obj({"categories": {
+        "type": "array", "items": _obj({"code": _S, "label": _S, "count": _I})}}))},
+    "/api/dossier/documents": {
+        "get": _op("Documents, newest first", 200, _obj({"category": {"type": ["string", "null"]}, "documents": {
+            "type": "array", "items": _DOCUMENT}}), params=[_query("category", _S)]),
+        "post": _op("Add the patient's own document (PDF, JPEG or PNG)", 201, _obj({"id": _I, "category": _S}),
+                    body=_obj({"category": _S, "title": _S, "filename": _S, "content_type": _S,
+                               "content_base64": _S}, ("category", "title", "content_type", "content_base64"))),
+    },
+    "/api/dossier/documents/{id}": {"get": _op("One document: metadata, inert HTML of the CDA narrative, versions",
+                                               200, _obj({**_DOCUMENT["properties"], "html": _S,
+                                                          "source_message": {"type": ["integer", "null"]},
+                                                          "versions": {"type": "array", "items": _obj(
+                                                              {"id": _I, "version": _I, "state": _S,
+                                                               "filed_at": _TIME})}}),
+                                               params=[_path("id")])},
+    "/api/dossier/documents/{id}/pdf": {"get": _op("The document's PDF (or the patient's own image), as a "
+                                                   "download", 200, None, params=[_path("id")],
+                                                   binary="application/pdf")},
+    "/api/dossier/documents/{id}/visibility": {"post": _op("Hide the document (every version) from professionals, "
+                                                           "or show it again", 200,
+                                                           _obj({"id": _I, "hidden_from_professionals": _B}),
+                                                           body=_obj({"hidden_from_professionals": _B},
+                                                                     ("hidden_from_professionals",)),
+                                                           params=[_path("id")])},
+    "/api/dossier/professionals": {"get": _op("Who can see the dossier, and why", 200, _obj({"professionals": {
+        "type": "array", "items": _obj({"address": _S, "name": _S, "reason": _S,
+                                        "last_exchange": {"type": ["string", "null"], "format": "date-time"}})}}))},
+    "/api/dossier/professionals/{address}/block": {"post": _op("Block a professional from the dossier", 200,
+                                                               _BLOCKED, params=[_ADDRESS])},
+    "/api/dossier/professionals/{address}/unblock": {"post": _op("Unblock a professional, or withdraw a grant", 200,
+                                                                 _BLOCKED, params=[_ADDRESS])},
+    "/api/dossier/professionals/{address}/grant": {"post": _op("Open the dossier to a professional outside the "
+                                                               "care window", 200, _BLOCKED, params=[_ADDRESS])},
+    "/api/dossier/general-practitioner": {
+        "get": _op("The declared general practitioner (médecin traitant)", 200, _GP),
+        "put": _op("Declare it: a PER mailbox of this hub; MASQUE_PS documents are not hidden from them", 200, _GP,
+                   body=_obj({"address": _S}, ("address",))),
+        "delete": _op("No general practitioner declared any more", 204, None),
+    },
+    "/api/profile": {
+        "get": _op("The profil médical's current entries, newest first (each with its FHIR resource)", 200,
+                   _obj({"entries": {"type": "array", "items": _PROFILE_ENTRY}})),
+        "post": _op("Add an entry: a FHIR R4 resource (Condition, AllergyIntolerance, MedicationStatement, "
+                    "Immunization, Observation, RelatedPerson, Consent, DocumentReference); 422 names where it is "
+                    "invalid", 201, _obj({"id": _S, "kind": _S}), body={"type": "object"}),
+    },
+    "/api/profile/{id}/visibility": {"post": _op("Hide the entry (every version) from professionals, or show it "
+                                                 "again", 200, _obj({"id": _S, "hidden_from_professionals": _B}),
+                                                 body=_obj({"hidden_from_professionals": _B},
+                                                           ("hidden_from_professionals",)), params=[_ENTRY_ID])},
+    "/api/profile/offers/{document}": {"get": _op(
+        "The entries a dossier document's coded sections (IPS-FR, VSM) offer, each to add by POST /api/profile",
+        200, _obj({"document": _I, "offers": {"type": "array", "items": _obj({"kind": _S, "label": _S,
+                                                                               "resource": {"type": "object"}})}}),
+        params=[_path("document")])},
+    "/api/profile/bundle": {"get": _op("The profile as a FHIR Bundle of type collection", 200,
+                                       {"type": "object"})},
+    "/api/profile/{id}": {
+        "get": _op("One entry, its resource and its versions", 200, _obj({**_PROFILE_ENTRY["properties"], "versions": {
+            "type": "array", "items": _obj({"filed_at": _TIME, "state": _S})}}), params=[_ENTRY_ID]),
+        "put": _op("A new version of the entry (same resource type)", 200, _obj({"id": _S, "kind": _S}),
+                   body={"type": "object"}, params=[_ENTRY_ID]),
+        "delete": _op("Delete the entry and every version of it", 204, None, params=[_ENTRY_ID]),
+    },
 }
+
+# X-Space (web/spaces.py): every signed-in operation but the holder's own acts may run on a dependant's space.
+X_SPACE = {"name": "X-Space", "in": "header", "required": False, "schema": {"type": "string",
+                                                                            "pattern": "^[0-9]{1,18}$"},
+           "description": "act on this dependant's space (an id from /api/profiles); 404 if not one of yours"}
+_OWN_ONLY = {("/api/session", "post"), ("/api/session", "get"), ("/api/session", "delete"), ("/api/profiles", "get"),
+             ("/api/sessions", "delete"), ("/api/space/close", "post"), ("/api/space/deletion", "post"),
+             ("/api/space/export", "post"), ("/api/personal-email", "put")}
+for _path_name, _operations in PATHS.items():
+    for _method, _operation in _operations.items():
+        if (_path_name, _method) not in _OWN_ONLY and _operation.get("security") != []:
+            _operation["parameters"] = [*_operation.get("parameters", []), X_SPACE]
 
 DESCRIPTION: dict[str, Any] = {
     "openapi": "3.1.0",

@@ -16,6 +16,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.admin.listeners import Listener, listen_tcp
 from mssante_hub.observe import exposition
 from mssante_hub.web import autoconfig, pages
+from mssante_hub.web.agenda_api import IcsFeed
 from mssante_hub.web.api import Api
 from mssante_hub.web.http import BodyBudget, BoundedRequest
 
@@ -127,6 +128,7 @@ def build_site(hub: Hub) -> server.Site:
     root = resource.Resource()
     root.putChild(b"healthz", Health(hub))
     root.putChild(b"api", Api(hub))
+    root.putChild(b"ical", IcsFeed(hub))  # the patient's private ICS feed (web/agenda_api.py)
     pages.register(root)  # the patients' webmail: /, /app.js, /app.css
     autoconfig.register(root, hub)  # mail client autoconfiguration (IMAP issue)
     exposition.mount(root, hub)  # /metrics, unless metrics.listen gives them a listener of their own

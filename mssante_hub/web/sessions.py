@@ -40,11 +40,26 @@ WEB_LOGIN_TYPES = frozenset({AccountType.PATIENT.value, AccountType.PER.value, A
 
 @dataclass(frozen=True)
 class Session:
+    """A signed-in account, and the space it acts on: its own, or a dependant's (web/spaces.py).
+
+    On a dependant's space `account_id`, `address` and `type` are the dependant's, and `representative` is the
+    signed-in legal representative: every trace names them as the actor (`actor`, `actor_type`)."""
+
     token_hash: bytes
     account_id: int
     address: str
     type: str
     expires_at: dt.datetime
+    representative: str = ""
+    representative_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        return self.representative or self.address
+
+    @property
+    def actor_type(self) -> audit.ActorType:
+        return audit.ActorType.REPRESENTATIVE if self.representative else audit.ActorType.of_account(self.type)
 
 
 def token_hash(token: str) -> bytes:

@@ -150,7 +150,7 @@ class SpaceApi:
                 raise ApiError(422, "export_refused", "Export impossible : vérifiez la clé ou la phrase de passe",
                                f"Export refused: {error}") from None
         await self.hub.write(lambda conn: audit.record(
-            conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type), action=audit.PATIENT_EXPORT,
+            conn, actor=session.actor, actor_type=session.actor_type, action=audit.PATIENT_EXPORT,
             subject_account_id=session.account_id, target=f"items:{count}"))
         respond_file(request, data, EXPORT_TYPE, EXPORT_NAME)
         return 200, None

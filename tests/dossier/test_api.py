@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import base64
 import http.client
-import smtplib
 
 import pytest
 
-from mssante_hub.hub import Hub
 from storage import dossier as dossier_store
 from storage.models import AuditEvent
-from tests.conftest import TEST_PASSWORD, add_professional, make_data_dir
+from tests.conftest import TEST_PASSWORD, add_professional
 from tests.dossier import builder, support
 from tests.dossier.builder import fixture
+from tests.dossier.scene import dossier_scene
+from tests.smtp.messages import message
 from tests.dossier.support import APP, PATIENT
-from tests.smtp.support import configure_smtp, make_pki
-from tests.support.served import served
-from tests.web.conftest import configure
 from tests.web.support import WebClient
 
 PATIENT_PASSWORD = "mot de passe de dominique"
@@ -27,38 +24,19 @@ DOCTOR = "jean.dupont@hub.test"
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory, module_fixtures_dir):
     fixtures_dir = module_fixtures_dir
-    base = tmp_path_factory.mktemp("dossier-api")
-    data_dir = make_data_dir(base)
-    pki = make_pki(base)
-    configure(data_dir, {})
-    configure_smtp(data_dir, pki)
-    hub = Hub.open(data_dir)
-    try:
-        support.add_app(hub)
-        add_professional(hub, "jean.dupont")
-        support.provision_patient(hub)
-        with served(data_dir, ["web", "submission"]) as running:
-            def send(raw: bytes, sender: str = APP) -> None:
-                client = smtplib.SMTP("127.0.0.1", running.port("submission"), timeout=60)
-                client.starttls(context=pki.client_context(None))
-                client.login(sender, TEST_PASSWORD)
-                assert client.sendmail(sender, [PATIENT], raw) == {}
-                client.quit()
-
-            vaccination = fixture(fixtures_dir, builder.SMALL_FIXTURE)
-            send(support.document_message(builder.cda_package(vaccination, "87273-9")))
-            send(support.document_message(builder.cda_package(support.set_version(vaccination, 2), "87273-9")))
-            level1 = fixture(fixtures_dir, "DOC_NON_STRUCTURE_CDA-R2-N1.xml")
-            send(support.document_message(builder.cda_package(level1, "11502-2")))
-            hidden = fixture(fixtures_dir, "LDL-SES_2022.01.xml")
-            send(support.document_message(builder.cda_package(hidden, "11490-0", ("N", "INVISIBLE_PATIENT"))))
-            # A professional writes to the patient: in care from now on.
-            from tests.smtp.messages import message
-            send(message(DOCTOR, PATIENT, subject="Rendez-vous"), sender=DOCTOR)
-            client = WebClient(running.port("web")).login(support.INS, PATIENT_PASSWORD)
-            yield running, hub, client
-    finally:
-        hub.close()
+    with dossier_scene(tmp_path_factory.mktemp("dossier-api"), lambda hub: add_professional(hub, "jean.dupont"),
+                       doors=["web", "submission"]) as scene:
+        send = scene.deliver
+        vaccination = fixture(fixtures_dir, builder.SMALL_FIXTURE)
+        send(support.document_message(builder.cda_package(vaccination, "87273-9")))
+        send(support.document_message(builder.cda_package(support.set_version(vaccination, 2), "87273-9")))
+        level1 = fixture(fixtures_dir, "DOC_NON_STRUCTURE_CDA-R2-N1.xml")
+        send(support.document_message(builder.cda_package(level1, "11502-2")))
+        hidden = fixture(fixtures_dir, "LDL-SES_2022.01.xml")
+        send(support.document_message(builder.cda_package(hidden, "11490-0", ("N", "INVISIBLE_PATIENT"))))
+        # A professional writes to the patient: in care from now on.
+        send(message(DOCTOR, PATIENT, subject="Rendez-vous"), sender=DOCTOR)
+        yield scene.running, scene.hub, scene.patient()
 
 
 def test_categories_and_counts(scene):
@@ -80,6 +58,8 @@ def test_listing_reading_versions_and_pdf(scene):
     shown = client.call("GET", f"/api/dossier/documents/{listed[0]['id']}").body
     assert [v["version"] for v in shown["versions"]] == [2, 1]
     assert shown["source_message"] is not None
+    covering = client.call("GET", f"/api/messages/{shown['source_message']}").body
+    assert covering["document"] and shown["id"] in covering["document_ids"]  # the message's link to Documents
     assert "<h2>" in shown["html"] and "<script" not in shown["html"].lower() and "src=" not in shown["html"]
     old = client.call("GET", f"/api/dossier/documents/{shown['versions'][1]['id']}").body
     assert old["state"] == "replaced" and old["version"] == 1

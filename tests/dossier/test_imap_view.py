@@ -8,26 +8,19 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
-import smtplib
-import subprocess
 
 import pytest
 
-from mssante_hub.hub import Hub
 from storage.models import AuditEvent
 from storage.patients import NotificationState
-from tests.conftest import TEST_PASSWORD, add_professional, make_data_dir
+from tests.conftest import TEST_PASSWORD, add_professional
 from tests.dossier import builder, support
 from tests.dossier.builder import fixture
+from tests.dossier.scene import dossier_scene
 from tests.dossier.support import APP, INS, PATIENT
 from tests.imap.support import imaps
-from tests.imap.test_clients import capture, need, wait_for_screen
+from tests.support.neomutt import neomutt
 from tests.smtp.messages import message
-from tests.smtp.support import configure_smtp, make_pki
-from tests.support.served import served
-from tests.web.conftest import configure
-from tests.web.support import WebClient
 
 DOCTOR = "jean.dupont@hub.test"  # in care: wrote to the patient
 STRANGER = "marie.curie@hub.test"  # never exchanged with the patient
@@ -42,40 +35,25 @@ def _box(category: str, root: str = "Patients") -> str:
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory, module_fixtures_dir):
     fixtures_dir = module_fixtures_dir
-    base = tmp_path_factory.mktemp("dossier-imap")
-    data_dir = make_data_dir(base)
-    pki = make_pki(base)
-    configure(data_dir, {})
-    configure_smtp(data_dir, pki)
-    hub = Hub.open(data_dir)
-    try:
-        support.add_app(hub)
+
+    def accounts(hub):
         add_professional(hub, "jean.dupont")
         add_professional(hub, "marie.curie")
         add_professional(hub, "labo", type="ORG")
-        support.provision_patient(hub)
-        with served(data_dir, ["web", "submission", "imaps"]) as running:
-            def send(raw: bytes, sender: str = APP) -> None:
-                client = smtplib.SMTP("127.0.0.1", running.port("submission"), timeout=60)
-                client.starttls(context=pki.client_context(None))
-                client.login(sender, TEST_PASSWORD)
-                assert client.sendmail(sender, [PATIENT], raw) == {}
-                client.quit()
 
-            vaccination = fixture(fixtures_dir, builder.SMALL_FIXTURE)
-            send(support.document_message(builder.cda_package(vaccination, "87273-9")))
-            send(support.document_message(builder.cda_package(support.set_version(vaccination, 2), "87273-9")))
-            send(support.document_message(builder.cda_package(fixture(fixtures_dir, "BIO-CR-BIO_2024.01_TSH_1.xml"))))
-            send(support.document_message(builder.cda_package(fixture(fixtures_dir, "LDL-SES_2022.01.xml"),
-                                                              "11490-0", ("N", "MASQUE_PS"))))
-            send(support.document_message(builder.cda_package(fixture(fixtures_dir, "IMG_CR_IMG_2024.01.xml"),
-                                                              "18748-4", ("N", "INVISIBLE_PATIENT"))))
-            send(message(DOCTOR, PATIENT, subject="Rendez-vous"), sender=DOCTOR)
-            send(message(LAB, PATIENT, subject="Vos résultats"), sender=LAB)
-            web = WebClient(running.port("web")).login(INS, PATIENT_PASSWORD)
-            yield running, hub, web
-    finally:
-        hub.close()
+    with dossier_scene(tmp_path_factory.mktemp("dossier-imap"), accounts) as scene:
+        send = scene.deliver
+        vaccination = fixture(fixtures_dir, builder.SMALL_FIXTURE)
+        send(support.document_message(builder.cda_package(vaccination, "87273-9")))
+        send(support.document_message(builder.cda_package(support.set_version(vaccination, 2), "87273-9")))
+        send(support.document_message(builder.cda_package(fixture(fixtures_dir, "BIO-CR-BIO_2024.01_TSH_1.xml"))))
+        send(support.document_message(builder.cda_package(fixture(fixtures_dir, "LDL-SES_2022.01.xml"),
+                                                          "11490-0", ("N", "MASQUE_PS"))))
+        send(support.document_message(builder.cda_package(fixture(fixtures_dir, "IMG_CR_IMG_2024.01.xml"),
+                                                          "18748-4", ("N", "INVISIBLE_PATIENT"))))
+        send(message(DOCTOR, PATIENT, subject="Rendez-vous"), sender=DOCTOR)
+        send(message(LAB, PATIENT, subject="Vos résultats"), sender=LAB)
+        yield scene.running, scene.hub, scene.patient()
 
 
 def _list(client) -> list[str]:
@@ -174,30 +152,10 @@ def test_blocking_and_hiding_take_effect_at_once(scene):
 
 
 def test_neomutt_opens_a_dossier_category(scene, tmp_path):
-    need("neomutt")
-    need("tmux")
     running, hub, _ = scene
-    muttrc = tmp_path / "muttrc"
-    muttrc.write_text(f"""
-set folder = "imaps://{DOCTOR}@127.0.0.1:{running.port('imaps')}/"
-set spoolfile = "+{_box('CAR_VAC')}"
-set imap_pass = "{TEST_PASSWORD}"
-set certificate_file = "{tmp_path}/certs"
-set ssl_verify_host = no
-set ssl_verify_dates = no
-set header_cache = ""
-set message_cachedir = ""
-set mail_check_stats = no
-set charset = "utf-8"
-""")
-    (tmp_path / "certs").write_bytes((hub.config.data_dir / "tls" / "cert.pem").read_bytes())
-    session = f"muttdossier{os.getpid()}"
-    env = {**os.environ, "TERM": "xterm", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40",
-                    f"neomutt -n -F {muttrc}"], check=True, env=env)
-    try:
-        assert wait_for_screen(session, "NOTE DE VACCINATION"), capture(session)
-        subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
-        assert wait_for_screen(session, "Document classé dans votre dossier"), capture(session)
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    certificate = (hub.config.data_dir / "tls" / "cert.pem").read_bytes()
+    with neomutt(tmp_path, user=DOCTOR, password=TEST_PASSWORD, port=running.port("imaps"),
+                 spool=_box("CAR_VAC"), certificate=certificate, name="muttdossier") as screen:
+        assert screen.shows("NOTE DE VACCINATION"), screen.capture()
+        screen.keys("Enter")
+        assert screen.shows("Document classé dans votre dossier"), screen.capture()

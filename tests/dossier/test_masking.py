@@ -3,22 +3,17 @@ over IMAP (the professionals' view) and the webmail API (the patient); masked is
 
 from __future__ import annotations
 
-import smtplib
 
 import pytest
 
 from mssante_hub.dossier import masking
-from mssante_hub.hub import Hub
-from tests.conftest import TEST_PASSWORD, add_professional, make_data_dir
+from tests.conftest import TEST_PASSWORD, add_professional
 from tests.dossier import builder, support
 from tests.dossier.builder import fixture
-from tests.dossier.support import APP, INS, PATIENT
+from tests.dossier.scene import dossier_scene
+from tests.dossier.support import INS, PATIENT
 from tests.imap.support import imaps
 from tests.smtp.messages import message
-from tests.smtp.support import configure_smtp, make_pki
-from tests.support.served import served
-from tests.web.conftest import configure
-from tests.web.support import WebClient
 
 # One document per code, each in a category of its own, so that a folder's count says which are shown.
 DOCUMENTS = {
@@ -34,37 +29,24 @@ PROFESSIONALS = {CARE: "soignant", NONE: "inconnu", EMERGENCY: "urgentiste", BLO
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory, module_fixtures_dir):
     fixtures_dir = module_fixtures_dir
-    base = tmp_path_factory.mktemp("dossier-masking")
-    data_dir = make_data_dir(base)
-    pki = make_pki(base)
-    configure(data_dir, {})
-    configure_smtp(data_dir, pki)
-    hub = Hub.open(data_dir)
-    try:
-        support.add_app(hub)
-        addresses = {kind: add_professional(hub, local) for kind, local in PROFESSIONALS.items()}
-        support.provision_patient(hub)
-        with served(data_dir, ["web", "submission", "imaps"]) as running:
-            def send(raw: bytes, sender: str = APP) -> None:
-                client = smtplib.SMTP("127.0.0.1", running.port("submission"), timeout=60)
-                client.starttls(context=pki.client_context(None))
-                client.login(sender, TEST_PASSWORD)
-                assert client.sendmail(sender, [PATIENT], raw) == {}
-                client.quit()
+    addresses = {}
 
-            for code, (name, type_code, _) in DOCUMENTS.items():
-                codes = ("N",) if code == "N" else ("N", code)
-                send(support.document_message(builder.cda_package(fixture(fixtures_dir, name), type_code, codes)))
-            for kind in (CARE, BLOCKED):
-                send(message(addresses[kind], PATIENT, subject="Consultation"), sender=addresses[kind])
-            web = WebClient(running.port("web")).login(INS, "mot de passe de dominique")
-            assert web.call("POST", f"/api/dossier/professionals/{addresses[BLOCKED]}/block").status == 200
-            urgent = imaps(running.port("imaps"), addresses[EMERGENCY], TEST_PASSWORD)
-            assert urgent.select(f"Urgence/{INS}/Dossier/CAR_VAC", readonly=True)[0] == "OK"
-            urgent.logout()
-            yield running, web, addresses
-    finally:
-        hub.close()
+    def accounts(hub):
+        addresses.update({kind: add_professional(hub, local) for kind, local in PROFESSIONALS.items()})
+
+    with dossier_scene(tmp_path_factory.mktemp("dossier-masking"), accounts) as scene:
+        running, send = scene.running, scene.deliver
+        for code, (name, type_code, _) in DOCUMENTS.items():
+            codes = ("N",) if code == "N" else ("N", code)
+            send(support.document_message(builder.cda_package(fixture(fixtures_dir, name), type_code, codes)))
+        for kind in (CARE, BLOCKED):
+            send(message(addresses[kind], PATIENT, subject="Consultation"), sender=addresses[kind])
+        web = scene.patient()
+        assert web.call("POST", f"/api/dossier/professionals/{addresses[BLOCKED]}/block").status == 200
+        urgent = imaps(running.port("imaps"), addresses[EMERGENCY], TEST_PASSWORD)
+        assert urgent.select(f"Urgence/{INS}/Dossier/CAR_VAC", readonly=True)[0] == "OK"
+        urgent.logout()
+        yield running, web, addresses
 
 
 def _professional_sees(running, address: str) -> set[str]:

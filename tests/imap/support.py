@@ -55,10 +55,13 @@ class Raw:
                 return lines
 
     def closed(self) -> bool:
+        """Whether the server closed the connection: end of stream or reset; a read timeout means still open."""
         try:
             while True:
                 if not self.sock.recv(65536):
                     return True
+        except TimeoutError:  # socket.timeout is an OSError too: the server kept the connection open
+            return False
         except (ConnectionError, ssl.SSLError, OSError):
             return True
 

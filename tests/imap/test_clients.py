@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import time
 from pathlib import Path
 
-import pytest
 
 from tests.imap.support import TIMEOUT_S, imaps, message
+from tests.support.neomutt import neomutt
+from tests.support.programs import need
 
 MBSYNC_MESSAGES = 500
 # mbsync's counters: F(ar) and N(ear), each "+new *flags #trashed" as done/planned.
 STATS = re.compile(r"F: \+\d+/(\d+) \*\d+/(\d+) #\d+/(\d+)\s+N: \+\d+/(\d+) \*\d+/(\d+) #\d+/(\d+)")
-
-
-def need(program: str) -> str:
-    path = shutil.which(program)
-    if path is None:
-        pytest.skip(f"{program} is not installed (see .ci/debian-packages.txt)")
-    return path
 
 
 def test_curl_fetches_a_message_over_imaps(imap_hub):
@@ -123,51 +114,13 @@ def test_mbsync_two_way_sync_of_500_messages_then_nothing_to_do(imap_hub, tmp_pa
 
 
 def test_neomutt_in_tmux_lists_and_opens_a_message(imap_hub, tmp_path):
-    need("neomutt")
-    need("tmux")
     user = imap_hub.fresh_user()
     client = imaps(imap_hub.port("imaps"), user, imap_hub.password)
     client.append("INBOX", None, None, message("Lettre de liaison", body="Patient vu ce jour, RAS.\r\n", to=user))
     client.logout()
-    cert = imap_hub.data_dir / "tls" / "cert.pem"
-    muttrc = tmp_path / "muttrc"
-    muttrc.write_text(f"""
-set folder = "imaps://{user}@127.0.0.1:{imap_hub.port('imaps')}/"
-set spoolfile = "+INBOX"
-set imap_pass = "{imap_hub.password}"
-set certificate_file = "{tmp_path}/certs"
-set ssl_verify_host = no
-set ssl_verify_dates = no
-set header_cache = ""
-set message_cachedir = ""
-set mail_check_stats = no
-set sort = date
-set charset = "utf-8"
-""")
-    (tmp_path / "certs").write_bytes(cert.read_bytes())
-    session = f"mutt{os.getpid()}"
-    env = {**os.environ, "TERM": "xterm", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40",
-                    f"neomutt -n -F {muttrc}"], check=True, env=env)
-    try:
-        assert wait_for_screen(session, "Lettre de liaison"), capture(session)
-        subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
-        assert wait_for_screen(session, "Patient vu ce jour"), capture(session)
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-
-
-def capture(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
-
-
-def wait_for_screen(session: str, text: str) -> bool:
-    deadline = time.monotonic() + TIMEOUT_S  # a hang guard, not a timing assertion
-    while time.monotonic() < deadline:
-        screen = capture(session)
-        if text in screen:
-            return True
-        if "(r)eject" in screen or "accept (o)nce" in screen:
-            subprocess.run(["tmux", "send-keys", "-t", session, "a"], check=True)
-        time.sleep(0.2)
-    return False
+    certificate = (imap_hub.data_dir / "tls" / "cert.pem").read_bytes()
+    with neomutt(tmp_path, user=user, password=imap_hub.password, port=imap_hub.port("imaps"), spool="INBOX",
+                 certificate=certificate, settings="set sort = date") as screen:
+        assert screen.shows("Lettre de liaison"), screen.capture()
+        screen.keys("Enter")
+        assert screen.shows("Patient vu ce jour"), screen.capture()

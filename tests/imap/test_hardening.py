@@ -175,6 +175,33 @@ def test_unread_output_does_not_grow_the_server(own_hub):
     assert left < folder_kib // 4, (left, folder_kib)  # what the closed connection held is given back
 
 
+def test_one_unread_fetch_of_a_big_folder_is_produced_in_batches(own_hub):
+    """One FETCH 1:* (BODY.PEEK[]) to a client that reads nothing: the answer is written batch by
+    batch while the client reads, so the server holds a few batches, not the whole folder."""
+    raw = Raw(own_hub.port("imaps"))
+    login_raw(raw, own_hub.alice, own_hub.password)
+    line = b"z" * 76 + b"\r\n"
+    body = line * (MESSAGE_BYTES // len(line))
+    raw.send(b"s SELECT INBOX\r\n")
+    existing = [x for x in raw.until_tagged(b"s") if x.endswith(b" EXISTS")]
+    have = int(existing[0].split()[1]) if existing else 0
+    wanted = 48
+    for n in range(have, wanted):
+        message = b"From: bob@hub.test\r\nSubject: batch %d\r\n\r\n" % n + body
+        raw.send(b"a%d APPEND INBOX {%d+}\r\n" % (n, len(message)) + message + b"\r\n")
+        assert raw.until_tagged(b"a%d" % n)[-1].startswith(b"a%d OK" % n)
+    raw.send(b"s2 SELECT INBOX\r\n")
+    raw.until_tagged(b"s2")
+    pid = own_hub.pid
+    before = _settled_rss_kib(pid)
+    folder_kib = wanted * MESSAGE_BYTES // 1024
+    raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.send(b"f FETCH 1:* (BODY.PEEK[])\r\n")
+    held = _settled_rss_kib(pid) - before
+    assert held < folder_kib // 2, (held, folder_kib)  # before: the whole answer built at once
+    raw.close()
+
+
 # --- deep MIME ------------------------------------------------------------------------------
 
 def test_deep_mime_append_gets_no_not_a_server_bug(hard_hub):

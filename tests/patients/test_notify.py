@@ -19,6 +19,9 @@ PERSONAL = "camille.perso@courriel.example"
 SECRET_SUBJECT = "Résultats oncologie biopsie"
 SECRET_BODY = "Votre marqueur tumoral CA-125 est de 412 U/mL"
 SECRET_FILE = "compte-rendu-chimiotherapie.pdf"
+# A valid calendar: an invalid one to a patient is refused (docs/agenda.md).
+CALENDAR = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:prefs@x\r\n"
+            b"DTSTAMP:20261201T100000Z\r\nDTSTART:20271201T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
 
 
 def active_patient(hub, email: str = PERSONAL) -> tuple[str, int]:
@@ -90,7 +93,7 @@ def test_per_type_preferences(hub):
     notifications.set_preferences(hub, account_id, {notifications.MESSAGE})
     send(hub, doctor, [patient])
     assert send_due(hub) == 0
-    send(hub, doctor, [patient], subject="Agenda", attachments=[("rdv.ics", "text/calendar", b"BEGIN:VCALENDAR")])
+    send(hub, doctor, [patient], subject="Agenda", attachments=[("rdv.ics", "text/calendar", CALENDAR)])
     assert send_due(hub) == 1
     assert "un rendez-vous" in queued_to(hub, "prefs@courriel.example")[-1][0].decode()
     pending = hub.read_sync(lambda conn: conn.execute(select(NotificationState.pending).where(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
@@ -10,15 +9,14 @@ import pytest
 from mssante_hub.reader import read_folder
 from storage import messages
 from tests.conftest import TEST_PASSWORD
+from tests.support.programs import need
 
-SWAKS = shutil.which("swaks")
-pytestmark = pytest.mark.skipif(SWAKS is None, reason="swaks is not installed (apt-get install swaks)")
 JEAN = "jean.dupont@hub.test"
 MARIE = "marie.curie@hub.test"
 
 
 def swaks(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([SWAKS, "--server", "127.0.0.1", "--helo", "poste.test", "--timeout", "30", *args],
+    return subprocess.run([need("swaks"), "--server", "127.0.0.1", "--helo", "poste.test", "--timeout", "30", *args],
                           capture_output=True, text=True, timeout=60)
 
 

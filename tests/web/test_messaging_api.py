@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
@@ -82,6 +83,25 @@ def test_history_is_in_words_with_no_raw_keys(web_hub):
     assert ("Vous", "Message envoyé") in lines and ("Vous", "Message reçu") not in lines
     assert ("Dr Api Histoire", "Message reçu") in lines
     assert ("L'équipe d'exploitation du service", "Création de l'espace") in lines
+
+
+def test_history_filters_on_the_server(web_hub):
+    hub = web_hub.hub
+    doctor = add_professional(hub, "dr.api.filtre", password=None)
+    patient, _, me = _signed_in(web_hub, "api-filtre@courriel.example")
+    send(hub, doctor, [patient], subject="Question")
+    everything = me.call("GET", "/api/history").body["history"]
+    from_doctor = me.call("GET", "/api/history?actor=Dr%20Api%20Filtre").body["history"]
+    assert from_doctor and {e["actor"] for e in from_doctor} == {"Dr Api Filtre"}
+    assert len(from_doctor) < len(everything)
+    logins = me.call("GET", "/api/history?action=login").body["history"]
+    assert logins and {e["action"] for e in logins} == {"login"}
+    today = dt.datetime.now(ZoneInfo("Europe/Paris")).date()
+    assert len(me.call("GET", f"/api/history?from={today}&to={today}").body["history"]) == len(everything)
+    later = today + dt.timedelta(days=1)
+    assert me.call("GET", f"/api/history?from={later}").body["history"] == []
+    assert me.call("GET", f"/api/history?to={today - dt.timedelta(days=1)}").body["history"] == []
+    assert me.call("GET", "/api/history?from=hier").status == 400
 
 
 def test_conversations_and_recipients_follow_the_rules(web_hub):

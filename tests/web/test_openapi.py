@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from mssante_hub.web.openapi import route_path
+from mssante_hub.web.openapi import dossier_path, profile_path, route_path
 from tests.web.support import WebClient
 
 
@@ -15,7 +15,14 @@ def _registered(web_hub) -> set[tuple[str, str]]:
 
     site = build_site(web_hub.hub)
     api = site.resource.children[b"api"]
-    return {(method, route_path(name)) for method, name in api._routes}
+    routes = {(method, route_path(name)) for method, name in api._routes}
+    # /api/dossier/... is routed by its own table (web/dossier_api.py), not web/api.py's.
+    dossier = {(method, dossier_path(shape)) for shape, methods in api.dossier.routes().items() for method in methods}
+    assert dossier and not routes & dossier
+    profile = {(method, profile_path(shape)) for shape, methods in api.profile.routes().items() for method in methods}
+    assert profile and not routes & profile
+    # /api/agenda/... likewise (web/agenda_api.py's ROUTES).
+    return routes | dossier | profile | set(api.agenda.ROUTES)
 
 
 def test_the_description_is_openapi_3_and_names_every_route(web_hub):

@@ -107,7 +107,10 @@ export async function showMessage(id) {
   $("read-from").textContent = message.from_name;
   $("read-to").textContent = message.to_names.join(", ");
   $("read-date").textContent = when(message.date);
-  $("read-document").textContent = message.document;
+  // The document a covering message filed is named, with a link to it in Documents when the patient may see it.
+  const ids = message.document_ids || [];
+  $("read-document").replaceChildren(ids.length
+    ? el("a", message.document, { href: "#document/" + ids[0] }) : document.createTextNode(message.document || ""));
   $("read-document").hidden = $("read-document-label").hidden = !message.document;
   $("read-text").textContent = message.text;
   $("read-text").hidden = !message.text;

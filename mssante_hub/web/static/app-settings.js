@@ -6,7 +6,8 @@ import { $, DEFAULT_ZONE, ZONE_KEY, api, clearMessages, download, el, say, title
 
 const KIND_LABELS = { message: "un nouveau message", document: "un nouveau document", appointment: "un rendez-vous",
                       service: "des nouvelles d'un service connecté", screening: "une invitation de prévention",
-                      access: "un accès d'un professionnel à mon dossier" };
+                      access: "un accès d'un professionnel à mon dossier",
+                      reminder: "un rappel de rendez-vous la veille" };
 // Metropolitan France and the overseas departments and territories.
 const ZONES = [
   ["Europe/Paris", "France métropolitaine (Paris)"], ["America/Guadeloupe", "Guadeloupe"],
@@ -16,68 +17,61 @@ const ZONES = [
   ["Pacific/Wallis", "Wallis-et-Futuna"],
 ];
 
-let historyEntries = [];
+// Who acted, as the server sorts them (web/history_filters.py).
+const ACTOR_KINDS = [["holder", "Vous"], ["professional", "Professionnels de santé"],
+                     ["representative", "Représentant légal"], ["service", "Le service"]];
+let actionOptions = null;
 
-// Filters over the newest entries (up to the API's 500), in the page: who, what, from and to (local dates).
-function localDay(iso) {
-  return new Intl.DateTimeFormat("en-CA", { timeZone: zone() }).format(new Date(iso));  // YYYY-MM-DD
+// The filters go to the server (GET /api/history?actor=&action=&from=&to=&tz=): days in the patient's zone.
+function historyQuery() {
+  const query = new URLSearchParams({ limit: "500", tz: zone() });
+  for (const [name, id] of [["actor", "filter-actor"], ["action", "filter-action"], ["from", "filter-from"],
+                            ["to", "filter-to"]]) {
+    if ($(id).value) query.set(name, $(id).value);
+  }
+  return query;
 }
 
-function filteredHistory() {
-  const actor = $("filter-actor").value, action = $("filter-action").value;
-  const from = $("filter-from").value, to = $("filter-to").value;
-  return historyEntries.filter((e) => (!actor || e.actor === actor) && (!action || e.action_label === action)
-    && (!from || localDay(e.at) >= from) && (!to || localDay(e.at) <= to));
-}
-
-function options(select, values, all) {
+function options(select, pairs, all) {
   const kept = select.value;
-  select.replaceChildren(el("option", all, { value: "" }), ...values.map((v) => el("option", v, { value: v })));
-  select.value = values.includes(kept) ? kept : "";
+  select.replaceChildren(el("option", all, { value: "" }), ...pairs.map(([v, text]) => el("option", text, { value: v })));
+  select.value = pairs.some(([v]) => v === kept) ? kept : "";
 }
 
-export function renderHistory() {
+export async function renderHistory() {
+  const data = await api("GET", "history?" + historyQuery());
   const body = $("history").tBodies[0];
   body.replaceChildren();
-  const shown = filteredHistory();
-  for (const entry of shown) {
+  for (const entry of data.history) {
     const row = el("tr");
     for (const text of [when(entry.at), entry.actor, entry.action_label, entry.channel_label, entry.outcome_label]) {
       row.appendChild(el("td", text));
     }
     body.appendChild(row);
   }
-  $("history-count").textContent = `${shown.length} opération${shown.length > 1 ? "s" : ""} affichée${shown.length > 1 ? "s" : ""}`;
+  const n = data.history.length;
+  $("history-count").textContent = `${n} opération${n > 1 ? "s" : ""} affichée${n > 1 ? "s" : ""}`;
 }
 
 export async function showHistory() {
-  const data = await api("GET", "history?limit=500");
   title("Historique des accès");
-  historyEntries = data.history;
-  options($("filter-actor"), [...new Set(historyEntries.map((e) => e.actor))].sort(), "Tous");
-  options($("filter-action"), [...new Set(historyEntries.map((e) => e.action_label))].sort(), "Toutes");
-  renderHistory();
-}
-
-// A spreadsheet must not read a cell as a formula (CSV injection): such cells start with an apostrophe.
-function csvCell(value) {
-  let text = String(value ?? "");
-  if (/^[=+\-@\t\r]/.test(text)) text = "'" + text;
-  return '"' + text.replace(/"/g, '""') + '"';
-}
-
-export function exportHistory() {
-  const lines = [["Date", "Qui", "Action", "Moyen", "Résultat"].map(csvCell).join(";")];
-  for (const e of filteredHistory()) {
-    lines.push([e.at, e.actor, e.action_label, e.channel_label, e.outcome_label].map(csvCell).join(";"));
+  options($("filter-actor"), ACTOR_KINDS, "Tous");
+  if (actionOptions === null) {  // the actions met in the newest entries, by key (one label, or both)
+    const labels = new Map();
+    for (const e of (await api("GET", "history?limit=500")).history) {
+      labels.set(e.action, [...new Set([...(labels.get(e.action) || []), e.action_label])]);
+    }
+    actionOptions = [...labels].map(([key, words]) => [key, words.sort().join(" / ")])
+      .sort((a, b) => a[1].localeCompare(b[1], "fr"));
   }
-  const blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
-  const url = URL.createObjectURL(blob);
-  const link = el("a", "", { href: url, download: "historique-des-acces.csv" });
-  document.body.appendChild(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  options($("filter-action"), actionOptions, "Toutes");
+  await renderHistory();
+}
+
+// The server's CSV (web/history_filters.py): the filters shown, formula-like cells prefixed with an apostrophe.
+export async function exportHistory() {
+  clearMessages();
+  await download("history.csv?" + historyQuery(), "historique-des-acces.csv");
 }
 
 export async function showSettings() {

@@ -4,10 +4,11 @@
 "use strict";
 
 import { $, TOKEN_KEY, api, clearMessages, fail, go, say, takeNotice, title, whenSignedOut } from "./app-core.js";
+import * as docs from "./app-docs.js";
 import * as mail from "./app-mail.js";
 import * as settings from "./app-settings.js";
 
-const VIEWS = ["login-view", "home-view", "mail-view", "history-view", "settings-view"];
+const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "history-view", "settings-view"];
 let me = null;
 
 function view(id, section) {
@@ -59,6 +60,14 @@ async function route() {
     case "nouveau":
       view("mail-view", "messagerie");
       await mail.showCompose(argument);
+      break;
+    case "documents":
+      view("documents-view", "documents");
+      await docs.showDocuments(argument);
+      break;
+    case "document":
+      view("documents-view", "documents");
+      await docs.showDocument(argument);
       break;
     case "historique":
       view("history-view", "historique");
@@ -126,14 +135,17 @@ function wire() {
   $("compose-form").addEventListener("submit", guarded(mail.send));
   $("reply").addEventListener("click", guarded(mail.replyToCurrent));
   $("delete").addEventListener("click", guarded(mail.deleteCurrent));
+  $("doc-pdf").addEventListener("click", guarded(docs.downloadCurrent));
+  $("doc-hide").addEventListener("click", guarded(docs.toggleCurrent));
+  $("doc-upload-form").addEventListener("submit", guarded(docs.upload));
   $("preferences-form").addEventListener("submit", guarded(settings.savePreferences));
   $("zone-form").addEventListener("submit", settings.saveZone);
   $("email-form").addEventListener("submit", guarded(settings.changeEmail));
   for (const id of ["filter-actor", "filter-action", "filter-from", "filter-to"]) {
-    $(id).addEventListener("change", settings.renderHistory);
+    $(id).addEventListener("change", guarded(settings.renderHistory));
   }
   $("history-filters").addEventListener("submit", (event) => event.preventDefault());
-  $("history-csv").addEventListener("click", settings.exportHistory);
+  $("history-csv").addEventListener("click", guarded(settings.exportHistory));
   $("end-sessions").addEventListener("click", guarded(() => settings.endSessions(signedOut)));
   $("export-form").addEventListener("submit", guarded(settings.exportSpace));
   $("close-form").addEventListener("submit", guarded((event) => settings.closeSpace(event, signedOut)));

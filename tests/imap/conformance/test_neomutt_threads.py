@@ -4,11 +4,8 @@ or SORT command); the server's THREAD is covered with imaplib in test_rfc5256_th
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 from tests.imap.support import imaps
-from tests.imap.test_clients import capture, need, wait_for_screen
+from tests.support.neomutt import neomutt
 
 
 def _raw(msgid: str, refs: str, subject: str, day: int) -> bytes:
@@ -18,41 +15,17 @@ def _raw(msgid: str, refs: str, subject: str, day: int) -> bytes:
 
 
 def test_neomutt_threads_a_folder(hub, tmp_path):
-    need("neomutt")
-    need("tmux")
     user = hub.fresh_user()
     client = imaps(hub.port(), user, hub.password)
     client.append("INBOX", None, None, _raw("<r@x>", "", "Avis cardiologie", 1))
     client.append("INBOX", None, None, _raw("<o@x>", "", "Autre sujet", 2))
     client.append("INBOX", None, None, _raw("<s@x>", "<r@x>", "Re: Avis cardiologie", 3))
     client.logout()
-    muttrc = tmp_path / "muttrc"
-    muttrc.write_text(f"""
-set folder = "imaps://{user}@127.0.0.1:{hub.port()}/"
-set spoolfile = "+INBOX"
-set imap_pass = "{hub.password}"
-set certificate_file = "{tmp_path}/certs"
-set ssl_verify_host = no
-set ssl_verify_dates = no
-set header_cache = ""
-set message_cachedir = ""
-set mail_check_stats = no
-set sort = threads
-set sort_aux = date
-set ascii_chars = yes
-set index_format = "%4C %s"
-set charset = "utf-8"
-""")
-    (tmp_path / "certs").write_bytes(b"")
-    session = f"muttthreads{os.getpid()}"
-    env = {**os.environ, "TERM": "xterm", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40",
-                    f"neomutt -n -F {muttrc}"], check=True, env=env)
-    try:
-        assert wait_for_screen(session, "Autre sujet"), capture(session)
-        screen = capture(session).splitlines()
-        root = next(i for i, line in enumerate(screen) if "Avis cardiologie" in line and "->" not in line)
+    settings = 'set sort = threads\nset sort_aux = date\nset ascii_chars = yes\nset index_format = "%4C %s"'
+    with neomutt(tmp_path, user=user, password=hub.password, port=hub.port(), spool="INBOX", certificate=b"",
+                 settings=settings, name="muttthreads") as screen:
+        assert screen.shows("Autre sujet"), screen.capture()
+        lines = screen.capture().splitlines()
+        root = next(i for i, line in enumerate(lines) if "Avis cardiologie" in line and "->" not in line)
         # The reply hangs under its parent (neomutt hides a reply's subject when it repeats the parent's).
-        assert "`->" in screen[root + 1] and "Autre sujet" in screen[root + 2], screen
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        assert "`->" in lines[root + 1] and "Autre sujet" in lines[root + 2], lines

@@ -28,3 +28,11 @@ def test_create_and_select_unusual_valid_name(session):
     assert b"* 0 EXISTS" in lines
     listed = untagged_of(session.ok(f'LIST "" {name}'), b"LIST")
     assert len(listed) == 1, listed
+
+
+def test_list_pattern_of_atom_characters_with_hierarchy_and_wildcards_needs_no_quotes(session):
+    """RFC 3501 §9: list-mailbox = 1*list-char / string, and list-char includes "/" , "*" and "%"."""
+    session.ok("CREATE Patients/Sous")
+    for pattern in ("Patients/*", "Patients/%", '"Patients/*"'):
+        listed = untagged_of(session.ok(f'LIST "" {pattern}'), b"LIST")
+        assert [line.rsplit(b" ", 1)[-1] for line in listed] == [b'"Patients/Sous"'], (pattern, listed)

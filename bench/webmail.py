@@ -1,0 +1,132 @@
+"""The webmail under load: inbox and document-list API and pages with many messages and documents.
+
+    python3 bench/webmail.py [--messages 10000] [--documents 1000] [--sessions 50] [--rounds 10]
+
+A served hub (`mssante-hub serve`, SQLite, fsync on) holds one patient space with `--messages` messages from
+a local professional (delivery.accept, as submission) and `--documents` of the patient's own PDFs filed in
+one dossier category (POST /api/dossier/documents, the one delivery path). Then `--sessions` threads sign in
+(one session each) and, `--rounds` times each, ask for the inbox (GET /api/messages?folder=INBOX, 50 newest),
+the category's document list (GET /api/dossier/documents?category=SYNTHESE, all of it) and the page (GET /).
+p50/p95 per request kind. Target p95 < 150 ms (issue 15). A benchmark, not a test: figures go in notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import http.client
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mssante_hub import delivery  # noqa: E402
+from mssante_hub.hub import Hub  # noqa: E402
+from tests.conftest import add_professional, make_data_dir  # noqa: E402
+from tests.patients.helpers import identity_of, make_message  # noqa: E402
+from tests.patients.test_notify import active_patient  # noqa: E402
+from tests.support.served import served  # noqa: E402
+from tests.web.conftest import configure  # noqa: E402
+
+PASSWORD = "mot de passe de camille"
+PDF = b"%PDF-1.4 bench\n%%EOF\n"
+KINDS = {"inbox": "/api/messages?folder=INBOX&limit=50", "documents": "/api/dossier/documents?category=SYNTHESE",
+         "page": "/"}
+
+
+def _call(port: int, method: str, path: str, token: str | None = None, body: dict | None = None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    try:
+        connection.request(method, path, body=data, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+async def _fill(hub: Hub, doctor: str, patient: str, count: int) -> None:
+    who = identity_of(hub, doctor)
+    for i in range(count):
+        raw = make_message(doctor, [patient], subject=f"Suivi {i}", body="Texte du suivi.")
+        await delivery.accept(hub, delivery.Envelope(mail_from=doctor, rcpt_to=(patient,), channel="submission"),
+                              raw, who)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--documents", type=int, default=1_000)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = make_data_dir(Path(tmp))
+        configure(data_dir, {"web.max_failed_logins": 1000})
+        hub = Hub.open(data_dir)
+        doctor = add_professional(hub, "dr.bench", password=None)
+        patient, _ = active_patient(hub, "bench@courriel.example")
+        login = patient.partition("@")[0]
+        started = time.monotonic()
+        asyncio.run(_fill(hub, doctor, patient, args.messages))
+        print(f"{args.messages} messages delivered in {time.monotonic() - started:.0f} s", flush=True)
+        with served(data_dir, ["web"]) as running:
+            port = running.port("web")
+            status, body = _call(port, "POST", "/api/session", body={"login": login, "password": PASSWORD})
+            token = json.loads(body)["token"]
+            started = time.monotonic()
+            upload = {"category": "SYNTHESE", "filename": "bilan.pdf", "content_type": "application/pdf",
+                      "content_base64": base64.b64encode(PDF).decode()}
+            for i in range(args.documents):
+                status, body = _call(port, "POST", "/api/dossier/documents", token, {**upload, "title": f"Bilan {i}"})
+                assert status == 201, body
+            print(f"{args.documents} documents filed in {time.monotonic() - started:.0f} s", flush=True)
+            tokens = []
+            for _ in range(args.sessions):
+                status, body = _call(port, "POST", "/api/session", body={"login": login, "password": PASSWORD})
+                assert status == 201, body
+                tokens.append(json.loads(body)["token"])
+            times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+            errors: list[str] = []
+            lock = threading.Lock()
+
+            def session(own: str) -> None:
+                for _ in range(args.rounds):
+                    for kind, path in KINDS.items():
+                        begin = time.perf_counter()
+                        status, _ = _call(port, "GET", path, own)
+                        spent = (time.perf_counter() - begin) * 1000
+                        with lock:
+                            times[kind].append(spent)
+                            if status != 200:
+                                errors.append(f"{kind} {status}")
+
+            threads = [threading.Thread(target=session, args=(t,)) for t in tokens]
+            started = time.monotonic()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.monotonic() - started
+        hub.close()
+    print(f"{args.sessions} sessions x {args.rounds} rounds in {wall:.1f} s; errors: {len(errors)} {errors[:3]}")
+    for kind, values in times.items():
+        values.sort()
+        p95 = values[max(0, int(len(values) * 0.95) - 1)]
+        print(f"{kind:10} n={len(values)} p50={statistics.median(values):.0f} ms p95={p95:.0f} ms "
+              f"max={values[-1]:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,301 @@
+"""The webmail's profil médical API under /api/profile (docs/profile.md, docs/web.md), for the holder of a space.
+
+    GET    /api/profile           current entries: id, kind, French label, code, display, date, source, resource
+    POST   /api/profile           a FHIR R4 resource of a known kind -> 201 {"id"}
+    GET    /api/profile/ID        one entry, its resource and its versions
+    PUT    /api/profile/ID        a new version of the entry (same kind) -> 200
+    DELETE /api/profile/ID        the entry and every version of it, gone -> 204
+    POST   /api/profile/ID/visibility  {"hidden_from_professionals": true|false}
+    GET    /api/profile/bundle    the profile as a FHIR Bundle of type collection
+    GET    /api/profile/offers/DOC  the entries a dossier document's coded sections (IPS-FR, VSM) offer
+
+Each entry version is an item (docs/profile.md): a message in `Dossier/Profil` carrying the resource, filed
+through `delivery.accept` (channel FILING) and answered once durable, with a sealed index row
+(storage/profile.py). The body is bounded before it is parsed (`profile.max_resource_bytes`), then validated
+with `fhir.resources` (mssante_hub/profile/fhir.py): a refusal says where, never what. Every read and change
+is traced (profile.read, profile.change), and the access history words them (web/history.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import uuid
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from twisted.web import server
+
+from mssante_hub import audit, delivery
+from mssante_hub.hub import Hub
+from mssante_hub.dossier import masking, safexml
+from mssante_hub.profile import entries, fhir, ips
+from mssante_hub.web import dossier_api
+from mssante_hub.reader import Reader
+from mssante_hub.web.http import FORBIDDEN, NOT_FOUND, ApiError, read_json
+from mssante_hub.web.sessions import Session
+from storage import accounts as account_repo
+from storage import dossier as dossier_store
+from storage import profile as profile_store
+from storage.models import AccountType
+
+NOT_A_PATIENT = ApiError(403, "forbidden", "Réservé au titulaire d'un espace santé",
+                         "Only the holder of a patient space may do this")
+NOT_JSON = ApiError(415, "not_json", "Corps JSON attendu (application/json ou application/fhir+json)",
+                    "A JSON body is expected (application/json or application/fhir+json)")
+KIND_CHANGED = ApiError(422, "kind_changed", "Une entrée garde son type de ressource",
+                        "An entry keeps its resource type")
+JSON_TYPES = (b"application/json", b"application/fhir+json")
+
+Handler = Callable[..., Awaitable[tuple[int, dict | None]]]
+
+
+@dataclass(frozen=True)
+class InvalidResource(ApiError):
+    """A refused resource: the error's locations (field paths and pydantic error types) in `details`."""
+
+    details: tuple = ()
+
+    def body(self) -> dict:
+        answer = super().body()
+        answer["error"]["details"] = list(self.details)
+        return answer
+
+
+def _refused(invalid: fhir.Invalid) -> InvalidResource:
+    if invalid.status == 413:
+        return InvalidResource(413, "too_large", "La ressource dépasse la taille autorisée",
+                               "The resource is larger than allowed", tuple(invalid.errors))
+    return InvalidResource(422, "invalid_fhir", "Ressource FHIR refusée", "FHIR resource refused",
+                           tuple(invalid.errors))
+
+
+def _valid_key(entry_id: str) -> bool:
+    try:
+        return str(uuid.UUID(entry_id)) == entry_id
+    except ValueError:
+        return False
+
+
+class ProfileApi:
+    def __init__(self, hub: Hub, client_ip: Callable[[server.Request], str],
+                 session: Callable[[server.Request], Awaitable[Session]]) -> None:
+        self.hub = hub
+        self._client_ip = client_ip
+        self._session_of = session
+
+    def routes(self) -> dict[tuple[str, ...], dict[str, Handler]]:
+        """The path shapes below /api/profile ("*": an entry id); web/openapi.py describes each."""
+        return {
+            (): {"GET": self.list_entries, "POST": self.add},
+            ("bundle",): {"GET": self.bundle},
+            ("*",): {"GET": self.entry, "PUT": self.replace, "DELETE": self.remove},
+            ("*", "visibility"): {"POST": self.visibility},
+            ("offers", "*"): {"GET": self.offers},
+        }
+
+    def route(self, method: str, path: list[str]) -> tuple[Handler | None, list[str], bool]:
+        """(handler, its arguments, whether the path is known) for a path below /api/profile."""
+        if len(path) == 2 and path[0] == "offers":
+            return self.routes()[("offers", "*")].get(method), [path[1]], True
+        if len(path) == 2 and path[1] == "visibility":
+            return self.routes()[("*", "visibility")].get(method), [path[0]], True
+        if len(path) > 1:
+            return None, [], False
+        shape = () if not path else ("bundle",) if path == ["bundle"] else ("*",)
+        methods = self.routes()[shape]
+        return methods.get(method), list(path) if shape == ("*",) else [], True
+
+    async def _patient(self, request: server.Request) -> Session:
+        session = await self._session_of(request)
+        if session.type != AccountType.PATIENT.value:
+            raise NOT_A_PATIENT
+        return session
+
+    def _reader(self, conn, session: Session) -> Reader:
+        account = account_repo.by_address(conn, session.address)
+        if account is None:
+            raise FORBIDDEN
+        return Reader.of(self.hub, account)
+
+    async def _trace(self, session: Session, action: str, target: str, outcome: str = "ok") -> None:
+        await self.hub.write(lambda conn: audit.record(
+            conn, actor=session.actor, actor_type=session.actor_type, action=action,
+            subject_account_id=session.account_id, target=target, outcome=outcome))
+
+    async def _resource(self, request: server.Request):
+        """The request's resource, bounded (size first, then depth) and validated off the event loop (a large
+        resource takes fhir.resources a few hundred milliseconds: bench/profile_limits.py); InvalidResource
+        otherwise."""
+        ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+        if ctype not in JSON_TYPES:
+            raise NOT_JSON
+        limit = self.hub.config.get("profile.max_resource_bytes")
+        try:
+            raw = request.content.getvalue()
+            return await asyncio.to_thread(lambda: fhir.validate(fhir.parse_bytes(raw, limit), limit))
+        except fhir.Invalid as invalid:
+            raise _refused(invalid) from None
+
+    def _shown(self, reader: Reader, conn, row: profile_store.EntryRow, with_resource: bool = True) -> dict:
+        key = reader.key(row)
+        fields = entries.open_fields(key, row.blob_id, row.sealed)
+        shown = {"id": row.entry_key, "kind": fields["kind"], "label": fhir.KINDS.get(fields["kind"], ""),
+                 "code": fields["code"], "display": fields["display"], "date": fields["date"],
+                 "source": fields["source"], "filed_at": row.filed_at.isoformat(),
+                 "hidden_from_professionals": row.hidden_from_professionals}
+        if with_resource:
+            stored = _Stored(row.blob_id, row.wrapped, profile_store.body(conn, row.blob_id))
+            item = email.message_from_bytes(reader.body(stored, key), policy=email.policy.default)
+            shown["resource"] = entries.resource_json(item)
+        return shown
+
+    # --- Reading ---------------------------------------------------------------------------
+
+    def _current(self, conn, session: Session) -> list[dict]:
+        rows = [r for r in profile_store.entries(conn, session.account_id, session.account_id)
+                if r.wrapped is not None]
+        reader = self._reader(conn, session) if rows else None
+        return [self._shown(reader, conn, r) for r in rows]
+
+    async def list_entries(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._patient(request)
+        listed = await self.hub.read(lambda conn: self._current(conn, session))
+        await self._trace(session, audit.PROFILE_READ, "profile:*")
+        return 200, {"entries": listed}
+
+    async def bundle(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._patient(request)
+        listed = await self.hub.read(lambda conn: self._current(conn, session))
+        await self._trace(session, audit.PROFILE_READ, "profile:bundle")
+        return 200, await asyncio.to_thread(fhir.bundle, [(e["id"], e["resource"]) for e in listed])
+
+    async def entry(self, request: server.Request, entry_id: str) -> tuple[int, dict]:
+        session = await self._patient(request)
+
+        def work(conn) -> dict | None:
+            if not _valid_key(entry_id):
+                return None
+            rows = [r for r in profile_store.entries(conn, session.account_id, session.account_id, entry_id,
+                                                     current_only=False) if r.wrapped is not None]
+            current = [r for r in rows if r.state == profile_store.CURRENT]
+            if not current:
+                return None
+            reader = self._reader(conn, session)
+            shown = self._shown(reader, conn, current[0])
+            shown["versions"] = [{"filed_at": r.filed_at.isoformat(), "state": r.state} for r in rows]
+            return shown
+
+        shown = await self.hub.read(work)
+        if shown is None:
+            raise NOT_FOUND
+        await self._trace(session, audit.PROFILE_READ, f"profile:{entry_id}")
+        return 200, shown
+
+    async def offers(self, request: server.Request, document_id: str) -> tuple[int, dict]:
+        """What a dossier document the patient may see offers as entries (each to add by POST /api/profile)."""
+        session = await self._patient(request)
+
+        def work(conn) -> bytes | None:
+            if not document_id.isdigit() or len(document_id) > 18:
+                return None
+            row = dossier_store.document(conn, session.account_id, session.account_id, int(document_id))
+            if row is None or row.wrapped is None or not masking.visible(
+                    row.confidentiality, row.hidden_from_professionals, dossier_api.viewer(session)):
+                return None
+            item = email.message_from_bytes(self._reader(conn, session).body(dossier_store.item(conn, row)),
+                                            policy=email.policy.default)
+            return next((part.get_payload(decode=True) or b"" for part in item.iter_attachments()
+                         if part.get_content_type() == "text/xml"), None)
+
+        cda = await self.hub.read(work)
+        if cda is None:
+            raise NOT_FOUND
+        try:
+            offered = await asyncio.to_thread(ips.offers, cda)  # a CDA of megabytes: off the event loop
+        except safexml.XmlRefused:
+            offered = []
+        await self._trace(session, audit.PROFILE_READ, f"document:{int(document_id)} offers")
+        return 200, {"document": int(document_id), "offers": [
+            {"kind": o["resourceType"], "label": fhir.KINDS[o["resourceType"]], "resource": o} for o in offered]}
+
+    # --- Changes ---------------------------------------------------------------------------
+
+    async def _file(self, request: server.Request, session: Session, key: str, resource) -> None:
+        raw = entries.build(session.address, self.hub.config.get("hub.hostname"), key, resource)
+        envelope = delivery.Envelope(mail_from=session.address, rcpt_to=(session.address,),
+                                     channel=delivery.Channel.FILING, peer=self._client_ip(request),
+                                     folder=fhir.FOLDER)
+        who = delivery.Identity(session.address, session.account_id, session.type, session.representative)
+        await delivery.accept(self.hub, envelope, raw, who)
+
+    async def add(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._patient(request)
+        resource = await self._resource(request)
+        key = str(uuid.uuid4())
+        await self._file(request, session, key, resource)
+        await self._trace(session, audit.PROFILE_CHANGE, f"profile:{key}", "added")
+        return 201, {"id": key, "kind": resource.get_resource_type()}
+
+    async def _held_kind(self, session: Session, entry_id: str) -> str | None:
+        def work(conn) -> str | None:
+            if not _valid_key(entry_id):
+                return None
+            rows = [r for r in profile_store.entries(conn, session.account_id, session.account_id, entry_id)
+                    if r.wrapped is not None]
+            if not rows:
+                return None
+            return entries.open_fields(self._reader(conn, session).key(rows[0]), rows[0].blob_id,
+                                       rows[0].sealed)["kind"]
+        return await self.hub.read(work)
+
+    async def replace(self, request: server.Request, entry_id: str) -> tuple[int, dict]:
+        session = await self._patient(request)
+        kind = await self._held_kind(session, entry_id)
+        if kind is None:
+            raise NOT_FOUND
+        resource = await self._resource(request)
+        if resource.get_resource_type() != kind:
+            raise KIND_CHANGED
+        await self._file(request, session, entry_id, resource)
+        await self._trace(session, audit.PROFILE_CHANGE, f"profile:{entry_id}", "replaced")
+        return 200, {"id": entry_id, "kind": kind}
+
+    async def visibility(self, request: server.Request, entry_id: str) -> tuple[int, dict]:
+        session = await self._patient(request)
+        hidden = read_json(request).get("hidden_from_professionals")
+        if not isinstance(hidden, bool):
+            raise ApiError(400, "bad_request", "hidden_from_professionals : vrai ou faux attendu",
+                           "hidden_from_professionals: true or false expected")
+        if await self._held_kind(session, entry_id) is None:
+            raise NOT_FOUND
+
+        def work(conn) -> None:
+            profile_store.set_hidden(conn, session.account_id, entry_id, hidden)
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type, action=audit.PROFILE_CHANGE,
+                         subject_account_id=session.account_id, target=f"profile:{entry_id}",
+                         outcome="hidden" if hidden else "shown")
+
+        await self.hub.write(work)
+        return 200, {"id": entry_id, "hidden_from_professionals": hidden}
+
+    async def remove(self, request: server.Request, entry_id: str) -> tuple[int, None]:
+        session = await self._patient(request)
+        if await self._held_kind(session, entry_id) is None:
+            raise NOT_FOUND
+
+        def work(conn) -> None:
+            profile_store.remove_entry(conn, session.account_id, entry_id)
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type, action=audit.PROFILE_CHANGE,
+                         subject_account_id=session.account_id, target=f"profile:{entry_id}", outcome="deleted")
+
+        await self.hub.write(work)
+        return 204, None
+
+
+class _Stored:
+    """What Reader needs of a stored body (blob id, the reader's wrapped key, the sealed body)."""
+
+    def __init__(self, blob_id: str, wrapped: bytes | None, body: bytes) -> None:
+        self.blob_id, self.wrapped, self.body = blob_id, wrapped, body
