@@ -1,4 +1,4 @@
-"""The hub's Prometheus metrics, declared once (docs/operations.md says what each means).
+"""The hub's Prometheus metrics, declared once (docs/configuration.md: where they are served).
 
 Several workers (`serve --workers N`) share one view: the supervisor sets
 PROMETHEUS_MULTIPROC_DIR before starting them, prometheus-client then keeps each worker's
