@@ -27,7 +27,8 @@ from twisted.web import resource, server
 from mssante_hub import audit, delivery
 from mssante_hub.agenda import feed, filing, imip, index, listing, prevention
 from mssante_hub.hub import Hub
-from mssante_hub.web.http import FORBIDDEN, NOT_FOUND, ApiError, read_json
+from mssante_hub.web.patient_api import PatientApi
+from mssante_hub.web.http import NOT_FOUND, ApiError, read_json
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import agenda as agenda_store
@@ -40,8 +41,6 @@ MAX_SPAN_DAYS = 5 * 366
 MAX_TITLE_CHARS = 200
 MAX_NOTE_CHARS = 2000
 SENT_FOLDER = "Sent"
-NOT_A_PATIENT = ApiError(403, "forbidden", "Réservé au titulaire d'un espace santé",
-                         "Only the holder of a patient space may do this")
 BAD_RANGE = ApiError(400, "bad_request", "Période invalide (from, to : dates ISO 8601, au plus 5 ans)",
                      "Invalid range (from, to: ISO 8601 dates, at most 5 years)")
 BAD_ITEM = ApiError(422, "bad_item", "Élément d'agenda invalide : titre, début (ISO 8601), fin après le début",
@@ -68,17 +67,11 @@ def parse_time(value: object, end_of_day: bool = False) -> dt.datetime | None:
     return found if found.tzinfo is not None else found.replace(tzinfo=dt.timezone.utc)
 
 
-class AgendaApi:
+class AgendaApi(PatientApi):
     # (METHOD, path) of every route below, as the OpenAPI description names them (tests/web/test_openapi.py).
     ROUTES = (("GET", "/api/agenda"), ("POST", "/api/agenda"), ("GET", "/api/agenda/{id}"),
               ("POST", "/api/agenda/{id}/reply"), ("POST", "/api/agenda/prevention/{id}"),
               ("GET", "/api/agenda/feed"), ("POST", "/api/agenda/feed"), ("DELETE", "/api/agenda/feed"))
-
-    def __init__(self, hub: Hub, client_ip: Callable[[server.Request], str],
-                 session: Callable[[server.Request], Awaitable[Session]]) -> None:
-        self.hub = hub
-        self._client_ip = client_ip
-        self._session_of = session
 
     def route(self, method: str, path: list[str]) -> tuple[Handler | None, list[str], bool]:
         """(handler, its arguments, whether the path is known) for a path below /api/agenda."""
@@ -97,24 +90,6 @@ class AgendaApi:
         if methods is None:
             return None, [], False
         return methods.get(method), path[:1], True
-
-    async def _patient(self, request: server.Request) -> Session:
-        session = await self._session_of(request)
-        if session.type != AccountType.PATIENT.value:
-            raise NOT_A_PATIENT
-        return session
-
-    @staticmethod
-    def _account(conn, session: Session) -> account_repo.AccountRow:
-        account = account_repo.by_address(conn, session.address)
-        if account is None:
-            raise FORBIDDEN
-        return account
-
-    async def _trace(self, session: Session, action: str, target: str, outcome: str = "ok") -> None:
-        await self.hub.write(lambda conn: audit.record(
-            conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type), action=action,
-            subject_account_id=session.account_id, target=target, outcome=outcome))
 
     # --- Reading ---------------------------------------------------------------------------
 

@@ -32,10 +32,10 @@ from twisted.web import server
 
 from mssante_hub import audit, delivery
 from mssante_hub.dossier import access, categories, index, masking, narrative, signatures
-from mssante_hub.hub import Hub
 from mssante_hub.reader import Reader
 from mssante_hub.web import rendering
-from mssante_hub.web.http import FORBIDDEN, NOT_FOUND, ApiError, read_json, respond_file
+from mssante_hub.web.patient_api import PatientApi
+from mssante_hub.web.http import NOT_FOUND, ApiError, read_json, respond_file
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import dossier as dossier_store
@@ -45,8 +45,6 @@ from storage.models import AccountType
 OWN_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}  # docs/domain.md §5.6
 MAX_TITLE_CHARS = 200
 MAX_ADDRESS_CHARS = 320
-NOT_A_PATIENT = ApiError(403, "forbidden", "Réservé au titulaire d'un espace santé",
-                         "Only the holder of a patient space may do this")
 BAD_DOCUMENT = ApiError(422, "bad_document", "Document refusé : PDF, JPEG ou PNG, catégorie connue",
                         "Document refused: PDF, JPEG or PNG, known category")
 NOT_A_GP = ApiError(422, "invalid_field", "Médecin traitant : l'adresse d'un professionnel de santé de ce service",
@@ -73,13 +71,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-class DossierApi:
-    def __init__(self, hub: Hub, client_ip: Callable[[server.Request], str],
-                 session: Callable[[server.Request], Awaitable[Session]]) -> None:
-        self.hub = hub
-        self._client_ip = client_ip
-        self._session_of = session
-
+class DossierApi(PatientApi):
     def routes(self) -> dict[tuple[str, ...], dict[str, Handler]]:
         """The path shapes below /api/dossier ("*": the segment carrying an id or an address) and their methods;
         web/openapi.py describes each (tests/web/test_openapi.py compares them)."""
@@ -106,23 +98,6 @@ class DossierApi:
             return None, [], False
         args = [path[1]] if len(path) > 1 else []
         return methods.get(method), args, True
-
-    async def _patient(self, request: server.Request) -> Session:
-        session = await self._session_of(request)
-        if session.type != AccountType.PATIENT.value:
-            raise NOT_A_PATIENT
-        return session
-
-    def _reader(self, conn, session: Session) -> Reader:
-        account = account_repo.by_address(conn, session.address)
-        if account is None:
-            raise FORBIDDEN
-        return Reader.of(self.hub, account)
-
-    async def _trace(self, session: Session, action: str, target: str, outcome: str = "ok") -> None:
-        await self.hub.write(lambda conn: audit.record(
-            conn, actor=session.actor, actor_type=session.actor_type, action=action,
-            subject_account_id=session.account_id, target=target, outcome=outcome))
 
     @staticmethod
     def _visible(row: dossier_store.IndexRow, session: Session) -> bool:

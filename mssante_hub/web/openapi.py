@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mssante_hub.web.history import ACTIONS
 from mssante_hub.web.history_filters import ACTOR_KINDS
 
 TITLE = "mssante-hub webmail API"

@@ -28,20 +28,16 @@ from typing import Awaitable, Callable
 from twisted.web import server
 
 from mssante_hub import audit, delivery
-from mssante_hub.hub import Hub
 from mssante_hub.dossier import masking, safexml
 from mssante_hub.profile import entries, fhir, ips
 from mssante_hub.web import dossier_api
 from mssante_hub.reader import Reader
-from mssante_hub.web.http import FORBIDDEN, NOT_FOUND, ApiError, read_json
+from mssante_hub.web.patient_api import PatientApi
+from mssante_hub.web.http import NOT_FOUND, ApiError, read_json
 from mssante_hub.web.sessions import Session
-from storage import accounts as account_repo
 from storage import dossier as dossier_store
 from storage import profile as profile_store
-from storage.models import AccountType
 
-NOT_A_PATIENT = ApiError(403, "forbidden", "Réservé au titulaire d'un espace santé",
-                         "Only the holder of a patient space may do this")
 NOT_JSON = ApiError(415, "not_json", "Corps JSON attendu (application/json ou application/fhir+json)",
                     "A JSON body is expected (application/json or application/fhir+json)")
 KIND_CHANGED = ApiError(422, "kind_changed", "Une entrée garde son type de ressource",
@@ -78,13 +74,7 @@ def _valid_key(entry_id: str) -> bool:
         return False
 
 
-class ProfileApi:
-    def __init__(self, hub: Hub, client_ip: Callable[[server.Request], str],
-                 session: Callable[[server.Request], Awaitable[Session]]) -> None:
-        self.hub = hub
-        self._client_ip = client_ip
-        self._session_of = session
-
+class ProfileApi(PatientApi):
     def routes(self) -> dict[tuple[str, ...], dict[str, Handler]]:
         """The path shapes below /api/profile ("*": an entry id); web/openapi.py describes each."""
         return {
@@ -106,23 +96,6 @@ class ProfileApi:
         shape = () if not path else ("bundle",) if path == ["bundle"] else ("*",)
         methods = self.routes()[shape]
         return methods.get(method), list(path) if shape == ("*",) else [], True
-
-    async def _patient(self, request: server.Request) -> Session:
-        session = await self._session_of(request)
-        if session.type != AccountType.PATIENT.value:
-            raise NOT_A_PATIENT
-        return session
-
-    def _reader(self, conn, session: Session) -> Reader:
-        account = account_repo.by_address(conn, session.address)
-        if account is None:
-            raise FORBIDDEN
-        return Reader.of(self.hub, account)
-
-    async def _trace(self, session: Session, action: str, target: str, outcome: str = "ok") -> None:
-        await self.hub.write(lambda conn: audit.record(
-            conn, actor=session.actor, actor_type=session.actor_type, action=action,
-            subject_account_id=session.account_id, target=target, outcome=outcome))
 
     async def _resource(self, request: server.Request):
         """The request's resource, bounded (size first, then depth) and validated off the event loop (a large

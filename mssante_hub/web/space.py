@@ -31,6 +31,7 @@ from mssante_hub.patients import notifications
 from mssante_hub.hub import Hub
 from mssante_hub.patients import export, lifecycle
 from mssante_hub.accounts.throttle import LoginThrottle
+from mssante_hub.web.patient_api import NOT_A_PATIENT
 from mssante_hub.web.http import THROTTLED, ApiError, read_json, respond_file
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
@@ -42,8 +43,6 @@ EXPORT_NAME = "export-espace-sante.tar.gpg"
 PASSWORD_REQUIRED = ApiError(400, "bad_request", "Mot de passe requis", "Password required")
 WRONG_PASSWORD = ApiError(403, "wrong_password", "Mot de passe incorrect", "Wrong password")
 INVALID_INS = ApiError(422, "invalid_ins", "INS invalide", "Invalid INS")
-NOT_A_PATIENT = ApiError(403, "forbidden", "Réservé au titulaire d'un espace santé",
-                         "Only the holder of a patient space may do this")
 
 
 def _lifecycle_error(error: lifecycle.LifecycleError) -> ApiError:
