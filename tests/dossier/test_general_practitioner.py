@@ -10,18 +10,14 @@ import smtplib
 import pytest
 
 from mssante_hub.accounts.mailboxes import add_account
-from mssante_hub.hub import Hub
 from storage.models import AuditEvent
-from tests.conftest import TEST_PASSWORD, add_professional, make_data_dir
+from tests.conftest import TEST_PASSWORD, add_professional
 from tests.dossier import builder, support
 from tests.dossier.builder import fixture
-from tests.dossier.support import APP, INS, PATIENT
+from tests.dossier.scene import dossier_scene
+from tests.dossier.support import INS, PATIENT
 from tests.imap.support import imaps
 from tests.smtp.messages import message
-from tests.smtp.support import configure_smtp, make_pki
-from tests.support.served import served
-from tests.web.conftest import configure
-from tests.web.support import WebClient
 
 GP = "marie.curie@hub.test"  # the declared médecin traitant, in care
 DOCTOR = "jean.dupont@hub.test"  # in care, not the GP
@@ -36,44 +32,27 @@ def _box(category: str) -> str:
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory, module_fixtures_dir):
-    base = tmp_path_factory.mktemp("dossier-gp")
-    data_dir = make_data_dir(base)
-    pki = make_pki(base)
-    configure(data_dir, {})
-    configure_smtp(data_dir, pki)
-    hub = Hub.open(data_dir)
-    try:
-        support.add_app(hub)
+    def accounts(hub):
         for local in ("jean.dupont", "marie.curie", "louis.pasteur"):
             add_professional(hub, local)
         add_professional(hub, "secretariat", type="ORG")
         add_account(hub, type="PER", address=AUTHOR, display_name="Dr Auteur", password=TEST_PASSWORD,
                     rpps="01234567897")
-        support.provision_patient(hub)
-        with served(data_dir, ["web", "submission", "imaps"]) as running:
-            def send(raw: bytes, to: list[str], sender: str = APP) -> dict:
-                client = smtplib.SMTP("127.0.0.1", running.port("submission"), timeout=60)
-                try:
-                    client.starttls(context=pki.client_context(None))
-                    client.login(sender, TEST_PASSWORD)
-                    return client.sendmail(sender, to, raw)
-                finally:
-                    client.quit()
 
-            web = WebClient(running.port("web")).login(INS, PATIENT_PASSWORD)
-            assert web.call("PUT", "/api/dossier/general-practitioner", {"address": "secretariat@hub.test"}).status \
-                == 422  # an ORG mailbox is no médecin traitant
-            assert web.call("PUT", "/api/dossier/general-practitioner", {"address": GP}).body == {"address": GP}
-            for professional in (DOCTOR, GP, AUTHOR):
-                send(message(professional, PATIENT, subject="Consultation"), [PATIENT], sender=professional)
-            send(support.document_message(builder.cda_package(fixture(module_fixtures_dir, builder.SMALL_FIXTURE),
-                                                              "87273-9")), [PATIENT])
-            masked = builder.cda_package(fixture(module_fixtures_dir, "LDL-SES_2022.01.xml"), "11490-0",
-                                         ("N", "MASQUE_PS"))
-            send(support.document_message(masked), [PATIENT])
-            yield running, hub, web, send, masked
-    finally:
-        hub.close()
+    with dossier_scene(tmp_path_factory.mktemp("dossier-gp"), accounts) as scene:
+        send = scene.send
+        web = scene.patient()
+        assert web.call("PUT", "/api/dossier/general-practitioner", {"address": "secretariat@hub.test"}).status \
+            == 422  # an ORG mailbox is no médecin traitant
+        assert web.call("PUT", "/api/dossier/general-practitioner", {"address": GP}).body == {"address": GP}
+        for professional in (DOCTOR, GP, AUTHOR):
+            send(message(professional, PATIENT, subject="Consultation"), [PATIENT], sender=professional)
+        send(support.document_message(builder.cda_package(fixture(module_fixtures_dir, builder.SMALL_FIXTURE),
+                                                          "87273-9")), [PATIENT])
+        masked = builder.cda_package(fixture(module_fixtures_dir, "LDL-SES_2022.01.xml"), "11490-0",
+                                     ("N", "MASQUE_PS"))
+        send(support.document_message(masked), [PATIENT])
+        yield scene.running, scene.hub, web, send, masked
 
 
 def _list(client) -> list[str]:

@@ -3,44 +3,21 @@ entries, which the patient adds over HTTP on a served hub."""
 
 from __future__ import annotations
 
-import smtplib
 
 import pytest
 
-from mssante_hub.hub import Hub
-from tests.conftest import TEST_PASSWORD, make_data_dir
 from tests.dossier import builder, support
 from tests.dossier.builder import fixture
-from tests.dossier.support import APP, PATIENT
-from tests.smtp.support import configure_smtp, make_pki
-from tests.support.served import served
-from tests.web.conftest import configure
-from tests.web.support import WebClient
+from tests.dossier.scene import dossier_scene
 
 IPS = "IPS-FR_2024.01.xml"
 
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory, module_fixtures_dir):
-    base = tmp_path_factory.mktemp("profile-offers")
-    data_dir = make_data_dir(base)
-    pki = make_pki(base)
-    configure(data_dir, {})
-    configure_smtp(data_dir, pki)
-    hub = Hub.open(data_dir)
-    try:
-        support.add_app(hub)
-        support.provision_patient(hub)
-        with served(data_dir, ["web", "submission"]) as running:
-            client = smtplib.SMTP("127.0.0.1", running.port("submission"), timeout=60)
-            client.starttls(context=pki.client_context(None))
-            client.login(APP, TEST_PASSWORD)
-            raw = support.document_message(builder.cda_package(fixture(module_fixtures_dir, IPS), "60591-5"))
-            assert client.sendmail(APP, [PATIENT], raw) == {}
-            client.quit()
-            yield WebClient(running.port("web")).login(support.INS, "mot de passe de dominique")
-    finally:
-        hub.close()
+    with dossier_scene(tmp_path_factory.mktemp("profile-offers"), doors=["web", "submission"]) as scene:
+        scene.deliver(support.document_message(builder.cda_package(fixture(module_fixtures_dir, IPS), "60591-5")))
+        yield scene.patient()
 
 
 def test_an_ips_fr_offers_its_coded_sections_as_entries(scene):
