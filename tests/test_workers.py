@@ -8,16 +8,23 @@ import collections
 import os
 import signal
 import smtplib
+import subprocess
 import threading
 import time
 
+from sqlalchemy import func, select
+
+from mssante_hub import audit
 from mssante_hub.config import Config
 from mssante_hub.hub import Hub
 from mssante_hub.reader import read_folder
 from tests.conftest import DOMAIN, PATIENT_DOMAIN, add_professional
 from tests.imap.support import Raw, login_raw
 from tests.support.mail import make_message
-from tests.support.served import run_cli, served
+from storage.models import AuditEvent
+from tests.relays.peer import free_port, start_peer
+from tests.smtp.support import REMOTE_DOMAIN, configure_smtp, make_pki
+from tests.support.served import hub_command, run_cli, served
 from tests.support.workers import holder, wait_for_workers
 
 WORKERS = 2
@@ -225,3 +232,57 @@ def test_sigterm_stops_every_worker_cleanly(tmp_path, storage_url):
     assert log.count("mssante_hub.admin.service: stopped") == WORKERS
     assert subjects(data_dir, [users[1]]) == collections.Counter({"avant": WORKERS})
 
+
+
+RELAYED = 40
+
+
+def test_the_relay_sends_each_message_once_with_workers(tmp_path, storage_url):
+    pki = make_pki(tmp_path)
+    port = free_port()
+    data_dir, users = init_hub(tmp_path, storage_url)
+    configure_smtp(data_dir, pki, **{"relay.routes": [f"{REMOTE_DOMAIN}=127.0.0.1:{port}"]})
+    peer, handler = start_peer(pki, port)
+    try:
+        with served(data_dir, ["submission"], workers=WORKERS) as hub:
+            pids = wait_for_workers(hub.process.pid, WORKERS)
+            clients = [smtp_on(hub.port("submission"), pids, {pid})[0] for pid in pids]
+            for client in clients:
+                client.starttls(context=pki.client_context(None))
+                client.login(users[0], PASSWORD)
+            for n in range(RELAYED):
+                to = f"confrere{n}@{REMOTE_DOMAIN}"
+                assert clients[n % len(clients)].sendmail(users[0], [to], make_message(users[0], to, f"r={n}", "x")) == {}
+            for client in clients:
+                client.quit()
+            deadline = time.monotonic() + 120  # a guard: each delivery wakes the relay
+            while len(handler.received) < RELAYED and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert hub.stop() == 0  # nothing more can be sent once every worker has stopped
+    finally:
+        peer.stop()
+    sent = collections.Counter(r.content.split(b"Subject: ")[1].split(b"\r\n")[0].decode() for r in handler.received)
+    assert sent == collections.Counter({f"r={n}": 1 for n in range(RELAYED)})
+
+
+DAILY_RUNS = 3
+
+
+def test_the_daily_job_runs_once_however_many_timers_fire(tmp_path, storage_url):
+    """Several machines' timers (or one fired again) while the workers serve: one run does the job that day."""
+    data_dir, _ = init_hub(tmp_path, storage_url)
+    with served(data_dir, ["mx"], workers=WORKERS) as hub:
+        wait_for_workers(hub.process.pid, WORKERS)
+        runs = [subprocess.Popen(hub_command("jobs", "run-daily", "--data-dir", str(data_dir)), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(DAILY_RUNS)]
+        outputs = [run.communicate(timeout=120) for run in runs]
+        assert [run.returncode for run in runs] == [0] * DAILY_RUNS, outputs
+        later = run_cli("jobs", "run-daily", "--data-dir", str(data_dir))
+        assert later.returncode == 0 and "already ran today" in later.stdout
+        assert hub.stop() == 0
+    did = [out for out, _ in outputs if "audit_purged=" in out]
+    assert len(did) == 1, outputs
+    with Hub.open(data_dir) as opened:
+        purges = opened.read_sync(lambda conn: conn.execute(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == audit.AUDIT_PURGE)).scalar_one())
+    assert purges == 1
