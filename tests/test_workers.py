@@ -155,13 +155,13 @@ def test_2000_parallel_messages_through_both_workers_are_each_stored_once(tmp_pa
 class Sender(threading.Thread):
     """Sends numbered messages until told to stop, reconnecting when its worker dies; records each 250."""
 
-    def __init__(self, port: int, first: int, step: int, to: str) -> None:
+    def __init__(self, port: int, first: int, step: int, to: str, client: smtplib.SMTP) -> None:
         super().__init__(daemon=True)
         self.port, self.next, self.step, self.to = port, first, step, to
         self.acked: list[int] = []
         self.errors = 0
         self.done = threading.Event()
-        self.client: smtplib.SMTP | None = None
+        self.client: smtplib.SMTP | None = client  # its first connection, on a worker the test chose
 
     def run(self) -> None:
         while not self.done.is_set():
@@ -183,7 +183,9 @@ def test_kill_9_of_a_worker_loses_nothing_acknowledged_and_it_is_restarted(tmp_p
     data_dir, users = init_hub(tmp_path, storage_url)
     with served(data_dir, ["mx"], workers=WORKERS) as hub:
         pids = wait_for_workers(hub.process.pid, WORKERS)
-        senders = [Sender(hub.port("mx"), i, 4 * WORKERS, users[i % RECIPIENTS]) for i in range(4 * WORKERS)]
+        count = CONNECTIONS_PER_WORKER * WORKERS
+        clients = [smtp_on(hub.port("mx"), pids, {pid})[0] for pid in pids for _ in range(CONNECTIONS_PER_WORKER)]
+        senders = [Sender(hub.port("mx"), i, count, users[i % RECIPIENTS], c) for i, c in enumerate(clients)]
         for sender in senders:
             sender.start()
         while sum(len(s.acked) for s in senders) < KILL_AFTER_ACKS:
@@ -198,7 +200,7 @@ def test_kill_9_of_a_worker_loses_nothing_acknowledged_and_it_is_restarted(tmp_p
             sender.done.set()
         for sender in senders:
             sender.join(120)
-        assert sum(s.errors for s in senders) >= 1, "no sender was on the killed worker"
+        assert sum(s.errors for s in senders) >= CONNECTIONS_PER_WORKER  # those on the killed worker
 
         restarted = wait_for_workers(hub.process.pid, 1, other_than=pids) - pids
         assert len(restarted) == 1
