@@ -1,19 +1,16 @@
 """Commands on messages of the selected folder: SELECT/EXAMINE, STORE, COPY, MOVE,
-EXPUNGE (UID EXPUNGE), CLOSE, UNSELECT, and APPEND (through delivery.accept)."""
+EXPUNGE (UID EXPUNGE), CLOSE, UNSELECT (APPEND: append.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
-from mssante_hub import delivery
-from mssante_hub.envelope import Channel
 from mssante_hub.imap import acl, qresync, recent, responses
 from mssante_hub.imap.folders import mailbox_arg
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import (
-    Atom, String, format_uid_set, is_atom, number, parse_date_time, parse_sequence_set,
+    Atom, format_uid_set, is_atom, number, parse_sequence_set,
 )
 from storage import folders, messages, sync
 
@@ -298,45 +295,3 @@ async def _check_quota(s: Session, view: SelectedFolder | None, uids: list[int],
     if used + extra > s.hub.config.get("imap.quota_bytes"):
         raise No(responses.NO_OVERQUOTA)
     cache[account_id] = (used + extra, cache[account_id][1]) if account_id in cache else (used + extra, now)
-
-
-@command("APPEND", AUTH, SELECTED)
-async def append(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
-    """APPEND name [(flags)] ["date-time"] literal, stored by delivery.accept (durable before OK)."""
-    if len(args) < 2:
-        raise Bad(responses.BAD_SYNTAX)
-    name = mailbox_arg(args[0])
-    message = args[-1]
-    middle = args[1:-1]
-    if not isinstance(message, String) or len(middle) > 2:
-        raise Bad(responses.BAD_SYNTAX)
-    flags: list[str] = []
-    date = None
-    for item in middle:
-        if isinstance(item, list) and not flags and date is None:
-            flags = flag_names(item)
-        elif isinstance(item, String) and date is None:
-            # Kept in UTC: SQLite drops the offset of a stored date-time.
-            date = parse_date_time(bytes(item)).astimezone(dt.timezone.utc)
-        else:
-            raise Bad(responses.BAD_SYNTAX)
-    view = s.selected
-    if name == "INBOX" and view is not None and view.folder.name == "INBOX" and view.owner is not None \
-            and view.owner.id == s.account.id:
-        # Into the session's own INBOX, selected: its row is the view's (an INBOX cannot be deleted,
-        # renamed or re-created, so its id and UIDVALIDITY hold), no read needed to find it.
-        box = acl.Mailbox(name, view.folder, s.account, acl.ALL_RIGHTS)
-    else:
-        box = await _target(s, args[0])
-    target = box.folder
-    await _check_quota(s, None, [], len(message), box.owner.id)
-    owner = box.owner.address  # a shared folder's message is stored for (and readable by) its owner
-    envelope = delivery.Envelope(mail_from=s.account.address, rcpt_to=(owner,), channel=Channel.IMAP, folder=target.name,
-                                 flags=" ".join(flags), internal_date=date,
-                                 peer=getattr(s.transport.getPeer(), "host", ""))
-    identity = delivery.Identity(address=s.account.address, account_id=s.account.id, type=s.account.type)
-    delivered = await delivery.accept(s.hub, envelope, bytes(message), identity)
-    new_uid = delivered.uids.get(owner)
-    s.changed(target.id, including_me=True)
-    return b"[APPENDUID %d %d] %s" % (target.uidvalidity, new_uid, responses.OK_APPEND)
-

@@ -389,7 +389,7 @@ class Session(IMAP4Server):
 
 # The framer's refusals (framing.Refused.response): NO when still in step, BYE when closing.
 _REFUSED_NO = {b"LITERAL": responses.NO_LITERAL_TOO_BIG, b"SESSION": responses.NO_SESSION_UPLOADS,
-               b"POOL": responses.NO_BUSY_UPLOADS}
+               b"POOL": responses.NO_BUSY_UPLOADS, b"COMMAND": responses.NO_COMMAND_TOO_BIG}
 _REFUSED_BYE = {b"LINE": responses.BYE_LINE_TOO_LONG, b"SESSION": responses.BYE_SESSION_UPLOADS,
                 b"POOL": responses.BYE_BUSY_UPLOADS}
 

@@ -28,6 +28,15 @@ class String(bytes):
     """A quoted string or a literal."""
 
 
+class Literal(String):
+    """A string sent as a literal ({n}): APPEND tells a message (a literal) from a date-time (quoted)."""
+
+
+class Literal8(bytes):
+    """A literal8 (~{n}, RFC 3516): any octets, NUL included; valid as APPEND data only, so not a String
+    (any other command given one answers BAD)."""
+
+
 _ATOM_END = set(b' ()"{')
 # Atoms whose brackets enclose a section that may hold spaces and parentheses (FETCH's
 # BODY[HEADER.FIELDS (A B)]); elsewhere "[" is an atom character like any other (RFC 3501 §9:
@@ -46,12 +55,16 @@ def tokenize(segments: list[bytes]) -> list:
         line = segments[index]
         literal = segments[index + 1] if index + 1 < len(segments) else None
         body = line
+        binary = False
         if literal is not None:
             found = re.search(rb"\{\d+\+?\}$", line)
             body = line[: found.start()]
+            binary = body.endswith(b"~") and (len(body) == 1 or body[-2:-1] in b" (")
+            if binary:
+                body = body[:-1]
         _scan(body, stack)
         if literal is not None:
-            stack[-1].append(String(literal))
+            stack[-1].append(Literal8(literal) if binary else Literal(literal))
     if len(stack) != 1:
         raise SyntaxProblem("unbalanced parentheses")
     return stack[0]
