@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import time
 
-from mssante_hub.imap import acl, qresync, recent, responses
+from mssante_hub.imap import acl, qresync, recent, responses, wire
 from mssante_hub.imap.folders import mailbox_arg
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import (
-    Atom, format_uid_set, is_atom, number, parse_sequence_set,
+    Atom, encode_mailbox, format_uid_set, is_atom, number, parse_sequence_set,
 )
 from storage import folders, messages, sync
 
+SAVED_RESULT = b"$"  # RFC 5182 SEARCHRES: the messages the last SEARCH RETURN (SAVE) found, alone in a set
 SYSTEM_FLAGS = {f.lower(): f for f in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")}
 MAX_FLAGS = 100
 MAX_KEYWORD = 100
@@ -64,6 +65,8 @@ def selected_uids(s: Session, token, uid: bool) -> list[int]:
     if not isinstance(token, Atom):
         raise Bad(responses.BAD_SEQUENCE)
     view = s.selected
+    if token == SAVED_RESULT:
+        return view.select(s.saved_result, True)  # the same messages for UID and sequence commands
     return view.select(parse_sequence_set(bytes(token), view.largest(uid)), uid)
 
 
@@ -75,6 +78,9 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     if resync is not None and qresync.CAPABILITY not in s.enabled:
         raise Bad(responses.BAD_SYNTAX)  # RFC 7162 §3.2.5: ENABLE QRESYNC first
     name = mailbox_arg(args[0])
+    if s.selected is not None and (s.rev2 or qresync.CAPABILITY in s.enabled):
+        # RFC 9051 §6.3.2, RFC 7162 §3.2.11: the previous mailbox is closed, said before the new one's responses.
+        s.untagged(responses.OK_CLOSED_PREVIOUS)
     s.unselect()
     # The folder row is read before its messages: its MODSEQ then bounds what the view holds.
     box, states = await acl.resolve_and_read(s, name, "r", lambda conn, row: sync.message_states(conn, row.id))
@@ -85,9 +91,11 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     read_only = read_only or not any(box.allows(r) for r in "stwe")
     claims = recent.claims_for(s.hub)
     view = SelectedFolder.load(row, states, read_only, claims.mark(row.id, row.recent_uid), synced=row.highestmodseq)
+    if s.rev2:
+        view.forget_recent()  # RFC 9051: no \\Recent; the messages stay recent for a rev1 session
     if not read_only and view.recent:
         claims.claim(row.id, view.uids[-1])  # what this session announces as recent, no more
-    if not read_only:
+    if not read_only and not s.rev2:
         view.claims = claims  # messages arriving while selected may be recent to this session
     view.owner, view.rights = box.owner, box.rights
     view.condstore = condstore or b"CONDSTORE" in s.enabled
@@ -97,13 +105,18 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     flags_line, permanent_line = view.flags_lines()  # the folder's keywords too (RFC 3501 §7.2.6)
     s.untagged(flags_line)
     s.untagged(b"%d EXISTS" % view.exists)
-    s.untagged(b"%d RECENT" % len(view.recent))
+    if not s.rev2:
+        s.untagged(b"%d RECENT" % len(view.recent))
+    else:
+        # RFC 9051 §6.3.2: a LIST response naming the mailbox, its attributes accurate.
+        use = row.special_use.encode() if getattr(row, "special_use", None) else b""
+        s.untagged(b'LIST (%s) "/" %s' % (use, wire.string(encode_mailbox(name))))
     s.untagged(permanent_line)
     s.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % row.uidvalidity)
     s.untagged(b"OK [UIDNEXT %d] Predicted next UID" % max(row.uidnext, (view.uids[-1] + 1) if view.uids else 1))
     s.untagged(b"OK [HIGHESTMODSEQ %d] Highest" % view.highestmodseq)
     unseen = next((i + 1 for i, u in enumerate(view.uids) if "\\Seen" not in view.flags[u].split()), None)
-    if unseen:
+    if unseen and not s.rev2:  # RFC 9051 dropped the UNSEEN response code
         s.untagged(b"OK [UNSEEN %d] First unseen" % unseen)
     if resync is not None:
         await qresync.resync(s, view, *resync)

@@ -16,6 +16,7 @@ BYE_BUSY_UPLOADS = b"BYE [LIMIT] Server busy receiving other messages; try again
 
 OK_DONE = b"Completed"
 OK_CLOSED = b"OK [CLOSED] Access to the selected mailbox was withdrawn"
+OK_CLOSED_PREVIOUS = b"OK [CLOSED] Previous mailbox closed"
 OK_LOGIN = b"LOGIN completed"
 OK_AUTHENTICATE = b"AUTHENTICATE completed"
 OK_LOGOUT = b"LOGOUT completed"
