@@ -18,7 +18,7 @@ from mssante_hub.envelope import Channel
 from mssante_hub.imap import acl, responses
 from mssante_hub.imap.folders import mailbox_arg
 from mssante_hub.imap.messages import _check_quota, _target, flag_names
-from mssante_hub.imap.server import AUTH, SELECTED, Bad, Session, command
+from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import Literal, Literal8, String, format_uid_set, is_atom, parse_date_time
 
 UTF8_ACCEPT = b"UTF8=ACCEPT"
@@ -63,6 +63,8 @@ def uploads(args: list, utf8_enabled: bool = False) -> list[Upload]:
             i += 1
         elif not isinstance(data, (Literal, Literal8)):
             raise Bad(responses.BAD_SYNTAX)
+        if not data:
+            raise No(responses.NO_APPEND_CANCELLED)  # RFC 3502: an empty message cancels the whole APPEND
         out.append(Upload(flags, date, bytes(data)))
     if not out:
         raise Bad(responses.BAD_SYNTAX)

@@ -69,6 +69,12 @@ def test_one_message_refused_stores_none(session):
     assert b"MESSAGES 0" in before
 
 
+def test_an_empty_message_cancels_the_append(session):
+    _, tagged = session.command("APPEND INBOX {} {}", _message(1), b"")
+    assert tagged == b"NO " + responses.NO_APPEND_CANCELLED, tagged
+    assert b"MESSAGES 0" in _status(session)
+
+
 def test_refused_destination_stores_none(session):
     _, tagged = session.command("APPEND Nowhere {} {}", _message(1), _message(2))
     assert tagged.startswith(b"NO [TRYCREATE]"), tagged
