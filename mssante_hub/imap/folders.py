@@ -101,6 +101,8 @@ async def _list(s: Session, args: list, subscribed_only: bool, verb: bytes) -> b
     status_items = None
     if len(args) == 4 and is_atom(args[2], b"RETURN") and isinstance(args[3], list) and verb == b"LIST":
         returns, status_items = _return_options(args[3])
+        if s.rev2 and REV1_ONLY_STATUS.intersection(status_items or ()):
+            raise Bad(responses.BAD_SYNTAX)
         args = args[:2]
     if len(args) != 2:
         raise Bad(responses.BAD_SYNTAX)

@@ -60,6 +60,29 @@ def test_non_synchronizing_multiappend_in_one_write(session):
     assert _status(session).endswith(b"(MESSAGES 2 UIDNEXT %d)" % (int(found[2]) + 1))
 
 
+def test_concurrent_multiappends_get_disjoint_ranges_in_order(session):
+    """Two sessions' MULTIAPPENDs sent at once: each command's messages take consecutive UIDs, in its order."""
+    other = Client(session.hub.port())
+    try:
+        other.ok(f'LOGIN "{session.user}" "{session.hub.password}"')
+        batches = {c: [_message(10 * k + n) for n in range(4)] for k, c in enumerate((session, other))}
+        for client, parts in batches.items():
+            client.send(b"Q APPEND INBOX" + b"".join(b" {%d+}\r\n%s" % (len(p), p) for p in parts) + b"\r\n")
+        ranges = {}
+        for client in batches:
+            tagged = client._finish(b"Q", [])[1]
+            found = re.search(rb"\[APPENDUID \d+ (\d+):(\d+)\]", tagged)
+            assert found and int(found[2]) - int(found[1]) == 3, tagged
+            ranges[client] = range(int(found[1]), int(found[2]) + 1)
+        assert not set(ranges[session]) & set(ranges[other])
+        session.ok("SELECT INBOX")
+        for client, parts in batches.items():
+            for uid, part in zip(ranges[client], parts):
+                assert session.ok(f"UID FETCH {uid} BODY.PEEK[]")[0].endswith(part + b")")
+    finally:
+        other.close()
+
+
 def test_one_message_refused_stores_none(session):
     too_long = b"Subject: long\r\n\r\n" + b"x" * 200_000 + b"\r\n"  # over limits.max_line_bytes
     before = _status(session)

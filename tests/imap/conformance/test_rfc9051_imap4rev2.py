@@ -87,6 +87,10 @@ def test_status_deleted_and_size_and_no_recent(session):
     assert status.endswith(b"(MESSAGES 2 DELETED 1 SIZE %d)" % (len(first) + len(second))), status
     _, tagged = session.command("STATUS INBOX (RECENT)")
     assert tagged.startswith(b"BAD"), tagged
+    _, tagged = session.command('LIST "" "*" RETURN (STATUS (MESSAGES RECENT))')
+    assert tagged.startswith(b"BAD"), tagged
+    lines = session.ok('LIST "" "INBOX" RETURN (STATUS (DELETED))')
+    assert any(line.endswith(b"(DELETED 1)") for line in lines), lines
 
 
 def test_select_of_another_mailbox_says_closed(session):
