@@ -92,6 +92,20 @@ def test_one_message_refused_stores_none(session):
     assert b"MESSAGES 0" in before
 
 
+def test_too_many_messages_in_one_append_are_refused_before_they_are_read(session):
+    from mssante_hub.imap.framing import MAX_APPEND_MESSAGES
+
+    one = b" {1+}\r\nx"
+    session.send(b"M APPEND INBOX" + one * (MAX_APPEND_MESSAGES + 1) + b"\r\n")
+    assert session.response() == b"* " + responses.BYE_COMMAND_TOO_BIG
+    probe = Client(session.hub.port())
+    try:
+        probe.ok(f'LOGIN "{session.user}" "{session.hub.password}"')
+        assert b"MESSAGES 0" in _status(probe)
+    finally:
+        probe.close()
+
+
 def test_an_empty_message_cancels_the_append(session):
     _, tagged = session.command("APPEND INBOX {} {}", _message(1), b"")
     assert tagged == b"NO " + responses.NO_APPEND_CANCELLED, tagged
