@@ -192,6 +192,7 @@ class FetchRow:
     blob_id: str
     body: bytes | None
     wrapped: bytes | None
+    summary: bytes | None = None  # fetch_summaries only
 
 _FETCH_COLUMNS = (Message.uid, Message.flags, Message.modseq, Message.internal_date, Message.size, Message.blob_id)
 
@@ -235,6 +236,24 @@ def fetch_rows(conn: Connection, reader_id: int, folder_id: int, uids: list[int]
         rows = conn.execute(_FETCH_WITH_BODY, {**params, "reader": reader_id})
         return [FetchRow(*r) for r in rows if r[0] in wanted]
     return [FetchRow(*r, None, None) for r in conn.execute(_FETCH, params) if r[0] in wanted]
+
+
+_SUMMARIES = (
+    select(*_FETCH_COLUMNS, WrappedKey.wrapped, Blob.summary)
+    .join(Blob, Blob.id == Message.blob_id)
+    .outerjoin(WrappedKey, and_(WrappedKey.blob_id == Blob.id, WrappedKey.account_id == bindparam("reader")))
+    .where(Message.folder_id == bindparam("folder"), Message.uid.between(bindparam("low"), bindparam("high")))
+    .order_by(Message.uid)
+)
+
+
+def fetch_summaries(conn: Connection, reader_id: int, folder_id: int, uids: list[int]) -> list[FetchRow]:
+    """fetch_rows with the encrypted summaries instead of the bodies (a listing of ENVELOPEs)."""
+    if not uids:
+        return []
+    wanted = set(uids)
+    rows = conn.execute(_SUMMARIES, {"folder": folder_id, "low": min(uids), "high": max(uids), "reader": reader_id})
+    return [FetchRow(*r[:6], None, r[6], r[7]) for r in rows if r[0] in wanted]
 
 
 def folder_status(conn: Connection, folder_id: int, recent_after: int = 0) -> dict[str, int]:

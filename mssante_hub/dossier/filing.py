@@ -229,7 +229,7 @@ def _item_message(doc: _Document, category: categories.Category, pdf: bytes | No
     summary = dict.fromkeys((name.lower() for name in mime.SUMMARY_HEADERS), "")
     summary.update({"subject": title, "from": f"{author} <{sender}>" if author else sender, "to": recipient,
                     "date": date, "message-id": message_id, "references": source_message_id})
-    return raw, summary
+    return raw, mime.with_envelope(summary, raw)
 
 
 def _items(hub: Hub, patient: account_repo.AccountRow, address: str, documents: list[_Document],

@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass, field
 
 from mssante_hub.imap.wire import Raw
+# The header split and unfolding are mime.py's: the ENVELOPE kept in a summary is read the same way.
+from mssante_hub.mime import raw_fields, split_header
 
 MAX_DEPTH = 20  # messages were checked at delivery; this guards the recursion all the same
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _PARAM = re.compile(rb';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 
 
@@ -48,12 +49,8 @@ def _unquote(value: bytes) -> bytes:
 
 
 def parse(raw: bytes, depth: int = 0) -> Entity:
-    found = _HEADER_END.search(raw)
-    if found:
-        header, body = raw[: found.end()], raw[found.end():]
-    else:
-        header, body = raw, b""
-    entity = Entity(header, body, _fields(header))
+    header, body = split_header(raw)
+    entity = Entity(header, body, raw_fields(header))
     if depth >= MAX_DEPTH:
         return entity
     kind, sub, params = entity.content_type
@@ -64,20 +61,6 @@ def parse(raw: bytes, depth: int = 0) -> Entity:
     elif kind == b"message" and sub in (b"rfc822", b"global"):
         entity.message = parse(body, depth + 1)
     return entity
-
-
-def _fields(header: bytes) -> list[tuple[bytes, bytes]]:
-    out: list[tuple[bytes, bytes]] = []
-    for line in re.split(rb"\r?\n", header):
-        if not line:
-            continue
-        if line[:1] in (b" ", b"\t") and out:
-            name, value = out[-1]
-            out[-1] = (name, value + b" " + line.strip())
-        elif b":" in line:
-            name, _, value = line.partition(b":")
-            out.append((name.strip().lower(), value.strip()))
-    return out
 
 
 def _split(body: bytes, boundary: bytes) -> list[bytes]:
@@ -172,6 +155,11 @@ def envelope(entity: Entity) -> list:
             get(b"message-id")]
 
 
+def summary_envelope(fields: dict[str, str]) -> list:
+    """ENVELOPE from the raw fields a summary keeps (mime.envelope_fields): what the body would give."""
+    return envelope(Entity(b"", b"", [(name.encode(), value.encode()) for name, value in fields.items()]))
+
+
 # --- BODYSTRUCTURE -------------------------------------------------------------------
 
 def _params(params: list[tuple[bytes, bytes]], skip: tuple[bytes, ...] = ()):
@@ -257,4 +245,5 @@ def header_fields(entity: Entity, names: list[bytes], exclude: bool) -> bytes:
     return b"".join(out) + b"\r\n"
 
 
-__all__ = ["Entity", "NoSuchPart", "Raw", "body_structure", "envelope", "header_fields", "parse", "part"]
+__all__ = ["Entity", "NoSuchPart", "Raw", "body_structure", "envelope", "header_fields", "parse", "part",
+           "summary_envelope"]
