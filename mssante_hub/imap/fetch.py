@@ -6,12 +6,13 @@ the plaintext lives only in memory for the time of the answer.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
 from mssante_hub.mime import ENVELOPE_KEY
 from mssante_hub.reader import Reader
-from mssante_hub.imap import acl, mimetree, qresync, responses, wire
+from mssante_hub.imap import acl, envelopes, mimetree, qresync, responses, wire
 from mssante_hub.imap.messages import enable_condstore, selected_uids
 from mssante_hub.imap.server import SELECTED, Bad, Session, command
 from mssante_hub.imap.syntax import Atom, format_date_time, is_atom, number, parse_sequence_set
@@ -141,7 +142,8 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     def work(batch: list[int]) -> list[bytes]:
         def run(conn) -> list[bytes]:
             if from_summaries:
-                return _answers_from_summaries(conn, reader_id, view.id, batch, snapshot, items, reader, seen_now)
+                return _answers_from_summaries(conn, reader_id, view.id, batch, snapshot, items, reader, seen_now,
+                                               with_date)
             if with_body and not with_date:
                 rows = messages.fetch_bodies(conn, reader_id, view.id, batch)
             else:
@@ -191,31 +193,45 @@ def _lines_from_view(view, uids: list[int], names: list[bytes]) -> bytes:
 
 
 def _answers_from_summaries(conn, reader_id: int, folder_id: int, batch: list[int], snapshot: dict,
-                            items: list[Item], reader: Reader, seen_now: set[int]) -> list[bytes]:
-    """The answers of one batch, ENVELOPE built from the summaries; the bodies of messages stored before
-    summaries held its fields (or whose fields were not kept: mime.envelope_fields) are opened instead."""
-    rows = [r for r in messages.fetch_summaries(conn, reader_id, folder_id, batch) if r.uid in snapshot]
-    envelopes: dict[int, list] = {}
+                            items: list[Item], reader: Reader, seen_now: set[int], with_date: bool) -> list[bytes]:
+    """The answers of one batch, ENVELOPE built from the summaries (or kept from an earlier listing:
+    imap/envelopes.py); the bodies of messages stored before summaries held its fields (or whose fields
+    were not kept: mime.envelope_fields) are opened instead."""
+    rows = [r for r in messages.fetch_keys(conn, reader_id, folder_id, batch, with_date) if r.uid in snapshot]
+    answers: dict[int, bytes] = {}
+    who = reader.account.id
+    to_open = []
     for row in rows:
         if not reader.can_open(row):
-            envelopes[row.uid] = mimetree.envelope(mimetree.parse(b""))  # as for a body it cannot open
+            answers[row.uid] = wire.value(mimetree.envelope(mimetree.parse(b"")))  # as for a body it cannot open
             continue
-        fields = reader.summary(row).get(ENVELOPE_KEY)
+        answer = envelopes.cached(who, row.blob_id, row.wrapped)
+        if answer is None:
+            to_open.append(row)
+        else:
+            answers[row.uid] = answer
+    sealed = messages.summaries(conn, [r.blob_id for r in to_open]) if to_open else {}
+    memo: dict = {}  # formatted address lists of this batch, by field value (plaintext: this answer's only)
+    for row in to_open:
+        if row.blob_id not in sealed:
+            continue  # gone since the first read
+        fields = reader.summary(dataclasses.replace(row, summary=sealed[row.blob_id])).get(ENVELOPE_KEY)
         if isinstance(fields, dict):
-            envelopes[row.uid] = mimetree.summary_envelope(fields)
-    older = [r.uid for r in rows if r.uid not in envelopes]
+            answers[row.uid] = answer = wire.value(mimetree.summary_envelope(fields, memo))
+            envelopes.keep(who, row.blob_id, row.wrapped, answer)
+    older = [r.uid for r in rows if r.uid not in answers]
     bodies = {r.uid: r for r in messages.fetch_rows(conn, reader_id, folder_id, older, True)} if older else {}
     out = []
     for row in rows:
-        if row.uid in envelopes:
-            out.append(_answer(row, snapshot[row.uid], items, reader, row.uid in seen_now, envelopes[row.uid]))
+        if row.uid in answers:
+            out.append(_answer(row, snapshot[row.uid], items, reader, row.uid in seen_now, answers[row.uid]))
         elif row.uid in bodies:  # (gone since the first read: left out, as any expunged message)
             out.append(_answer(bodies[row.uid], snapshot[row.uid], items, reader, row.uid in seen_now))
     return out
 
 
 def _answer(row: messages.FetchRow, known: tuple, items: list[Item], reader: Reader, add_flags: bool,
-            envelope: list | None = None) -> bytes:
+            envelope: bytes | None = None) -> bytes:
     seq, flags, modseq = known
     raw = entity = None
     if row.body is not None:
@@ -228,7 +244,7 @@ def _answer(row: messages.FetchRow, known: tuple, items: list[Item], reader: Rea
         parts.append(b"FLAGS " + flags)
     for item in items:
         if envelope is not None and item.name == b"ENVELOPE":
-            parts.append(b"ENVELOPE " + wire.value(envelope))
+            parts.append(b"ENVELOPE " + envelope)
         else:
             parts.append(_one(item, row, flags, modseq, raw, entity))
     return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts))

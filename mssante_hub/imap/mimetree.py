@@ -10,7 +10,7 @@ import email.utils
 import re
 from dataclasses import dataclass, field
 
-from mssante_hub.imap.wire import Raw
+from mssante_hub.imap.wire import Raw, value as wire_value
 # The header split and unfolding are mime.py's: the ENVELOPE kept in a summary is read the same way.
 from mssante_hub.mime import raw_fields, split_header
 
@@ -146,18 +146,29 @@ def _addresses(value: bytes | None):
     return out or None
 
 
-def envelope(entity: Entity) -> list:
+def envelope(entity: Entity, addresses=_addresses) -> list:
     get = entity.get
     sender = get(b"sender") or get(b"from")
     reply_to = get(b"reply-to") or get(b"from")
-    return [get(b"date"), get(b"subject"), _addresses(get(b"from")), _addresses(sender), _addresses(reply_to),
-            _addresses(get(b"to")), _addresses(get(b"cc")), _addresses(get(b"bcc")), get(b"in-reply-to"),
+    return [get(b"date"), get(b"subject"), addresses(get(b"from")), addresses(sender), addresses(reply_to),
+            addresses(get(b"to")), addresses(get(b"cc")), addresses(get(b"bcc")), get(b"in-reply-to"),
             get(b"message-id")]
 
 
-def summary_envelope(fields: dict[str, str]) -> list:
-    """ENVELOPE from the raw fields a summary keeps (mime.envelope_fields): what the body would give."""
-    return envelope(Entity(b"", b"", [(name.encode(), value.encode()) for name, value in fields.items()]))
+def summary_envelope(fields: dict[str, str], memo: dict | None = None) -> list:
+    """ENVELOPE from the raw fields a summary keeps (mime.envelope_fields): what the body would give.
+
+    `memo`: address lists already formatted, by field value, for the messages of one answer (a dossier's
+    items share their sender and recipient: parsing addresses is most of the cost of a listing)."""
+    def addresses(value: bytes | None):
+        if memo is None:
+            return _addresses(value)
+        found = memo.get(value, memo)
+        if found is memo:
+            parsed = _addresses(value)
+            found = memo[value] = None if parsed is None else Raw(wire_value(parsed))
+        return found
+    return envelope(Entity(b"", b"", [(name.encode(), value.encode()) for name, value in fields.items()]), addresses)
 
 
 # --- BODYSTRUCTURE -------------------------------------------------------------------

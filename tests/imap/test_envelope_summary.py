@@ -15,7 +15,7 @@ from crypto import aead
 from crypto.envelope import summary_aad
 from mssante_hub import mime
 from mssante_hub.hub import Hub
-from mssante_hub.imap import mimetree
+from mssante_hub.imap import mimetree, wire
 from mssante_hub.reader import Reader
 from storage import accounts as account_repo
 from storage.models import Blob, Folder, Message, WrappedKey
@@ -140,16 +140,20 @@ def test_envelope_is_answered_without_opening_the_body(imap_hub, filled):
 
 def test_a_summary_without_envelope_fields_is_answered_from_the_body(imap_hub, filled):
     user, client = filled
+    raw = SENT[4]
+    with smtplib.SMTP(HOST, imap_hub.port("mx"), timeout=TIMEOUT_S) as smtp:
+        assert smtp.sendmail("sender@hub.test", [user], raw) == {}
+    uid = len(SENT) + len(STORED) + 1
     hub = Hub.open(imap_hub.data_dir)
     try:
-        expected = _envelope(client, 5, from_body=True)
-        blob_id, reader, row = _stored(hub, user, 5)
+        blob_id, reader, row = _stored(hub, user, uid)
         older = reader.summary(row)
         del older[mime.ENVELOPE_KEY]  # a summary as stored before the ENVELOPE fields were kept
         _set_blob(hub, blob_id, summary=aead.seal(reader.key(row), json.dumps(older).encode(), summary_aad(blob_id)))
-        assert mime.ENVELOPE_KEY not in reader.summary(_stored(hub, user, 5)[2])
-        assert _envelope(client, 5, from_body=False) == expected
+        assert mime.ENVELOPE_KEY not in reader.summary(_stored(hub, user, uid)[2])
+        client.ok("NOOP")
+        assert _envelope(client, uid, from_body=False) == wire.value(mimetree.envelope(mimetree.parse(raw)))
         listing = client.ok("FETCH 1:* (UID ENVELOPE)")
-        assert len([line for line in listing if b" FETCH (" in line]) == len(SENT) + len(STORED)
+        assert len([line for line in listing if b" FETCH (" in line]) == len(SENT) + len(STORED) + 1
     finally:
         hub.close()
