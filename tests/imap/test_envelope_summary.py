@@ -82,8 +82,7 @@ def _stored(hub: Hub, address: str, uid: int):
 
 
 def _set_blob(hub: Hub, blob_id: str, **values) -> None:
-    with hub.engine.begin() as conn:
-        conn.execute(update(Blob).where(Blob.id == blob_id).values(**values))
+    hub.committer.run(lambda conn: conn.execute(update(Blob).where(Blob.id == blob_id).values(**values)))
 
 
 @pytest.fixture(scope="module")
