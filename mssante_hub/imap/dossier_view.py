@@ -68,11 +68,13 @@ def split(name: str) -> DossierName | None:
 
 
 def author_key(conn: Connection, hub, patient_id: int, professional_id: int) -> str:
-    """The keyed digest of this professional's idNatPS in this patient's dossier ("" without an RPPS)."""
-    rpps = conn.execute(select(Account.rpps).where(Account.id == professional_id)).scalar_one_or_none()
-    if not rpps or not rpps.isdigit():
+    """The keyed digest of this professional's idNatPS (from an RPPS or an ADELI) in this patient's dossier
+    ("" without either)."""
+    number = conn.execute(select(Account.rpps).where(Account.id == professional_id)).scalar_one_or_none()
+    idnatps = identity.idnatps_of_account(number)
+    if not idnatps:
         return ""
-    return index.digest(hub, patient_id, index.AUTHOR, f"{identity.OID_IDNATPS}^8{rpps}")
+    return index.digest(hub, patient_id, index.AUTHOR, f"{identity.OID_IDNATPS}^{idnatps}")
 
 
 def is_dossier_name(name: str) -> bool:
