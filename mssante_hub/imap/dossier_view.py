@@ -84,10 +84,10 @@ def is_dossier_name(name: str) -> bool:
 class DossierReader(Reader):
     """The hub's reader for a professional's dossier session: each document body it opens is traced.
 
-    Once per document and session (a client listing ENVELOPEs opens every body; listing again is not a
-    new read), and in batches: the traces of the bodies opened meanwhile go to the group committer as one
-    multi-row insert, queued without waiting, so FETCH answers as it would and the traces are durable
-    within the next commit.
+    Once per document and session (a client fetching BODYSTRUCTURE opens every body; listing again is not a
+    new read; ENVELOPE comes from the summaries, no body read: imap/fetch.py), and in batches: the traces of
+    the bodies opened meanwhile go to the group committer as one multi-row insert, queued without waiting,
+    so FETCH answers as it would and the traces are durable within the next commit.
     """
 
     def __init__(self, hub, system: AccountRow, professional: str, professional_type: str, patient_id: int) -> None:
