@@ -353,8 +353,13 @@ def set_hidden(conn: Connection, account_id: int, document_id: int, hidden: bool
                                       DossierDocument.set_key == row.set_key)).all()
     unplace_professional(conn, account_id, [v.blob_id for v in versions_of])
     if not hidden:
+        # Only a body the hub's key opens goes in a view (the views are read with it): a document the patient
+        # filed themselves is sealed for them alone, and was never in one.
+        hub_opens = set(conn.execute(select(WrappedKey.blob_id).where(
+            WrappedKey.blob_id.in_(sorted({v.blob_id for v in versions_of})),
+            WrappedKey.account_id != account_id)).scalars())
         for v in versions_of:
-            if v.state == CURRENT:
+            if v.state == CURRENT and v.blob_id in hub_opens:
                 place_professional(conn, account_id, v.category, v.blob_id,
                                    masked=MASQUE_PS in v.confidentiality.split(), author_key=v.author_key)
     return True

@@ -118,3 +118,26 @@ def test_the_operator_completes_the_authors_views(scene):
         author.logout()
     again = run_cli("dossier", "backfill-views", "--data-dir", data_dir)
     assert again.returncode == 0 and again.stdout.strip().endswith("placements made 0"), again.stdout
+
+
+def test_the_patients_own_document_stays_out_of_the_views_when_shown_again(scene):
+    """A document the patient filed is sealed for them alone: hiding then showing it (or a back-fill) never puts it
+    in a view the hub's key reads, where a professional would list a message nobody can open."""
+    import base64
+
+    web = scene.patient()
+    png = b"\x89PNG\r\n\x1a\n" + bytes(100)
+    assert web.call("POST", "/api/dossier/documents", {
+        "category": "AUTR_DOC", "title": "Carte de groupe sanguin", "filename": "groupe.png",
+        "content_type": "image/png", "content_base64": base64.b64encode(png).decode()}).status == 201
+    own = web.call("GET", "/api/dossier/documents?category=AUTR_DOC").body["documents"][0]
+    path = f"/api/dossier/documents/{own['id']}/visibility"
+    assert web.call("POST", path, {"hidden_from_professionals": True}).status == 200
+    assert web.call("POST", path, {"hidden_from_professionals": False}).status == 200
+    done = run_cli("dossier", "backfill-views", "--data-dir", str(scene.hub.config.data_dir))
+    assert done.returncode == 0, done.stderr
+    gp = imaps(scene.running.port("imaps"), GP, TEST_PASSWORD)
+    try:
+        assert _box("AUTR_DOC") not in _list(gp)
+    finally:
+        gp.logout()
