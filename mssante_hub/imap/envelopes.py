@@ -12,8 +12,11 @@ from __future__ import annotations
 import threading
 
 CACHE_ENTRIES = 20_000  # answers of this many messages (~0.5 KiB each); beyond, the oldest half goes
+# Also bounded in bytes: a summary may keep up to 16 KiB of header values, and hostile mail can be built so.
+CACHE_BYTES = 16 * 1024 * 1024
 
 _answers: dict[tuple[int, str, bytes], bytes] = {}
+_held = 0  # bytes of the answers kept
 _lock = threading.Lock()
 
 
@@ -22,8 +25,11 @@ def cached(reader_id: int, blob_id: str, wrapped: bytes) -> bytes | None:
 
 
 def keep(reader_id: int, blob_id: str, wrapped: bytes, answer: bytes) -> None:
+    global _held
     with _lock:
-        if len(_answers) >= CACHE_ENTRIES:
-            for old in list(_answers)[: CACHE_ENTRIES // 2]:  # dicts keep insertion order: the oldest
-                del _answers[old]
-        _answers[(reader_id, blob_id, wrapped)] = answer
+        if len(_answers) >= CACHE_ENTRIES or _held + len(answer) > CACHE_BYTES:
+            for old in list(_answers)[: max(len(_answers) // 2, 1)]:  # dicts keep insertion order: the oldest
+                _held -= len(_answers.pop(old))
+        key = (reader_id, blob_id, wrapped)
+        _held += len(answer) - len(_answers.get(key, b""))
+        _answers[key] = answer
