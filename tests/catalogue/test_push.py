@@ -208,3 +208,19 @@ def test_an_app_mailbox_in_no_catalogue_entry_sends_as_before(scene):
     to = _address("scopes")
     raw = text_message(to, sender=dossier.APP)
     assert _send(scene, raw, to, dossier.APP).accepted
+
+
+def test_the_api_filters_by_theme_and_refuses_bad_consents(scene):
+    client = _patient(scene, "scopes")
+    _consent(client, "suivi-diabete", ["measures"])
+    diabetes = client.call("GET", "/api/catalogue?theme=diab%C3%A8te").body  # any case: "Diabète" in the file
+    assert diabetes["theme"] == "diabète" and len(diabetes["services"]) == 4
+    assert client.call("GET", "/api/catalogue?theme=sommeil").body["services"] == []
+    assert client.call("GET", "/api/catalogue?theme=" + "x" * 201).status == 400
+    for scopes in ([], ["everything"], ["messages", "messages"], "messages", [1], None):
+        answer = client.call("POST", "/api/catalogue/suivi-diabete/consent", {"scopes": scopes})
+        assert answer.status == 422 and answer.error["code"] == "bad_scopes", (scopes, answer.body)
+    assert client.call("POST", "/api/catalogue/suivi-diabete/consent", raw=b"{", headers={
+        "Content-Type": "application/json"}).status == 400
+    shown = next(s for s in client.call("GET", "/api/catalogue").body["services"] if s["id"] == "suivi-diabete")
+    assert shown["consent"]["scopes"] == ["measures"]  # unchanged by the refusals
