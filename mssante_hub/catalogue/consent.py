@@ -151,6 +151,35 @@ def check(hub: Hub, envelope: Envelope, identity: Identity | None, message: mime
     return Pass(service, patients, frozenset(wanted))
 
 
+@dataclass(frozen=True)
+class StillHolds:
+    """A write of the push's own unit: the consent checked again inside the transaction that stores the push, so
+    that a revocation (or a lapse) committed since `check` refuses it rather than letting it through (the store
+    step rolls the push back and hands the Refusal to the door). Plain data: it crosses the prepare pool."""
+
+    service_id: str
+    patients: tuple[tuple[str, int], ...]  # (address, account id)
+    scopes: frozenset[str]
+
+    def __call__(self, conn: Connection) -> None:
+        service = store.service(conn, self.service_id)
+        if service is None:
+            raise Refusal(refusals.SERVICE_NOT_ONLINE)
+        consents = store.consents_to(conn, self.service_id, [account_id for _, account_id in self.patients])
+        now = dt.datetime.now(dt.timezone.utc)
+        for address, account_id in self.patients:
+            found = consents.get(account_id)
+            reason = refusal(service, found, now)
+            if reason is not None:
+                raise Refusal(reason, address)
+            if self.scopes - set(found.scopes):
+                raise Refusal(refusals.SERVICE_SCOPE_NOT_CONSENTED, ",".join(sorted(self.scopes - set(found.scopes))))
+
+
+def still_holds(allowed: Pass) -> StillHolds:
+    return StillHolds(allowed.service.id, tuple((a, r.id) for a, r in allowed.patients.items()), allowed.scopes)
+
+
 async def trace_refused(hub: Hub, address: str, reason: Reason, patients: list[str]) -> None:
     """A refused push, on each patient's space (their access history), naming the service, never content."""
     if reason not in REFUSALS or not patients:

@@ -135,6 +135,7 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
     if allowed is not None:  # the service's measures filed into Dossier/Profil; the push traced
         items, pushed = measures.plan(hub, allowed, message, sealed.blob_id, (actor, actor_type, via))
         unit.traces.extend(pushed)
+        unit.writes.append(consent.still_holds(allowed))  # and the consent checked again as it is stored
         extra = extra + items
     return Prepared(unit, {a: r for a, r in readers.items() if a not in held}, list(decision.remote),
                     recipient_places, {address: account.type for address, account in readers.items()},

@@ -85,3 +85,29 @@ def test_services_and_consents_on_each_backend(any_hub):
                        ("catalogue.lapse", "suspended")]
     assert hub.committer.run(lambda conn: store.revoke(conn, patient.id, "suivi-diabete"))
     assert hub.read_sync(lambda conn: store.consents_of(conn, patient.id)) == {}
+
+
+def test_a_consent_revoked_after_the_check_refuses_the_push_as_it_is_stored(any_hub):
+    """The consent is read again in the transaction that stores the push: a revocation committed between the
+    message's preparation and its commit refuses it (nothing stored) instead of letting it through."""
+    from mssante_hub.delivery.accept import _store_many
+    from mssante_hub.delivery.prepare import prepare
+
+    hub = any_hub
+    add_professional(hub, support.SERVICE_LOCAL, type="APP")
+    dossier.provision_patient(hub)
+    patient = dossier.account(hub)
+    _load(hub, support.SERVICE)
+    hub.committer.run(lambda conn: store.grant(conn, patient.id, "suivi-diabete", ["measures"], "1.0"))
+    app = dossier.account(hub, support.SERVICE_MAILBOX)
+    envelope = delivery.Envelope(mail_from=support.SERVICE_MAILBOX, rcpt_to=(dossier.PATIENT,),
+                                 channel=delivery.Channel.SUBMISSION)
+    identity = delivery.Identity(support.SERVICE_MAILBOX, app.id, app.type)
+    prepared = prepare(hub, envelope, support.measure_message(dossier.PATIENT), [dossier.PATIENT], [], identity)
+    assert prepared.extra_units  # the measure's item, planned under the consent
+    hub.committer.run(lambda conn: store.revoke(conn, patient.id, "suivi-diabete"))
+    with pytest.raises(Refusal) as refused:
+        hub.committer.run(lambda conn: _store_many(conn, [prepared]))
+    assert refused.value.reason is refusals.SERVICE_NOT_CONNECTED
+    assert read_folder(hub, dossier.PATIENT) == [] and read_folder(hub, dossier.PATIENT, "Dossier/Profil") == []
+    assert hub.read_sync(lambda conn: profile_store.entries(conn, patient.id, patient.id)) == []
