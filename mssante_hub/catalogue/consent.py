@@ -35,6 +35,7 @@ from storage import catalogue as store
 from storage.models import AccountType
 
 # Where a service's mail arrives: its APP mailbox submits; a trusted system of the hub may hand it over by mx.
+# (An APP mailbox cannot sign in to the webmail: web/sessions.py's WEB_LOGIN_TYPES.)
 GATED_CHANNELS = frozenset({Channel.SUBMISSION, Channel.MX})
 REFUSALS = frozenset({refusals.SERVICE_NOT_ONLINE, refusals.SERVICE_NOT_CONNECTED, refusals.SERVICE_CONSENT_LAPSED,
                       refusals.SERVICE_SCOPE_NOT_CONSENTED, refusals.SERVICE_MEASURE_INVALID})
