@@ -111,3 +111,28 @@ def test_a_consent_revoked_after_the_check_refuses_the_push_as_it_is_stored(any_
     assert refused.value.reason is refusals.SERVICE_NOT_CONNECTED
     assert read_folder(hub, dossier.PATIENT) == [] and read_folder(hub, dossier.PATIENT, "Dossier/Profil") == []
     assert hub.read_sync(lambda conn: profile_store.entries(conn, patient.id, patient.id)) == []
+
+
+def test_a_push_prepared_in_a_child_process_is_checked_and_filed_the_same(data_dir):
+    """limits.parse_processes: the consent check, the measure's item and the storing check cross the process
+    boundary (plain data), and a refusal comes back intact."""
+    from mssante_hub.config import Config
+    from mssante_hub.delivery import prepare_pool
+    from mssante_hub.hub import Hub
+
+    config = Config.load(data_dir)
+    config.set("limits.parse_processes", 1)
+    config.save()
+    with Hub.open(data_dir) as hub:
+        add_professional(hub, support.SERVICE_LOCAL, type="APP")
+        dossier.provision_patient(hub)
+        patient = dossier.account(hub)
+        _load(hub, support.SERVICE)
+        hub.committer.run(lambda conn: store.grant(conn, patient.id, "suivi-diabete", ["measures"], "1.0"))
+        _push(hub, support.measure_message(dossier.PATIENT))
+        assert prepare_pool.of(hub) is not None
+        rows = hub.read_sync(lambda conn: profile_store.entries(conn, patient.id, patient.id))
+        assert len(rows) == 1
+        with pytest.raises(Refusal) as refused:
+            _push(hub, support.text_message(dossier.PATIENT))
+        assert refused.value.reason == refusals.SERVICE_SCOPE_NOT_CONSENTED  # a copy: it crossed processes
