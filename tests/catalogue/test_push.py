@@ -65,6 +65,10 @@ def _address(name: str) -> str:
     return f"{PATIENTS[name]}@patient.hub.test".lower()
 
 
+def _account_id(scene, name: str) -> int:
+    return dossier.account(scene.hub, _address(name)).id
+
+
 def _send(scene, raw: bytes, to: str, sender: str = SERVICE_MAILBOX):
     return push(scene.running.port("submission"), scene.pki, raw, to, sender)
 
@@ -195,12 +199,8 @@ def test_a_suspended_service_loses_access_at_once(scene):
     assert [e["outcome"] for e in support.history(client, "catalogue.lapse")] == ["suspended"]
     answer = client.call("POST", f"/api/catalogue/{sid}/consent", {"scopes": ["messages"]})
     assert answer.status == 409, answer.body
-    held = scene.hub.read_sync(lambda conn: store.consents_of(conn, client_id(scene, "suspended")))
+    held = scene.hub.read_sync(lambda conn: store.consents_of(conn, _account_id(scene, "suspended")))
     assert held[sid].state == store.LAPSED
-
-
-def client_id(scene, name: str) -> int:
-    return dossier.account(scene.hub, _address(name)).id
 
 
 def test_an_app_mailbox_in_no_catalogue_entry_sends_as_before(scene):
