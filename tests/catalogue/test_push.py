@@ -163,8 +163,12 @@ def test_a_new_version_lapses_after_its_limit_date(scene):
     assert lapsed.rcpt == (550, _reply(refusals.SERVICE_CONSENT_LAPSED)), lapsed
     shown = client.call("GET", "/api/catalogue").body["services"]
     assert next(s for s in shown if s["id"] == sid)["consent"]["state"] == "lapsed"
-    assert [e["outcome"] for e in support.history(client, "catalogue.lapse")] == ["lapsed"]
-    assert [e["outcome"] for e in support.history(client, "catalogue.reapproval")] == ["pending"]
+    lapse, = support.history(client, "catalogue.lapse")
+    assert (lapse["action_label"], lapse["outcome_label"], lapse["actor"]) == (
+        "Fin de l'accès d'un service", "accord expiré", "Traitement automatique quotidien")
+    asked, = support.history(client, "catalogue.reapproval")
+    assert (asked["action_label"], asked["outcome_label"]) == (
+        "Nouvelle version d'un service : accord à renouveler", "en attente")
 
     again = _consent(client, sid, ["messages"])  # approving the new version gives access back
     assert again["outcome"] == "reapproved" and again["consent"]["approved_version"] == "2.0"
