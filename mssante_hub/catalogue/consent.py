@@ -27,6 +27,7 @@ from mssante_hub.catalogue import services as catalogue
 from mssante_hub.dossier import integration
 from mssante_hub.envelope import Channel, Envelope, Identity
 from mssante_hub.hub import Hub
+from mssante_hub.patients import notifications
 from mssante_hub.profile import entries
 from mssante_hub.rules import refusals
 from mssante_hub.rules.refusals import Reason, Refusal
@@ -209,6 +210,7 @@ async def lapse_due(hub: Hub, now: dt.datetime | None = None) -> int:
         for account_id, service_id in lapsed:
             audit.record(conn, actor="daily-job", actor_type=audit.ActorType.SYSTEM, action=audit.CATALOGUE_LAPSE,
                          subject_account_id=account_id, target=f"service:{service_id}", outcome="lapsed")
+            notifications.mark_pending(conn, account_id, notifications.SERVICE)
         return len(lapsed)
 
     return await hub.write(work)

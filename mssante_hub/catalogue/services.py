@@ -11,7 +11,8 @@ consent (catalogue/consent.py). Loading the same file again changes nothing; a c
 - a new version asks every patient who approved an older one to approve again before now +
   `catalogue.reapproval_days` (after that date their consent lapses: catalogue/consent.py, the daily job);
 - dereferenced or suspended: every consent lapses at once.
-Each consequence for a patient is traced on their space (their access history shows it).
+Each consequence for a patient is traced on their space (their access history shows it) and marks their
+content-free notification of kind `service` ("des nouvelles d'un service connecté").
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 from mssante_hub import audit
 from mssante_hub.hub import Hub
+from mssante_hub.patients import notifications
 from storage import accounts as account_repo
 from storage import catalogue as store
 
@@ -193,6 +195,7 @@ def load(hub: Hub, services: list[store.Service], now: dt.datetime | None = None
                     audit.record(conn, actor="operator", actor_type=audit.ActorType.OPERATOR,
                                  action=audit.CATALOGUE_LAPSE, subject_account_id=account_id,
                                  target=f"service:{entry.id}", outcome=entry.status)
+                    notifications.mark_pending(conn, account_id, notifications.SERVICE)
             elif before is not None and before.version != entry.version:
                 for account_id in store.ask_reapproval(conn, entry.id, entry.version, limit):
                     result.reapprovals += 1
@@ -200,6 +203,8 @@ def load(hub: Hub, services: list[store.Service], now: dt.datetime | None = None
                                  action=audit.CATALOGUE_REAPPROVAL, subject_account_id=account_id,
                                  target=f"service:{entry.id} version:{entry.version} by:{limit.date()}",
                                  outcome="pending")
+                    # Content-free: "news from a connected service", never which (patients/notifications.py).
+                    notifications.mark_pending(conn, account_id, notifications.SERVICE)
         audit.record(conn, actor="operator", actor_type=audit.ActorType.OPERATOR, action=audit.CATALOGUE_LOAD,
                      target=f"services:{len(services)} new:{result.new} updated:{result.updated}", outcome="loaded")
 

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 
 import pytest
+from sqlalchemy import select
 
 from mssante_hub import delivery
 from mssante_hub.catalogue import consent, services
@@ -19,6 +20,7 @@ from mssante_hub.rules.refusals import Refusal
 from storage import catalogue as store
 from storage import profile as profile_store
 from storage.models import AuditEvent
+from storage.patients import NotificationState
 from tests.catalogue import support
 from tests.conftest import add_professional
 from tests.dossier import support as dossier
@@ -28,6 +30,15 @@ NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 def _load(hub, *entries: dict, now: dt.datetime = NOW) -> services.Loaded:
     return services.load(hub, services.parse(json.dumps(list(entries)).encode()), now)
+
+
+def _pending(hub, account_id: int) -> str:
+    return hub.read_sync(lambda conn: conn.execute(select(NotificationState.pending).where(
+        NotificationState.account_id == account_id)).scalar_one())
+
+
+def _clear_pending(hub) -> None:
+    hub.committer.run(lambda conn: conn.execute(NotificationState.__table__.update().values(pending="")))
 
 
 def _push(hub, raw: bytes, sender: str = support.SERVICE_MAILBOX):
@@ -63,17 +74,21 @@ def test_services_and_consents_on_each_backend(any_hub):
     assert refused.value.reason is refusals.SERVICE_SCOPE_NOT_CONSENTED
 
     # A new version: re-approval asked by a limit date; past it, the rule refuses and the daily part marks it.
+    _clear_pending(hub)  # the pushes' own news ("message")
     changed = _load(hub, support.service(version="2.0"))
     assert (changed.updated, changed.reapprovals) == (1, 1)
     held = hub.read_sync(lambda conn: store.consents_of(conn, patient.id))["suivi-diabete"]
     entry = hub.read_sync(lambda conn: store.service(conn, "suivi-diabete"))
     assert held.reapprove_by == NOW + dt.timedelta(days=30)
+    assert _pending(hub, patient.id) == "service"  # content-free: news from a connected service, never which
+    _clear_pending(hub)
     assert consent.refusal(entry, held, NOW + dt.timedelta(days=29)) is None
     assert consent.refusal(entry, held, NOW + dt.timedelta(days=30)) is refusals.SERVICE_CONSENT_LAPSED
     assert _load(hub, support.service(version="3.0")).reapprovals == 0  # a second change keeps the first date
     assert asyncio.run(consent.lapse_due(hub, NOW + dt.timedelta(days=29))) == 0
     assert asyncio.run(consent.lapse_due(hub, NOW + dt.timedelta(days=31))) == 1
     assert hub.read_sync(lambda conn: store.consents_of(conn, patient.id))["suivi-diabete"].state == store.LAPSED
+    assert _pending(hub, patient.id) == "service"
 
     # Re-approved, then the service suspended: every consent lapses at once.
     hub.committer.run(lambda conn: store.grant(conn, patient.id, "suivi-diabete", ["measures"], "3.0"))
