@@ -38,8 +38,9 @@ from storage.models import AccountType
 # Where a service's mail arrives: its APP mailbox submits; a trusted system of the hub may hand it over by mx.
 # (An APP mailbox cannot sign in to the webmail: web/sessions.py's WEB_LOGIN_TYPES.)
 GATED_CHANNELS = frozenset({Channel.SUBMISSION, Channel.MX})
-REFUSALS = frozenset({refusals.SERVICE_NOT_ONLINE, refusals.SERVICE_NOT_CONNECTED, refusals.SERVICE_CONSENT_LAPSED,
-                      refusals.SERVICE_SCOPE_NOT_CONSENTED, refusals.SERVICE_MEASURE_INVALID})
+REFUSALS = frozenset({refusals.SERVICE_NOT_ONLINE, refusals.SERVICE_NO_DATA_EXCHANGE, refusals.SERVICE_NOT_CONNECTED,
+                      refusals.SERVICE_CONSENT_LAPSED, refusals.SERVICE_SCOPE_NOT_CONSENTED,
+                      refusals.SERVICE_MEASURE_INVALID})
 # The state of one patient's consent, as the webmail shows it.
 NONE, ACTIVE, REAPPROVAL, LAPSED, UNAVAILABLE = "none", "active", "reapproval_needed", "lapsed", "unavailable"
 
@@ -73,8 +74,10 @@ def state(service: store.Service, consent: store.Consent | None, now: dt.datetim
 
 def refusal(service: store.Service, consent: store.Consent | None, now: dt.datetime) -> Reason | None:
     """Why this service may not push to this patient now, or None."""
-    if service.status != catalogue.ONLINE or not service.data_exchange:
+    if service.status != catalogue.ONLINE:
         return refusals.SERVICE_NOT_ONLINE
+    if not service.data_exchange:
+        return refusals.SERVICE_NO_DATA_EXCHANGE
     found = state(service, consent, now)
     if found == NONE:
         return refusals.SERVICE_NOT_CONNECTED

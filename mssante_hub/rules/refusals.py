@@ -97,6 +97,8 @@ CALENDAR_TOO_MANY_OCCURRENCES = Reason(552, "5.3.4", "Trop d'occurrences de rend
 SERVICE_NOT_ONLINE = Reason(550, "5.7.1", "Ce service du catalogue n'est pas en ligne (hors ligne, suspendu ou "
                             "déréférencé)", "This catalogue service is not online (offline, suspended or "
                             "dereferenced)")
+SERVICE_NO_DATA_EXCHANGE = Reason(550, "5.7.1", "Ce service du catalogue n'échange pas de données avec les "
+                                  "espaces santé", "This catalogue service exchanges no data with health spaces")
 SERVICE_NOT_CONNECTED = Reason(550, "5.7.1", "Le patient n'a pas connecté ce service à son espace santé",
                                "The patient has not connected this service to their health space")
 SERVICE_CONSENT_LAPSED = Reason(550, "5.7.1", "L'accord du patient à ce service a expiré : la nouvelle version "

@@ -5,6 +5,7 @@ filed through delivery.accept with its sealed index row of source "service"."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 
@@ -83,6 +84,9 @@ def test_services_and_consents_on_each_backend(any_hub):
     assert _pending(hub, patient.id) == "service"  # content-free: news from a connected service, never which
     _clear_pending(hub)
     assert consent.refusal(entry, held, NOW + dt.timedelta(days=29)) is None
+    assert consent.refusal(dataclasses.replace(entry, data_exchange=False), held, NOW) \
+        is refusals.SERVICE_NO_DATA_EXCHANGE
+    assert consent.refusal(dataclasses.replace(entry, status="offline"), held, NOW) is refusals.SERVICE_NOT_ONLINE
     assert consent.refusal(entry, held, NOW + dt.timedelta(days=30)) is refusals.SERVICE_CONSENT_LAPSED
     assert _load(hub, support.service(version="3.0")).reapprovals == 0  # a second change keeps the first date
     assert asyncio.run(consent.lapse_due(hub, NOW + dt.timedelta(days=29))) == 0
