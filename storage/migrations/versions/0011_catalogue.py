@@ -1,13 +1,13 @@
 """the catalogue of services and the patients' consents (catalogue_services, catalogue_consents)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0015
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
