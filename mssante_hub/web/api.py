@@ -46,7 +46,7 @@ from mssante_hub.rules.refusals import Refusal
 from mssante_hub.web import compose, history, history_filters, messaging_api, openapi, rendering, settings_api, spaces
 from mssante_hub.web.clients import ClientAddress
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
-                                  refusal_error, respond, respond_file)
+                                  is_id, refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import Session, WebSessions
 from mssante_hub.web.agenda_api import AgendaApi
 from mssante_hub.web.catalogue_api import CatalogueApi
@@ -244,7 +244,7 @@ class Api(resource.Resource):
 
     async def read_message(self, request: server.Request, message_id: str) -> tuple[int, dict]:
         session = await self._session(request)
-        if not message_id.isdigit() or len(message_id) > 18:
+        if not is_id(message_id):
             raise NOT_FOUND
 
         def work(conn) -> tuple[bytes, dict] | None:
@@ -279,7 +279,7 @@ class Api(resource.Resource):
 
     async def download_attachment(self, request: server.Request, message_id: str, index: str) -> tuple[int, None]:
         session = await self._session(request)
-        if not (message_id.isdigit() and len(message_id) <= 18 and index.isdigit() and len(index) <= 4):
+        if not (is_id(message_id) and is_id(index, 4)):
             raise NOT_FOUND
 
         def work(conn) -> Attachment | None:
@@ -301,7 +301,7 @@ class Api(resource.Resource):
 
     async def delete_message(self, request: server.Request, message_id: str) -> tuple[int, None]:
         session = await self._session(request)
-        if not message_id.isdigit() or len(message_id) > 18:
+        if not is_id(message_id):
             raise NOT_FOUND
 
         def work(conn) -> bool:
