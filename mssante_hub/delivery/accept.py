@@ -17,6 +17,7 @@ from typing import Callable
 from sqlalchemy import Connection
 
 from mssante_hub.agenda import filing as agenda_filing
+from mssante_hub.catalogue import measures
 from mssante_hub.delivery import prepare_pool
 from mssante_hub.delivery.prepare import Prepared, prepare
 from mssante_hub.dossier import filing
@@ -117,7 +118,7 @@ async def _accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity |
         done: concurrent.futures.Future = concurrent.futures.Future()
         prepare_it = functools.partial(prepare, hub, envelope, raw, local, remote, identity)
         if len(raw) <= PREPARE_IN_WRITER_MAX_BYTES and not filing.may_carry_documents(raw) and \
-                not agenda_filing.may_carry_calendar(raw):
+                not agenda_filing.may_carry_calendar(raw) and not measures.may_carry_measures(raw):
             # A small message is prepared by the writer thread itself, just before its batch: handing it
             # to a parse thread first cost more than preparing it (each hand-over between threads waits
             # for the GIL and for the other thread to be scheduled: ~2 ms on a small virtual machine).
@@ -125,7 +126,7 @@ async def _accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity |
         else:
             # A large one is parsed and encrypted in a parse thread, so that it never holds up the writer;
             # so is a document message (unzipping and XML reading: milliseconds to a second) and a calendar
-            # (bounded by agenda/ical.py, but up to seconds for a hostile one).
+            # (bounded by agenda/ical.py, but up to seconds for a hostile one), and FHIR measures (validation).
             hub.parse_pool.submit(_prepare_then_store, hub, done, prepare_it)
         prepared, uids = await asyncio.wrap_future(done)
     result = _delivered(prepared, uids)

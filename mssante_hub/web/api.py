@@ -16,6 +16,7 @@
     GET|POST /api/dossier/...        the patient's dossier (web/dossier_api.py)
     GET|POST|DELETE /api/agenda/...  the patient's agenda (web/agenda_api.py); GET /ical/<token>.ics its feed
     GET|POST|PUT|DELETE /api/profile/...  the profil médical (web/profile_api.py)
+    GET /api/catalogue, POST|DELETE /api/catalogue/ID/consent  services and consents (web/catalogue_api.py)
     GET    /api/home, /api/conversations, /api/recipients; DELETE /api/sessions   (web/messaging_api.py)
     GET    /api/openapi.json         the OpenAPI 3 description of this API (web/openapi.py)
     GET|PUT /api/personal-email; POST /api/email-confirmation   the notification address (web/settings_api.py)
@@ -48,6 +49,7 @@ from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAV
                                   is_id, refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import Session, WebSessions
 from mssante_hub.web.agenda_api import AgendaApi
+from mssante_hub.web.catalogue_api import CatalogueApi
 from mssante_hub.web.dossier_api import DossierApi
 from mssante_hub.web.profile_api import ProfileApi
 from mssante_hub.web.space import SpaceApi
@@ -91,6 +93,7 @@ class Api(resource.Resource):
         self.dossier = DossierApi(hub, self._client_ip, self._session)
         self.agenda = AgendaApi(hub, self._client_ip, self._session)
         self.profile = ProfileApi(hub, self._client_ip, self._session)
+        self.catalogue = CatalogueApi(hub, self._client_ip, self._session)
         messaging = messaging_api.MessagingApi(hub, self._client_ip, self._session)
         settings = settings_api.SettingsApi(hub, self._client_ip, self._session)
         self._routes = {
@@ -132,7 +135,7 @@ class Api(resource.Resource):
             name, path = "attachment", [name, path[1], path[3]]
         elif name == "space" and len(path) == 2:
             name, path = f"space/{path[1]}", path[1:]
-        elif len(path) > 1 and name not in ("dossier", "agenda", "profile"):
+        elif len(path) > 1 and name not in ("dossier", "agenda", "profile", "catalogue"):
             name = ""
         method = request.method.decode("ascii", "replace")
         if name == "dossier":  # /api/dossier/... (web/dossier_api.py)
@@ -144,6 +147,9 @@ class Api(resource.Resource):
         elif name == "profile":  # /api/profile/... (web/profile_api.py)
             handler, rest, known = self.profile.route(method, path[1:])
             path = ["profile", *rest]
+        elif name == "catalogue":  # /api/catalogue/... (web/catalogue_api.py)
+            handler, rest, known = self.catalogue.route(method, path[1:])
+            path = ["catalogue", *rest]
         else:
             handler = self._routes.get((method, name))
             known = any(route == name for _, route in self._routes)
