@@ -9,6 +9,7 @@ import smtplib
 import time
 from contextlib import ExitStack
 
+from mssante_hub.config import Config
 from tests.relays.peer import free_port, start_peer
 from tests.smtp.support import REMOTE_DOMAIN, configure_smtp, make_pki
 from tests.support.mail import make_message
@@ -88,3 +89,23 @@ def test_three_hub_processes_relay_each_message_once(tmp_path, postgres):
         peer.stop()
     sent = collections.Counter(r.content.split(b"Subject: ")[1].split(b"\r\n")[0].decode() for r in handler.received)
     assert sent == collections.Counter({f"r={i}.{n}": 1 for i in range(RELAY_PROCESSES) for n in range(RELAYED_EACH)})
+
+
+def test_the_event_connection_comes_back_after_postgresql_dropped_it(tmp_path, postgres):
+    """The server ends the listening sessions (as a restart or failover does): the hub reconnects and looks again."""
+    import psycopg
+
+    (one, two), users = machines(tmp_path, postgres, 2)
+    url = Config.load(one).get("storage.url")
+    with served(one, ["mx"]) as hub_a, served(two, ["imaps"]) as hub_b:
+        watching = idle(hub_b.port("imaps"), users[0])
+        with psycopg.connect(url, autocommit=True) as admin:
+            ended = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()").fetchall()
+        assert len(ended) == 2  # one per hub process
+        with smtplib.SMTP("127.0.0.1", hub_a.port("mx"), timeout=60) as client:
+            client.sendmail(SENDER, [users[0]], make_message(SENDER, users[0], "Après la coupure", "texte"))
+        assert watching.line() == b"* 1 EXISTS"  # Raw's 30 s timeout is the guard; IDLE's own look is 600 s
+        watching.close()
+        assert hub_a.stop() == 0 and hub_b.stop() == 0
+    assert "event connection to PostgreSQL back" in hub_b.log()

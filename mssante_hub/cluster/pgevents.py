@@ -47,6 +47,9 @@ class PgChannel(EventChannel):
         self._conninfo = conninfo
         self._origin = secrets.token_hex(8)
         self._listening: psycopg.Connection | None = None
+        # Its descriptor, kept: a broken connection no longer says it, and a reader left on a closed descriptor
+        # would shadow the next connection's (asyncio would only update its record, never re-register it).
+        self._fd: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._publisher: threading.Thread | None = None
@@ -87,18 +90,25 @@ class PgChannel(EventChannel):
         except BaseException:
             conn.close()
             raise
-        self._listening = conn
-        self._loop.add_reader(conn.pgconn.socket, self._readable)
+        self._watch(conn)
+
+    def _watch(self, conn: psycopg.Connection) -> None:
+        self._listening, self._fd = conn, conn.pgconn.socket
+        self._loop.add_reader(self._fd, self._readable)
+
+    def _unwatch(self) -> None:
+        if self._fd is not None:
+            self._loop.remove_reader(self._fd)
+            self._fd = None
 
     def _close_listening(self) -> None:
+        self._unwatch()  # before the close: the descriptor number may be reused at once
         conn, self._listening = self._listening, None
-        if conn is None:
-            return
-        try:
-            self._loop.remove_reader(conn.pgconn.socket)
-        except (ValueError, OSError, psycopg.Error):
-            pass  # the connection is already gone: its socket with it
-        conn.close()
+        if conn is not None:
+            try:
+                conn.close()
+            except psycopg.Error:
+                pass
 
     def _readable(self) -> None:
         pgconn = self._listening.pgconn
@@ -124,15 +134,7 @@ class PgChannel(EventChannel):
 
     def _lost(self) -> None:
         log.warning("the event connection to PostgreSQL broke; reconnecting")
-        try:
-            self._loop.remove_reader(self._listening.pgconn.socket)
-        except (ValueError, OSError, psycopg.Error):
-            pass
-        try:
-            self._listening.close()
-        except psycopg.Error:
-            pass
-        self._listening = None
+        self._close_listening()
         if not self._stopping:
             self._reconnecting = asyncio.ensure_future(self._reconnect())
 
@@ -149,8 +151,7 @@ class PgChannel(EventChannel):
             if self._stopping:
                 conn.close()
                 return
-            self._listening = conn
-            self._loop.add_reader(conn.pgconn.socket, self._readable)
+            self._watch(conn)
             self.reconnections += 1
             log.info("event connection to PostgreSQL back after %d tries", attempt)
             self.catch_up()  # what the others committed while we were away
