@@ -7,6 +7,7 @@ columns (internal date, size) and the encrypted summaries (sortkeys.py), never f
 
 from __future__ import annotations
 
+from array import array
 from typing import Any, Callable
 
 from mssante_hub.imap import acl, responses, sortkeys, threads, wire
@@ -51,8 +52,10 @@ def _criteria(token) -> list[tuple[bytes, bool]]:
     return out
 
 
-RESULTS_KEPT = 16  # orders and threads kept per folder listing (by command and criteria)
-# rows -> (how a row is numbered: UID or sequence number -> the answer); the middle step is what is kept.
+# Answers kept per folder listing (by command, criteria, UID or not): at 10,000 messages a SORT's is
+# 40 KiB, a THREAD's ~60 KiB; with sortkeys.FOLDERS_KEPT listings, ~18 MiB at most for such folders.
+RESULTS_KEPT = 8
+# rows -> (how a row is numbered: UID or sequence number -> the answer).
 Compute = Callable[[list[sortkeys.Row]], Callable[[Callable[[sortkeys.Row], int]], Any]]
 
 
@@ -60,7 +63,8 @@ async def _answer(s: Session, tree: Node, uid: bool, name: tuple, compute: Compu
     """The answer of `compute` over the sort rows of the messages of the selected folder the criteria
     match (in UID order, only those this session knows of), on the read pool: THREAD of a large folder
     is tens of milliseconds of Python that would hold the event loop. Over a whole unchanged folder
-    the computed result is taken from, or kept in, the folder's cached listing under `name`."""
+    the answer is taken from, or kept in, the folder's cached listing under `name`. Answers are not
+    to be changed by the caller (a kept one is shared)."""
     view = s.selected
     reader_id, reader = view.owner.id, acl.reader_of(s, view.owner)
     everything = tree.kind == "all"
@@ -68,22 +72,25 @@ async def _answer(s: Session, tree: Node, uid: bool, name: tuple, compute: Compu
 
     def work(conn):
         found = sortkeys.listing(conn, view.id, reader_id, reader)
+        if everything and known == found.uids:
+            # The whole folder as this session knows it: sequence numbers are positions in the listing,
+            # the same for every such session, so the answer itself is kept with the listing (it goes
+            # when the folder changes).
+            held = found.results.get((name, uid))
+            if held is None:
+                if len(found.results) >= RESULTS_KEPT:
+                    found.results.clear()
+                position = {r.uid: n for n, r in enumerate(found.rows, 1)}
+                held = compute(found.rows)((lambda r: r.uid) if uid else (lambda r: position[r.uid]))
+                found.results[(name, uid)] = held
+            return held
         rows = found.rows
         if not everything:
             wanted = {u for u, _ in run(conn, view.id, reader_id, reader, tree)}
             rows = [r for r in rows if r.uid in wanted]
         position = dict(zip(known, range(1, len(known) + 1)))
         rows = [r for r in rows if r.uid in position]
-        number = (lambda r: r.uid) if uid else (lambda r: position[r.uid])
-        if not (everything and len(rows) == len(found.rows)):
-            return compute(rows)(number)
-        # Exactly the listing's rows: a result kept with it holds (it goes when the folder changes).
-        held = found.results.get(name)
-        if held is None:
-            if len(found.results) >= RESULTS_KEPT:
-                found.results.clear()
-            held = found.results[name] = compute(rows)
-        return held(number)
+        return compute(rows)((lambda r: r.uid) if uid else (lambda r: position[r.uid]))
 
     return await s.hub.read(work)
 
@@ -94,7 +101,8 @@ def _order(keys: list[tuple[bytes, bool]]) -> Compute:
         # Stable sorts from the last key to the first; equal messages stay in sequence order (RFC 5256 §3).
         for key, reverse in reversed(keys):
             ordered.sort(key=SORT_KEYS[key], reverse=reverse)
-        return lambda number: [number(r) for r in ordered]
+        # Unsigned 32-bit (UIDs and sequence numbers are): a kept answer is 4 bytes a message.
+        return lambda number: array("I", [number(r) for r in ordered])
     return compute
 
 

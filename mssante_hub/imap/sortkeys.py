@@ -179,19 +179,20 @@ _LISTING_SQL = "SELECT id, uid, blob_id FROM messages WHERE folder_id = ? ORDER 
 # that adds a message) and a removal lowers the count, so equal (uidnext, count) means the same rows.
 _TOKEN_SQL = ("SELECT f.uidvalidity, f.uidnext, (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id) "
               "FROM folders f WHERE f.id = ?")
-FOLDERS_KEPT = 64  # folder listings kept (a list of references to cached rows each: ~80 KiB per 10,000)
+FOLDERS_KEPT = 32  # folder listings kept (references to cached rows and their UIDs: ~160 KiB per 10,000)
 
 
 class Listing:
-    """A folder's sort rows in UID order, as of `token`; results computed over exactly these rows
-    (imap/sort.py: orders and threads, by command and criteria) are kept with it in `results`, so they
-    go when the folder's messages change."""
+    """A folder's sort rows in UID order, as of `token`; answers computed over exactly these rows
+    (imap/sort.py: SORT and THREAD of the whole folder) are kept with it in `results`, so they go
+    when the folder's messages change."""
 
-    __slots__ = ("token", "rows", "results")
+    __slots__ = ("token", "rows", "uids", "results")
 
     def __init__(self, token: tuple, rows: list[Row]) -> None:
         self.token = token
         self.rows = rows
+        self.uids = [r.uid for r in rows]
         self.results: dict = {}
 
 
