@@ -215,8 +215,8 @@ def set_partstat(conn: Connection, account_id: int, uid_key: str, partstat: str)
 
 class Listed(NamedTuple):  # a tuple, not a frozen dataclass: 5,000 of them per listing cost 15 ms less
     item_id: int
-    occurrence_start: dt.datetime
-    occurrence_end: dt.datetime
+    occurrence_start: str  # ISO 8601, as datetime.isoformat() writes it (what the listing shows)
+    occurrence_end: str
     blob_id: str
     kind: str
     tz: str
@@ -246,13 +246,23 @@ def _time_value(value, utc=dt.timezone.utc) -> dt.datetime:
     return _aware(value)
 
 
+def _iso_value(value) -> str:
+    """The ISO 8601 text of a stored time, as `_time_value(value).isoformat()` writes it: SQLite's text
+    rewritten without parsing it (parsing and formatting again were ~15 % of listing 5,000 items)."""
+    if value.__class__ is str:  # "YYYY-MM-DD HH:MM:SS.ffffff", UTC
+        if len(value) == 26 and value.endswith(".000000"):
+            value = value[:19]  # isoformat() leaves out zero microseconds
+        return f"{value[:10]}T{value[11:]}+00:00"
+    return _aware(value).isoformat()
+
+
 def listing(conn: Connection, account_id: int, start: dt.datetime, end: dt.datetime, limit: int) -> list[Listed]:
     """The occurrences of current items overlapping [start, end), earliest first."""
     from storage import driver
 
     rows = driver.rows(conn, _LISTING_SQL, (account_id, _time_param(conn, end), _time_param(conn, start), CURRENT,
                                             limit))
-    return [Listed(r[0], _time_value(r[1]), _time_value(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], bytes(r[9]))
+    return [Listed(r[0], _iso_value(r[1]), _iso_value(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], bytes(r[9]))
             for r in rows]
 
 
