@@ -230,8 +230,11 @@ class Listed(NamedTuple):  # a tuple, not a frozen dataclass: 5,000 of them per 
 _LISTING_SQL = (
     "SELECT i.id, o.start_at, o.end_at, i.blob_id, i.kind, i.tz, i.status, i.partstat, i.sequence, i.sealed "
     "FROM agenda_occurrences o JOIN agenda_items i ON i.id = o.item_id "
-    "WHERE o.account_id = ? AND o.start_at < ? AND o.end_at > ? AND i.state = ? "
+    "WHERE o.account_id = ? AND o.start_at < ? AND o.end_at > ? AND i.state = ? {after}"
     "ORDER BY o.start_at, i.id LIMIT ?")
+# A page after (start, item id): the listing's own order, on the (account_id, start_at) index.
+_AFTER_SQL = "AND (o.start_at > ? OR (o.start_at = ? AND i.id > ?)) "
+_LISTING_FIRST, _LISTING_AFTER = _LISTING_SQL.format(after=""), _LISTING_SQL.format(after=_AFTER_SQL)
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime in SQLite (UTC here)
 
 
@@ -256,12 +259,17 @@ def _iso_value(value) -> str:
     return _aware(value).isoformat()
 
 
-def listing(conn: Connection, account_id: int, start: dt.datetime, end: dt.datetime, limit: int) -> list[Listed]:
-    """The occurrences of current items overlapping [start, end), earliest first."""
+def listing(conn: Connection, account_id: int, start: dt.datetime, end: dt.datetime, limit: int,
+            after: tuple[dt.datetime, int] | None = None) -> list[Listed]:
+    """The occurrences of current items overlapping [start, end), earliest first (by start, then item id);
+    with `after` (an occurrence's start and item id), those that come after it in that order."""
     from storage import driver
 
-    rows = driver.rows(conn, _LISTING_SQL, (account_id, _time_param(conn, end), _time_param(conn, start), CURRENT,
-                                            limit))
+    params = [account_id, _time_param(conn, end), _time_param(conn, start), CURRENT]
+    if after is not None:
+        at = _time_param(conn, after[0])
+        params += [at, at, after[1]]
+    rows = driver.rows(conn, _LISTING_AFTER if after is not None else _LISTING_FIRST, (*params, limit))
     return [Listed(r[0], _iso_value(r[1]), _iso_value(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], bytes(r[9]))
             for r in rows]
 

@@ -26,9 +26,10 @@ def entry(fields: dict, *, item_id: int, start: dt.datetime | str, end: dt.datet
 
 
 def items(conn: Connection, hub: Hub, patient: account_repo.AccountRow, start: dt.datetime, end: dt.datetime,
-          limit: int) -> list[tuple[dict, dict]]:
-    """(listed entry, its sealed fields) for each occurrence in [start, end), earliest first."""
-    rows = agenda_store.listing(conn, patient.id, start, end, limit)
+          limit: int, after: tuple[dt.datetime, int] | None = None) -> list[tuple[dict, dict]]:
+    """(listed entry, its sealed fields) for each occurrence in [start, end), earliest first; with `after`
+    (an entry's start and id), those after it (the next page)."""
+    rows = agenda_store.listing(conn, patient.id, start, end, limit, after)
     if not rows:
         return []
     opened = index.open_many(index.key(hub, patient), patient.id, [(row.blob_id, row.sealed) for row in rows])
