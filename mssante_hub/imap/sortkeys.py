@@ -2,9 +2,9 @@
 
 RFC 5256 §2.1 base subject, §3 sort keys (first address's mailbox, sent date) and RFC 5957's
 display names are derived once per stored body and kept in bounded per-process caches (by
-blob id, and by message row with its internal date and size): a folder is sorted again and
-again (every listing of a webmail client), and opening a summary costs a key unwrap (X25519)
-and ~0.1 ms of parsing each time. The caches hold plaintext-derived keys in memory only, never
+blob id, by message row with its UID, internal date and size, and a folder's rows as a Listing
+checked by a token at each use): a folder is sorted again and again (every listing of a webmail
+client), and opening a summary costs a key unwrap (X25519) and ~0.1 ms of parsing each time. The caches hold plaintext-derived keys in memory only, never
 on disk or in logs. A message row lives in one folder, whose rows are always read with the
 folder owner's key (acl.reader_of): an entry is made from the row itself, read with a key
 that row has, and is only ever handed back for that same row.
