@@ -45,8 +45,8 @@ MAX_NOTE_CHARS = 2000
 SENT_FOLDER = "Sent"
 BAD_RANGE = ApiError(400, "bad_request", "Période invalide (from, to : dates ISO 8601, au plus 5 ans)",
                      "Invalid range (from, to: ISO 8601 dates, at most 5 years)")
-BAD_PAGE = ApiError(400, "bad_request", "Page invalide (limit : 1 à agenda.max_listed ; after : la valeur next reçue)",
-                    "Invalid page (limit: 1 to agenda.max_listed; after: the next value received)")
+BAD_PAGE = ApiError(400, "bad_request", "Page invalide (limit : un entier positif ; after : la valeur next reçue)",
+                    "Invalid page (limit: a positive integer; after: the next value received)")
 BAD_ITEM = ApiError(422, "bad_item", "Élément d'agenda invalide : titre, début (ISO 8601), fin après le début",
                     "Invalid agenda item: title, start (ISO 8601), end after start")
 BAD_PARTSTAT = ApiError(400, "bad_request", "partstat : ACCEPTED ou DECLINED", "partstat: ACCEPTED or DECLINED")
@@ -72,9 +72,9 @@ def parse_time(value: object, end_of_day: bool = False) -> dt.datetime | None:
 
 
 def parse_limit(value: bytes, most: int) -> int | None:
-    """A page size of 1 to `most` (agenda.max_listed), or None."""
+    """A page size of at least 1, capped at `most` (agenda.max_listed), or None."""
     text = value.decode("ascii", "replace")
-    return int(text) if text.isdigit() and len(text) <= 6 and 1 <= int(text) <= most else None
+    return min(int(text), most) if text.isdigit() and len(text) <= 9 and int(text) >= 1 else None
 
 
 _CURSOR_TIME = "%Y%m%dT%H%M%S.%fZ"  # UTC; nothing a query string would need escaped

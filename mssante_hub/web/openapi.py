@@ -215,7 +215,7 @@ PATHS: dict[str, dict[str, Any]] = {
                    params=[_query("from", {"type": "string", "description": "ISO 8601 date or date-time"}),
                            _query("to", {"type": "string", "description": "ISO 8601 date or date-time"}),
                            _query("limit", {"type": "integer", "minimum": 1,
-                                            "description": "page size, at most agenda.max_listed (its default)"}),
+                                            "description": "page size; agenda.max_listed (the default) at most"}),
                            _query("after", {"type": "string", "description": "the `next` of the previous page"})]),
         "post": _op("An appointment or reminder of the patient's own", 201, _obj({"id": _I, "kind": _S}),
                     body=_obj({"kind": {"type": "string", "enum": ["own", "reminder"]}, "title": _S,

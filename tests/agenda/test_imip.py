@@ -209,7 +209,9 @@ def test_the_listing_in_pages(scene):
             break
     # Two items at the same start (Deux, Deux bis) split across pages without loss or repeat.
     assert pages == [["Un", "Deux"], ["Deux bis", "Trois"], ["Quatre"]]
-    for bad in ("&limit=0", "&limit=x", "&limit=100000", "&after=nonsense", "&after=20290301T070000.000000Z~x"):
+    # A page larger than agenda.max_listed is that many; nonsense is refused.
+    assert web.call("GET", window + "&limit=100000").body["items"] == whole["items"]
+    for bad in ("&limit=0", "&limit=x", "&limit=-1", "&after=nonsense", "&after=20290301T070000.000000Z~x"):
         assert web.call("GET", window + bad).status == 400, bad
 
 
