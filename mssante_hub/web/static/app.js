@@ -4,11 +4,13 @@
 "use strict";
 
 import { $, TOKEN_KEY, api, clearMessages, fail, go, say, takeNotice, title, whenSignedOut } from "./app-core.js";
+import * as catalogue from "./app-catalogue.js";
 import * as docs from "./app-docs.js";
 import * as mail from "./app-mail.js";
 import * as settings from "./app-settings.js";
 
-const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "history-view", "settings-view"];
+const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "catalogue-view", "history-view",
+               "settings-view"];
 let me = null;
 
 function view(id, section) {
@@ -68,6 +70,10 @@ async function route() {
     case "document":
       view("documents-view", "documents");
       await docs.showDocument(argument);
+      break;
+    case "services":
+      view("catalogue-view", "services");
+      await catalogue.showServices();
       break;
     case "historique":
       view("history-view", "historique");
