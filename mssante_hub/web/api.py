@@ -349,7 +349,8 @@ class Api(resource.Resource):
 
     async def profiles(self, request: server.Request) -> tuple[int, dict]:
         own = await self._own_session(request)
-        return 200, {"profiles": await self.hub.read(lambda conn: spaces.profiles(conn, own))}
+        listed = await self.hub.read(lambda conn: spaces.profiles(conn, own))
+        return 200, {"profiles": await asyncio.to_thread(spaces.named, self.hub, listed)}
 
     async def openapi(self, request: server.Request) -> tuple[int, dict]:
         return 200, openapi.DESCRIPTION

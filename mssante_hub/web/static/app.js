@@ -6,9 +6,10 @@
 import { $, TOKEN_KEY, api, clearMessages, fail, go, say, takeNotice, title, whenSignedOut } from "./app-core.js";
 import * as docs from "./app-docs.js";
 import * as mail from "./app-mail.js";
+import * as profile from "./app-profile.js";
 import * as settings from "./app-settings.js";
 
-const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "history-view", "settings-view"];
+const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "profile-view", "history-view", "settings-view"];
 let me = null;
 
 function view(id, section) {
@@ -68,6 +69,10 @@ async function route() {
     case "document":
       view("documents-view", "documents");
       await docs.showDocument(argument);
+      break;
+    case "profil":
+      view("profile-view", "profil");
+      await profile.showProfile(argument, location.hash.split("/")[2]);
       break;
     case "historique":
       view("history-view", "historique");
@@ -138,6 +143,7 @@ function wire() {
   $("doc-pdf").addEventListener("click", guarded(docs.downloadCurrent));
   $("doc-hide").addEventListener("click", guarded(docs.toggleCurrent));
   $("doc-upload-form").addEventListener("submit", guarded(docs.upload));
+  profile.wire(guarded);
   $("preferences-form").addEventListener("submit", guarded(settings.savePreferences));
   $("zone-form").addEventListener("submit", settings.saveZone);
   $("email-form").addEventListener("submit", guarded(settings.changeEmail));
