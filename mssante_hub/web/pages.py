@@ -19,6 +19,7 @@ PAGES = {
     b"app-mail.js": ("app-mail.js", b"text/javascript; charset=utf-8"),
     b"app-docs.js": ("app-docs.js", b"text/javascript; charset=utf-8"),
     b"app-profile.js": ("app-profile.js", b"text/javascript; charset=utf-8"),
+    b"app-agenda.js": ("app-agenda.js", b"text/javascript; charset=utf-8"),
     b"app-chart.js": ("app-chart.js", b"text/javascript; charset=utf-8"),
     b"app-settings.js": ("app-settings.js", b"text/javascript; charset=utf-8"),
     b"app.css": ("app.css", b"text/css; charset=utf-8"),

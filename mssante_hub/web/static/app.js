@@ -4,12 +4,13 @@
 "use strict";
 
 import { $, TOKEN_KEY, api, clearMessages, fail, go, say, takeNotice, title, whenSignedOut } from "./app-core.js";
+import * as agenda from "./app-agenda.js";
 import * as docs from "./app-docs.js";
 import * as mail from "./app-mail.js";
 import * as profile from "./app-profile.js";
 import * as settings from "./app-settings.js";
 
-const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "profile-view", "history-view", "settings-view"];
+const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "profile-view", "agenda-view", "history-view", "settings-view"];
 let me = null;
 
 function view(id, section) {
@@ -73,6 +74,10 @@ async function route() {
     case "profil":
       view("profile-view", "profil");
       await profile.showProfile(argument, location.hash.split("/")[2]);
+      break;
+    case "agenda":
+      view("agenda-view", "agenda");
+      await agenda.showAgenda();
       break;
     case "historique":
       view("history-view", "historique");
@@ -144,6 +149,7 @@ function wire() {
   $("doc-hide").addEventListener("click", guarded(docs.toggleCurrent));
   $("doc-upload-form").addEventListener("submit", guarded(docs.upload));
   profile.wire(guarded);
+  agenda.wire(guarded);
   $("preferences-form").addEventListener("submit", guarded(settings.savePreferences));
   $("zone-form").addEventListener("submit", settings.saveZone);
   $("email-form").addEventListener("submit", guarded(settings.changeEmail));
