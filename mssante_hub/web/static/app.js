@@ -9,8 +9,9 @@ import * as docs from "./app-docs.js";
 import * as mail from "./app-mail.js";
 import * as profile from "./app-profile.js";
 import * as settings from "./app-settings.js";
+import * as spaces from "./app-spaces.js";
 
-const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "profile-view", "agenda-view", "history-view", "settings-view"];
+const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "profile-view", "agenda-view", "profiles-view", "history-view", "settings-view"];
 let me = null;
 
 function view(id, section) {
@@ -24,8 +25,10 @@ function view(id, section) {
 function signedOut(notice = "") {
   sessionStorage.removeItem(TOKEN_KEY);
   me = null;
+  spaces.forget();
   $("menu").hidden = true;
   $("who").hidden = true;
+  $("space-banner").hidden = true;
   view("login-view", "");
   title("Connexion");
   if (history.replaceState) history.replaceState(null, "", location.pathname);
@@ -79,6 +82,10 @@ async function route() {
       view("agenda-view", "agenda");
       await agenda.showAgenda();
       break;
+    case "profils":
+      view("profiles-view", "profils");
+      await spaces.showProfiles();
+      break;
     case "historique":
       view("history-view", "historique");
       await settings.showHistory();
@@ -101,6 +108,7 @@ async function signedIn() {
   $("who-name").textContent = me.name ? "Espace de " + me.name : "Connecté à votre espace";
   $("who").hidden = false;
   $("menu").hidden = false;
+  await spaces.load();  // a legal representative: the spaces they act in, and the banner saying whose
 }
 
 function guarded(handler) {
@@ -150,6 +158,7 @@ function wire() {
   $("doc-upload-form").addEventListener("submit", guarded(docs.upload));
   profile.wire(guarded);
   agenda.wire(guarded);
+  spaces.wire();
   $("preferences-form").addEventListener("submit", guarded(settings.savePreferences));
   $("zone-form").addEventListener("submit", settings.saveZone);
   $("email-form").addEventListener("submit", guarded(settings.changeEmail));
