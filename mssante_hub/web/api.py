@@ -50,6 +50,7 @@ from mssante_hub.web.sessions import Session, WebSessions
 from mssante_hub.web.agenda_api import AgendaApi
 from mssante_hub.web.dossier_api import DossierApi
 from mssante_hub.web.profile_api import ProfileApi
+from mssante_hub.web.totp_api import TotpApi
 from mssante_hub.web.space import SpaceApi
 from storage import accounts as account_repo
 from storage import folders, messages
@@ -93,6 +94,7 @@ class Api(resource.Resource):
         self.profile = ProfileApi(hub, self._client_ip, self._session)
         messaging = messaging_api.MessagingApi(hub, self._client_ip, self._session)
         settings = settings_api.SettingsApi(hub, self._client_ip, self._session)
+        second = TotpApi(hub, self._client_ip, self._session)
         self._routes = {
             ("GET", "personal-email"): settings.personal_email,
             ("PUT", "personal-email"): settings.change_personal_email,
@@ -121,6 +123,10 @@ class Api(resource.Resource):
             ("GET", "history"): self.history,
             ("GET", "history.csv"): self.history_csv,
             ("GET", "profiles"): self.profiles,
+            ("GET", "totp"): second.state,
+            ("POST", "totp"): second.set_up,
+            ("POST", "totp/confirm"): second.confirm,
+            ("DELETE", "totp"): second.remove,
         }
 
     def render(self, request: server.Request):
@@ -130,8 +136,8 @@ class Api(resource.Resource):
             name = "message"
         elif name == "messages" and len(path) == 4 and path[2] == "attachments":
             name, path = "attachment", [name, path[1], path[3]]
-        elif name == "space" and len(path) == 2:
-            name, path = f"space/{path[1]}", path[1:]
+        elif name in ("space", "totp") and len(path) == 2:
+            name, path = f"{name}/{path[1]}", path[1:]
         elif len(path) > 1 and name not in ("dossier", "agenda", "profile"):
             name = ""
         method = request.method.decode("ascii", "replace")
@@ -186,10 +192,10 @@ class Api(resource.Resource):
 
     async def sign_in(self, request: server.Request) -> tuple[int, dict]:
         body = read_json(request)
-        login, password = body.get("login"), body.get("password")
-        if not isinstance(login, str) or not isinstance(password, str):
+        login, password, otp = body.get("login"), body.get("password"), body.get("otp")
+        if not isinstance(login, str) or not isinstance(password, str) or not isinstance(otp, (str, type(None))):
             raise ApiError(400, "bad_request", "Identifiant et mot de passe requis", "Login and password required")
-        token, session = await self.sessions.login(login, password, self._client_ip(request))
+        token, session = await self.sessions.login(login, password, self._client_ip(request), otp)
         return 201, {"token": token, "address": session.address, "type": session.type,
                      "expires_at": rendering.iso(session.expires_at)}
 

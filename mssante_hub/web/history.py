@@ -50,6 +50,7 @@ ACTIONS = {
     "dossier.gp": ("Médecin traitant déclaré", "General practitioner declared"),
     "profile.read": ("Consultation du profil médical", "Medical profile read"),
     "profile.change": ("Modification du profil médical", "Medical profile changed"),
+    "account.totp": ("Validation en deux étapes", "Two-step verification"),
     "patient.provision": ("Création de l'espace", "Space created"),
     "patient.activate": ("Activation de l'espace", "Space activated"),
     "patient.object": ("Opposition à l'espace", "Objection to the space"),
@@ -86,6 +87,7 @@ OUTCOMES = {
     "added": ("ajouté", "added"), "replaced": ("modifié", "changed"),
     "hidden": ("masqué aux professionnels", "hidden from professionals"),
     "shown": ("visible des professionnels", "shown to professionals"),
+    "set_up": ("préparée", "set up"), "enabled": ("activée", "enabled"), "disabled": ("désactivée", "disabled"),
 }
 CHANNELS = {
     "web": ("Messagerie web", "Webmail"), "imap": ("Logiciel de messagerie (IMAP)", "Mail client (IMAP)"),

@@ -31,7 +31,8 @@ SPACE_HEADER = b"x-space"
 MAX_SPACE_ID_CHARS = 18
 # (method, route name of web/api.py): the holder's own acts, never a representative's.
 HOLDER_ONLY = frozenset({("POST", "space/close"), ("POST", "space/deletion"), ("POST", "space/export"),
-                         ("PUT", "personal-email"), ("DELETE", "sessions")})
+                         ("PUT", "personal-email"), ("DELETE", "sessions"), ("GET", "totp"), ("POST", "totp"),
+                         ("POST", "totp/confirm"), ("DELETE", "totp")})
 HOLDER_ONLY_ERROR = ApiError(403, "holder_only", "Réservé au titulaire de l'espace",
                              "Only the holder of the space may do this")
 

@@ -19,7 +19,7 @@ let onSignedOut = () => {};
 export function whenSignedOut(callback) { onSignedOut = callback; }
 
 export class ApiFailure extends Error {
-  constructor(message, status) { super(message); this.status = status; }
+  constructor(message, status, code = "") { super(message); this.status = status; this.code = code; }
 }
 
 export async function api(method, path, body) {
@@ -38,7 +38,8 @@ export async function api(method, path, body) {
     throw expired;
   }
   if (!response.ok) {
-    throw new ApiFailure(data && data.error ? data.error.fr : "Erreur " + response.status, response.status);
+    throw new ApiFailure(data && data.error ? data.error.fr : "Erreur " + response.status, response.status,
+                         data && data.error ? data.error.code : "");
   }
   return data;
 }

@@ -3,13 +3,14 @@
 // the browser's back button and keyboard links work; a view's title never names a sender or a subject.
 "use strict";
 
-import { $, TOKEN_KEY, api, clearMessages, fail, go, say, takeNotice, title, whenSignedOut } from "./app-core.js";
+import { $, TOKEN_KEY, api, space, clearMessages, fail, go, say, takeNotice, title, whenSignedOut } from "./app-core.js";
 import * as agenda from "./app-agenda.js";
 import * as docs from "./app-docs.js";
 import * as mail from "./app-mail.js";
 import * as profile from "./app-profile.js";
 import * as settings from "./app-settings.js";
 import * as spaces from "./app-spaces.js";
+import * as totp from "./app-totp.js";
 
 const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "profile-view", "agenda-view", "profiles-view", "history-view", "settings-view"];
 let me = null;
@@ -93,6 +94,7 @@ async function route() {
     case "parametres":
       view("settings-view", "parametres");
       await settings.showSettings();
+      if (!space()) await totp.showTotp();  // the holder's own (403 in a dependant's space)
       break;
     default:
       view("home-view", "accueil");
@@ -118,9 +120,24 @@ function guarded(handler) {
 async function signIn(event) {
   event.preventDefault();
   clearMessages();
-  const data = await api("POST", "session", { login: $("login").value, password: $("password").value });
+  const otp = $("login-otp-row").hidden ? undefined : $("login-otp").value.trim();
+  let data;
+  try {
+    data = await api("POST", "session", { login: $("login").value, password: $("password").value, otp });
+  } catch (error) {
+    if (error.code === "otp_required" || error.code === "otp_failed") {  // the second factor (app-totp.js)
+      $("login-otp-row").hidden = false;
+      $("login-otp").required = true;
+      $("login-otp").value = "";
+      $("login-otp").focus();
+    }
+    throw error;
+  }
   sessionStorage.setItem(TOKEN_KEY, data.token);
   $("password").value = "";
+  $("login-otp").value = "";
+  $("login-otp").required = false;
+  $("login-otp-row").hidden = true;
   me = null;
   go("#accueil");
 }
@@ -159,6 +176,7 @@ function wire() {
   profile.wire(guarded);
   agenda.wire(guarded);
   spaces.wire();
+  totp.wire(guarded);
   $("preferences-form").addEventListener("submit", guarded(settings.savePreferences));
   $("zone-form").addEventListener("submit", settings.saveZone);
   $("email-form").addEventListener("submit", guarded(settings.changeEmail));
