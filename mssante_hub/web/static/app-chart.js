@@ -4,7 +4,7 @@
 "use strict";
 
 const NS = "http://www.w3.org/2000/svg";
-const WIDTH = 600, HEIGHT = 220, PAD_LEFT = 44, PAD_RIGHT = 12, PAD_TOP = 12, PAD_BOTTOM = 28;
+const WIDTH = 520, HEIGHT = 210, PAD_LEFT = 50, PAD_RIGHT = 14, PAD_TOP = 12, PAD_BOTTOM = 32;
 const TICKS = 4;
 // Line colours with at least 3:1 contrast on white (WCAG 1.4.11, non-text contrast); app.css's .swatch-N match.
 export const COLOURS = ["#000091", "#b34000", "#18753c"];
