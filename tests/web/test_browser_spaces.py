@@ -68,6 +68,15 @@ def test_a_representative_switches_to_the_childs_space_and_back(web_hub, browser
     on_child = as_parent.call("GET", "/api/profile", headers={"X-Space": child_id}).body["entries"]
     assert [e["resource"]["valueQuantity"]["value"] for e in on_child] == [31.5]
     assert as_parent.call("GET", "/api/profile").body["entries"] == []
+    # The agenda too, and what the parent does there is traced as theirs in the child's history.
+    go(browser, "#agenda", "agenda-view")
+    wait(browser, lambda d: by_id(d, "feed-create").is_displayed() and text_of(d, "feed-state"))
+    by_id(browser, "feed-create").click()
+    wait(browser, lambda d: by_id(d, "feed-new").is_displayed())
+    assert as_parent.call("GET", "/api/agenda/feed", headers={"X-Space": child_id}).body["active"] is True
+    assert as_parent.call("GET", "/api/agenda/feed").body["active"] is False
+    changes = as_parent.call("GET", "/api/history?action=agenda.change", headers={"X-Space": child_id}).body["history"]
+    assert [h["actor"].startswith("Votre représentant légal") for h in changes] == [True], changes
     # The holder's own acts are not offered in the child's space.
     go(browser, "#parametres", "settings-view")
     assert by_id(browser, "holder-only-note").is_displayed()
