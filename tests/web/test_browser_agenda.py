@@ -93,7 +93,11 @@ def test_agenda_page(scene, browser):
     checked(browser, "agenda")
 
     # Accepting: the professional receives the iMIP REPLY over IMAP.
-    by_id(browser, "agenda-upcoming").find_element("css selector", "button").click()
+    from selenium.webdriver.common.keys import Keys
+
+    accept = by_id(browser, "agenda-upcoming").find_element("css selector", "button")
+    assert accept.text == "Accepter"
+    accept.send_keys(Keys.ENTER)  # from the keyboard
     wait(browser, lambda d: "Vous avez accepté le rendez-vous" in text_of(d, "notice"))
     wait(browser, lambda d: "Vous avez accepté" in text_of(d, "agenda-upcoming"))
     replies = [m for m in _wait_inbox(scene, DOCTOR, 1) if b"REPLY" in m]

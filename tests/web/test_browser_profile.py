@@ -45,13 +45,18 @@ def _date(driver, element_id: str, iso: str) -> None:
 
 
 def _add(driver, kind: str) -> None:
+    """Opened from the keyboard: the add link reached and followed with Enter."""
+    from selenium.webdriver.common.keys import Keys
+
     go(driver, "#profil", "profile-list-pane")
-    by_id(driver, "profile-groups").find_element("css selector", f'a[href="#profil/ajouter/{kind}"]').click()
+    by_id(driver, "profile-groups").find_element("css selector", f'a[href="#profil/ajouter/{kind}"]').send_keys(Keys.ENTER)
     wait(driver, lambda d: by_id(d, "profile-form").is_displayed())
 
 
 def _submit(driver, notice: str) -> None:
-    by_id(driver, "pf-submit").click()
+    from selenium.webdriver.common.keys import Keys
+
+    by_id(driver, "pf-submit").send_keys(Keys.ENTER)
     wait(driver, lambda d: notice in text_of(d, "notice"))
     wait(driver, lambda d: by_id(d, "profile-list-pane").is_displayed())
 
