@@ -107,6 +107,21 @@ def test_agenda_page(scene, browser):
     [event] = icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")
     assert str(event["UID"]) == "page-1@cabinet.test" and event["ATTENDEE"].params["PARTSTAT"] == "ACCEPTED"
 
+    # The appointment's own view, opened with Enter: its answer, and the message that carried it.
+    link = by_id(browser, "agenda-upcoming").find_element("link text", "Consultation de cardiologie")
+    link.send_keys(Keys.ENTER)
+    wait(browser, lambda d: by_id(d, "agenda-item-pane").is_displayed())
+    assert browser.title == "Rendez-vous – Mon espace santé"
+    assert text_of(browser, "agenda-item-when") == "vendredi 10 décembre 2027 à 10:00 – 10:30"
+    assert text_of(browser, "agenda-item-who") == "Dr Jean Dupont · Cardiologie"
+    assert "Vous avez accepté" in text_of(browser, "agenda-item-status")
+    assert [b.text for b in by_id(browser, "agenda-item-actions").find_elements("css selector", "button")] == ["Décliner"]
+    checked(browser, "rendez-vous")
+    by_id(browser, "agenda-item-message-link").send_keys(Keys.ENTER)
+    wait(browser, lambda d: by_id(d, "read-pane").is_displayed() and text_of(d, "read-subject") == "Rendez-vous")
+    go(browser, "#agenda", "agenda-list-pane")
+    assert not by_id(browser, "agenda-item-pane").is_displayed()
+
     # A reminder typed in Paris time (winter: UTC+1).
     Select(by_id(browser, "ag-kind")).select_by_value("reminder")
     by_id(browser, "ag-title").send_keys("Renouveler l'ordonnance")

@@ -48,12 +48,12 @@ export function zonedIso(day, time, zoneName = zone()) {
 
 function failed(error) { $("error").textContent = error.message; $("error").hidden = false; }
 
-function answerButton(item, partstat, text) {
+function answerButton(item, partstat, text, back = "#agenda") {
   const button = el("button", text, { type: "button", "aria-label": `${text} : ${item.title}, ${longWhen(item.start)}` });
   button.addEventListener("click", () => {
     clearMessages();
     api("POST", `agenda/${item.id}/reply`, { partstat })
-      .then(() => go("#agenda", partstat === "ACCEPTED"
+      .then(() => go(back, partstat === "ACCEPTED"
         ? "Vous avez accepté le rendez-vous : le professionnel en est informé."
         : "Vous avez décliné le rendez-vous : le professionnel en est informé."))
       .catch(failed);
@@ -65,7 +65,7 @@ function itemRow(item, upcoming) {
   const li = el("li", "", { class: "entry" + (item.status === "CANCELLED" ? " cancelled" : "") });
   const body = el("div", "", { class: "entry-text" });
   body.appendChild(el("time", longWhen(item.start, item.all_day), { datetime: item.start }));
-  body.appendChild(el("span", item.title || "Rendez-vous", { class: "subject" }));
+  body.appendChild(el("a", item.title || "Rendez-vous", { class: "subject", href: "#rendez-vous/" + item.id }));
   const who = [item.professional, item.specialty].filter(Boolean).join(" · ");
   if (who) body.appendChild(el("span", who, { class: "who" }));
   if (item.place) body.appendChild(el("span", item.place, { class: "note" }));
@@ -120,8 +120,41 @@ async function feed() {
   $("feed-revoke").hidden = !state.active;
 }
 
+function statusText(item) {
+  return [KIND[item.kind], item.kind === "appointment" ? STATUS[item.status] : "",
+          item.kind === "appointment" && item.status !== "CANCELLED" ? PARTSTAT[item.partstat] : ""]
+    .filter(Boolean).join(" · ");
+}
+
+// One item: its fields, its description, the answer buttons when it expects one, the covering message.
+export async function showItem(id) {
+  const item = await api("GET", "agenda/" + encodeURIComponent(id));
+  title("Rendez-vous");
+  $("agenda-item-title").textContent = item.title || "Rendez-vous";
+  const end = item.end && !item.all_day
+    ? " – " + new Intl.DateTimeFormat("fr-FR", { timeStyle: "short", timeZone: zone() }).format(new Date(item.end)) : "";
+  $("agenda-item-when").textContent = longWhen(item.start, item.all_day) + end;
+  $("agenda-item-who").textContent = [item.professional, item.specialty].filter(Boolean).join(" · ") || "—";
+  $("agenda-item-place").textContent = item.place || "—";
+  $("agenda-item-status").textContent = statusText(item) || "—";
+  $("agenda-item-description").textContent = item.description || "";
+  $("agenda-item-description").hidden = !item.description;
+  const actions = [];
+  if (item.can_reply && new Date(item.end || item.start) >= new Date()) {
+    if (item.partstat !== "ACCEPTED") actions.push(answerButton(item, "ACCEPTED", "Accepter", "#rendez-vous/" + item.id));
+    if (item.partstat !== "DECLINED") actions.push(answerButton(item, "DECLINED", "Décliner", "#rendez-vous/" + item.id));
+  }
+  $("agenda-item-actions").replaceChildren(...actions);
+  $("agenda-item-message").hidden = !item.source_message;
+  if (item.source_message) $("agenda-item-message-link").href = "#message/" + item.source_message;
+  $("agenda-list-pane").hidden = true;
+  $("agenda-item-pane").hidden = false;
+}
+
 export async function showAgenda() {
   title("Agenda");
+  $("agenda-item-pane").hidden = true;
+  $("agenda-list-pane").hidden = false;
   const now = new Date();
   const from = isoDay(new Date(now.getTime() - PAST_DAYS * 86400000));
   const to = isoDay(new Date(now.getTime() + AHEAD_DAYS * 86400000));

@@ -83,6 +83,10 @@ async function route() {
       view("agenda-view", "agenda");
       await agenda.showAgenda();
       break;
+    case "rendez-vous":
+      view("agenda-view", "agenda");
+      await agenda.showItem(argument);
+      break;
     case "profils":
       view("profiles-view", "profils");
       await spaces.showProfiles();
