@@ -51,7 +51,15 @@ const SHOWN = {
   DocumentReference: ["pf-directives-row", "pf-date-row"],
   Consent: ["pf-position-row", "pf-date-row"],
 };
-let editing = null;  // {kind, id (null when adding)}
+let editing = null;  // {kind, id (null when adding), original (the resource edited)}
+// The fields the form writes, per kind of free-text entry; an edit keeps the others of the original (an entry
+// added from a document has a clinical status, categories...), and keeps its coded concept while its words are
+// left as they were.
+const OWNED = {
+  Condition: ["code", "onsetDateTime", "note"], AllergyIntolerance: ["code", "recordedDate", "note"],
+  MedicationStatement: ["medicationCodeableConcept", "effectiveDateTime", "dosage", "note", "status"],
+  Immunization: ["vaccineCode", "occurrenceDateTime", "note", "status"],
+};
 
 function group(kind) { return GROUPS.find((g) => g.kind === kind); }
 function today() { return new Intl.DateTimeFormat("en-CA", { timeZone: zone() }).format(new Date()); }
@@ -236,7 +244,7 @@ async function showForm(action, id) {
   }
   const g = group(kind);
   if (!g) return go("#profil");
-  editing = { kind, id: action === "modifier" ? id : null };
+  editing = { kind, id: action === "modifier" ? id : null, original: resource };
   title(action === "modifier" ? "Modifier une entrée du profil médical" : "Ajouter au profil médical");
   $("profile-form").reset();
   $("pf-title").textContent = action === "modifier" ? "Modifier : " + g.title : g.add;
@@ -356,16 +364,55 @@ function resourceOf(kind) {
   }
 }
 
+function kept(kind, built, original) {
+  if (!original || !OWNED[kind]) return built;
+  const merged = { ...original };
+  for (const field of OWNED[kind]) delete merged[field];
+  const conceptField = OWNED[kind][0];
+  const before = original[conceptField];
+  if (before && concept(before) === concept(built[conceptField])) built[conceptField] = before;
+  delete merged.id;
+  delete merged.meta;
+  return { ...merged, ...built };
+}
+
 export async function save(event) {
   event.preventDefault();
   clearMessages();
   if (!editing) return;
-  const resource = resourceOf(editing.kind);
+  const resource = kept(editing.kind, resourceOf(editing.kind), editing.original);
   if (editing.id) await api("PUT", "profile/" + encodeURIComponent(editing.id), resource);
   else await api("POST", "profile", resource);
   const added = !editing.id;
   editing = null;
   go("#profil", added ? "L'entrée est ajoutée à votre profil médical." : "L'entrée est modifiée.");
+}
+
+// What a dossier document offers as entries (GET /api/profile/offers/DOC), each added on request: shown in the
+// document's view (app-docs.js). Nothing is added by itself.
+export async function showOffers(documentId) {
+  $("doc-offers").hidden = true;
+  let offers = [];
+  try { offers = (await api("GET", "profile/offers/" + encodeURIComponent(documentId))).offers; }
+  catch (error) { return; }  // a document without coded sections, or none the patient may read: nothing offered
+  $("doc-offers-list").replaceChildren(...offers.map((offer) => {
+    const r = offer.resource || {};
+    const what = concept(r.code) || concept(r.vaccineCode) || concept(r.medicationCodeableConcept) || offer.label;
+    const li = el("li", "", { class: "entry" });
+    const body = el("div", "", { class: "entry-text" });
+    body.append(el("span", what, { class: "subject" }), el("span", offer.label, { class: "note" }));
+    const add = el("button", "Ajouter à mon profil", { type: "button", "aria-label": `Ajouter à mon profil : ${what}` });
+    add.addEventListener("click", () => act(async () => {
+      clearMessages();
+      await api("POST", "profile", r);
+      add.replaceWith(el("span", "Ajouté à votre profil", { class: "badge" }));
+      $("notice").textContent = `« ${what} » est ajouté à votre profil médical.`;
+      $("notice").hidden = false;
+    }));
+    li.append(body, add);
+    return li;
+  }));
+  $("doc-offers").hidden = offers.length === 0;
 }
 
 export function wire(guarded) {
