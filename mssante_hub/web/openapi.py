@@ -134,7 +134,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/totp": {
         "get": _op("Whether the second factor (TOTP) is on, and the recovery codes left", 200,
                    _obj({"enabled": _B, "recovery_codes_left": _I})),
-        "post": _op("A new TOTP secret, pending until a first code confirms it", 201, _obj({"secret": _S, "uri": _S}),
+        "post": _op("A new TOTP secret, pending until a first code confirms it; qr: the URI's QR code as rows of "
+                    "0/1 modules", 201, _obj({"secret": _S, "uri": _S, "qr": {"type": "array", "items": _S}}),
                     body=_obj({"password": _S}, ("password",))),
         "delete": _op("Remove the second factor (password and a current or recovery code)", 204, None,
                       body=_obj({"password": _S, "code": _S}, ("password", "code"))),

@@ -18,6 +18,7 @@ import secrets
 import time
 
 import pyotp
+import segno
 
 from crypto import aead
 from mssante_hub.hub import Hub
@@ -52,6 +53,13 @@ def open_(hub: Hub, account_id: int, sealed: bytes) -> str:
 def provisioning_uri(secret: str, label: str) -> str:
     """The otpauth:// URI an authenticator application reads (typed or scanned)."""
     return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_S).provisioning_uri(name=label, issuer_name=ISSUER)
+
+
+def qr_rows(uri: str) -> list[str]:
+    """The QR code of the URI (segno, error correction M) as rows of "0"/"1" modules, no quiet zone: the page
+    draws them as an inline SVG (no image from elsewhere, nothing inline to run)."""
+    matrix = segno.make(uri, error="m", boost_error=False).matrix
+    return ["".join("1" if module else "0" for module in row) for row in matrix]
 
 
 def matching_step(secret: str, code: str, now: float | None = None) -> int | None:

@@ -1,7 +1,7 @@
 """The webmail's second factor in the JSON API (docs/web.md), the holder's own (403 holder_only with X-Space).
 
     GET    /api/totp              {"enabled", "recovery_codes_left"}
-    POST   /api/totp              {"password"} -> 201 {"secret", "uri"}: a new secret, pending until confirmed
+    POST   /api/totp              {"password"} -> 201 {"secret", "uri", "qr"}: a new secret, pending until confirmed
     POST   /api/totp/confirm      {"code"} -> 200 {"recovery_codes"}: enabled; the codes are shown this once
     DELETE /api/totp              {"password", "code"} (a current code or a recovery code) -> 204
 
@@ -86,7 +86,8 @@ class TotpApi:
 
         if not await self.hub.write(work):
             raise ALREADY_ON
-        return 201, {"secret": secret, "uri": totp.provisioning_uri(secret, account.address)}
+        uri = totp.provisioning_uri(secret, account.address)
+        return 201, {"secret": secret, "uri": uri, "qr": await asyncio.to_thread(totp.qr_rows, uri)}
 
     async def confirm(self, request: server.Request) -> tuple[int, dict]:
         session = await self._session_of(request)

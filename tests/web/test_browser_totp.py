@@ -1,11 +1,12 @@
 """The second factor in headless Chromium (docs/web.md): in Paramètres the patient turns on "Validation en deux
-étapes" with their password, reads the key the page shows, confirms with the code pyotp computes from it (as an
+étapes" with their password, reads the key the page shows (its QR code decoded by zbarimg gives the same URI), confirms with the code pyotp computes from it (as an
 authenticator application would), gets 10 recovery codes; signs out; signing in then asks for the code, which
 is entered and accepted. axe-core at 1280 and 360 px on both, screenshots, no CSP violation.
 """
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pyotp
@@ -13,12 +14,13 @@ import pyotp
 from tests.patients.test_notify import active_patient
 from tests.web.browser import (PATIENT_PASSWORD, browser, by_id, css, csp_violations, go, open_page, sign_in,
                                wait)
+from tests.support.programs import need
 from tests.web.test_browser_profile import checked, text_of
 
 __all__ = ["browser"]  # the fixture, used by name
 
 
-def test_turning_the_second_factor_on_then_signing_in_with_a_code(web_hub, browser):
+def test_turning_the_second_factor_on_then_signing_in_with_a_code(web_hub, browser, tmp_path):
     patient, _ = active_patient(web_hub.hub, "totp.page@courriel.example")
     login = patient.partition("@")[0]
     sign_in(browser, web_hub.port, login)
@@ -29,7 +31,14 @@ def test_turning_the_second_factor_on_then_signing_in_with_a_code(web_hub, brows
     wait(browser, lambda d: by_id(d, "totp-confirm-form").is_displayed())
     secret = text_of(browser, "totp-secret").replace(" ", "")
     otp = pyotp.TOTP(secret)
-    assert pyotp.parse_uri(by_id(browser, "totp-uri").get_attribute("value")).secret == secret
+    uri = by_id(browser, "totp-uri").get_attribute("value")
+    assert pyotp.parse_uri(uri).secret == secret
+    # The QR code the page draws is read back by a real decoder (zbar) from the screenshot: the same URI.
+    picture = tmp_path / "qr.png"
+    picture.write_bytes(by_id(browser, "totp-qr").find_element("css selector", "svg").screenshot_as_png)
+    decoded = subprocess.run([need("zbarimg"), "--raw", "-q", str(picture)], capture_output=True, text=True,
+                             timeout=60)
+    assert decoded.stdout.strip() == uri, decoded.stderr
     first = otp.now()
     by_id(browser, "totp-confirm-code").send_keys(first)
     by_id(browser, "totp-confirm-form").submit()

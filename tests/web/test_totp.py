@@ -36,6 +36,8 @@ def test_the_second_factor(web_hub):
     secret = made.body["secret"]
     parsed = pyotp.parse_uri(made.body["uri"])
     assert parsed.secret == secret and parsed.issuer == "Mon espace santé" and parsed.digits == 6
+    rows = made.body["qr"]
+    assert len(rows) >= 21 and all(len(r) == len(rows) and set(r) <= {"0", "1"} for r in rows)
     otp = pyotp.TOTP(secret)
     # Pending: sign-in is unchanged until a first code confirms it.
     assert web_hub.client().call("POST", "/api/session", {"login": login, "password": PATIENT_PASSWORD}).status == 201

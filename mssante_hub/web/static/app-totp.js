@@ -5,6 +5,31 @@
 
 import { $, api, clearMessages, el, say } from "./app-core.js";
 
+const NS = "http://www.w3.org/2000/svg";
+const QUIET = 4;  // modules of white around a QR code, as readers expect
+
+// The QR code of the otpauth:// URI, drawn from the server's rows of modules as one SVG path (no image file).
+function qrCode(rows) {
+  const size = rows.length + 2 * QUIET;
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", `0 0 ${size} ${size}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "Code QR de la clé, à lire avec votre application d'authentification");
+  svg.setAttribute("class", "qr");
+  svg.setAttribute("shape-rendering", "crispEdges");
+  const background = document.createElementNS(NS, "rect");
+  for (const [name, value] of [["width", size], ["height", size], ["fill", "#fff"]]) background.setAttribute(name, value);
+  const path = document.createElementNS(NS, "path");
+  let d = "";
+  rows.forEach((row, y) => {
+    for (let x = 0; x < row.length; x++) if (row[x] === "1") d += `M${x + QUIET} ${y + QUIET}h1v1h-1z`;
+  });
+  path.setAttribute("d", d);
+  path.setAttribute("fill", "#000");
+  svg.append(background, path);
+  return svg;
+}
+
 function panes(shown) {
   for (const id of ["totp-start-form", "totp-confirm-form", "totp-codes-pane", "totp-off-form"]) {
     $(id).hidden = !shown.includes(id);
@@ -26,6 +51,7 @@ async function start(event) {
   $("totp-start-form").reset();
   $("totp-secret").textContent = made.secret.replace(/(.{4})/g, "$1 ").trim();
   $("totp-uri").value = made.uri;
+  $("totp-qr").replaceChildren(qrCode(made.qr));
   panes(["totp-confirm-form"]);
   $("totp-confirm-code").focus();
 }
@@ -37,6 +63,7 @@ async function confirmCode(event) {
   $("totp-confirm-form").reset();
   $("totp-secret").textContent = "";
   $("totp-uri").value = "";
+  $("totp-qr").replaceChildren();
   $("totp-codes").replaceChildren(...done.recovery_codes.map((code) => el("li", code)));
   await showTotp();
   $("totp-codes-pane").hidden = false;
