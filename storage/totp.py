@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Connection, DateTime, ForeignKey, Index, Integer, LargeBinary, delete, func, select, update
+from sqlalchemy import (BigInteger, Connection, DateTime, ForeignKey, Index, Integer, LargeBinary, delete, func,
+                        select, update)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base

@@ -63,7 +63,8 @@ class TotpApi:
 
         def work(conn) -> dict:
             on = totp.enabled(conn, session.account_id)
-            return {"enabled": on, "recovery_codes_left": totp_store.recovery_left(conn, session.account_id) if on else 0}
+            left = totp_store.recovery_left(conn, session.account_id) if on else 0
+            return {"enabled": on, "recovery_codes_left": left}
 
         return 200, await self.hub.read(work)
 

@@ -115,7 +115,8 @@ def test_agenda_page(scene, browser):
     assert text_of(browser, "agenda-item-when") == "vendredi 10 décembre 2027 à 10:00 – 10:30"
     assert text_of(browser, "agenda-item-who") == "Dr Jean Dupont · Cardiologie"
     assert "Vous avez accepté" in text_of(browser, "agenda-item-status")
-    assert [b.text for b in by_id(browser, "agenda-item-actions").find_elements("css selector", "button")] == ["Décliner"]
+    buttons = by_id(browser, "agenda-item-actions").find_elements("css selector", "button")
+    assert [b.text for b in buttons] == ["Décliner"]
     checked(browser, "rendez-vous")
     by_id(browser, "agenda-item-message-link").send_keys(Keys.ENTER)
     wait(browser, lambda d: by_id(d, "read-pane").is_displayed() and text_of(d, "read-subject") == "Rendez-vous")

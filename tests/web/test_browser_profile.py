@@ -49,7 +49,8 @@ def _add(driver, kind: str) -> None:
     from selenium.webdriver.common.keys import Keys
 
     go(driver, "#profil", "profile-list-pane")
-    by_id(driver, "profile-groups").find_element("css selector", f'a[href="#profil/ajouter/{kind}"]').send_keys(Keys.ENTER)
+    link = by_id(driver, "profile-groups").find_element("css selector", f'a[href="#profil/ajouter/{kind}"]')
+    link.send_keys(Keys.ENTER)
     wait(driver, lambda d: by_id(d, "profile-form").is_displayed())
 
 
@@ -128,7 +129,8 @@ def test_profile_page(web_hub, browser):
     assert allergy["resource"]["code"] == {"text": XSS}
 
     by_id(browser, "entries-AllergyIntolerance").find_element("link text", "Modifier").click()
-    wait(browser, lambda d: by_id(d, "profile-form").is_displayed() and by_id(d, "pf-text").get_attribute("value") == XSS)
+    wait(browser, lambda d: by_id(d, "profile-form").is_displayed()
+         and by_id(d, "pf-text").get_attribute("value") == XSS)
     assert by_id(browser, "pf-note").get_attribute("value") == "Urticaire"
     _type(browser, "pf-text", "Allergie à la pénicilline")
     _submit(browser, "modifiée")

@@ -1,7 +1,8 @@
 """The second factor in headless Chromium (docs/web.md): in Paramètres the patient turns on "Validation en deux
-étapes" with their password, reads the key the page shows (its QR code decoded by zbarimg gives the same URI), confirms with the code pyotp computes from it (as an
-authenticator application would), gets 10 recovery codes; signs out; signing in then asks for the code, which
-is entered and accepted. axe-core at 1280 and 360 px on both, screenshots, no CSP violation.
+étapes" with their password, reads the key the page shows (its QR code, decoded by zbarimg, gives the same URI),
+confirms with the code pyotp computes from it (as an authenticator application would), gets 10 recovery codes;
+signs out; signing in then asks for the code, which is entered and accepted. axe-core at 1280 and 360 px on both,
+screenshots, no CSP violation.
 """
 
 from __future__ import annotations
