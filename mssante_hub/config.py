@@ -259,6 +259,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("imap.max_buffered_append_bytes", int, 256 * MIB,
             "APPEND literal bytes all IMAP sessions of the process may hold at once; past it, NO [LIMIT].",
             _positive),
+    Setting("imap.vanished_keep_days", int, 180,
+            "Days each expunged UID is remembered for QRESYNC; a client that last synced before is told every "
+            "absent UID (docs/imap.md).", _positive),
     Setting("imap.autologout_seconds", int, 30 * 60,
             "Inactivity after which an authenticated IMAP session is closed (RFC 3501: at least 30 min).",
             _positive),

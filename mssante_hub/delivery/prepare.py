@@ -19,7 +19,7 @@ from mssante_hub.dossier import filing
 from mssante_hub.envelope import NOT_SENDING, Channel, Envelope, Filed, Identity
 from mssante_hub.hub import Hub
 from mssante_hub.profile import entries as profile_entries
-from mssante_hub.mime import parse, summary_fields
+from mssante_hub.mime import parse, summary_fields, with_envelope
 from mssante_hub.rules import policy, refusals
 from mssante_hub.rules.refusals import Refusal
 from storage import accounts as account_repo
@@ -89,7 +89,7 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
         if system is None:
             raise Refusal(refusals.TEMPORARY_FAILURE, "no relay key")
         key_holders[system.id] = system
-    summary = json.dumps(summary_fields(message), ensure_ascii=False).encode()
+    summary = json.dumps(with_envelope(summary_fields(message), raw), ensure_ascii=False).encode()
     sealed = encrypt_message(blob_id, raw, summary)
     wrapped = [
         deliveries.Reader(a.id, wrap_key(sealed.content_key, sealed.blob_id, hub.keyring.public_key(a.public_key)))

@@ -14,6 +14,7 @@ from mssante_hub.dossier import jobs as dossier_jobs
 from mssante_hub.patients import worker
 from mssante_hub.hub import Hub
 from mssante_hub.patients import lifecycle, representatives
+from storage import sync
 
 log = logging.getLogger("mssante_hub.patients.jobs")
 
@@ -32,6 +33,8 @@ async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
         return count
 
     done["audit_purged"] = await hub.write(purge)
+    keep = dt.timedelta(days=hub.config.get("imap.vanished_keep_days"))
+    done["expunges_forgotten"] = await hub.write(lambda conn: sync.purge_expunged(conn, now - keep))
     done.update(await inactivity.check_inactive_mailboxes(hub, now))
     done.update(await dossier_jobs.run_daily(hub, now))
     done["representatives_ended"] = await representatives.end_at_majority(hub, now)

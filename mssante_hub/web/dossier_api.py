@@ -277,6 +277,10 @@ class DossierApi(PatientApi):
             if account is None or account.type != AccountType.PER.value:
                 return False
             general_practitioners.declare(conn, session.account_id, address)
+            # The GP sees, from now on, what was filed before too (documents older than the views themselves).
+            system = account_repo.first_of_type(conn, AccountType.SYSTEM.value)
+            if system is not None:
+                dossier_store.backfill_views(conn, session.account_id, system.id)
             audit.record(conn, actor=session.actor, actor_type=session.actor_type, action=audit.DOSSIER_GP,
                          subject_account_id=session.account_id, target=f"professional:{address}", outcome="declared")
             return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mssante_hub.web.history import ACTIONS
 from mssante_hub.web.history_filters import ACTOR_KINDS
 
 TITLE = "mssante-hub webmail API"
@@ -93,7 +94,8 @@ def _path(name: str) -> dict[str, Any]:
 
 # web/history_filters.py: who acted, an action key (web/history.ACTIONS), days included in the zone tz.
 _HISTORY_FILTERS = [
-    _query("actor", {"type": "string", "maxLength": 200, "examples": list(ACTOR_KINDS)}),  # a kind, or a name _query("action", {"enum": sorted(ACTIONS)}),
+    _query("actor", {"type": "string", "maxLength": 200, "examples": list(ACTOR_KINDS)}),  # a kind, or a name
+    _query("action", {"enum": sorted(ACTIONS)}),
     _query("from", {"type": "string", "format": "date"}), _query("to", {"type": "string", "format": "date"}),
     _query("tz", {"type": "string", "maxLength": 64, "default": "Europe/Paris"}),
 ]
@@ -179,6 +181,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "action_label_en": _S, "outcome_label": _S, "outcome_label_en": _S, "channel_label": _S,
         "channel_label_en": _S})}}), params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
                                              *_HISTORY_FILTERS, _query("format", {"enum": ["json", "csv"]})])},
+
     "/api/history.csv": {"get": _op("Access history as CSV (UTF-8 with BOM, ';', formula-like cells prefixed "
                                     "with ')", 200, None, binary="text/csv", params=[
                                         _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000}),
@@ -331,6 +334,9 @@ _OWN_ONLY = {("/api/session", "post"), ("/api/session", "get"), ("/api/session",
              ("/api/sessions", "delete"), ("/api/space/close", "post"), ("/api/space/deletion", "post"),
              ("/api/space/export", "post"), ("/api/personal-email", "put"), ("/api/totp", "get"),
              ("/api/totp", "post"), ("/api/totp", "delete"), ("/api/totp/confirm", "post")}
+# format=csv answers the history as /api/history.csv does.
+PATHS["/api/history"]["get"]["responses"]["200"]["content"]["text/csv"] = {"schema": {"type": "string",
+                                                                                      "format": "binary"}}
 for _path_name, _operations in PATHS.items():
     for _method, _operation in _operations.items():
         if (_path_name, _method) not in _OWN_ONLY and _operation.get("security") != []:
