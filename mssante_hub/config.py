@@ -338,6 +338,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Hours before an appointment when its content-free reminder is marked for the notification worker "
             "(0: no reminders).", _non_negative),
     Setting("agenda.max_listed", int, 1000, "Most agenda items one listing (and the ICS feed) returns.", _positive),
+    Setting("catalogue.reapproval_days", int, 30,
+            "Days a patient has to approve a new version of a connected service before its access lapses "
+            "(0: at once).", _non_negative),
     Setting("profile.max_resource_bytes", int, 256 * 1024,
             "Largest FHIR resource of the profil médical, in bytes (an API request past it is refused unread).",
             _positive),

@@ -280,7 +280,7 @@ def summaries(conn: Connection, blob_ids: list[str]) -> dict[str, bytes]:
 
 
 def folder_status(conn: Connection, folder_id: int, recent_after: int = 0) -> dict[str, int]:
-    """Counts for STATUS: messages, unseen, size, and "unclaimed": messages past UID `recent_after`
+    """Counts for STATUS: messages, unseen, deleted, size, and "unclaimed": messages past UID `recent_after`
     (the folder's \\Recent mark: no session has been told of them yet)."""
     row = conn.execute(
         select(
@@ -288,10 +288,11 @@ def folder_status(conn: Connection, folder_id: int, recent_after: int = 0) -> di
             func.sum(func.coalesce(Message.size, 0)),
             func.sum(case((has_flag("\\Seen"), 0), else_=1)),
             func.sum(case((Message.uid > recent_after, 1), else_=0)),
+            func.sum(case((has_flag("\\Deleted"), 1), else_=0)),
         ).where(Message.folder_id == folder_id)
     ).one()
     return {"messages": row[0] or 0, "size": int(row[1] or 0), "unseen": int(row[2] or 0),
-            "unclaimed": int(row[3] or 0)}
+            "unclaimed": int(row[3] or 0), "deleted": int(row[4] or 0)}
 
 
 @dataclass(frozen=True)

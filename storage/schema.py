@@ -5,6 +5,7 @@ import below.
 """
 
 from storage import agenda  # noqa: F401  (the patient's agenda)
+from storage import catalogue  # noqa: F401  (the catalogue of services, consents)
 from storage import dossier  # noqa: F401  (the patient's dossier)
 from storage import grants  # noqa: F401  (folder rights)
 from storage import models  # noqa: F401

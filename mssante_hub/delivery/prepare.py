@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from crypto.envelope import encrypt_message, wrap_key
 from mssante_hub import audit
 from mssante_hub.agenda import filing as agenda_filing
+from mssante_hub.catalogue import consent, measures
 from mssante_hub.dossier import filing
 from mssante_hub.envelope import NOT_SENDING, Channel, Envelope, Filed, Identity
 from mssante_hub.hub import Hub
@@ -57,6 +58,8 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
             raise Refusal(refusals.UNKNOWN_RECIPIENT, address)
         if account.status != AccountStatus.ACTIVE.value:
             raise Refusal(refusals.MAILBOX_UNAVAILABLE, address)
+    # A catalogue service's message to a patient: only under the patient's consent (docs/catalogue.md).
+    allowed = consent.check(hub, envelope, identity, message, readers)
     actor = actor or (identity.representative or identity.address if identity else envelope.mail_from or "<>")
     actor_type = (audit.ActorType.SYSTEM if envelope.channel == Channel.INTERNAL and identity is None
                   else audit.ActorType.REPRESENTATIVE if identity is not None and identity.representative
@@ -129,6 +132,11 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
         unit.traces.extend(agenda.traces)
         unit.writes.extend(agenda.writes)
         extra = extra + agenda.units
+    if allowed is not None:  # the service's measures filed into Dossier/Profil; the push traced
+        items, pushed = measures.plan(hub, allowed, message, sealed.blob_id, (actor, actor_type, via))
+        unit.traces.extend(pushed)
+        unit.writes.append(consent.still_holds(allowed))  # and the consent checked again as it is stored
+        extra = extra + items
     return Prepared(unit, {a: r for a, r in readers.items() if a not in held}, list(decision.remote),
                     recipient_places, {address: account.type for address, account in readers.items()},
                     extra, filed.outcomes if filed is not None else {})

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from mssante_hub.mime import ENVELOPE_KEY
 from mssante_hub.reader import Reader
-from mssante_hub.imap import acl, envelopes, mimetree, qresync, responses, wire
+from mssante_hub.imap import acl, binary, envelopes, mimetree, qresync, responses, wire
 from mssante_hub.imap.messages import enable_condstore, selected_uids
-from mssante_hub.imap.server import SELECTED, Bad, Session, command
+from mssante_hub.imap.server import SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, format_date_time, is_atom, number, parse_sequence_set
 from storage import messages
 
@@ -46,7 +46,7 @@ class Item:
 
     @property
     def needs_body(self) -> bool:
-        return self.name in NEEDS_BODY or self.name == b"BINARY" or (self.name == b"BODY" and self.section != b"")
+        return self.name in NEEDS_BODY or self.name in binary.NAMES or (self.name == b"BODY" and self.section != b"")
 
     @property
     def sets_seen(self) -> bool:
@@ -66,6 +66,12 @@ def parse_items(token) -> list[Item]:
             items += [Item(w) for w in MACROS[word]]
         elif word in SIMPLE:
             items.append(Item(word))
+        elif binary.is_binary_item(word):  # RFC 3516: binary.py
+            try:
+                name, section, peek, partial = binary.parse_item(word)
+            except binary.BadItem:
+                raise Bad(responses.BAD_SYNTAX) from None
+            items.append(Item(name, section, peek, partial, True))
         else:
             found = _SECTION.match(_upper_head(t))
             if not found:
@@ -159,8 +165,13 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     for start in range(0, len(uids), size):
         if s.transport is None:
             break  # the connection is gone
-        for line in await s.hub.read(work(uids[start:start + size])):
+        try:
+            lines = await s.hub.read(work(uids[start:start + size]))
+        except binary.UnknownEncoding:
+            raise No(responses.NO_UNKNOWN_CTE) from None
+        for line in lines:
             s.emit(line)
+        del lines  # not held while the client reads: one batch in the server, not two
         await s.drain()
     return responses.OK_DONE
 
@@ -274,6 +285,8 @@ def _one(item: Item, row, flags: bytes, modseq: int, raw: bytes | None, entity) 
         return b"RFC822.HEADER " + _literal(entity.header)
     if name == b"RFC822.TEXT":
         return b"RFC822.TEXT " + _literal(entity.body)
+    if name in binary.NAMES:
+        return binary.answer(name, item.section, item.partial, entity, raw)
     data = _section(entity, raw, item.section)
     label = b"%s[%s]" % (name, item.section)
     if item.partial is not None:

@@ -10,6 +10,7 @@ from mssante_hub import audit
 
 from mssante_hub.accounts import inactivity
 
+from mssante_hub.catalogue import consent as catalogue_consent
 from mssante_hub.dossier import jobs as dossier_jobs
 from mssante_hub.patients import worker
 from mssante_hub.hub import Hub
@@ -38,6 +39,7 @@ async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
     done.update(await inactivity.check_inactive_mailboxes(hub, now))
     done.update(await dossier_jobs.run_daily(hub, now))
     done["representatives_ended"] = await representatives.end_at_majority(hub, now)
+    done["consents_lapsed"] = await catalogue_consent.lapse_due(hub, now)
     done["notified"] = await worker.send_due(hub, now)
     log.info("daily job done: %s", " ".join(f"{name}={count}" for name, count in done.items()))
     return done

@@ -28,7 +28,7 @@ from mssante_hub import audit, delivery
 from mssante_hub.agenda import feed, filing, imip, index, listing, prevention
 from mssante_hub.hub import Hub
 from mssante_hub.web.patient_api import PatientApi
-from mssante_hub.web.http import NOT_FOUND, ApiError, read_json
+from mssante_hub.web.http import NOT_FOUND, ApiError, read_json, is_id
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import agenda as agenda_store
@@ -117,7 +117,7 @@ class AgendaApi(PatientApi):
                      "truncated": len(found) >= limit}
 
     def _row(self, conn, session: Session, item_id: str) -> agenda_store.ItemRow | None:
-        if not item_id.isdigit() or len(item_id) > 18:
+        if not is_id(item_id):
             return None
         return agenda_store.item(conn, session.account_id, int(item_id))
 

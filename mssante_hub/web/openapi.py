@@ -125,6 +125,20 @@ _GP = _obj({"address": {"type": ["string", "null"]}})
 _ENTRY_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 _PROFILE_ENTRY = _obj({"id": _S, "kind": _S, "label": _S, "code": _S, "display": _S, "date": _S, "source": _S,
                        "filed_at": _TIME, "hidden_from_professionals": _B, "resource": {"type": "object"}})
+# The catalogue (web/catalogue_api.py, docs/catalogue.md).
+_SCOPE = {"type": "string", "enum": ["documents", "agenda", "measures", "messages"]}
+_SERVICE_ID = {"name": "id", "in": "path", "required": True,
+               "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"}}
+_NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
+_SERVICE = _obj({"id": _S, "name": _S, "editor": _S, "description": _S,
+                 "urls": {"type": "object", "additionalProperties": _S}, "purposes": _STRINGS, "themes": _STRINGS,
+                 "status": {"enum": ["online", "offline", "dereferenced", "suspended"]}, "data_exchange": _B,
+                 "version": _S, "scopes": {"type": "array", "items": _obj({"scope": _SCOPE, "label": _S,
+                                                                           "label_en": _S})},
+                 "consent": {"type": ["object", "null"], "properties": {
+                     "state": {"enum": ["active", "reapproval_needed", "lapsed", "unavailable"]},
+                     "scopes": {"type": "array", "items": _SCOPE}, "approved_version": _S,
+                     "granted_at": _TIME, "reapprove_by": _NULL_TIME}}})
 
 PATHS: dict[str, dict[str, Any]] = {
     "/api/session": {
@@ -253,6 +267,17 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": _op("A new feed token, shown once (the previous one stops working)", 201,
                     _obj({"token": _S, "url": _S})),
         "delete": _op("Revoke the feed: its URL answers 404", 204, None),
+    },
+    "/api/catalogue": {"get": _op("The catalogue of services, each with the patient's consent (a theme filters)",
+                                  200, _obj({"services": {"type": "array", "items": _SERVICE},
+                                             "theme": {"type": ["string", "null"]}}),
+                                  params=[_query("theme", {"type": "string", "maxLength": 200})])},
+    "/api/catalogue/{id}/consent": {
+        "post": _op("Connect the service with these scopes, change them, or approve its new version", 200,
+                    _obj({"outcome": {"enum": ["granted", "changed", "reapproved"]}, **_SERVICE["properties"]}),
+                    body=_obj({"scopes": {"type": "array", "items": _SCOPE, "minItems": 1}}, ("scopes",)),
+                    params=[_SERVICE_ID]),
+        "delete": _op("Revoke the consent: the service may send nothing more", 204, None, params=[_SERVICE_ID]),
     },
     "/api/profiles": {"get": _op("The own space, then the spaces the signed-in legal representative manages "
                                  "(ids for X-Space)", 200, _obj({"profiles": {"type": "array", "items": _obj({

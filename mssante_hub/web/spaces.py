@@ -20,7 +20,7 @@ import dataclasses
 from twisted.web import server
 
 from mssante_hub.hub import Hub
-from mssante_hub.web.http import NOT_FOUND, ApiError
+from mssante_hub.web.http import NOT_FOUND, ApiError, is_id
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import dossier as dossier_store
@@ -48,7 +48,7 @@ async def resolve(hub: Hub, own: Session, request: server.Request) -> Session:
     wanted = requested(request)
     if wanted is None or wanted == str(own.account_id):
         return own
-    if not wanted.isdigit() or len(wanted) > MAX_SPACE_ID_CHARS or own.type != AccountType.PATIENT.value:
+    if not is_id(wanted, MAX_SPACE_ID_CHARS) or own.type != AccountType.PATIENT.value:
         raise NOT_FOUND
     dependant_id = int(wanted)
 

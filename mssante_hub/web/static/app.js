@@ -5,6 +5,7 @@
 
 import { $, TOKEN_KEY, api, space, clearMessages, fail, go, say, takeNotice, title, whenSignedOut } from "./app-core.js";
 import * as agenda from "./app-agenda.js";
+import * as catalogue from "./app-catalogue.js";
 import * as docs from "./app-docs.js";
 import * as mail from "./app-mail.js";
 import * as profile from "./app-profile.js";
@@ -12,7 +13,8 @@ import * as settings from "./app-settings.js";
 import * as spaces from "./app-spaces.js";
 import * as totp from "./app-totp.js";
 
-const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "profile-view", "agenda-view", "profiles-view", "history-view", "settings-view"];
+const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "profile-view", "agenda-view",
+               "catalogue-view", "profiles-view", "history-view", "settings-view"];
 let me = null;
 
 function view(id, section) {
@@ -90,6 +92,10 @@ async function route() {
     case "profils":
       view("profiles-view", "profils");
       await spaces.showProfiles();
+      break;
+    case "services":
+      view("catalogue-view", "services");
+      await catalogue.showServices();
       break;
     case "historique":
       view("history-view", "historique");

@@ -1,13 +1,13 @@
 """the webmail's second factor: web_totp, web_recovery_codes
 
 Revision ID: 0012
-Revises: 0015
+Revises: 0011
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0012'
-down_revision = '0015'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
