@@ -65,7 +65,7 @@ def qr_rows(uri: str) -> list[str]:
 def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
     """The time step whose code this is (within the drift), or None."""
     code = code.strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):  # compare_digest refuses non-ASCII str
         return None
     now = time.time() if now is None else now
     otp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_S)
