@@ -202,7 +202,7 @@ class AgendaApi(PatientApi):
         envelope = delivery.Envelope(mail_from=session.address, rcpt_to=(session.address,),
                                      channel=delivery.Channel.FILING, peer=self._client_ip(request),
                                      folder=filing.AGENDA_FOLDER)
-        who = delivery.Identity(session.address, session.account_id, session.type)
+        who = delivery.Identity(session.address, session.account_id, session.type, session.representative)
         delivered = await delivery.accept(self.hub, envelope, raw, who)
         ids = await self.hub.read(lambda conn: agenda_store.filed_from(conn, session.account_id, delivered.blob_id))
         await self._trace(session, audit.AGENDA_CHANGE, f"agenda:{ids[0] if ids else '-'} own:{kind}")
@@ -234,7 +234,7 @@ class AgendaApi(PatientApi):
                          hostname=self.hub.config.get("hub.hostname"))
         envelope = delivery.Envelope(mail_from=session.address, rcpt_to=(organizer,), channel=delivery.Channel.WEB,
                                      peer=self._client_ip(request), sent_copy=SENT_FOLDER)
-        who = delivery.Identity(session.address, session.account_id, session.type)
+        who = delivery.Identity(session.address, session.account_id, session.type, session.representative)
         delivered = await delivery.accept(self.hub, envelope, raw, who)
         await self._trace(session, audit.AGENDA_CHANGE, f"agenda:{row.id} reply", partstat.lower())
         return 200, {"id": row.id, "partstat": partstat, "delivered": sorted(delivered.uids),
@@ -251,7 +251,7 @@ class AgendaApi(PatientApi):
             account = self._account(conn, session)
             done = prevention.set_status(conn, self.hub, account, campaign_id, status, today)
             if done:
-                audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+                audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                              action=audit.AGENDA_CHANGE, subject_account_id=session.account_id,
                              target=f"prevention:{campaign_id}", outcome="ok")
             return done
@@ -273,7 +273,7 @@ class AgendaApi(PatientApi):
 
         def work(conn) -> None:
             agenda_store.set_feed(conn, session.account_id, hashed)
-            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                          action=audit.AGENDA_CHANGE, subject_account_id=session.account_id, target="feed",
                          outcome="regenerated")
 
@@ -285,7 +285,7 @@ class AgendaApi(PatientApi):
 
         def work(conn) -> None:
             agenda_store.set_feed(conn, session.account_id, None)
-            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                          action=audit.AGENDA_CHANGE, subject_account_id=session.account_id, target="feed",
                          outcome="revoked")
 
