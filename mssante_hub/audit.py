@@ -44,6 +44,7 @@ ACCOUNT_CREATE = "account.create"
 ACCOUNT_PASSWORD = "account.password"
 ACCOUNT_DELETE = "account.delete"
 KEYS_ROTATE = "keys.rotate"
+ACCOUNT_TOTP = "account.totp"  # the webmail's second factor set up, enabled or removed (web/totp_api.py)
 ACCOUNT_KEY = "account.key"  # an APP mailbox's OpenPGP public key registered or removed (dossier/signatures.py)
 # Patient spaces and professionals' mailboxes (issue 5).
 LOGIN = "login"
@@ -92,7 +93,7 @@ JOB_DAILY = "job.daily"  # the daily job ran to its end for one UTC day (target 
 LOGGED_AT_INFO = frozenset({LOGIN, LOGOUT, "auth.success", "auth.failure", "imap.login", "imap.login_failed",
                             ACCOUNT_CREATE, ACCOUNT_PASSWORD, ACCOUNT_DELETE, KEYS_ROTATE, MAILBOX_SUSPEND,
                             MAILBOX_RESUME, PATIENT_CLOSE, PATIENT_REOPEN, PATIENT_DELETE, PATIENT_PURGE,
-                            REPRESENTATIVE_ADD, REPRESENTATIVE_REMOVE, ACCOUNT_KEY})
+                            REPRESENTATIVE_ADD, REPRESENTATIVE_REMOVE, ACCOUNT_KEY, ACCOUNT_TOTP})
 log = logging.getLogger("mssante_hub.audit")
 # However it is configured, traces are kept at least this long (docs/domain.md §10: 6 months).
 MIN_RETENTION_DAYS = 183

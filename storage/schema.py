@@ -13,6 +13,7 @@ from storage import patients  # noqa: F401  (patient spaces)
 from storage import profile  # noqa: F401  (the profil médical)
 from storage import sessions  # noqa: F401  (webmail sessions)
 from storage import sync  # noqa: F401  (expunged UIDs)
+from storage import totp  # noqa: F401  (the webmail's second factor)
 from storage.models import Base
 
 metadata = Base.metadata

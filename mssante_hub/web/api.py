@@ -52,6 +52,7 @@ from mssante_hub.web.agenda_api import AgendaApi
 from mssante_hub.web.catalogue_api import CatalogueApi
 from mssante_hub.web.dossier_api import DossierApi
 from mssante_hub.web.profile_api import ProfileApi
+from mssante_hub.web.totp_api import TotpApi
 from mssante_hub.web.space import SpaceApi
 from storage import accounts as account_repo
 from storage import folders, messages
@@ -96,6 +97,7 @@ class Api(resource.Resource):
         self.catalogue = CatalogueApi(hub, self._client_ip, self._session)
         messaging = messaging_api.MessagingApi(hub, self._client_ip, self._session)
         settings = settings_api.SettingsApi(hub, self._client_ip, self._session)
+        second = TotpApi(hub, self._client_ip, self._session)
         self._routes = {
             ("GET", "personal-email"): settings.personal_email,
             ("PUT", "personal-email"): settings.change_personal_email,
@@ -124,6 +126,10 @@ class Api(resource.Resource):
             ("GET", "history"): self.history,
             ("GET", "history.csv"): self.history_csv,
             ("GET", "profiles"): self.profiles,
+            ("GET", "totp"): second.state,
+            ("POST", "totp"): second.set_up,
+            ("POST", "totp/confirm"): second.confirm,
+            ("DELETE", "totp"): second.remove,
         }
 
     def render(self, request: server.Request):
@@ -133,8 +139,8 @@ class Api(resource.Resource):
             name = "message"
         elif name == "messages" and len(path) == 4 and path[2] == "attachments":
             name, path = "attachment", [name, path[1], path[3]]
-        elif name == "space" and len(path) == 2:
-            name, path = f"space/{path[1]}", path[1:]
+        elif name in ("space", "totp") and len(path) == 2:
+            name, path = f"{name}/{path[1]}", path[1:]
         elif len(path) > 1 and name not in ("dossier", "agenda", "profile", "catalogue"):
             name = ""
         method = request.method.decode("ascii", "replace")
@@ -192,10 +198,10 @@ class Api(resource.Resource):
 
     async def sign_in(self, request: server.Request) -> tuple[int, dict]:
         body = read_json(request)
-        login, password = body.get("login"), body.get("password")
-        if not isinstance(login, str) or not isinstance(password, str):
+        login, password, otp = body.get("login"), body.get("password"), body.get("otp")
+        if not isinstance(login, str) or not isinstance(password, str) or not isinstance(otp, (str, type(None))):
             raise ApiError(400, "bad_request", "Identifiant et mot de passe requis", "Login and password required")
-        token, session = await self.sessions.login(login, password, self._client_ip(request))
+        token, session = await self.sessions.login(login, password, self._client_ip(request), otp)
         return 201, {"token": token, "address": session.address, "type": session.type,
                      "expires_at": rendering.iso(session.expires_at)}
 
@@ -355,7 +361,8 @@ class Api(resource.Resource):
 
     async def profiles(self, request: server.Request) -> tuple[int, dict]:
         own = await self._own_session(request)
-        return 200, {"profiles": await self.hub.read(lambda conn: spaces.profiles(conn, own))}
+        listed = await self.hub.read(lambda conn: spaces.profiles(conn, own))
+        return 200, {"profiles": await asyncio.to_thread(spaces.named, self.hub, listed)}
 
     async def openapi(self, request: server.Request) -> tuple[int, dict]:
         return 200, openapi.DESCRIPTION

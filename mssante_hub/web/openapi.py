@@ -143,10 +143,22 @@ _SERVICE = _obj({"id": _S, "name": _S, "editor": _S, "description": _S,
 PATHS: dict[str, dict[str, Any]] = {
     "/api/session": {
         "post": _op("Sign in", 201, _obj({"token": _S, **_SESSION["properties"]}),
-                    body=_obj({"login": _S, "password": _S}, ("login", "password")), public=True),
+                    body=_obj({"login": _S, "password": _S, "otp": _S}, ("login", "password")), public=True),
         "get": _op("Who is signed in", 200, _SESSION),
         "delete": _op("Sign out", 204, None),
     },
+    "/api/totp": {
+        "get": _op("Whether the second factor (TOTP) is on, and the recovery codes left", 200,
+                   _obj({"enabled": _B, "recovery_codes_left": _I})),
+        "post": _op("A new TOTP secret, pending until a first code confirms it; qr: the URI's QR code as rows of "
+                    "0/1 modules", 201, _obj({"secret": _S, "uri": _S, "qr": {"type": "array", "items": _S}}),
+                    body=_obj({"password": _S}, ("password",))),
+        "delete": _op("Remove the second factor (password and a current or recovery code)", 204, None,
+                      body=_obj({"password": _S, "code": _S}, ("password", "code"))),
+    },
+    "/api/totp/confirm": {"post": _op("Enable the pending secret with a first code; the recovery codes, once", 200,
+                                      _obj({"recovery_codes": {"type": "array", "items": _S}}),
+                                      body=_obj({"code": _S}, ("code",)))},
     "/api/sessions": {"delete": _op("Sign out everywhere: every session of the account ends", 204, None)},
     "/api/folders": {"get": _op("Folders", 200, _obj({"folders": {"type": "array", "items": _obj(
         {"name": _S, "special_use": {"type": ["string", "null"]}})}}))},
@@ -226,9 +238,14 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/agenda": {
         "get": _op("Agenda occurrences in a range, earliest first, and the prevention campaigns for the patient",
                    200, _obj({"from": _TIME, "to": _TIME, "items": {"type": "array", "items": _AGENDA_ITEM},
-                              "prevention": {"type": "array", "items": _PREVENTION}, "truncated": _B}),
+                              "prevention": {"type": "array", "items": _PREVENTION}, "truncated": _B,
+                              "next": {"type": ["string", "null"],
+                                       "description": "when truncated: pass as `after` for the next page"}}),
                    params=[_query("from", {"type": "string", "description": "ISO 8601 date or date-time"}),
-                           _query("to", {"type": "string", "description": "ISO 8601 date or date-time"})]),
+                           _query("to", {"type": "string", "description": "ISO 8601 date or date-time"}),
+                           _query("limit", {"type": "integer", "minimum": 1,
+                                            "description": "page size; agenda.max_listed (the default) at most"}),
+                           _query("after", {"type": "string", "description": "the `next` of the previous page"})]),
         "post": _op("An appointment or reminder of the patient's own", 201, _obj({"id": _I, "kind": _S}),
                     body=_obj({"kind": {"type": "string", "enum": ["own", "reminder"]}, "title": _S,
                                "start": _TIME, "end": _TIME, "place": _S, "note": _S}, ("title", "start"))),
@@ -345,7 +362,8 @@ X_SPACE = {"name": "X-Space", "in": "header", "required": False, "schema": {"typ
            "description": "act on this dependant's space (an id from /api/profiles); 404 if not one of yours"}
 _OWN_ONLY = {("/api/session", "post"), ("/api/session", "get"), ("/api/session", "delete"), ("/api/profiles", "get"),
              ("/api/sessions", "delete"), ("/api/space/close", "post"), ("/api/space/deletion", "post"),
-             ("/api/space/export", "post"), ("/api/personal-email", "put")}
+             ("/api/space/export", "post"), ("/api/personal-email", "put"), ("/api/totp", "get"),
+             ("/api/totp", "post"), ("/api/totp", "delete"), ("/api/totp/confirm", "post")}
 # format=csv answers the history as /api/history.csv does.
 PATHS["/api/history"]["get"]["responses"]["200"]["content"]["text/csv"] = {"schema": {"type": "string",
                                                                                       "format": "binary"}}

@@ -26,3 +26,11 @@ def test_odd_digits_in_an_id_are_not_found_never_a_server_error(web_hub):
 def test_is_id_takes_ascii_digits_only():
     assert is_id("12") and is_id("1" * 18) and not is_id("1" * 19) and not is_id("")
     assert not any(is_id(digit) for digit in ODD_DIGITS)
+
+
+def test_a_totp_code_of_odd_digits_matches_nothing_and_raises_nothing():
+    from mssante_hub.web.totp import matching_step
+
+    secret = "JBSWY3DPEHPK3PXP"
+    assert matching_step(secret, "³" * 6) is None  # hmac.compare_digest raises TypeError on non-ASCII str
+    assert matching_step(secret, "٣" * 6) is None
