@@ -253,6 +253,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4, help="alternating hub/Dovecot slices")
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--hub-only", action="store_true", help="skip Dovecot")
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers N (0: one per core)")
     parser.add_argument("--verbose", action="store_true", help="latency per command verb")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="hub setting (experiments)")
     args = parser.parse_args()
@@ -265,7 +266,7 @@ def main() -> int:
     users = [f"{u}@{DOMAIN}" for u in USERS]
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = make_hub(Path(tmp), args.set)
-        with served(data_dir, ["imaps"]) as hub:
+        with served(data_dir, ["imaps"], workers=args.workers) as hub:
             port = hub.port("imaps")
             dovecot = dovecot_running() and not args.hub_only
             asyncio.run(seed_all(port, users, HUB_PASSWORD, args.seed))

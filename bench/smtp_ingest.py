@@ -47,11 +47,11 @@ def hub_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 class ServedHub:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, workers: int = 1) -> None:
         self.data_dir = data_dir
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mssante_hub.admin.cli", "serve", "--data-dir", str(data_dir),
-             "--listen", "mx=127.0.0.1:0", "--listen", "submission=127.0.0.1:0"],
+             "--workers", str(workers), "--listen", "mx=127.0.0.1:0", "--listen", "submission=127.0.0.1:0"],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.ports: dict[str, int] = {}
         while len(self.ports) < 2:
@@ -63,9 +63,14 @@ class ServedHub:
                 self.ports[found[1]] = int(found[3])
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the serving process so far (Linux /proc)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time of the serving process and its living workers so far (Linux /proc)."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total = 0
+        for each in [pid, *map(int, children)]:
+            fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -165,6 +170,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="4k,200k")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-baseline", action="store_true", help="measure the hub only")
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers N (0: one per core)")
     parser.add_argument("--no-submission", action="store_true", help="skip the STARTTLS+AUTH submission figure")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a hub setting for the run, e.g. limits.parse_processes=2")
@@ -177,10 +183,11 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-smtp-") as tmp:
         data_dir = make_data_dir(Path(tmp), args.set)
-        served = ServedHub(data_dir)
+        served = ServedHub(data_dir, args.workers)
         hub = Hub.open(data_dir, upgrade_schema=False)
         try:
-            print(f"N={args.messages} sessions={args.sessions} runs={args.runs} (medians) settings={args.set}")
+            print(f"N={args.messages} sessions={args.sessions} runs={args.runs} (medians) workers={args.workers} "
+                  f"settings={args.set}")
             for size_text in args.sizes.split(","):
                 size = size_bytes(size_text)
                 cpu_before = served.cpu_seconds()

@@ -87,6 +87,7 @@ MAILBOX_INACTIVE_WARN = "mailbox.inactive_warn"
 MAILBOX_SUSPEND = "mailbox.suspend"
 MAILBOX_RESUME = "mailbox.resume"
 AUDIT_PURGE = "audit.purge"
+JOB_DAILY = "job.daily"  # the daily job ran to its end for one UTC day (target `day:YYYY-MM-DD`)
 # Traced actions the activity log shows at INFO (the others at DEBUG): sign-ins, the operator's changes.
 # The front doors' own names (smtp/auth.py, imap/auth.py) are repeated here, not imported: audit imports no door.
 LOGGED_AT_INFO = frozenset({LOGIN, LOGOUT, "auth.success", "auth.failure", "imap.login", "imap.login_failed",

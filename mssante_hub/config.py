@@ -114,11 +114,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log.format", str, "text",
             "Activity log format: `text` (readable lines) or `json` (one JSON object a line: time, level, logger, "
             "pid, trace, message); `serve --log-format` wins.", _log_format),
-    # Default 1 until the multi-process path has its acceptance tests (IDLE across workers, kill -9 of one).
-    Setting("serve.workers", int, 1,
-            "Processes `serve` runs, sharing the listening sockets and the database; 0: one per core. "
-            "`serve --workers` wins; 1 (the default) runs everything in the one process. Several workers are "
-            "a first step, not yet tested end to end (docs/scaling.md).", _non_negative),
+    # 0 (one per core) since tests/test_workers.py and tests/test_several_hubs.py pass (issue 16).
+    Setting("serve.workers", int, 0,
+            "Processes `serve` runs, sharing the listening sockets and the database; 0 (the default): one per "
+            "core. `serve --workers` wins; 1 runs everything in the one process (docs/operations.md).",
+            _non_negative),
     Setting("metrics.listen", str, "",
             "Where Prometheus metrics are served (HOST:PORT, e.g. 127.0.0.1:9464); empty: `/metrics` on the web "
             "listener.", _optional_listen_address),

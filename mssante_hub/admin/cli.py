@@ -194,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_agenda_commands(commands, with_data_dir)
     from mssante_hub.catalogue.commands import add_catalogue_commands  # the catalogue of services (issue 14)
     add_catalogue_commands(commands, with_data_dir)
+    from mssante_hub.admin.backup import add_backup_commands  # backup and restore (issue 16)
+    add_backup_commands(commands, with_data_dir)
     return parser
 
 

@@ -125,6 +125,18 @@ def worker_count(config, requested: int | None) -> int:
     return count or os.cpu_count() or 1
 
 
+def open_event_channel(hub: Hub, under_supervisor: bool):
+    """How this process hears of the others' commits: LISTEN/NOTIFY on PostgreSQL (any process, any machine),
+    the supervisor's datagrams on SQLite under workers, nothing for one process on SQLite (cluster/events.py)."""
+    from mssante_hub.cluster.events import WorkerChannel
+    from mssante_hub.cluster.pgevents import PgChannel
+
+    channel = PgChannel.for_hub(hub)
+    if channel is None and under_supervisor:
+        channel = WorkerChannel.from_environment(hub)
+    return channel
+
+
 def serve(data_dir: Path, overrides: dict[str, str], log_level: str | None = None,
           log_format: str | None = None, workers: int | None = None) -> int:
     from mssante_hub.cluster import supervisor
@@ -164,12 +176,9 @@ def serve(data_dir: Path, overrides: dict[str, str], log_level: str | None = Non
                 announce(hub, name, listener)
                 print(f"listening {name} {listener.host}:{listener.port}", flush=True)
                 log.info("listening %s %s:%d", name, listener.host, listener.port)
-            if inherited is not None:
-                from mssante_hub.cluster.events import WorkerChannel
-
-                channel = WorkerChannel.from_environment(hub)
-                if channel is not None:
-                    channel.start(loop)
+            channel = open_event_channel(hub, inherited is not None)
+            if channel is not None:
+                channel.start(loop)
             workers.extend(start_workers(hub))
             log.info("serving %s (%d listeners, %d background workers)", hub.config.get("hub.domain"),
                      len(listeners), len(workers))

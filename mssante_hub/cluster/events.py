@@ -1,17 +1,21 @@
-"""A worker's side of the event relay between the workers of one machine.
+"""Events between hub processes: what one commits, the others' IDLE sessions, relay and notifications learn.
 
-The supervisor hands each worker one end of a Unix datagram socket pair (its descriptor in
-MSSANTE_HUB_EVENTS_FD) and forwards every datagram a worker sends to all the others. A worker
-publishes, after commit, each delivery (its local recipients' addresses and whether the relay has
-work) and each folder an IMAP session of its own changed (flags, expunge, copy, move); told of
-another worker's, it wakes its IDLE sessions, its relay and its notification worker through the
-same calls as for its own (hub.delivery_listeners, Notifier.changed). Nothing is written to disk;
-a datagram lost (a full buffer) is caught up by IDLE's periodic look (imap.idle_poll_seconds).
+Every serving process publishes, after commit, each delivery (its local recipients' addresses
+and whether the relay has work) and each folder an IMAP session of its own changed (flags,
+expunge, copy, move); told of another process's, it wakes its IDLE sessions, its relay and its
+notification worker through the same calls as for its own (hub.delivery_listeners,
+Notifier.changed). Nothing is written to disk; an event lost is caught up by IDLE's periodic
+look (imap.idle_poll_seconds). EventChannel is what both transports share:
+
+- WorkerChannel (here, SQLite under `serve --workers N`): the supervisor hands each worker one end
+  of a Unix datagram socket pair (its descriptor in MSSANTE_HUB_EVENTS_FD) and forwards every
+  datagram a worker sends to all the others (one machine only);
+- PgChannel (pgevents.py, PostgreSQL): LISTEN/NOTIFY on the hub's database, so processes on
+  several machines, under a supervisor or not, reach each other.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -25,74 +29,69 @@ log = logging.getLogger("mssante_hub.cluster.events")
 
 @dataclass(frozen=True)
 class RemoteDelivery:
-    """What a delivery listener reads of a Delivered, for a delivery another worker committed."""
+    """What a delivery listener reads of a Delivered, for a delivery another process committed."""
 
     uids: dict[str, None]
     queued: tuple[str, ...]
 
 
-class WorkerChannel:
-    def __init__(self, hub, sock: socket.socket) -> None:
+class EventChannel:
+    """The events' shape and what a received one does; a transport gives `_send` and calls `_apply`."""
+
+    max_event = MAX_DATAGRAM
+
+    def __init__(self, hub) -> None:
         self._hub = hub
-        self._sock = sock
-        self._sock.setblocking(False)
         self.received = 0
         self.dropped = 0
 
-    @classmethod
-    def from_environment(cls, hub) -> "WorkerChannel | None":
-        fd = os.environ.get(ENV_FD)
-        if not fd:
-            return None
-        return cls(hub, socket.socket(fileno=int(fd)))
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+    def attach(self) -> None:
         """After the front doors started (the IMAP notifier exists then, if IMAP listens)."""
-        loop.add_reader(self._sock.fileno(), self._receive)
         self._hub.delivery_listeners.append(self._publish_delivery)
         notifier = getattr(self._hub, "imap_notifier", None)
         if notifier is not None:
             notifier.publish_folder = self._publish_folder
 
-    def stop(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.remove_reader(self._sock.fileno())
+    def detach(self) -> None:
         if self._publish_delivery in self._hub.delivery_listeners:
             self._hub.delivery_listeners.remove(self._publish_delivery)
-        self._sock.close()
+        notifier = getattr(self._hub, "imap_notifier", None)
+        if notifier is not None and notifier.publish_folder == self._publish_folder:
+            notifier.publish_folder = None
 
     # -- out -------------------------------------------------------------------------
-    def _send(self, event: dict) -> None:
+    def _send(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def encode(self, event: dict) -> bytes:
         data = json.dumps(event, separators=(",", ":")).encode()
-        if len(data) > MAX_DATAGRAM:
-            event = {"d": [], "q": bool(event.get("q")), "all": True}  # too many recipients: everyone looks
-            data = json.dumps(event).encode()
-        try:
-            self._sock.send(data)
-        except (BlockingIOError, OSError):
-            self.dropped += 1  # the others' periodic look catches up
+        if len(data) > self.max_event:
+            # Too many recipients to name: everyone looks.
+            data = json.dumps({"d": [], "q": bool(event.get("q")), "all": True, **self.stamp()}).encode()
+        return data
+
+    def stamp(self) -> dict:
+        """Extra fields every event carries (PgChannel: its origin, to skip its own)."""
+        return {}
 
     def _publish_delivery(self, delivered) -> None:
         if isinstance(delivered, RemoteDelivery):
             return
-        self._send({"d": list(delivered.uids), "q": bool(delivered.queued)})
+        self._send(self.encode({"d": list(delivered.uids), "q": bool(delivered.queued), **self.stamp()}))
 
     def _publish_folder(self, folder_id: int) -> None:
-        self._send({"f": int(folder_id)})
+        self._send(self.encode({"f": int(folder_id), **self.stamp()}))
 
     # -- in --------------------------------------------------------------------------
-    def _receive(self) -> None:
-        while True:
-            try:
-                data = self._sock.recv(MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            try:
-                event = json.loads(data)
-                self._apply(event)
-            except Exception as exc:  # noqa: BLE001 - one bad event never stops the worker
-                log.error("event from another worker not applied (%s)", type(exc).__name__)
+    def receive(self, data: bytes | str) -> None:
+        try:
+            self._apply(json.loads(data))
+        except Exception as exc:  # noqa: BLE001 - one bad event never stops the process
+            log.error("event from another hub process not applied (%s)", type(exc).__name__)
+
+    def catch_up(self) -> None:
+        """Events may have been missed (a reconnection): every session and worker looks again."""
+        self._apply({"d": [], "q": True, "all": True})
 
     def _apply(self, event: dict) -> None:
         self.received += 1
@@ -111,4 +110,43 @@ class WorkerChannel:
                 listener(remote)
             except Exception as exc:  # noqa: BLE001 - as delivery.accept guards its listeners
                 self._hub.listener_failures += 1
-                log.error("after-delivery listener failed on another worker's delivery (%s)", type(exc).__name__)
+                log.error("after-delivery listener failed on another process's delivery (%s)", type(exc).__name__)
+
+
+class WorkerChannel(EventChannel):
+    """The workers of one supervisor (SQLite): datagrams relayed by the parent."""
+
+    def __init__(self, hub, sock: socket.socket) -> None:
+        super().__init__(hub)
+        self._sock = sock
+        self._sock.setblocking(False)
+
+    @classmethod
+    def from_environment(cls, hub) -> "WorkerChannel | None":
+        fd = os.environ.get(ENV_FD)
+        if not fd:
+            return None
+        return cls(hub, socket.socket(fileno=int(fd)))
+
+    def start(self, loop) -> None:
+        loop.add_reader(self._sock.fileno(), self._receive)
+        self.attach()
+
+    def stop(self, loop) -> None:
+        loop.remove_reader(self._sock.fileno())
+        self.detach()
+        self._sock.close()
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self._sock.send(data)
+        except (BlockingIOError, OSError):
+            self.dropped += 1  # the others' periodic look catches up
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                data = self._sock.recv(MAX_DATAGRAM)
+            except OSError:  # BlockingIOError included: nothing more to read now
+                return
+            self.receive(data)

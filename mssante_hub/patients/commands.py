@@ -231,9 +231,10 @@ DAILY_LOCK = "daily-job"
 
 
 def cmd_jobs_run_daily(args: argparse.Namespace) -> int:
-    from mssante_hub.patients.jobs import run_daily
+    import datetime as dt
 
     from mssante_hub.cluster.singleton import RunOnce
+    from mssante_hub.patients import jobs
 
     def run(hub) -> int:
         once = RunOnce(hub, DAILY_LOCK)  # several machines' timers: one job runs, the others see it held
@@ -241,7 +242,13 @@ def cmd_jobs_run_daily(args: argparse.Namespace) -> int:
             print("the daily job is running elsewhere; nothing done here")
             return 0
         try:
-            done = asyncio.run(run_daily(hub))
+            now = dt.datetime.now(dt.timezone.utc)
+            if not args.again and jobs.ran_on(hub, now):  # read under the lock: whoever ran first marked the day
+                print(f"the daily job already ran today ({jobs.day_mark(now)} UTC); nothing done here "
+                      "(--again runs it anyway)")
+                return 0
+            done = asyncio.run(jobs.run_daily(hub, now))
+            jobs.record_run(hub, now)
         finally:
             once.release()
         print(" ".join(f"{name}={count}" for name, count in done.items()))
@@ -318,5 +325,6 @@ def add_patient_commands(commands, with_data_dir: Callable[[argparse.ArgumentPar
 
     jobs = commands.add_parser("jobs", help="periodic jobs").add_subparsers(dest="action", required=True)
     p = with_data_dir(jobs.add_parser("run-daily", help="deletions, purges, audit retention, inactive mailboxes, "
-                                                        "notifications"))
+                                                        "notifications; once a UTC day"))
+    p.add_argument("--again", action="store_true", help="run it even if it already ran today")
     p.set_defaults(func=cmd_jobs_run_daily)

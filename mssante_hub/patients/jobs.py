@@ -6,6 +6,8 @@ import asyncio
 import datetime as dt
 import logging
 
+from sqlalchemy import select
+
 from mssante_hub import audit
 
 from mssante_hub.accounts import inactivity
@@ -17,7 +19,26 @@ from mssante_hub.hub import Hub
 from mssante_hub.patients import lifecycle, representatives
 from storage import sync
 
+from storage.models import AuditEvent
+
 log = logging.getLogger("mssante_hub.patients.jobs")
+DAILY_ACTOR = "daily-job"
+
+
+def day_mark(now: dt.datetime) -> str:
+    return f"day:{now.astimezone(dt.timezone.utc):%Y-%m-%d}"
+
+
+def ran_on(hub: Hub, now: dt.datetime) -> bool:
+    """Whether the daily job already ran to its end on `now`'s UTC day (several machines' timers: once a day)."""
+    query = select(AuditEvent.id).where(AuditEvent.action == audit.JOB_DAILY, AuditEvent.actor == DAILY_ACTOR,
+                                        AuditEvent.target == day_mark(now)).limit(1)
+    return hub.read_sync(lambda conn: conn.execute(query).first()) is not None
+
+
+def record_run(hub: Hub, now: dt.datetime) -> None:
+    hub.committer.run(lambda conn: audit.record(conn, actor=DAILY_ACTOR, actor_type=audit.ActorType.SYSTEM,
+                                                action=audit.JOB_DAILY, target=day_mark(now)))
 
 
 async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
