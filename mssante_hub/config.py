@@ -268,6 +268,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("imap.max_buffered_append_bytes", int, 256 * MIB,
             "APPEND literal bytes all IMAP sessions of the process may hold at once; past it, NO [LIMIT].",
             _positive),
+    Setting("imap.max_buffered_answer_bytes", int, 128 * MIB,
+            "FETCH answer bytes all IMAP sessions of the process may hold unread by their clients; past it, the "
+            "session whose unread answer waited longest is disconnected.", _positive),
     Setting("imap.autologout_seconds", int, 30 * 60,
             "Inactivity after which an authenticated IMAP session is closed (RFC 3501: at least 30 min).",
             _positive),

@@ -25,6 +25,7 @@ NEEDS_BODY = {b"ENVELOPE", b"BODY", b"BODYSTRUCTURE", b"RFC822", b"RFC822.HEADER
 SETS_SEEN = {b"RFC822", b"RFC822.TEXT"}
 MAX_ITEMS = 50
 BODY_BATCH = 16  # messages per read-pool trip when bodies are opened (FETCH answers written batch by batch)
+BATCH_BYTES = 1024 * 1024  # and a batch's answers stop past this much (big messages: fewer per batch)
 LISTING_BATCH = 1000  # the same without bodies: flags, dates and sizes only
 MEMORY_ITEMS = {b"FLAGS", b"UID", b"MODSEQ"}
 WHOLE_MESSAGE_ITEMS = MEMORY_ITEMS | {b"RFC822", b"RFC822.SIZE", b"INTERNALDATE"}
@@ -134,24 +135,38 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 
     with_date = any(i.name == b"INTERNALDATE" for i in items)
 
-    def work(batch: list[int]) -> list[bytes]:
-        def run(conn) -> list[bytes]:
+    def work(batch: list[int]) -> tuple[list[bytes], int]:
+        """The answers of a batch's first messages, up to BATCH_BYTES of them, and how many UIDs they took."""
+        def run(conn) -> tuple[list[bytes], int]:
             if with_body and not with_date:
                 rows = messages.fetch_bodies(conn, reader_id, view.id, batch)
             else:
                 rows = messages.fetch_rows(conn, reader_id, view.id, batch, with_body)
-            return [_answer(row, snapshot[row.uid], items, reader, row.uid in seen_now) for row in rows
-                    if row.uid in snapshot]
+            lines, size, last = [], 0, None
+            for row in rows:
+                if row.uid not in snapshot:
+                    continue
+                lines.append(_answer(row, snapshot[row.uid], items, reader, row.uid in seen_now))
+                size, last = size + len(lines[-1]), row.uid
+                if size >= BATCH_BYTES:
+                    break
+            return lines, (batch.index(last) + 1 if size >= BATCH_BYTES else len(batch))
         return run
 
     # In batches, each written before the next is read: while the client does not read, the
     # output gate is paused and the next batch waits (backpressure.py), so one FETCH 1:* of a
     # big folder holds about one batch in the server, not the folder.
     size = BODY_BATCH if with_body else LISTING_BATCH
-    for start in range(0, len(uids), size):
+    start = 0
+    while start < len(uids):
         if s.transport is None:
             break  # the connection is gone
-        for line in await s.hub.read(work(uids[start:start + size])):
+        await s.answer_room()  # the hub-wide budget of unread answers (answers.py)
+        if s.transport is None or s.gate.stopped:
+            break
+        lines, taken = await s.hub.read(work(uids[start:start + size]))
+        start += taken
+        for line in lines:
             s.emit(line)
         await s.drain()
     return responses.OK_DONE
