@@ -60,6 +60,8 @@ class GuardLimits:
     max_waiting: int = 32  # attempts waiting for a slot of one login (or of one address); more are refused
 
 
+REFUSAL_TRACE_EVERY_S = 60.0  # refusals of one (address, login) are traced once a minute, not each
+REFUSAL_WAIT_S = 1.0  # a refused attempt is answered after this: a guesser's reconnect loop slows down
 THROTTLED = "throttled"  # earlier failures: refused for the window
 BUSY = "busy"  # too many attempts for this login or address already checked or waiting
 
@@ -144,6 +146,7 @@ class LoginGuard:
         self._address = LoginThrottle(limits.address_max_failures, limits.window_s)
         self._login = LoginThrottle(limits.login_lock_failures, limits.window_s)
         self.in_flight = InFlight()
+        self._traced: dict[str, float] = {}
 
     @staticmethod
     def _pair_key(client: str, login: str) -> str:
@@ -188,6 +191,19 @@ class LoginGuard:
             yield
         finally:
             self.in_flight.leave(bounds)
+
+    def trace_refusal(self, client: str, login: str) -> bool:
+        """Whether this refusal goes to the audit trace: the first of its pair each REFUSAL_TRACE_EVERY_S.
+
+        A flood of refused attempts is one trace line a minute per address and login, not a write each
+        (those writes queued the honest logins' traces behind them)."""
+        key, now = self._pair_key(client, login.lower()), time.monotonic()
+        if now - self._traced.get(key, -REFUSAL_TRACE_EVERY_S) < REFUSAL_TRACE_EVERY_S:
+            return False
+        if len(self._traced) > MAX_TRACKED_KEYS:
+            self._traced.clear()
+        self._traced[key] = now
+        return True
 
     def failed(self, client: str, login: str) -> None:
         login = login.lower()

@@ -24,7 +24,7 @@ from mssante_hub.imap.capabilities import BEARER_MECHANISMS
 from mssante_hub.imap.server import AUTH, UNAUTH, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, astring
 from mssante_hub.accounts.oauth import TokenError, parse_oauthbearer, parse_xoauth2
-from mssante_hub.accounts.throttle import THROTTLED, LoginGuard, LoginRefused, guard_limits
+from mssante_hub.accounts.throttle import REFUSAL_WAIT_S, THROTTLED, LoginGuard, LoginRefused, guard_limits
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType
 from mssante_hub.envelope import MAX_ADDRESS_CHARS
@@ -86,10 +86,13 @@ def _peer(s: Session) -> str:
 
 
 async def _refuse(s: Session, login: str, reason: str) -> None:
-    """Trace an attempt the guard turned away before any secret was checked, and answer NO."""
-    await s.hub.write(lambda conn: audit.record(
-        conn, actor=login[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.PEER, action=LOGIN_THROTTLED_ACTION,
-        target=f"imap from:{_peer(s)}", outcome="refused" if reason == THROTTLED else reason))
+    """Trace (once a minute per address and login) an attempt the guard turned away before any secret
+    was checked, and answer NO after a short wait."""
+    if login_guard(s.hub).trace_refusal(_peer(s), login):
+        await s.hub.write(lambda conn: audit.record(
+            conn, actor=login[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.PEER, action=LOGIN_THROTTLED_ACTION,
+            target=f"imap from:{_peer(s)}", outcome="refused" if reason == THROTTLED else reason))
+    await asyncio.sleep(REFUSAL_WAIT_S)
     raise No(responses.NO_THROTTLED if reason == THROTTLED else responses.NO_LOGINS_BUSY)
 
 

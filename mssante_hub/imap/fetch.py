@@ -6,6 +6,7 @@ the plaintext lives only in memory for the time of the answer.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 
@@ -157,6 +158,7 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     # output gate is paused and the next batch waits (backpressure.py), so one FETCH 1:* of a
     # big folder holds about one batch in the server, not the folder.
     size = BODY_BATCH if with_body else LISTING_BATCH
+    bulk, lane = with_body and len(uids) > 1, bulk_lane(s.hub)
     start = 0
     while start < len(uids):
         if s.transport is None:
@@ -164,12 +166,27 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         await s.answer_room()  # the hub-wide budget of unread answers (answers.py)
         if s.transport is None or s.gate.stopped:
             break
-        lines, taken = await s.hub.read(work(uids[start:start + size]))
+        if bulk:
+            async with lane:  # many-message FETCHes share part of the read pool: small reads keep the rest
+                lines, taken = await s.hub.read(work(uids[start:start + size]))
+        else:
+            lines, taken = await s.hub.read(work(uids[start:start + size]))
         start += taken
         for line in lines:
             s.emit(line)
         await s.drain()
     return responses.OK_DONE
+
+
+def bulk_lane(hub) -> asyncio.Semaphore:
+    """Read-pool trips of FETCHes with bodies of several messages at once, per hub: half the pool.
+
+    Without it, clients fetching whole folders (or many that fetch and never read) took every read
+    thread, and a LOGIN, a SELECT or a FETCH of one message waited behind their batches."""
+    found = getattr(hub, "imap_bulk_lane", None)
+    if found is None:
+        found = hub.imap_bulk_lane = asyncio.Semaphore(max(1, hub.config.get("storage.db_threads") // 2))
+    return found
 
 
 _VIEW_TEMPLATES = {b"FLAGS": b"FLAGS %b", b"UID": b"UID %d", b"MODSEQ": b"MODSEQ (%d)"}

@@ -24,7 +24,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.smtp import replies
 from mssante_hub.accounts.oauth import TokenError, TokenVerifier, parse_oauthbearer, parse_xoauth2
 from mssante_hub.smtp.server import HubSMTP
-from mssante_hub.accounts.throttle import THROTTLED, LoginGuard, LoginRefused
+from mssante_hub.accounts.throttle import REFUSAL_WAIT_S, THROTTLED, LoginGuard, LoginRefused
 from mssante_hub.smtp.tls import peer_certificate
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType
@@ -138,7 +138,9 @@ class Authenticator:
                 if not ok:
                     self.throttle.failed(server.client_ip, key)  # within the slot: the next waiter sees it
         except LoginRefused as refusal:
-            await self._trace(server, key, mechanism, False)
+            if self.throttle.trace_refusal(server.client_ip, key):  # once a minute per address and login
+                await self._trace(server, key, mechanism, False)
+            await asyncio.sleep(REFUSAL_WAIT_S)
             return AuthResult(success=False, handled=False, message=replies.TOO_MANY_FAILED_LOGINS
                               if refusal.reason == THROTTLED else replies.AUTH_BUSY)
         return await self._result(server, mechanism, login or "?", account if ok else None, counted=True)

@@ -8,6 +8,7 @@ suspension ends them everywhere. Every sign-in, failed or not, is traced.
 
 from __future__ import annotations
 
+import asyncio
 
 import datetime as dt
 import hashlib
@@ -103,8 +104,10 @@ class WebSessions:
                 if not ok:
                     self.guard.failed(client_ip, address)  # within the slot: the next waiter sees it
         except LoginRefused as refusal:
-            # Traced on the space too: its holder sees in the history that someone kept trying.
-            await self._trace(address, account.id if account else None, client_ip, "throttled")
+            # Traced on the space too (once a minute per address): its holder sees that someone kept trying.
+            if self.guard.trace_refusal(client_ip, address):
+                await self._trace(address, account.id if account else None, client_ip, "throttled")
+            await asyncio.sleep(throttle.REFUSAL_WAIT_S)
             raise THROTTLED if refusal.reason == throttle.THROTTLED else SIGN_INS_BUSY from None
         if not ok:
             await self._trace(address, account.id if account else None, client_ip, "refused")
