@@ -44,6 +44,7 @@ ACCOUNT_CREATE = "account.create"
 ACCOUNT_PASSWORD = "account.password"
 ACCOUNT_DELETE = "account.delete"
 KEYS_ROTATE = "keys.rotate"
+ACCOUNT_TOTP = "account.totp"  # the webmail's second factor set up, enabled or removed (web/totp_api.py)
 ACCOUNT_KEY = "account.key"  # an APP mailbox's OpenPGP public key registered or removed (dossier/signatures.py)
 # Patient spaces and professionals' mailboxes (issue 5).
 LOGIN = "login"
@@ -62,6 +63,12 @@ DOSSIER_GP = "dossier.gp"  # the patient declares their general practitioner (m�
 DOSSIER_EMERGENCY = "dossier.emergency"  # a professional's emergency access ("bris de glace")
 PROFILE_READ = "profile.read"  # the holder reads their profil médical (entries, one entry, the Bundle)
 PROFILE_CHANGE = "profile.change"  # an entry added, replaced or deleted (outcome says which)
+CATALOGUE_LOAD = "catalogue.load"  # the operator loads the catalogue of services
+CATALOGUE_READ = "catalogue.read"  # the patient lists the catalogue with their consents
+CATALOGUE_CONSENT = "catalogue.consent"  # the patient connects a service, changes its scopes, re-approves, revokes
+CATALOGUE_REAPPROVAL = "catalogue.reapproval"  # a new version of a connected service: approve again by a date
+CATALOGUE_LAPSE = "catalogue.lapse"  # a consent lapsed (limit date passed, service dereferenced or suspended)
+CATALOGUE_PUSH = "catalogue.push"  # a connected service's message to the patient, accepted or refused
 PATIENT_PROVISION = "patient.provision"
 PATIENT_ACTIVATE = "patient.activate"
 PATIENT_CREATE = "patient.create"  # a space past its objection window, created by the daily job
@@ -85,7 +92,7 @@ AUDIT_PURGE = "audit.purge"
 LOGGED_AT_INFO = frozenset({LOGIN, LOGOUT, "auth.success", "auth.failure", "imap.login", "imap.login_failed",
                             ACCOUNT_CREATE, ACCOUNT_PASSWORD, ACCOUNT_DELETE, KEYS_ROTATE, MAILBOX_SUSPEND,
                             MAILBOX_RESUME, PATIENT_CLOSE, PATIENT_REOPEN, PATIENT_DELETE, PATIENT_PURGE,
-                            REPRESENTATIVE_ADD, REPRESENTATIVE_REMOVE, ACCOUNT_KEY})
+                            REPRESENTATIVE_ADD, REPRESENTATIVE_REMOVE, ACCOUNT_KEY, ACCOUNT_TOTP})
 log = logging.getLogger("mssante_hub.audit")
 # However it is configured, traces are kept at least this long (docs/domain.md §10: 6 months).
 MIN_RETENTION_DAYS = 183

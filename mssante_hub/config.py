@@ -271,6 +271,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("imap.max_buffered_answer_bytes", int, 128 * MIB,
             "FETCH answer bytes all IMAP sessions of the process may hold unread by their clients; past it, the "
             "session whose unread answer waited longest is disconnected.", _positive),
+    Setting("imap.vanished_keep_days", int, 180,
+            "Days each expunged UID is remembered for QRESYNC; a client that last synced before is told every "
+            "absent UID (docs/imap.md).", _positive),
     Setting("imap.autologout_seconds", int, 30 * 60,
             "Inactivity after which an authenticated IMAP session is closed (RFC 3501: at least 30 min).",
             _positive),
@@ -347,6 +350,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Hours before an appointment when its content-free reminder is marked for the notification worker "
             "(0: no reminders).", _non_negative),
     Setting("agenda.max_listed", int, 1000, "Most agenda items one listing (and the ICS feed) returns.", _positive),
+    Setting("catalogue.reapproval_days", int, 30,
+            "Days a patient has to approve a new version of a connected service before its access lapses "
+            "(0: at once).", _non_negative),
     Setting("profile.max_resource_bytes", int, 256 * 1024,
             "Largest FHIR resource of the profil médical, in bytes (an API request past it is refused unread).",
             _positive),

@@ -292,3 +292,57 @@ def summary_fields(message: EmailMessage) -> dict[str, str]:
         if key in wanted and not summary[key]:
             summary[key] = _decoded(value)
     return summary
+
+
+# --- ENVELOPE in the summary ----------------------------------------------------------------------------
+# IMAP's ENVELOPE (RFC 3501 §7.4.2) is built from these fields' raw values, first occurrence, unfolded as
+# raw_fields unfolds them: kept in the summary, a listing of ENVELOPEs opens no body (imap/fetch.py). Values
+# as written (not decoded): imap/mimetree.envelope makes the same answer from them as from the body.
+ENVELOPE_KEY = "envelope"
+ENVELOPE_FIELDS = (b"date", b"subject", b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc", b"in-reply-to",
+                   b"message-id")
+MAX_ENVELOPE_BYTES = 16 * 1024  # larger: not kept, that body is opened to list it (headers go up to 256 KiB)
+
+
+def split_header(raw: bytes) -> tuple[bytes, bytes]:
+    """(header section with its final blank line, body); no blank line: all header."""
+    found = _HEADER_END.search(raw)
+    return (raw[: found.end()], raw[found.end():]) if found else (raw, b"")
+
+
+def raw_fields(header: bytes) -> list[tuple[bytes, bytes]]:
+    """(lower-case name, value) of each header field as written: folded lines joined by one space."""
+    out: list[tuple[bytes, bytes]] = []
+    for line in re.split(rb"\r?\n", header):
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and out:
+            name, value = out[-1]
+            out[-1] = (name, value + b" " + line.strip())
+        elif b":" in line:
+            name, _, value = line.partition(b":")
+            out.append((name.strip().lower(), value.strip()))
+    return out
+
+
+def envelope_fields(raw: bytes) -> dict[str, str] | None:
+    """The ENVELOPE fields present in a message's header (first occurrence, raw), or None when they are
+    not UTF-8 (a stored draft may have any bytes) or larger than MAX_ENVELOPE_BYTES."""
+    found: dict[bytes, bytes] = {}
+    for name, value in raw_fields(split_header(raw)[0]):
+        if name in ENVELOPE_FIELDS and name not in found:
+            found[name] = value
+    if sum(len(v) for v in found.values()) > MAX_ENVELOPE_BYTES:
+        return None
+    try:
+        return {name.decode("ascii"): value.decode("utf-8") for name, value in found.items()}
+    except UnicodeDecodeError:
+        return None
+
+
+def with_envelope(summary: dict, raw: bytes) -> dict:
+    """The summary, with the ENVELOPE fields of `raw` (the stored bytes) when they can be kept."""
+    fields = envelope_fields(raw)
+    if fields is not None:
+        summary[ENVELOPE_KEY] = fields
+    return summary

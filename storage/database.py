@@ -7,6 +7,7 @@ the same schema the same way.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -62,9 +63,28 @@ def make_engine(url: str, pool_size: int = 8) -> Engine:
         event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(postgres_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def postgres_url(url: str) -> str:
+    """The SQLAlchemy form of a PostgreSQL URL, libpq's multi-host form included.
+
+    An HA set (docs/operations-ha.md) is named as libpq names it, `postgresql://user@h1:p1,h2:p2/db?
+    target_session_attrs=read-write`: every new connection goes to whichever host is the writable primary, so the
+    hub follows a failover by itself. SQLAlchemy cannot parse that netloc; it takes the hosts as `host=` parameters.
+    """
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix):]
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    credentials, at, hosts = netloc.rpartition("@")
+    if "," not in hosts:
+        return url
+    query = "&".join("host=" + quote(host, safe="") for host in hosts.split(","))
+    path, question, params = path.partition("?")
+    params = query + ("&" + params if params else "")
+    return f"{scheme}{sep}{credentials}{at}/{path}?{params}"
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:

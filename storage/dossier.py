@@ -353,8 +353,13 @@ def set_hidden(conn: Connection, account_id: int, document_id: int, hidden: bool
                                       DossierDocument.set_key == row.set_key)).all()
     unplace_professional(conn, account_id, [v.blob_id for v in versions_of])
     if not hidden:
+        # Only a body the hub's key opens goes in a view (the views are read with it): a document the patient
+        # filed themselves is sealed for them alone, and was never in one.
+        hub_opens = set(conn.execute(select(WrappedKey.blob_id).where(
+            WrappedKey.blob_id.in_(sorted({v.blob_id for v in versions_of})),
+            WrappedKey.account_id != account_id)).scalars())
         for v in versions_of:
-            if v.state == CURRENT:
+            if v.state == CURRENT and v.blob_id in hub_opens:
                 place_professional(conn, account_id, v.category, v.blob_id,
                                    masked=MASQUE_PS in v.confidentiality.split(), author_key=v.author_key)
     return True
@@ -391,21 +396,60 @@ def unplace_professional(conn: Connection, account_id: int, blob_ids: list[str])
         record_expunged(conn, folder_id, [r.uid for r in placed], new_modseq(conn, folder_id))
 
 
-def place_professional(conn: Connection, account_id: int, category: str, blob_id: str,
-                       masked: bool = False, author_key: str = "") -> None:
-    """Put a body back in the professionals' view (unless `masked`: MASQUE_PS), in the declared GP's, and (when
-    `masked`) in its author's."""
-    from storage.folders import allocate_uids, create_folder, folder_id
-
-    size = conn.execute(select(Blob.size).where(Blob.id == blob_id)).scalar_one()
+def _view_names(category: str, masked: bool, author_key: str) -> list[str]:
+    """The view folders a current document not hidden by the patient belongs in."""
     names = [GP_PREFIX + category] if masked else [PROFESSIONAL_PREFIX + category, GP_PREFIX + category]
     if masked and author_key:
         names.append(f"{AUTHOR_PREFIX}{author_key}/Dossier/{category}")
+    return names
+
+
+def _place(conn: Connection, account_id: int, blob_id: str, names: list[str]) -> None:
+    from storage.folders import allocate_uids, create_folder, folder_id
+
+    size = conn.execute(select(Blob.size).where(Blob.id == blob_id)).scalar_one()
     for name in names:
         target = folder_id(conn, account_id, name) or create_folder(conn, account_id, name)
         uid, modseq = allocate_uids(conn, target, 1)
         conn.execute(insert(Message).values(folder_id=target, uid=uid, modseq=modseq, flags="",
                                             internal_date=utcnow(), size=size, blob_id=blob_id))
+
+
+def place_professional(conn: Connection, account_id: int, category: str, blob_id: str,
+                       masked: bool = False, author_key: str = "") -> None:
+    """Put a body back in the professionals' view (unless `masked`: MASQUE_PS), in the declared GP's, and (when
+    `masked`) in its author's."""
+    _place(conn, account_id, blob_id, _view_names(category, masked, author_key))
+
+
+def backfill_views(conn: Connection, account_id: int, system_id: int) -> int:
+    """Place every current document the patient has not hidden in each view that lacks it (the professionals',
+    the GP's, its author's when MASQUE_PS), as filing places it today: documents filed before a view existed
+    are not in it. Only documents the hub's own key opens (`system_id`: the views are read with it; a document
+    the patient filed themselves is sealed for them alone). Returns the placements made; none when nothing
+    is missing."""
+    from storage.models import Folder
+
+    documents = conn.execute(
+        select(DossierDocument.blob_id, DossierDocument.category, DossierDocument.confidentiality,
+               DossierDocument.author_key)
+        .join(WrappedKey, and_(WrappedKey.blob_id == DossierDocument.blob_id, WrappedKey.account_id == system_id))
+        .where(DossierDocument.account_id == account_id, DossierDocument.state == CURRENT,
+               DossierDocument.hidden_from_professionals.is_(False))
+        .order_by(DossierDocument.id)).all()
+    if not documents:
+        return 0
+    placed = set(conn.execute(
+        select(Folder.name, Message.blob_id).join(Folder, Folder.id == Message.folder_id)
+        .where(Folder.account_id == account_id, Folder.name.startswith(".professionnels/"))).all())
+    made = 0
+    for d in documents:
+        missing = [name for name in _view_names(d.category, MASQUE_PS in d.confidentiality.split(), d.author_key)
+                   if (name, d.blob_id) not in placed]
+        if missing:
+            _place(conn, account_id, d.blob_id, missing)
+            made += len(missing)
+    return made
 
 
 def counts_by_category(conn: Connection, account_id: int, excluded_codes: tuple[str, ...] = ()) -> dict[str, int]:

@@ -192,6 +192,7 @@ class FetchRow:
     blob_id: str
     body: bytes | None
     wrapped: bytes | None
+    summary: bytes | None = None  # a listing of ENVELOPEs: imap/fetch.py
 
 _FETCH_COLUMNS = (Message.uid, Message.flags, Message.modseq, Message.internal_date, Message.size, Message.blob_id)
 
@@ -237,8 +238,49 @@ def fetch_rows(conn: Connection, reader_id: int, folder_id: int, uids: list[int]
     return [FetchRow(*r, None, None) for r in conn.execute(_FETCH, params) if r[0] in wanted]
 
 
+_KEYS = (
+    select(*_FETCH_COLUMNS, WrappedKey.wrapped)
+    .outerjoin(WrappedKey, and_(WrappedKey.blob_id == Message.blob_id, WrappedKey.account_id == bindparam("reader")))
+    .where(Message.folder_id == bindparam("folder"), Message.uid.between(bindparam("low"), bindparam("high")))
+    .order_by(Message.uid)
+)
+
+_KEYS_SQL = (
+    f"SELECT m.uid, m.flags, m.modseq, m.size, m.blob_id, w.wrapped FROM {_M} m "
+    f"LEFT JOIN {WrappedKey.__tablename__} w ON w.blob_id = m.blob_id AND w.account_id = ? "
+    "WHERE m.folder_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid"
+)
+
+
+def fetch_keys(conn: Connection, reader_id: int, folder_id: int, uids: list[int], with_date: bool = True
+               ) -> list[FetchRow]:
+    """fetch_rows with the reader's wrapped keys but neither bodies nor summaries (a listing of ENVELOPEs reads
+    the summaries it needs with `summaries`). Without `with_date` (internal date None) on the driver's cursor."""
+    if not uids:
+        return []
+    wanted = set(uids)
+    if not with_date:
+        return [FetchRow(uid, flags, modseq, None, size, blob_id, None, None if wrapped is None else bytes(wrapped))
+                for uid, flags, modseq, size, blob_id, wrapped
+                in driver.rows(conn, _KEYS_SQL, (reader_id, folder_id, min(uids), max(uids))) if uid in wanted]
+    rows = conn.execute(_KEYS, {"folder": folder_id, "low": min(uids), "high": max(uids), "reader": reader_id})
+    return [FetchRow(*r[:6], None, r[6]) for r in rows if r[0] in wanted]
+
+
+def summaries(conn: Connection, blob_ids: list[str]) -> dict[str, bytes]:
+    """The encrypted summaries of these bodies, by blob id. (A blob row holds its body first: SQLite reads
+    through the body's overflow pages to reach the summary, so only the summaries needed are read.)"""
+    out: dict[str, bytes] = {}
+    unique = sorted(set(blob_ids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start:start + 500]
+        sql = f"SELECT id, summary FROM {Blob.__tablename__} WHERE id IN ({driver.placeholders(len(chunk))})"
+        out.update((blob_id, bytes(summary)) for blob_id, summary in driver.rows(conn, sql, chunk))
+    return out
+
+
 def folder_status(conn: Connection, folder_id: int, recent_after: int = 0) -> dict[str, int]:
-    """Counts for STATUS: messages, unseen, size, and "unclaimed": messages past UID `recent_after`
+    """Counts for STATUS: messages, unseen, deleted, size, and "unclaimed": messages past UID `recent_after`
     (the folder's \\Recent mark: no session has been told of them yet)."""
     row = conn.execute(
         select(
@@ -246,10 +288,11 @@ def folder_status(conn: Connection, folder_id: int, recent_after: int = 0) -> di
             func.sum(func.coalesce(Message.size, 0)),
             func.sum(case((has_flag("\\Seen"), 0), else_=1)),
             func.sum(case((Message.uid > recent_after, 1), else_=0)),
+            func.sum(case((has_flag("\\Deleted"), 1), else_=0)),
         ).where(Message.folder_id == folder_id)
     ).one()
     return {"messages": row[0] or 0, "size": int(row[1] or 0), "unseen": int(row[2] or 0),
-            "unclaimed": int(row[3] or 0)}
+            "unclaimed": int(row[3] or 0), "deleted": int(row[4] or 0)}
 
 
 @dataclass(frozen=True)

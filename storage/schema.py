@@ -5,6 +5,7 @@ import below.
 """
 
 from storage import agenda  # noqa: F401  (the patient's agenda)
+from storage import catalogue  # noqa: F401  (the catalogue of services, consents)
 from storage import dossier  # noqa: F401  (the patient's dossier)
 from storage import grants  # noqa: F401  (folder rights)
 from storage import models  # noqa: F401
@@ -12,6 +13,7 @@ from storage import patients  # noqa: F401  (patient spaces)
 from storage import profile  # noqa: F401  (the profil médical)
 from storage import sessions  # noqa: F401  (webmail sessions)
 from storage import sync  # noqa: F401  (expunged UIDs)
+from storage import totp  # noqa: F401  (the webmail's second factor)
 from storage.models import Base
 
 metadata = Base.metadata

@@ -4,11 +4,13 @@ VANISHED), \\Recent claims.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from sqlalchemy import (
-    BigInteger, Connection, ForeignKey, Index, Integer, String, bindparam, delete, insert, select, update,
+    BigInteger, Connection, DateTime, ForeignKey, Index, Integer, String, bindparam, delete, func, insert, select,
+    update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,6 +27,19 @@ class ExpungedUid(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"))
     uid: Mapped[int] = mapped_column(BigInteger)
+    modseq: Mapped[int] = mapped_column(BigInteger)
+    # Set by the database, so that the committer's bulk insert stays as it is; read only by the purge.
+    expunged_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ExpungeHorizon(Base):
+    """The highest MODSEQ of a folder's expunges no longer remembered one by one (purged past
+    `imap.vanished_keep_days`). A client that knows an older MODSEQ is told as VANISHED (EARLIER)
+    every UID it may hold that the folder no longer has (RFC 7162 lets the server say more, never less)."""
+
+    __tablename__ = "imap_expunge_horizons"
+
+    folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"), primary_key=True)
     modseq: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -130,7 +145,27 @@ def record_expunged(conn: Connection, folder_id: int, uids: list[int], modseq: i
         conn.execute(_INSERT_EXPUNGED, [dict(folder_id=folder_id, uid=u, modseq=modseq) for u in uids])
 
 
-def vanished_since(conn: Connection, folder_id: int, modseq: int) -> list[int]:
-    """UIDs expunged from a folder after `modseq` (QRESYNC VANISHED (EARLIER))."""
+def vanished_since(conn: Connection, folder_id: int, modseq: int) -> list[int] | None:
+    """UIDs expunged from a folder after `modseq` (QRESYNC VANISHED (EARLIER)); None when `modseq` is older
+    than the folder's horizon: some of those expunges are forgotten, the caller must assume every absent UID."""
+    horizon = conn.execute(select(ExpungeHorizon.modseq).where(ExpungeHorizon.folder_id == folder_id)).scalar()
+    if horizon is not None and modseq < horizon:
+        return None
     return sorted(set(conn.execute(select(ExpungedUid.uid).where(
         ExpungedUid.folder_id == folder_id, ExpungedUid.modseq > modseq)).scalars()))
+
+
+def purge_expunged(conn: Connection, before: dt.datetime) -> int:
+    """Forget the expunges recorded before `before`, each folder's horizon raised to what was forgotten."""
+    forgotten = conn.execute(select(ExpungedUid.folder_id, func.max(ExpungedUid.modseq))
+                             .where(ExpungedUid.expunged_at < before).group_by(ExpungedUid.folder_id)).all()
+    if not forgotten:
+        return 0
+    held = dict(conn.execute(select(ExpungeHorizon.folder_id, ExpungeHorizon.modseq).where(
+        ExpungeHorizon.folder_id.in_([folder for folder, _ in forgotten]))).all())
+    for folder, modseq in forgotten:
+        if folder not in held:
+            conn.execute(insert(ExpungeHorizon).values(folder_id=folder, modseq=modseq))
+        elif modseq > held[folder]:
+            conn.execute(update(ExpungeHorizon).where(ExpungeHorizon.folder_id == folder).values(modseq=modseq))
+    return conn.execute(delete(ExpungedUid).where(ExpungedUid.expunged_at < before)).rowcount

@@ -119,7 +119,28 @@ _IDNATPS = re.compile(r"^(8\d{11}|0\d{9})$")  # 8 + RPPS (11 digits), or 0 + ADE
 def idnatps_from_rpps(rpps: str) -> str:
     if not _RPPS.match(rpps.strip()):
         raise IdentityError("an RPPS number has 11 digits")
-    return "8" + rpps.strip()
+    return RPPS_PREFIX + rpps.strip()
+
+
+_ADELI = re.compile(r"^\d{9}$")
+RPPS_PREFIX, ADELI_PREFIX = "8", "0"  # idNatPS = prefix + number (docs/domain.md §1.2)
+
+
+def idnatps_from_adeli(adeli: str) -> str:
+    if not _ADELI.match(adeli.strip()):
+        raise IdentityError("an ADELI number has 9 digits")
+    return ADELI_PREFIX + adeli.strip()
+
+
+def idnatps_of_account(number: str | None) -> str:
+    """The idNatPS a professional account's number stands for, or "". The account's `rpps` column holds an RPPS
+    (11 digits: `account add --rpps`), or an idNatPS itself: `0` + ADELI (`account add --adeli`; no column of its
+    own, which would take a migration), or `8` + RPPS (as some data dirs were made). The lengths (11, 10, 12)
+    cannot be taken for one another."""
+    number = (number or "").strip()
+    if _RPPS.match(number):
+        return RPPS_PREFIX + number
+    return number if _IDNATPS.match(number) else ""
 
 
 def validate_idnatps(value: str) -> str:

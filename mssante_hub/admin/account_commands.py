@@ -62,10 +62,19 @@ def _hub(args: argparse.Namespace):
 def cmd_add(args: argparse.Namespace) -> int:
     from mssante_hub.accounts.mailboxes import add_account
 
+    from mssante_hub.accounts import identity
+
+    number = args.rpps
+    if args.adeli:  # kept as the idNatPS 0 + ADELI in the number column (identity.idnatps_of_account)
+        try:
+            number = identity.idnatps_from_adeli(args.adeli)
+        except identity.IdentityError as exc:
+            print(f"mssante-hub: {exc}", file=sys.stderr)
+            return 2
     password = read_password(args.password_stdin)
     with _hub(args) as hub:
         account_id = add_account(hub, type=args.type, address=args.address, display_name=args.name,
-                                 password=password, rpps=args.rpps)
+                                 password=password, rpps=number)
     print(f"account {account_id} {args.address.strip().lower()} created")
     return 0
 
@@ -156,7 +165,9 @@ def add_account_commands(commands, with_data_dir: Callable[[argparse.ArgumentPar
     p.add_argument("--type", required=True, choices=list(PROFESSIONAL_TYPES))
     p.add_argument("--address", required=True)
     p.add_argument("--name", required=True)
-    p.add_argument("--rpps")
+    number = p.add_mutually_exclusive_group()
+    number.add_argument("--rpps")
+    number.add_argument("--adeli", help="a professional without an RPPS: the 9-digit ADELI number")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.set_defaults(func=cmd_add)
 

@@ -192,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_dossier_commands(commands, with_data_dir)
     from mssante_hub.agenda.commands import add_agenda_commands  # the patients' agendas (issue 14)
     add_agenda_commands(commands, with_data_dir)
+    from mssante_hub.catalogue.commands import add_catalogue_commands  # the catalogue of services (issue 14)
+    add_catalogue_commands(commands, with_data_dir)
     return parser
 
 

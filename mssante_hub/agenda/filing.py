@@ -137,7 +137,7 @@ def _item_message(event: ical.Event, method: str, calendar_text: str, sender: st
     summary = dict.fromkeys((name.lower() for name in mime.SUMMARY_HEADERS), "")
     summary.update({"subject": title, "from": sender, "to": recipient, "date": date, "message-id": message_id,
                     "references": source_message_id})
-    return raw, summary
+    return raw, mime.with_envelope(summary, raw)
 
 
 def _index_row(hub: Hub, patient: account_repo.AccountRow, event: ical.Event, blob_id: str, source_blob_id: str,

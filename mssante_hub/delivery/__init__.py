@@ -5,9 +5,9 @@ storage/deliveries.py writes, in the group committer's transaction; prepare_pool
 optionally runs prepare() in child processes. Front doors use the names below.
 """
 
-from mssante_hub.delivery.accept import PREPARE_IN_WRITER_MAX_BYTES, accept
+from mssante_hub.delivery.accept import PREPARE_IN_WRITER_MAX_BYTES, accept, accept_all
 from mssante_hub.delivery.prepare import Prepared, prepare
 from mssante_hub.envelope import Channel, Delivered, Envelope, Identity
 
 __all__ = ["Channel", "Delivered", "Envelope", "Identity", "PREPARE_IN_WRITER_MAX_BYTES", "Prepared", "accept",
-           "prepare"]
+           "accept_all", "prepare"]

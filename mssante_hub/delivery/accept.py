@@ -17,6 +17,7 @@ from typing import Callable
 from sqlalchemy import Connection
 
 from mssante_hub.agenda import filing as agenda_filing
+from mssante_hub.catalogue import measures
 from mssante_hub.delivery import prepare_pool
 from mssante_hub.delivery.prepare import Prepared, prepare
 from mssante_hub.dossier import filing
@@ -117,7 +118,7 @@ async def _accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity |
         done: concurrent.futures.Future = concurrent.futures.Future()
         prepare_it = functools.partial(prepare, hub, envelope, raw, local, remote, identity)
         if len(raw) <= PREPARE_IN_WRITER_MAX_BYTES and not filing.may_carry_documents(raw) and \
-                not agenda_filing.may_carry_calendar(raw):
+                not agenda_filing.may_carry_calendar(raw) and not measures.may_carry_measures(raw):
             # A small message is prepared by the writer thread itself, just before its batch: handing it
             # to a parse thread first cost more than preparing it (each hand-over between threads waits
             # for the GIL and for the other thread to be scheduled: ~2 ms on a small virtual machine).
@@ -125,15 +126,68 @@ async def _accept(hub: Hub, envelope: Envelope, raw: bytes, identity: Identity |
         else:
             # A large one is parsed and encrypted in a parse thread, so that it never holds up the writer;
             # so is a document message (unzipping and XML reading: milliseconds to a second) and a calendar
-            # (bounded by agenda/ical.py, but up to seconds for a hostile one).
+            # (bounded by agenda/ical.py, but up to seconds for a hostile one), and FHIR measures (validation).
             hub.parse_pool.submit(_prepare_then_store, hub, done, prepare_it)
         prepared, uids = await asyncio.wrap_future(done)
+    result = _delivered(prepared, uids)
+    _tell_listeners(hub, result)
+    return result
+
+
+def _delivered(prepared: Prepared, uids: list[int | None]) -> Delivered:
     places = prepared.unit.placements
     recipients = {places[i].address: uids[i] for i in range(prepared.recipient_places)}
     copy_uid = uids[prepared.recipient_places] if len(places) > prepared.recipient_places else None
-    result = Delivered(prepared.unit.body.blob_id, recipients, tuple(prepared.remote), copy_uid, prepared.filing)
-    _tell_listeners(hub, result)
-    return result
+    return Delivered(prepared.unit.body.blob_id, recipients, tuple(prepared.remote), copy_uid, prepared.filing)
+
+
+async def accept_all(hub: Hub, messages: list[tuple[Envelope, bytes]], identity: Identity | None = None
+                     ) -> list[Delivered]:
+    """Several messages stored together or not at all (IMAP MULTIAPPEND, RFC 3502), or raise Refusal.
+
+    Each is parsed, checked and encrypted as accept() does one (prepare(), in the parse threads or the
+    prepare pool); then all are stored by ONE unit of the group committer (its own savepoint in a shared
+    batch): a refusal of any message, at prepare or at the store step, leaves none of them behind.
+    """
+    channel = getattr(messages[0][0].channel, "value", messages[0][0].channel) if messages else ""
+    total = sum(len(raw) for _, raw in messages)
+    try:
+        results = await _accept_all(hub, messages, identity)
+    except Refusal as refusal:
+        metrics.refused(channel, refusal.reason)
+        log.info("refused on %s: %d %s (%d messages together, %d bytes)", channel, refusal.reason.code,
+                 refusal.reason.status, len(messages), total)
+        raise
+    for result in results:
+        metrics.delivered(channel)
+        _tell_listeners(hub, result)
+    log.info("delivered on %s: %d messages together, %d bytes", channel, len(results), total)
+    return results
+
+
+async def _accept_all(hub: Hub, messages: list[tuple[Envelope, bytes]], identity: Identity | None
+                      ) -> list[Delivered]:
+    loop = asyncio.get_running_loop()
+    pool = prepare_pool.of(hub)
+    waits = []
+    for envelope, raw in messages:
+        if max(envelope.declared_size or 0, len(raw)) > hub.limits.max_message_bytes:
+            raise Refusal(refusals.MESSAGE_TOO_BIG)
+        local, remote = _split_recipients(hub, envelope.rcpt_to)
+        if len(local) + len(remote) > hub.config.get("limits.max_recipients"):
+            raise Refusal(refusals.TOO_MANY_RECIPIENTS)
+        if pool is not None:
+            waits.append(pool.prepare(envelope, raw, local, remote, identity))
+        else:
+            waits.append(loop.run_in_executor(hub.parse_pool, functools.partial(
+                prepare, hub, envelope, raw, local, remote, identity)))
+    outcomes = await asyncio.gather(*waits, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome  # the first refused message in the client's order: nothing was stored
+    prepared: list[Prepared] = list(outcomes)
+    stored = await hub.write(lambda conn: _store_many(conn, prepared))
+    return [_delivered(item, uids) for item, uids in stored]
 
 
 def _tell_listeners(hub: Hub, result: Delivered) -> None:

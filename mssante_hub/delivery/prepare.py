@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from crypto.envelope import encrypt_message, wrap_key
 from mssante_hub import audit
 from mssante_hub.agenda import filing as agenda_filing
+from mssante_hub.catalogue import consent, measures
 from mssante_hub.dossier import filing
 from mssante_hub.envelope import NOT_SENDING, Channel, Envelope, Filed, Identity
 from mssante_hub.hub import Hub
 from mssante_hub.profile import entries as profile_entries
-from mssante_hub.mime import parse, summary_fields
+from mssante_hub.mime import parse, summary_fields, with_envelope
 from mssante_hub.rules import policy, refusals
 from mssante_hub.rules.refusals import Refusal
 from storage import accounts as account_repo
@@ -57,6 +58,8 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
             raise Refusal(refusals.UNKNOWN_RECIPIENT, address)
         if account.status != AccountStatus.ACTIVE.value:
             raise Refusal(refusals.MAILBOX_UNAVAILABLE, address)
+    # A catalogue service's message to a patient: only under the patient's consent (docs/catalogue.md).
+    allowed = consent.check(hub, envelope, identity, message, readers)
     actor = actor or (identity.representative or identity.address if identity else envelope.mail_from or "<>")
     actor_type = (audit.ActorType.SYSTEM if envelope.channel == Channel.INTERNAL and identity is None
                   else audit.ActorType.REPRESENTATIVE if identity is not None and identity.representative
@@ -89,7 +92,7 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
         if system is None:
             raise Refusal(refusals.TEMPORARY_FAILURE, "no relay key")
         key_holders[system.id] = system
-    summary = json.dumps(summary_fields(message), ensure_ascii=False).encode()
+    summary = json.dumps(with_envelope(summary_fields(message), raw), ensure_ascii=False).encode()
     sealed = encrypt_message(blob_id, raw, summary)
     wrapped = [
         deliveries.Reader(a.id, wrap_key(sealed.content_key, sealed.blob_id, hub.keyring.public_key(a.public_key)))
@@ -129,6 +132,11 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
         unit.traces.extend(agenda.traces)
         unit.writes.extend(agenda.writes)
         extra = extra + agenda.units
+    if allowed is not None:  # the service's measures filed into Dossier/Profil; the push traced
+        items, pushed = measures.plan(hub, allowed, message, sealed.blob_id, (actor, actor_type, via))
+        unit.traces.extend(pushed)
+        unit.writes.append(consent.still_holds(allowed))  # and the consent checked again as it is stored
+        extra = extra + items
     return Prepared(unit, {a: r for a, r in readers.items() if a not in held}, list(decision.remote),
                     recipient_places, {address: account.type for address, account in readers.items()},
                     extra, filed.outcomes if filed is not None else {})

@@ -75,6 +75,29 @@ def cmd_dossier_emergencies(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dossier_backfill_views(args: argparse.Namespace) -> int:
+    """Every patient space's professionals', GP and author views completed with the documents filed before
+    those views existed (storage.dossier.backfill_views); run once after an upgrade, harmless again."""
+    from sqlalchemy import select
+
+    from mssante_hub.hub import Hub
+    from storage import dossier as dossier_store
+    from storage.models import Account, AccountType
+
+    with Hub.open(args.data_dir) as hub:
+        system = hub.system_account()
+        if system is None:
+            print("mssante-hub: the hub has no system account")
+            return 1
+        spaces = hub.read_sync(lambda conn: list(conn.execute(
+            select(Account.id).where(Account.type == AccountType.PATIENT.value).order_by(Account.id)).scalars()))
+        made = 0
+        for space in spaces:  # one transaction per space: the writer is not held for the whole store
+            made += hub.committer.run(lambda conn, space=space: dossier_store.backfill_views(conn, space, system.id))
+    print(f"spaces {len(spaces)}, placements made {made}")
+    return 0
+
+
 def add_dossier_commands(commands, with_data_dir: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
     dossier = commands.add_parser("dossier", help="the patients' dossiers").add_subparsers(dest="action",
                                                                                            required=True)
@@ -88,3 +111,6 @@ def add_dossier_commands(commands, with_data_dir: Callable[[argparse.ArgumentPar
     p.add_argument("path", help="a folder of IHE_XDM zip packages, or a zip of them")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_dossier_import)
+    p = with_data_dir(dossier.add_parser("backfill-views", help="place documents filed before the professionals', "
+                                                               "GP and author views existed in those views"))
+    p.set_defaults(func=cmd_dossier_backfill_views)

@@ -29,6 +29,7 @@ from email.parser import BytesParser
 import gnupg
 
 from mssante_hub.hub import Hub
+from mssante_hub.mime import split_header
 
 log = logging.getLogger("mssante_hub.dossier.signatures")
 
@@ -96,7 +97,8 @@ def signed_parts(raw: bytes) -> tuple[bytes, bytes] | None:
     """(the signed entity as sent, the detached signature) of a PGP/MIME-signed message; None if it is not one.
 
     A signed message whose structure cannot be read gives (b"", b""): it was signed, and does not verify."""
-    headers = BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
+    # The header section alone: given the whole message, the parser still splits a 2 MB body into lines.
+    headers = BytesParser(policy=email.policy.compat32).parsebytes(split_header(raw)[0], headersonly=True)
     if headers.get_content_type() != SIGNED_TYPE:
         return None
     if (headers.get_param("protocol") or "").lower() != PGP_SIGNATURE:

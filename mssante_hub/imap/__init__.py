@@ -9,8 +9,10 @@ Modules, by concern:
   auth.py          LOGIN and AUTHENTICATE (PLAIN, SASL-IR), only after TLS
   folders.py       LIST, LSUB, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, STATUS, NAMESPACE
   mailbox.py       the per-session view of a selected folder (sequence numbers <-> UIDs)
-  messages.py      SELECT, FETCH, STORE, COPY, MOVE, EXPUNGE, APPEND, CLOSE, UNSELECT
-  fetch.py         FETCH attributes and their answers; mimetree.py: MIME parts, ENVELOPE, BODYSTRUCTURE
+  messages.py      SELECT, STORE, COPY, MOVE, EXPUNGE, CLOSE, UNSELECT
+  append.py        APPEND and MULTIAPPEND (literal8, UTF8 data extension), through delivery
+  fetch.py         FETCH attributes and their answers; mimetree.py: MIME parts, ENVELOPE, BODYSTRUCTURE;
+                   binary.py: BINARY, BINARY.PEEK, BINARY.SIZE (content-transfer-encoding undone)
   search.py        SEARCH compiled to SQL, with decryption only for what SQL cannot see
   sort.py          SORT (SORT=DISPLAY, ESORT) and THREAD; sortkeys.py: what they compare, from the
                    summaries (cached per body); threads.py: the REFERENCES and ORDEREDSUBJECT algorithms

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 # Always announced (RFC 3501 base plus the extensions implemented in this package).
-BASE = (b"IMAP4rev1", b"LITERAL+", b"SASL-IR", b"ID", b"ENABLE", b"IDLE", b"NAMESPACE", b"UNSELECT", b"UIDPLUS",
+BASE = (b"IMAP4rev1", b"IMAP4rev2", b"LITERAL+", b"SASL-IR", b"ID", b"ENABLE", b"IDLE", b"NAMESPACE", b"UNSELECT", b"UIDPLUS",
         b"MOVE", b"CHILDREN", b"SPECIAL-USE", b"CREATE-SPECIAL-USE", b"LIST-EXTENDED", b"CONDSTORE", b"QRESYNC", b"ESEARCH",
         b"QUOTA", b"QUOTA=RES-STORAGE", b"ACL", b"RIGHTS=texk", b"SORT", b"SORT=DISPLAY", b"ESORT",
-        b"THREAD=REFERENCES", b"THREAD=ORDEREDSUBJECT", b"LIST-STATUS")
+        b"THREAD=REFERENCES", b"THREAD=ORDEREDSUBJECT", b"LIST-STATUS", b"MULTIAPPEND", b"BINARY", b"SEARCHRES", b"UTF8=ACCEPT")
 AUTH_MECHANISMS = (b"PLAIN",)
 BEARER_MECHANISMS = (b"XOAUTH2", b"OAUTHBEARER")  # announced when an OpenID provider is configured
-ENABLEABLE = (b"CONDSTORE", b"QRESYNC")
+REV2 = b"IMAP4rev2"
+UTF8_ACCEPT = b"UTF8=ACCEPT"
+UTF8_NAMES = frozenset({REV2, UTF8_ACCEPT})  # once either is enabled, mailbox names are UTF-8 (RFC 9051, 6855)
+ENABLEABLE = (b"CONDSTORE", b"QRESYNC", REV2, UTF8_ACCEPT)
 
 
 def announce(tls_active: bool, tls_available: bool, authenticated: bool, bearer: bool = False) -> list[bytes]:

@@ -68,11 +68,13 @@ def split(name: str) -> DossierName | None:
 
 
 def author_key(conn: Connection, hub, patient_id: int, professional_id: int) -> str:
-    """The keyed digest of this professional's idNatPS in this patient's dossier ("" without an RPPS)."""
-    rpps = conn.execute(select(Account.rpps).where(Account.id == professional_id)).scalar_one_or_none()
-    if not rpps or not rpps.isdigit():
+    """The keyed digest of this professional's idNatPS (from an RPPS or an ADELI) in this patient's dossier
+    ("" without either)."""
+    number = conn.execute(select(Account.rpps).where(Account.id == professional_id)).scalar_one_or_none()
+    idnatps = identity.idnatps_of_account(number)
+    if not idnatps:
         return ""
-    return index.digest(hub, patient_id, index.AUTHOR, f"{identity.OID_IDNATPS}^8{rpps}")
+    return index.digest(hub, patient_id, index.AUTHOR, f"{identity.OID_IDNATPS}^{idnatps}")
 
 
 def is_dossier_name(name: str) -> bool:
@@ -82,10 +84,10 @@ def is_dossier_name(name: str) -> bool:
 class DossierReader(Reader):
     """The hub's reader for a professional's dossier session: each document body it opens is traced.
 
-    Once per document and session (a client listing ENVELOPEs opens every body; listing again is not a
-    new read), and in batches: the traces of the bodies opened meanwhile go to the group committer as one
-    multi-row insert, queued without waiting, so FETCH answers as it would and the traces are durable
-    within the next commit.
+    Once per document and session (a client fetching BODYSTRUCTURE opens every body; listing again is not a
+    new read; ENVELOPE comes from the summaries, no body read: imap/fetch.py), and in batches: the traces of
+    the bodies opened meanwhile go to the group committer as one multi-row insert, queued without waiting,
+    so FETCH answers as it would and the traces are durable within the next commit.
     """
 
     def __init__(self, hub, system: AccountRow, professional: str, professional_type: str, patient_id: int) -> None:

@@ -7,13 +7,15 @@ the plaintext lives only in memory for the time of the answer.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from dataclasses import dataclass
 
+from mssante_hub.mime import ENVELOPE_KEY
 from mssante_hub.reader import Reader
-from mssante_hub.imap import acl, mimetree, qresync, responses, wire
+from mssante_hub.imap import acl, binary, envelopes, mimetree, qresync, responses, wire
 from mssante_hub.imap.messages import enable_condstore, selected_uids
-from mssante_hub.imap.server import SELECTED, Bad, Session, command
+from mssante_hub.imap.server import SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, format_date_time, is_atom, number, parse_sequence_set
 from storage import messages
 
@@ -28,6 +30,7 @@ MAX_ITEMS = 50
 BODY_BATCH = 16  # messages per read-pool trip when bodies are opened (FETCH answers written batch by batch)
 BATCH_BYTES = 1024 * 1024  # and a batch's answers stop past this much (big messages: fewer per batch)
 LISTING_BATCH = 1000  # the same without bodies: flags, dates and sizes only
+SUMMARY_BATCH = 250  # the same with summaries opened (ENVELOPE): a key unwrap each
 MEMORY_ITEMS = {b"FLAGS", b"UID", b"MODSEQ"}
 WHOLE_MESSAGE_ITEMS = MEMORY_ITEMS | {b"RFC822", b"RFC822.SIZE", b"INTERNALDATE"}
 _SECTION = re.compile(rb"^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK)\[([^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$")
@@ -45,7 +48,7 @@ class Item:
 
     @property
     def needs_body(self) -> bool:
-        return self.name in NEEDS_BODY or self.name == b"BINARY" or (self.name == b"BODY" and self.section != b"")
+        return self.name in NEEDS_BODY or self.name in binary.NAMES or (self.name == b"BODY" and self.section != b"")
 
     @property
     def sets_seen(self) -> bool:
@@ -65,6 +68,12 @@ def parse_items(token) -> list[Item]:
             items += [Item(w) for w in MACROS[word]]
         elif word in SIMPLE:
             items.append(Item(word))
+        elif binary.is_binary_item(word):  # RFC 3516: binary.py
+            try:
+                name, section, peek, partial = binary.parse_item(word)
+            except binary.BadItem:
+                raise Bad(responses.BAD_SYNTAX) from None
+            items.append(Item(name, section, peek, partial, True))
         else:
             found = _SECTION.match(_upper_head(t))
             if not found:
@@ -131,6 +140,8 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         s.emit(_lines_from_view(view, uids, [i.name for i in items]))
         return responses.OK_DONE
     with_body = any(i.needs_body for i in items)
+    # ENVELOPE is the only item that needs the body: its fields are in the summaries (mime.envelope_fields).
+    from_summaries = with_body and all(i.name == b"ENVELOPE" or not i.needs_body for i in items)
     reader_id, reader = view.owner.id, acl.reader_of(s, view.owner)
     snapshot = {u: (view.seq_of(u), view.flag_text(u), view.modseqs.get(u, 0)) for u in uids}
 
@@ -139,6 +150,9 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     def work(batch: list[int]) -> tuple[list[bytes], int]:
         """The answers of a batch's first messages, up to BATCH_BYTES of them, and how many UIDs they took."""
         def run(conn) -> tuple[list[bytes], int]:
+            if from_summaries:
+                return _answers_from_summaries(conn, reader_id, view.id, batch, snapshot, items, reader, seen_now,
+                                               with_date), len(batch)
             if with_body and not with_date:
                 rows = messages.fetch_bodies(conn, reader_id, view.id, batch)
             else:
@@ -157,7 +171,7 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     # In batches, each written before the next is read: while the client does not read, the
     # output gate is paused and the next batch waits (backpressure.py), so one FETCH 1:* of a
     # big folder holds about one batch in the server, not the folder.
-    size = BODY_BATCH if with_body else LISTING_BATCH
+    size = SUMMARY_BATCH if from_summaries else BODY_BATCH if with_body else LISTING_BATCH
     bulk, lane = with_body and len(uids) > 1, bulk_lane(s.hub)
     start = 0
     while start < len(uids):
@@ -166,14 +180,18 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         await s.answer_room()  # the hub-wide budget of unread answers (answers.py)
         if s.transport is None or s.gate.stopped:
             break
-        if bulk:
-            async with lane:  # many-message FETCHes share part of the read pool: small reads keep the rest
+        try:
+            if bulk:
+                async with lane:  # many-message FETCHes share part of the read pool: small reads keep the rest
+                    lines, taken = await s.hub.read(work(uids[start:start + size]))
+            else:
                 lines, taken = await s.hub.read(work(uids[start:start + size]))
-        else:
-            lines, taken = await s.hub.read(work(uids[start:start + size]))
+        except binary.UnknownEncoding:
+            raise No(responses.NO_UNKNOWN_CTE) from None
         start += taken
         for line in lines:
             s.emit(line)
+        del lines  # not held while the client reads: one batch in the server, not two
         await s.drain()
     return responses.OK_DONE
 
@@ -216,7 +234,46 @@ def _lines_from_view(view, uids: list[int], names: list[bytes]) -> bytes:
     return b"".join([template % (seq, *[get(u) for get in getters]) for u, seq in zip(uids, seqs) if seq is not None])
 
 
-def _answer(row: messages.FetchRow, known: tuple, items: list[Item], reader: Reader, add_flags: bool) -> bytes:
+def _answers_from_summaries(conn, reader_id: int, folder_id: int, batch: list[int], snapshot: dict,
+                            items: list[Item], reader: Reader, seen_now: set[int], with_date: bool) -> list[bytes]:
+    """The answers of one batch, ENVELOPE built from the summaries (or kept from an earlier listing:
+    imap/envelopes.py); the bodies of messages stored before summaries held its fields (or whose fields
+    were not kept: mime.envelope_fields) are opened instead."""
+    rows = [r for r in messages.fetch_keys(conn, reader_id, folder_id, batch, with_date) if r.uid in snapshot]
+    answers: dict[int, bytes] = {}
+    who = reader.account.id
+    to_open = []
+    for row in rows:
+        if not reader.can_open(row):
+            answers[row.uid] = wire.value(mimetree.envelope(mimetree.parse(b"")))  # as for a body it cannot open
+            continue
+        answer = envelopes.cached(who, row.blob_id, row.wrapped)
+        if answer is None:
+            to_open.append(row)
+        else:
+            answers[row.uid] = answer
+    sealed = messages.summaries(conn, [r.blob_id for r in to_open]) if to_open else {}
+    memo: dict = {}  # formatted address lists of this batch, by field value (plaintext: this answer's only)
+    for row in to_open:
+        if row.blob_id not in sealed:
+            continue  # gone since the first read
+        fields = reader.summary(dataclasses.replace(row, summary=sealed[row.blob_id])).get(ENVELOPE_KEY)
+        if isinstance(fields, dict):
+            answers[row.uid] = answer = wire.value(mimetree.summary_envelope(fields, memo))
+            envelopes.keep(who, row.blob_id, row.wrapped, answer)
+    older = [r.uid for r in rows if r.uid not in answers]
+    bodies = {r.uid: r for r in messages.fetch_rows(conn, reader_id, folder_id, older, True)} if older else {}
+    out = []
+    for row in rows:
+        if row.uid in answers:
+            out.append(_answer(row, snapshot[row.uid], items, reader, row.uid in seen_now, answers[row.uid]))
+        elif row.uid in bodies:  # (gone since the first read: left out, as any expunged message)
+            out.append(_answer(bodies[row.uid], snapshot[row.uid], items, reader, row.uid in seen_now))
+    return out
+
+
+def _answer(row: messages.FetchRow, known: tuple, items: list[Item], reader: Reader, add_flags: bool,
+            envelope: bytes | None = None) -> bytes:
     seq, flags, modseq = known
     raw = entity = None
     if row.body is not None:
@@ -228,7 +285,10 @@ def _answer(row: messages.FetchRow, known: tuple, items: list[Item], reader: Rea
     if add_flags:
         parts.append(b"FLAGS " + flags)
     for item in items:
-        parts.append(_one(item, row, flags, modseq, raw, entity))
+        if envelope is not None and item.name == b"ENVELOPE":
+            parts.append(b"ENVELOPE " + envelope)
+        else:
+            parts.append(_one(item, row, flags, modseq, raw, entity))
     return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts))
 
 
@@ -256,6 +316,8 @@ def _one(item: Item, row, flags: bytes, modseq: int, raw: bytes | None, entity) 
         return b"RFC822.HEADER " + _literal(entity.header)
     if name == b"RFC822.TEXT":
         return b"RFC822.TEXT " + _literal(entity.body)
+    if name in binary.NAMES:
+        return binary.answer(name, item.section, item.partial, entity, raw)
     data = _section(entity, raw, item.section)
     label = b"%s[%s]" % (name, item.section)
     if item.partial is not None:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from mssante_hub.imap import acl, recent, responses, wire
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import (
-    MAX_MAILBOX_NAME, Atom, SyntaxProblem, astring, decode_mailbox, encode_mailbox, is_atom,
+    MAX_MAILBOX_NAME, Atom, SyntaxProblem, astring, decode_mailbox, encode_mailbox, is_atom, mailbox_text,
 )
 from storage import folders, messages, sync
 
@@ -19,7 +19,8 @@ SHARED_PREFIX = b"Shared"
 SPECIAL_USES = {b"\\SENT", b"\\DRAFTS", b"\\TRASH", b"\\JUNK", b"\\ARCHIVE", b"\\ALL", b"\\FLAGGED"}
 SELECTION_OPTIONS = frozenset({b"SUBSCRIBED", b"REMOTE", b"RECURSIVEMATCH", b"SPECIAL-USE"})
 RETURN_OPTIONS = frozenset({b"SUBSCRIBED", b"CHILDREN", b"SPECIAL-USE"})
-STATUS_ITEMS = (b"MESSAGES", b"RECENT", b"UIDNEXT", b"UIDVALIDITY", b"UNSEEN", b"SIZE", b"HIGHESTMODSEQ")
+STATUS_ITEMS = (b"MESSAGES", b"RECENT", b"UIDNEXT", b"UIDVALIDITY", b"UNSEEN", b"SIZE", b"HIGHESTMODSEQ", b"DELETED")
+REV1_ONLY_STATUS = frozenset({b"RECENT"})  # RFC 9051 has no \Recent: a rev2 session asking for it is BAD
 QUOTA_ROOT = b""
 MAX_PATTERNS = 20
 
@@ -37,9 +38,9 @@ _NOTHING = "(?!)"  # a pattern no mailbox name matches
 
 def _pattern(reference: bytes, pattern: bytes) -> re.Pattern[str]:
     try:
-        text = (reference + pattern).decode("imap4-utf-7")
-    except (UnicodeDecodeError, ValueError):
-        return re.compile(_NOTHING)  # no mailbox has a name that is not modified UTF-7: nothing listed
+        text = mailbox_text(reference + pattern)
+    except SyntaxProblem:
+        return re.compile(_NOTHING)  # no mailbox has a name not in the session's encoding: nothing listed
     if len(text) > MAX_MAILBOX_NAME * 2:
         raise Bad(responses.BAD_MAILBOX_NAME)
     regex = "".join(".*" if ch == "*" else "[^/]*" if ch == "%" else re.escape(ch) for ch in text)
@@ -100,6 +101,8 @@ async def _list(s: Session, args: list, subscribed_only: bool, verb: bytes) -> b
     status_items = None
     if len(args) == 4 and is_atom(args[2], b"RETURN") and isinstance(args[3], list) and verb == b"LIST":
         returns, status_items = _return_options(args[3])
+        if s.rev2 and REV1_ONLY_STATUS.intersection(status_items or ()):
+            raise Bad(responses.BAD_SYNTAX)
         args = args[:2]
     if len(args) != 2:
         raise Bad(responses.BAD_SYNTAX)
@@ -299,6 +302,8 @@ async def status(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     if len(args) != 2:
         raise Bad(responses.BAD_SYNTAX)
     items = _status_items(args[1])
+    if s.rev2 and REV1_ONLY_STATUS.intersection(items):
+        raise Bad(responses.BAD_SYNTAX)
     name = mailbox_arg(args[0])
     box = await acl.resolve(s, name)
     if box is None or not box.allows("r"):
@@ -316,7 +321,7 @@ async def _status_line(s: Session, name: str, box: acl.Mailbox, items: list[byte
     held = len(s.selected.recent) if s.selected is not None and s.selected.id == row.id else 0
     values = {b"MESSAGES": counts["messages"], b"UNSEEN": counts["unseen"], b"SIZE": counts["size"],
               b"UIDNEXT": row.uidnext, b"UIDVALIDITY": row.uidvalidity, b"HIGHESTMODSEQ": row.highestmodseq,
-              b"RECENT": counts["unclaimed"] + held}
+              b"RECENT": counts["unclaimed"] + held, b"DELETED": counts["deleted"]}
     body = b" ".join(b"%s %d" % (i, values[i]) for i in items)
     s.untagged(b"STATUS %s (%s)" % (wire.string(encode_mailbox(name)), body))
 

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 
 from mssante_hub.imap.budget import SessionUploads
 
-_LITERAL_AT_END = re.compile(rb"\{(\d{1,20})(\+?)\}$")
+_LITERAL_AT_END = re.compile(rb"\{(\d{1,20})(\+?)\}$")  # also ends a literal8's line (~{n}, RFC 3516)
+# Messages in one APPEND (MULTIAPPEND, RFC 3502): each is a literal reserved whole, and the lines between
+# them count against max_command, so this only bounds the work of one all-or-nothing store.
+MAX_APPEND_MESSAGES = 1000
 _APPEND_COMMAND = re.compile(rb"^\S+ +APPEND ", re.IGNORECASE)
 
 
@@ -70,6 +73,7 @@ class Framer:
         self._literal = bytearray()
         self._literal_left = 0
         self._command_bytes = 0
+        self._literals = 0
         self.closed = False
         self.raw_lines = False  # IDLE / SASL continuation: lines are not commands
 
@@ -80,6 +84,7 @@ class Framer:
         self._literal.clear()
         self._literal_left = 0
         self._command_bytes = 0
+        self._literals = 0
         self._give_back()
 
     def _give_back(self) -> None:
@@ -126,14 +131,20 @@ class Framer:
         max_command = self.limits.max_command if self.authenticated else min(
             self.limits.max_command, self.limits.max_preauth_command)
         if not found:
-            if self._command_bytes > max_command and not is_append:
+            if self._command_bytes > max_command:
                 return [self._refuse(self._tag(), b"COMMAND", close=True)]
             command = Command(self._segments, self._reserved)
             self._segments = []
             self._command_bytes = 0
+            self._literals = 0
             self._reserved = 0
             return [command]
         size, non_sync = int(found[1]), bool(found[2])
+        self._literals += 1
+        if is_append and (self._command_bytes > max_command or self._literals > MAX_APPEND_MESSAGES):
+            # The lines of a MULTIAPPEND (flags, dates) are capped as any command's are; its
+            # messages are held to the upload budgets below.
+            return [self._refuse(self._tag(), b"COMMAND", close=non_sync)]
         cap = self.limits.max_append_literal if is_append else self.limits.max_string_literal
         if not is_append:
             cap = min(cap, max_command - self._command_bytes)
@@ -161,6 +172,7 @@ class Framer:
     def _refuse(self, tag: bytes, why: bytes, close: bool) -> Refused:
         self._segments = []
         self._command_bytes = 0
+        self._literals = 0
         self._give_back()
         if close:
             self.closed = True

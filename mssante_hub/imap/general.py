@@ -78,13 +78,17 @@ async def enable(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         raise Bad(responses.BAD_SYNTAX)
     from mssante_hub.imap.capabilities import ENABLEABLE
 
+    known = {e.upper(): e for e in ENABLEABLE}  # names are case-insensitive; kept as announced (IMAP4rev2)
     done = []
     for arg in args:
-        if isinstance(arg, Atom) and arg.upper() in ENABLEABLE and arg.upper() not in s.enabled:
-            s.enabled.add(arg.upper())
-            done.append(arg.upper())
+        name = known.get(arg.upper()) if isinstance(arg, Atom) else None
+        if name is not None and name not in s.enabled:
+            s.enabled.add(name)
+            done.append(name)
     if b"QRESYNC" in s.enabled:
         s.enabled.add(b"CONDSTORE")  # RFC 7162 §3.2.3: QRESYNC implies CONDSTORE
+    if s.rev2 and s.selected is not None:
+        s.selected.forget_recent()  # RFC 9051 has no \\Recent: none in this session's answers from now on
     if b"CONDSTORE" in s.enabled and s.selected is not None:
         from mssante_hub.imap.messages import enable_condstore
 

@@ -6,7 +6,7 @@ from twisted.internet import protocol
 
 from mssante_hub.admission import PerAddress
 from mssante_hub.hub import Hub
-from mssante_hub.imap import acl, auth, fetch, folders, general, messages, search, sort  # noqa: F401 - commands
+from mssante_hub.imap import acl, append, auth, fetch, folders, general, messages, search, sort  # noqa: F401 - commands
 from mssante_hub.imap.notify import notifier_for
 from mssante_hub.imap.server import Session
 from mssante_hub.imap.tls import context_factory

@@ -123,6 +123,11 @@ class SelectedFolder:
             out.append(i + 1 if i < n and all_uids[i] == uid else None)
         return out
 
+    def forget_recent(self) -> None:
+        """IMAP4rev2 (RFC 9051): no message is \\Recent to this session, none is claimed for it."""
+        self.recent = set()
+        self.claims = None
+
     def flag_text(self, uid: int) -> bytes:
         key = (self.flags.get(uid, ""), uid in self.recent)
         text = _flag_texts.get(key)

@@ -1,22 +1,20 @@
 """Commands on messages of the selected folder: SELECT/EXAMINE, STORE, COPY, MOVE,
-EXPUNGE (UID EXPUNGE), CLOSE, UNSELECT, and APPEND (through delivery.accept)."""
+EXPUNGE (UID EXPUNGE), CLOSE, UNSELECT (APPEND: append.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
-from mssante_hub import delivery
-from mssante_hub.envelope import Channel
-from mssante_hub.imap import acl, qresync, recent, responses
+from mssante_hub.imap import acl, qresync, recent, responses, wire
 from mssante_hub.imap.folders import mailbox_arg
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.server import AUTH, SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import (
-    Atom, String, format_uid_set, is_atom, number, parse_date_time, parse_sequence_set,
+    Atom, encode_mailbox, format_uid_set, is_atom, number, parse_sequence_set,
 )
 from storage import folders, messages, sync
 
+SAVED_RESULT = b"$"  # RFC 5182 SEARCHRES: the messages the last SEARCH RETURN (SAVE) found, alone in a set
 SYSTEM_FLAGS = {f.lower(): f for f in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")}
 MAX_FLAGS = 100
 MAX_KEYWORD = 100
@@ -67,6 +65,8 @@ def selected_uids(s: Session, token, uid: bool) -> list[int]:
     if not isinstance(token, Atom):
         raise Bad(responses.BAD_SEQUENCE)
     view = s.selected
+    if token == SAVED_RESULT:
+        return view.select(s.saved_result, True)  # the same messages for UID and sequence commands
     return view.select(parse_sequence_set(bytes(token), view.largest(uid)), uid)
 
 
@@ -78,6 +78,9 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     if resync is not None and qresync.CAPABILITY not in s.enabled:
         raise Bad(responses.BAD_SYNTAX)  # RFC 7162 §3.2.5: ENABLE QRESYNC first
     name = mailbox_arg(args[0])
+    if s.selected is not None and (s.rev2 or qresync.CAPABILITY in s.enabled):
+        # RFC 9051 §6.3.2, RFC 7162 §3.2.11: the previous mailbox is closed, said before the new one's responses.
+        s.untagged(responses.OK_CLOSED_PREVIOUS)
     s.unselect()
     # The folder row is read before its messages: its MODSEQ then bounds what the view holds.
     box, states = await acl.resolve_and_read(s, name, "r", lambda conn, row: sync.message_states(conn, row.id))
@@ -88,9 +91,11 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     read_only = read_only or not any(box.allows(r) for r in "stwe")
     claims = recent.claims_for(s.hub)
     view = SelectedFolder.load(row, states, read_only, claims.mark(row.id, row.recent_uid), synced=row.highestmodseq)
+    if s.rev2:
+        view.forget_recent()  # RFC 9051: no \\Recent; the messages stay recent for a rev1 session
     if not read_only and view.recent:
         claims.claim(row.id, view.uids[-1])  # what this session announces as recent, no more
-    if not read_only:
+    if not read_only and not s.rev2:
         view.claims = claims  # messages arriving while selected may be recent to this session
     view.owner, view.rights = box.owner, box.rights
     view.condstore = condstore or b"CONDSTORE" in s.enabled
@@ -100,13 +105,18 @@ async def _select(s: Session, args: list, read_only: bool) -> bytes:
     flags_line, permanent_line = view.flags_lines()  # the folder's keywords too (RFC 3501 §7.2.6)
     s.untagged(flags_line)
     s.untagged(b"%d EXISTS" % view.exists)
-    s.untagged(b"%d RECENT" % len(view.recent))
+    if not s.rev2:
+        s.untagged(b"%d RECENT" % len(view.recent))
+    else:
+        # RFC 9051 §6.3.2: a LIST response naming the mailbox, its attributes accurate.
+        use = row.special_use.encode() if getattr(row, "special_use", None) else b""
+        s.untagged(b'LIST (%s) "/" %s' % (use, wire.string(encode_mailbox(name))))
     s.untagged(permanent_line)
     s.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % row.uidvalidity)
     s.untagged(b"OK [UIDNEXT %d] Predicted next UID" % max(row.uidnext, (view.uids[-1] + 1) if view.uids else 1))
     s.untagged(b"OK [HIGHESTMODSEQ %d] Highest" % view.highestmodseq)
     unseen = next((i + 1 for i, u in enumerate(view.uids) if "\\Seen" not in view.flags[u].split()), None)
-    if unseen:
+    if unseen and not s.rev2:  # RFC 9051 dropped the UNSEEN response code
         s.untagged(b"OK [UNSEEN %d] First unseen" % unseen)
     if resync is not None:
         await qresync.resync(s, view, *resync)
@@ -298,45 +308,3 @@ async def _check_quota(s: Session, view: SelectedFolder | None, uids: list[int],
     if used + extra > s.hub.config.get("imap.quota_bytes"):
         raise No(responses.NO_OVERQUOTA)
     cache[account_id] = (used + extra, cache[account_id][1]) if account_id in cache else (used + extra, now)
-
-
-@command("APPEND", AUTH, SELECTED)
-async def append(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
-    """APPEND name [(flags)] ["date-time"] literal, stored by delivery.accept (durable before OK)."""
-    if len(args) < 2:
-        raise Bad(responses.BAD_SYNTAX)
-    name = mailbox_arg(args[0])
-    message = args[-1]
-    middle = args[1:-1]
-    if not isinstance(message, String) or len(middle) > 2:
-        raise Bad(responses.BAD_SYNTAX)
-    flags: list[str] = []
-    date = None
-    for item in middle:
-        if isinstance(item, list) and not flags and date is None:
-            flags = flag_names(item)
-        elif isinstance(item, String) and date is None:
-            # Kept in UTC: SQLite drops the offset of a stored date-time.
-            date = parse_date_time(bytes(item)).astimezone(dt.timezone.utc)
-        else:
-            raise Bad(responses.BAD_SYNTAX)
-    view = s.selected
-    if name == "INBOX" and view is not None and view.folder.name == "INBOX" and view.owner is not None \
-            and view.owner.id == s.account.id:
-        # Into the session's own INBOX, selected: its row is the view's (an INBOX cannot be deleted,
-        # renamed or re-created, so its id and UIDVALIDITY hold), no read needed to find it.
-        box = acl.Mailbox(name, view.folder, s.account, acl.ALL_RIGHTS)
-    else:
-        box = await _target(s, args[0])
-    target = box.folder
-    await _check_quota(s, None, [], len(message), box.owner.id)
-    owner = box.owner.address  # a shared folder's message is stored for (and readable by) its owner
-    envelope = delivery.Envelope(mail_from=s.account.address, rcpt_to=(owner,), channel=Channel.IMAP, folder=target.name,
-                                 flags=" ".join(flags), internal_date=date,
-                                 peer=getattr(s.transport.getPeer(), "host", ""))
-    identity = delivery.Identity(address=s.account.address, account_id=s.account.id, type=s.account.type)
-    delivered = await delivery.accept(s.hub, envelope, bytes(message), identity)
-    new_uid = delivered.uids.get(owner)
-    s.changed(target.id, including_me=True)
-    return b"[APPENDUID %d %d] %s" % (target.uidvalidity, new_uid, responses.OK_APPEND)
-

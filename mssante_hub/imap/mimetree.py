@@ -10,10 +10,11 @@ import email.utils
 import re
 from dataclasses import dataclass, field
 
-from mssante_hub.imap.wire import Raw
+from mssante_hub.imap.wire import Raw, value as wire_value
+# The header split and unfolding are mime.py's: the ENVELOPE kept in a summary is read the same way.
+from mssante_hub.mime import raw_fields, split_header
 
 MAX_DEPTH = 20  # messages were checked at delivery; this guards the recursion all the same
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _PARAM = re.compile(rb';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 
 
@@ -48,12 +49,8 @@ def _unquote(value: bytes) -> bytes:
 
 
 def parse(raw: bytes, depth: int = 0) -> Entity:
-    found = _HEADER_END.search(raw)
-    if found:
-        header, body = raw[: found.end()], raw[found.end():]
-    else:
-        header, body = raw, b""
-    entity = Entity(header, body, _fields(header))
+    header, body = split_header(raw)
+    entity = Entity(header, body, raw_fields(header))
     if depth >= MAX_DEPTH:
         return entity
     kind, sub, params = entity.content_type
@@ -64,20 +61,6 @@ def parse(raw: bytes, depth: int = 0) -> Entity:
     elif kind == b"message" and sub in (b"rfc822", b"global"):
         entity.message = parse(body, depth + 1)
     return entity
-
-
-def _fields(header: bytes) -> list[tuple[bytes, bytes]]:
-    out: list[tuple[bytes, bytes]] = []
-    for line in re.split(rb"\r?\n", header):
-        if not line:
-            continue
-        if line[:1] in (b" ", b"\t") and out:
-            name, value = out[-1]
-            out[-1] = (name, value + b" " + line.strip())
-        elif b":" in line:
-            name, _, value = line.partition(b":")
-            out.append((name.strip().lower(), value.strip()))
-    return out
 
 
 def _split(body: bytes, boundary: bytes) -> list[bytes]:
@@ -163,13 +146,29 @@ def _addresses(value: bytes | None):
     return out or None
 
 
-def envelope(entity: Entity) -> list:
+def envelope(entity: Entity, addresses=_addresses) -> list:
     get = entity.get
     sender = get(b"sender") or get(b"from")
     reply_to = get(b"reply-to") or get(b"from")
-    return [get(b"date"), get(b"subject"), _addresses(get(b"from")), _addresses(sender), _addresses(reply_to),
-            _addresses(get(b"to")), _addresses(get(b"cc")), _addresses(get(b"bcc")), get(b"in-reply-to"),
+    return [get(b"date"), get(b"subject"), addresses(get(b"from")), addresses(sender), addresses(reply_to),
+            addresses(get(b"to")), addresses(get(b"cc")), addresses(get(b"bcc")), get(b"in-reply-to"),
             get(b"message-id")]
+
+
+def summary_envelope(fields: dict[str, str], memo: dict | None = None) -> list:
+    """ENVELOPE from the raw fields a summary keeps (mime.envelope_fields): what the body would give.
+
+    `memo`: address lists already formatted, by field value, for the messages of one answer (a dossier's
+    items share their sender and recipient: parsing addresses is most of the cost of a listing)."""
+    def addresses(value: bytes | None):
+        if memo is None:
+            return _addresses(value)
+        found = memo.get(value, memo)
+        if found is memo:
+            parsed = _addresses(value)
+            found = memo[value] = None if parsed is None else Raw(wire_value(parsed))
+        return found
+    return envelope(Entity(b"", b"", [(name.encode(), value.encode()) for name, value in fields.items()]), addresses)
 
 
 # --- BODYSTRUCTURE -------------------------------------------------------------------
@@ -257,4 +256,5 @@ def header_fields(entity: Entity, names: list[bytes], exclude: bool) -> bytes:
     return b"".join(out) + b"\r\n"
 
 
-__all__ = ["Entity", "NoSuchPart", "Raw", "body_structure", "envelope", "header_fields", "parse", "part"]
+__all__ = ["Entity", "NoSuchPart", "Raw", "body_structure", "envelope", "header_fields", "parse", "part",
+           "summary_envelope"]

@@ -16,6 +16,7 @@ BYE_BUSY_UPLOADS = b"BYE [LIMIT] Server busy receiving other messages; try again
 
 OK_DONE = b"Completed"
 OK_CLOSED = b"OK [CLOSED] Access to the selected mailbox was withdrawn"
+OK_CLOSED_PREVIOUS = b"OK [CLOSED] Previous mailbox closed"
 OK_LOGIN = b"LOGIN completed"
 OK_AUTHENTICATE = b"AUTHENTICATE completed"
 OK_LOGOUT = b"LOGOUT completed"
@@ -41,12 +42,15 @@ NO_CANNOT_DELETE = b"[CANNOT] This mailbox cannot be deleted or renamed"
 NO_HAS_CHILDREN = b"[INUSE] Mailbox has children; delete them first"
 NO_READ_ONLY = b"[READ-ONLY] Mailbox is read-only"
 NO_LITERAL_TOO_BIG = b"[TOOBIG] Literal too big"
+NO_APPEND_CANCELLED = b"APPEND cancelled (an empty message); nothing stored"
+NO_COMMAND_TOO_BIG = b"[TOOBIG] Command too big (lines, or messages in one APPEND)"
 NO_SESSION_UPLOADS = b"[LIMIT] Too many uploads pending on this connection; wait for their replies"
 NO_BUSY_UPLOADS = b"[LIMIT] Server busy receiving other messages; try again shortly"
 NO_OVERQUOTA = b"[OVERQUOTA] Quota exceeded"
 NO_NO_PERMISSION = b"[NOPERM] Permission denied"
 NO_SEARCH_CHARSET = b"[BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
 NO_MODIFIED = b"[MODIFIED %b] Conditional STORE failed"
+NO_UNKNOWN_CTE = b"[UNKNOWN-CTE] A part's content-transfer-encoding is unknown to this server"
 # RFC 3501 §9: a mailbox name is an astring; one that is not valid modified UTF-7 names no mailbox
 # (NO, as Dovecot answers), while a token that is not an astring at all is a syntax error (BAD).
 NO_MAILBOX_NAME = b"[CANNOT] Invalid mailbox name (modified UTF-7 expected)"

@@ -17,7 +17,7 @@ from sqlalchemy import and_, not_, or_, select
 
 from mssante_hub.reader import Reader
 from mssante_hub.imap import acl, responses, wire
-from mssante_hub.imap.messages import enable_condstore
+from mssante_hub.imap.messages import SAVED_RESULT, enable_condstore
 from mssante_hub.imap.server import SELECTED, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, String, format_uid_set, is_atom, number, parse_date, parse_sequence_set
 from storage.messages import has_flag, uid_condition
@@ -120,7 +120,10 @@ class _Parser:
             enable_condstore(self.s)
             return Node("modseq", (number(value),))
         if word == b"UID":
-            return Node("uids", (parse_sequence_set(bytes(self.take()), view.largest(True)),))
+            uids = self.take()
+            if uids == SAVED_RESULT:
+                return Node("uids", (self.s.saved_result,))
+            return Node("uids", (parse_sequence_set(bytes(uids), view.largest(True)),))
         if word in SUMMARY_HEADERS:
             return Node("header", (SUMMARY_HEADERS[word], self.string()))
         if word == b"BCC":
@@ -130,6 +133,8 @@ class _Parser:
             return Node("header", (name, self.string()))
         if word in (b"BODY", b"TEXT"):
             return Node(word.decode().lower(), (self.string(),))
+        if token == SAVED_RESULT:
+            return Node("uids", (self.s.saved_result,))
         if token[:1].isdigit() or token[:1] == b"*":
             ranges = parse_sequence_set(bytes(token), view.largest(False))
             return Node("uids", (_ranges(view.select(ranges, False)),))
@@ -322,17 +327,34 @@ async def search(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         if any(o not in ESEARCH_OPTIONS for o in options):
             raise Bad(responses.BAD_SYNTAX)
         args = args[2:]
+    elif s.rev2:
+        options = [b"ALL"]  # RFC 9051 §6.4.4: a SEARCH without RETURN is answered in ESEARCH form, as ALL
     if len(args) >= 2 and is_atom(args[0], b"CHARSET"):
         if bytes(args[1]).upper() not in CHARSETS:
             raise No(responses.NO_SEARCH_CHARSET)
         args = args[2:]
-    tree = parse_criteria(s, args, uid)
-    view = s.selected
-    reader_id, reader = view.owner.id, acl.reader_of(s, view.owner)
-    found = await s.hub.read(lambda conn: run(conn, view.id, reader_id, reader, tree))
+    save = options is not None and b"SAVE" in options
+    try:
+        tree = parse_criteria(s, args, uid)  # may name $, the result saved before this one
+        view = s.selected
+        reader_id, reader = view.owner.id, acl.reader_of(s, view.owner)
+        found = await s.hub.read(lambda conn: run(conn, view.id, reader_id, reader, tree))
+    except BaseException:
+        if save:
+            s.saved_result = []  # RFC 5182 §2.1: a SEARCH that fails leaves nothing saved
+        raise
     found = [(u, m) for u, m in found if view.seq_of(u) is not None]
     numbers = [u if uid else view.seq_of(u) for u, _ in found]
     modseq = max((m for _, m in found), default=0) if "modseq" in _kinds(tree) else None
+    if save:
+        kept = [u for u, _ in found]
+        if kept and not {b"ALL", b"COUNT"} & set(options) and {b"MIN", b"MAX"} & set(options):
+            # SAVE with MIN and/or MAX alone keeps just those messages (RFC 5182 §2.1).
+            kept = sorted({kept[0] if o == b"MIN" else kept[-1] for o in options if o in (b"MIN", b"MAX")})
+        s.saved_result = _ranges(kept)
+        options = [o for o in options if o != b"SAVE"]
+        if not options:
+            return responses.OK_DONE  # SAVE alone: no ESEARCH response
     if options is None:
         line = b"SEARCH" + b"".join(b" %d" % n for n in numbers)
         if modseq and numbers:

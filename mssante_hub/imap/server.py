@@ -27,7 +27,7 @@ from mssante_hub.imap.budget import SessionUploads, pool_of
 from mssante_hub.imap.framing import Command, ContinueLiteral, FrameLimits, Framer, Refused
 from mssante_hub.imap.mailbox import SelectedFolder
 from mssante_hub.imap.notify import Notifier
-from mssante_hub.imap.syntax import Atom, SyntaxProblem, tokenize
+from mssante_hub.imap.syntax import UTF8_NAMES, Atom, SyntaxProblem, tokenize
 from mssante_hub.rules.refusals import Refusal
 from storage import grants, sync
 from storage.accounts import AccountRow
@@ -100,6 +100,7 @@ class Session(IMAP4Server):
         self.reader = None  # mssante_hub.reader.Reader of the logged-in account
         self.selected: SelectedFolder | None = None
         self.enabled: set[bytes] = set()
+        self.saved_result: list[tuple[int, int]] = []  # UID ranges SEARCH RETURN (SAVE) kept (SEARCHRES, $)
         self.dirty = False
         self.owed_expunges = False
         self._line_waiter: asyncio.Future | None = None
@@ -259,6 +260,7 @@ class Session(IMAP4Server):
     async def execute(self, cmd: Command) -> None:
         first = cmd.first_line.split(b" ", 1)[0]
         tag = first if _valid_tag(first) else b"*"  # known before parsing, so a parse error is tagged
+        UTF8_NAMES.set(bool(self.enabled & capabilities.UTF8_NAMES))  # this command's task only
         try:
             if self.account is not None and recheck.due(self) and not await recheck.still_valid(self):
                 recheck.end_session(self)  # the password changed, or the mailbox was suspended or deleted
@@ -352,10 +354,16 @@ class Session(IMAP4Server):
             self._line_waiter = None
             self.framer.raw_lines = False
 
+    @property
+    def rev2(self) -> bool:
+        """IMAP4rev2 enabled (RFC 9051): no \\Recent, ESEARCH answers to SEARCH, a LIST line at SELECT."""
+        return capabilities.REV2 in self.enabled
+
     # --- the selected folder and its changes ----------------------------------------
 
     def select_view(self, view: SelectedFolder) -> None:
         self.unselect()
+        self.saved_result = []  # RFC 5182 §2.1: a new mailbox starts with nothing saved
         self.selected = view
         self.state = SELECTED
         self.notifier.watch(view.id, self, view.owner.address if view.owner is not None else "")
@@ -409,7 +417,7 @@ class Session(IMAP4Server):
 
 # The framer's refusals (framing.Refused.response): NO when still in step, BYE when closing.
 _REFUSED_NO = {b"LITERAL": responses.NO_LITERAL_TOO_BIG, b"SESSION": responses.NO_SESSION_UPLOADS,
-               b"POOL": responses.NO_BUSY_UPLOADS}
+               b"POOL": responses.NO_BUSY_UPLOADS, b"COMMAND": responses.NO_COMMAND_TOO_BIG}
 _REFUSED_BYE = {b"LINE": responses.BYE_LINE_TOO_LONG, b"SESSION": responses.BYE_SESSION_UPLOADS,
                 b"POOL": responses.BYE_BUSY_UPLOADS}
 

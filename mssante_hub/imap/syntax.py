@@ -6,8 +6,10 @@ UTF-7 mailbox name must round-trip exactly, or it is refused.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import re
+import unicodedata
 
 import twisted.mail.imap4  # noqa: F401 - registers the "imap4-utf-7" codec
 
@@ -28,6 +30,15 @@ class String(bytes):
     """A quoted string or a literal."""
 
 
+class Literal(String):
+    """A string sent as a literal ({n}): APPEND tells a message (a literal) from a date-time (quoted)."""
+
+
+class Literal8(bytes):
+    """A literal8 (~{n}, RFC 3516): any octets, NUL included; valid as APPEND data only, so not a String
+    (any other command given one answers BAD)."""
+
+
 _ATOM_END = set(b' ()"{')
 # Atoms whose brackets enclose a section that may hold spaces and parentheses (FETCH's
 # BODY[HEADER.FIELDS (A B)]); elsewhere "[" is an atom character like any other (RFC 3501 §9:
@@ -46,12 +57,16 @@ def tokenize(segments: list[bytes]) -> list:
         line = segments[index]
         literal = segments[index + 1] if index + 1 < len(segments) else None
         body = line
+        binary = False
         if literal is not None:
             found = re.search(rb"\{\d+\+?\}$", line)
             body = line[: found.start()]
+            binary = body.endswith(b"~") and (len(body) == 1 or body[-2:-1] in b" (")
+            if binary:
+                body = body[:-1]
         _scan(body, stack)
         if literal is not None:
-            stack[-1].append(String(literal))
+            stack[-1].append(Literal8(literal) if binary else Literal(literal))
     if len(stack) != 1:
         raise SyntaxProblem("unbalanced parentheses")
     return stack[0]
@@ -187,8 +202,32 @@ def format_uid_set(uids: list[int]) -> bytes:
 _PRINTABLE = re.compile(rb"^[\x20-\x7e]*$")
 
 
+# Set by the session for each command it runs (its own asyncio task): True once the client enabled
+# IMAP4rev2 or UTF8=ACCEPT, when mailbox names travel as UTF-8 rather than modified UTF-7.
+UTF8_NAMES: contextvars.ContextVar[bool] = contextvars.ContextVar("imap_utf8_names", default=False)
+_NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # controls (RFC 5198: Net-Unicode)
+
+
+def mailbox_text(raw: bytes) -> str:
+    """The text of a mailbox name or LIST pattern from the wire, in the session's encoding."""
+    if UTF8_NAMES.get():
+        try:
+            return unicodedata.normalize("NFC", raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise SyntaxProblem("bad mailbox name") from None
+    try:
+        return raw.decode("imap4-utf-7")
+    except (UnicodeDecodeError, ValueError):
+        raise SyntaxProblem("bad mailbox name") from None
+
+
 def decode_mailbox(raw: bytes) -> str:
-    """A mailbox name from the wire (modified UTF-7, RFC 3501 §5.1.3), strictly."""
+    """A mailbox name from the wire (modified UTF-7, RFC 3501 §5.1.3, or UTF-8 once enabled), strictly."""
+    if UTF8_NAMES.get():
+        name = mailbox_text(raw)
+        if not name or len(name) > MAX_MAILBOX_NAME or _NOT_IN_NAMES.search(name):
+            raise SyntaxProblem("bad mailbox name")
+        return "INBOX" if name.upper() == "INBOX" else name
     if not raw or not _PRINTABLE.match(raw):
         raise SyntaxProblem("bad mailbox name")
     try:
@@ -203,7 +242,7 @@ def decode_mailbox(raw: bytes) -> str:
 
 
 def encode_mailbox(name: str) -> bytes:
-    return name.encode("imap4-utf-7")
+    return name.encode("utf-8") if UTF8_NAMES.get() else name.encode("imap4-utf-7")
 
 
 # --- dates -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ _TRAITS_LABEL = b"mssante-hub/patient-traits/v1"
 _CODES_LABEL = b"mssante-hub/activation-codes/v1"
 _ARCHIVE_LABEL = b"mssante-hub/archive-wrapping/v1"
 _EMAIL_LINK_LABEL = b"mssante-hub/personal-email-link/v1"
+_TOTP_LABEL = b"mssante-hub/web-totp/v1"
 
 _cache: "weakref.WeakKeyDictionary[Hub, dict[bytes, bytes]]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -80,3 +81,8 @@ def archive_wrapping_key(hub: Hub) -> bytes:
 def email_link_key(hub: Hub) -> bytes:
     """Signs the links that confirm a new personal e-mail address (patients/personal_email.py)."""
     return _derived(hub, _EMAIL_LINK_LABEL)
+
+
+def totp_key(hub: Hub) -> bytes:
+    """Seals the webmail's TOTP secrets and keys the hashes of their recovery codes (web/totp.py)."""
+    return _derived(hub, _TOTP_LABEL)

@@ -10,10 +10,12 @@ from mssante_hub import audit
 
 from mssante_hub.accounts import inactivity
 
+from mssante_hub.catalogue import consent as catalogue_consent
 from mssante_hub.dossier import jobs as dossier_jobs
 from mssante_hub.patients import worker
 from mssante_hub.hub import Hub
 from mssante_hub.patients import lifecycle, representatives
+from storage import sync
 
 log = logging.getLogger("mssante_hub.patients.jobs")
 
@@ -32,9 +34,12 @@ async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
         return count
 
     done["audit_purged"] = await hub.write(purge)
+    keep = dt.timedelta(days=hub.config.get("imap.vanished_keep_days"))
+    done["expunges_forgotten"] = await hub.write(lambda conn: sync.purge_expunged(conn, now - keep))
     done.update(await inactivity.check_inactive_mailboxes(hub, now))
     done.update(await dossier_jobs.run_daily(hub, now))
     done["representatives_ended"] = await representatives.end_at_majority(hub, now)
+    done["consents_lapsed"] = await catalogue_consent.lapse_due(hub, now)
     done["notified"] = await worker.send_due(hub, now)
     log.info("daily job done: %s", " ".join(f"{name}={count}" for name, count in done.items()))
     return done

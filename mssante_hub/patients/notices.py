@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 
 from mssante_hub.hub import Hub
+from mssante_hub.mime import with_envelope
 
 HUB_SENDER_NAME = "Mon espace santé (mssante-hub)"
 
@@ -59,7 +60,8 @@ def system_mail(ctx: Context, to: str, subject: str, text: str, now: dt.datetime
     body = text.replace("\n", "\r\n")
     summary = {"subject": subject, "from": f"{HUB_SENDER_NAME} <{sender}>", "to": to, "date": date,
                "message-id": message_id}
-    return (headers + body).encode("utf-8"), summary
+    raw = (headers + body).encode("utf-8")
+    return raw, with_envelope(summary, raw)
 
 
 def provisioning_notice(ctx: Context, to: str, code: str, objection_until: dt.datetime,

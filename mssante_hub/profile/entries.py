@@ -35,10 +35,10 @@ def _aad_id(blob_id: str) -> str:
     return f"profile/{blob_id}"
 
 
-def build(address: str, hostname: str, entry_key: str, resource: Any) -> bytes:
-    """The item message of one entry version, from the patient to themselves."""
+def build(address: str, hostname: str, entry_key: str, resource: Any, sender: str = "") -> bytes:
+    """The item message of one entry version, from the patient to themselves (or from `sender`, a service)."""
     message = EmailMessage(policy=email.policy.SMTP)
-    message["From"] = address
+    message["From"] = sender or address
     message["To"] = address
     message["Subject"] = "Profil médical"
     message["Date"] = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc))
@@ -69,6 +69,12 @@ def write(hub: Hub, patient: account_repo.AccountRow, key: str, message: mime.Pa
           content_key: bytes, source: str = PATIENT):
     """The index row of one entry version, sealed under the item's content key."""
     resource = fhir.validate(resource_json(message) or {}, hub.config.get("profile.max_resource_bytes"))
+    return resource_write(patient, key, resource, blob_id, content_key, source)
+
+
+def resource_write(patient: account_repo.AccountRow, key: str, resource: Any, blob_id: str, content_key: bytes,
+                   source: str):
+    """The index row of one entry version of an already validated resource."""
     found = fhir.summary(resource)
     fields = {"kind": found.kind, "code": found.code, "display": found.display, "date": found.date,
               "source": source}

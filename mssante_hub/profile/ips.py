@@ -36,7 +36,7 @@ def _concept(element: ET.Element | None) -> dict[str, Any] | None:
 
 def _date(value: str | None) -> str | None:
     digits = (value or "")[:8]
-    if not digits.isdigit() or len(digits) not in (4, 6, 8):
+    if not (digits.isascii() and digits.isdigit()) or len(digits) not in (4, 6, 8):
         return None
     return "-".join(part for part in (digits[:4], digits[4:6], digits[6:8]) if part)
 

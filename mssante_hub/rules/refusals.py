@@ -92,3 +92,20 @@ CALENDAR_RECURRENCE_REFUSED = Reason(554, "5.6.0", "Récurrence refusée : elle 
                                      "UNTIL), at most daily")
 CALENDAR_TOO_MANY_OCCURRENCES = Reason(552, "5.3.4", "Trop d'occurrences de rendez-vous",
                                        "Too many appointment occurrences")
+
+# --- Catalogue services pushing to a patient under consent (docs/catalogue.md) ---
+SERVICE_NOT_ONLINE = Reason(550, "5.7.1", "Ce service du catalogue n'est pas en ligne (hors ligne, suspendu ou "
+                            "déréférencé)", "This catalogue service is not online (offline, suspended or "
+                            "dereferenced)")
+SERVICE_NO_DATA_EXCHANGE = Reason(550, "5.7.1", "Ce service du catalogue n'échange pas de données avec les "
+                                  "espaces santé", "This catalogue service exchanges no data with health spaces")
+SERVICE_NOT_CONNECTED = Reason(550, "5.7.1", "Le patient n'a pas connecté ce service à son espace santé",
+                               "The patient has not connected this service to their health space")
+SERVICE_CONSENT_LAPSED = Reason(550, "5.7.1", "L'accord du patient à ce service a expiré : la nouvelle version "
+                                "n'a pas été approuvée à temps", "The patient's consent to this service has "
+                                "lapsed: the new version was not approved in time")
+SERVICE_SCOPE_NOT_CONSENTED = Reason(554, "5.7.1", "Le patient n'a pas autorisé ce service à lui transmettre ce "
+                                     "type de données", "The patient has not allowed this service to send this "
+                                     "kind of data")
+SERVICE_MEASURE_INVALID = Reason(554, "5.6.0", "Mesure refusée : une ressource FHIR Observation valide est "
+                                 "attendue", "Measure refused: a valid FHIR Observation resource is expected")

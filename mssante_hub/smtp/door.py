@@ -10,6 +10,7 @@ import re
 import time
 from typing import Awaitable, Callable
 
+from mssante_hub.catalogue import consent
 from mssante_hub.rules import policy
 from mssante_hub.delivery import Channel, Delivered, Envelope, Identity, accept
 from mssante_hub.admission import ByteBudget
@@ -96,6 +97,21 @@ class BaseDoor:
         self._active_until[key] = now + RECIPIENT_CACHE_S
         return None
 
+    async def service_refusal(self, server: HubSMTP, address: str) -> str | None:
+        """A reply if the sender is a catalogue service this patient has not (or no longer) consented to, else
+        None (catalogue/consent.py); traced on the patient's space. Any other sender costs no look-up."""
+        identity = self.identity(server)
+        sender = (identity.address if identity is not None else server.tx.mail_from or "").lower()
+        if not consent.may_be_a_service(self.hub, self.channel, identity, sender):
+            return None
+        now = dt.datetime.now(dt.timezone.utc)
+        found = await self.hub.read(lambda conn: consent.rcpt_refusal(
+            conn, sender, account_repo.by_address(conn, address.lower()), now))
+        if found is None:
+            return None
+        await consent.trace_refused(self.hub, sender, found[1], [address])
+        return replies.from_reason(found[1])
+
     def size_refusal(self, address: str, params: MailParams) -> str | None:
         if params.size is not None and params.size > self.size_limit_for(address):
             return replies.DESTINATION_SIZE_EXCEEDED
@@ -139,6 +155,9 @@ class BaseDoor:
         try:
             delivered = await accept(self.hub, envelope, raw, self.identity(server))
         except Refusal as refusal:
+            if refusal.reason in consent.REFUSALS:  # a service's push refused at DATA: on the patients' history
+                await consent.trace_refused(self.hub, consent.sender(envelope, self.identity(server)),
+                                            refusal.reason, [r for r in tx.rcpts if self.hub.is_local(r)])
             return replies.from_reason(refusal.reason)
         except Exception:  # noqa: BLE001 - the session goes on; the sender retries
             log.exception("delivery failed on %s", self.channel)

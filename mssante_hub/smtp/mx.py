@@ -79,7 +79,8 @@ class MxDoor(BaseDoor):
     async def check_rcpt(self, server: HubSMTP, address: str, params: RcptParams) -> str | None:
         if not self.hub.is_local(address):
             return replies.RELAY_DENIED
-        return self.size_refusal(address, server.tx.mail) or await self.local_recipient_refusal(address)
+        return (self.size_refusal(address, server.tx.mail) or await self.local_recipient_refusal(address)
+                or await self.service_refusal(server, address))
 
 
 def build_tls(hub: Hub):

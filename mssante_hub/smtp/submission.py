@@ -79,7 +79,7 @@ class SubmissionDoor(BaseDoor):
         if refusal:
             return refusal
         if self.hub.is_local(address):
-            return await self.local_recipient_refusal(address)
+            return await self.local_recipient_refusal(address) or await self.service_refusal(server, address)
         if not trust.in_trust_space(self.hub, address):
             return replies.REMOTE_NOT_WHITELISTED
         return None

@@ -28,7 +28,7 @@ from mssante_hub import audit, delivery
 from mssante_hub.agenda import feed, filing, imip, index, listing, prevention
 from mssante_hub.hub import Hub
 from mssante_hub.web.patient_api import PatientApi
-from mssante_hub.web.http import NOT_FOUND, ApiError, read_json
+from mssante_hub.web.http import NOT_FOUND, ApiError, read_json, is_id
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import agenda as agenda_store
@@ -117,7 +117,7 @@ class AgendaApi(PatientApi):
                      "truncated": len(found) >= limit}
 
     def _row(self, conn, session: Session, item_id: str) -> agenda_store.ItemRow | None:
-        if not item_id.isdigit() or len(item_id) > 18:
+        if not is_id(item_id):
             return None
         return agenda_store.item(conn, session.account_id, int(item_id))
 
@@ -166,7 +166,7 @@ class AgendaApi(PatientApi):
         envelope = delivery.Envelope(mail_from=session.address, rcpt_to=(session.address,),
                                      channel=delivery.Channel.FILING, peer=self._client_ip(request),
                                      folder=filing.AGENDA_FOLDER)
-        who = delivery.Identity(session.address, session.account_id, session.type)
+        who = delivery.Identity(session.address, session.account_id, session.type, session.representative)
         delivered = await delivery.accept(self.hub, envelope, raw, who)
         ids = await self.hub.read(lambda conn: agenda_store.filed_from(conn, session.account_id, delivered.blob_id))
         await self._trace(session, audit.AGENDA_CHANGE, f"agenda:{ids[0] if ids else '-'} own:{kind}")
@@ -198,7 +198,7 @@ class AgendaApi(PatientApi):
                          hostname=self.hub.config.get("hub.hostname"))
         envelope = delivery.Envelope(mail_from=session.address, rcpt_to=(organizer,), channel=delivery.Channel.WEB,
                                      peer=self._client_ip(request), sent_copy=SENT_FOLDER)
-        who = delivery.Identity(session.address, session.account_id, session.type)
+        who = delivery.Identity(session.address, session.account_id, session.type, session.representative)
         delivered = await delivery.accept(self.hub, envelope, raw, who)
         await self._trace(session, audit.AGENDA_CHANGE, f"agenda:{row.id} reply", partstat.lower())
         return 200, {"id": row.id, "partstat": partstat, "delivered": sorted(delivered.uids),
@@ -215,7 +215,7 @@ class AgendaApi(PatientApi):
             account = self._account(conn, session)
             done = prevention.set_status(conn, self.hub, account, campaign_id, status, today)
             if done:
-                audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+                audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                              action=audit.AGENDA_CHANGE, subject_account_id=session.account_id,
                              target=f"prevention:{campaign_id}", outcome="ok")
             return done
@@ -237,7 +237,7 @@ class AgendaApi(PatientApi):
 
         def work(conn) -> None:
             agenda_store.set_feed(conn, session.account_id, hashed)
-            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                          action=audit.AGENDA_CHANGE, subject_account_id=session.account_id, target="feed",
                          outcome="regenerated")
 
@@ -249,7 +249,7 @@ class AgendaApi(PatientApi):
 
         def work(conn) -> None:
             agenda_store.set_feed(conn, session.account_id, None)
-            audit.record(conn, actor=session.address, actor_type=audit.ActorType.of_account(session.type),
+            audit.record(conn, actor=session.actor, actor_type=session.actor_type,
                          action=audit.AGENDA_CHANGE, subject_account_id=session.account_id, target="feed",
                          outcome="revoked")
 

@@ -16,6 +16,7 @@
     GET|POST /api/dossier/...        the patient's dossier (web/dossier_api.py)
     GET|POST|DELETE /api/agenda/...  the patient's agenda (web/agenda_api.py); GET /ical/<token>.ics its feed
     GET|POST|PUT|DELETE /api/profile/...  the profil médical (web/profile_api.py)
+    GET /api/catalogue, POST|DELETE /api/catalogue/ID/consent  services and consents (web/catalogue_api.py)
     GET    /api/home, /api/conversations, /api/recipients; DELETE /api/sessions   (web/messaging_api.py)
     GET    /api/openapi.json         the OpenAPI 3 description of this API (web/openapi.py)
     GET|PUT /api/personal-email; POST /api/email-confirmation   the notification address (web/settings_api.py)
@@ -45,11 +46,13 @@ from mssante_hub.rules.refusals import Refusal
 from mssante_hub.web import compose, history, history_filters, messaging_api, openapi, rendering, settings_api, spaces
 from mssante_hub.web.clients import ClientAddress
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
-                                  refusal_error, respond, respond_file)
+                                  is_id, refusal_error, respond, respond_file)
 from mssante_hub.web.sessions import Session, WebSessions
 from mssante_hub.web.agenda_api import AgendaApi
+from mssante_hub.web.catalogue_api import CatalogueApi
 from mssante_hub.web.dossier_api import DossierApi
 from mssante_hub.web.profile_api import ProfileApi
+from mssante_hub.web.totp_api import TotpApi
 from mssante_hub.web.space import SpaceApi
 from storage import accounts as account_repo
 from storage import folders, messages
@@ -91,8 +94,10 @@ class Api(resource.Resource):
         self.dossier = DossierApi(hub, self._client_ip, self._session)
         self.agenda = AgendaApi(hub, self._client_ip, self._session)
         self.profile = ProfileApi(hub, self._client_ip, self._session)
+        self.catalogue = CatalogueApi(hub, self._client_ip, self._session)
         messaging = messaging_api.MessagingApi(hub, self._client_ip, self._session)
         settings = settings_api.SettingsApi(hub, self._client_ip, self._session)
+        second = TotpApi(hub, self._client_ip, self._session)
         self._routes = {
             ("GET", "personal-email"): settings.personal_email,
             ("PUT", "personal-email"): settings.change_personal_email,
@@ -121,6 +126,10 @@ class Api(resource.Resource):
             ("GET", "history"): self.history,
             ("GET", "history.csv"): self.history_csv,
             ("GET", "profiles"): self.profiles,
+            ("GET", "totp"): second.state,
+            ("POST", "totp"): second.set_up,
+            ("POST", "totp/confirm"): second.confirm,
+            ("DELETE", "totp"): second.remove,
         }
 
     def render(self, request: server.Request):
@@ -130,9 +139,9 @@ class Api(resource.Resource):
             name = "message"
         elif name == "messages" and len(path) == 4 and path[2] == "attachments":
             name, path = "attachment", [name, path[1], path[3]]
-        elif name == "space" and len(path) == 2:
-            name, path = f"space/{path[1]}", path[1:]
-        elif len(path) > 1 and name not in ("dossier", "agenda", "profile"):
+        elif name in ("space", "totp") and len(path) == 2:
+            name, path = f"{name}/{path[1]}", path[1:]
+        elif len(path) > 1 and name not in ("dossier", "agenda", "profile", "catalogue"):
             name = ""
         method = request.method.decode("ascii", "replace")
         if name == "dossier":  # /api/dossier/... (web/dossier_api.py)
@@ -144,6 +153,9 @@ class Api(resource.Resource):
         elif name == "profile":  # /api/profile/... (web/profile_api.py)
             handler, rest, known = self.profile.route(method, path[1:])
             path = ["profile", *rest]
+        elif name == "catalogue":  # /api/catalogue/... (web/catalogue_api.py)
+            handler, rest, known = self.catalogue.route(method, path[1:])
+            path = ["catalogue", *rest]
         else:
             handler = self._routes.get((method, name))
             known = any(route == name for _, route in self._routes)
@@ -186,10 +198,10 @@ class Api(resource.Resource):
 
     async def sign_in(self, request: server.Request) -> tuple[int, dict]:
         body = read_json(request)
-        login, password = body.get("login"), body.get("password")
-        if not isinstance(login, str) or not isinstance(password, str):
+        login, password, otp = body.get("login"), body.get("password"), body.get("otp")
+        if not isinstance(login, str) or not isinstance(password, str) or not isinstance(otp, (str, type(None))):
             raise ApiError(400, "bad_request", "Identifiant et mot de passe requis", "Login and password required")
-        token, session = await self.sessions.login(login, password, self._client_ip(request))
+        token, session = await self.sessions.login(login, password, self._client_ip(request), otp)
         return 201, {"token": token, "address": session.address, "type": session.type,
                      "expires_at": rendering.iso(session.expires_at)}
 
@@ -238,7 +250,7 @@ class Api(resource.Resource):
 
     async def read_message(self, request: server.Request, message_id: str) -> tuple[int, dict]:
         session = await self._session(request)
-        if not message_id.isdigit() or len(message_id) > 18:
+        if not is_id(message_id):
             raise NOT_FOUND
 
         def work(conn) -> tuple[bytes, dict] | None:
@@ -273,7 +285,7 @@ class Api(resource.Resource):
 
     async def download_attachment(self, request: server.Request, message_id: str, index: str) -> tuple[int, None]:
         session = await self._session(request)
-        if not (message_id.isdigit() and len(message_id) <= 18 and index.isdigit() and len(index) <= 4):
+        if not (is_id(message_id) and is_id(index, 4)):
             raise NOT_FOUND
 
         def work(conn) -> Attachment | None:
@@ -295,7 +307,7 @@ class Api(resource.Resource):
 
     async def delete_message(self, request: server.Request, message_id: str) -> tuple[int, None]:
         session = await self._session(request)
-        if not message_id.isdigit() or len(message_id) > 18:
+        if not is_id(message_id):
             raise NOT_FOUND
 
         def work(conn) -> bool:
@@ -349,7 +361,8 @@ class Api(resource.Resource):
 
     async def profiles(self, request: server.Request) -> tuple[int, dict]:
         own = await self._own_session(request)
-        return 200, {"profiles": await self.hub.read(lambda conn: spaces.profiles(conn, own))}
+        listed = await self.hub.read(lambda conn: spaces.profiles(conn, own))
+        return 200, {"profiles": await asyncio.to_thread(spaces.named, self.hub, listed)}
 
     async def openapi(self, request: server.Request) -> tuple[int, dict]:
         return 200, openapi.DESCRIPTION

@@ -35,7 +35,7 @@ from mssante_hub.dossier import access, categories, index, masking, narrative, s
 from mssante_hub.reader import Reader
 from mssante_hub.web import rendering
 from mssante_hub.web.patient_api import PatientApi
-from mssante_hub.web.http import NOT_FOUND, ApiError, read_json, respond_file
+from mssante_hub.web.http import NOT_FOUND, ApiError, read_json, respond_file, is_id
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import dossier as dossier_store
@@ -144,7 +144,7 @@ class DossierApi(PatientApi):
         return 200, {"category": category, "documents": listed}
 
     def _row(self, conn, session: Session, document_id: str) -> dossier_store.IndexRow | None:
-        if not document_id.isdigit() or len(document_id) > 18:
+        if not is_id(document_id):
             return None
         row = dossier_store.document(conn, session.account_id, session.account_id, int(document_id))
         return row if row is not None and self._visible(row, session) else None
@@ -277,6 +277,10 @@ class DossierApi(PatientApi):
             if account is None or account.type != AccountType.PER.value:
                 return False
             general_practitioners.declare(conn, session.account_id, address)
+            # The GP sees, from now on, what was filed before too (documents older than the views themselves).
+            system = account_repo.first_of_type(conn, AccountType.SYSTEM.value)
+            if system is not None:
+                dossier_store.backfill_views(conn, session.account_id, system.id)
             audit.record(conn, actor=session.actor, actor_type=session.actor_type, action=audit.DOSSIER_GP,
                          subject_account_id=session.account_id, target=f"professional:{address}", outcome="declared")
             return True

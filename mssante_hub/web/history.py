@@ -50,6 +50,7 @@ ACTIONS = {
     "dossier.gp": ("Médecin traitant déclaré", "General practitioner declared"),
     "profile.read": ("Consultation du profil médical", "Medical profile read"),
     "profile.change": ("Modification du profil médical", "Medical profile changed"),
+    "account.totp": ("Validation en deux étapes", "Two-step verification"),
     "patient.provision": ("Création de l'espace", "Space created"),
     "patient.activate": ("Activation de l'espace", "Space activated"),
     "patient.object": ("Opposition à l'espace", "Objection to the space"),
@@ -70,6 +71,12 @@ ACTIONS = {
     "agenda.file": ("Rendez-vous reçu dans l'agenda", "Appointment received in the agenda"),
     "agenda.access": ("Consultation de l'agenda", "Agenda viewed"),
     "agenda.change": ("Modification de l'agenda", "Agenda changed"),
+    "catalogue.read": ("Consultation du catalogue de services", "Catalogue of services viewed"),
+    "catalogue.consent": ("Accord donné à un service du catalogue", "Consent to a catalogue service"),
+    "catalogue.reapproval": ("Nouvelle version d'un service : accord à renouveler",
+                             "New version of a service: consent to renew"),
+    "catalogue.lapse": ("Fin de l'accès d'un service", "A service's access ended"),
+    "catalogue.push": ("Envoi d'un service connecté", "Sent by a connected service"),
 }
 SENT_COPY = ("Message envoyé", "Message sent")
 OTHER_ACTION = ("Autre opération", "Other operation")
@@ -86,6 +93,13 @@ OUTCOMES = {
     "added": ("ajouté", "added"), "replaced": ("modifié", "changed"),
     "hidden": ("masqué aux professionnels", "hidden from professionals"),
     "shown": ("visible des professionnels", "shown to professionals"),
+    "set_up": ("préparée", "set up"), "enabled": ("activée", "enabled"), "disabled": ("désactivée", "disabled"),
+    "granted": ("service connecté", "service connected"), "reapproved": ("nouvelle version approuvée",
+                                                                          "new version approved"),
+    "changed": ("autorisations modifiées", "permissions changed"),
+    "withdrawn": ("accord retiré", "consent withdrawn"),
+    "lapsed": ("accord expiré", "consent lapsed"), "suspended": ("service suspendu", "service suspended"),
+    "dereferenced": ("service déréférencé", "service dereferenced"),
 }
 CHANNELS = {
     "web": ("Messagerie web", "Webmail"), "imap": ("Logiciel de messagerie (IMAP)", "Mail client (IMAP)"),

@@ -72,6 +72,15 @@ UNAVAILABLE = ApiError(503, "unavailable", "Service momentanément indisponible,
 _REFUSAL_STATUS = {"5.7": 403, "5.3": 413, "5.1": 422, "5.2": 422, "5.5": 422, "5.6": 422}
 
 
+MAX_ID_DIGITS = 18  # a row id in a path fits a signed 64-bit integer
+
+
+def is_id(text: str, max_digits: int = MAX_ID_DIGITS) -> bool:
+    """A row id in a path or header: ASCII digits only. str.isdigit() alone also takes '³' or '²', which int()
+    refuses: found by schemathesis as a 503 (tests/web/test_ids.py)."""
+    return text.isascii() and text.isdigit() and 0 < len(text) <= max_digits
+
+
 def refusal_error(reason: refusals.Reason) -> ApiError:
     """The API's answer to a refused message: the same words as the SMTP reply, and its status code."""
     if not reason.permanent:

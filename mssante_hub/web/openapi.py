@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mssante_hub.web.history import ACTIONS
 from mssante_hub.web.history_filters import ACTOR_KINDS
 
 TITLE = "mssante-hub webmail API"
@@ -93,7 +94,8 @@ def _path(name: str) -> dict[str, Any]:
 
 # web/history_filters.py: who acted, an action key (web/history.ACTIONS), days included in the zone tz.
 _HISTORY_FILTERS = [
-    _query("actor", {"type": "string", "maxLength": 200, "examples": list(ACTOR_KINDS)}),  # a kind, or a name _query("action", {"enum": sorted(ACTIONS)}),
+    _query("actor", {"type": "string", "maxLength": 200, "examples": list(ACTOR_KINDS)}),  # a kind, or a name
+    _query("action", {"enum": sorted(ACTIONS)}),
     _query("from", {"type": "string", "format": "date"}), _query("to", {"type": "string", "format": "date"}),
     _query("tz", {"type": "string", "maxLength": 64, "default": "Europe/Paris"}),
 ]
@@ -123,14 +125,40 @@ _GP = _obj({"address": {"type": ["string", "null"]}})
 _ENTRY_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 _PROFILE_ENTRY = _obj({"id": _S, "kind": _S, "label": _S, "code": _S, "display": _S, "date": _S, "source": _S,
                        "filed_at": _TIME, "hidden_from_professionals": _B, "resource": {"type": "object"}})
+# The catalogue (web/catalogue_api.py, docs/catalogue.md).
+_SCOPE = {"type": "string", "enum": ["documents", "agenda", "measures", "messages"]}
+_SERVICE_ID = {"name": "id", "in": "path", "required": True,
+               "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"}}
+_NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
+_SERVICE = _obj({"id": _S, "name": _S, "editor": _S, "description": _S,
+                 "urls": {"type": "object", "additionalProperties": _S}, "purposes": _STRINGS, "themes": _STRINGS,
+                 "status": {"enum": ["online", "offline", "dereferenced", "suspended"]}, "data_exchange": _B,
+                 "version": _S, "scopes": {"type": "array", "items": _obj({"scope": _SCOPE, "label": _S,
+                                                                           "label_en": _S})},
+                 "consent": {"type": ["object", "null"], "properties": {
+                     "state": {"enum": ["active", "reapproval_needed", "lapsed", "unavailable"]},
+                     "scopes": {"type": "array", "items": _SCOPE}, "approved_version": _S,
+                     "granted_at": _TIME, "reapprove_by": _NULL_TIME}}})
 
 PATHS: dict[str, dict[str, Any]] = {
     "/api/session": {
         "post": _op("Sign in", 201, _obj({"token": _S, **_SESSION["properties"]}),
-                    body=_obj({"login": _S, "password": _S}, ("login", "password")), public=True),
+                    body=_obj({"login": _S, "password": _S, "otp": _S}, ("login", "password")), public=True),
         "get": _op("Who is signed in", 200, _SESSION),
         "delete": _op("Sign out", 204, None),
     },
+    "/api/totp": {
+        "get": _op("Whether the second factor (TOTP) is on, and the recovery codes left", 200,
+                   _obj({"enabled": _B, "recovery_codes_left": _I})),
+        "post": _op("A new TOTP secret, pending until a first code confirms it; qr: the URI's QR code as rows of "
+                    "0/1 modules", 201, _obj({"secret": _S, "uri": _S, "qr": {"type": "array", "items": _S}}),
+                    body=_obj({"password": _S}, ("password",))),
+        "delete": _op("Remove the second factor (password and a current or recovery code)", 204, None,
+                      body=_obj({"password": _S, "code": _S}, ("password", "code"))),
+    },
+    "/api/totp/confirm": {"post": _op("Enable the pending secret with a first code; the recovery codes, once", 200,
+                                      _obj({"recovery_codes": {"type": "array", "items": _S}}),
+                                      body=_obj({"code": _S}, ("code",)))},
     "/api/sessions": {"delete": _op("Sign out everywhere: every session of the account ends", 204, None)},
     "/api/folders": {"get": _op("Folders", 200, _obj({"folders": {"type": "array", "items": _obj(
         {"name": _S, "special_use": {"type": ["string", "null"]}})}}))},
@@ -167,6 +195,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "action_label_en": _S, "outcome_label": _S, "outcome_label_en": _S, "channel_label": _S,
         "channel_label_en": _S})}}), params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
                                              *_HISTORY_FILTERS, _query("format", {"enum": ["json", "csv"]})])},
+
     "/api/history.csv": {"get": _op("Access history as CSV (UTF-8 with BOM, ';', formula-like cells prefixed "
                                     "with ')", 200, None, binary="text/csv", params=[
                                         _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000}),
@@ -238,6 +267,17 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": _op("A new feed token, shown once (the previous one stops working)", 201,
                     _obj({"token": _S, "url": _S})),
         "delete": _op("Revoke the feed: its URL answers 404", 204, None),
+    },
+    "/api/catalogue": {"get": _op("The catalogue of services, each with the patient's consent (a theme filters)",
+                                  200, _obj({"services": {"type": "array", "items": _SERVICE},
+                                             "theme": {"type": ["string", "null"]}}),
+                                  params=[_query("theme", {"type": "string", "maxLength": 200})])},
+    "/api/catalogue/{id}/consent": {
+        "post": _op("Connect the service with these scopes, change them, or approve its new version", 200,
+                    _obj({"outcome": {"enum": ["granted", "changed", "reapproved"]}, **_SERVICE["properties"]}),
+                    body=_obj({"scopes": {"type": "array", "items": _SCOPE, "minItems": 1}}, ("scopes",)),
+                    params=[_SERVICE_ID]),
+        "delete": _op("Revoke the consent: the service may send nothing more", 204, None, params=[_SERVICE_ID]),
     },
     "/api/profiles": {"get": _op("The own space, then the spaces the signed-in legal representative manages "
                                  "(ids for X-Space)", 200, _obj({"profiles": {"type": "array", "items": _obj({
@@ -317,7 +357,11 @@ X_SPACE = {"name": "X-Space", "in": "header", "required": False, "schema": {"typ
            "description": "act on this dependant's space (an id from /api/profiles); 404 if not one of yours"}
 _OWN_ONLY = {("/api/session", "post"), ("/api/session", "get"), ("/api/session", "delete"), ("/api/profiles", "get"),
              ("/api/sessions", "delete"), ("/api/space/close", "post"), ("/api/space/deletion", "post"),
-             ("/api/space/export", "post"), ("/api/personal-email", "put")}
+             ("/api/space/export", "post"), ("/api/personal-email", "put"), ("/api/totp", "get"),
+             ("/api/totp", "post"), ("/api/totp", "delete"), ("/api/totp/confirm", "post")}
+# format=csv answers the history as /api/history.csv does.
+PATHS["/api/history"]["get"]["responses"]["200"]["content"]["text/csv"] = {"schema": {"type": "string",
+                                                                                      "format": "binary"}}
 for _path_name, _operations in PATHS.items():
     for _method, _operation in _operations.items():
         if (_path_name, _method) not in _OWN_ONLY and _operation.get("security") != []:

@@ -18,6 +18,12 @@ PAGES = {
     b"app-core.js": ("app-core.js", b"text/javascript; charset=utf-8"),
     b"app-mail.js": ("app-mail.js", b"text/javascript; charset=utf-8"),
     b"app-docs.js": ("app-docs.js", b"text/javascript; charset=utf-8"),
+    b"app-profile.js": ("app-profile.js", b"text/javascript; charset=utf-8"),
+    b"app-agenda.js": ("app-agenda.js", b"text/javascript; charset=utf-8"),
+    b"app-chart.js": ("app-chart.js", b"text/javascript; charset=utf-8"),
+    b"app-spaces.js": ("app-spaces.js", b"text/javascript; charset=utf-8"),
+    b"app-totp.js": ("app-totp.js", b"text/javascript; charset=utf-8"),
+    b"app-catalogue.js": ("app-catalogue.js", b"text/javascript; charset=utf-8"),
     b"app-settings.js": ("app-settings.js", b"text/javascript; charset=utf-8"),
     b"app.css": ("app.css", b"text/css; charset=utf-8"),
     b"favicon.ico": ("favicon.ico", b"image/x-icon"),  # browsers ask for it: a local file, not a 404

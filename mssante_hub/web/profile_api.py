@@ -33,7 +33,7 @@ from mssante_hub.profile import entries, fhir, ips
 from mssante_hub.web import dossier_api
 from mssante_hub.reader import Reader
 from mssante_hub.web.patient_api import PatientApi
-from mssante_hub.web.http import NOT_FOUND, ApiError, read_json
+from mssante_hub.web.http import NOT_FOUND, ApiError, read_json, is_id
 from mssante_hub.web.sessions import Session
 from storage import dossier as dossier_store
 from storage import profile as profile_store
@@ -171,7 +171,7 @@ class ProfileApi(PatientApi):
         session = await self._patient(request)
 
         def work(conn) -> bytes | None:
-            if not document_id.isdigit() or len(document_id) > 18:
+            if not is_id(document_id):
                 return None
             row = dossier_store.document(conn, session.account_id, session.account_id, int(document_id))
             if row is None or row.wrapped is None or not masking.visible(

@@ -22,6 +22,8 @@ from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
 from mssante_hub.accounts import throttle
 from mssante_hub.accounts.throttle import LoginGuard, LoginRefused, guard_limits
+from mssante_hub.patients import derived_keys
+from mssante_hub.web import totp
 from mssante_hub.web.http import LOGIN_FAILED, SIGN_INS_BUSY, THROTTLED, UNAUTHENTICATED, UNAVAILABLE, ApiError
 from storage import accounts as account_repo
 from storage import sessions
@@ -35,6 +37,11 @@ MAX_PASSWORD_CHARS = 1024
 # last_seen_at is written at most this often: a read-only session does not cost an fsync per request.
 TOUCH_EVERY = dt.timedelta(seconds=60)
 # People sign in to the webmail; applications use submission with a certificate or a token.
+# The second factor (web/totp.py): asked once the password is right; a wrong code counts as a failed sign-in.
+OTP_REQUIRED = ApiError(401, "otp_required", "Saisissez le code de votre application d'authentification",
+                        "Enter the code of your authenticator application")
+OTP_FAILED = ApiError(401, "otp_failed", "Code de vérification incorrect ou déjà utilisé",
+                      "Wrong or already used verification code")
 WEB_LOGIN_TYPES = frozenset({AccountType.PATIENT.value, AccountType.PER.value, AccountType.ORG.value,
                              AccountType.CAB.value})
 
@@ -87,8 +94,9 @@ class WebSessions:
             return identity.patient_address(login.upper(), self.hub.config.get("hub.patient_domain"))
         return login.lower()
 
-    async def login(self, login: str, password: str, client_ip: str) -> tuple[str, Session]:
-        """A new token and its session, or ApiError (throttled, or wrong login or password)."""
+    async def login(self, login: str, password: str, client_ip: str, otp: str | None = None) -> tuple[str, Session]:
+        """A new token and its session, or ApiError (throttled, wrong login or password, or the second factor's
+        code missing or wrong when the account has one)."""
         if not (0 < len(login) <= MAX_ADDRESS_CHARS) or not (0 < len(password) <= MAX_PASSWORD_CHARS):
             raise LOGIN_FAILED
         address = self._address(login)
@@ -112,6 +120,8 @@ class WebSessions:
         if not ok:
             await self._trace(address, account.id if account else None, client_ip, "refused")
             raise LOGIN_FAILED
+        if await self.hub.read(lambda conn: totp.enabled(conn, account.id)):
+            await self._second_factor(account, address, client_ip, otp)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = _now()
         session = Session(token_hash(token), account.id, account.address, account.type,
@@ -126,6 +136,16 @@ class WebSessions:
 
         await self.hub.write(work)
         return token, session
+
+    async def _second_factor(self, account, address: str, client_ip: str, otp: str | None) -> None:
+        if not otp:
+            raise OTP_REQUIRED
+        await asyncio.to_thread(derived_keys.totp_key, self.hub)  # derived outside the write transaction
+        now = _now()
+        if not await self.hub.write(lambda conn: totp.check(self.hub, conn, account.id, otp, now)):
+            self.guard.failed(client_ip, address)
+            await self._trace(address, account.id, client_ip, "refused")
+            raise OTP_FAILED
 
     async def _trace(self, address: str, account_id: int | None, client_ip: str, outcome: str) -> None:
         def work(conn) -> None:

@@ -20,7 +20,7 @@ import dataclasses
 from twisted.web import server
 
 from mssante_hub.hub import Hub
-from mssante_hub.web.http import NOT_FOUND, ApiError
+from mssante_hub.web.http import NOT_FOUND, ApiError, is_id
 from mssante_hub.web.sessions import Session
 from storage import accounts as account_repo
 from storage import dossier as dossier_store
@@ -31,7 +31,8 @@ SPACE_HEADER = b"x-space"
 MAX_SPACE_ID_CHARS = 18
 # (method, route name of web/api.py): the holder's own acts, never a representative's.
 HOLDER_ONLY = frozenset({("POST", "space/close"), ("POST", "space/deletion"), ("POST", "space/export"),
-                         ("PUT", "personal-email"), ("DELETE", "sessions")})
+                         ("PUT", "personal-email"), ("DELETE", "sessions"), ("GET", "totp"), ("POST", "totp"),
+                         ("POST", "totp/confirm"), ("DELETE", "totp")})
 HOLDER_ONLY_ERROR = ApiError(403, "holder_only", "Réservé au titulaire de l'espace",
                              "Only the holder of the space may do this")
 
@@ -47,7 +48,7 @@ async def resolve(hub: Hub, own: Session, request: server.Request) -> Session:
     wanted = requested(request)
     if wanted is None or wanted == str(own.account_id):
         return own
-    if not wanted.isdigit() or len(wanted) > MAX_SPACE_ID_CHARS or own.type != AccountType.PATIENT.value:
+    if not is_id(wanted, MAX_SPACE_ID_CHARS) or own.type != AccountType.PATIENT.value:
         raise NOT_FOUND
     dependant_id = int(wanted)
 
@@ -83,4 +84,22 @@ def profiles(conn, own: Session) -> list[dict]:
     return listed
 
 
-__all__ = ["HOLDER_ONLY", "HOLDER_ONLY_ERROR", "SPACE_HEADER", "profiles", "requested", "resolve", "withheld"]
+def traits_name(hub: Hub, address: str) -> str:
+    """A patient space's name from its sealed identity traits ("Dominique PAT-TROIS"), "" when none are held: a
+    provisioned space has no display name, and a representative must see whose space they are in (the pages'
+    banner). Blocking (a read and a decryption): call it from a worker thread."""
+    from mssante_hub.dossier import patient  # the sealed traits; only needed here
+
+    known = patient.load(hub, address)
+    if known is None:
+        return ""
+    first = known.first_names.split()[0].title() if known.first_names.split() else ""
+    return " ".join(part for part in (first, known.birth_name) if part)
+
+
+def named(hub: Hub, listed: list[dict]) -> list[dict]:
+    """`profiles` with each empty name taken from the space's identity traits (blocking, see traits_name)."""
+    return [p if p["name"] else {**p, "name": traits_name(hub, p["address"])} for p in listed]
+
+
+__all__ = ["HOLDER_ONLY", "HOLDER_ONLY_ERROR", "SPACE_HEADER", "named", "profiles", "requested", "resolve", "withheld"]

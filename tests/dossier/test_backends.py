@@ -61,3 +61,43 @@ def test_filing_on_each_backend(any_hub, fixtures_dir):
     assert asyncio.run(jobs.run_daily(hub, later))["quarantine_purged"] == 1
     assert hub.read_sync(dossier_store.quarantine_count) == 0
     assert len(read_folder(hub, PATIENT)) == 4  # the covering messages, not the quarantined one
+
+
+def test_views_backfill_and_envelope_listing_reads_on_each_backend(any_hub, fixtures_dir):
+    from sqlalchemy import select
+
+    from mssante_hub import mime
+    from mssante_hub.reader import Reader
+    from storage import messages
+    from storage.models import Folder
+
+    hub = any_hub
+    add_professional(hub, "dpi", type="APP")
+    support.provision_patient(hub)
+    _deliver(hub, support.document_message(builder.cda_package(fixture(fixtures_dir, builder.SMALL_FIXTURE),
+                                                               "87273-9")))
+    _deliver(hub, support.document_message(builder.cda_package(
+        fixture(fixtures_dir, "LDL-SES_2022.01.xml"), "11490-0", ("N", "MASQUE_PS"))))
+    patient, system = support.account(hub), hub.system_account()
+
+    def forget(conn) -> int:  # the GP's and the authors' views, as a store filed before them lacks them
+        rows = conn.execute(select(Folder.id, Folder.name).where(Folder.account_id == patient.id)).all()
+        doomed = [r.id for r in rows if r.name.startswith((".professionnels/medecin-traitant/",
+                                                           ".professionnels/auteur/"))]
+        for folder_id in doomed:
+            messages.delete_folder(conn, folder_id)
+        return len(doomed)
+
+    assert hub.committer.run(forget) == 3  # GP: CAR_VAC, CPT_REND; the author's CPT_REND
+    assert hub.committer.run(lambda conn: dossier_store.backfill_views(conn, patient.id, system.id)) == 3
+    assert hub.committer.run(lambda conn: dossier_store.backfill_views(conn, patient.id, system.id)) == 0
+    gp_view = hub.read_sync(lambda conn: folders.folder_by_name(
+        conn, patient.id, ".professionnels/medecin-traitant/Dossier/CPT_REND"))
+    # The ENVELOPE listing's reads (imap/fetch.py): keys without bodies, then the summaries it needs.
+    rows = hub.read_sync(lambda conn: messages.fetch_keys(conn, system.id, gp_view.id, [1], with_date=False))
+    dated = hub.read_sync(lambda conn: messages.fetch_keys(conn, system.id, gp_view.id, [1]))
+    assert len(rows) == 1 and rows[0].body is None and rows[0].wrapped and dated[0].internal_date is not None
+    sealed = hub.read_sync(lambda conn: messages.summaries(conn, [rows[0].blob_id]))
+    import dataclasses
+    summary = Reader.of(hub, system).summary(dataclasses.replace(rows[0], summary=sealed[rows[0].blob_id]))
+    assert summary[mime.ENVELOPE_KEY]["subject"] and summary[mime.ENVELOPE_KEY]["from"]

@@ -103,17 +103,22 @@ def axe_violations(driver) -> list[dict]:
             for v in result if v.get("impact") in BLOCKING_IMPACTS]
 
 
-def screenshot(driver, name: str) -> list[Path]:
-    """The page at 1280 px and at 360 px wide, kept under tests/artifacts/web/; returns the files."""
+def screenshot(driver, name: str, anchor: str | None = None) -> list[Path]:
+    """The page at 1280 px and at 360 px wide, kept under tests/artifacts/web/; returns the files. With `anchor`
+    (an element id), that element is scrolled to the top of the window first."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     files = []
     for label, (width, height) in (("1280", DESKTOP), ("360", PHONE)):
         driver.set_window_size(width, height)
         wait(driver, lambda d: d.execute_script("return window.innerWidth") <= width)
+        if anchor:
+            driver.execute_script("document.getElementById(arguments[0]).scrollIntoView()", anchor)
         path = ARTIFACTS / f"{name}-{label}.png"
         driver.save_screenshot(str(path))
         files.append(path)
     driver.set_window_size(*DESKTOP)
+    if anchor:
+        driver.execute_script("window.scrollTo(0, 0)")
     return files
 
 

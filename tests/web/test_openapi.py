@@ -21,8 +21,8 @@ def _registered(web_hub) -> set[tuple[str, str]]:
     assert dossier and not routes & dossier
     profile = {(method, profile_path(shape)) for shape, methods in api.profile.routes().items() for method in methods}
     assert profile and not routes & profile
-    # /api/agenda/... likewise (web/agenda_api.py's ROUTES).
-    return routes | dossier | profile | set(api.agenda.ROUTES)
+    # /api/agenda/... and /api/catalogue/... likewise (web/agenda_api.py's and web/catalogue_api.py's ROUTES).
+    return routes | dossier | profile | set(api.agenda.ROUTES) | set(api.catalogue.ROUTES)
 
 
 def test_the_description_is_openapi_3_and_names_every_route(web_hub):

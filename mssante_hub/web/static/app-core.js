@@ -5,23 +5,27 @@
 
 export const TOKEN_KEY = "mssante-hub-token";
 export const ZONE_KEY = "mssante-hub-zone";
+// The space the pages act on when a legal representative chose a dependant's (app-spaces.js): sent as X-Space.
+export const SPACE_KEY = "mssante-hub-space";
 export const DEFAULT_ZONE = "Europe/Paris";
 export const SITE = "Mon espace santé";
 
 export const $ = (id) => document.getElementById(id);
 
 export function token() { return sessionStorage.getItem(TOKEN_KEY); }
+export function space() { return sessionStorage.getItem(SPACE_KEY); }
 
 let onSignedOut = () => {};
 export function whenSignedOut(callback) { onSignedOut = callback; }
 
 export class ApiFailure extends Error {
-  constructor(message, status) { super(message); this.status = status; }
+  constructor(message, status, code = "") { super(message); this.status = status; this.code = code; }
 }
 
 export async function api(method, path, body) {
   const headers = {};
   if (token()) headers["Authorization"] = "Bearer " + token();
+  if (space()) headers["X-Space"] = space();
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch("/api/" + path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store",
@@ -34,7 +38,8 @@ export async function api(method, path, body) {
     throw expired;
   }
   if (!response.ok) {
-    throw new ApiFailure(data && data.error ? data.error.fr : "Erreur " + response.status, response.status);
+    throw new ApiFailure(data && data.error ? data.error.fr : "Erreur " + response.status, response.status,
+                         data && data.error ? data.error.code : "");
   }
   return data;
 }
@@ -42,6 +47,7 @@ export async function api(method, path, body) {
 // A download needs the bearer header, so it is fetched, then handed to the browser as a file (never displayed).
 export async function download(path, filename, method = "GET", body = undefined) {
   const headers = { Authorization: "Bearer " + token() };
+  if (space()) headers["X-Space"] = space();
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch("/api/" + path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store",

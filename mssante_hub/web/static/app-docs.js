@@ -6,6 +6,7 @@
 "use strict";
 
 import { $, api, clearMessages, download, el, go, title, when } from "./app-core.js";
+import { showOffers } from "./app-profile.js";
 
 const PANES = ["doc-list-pane", "doc-read-pane"];
 const REASONS = { care: "Prise en charge (échange récent)", granted: "Autorisé par vous",
@@ -111,6 +112,7 @@ export async function showDocument(id) {
     return li;
   }));
   pane("doc-read-pane");
+  await showOffers(doc.id);  // coded sections (IPS-FR, VSM...) the patient may add to the profil médical
 }
 
 export async function downloadCurrent() {

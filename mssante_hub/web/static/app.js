@@ -3,12 +3,18 @@
 // the browser's back button and keyboard links work; a view's title never names a sender or a subject.
 "use strict";
 
-import { $, TOKEN_KEY, api, clearMessages, fail, go, say, takeNotice, title, whenSignedOut } from "./app-core.js";
+import { $, TOKEN_KEY, api, space, clearMessages, fail, go, say, takeNotice, title, whenSignedOut } from "./app-core.js";
+import * as agenda from "./app-agenda.js";
+import * as catalogue from "./app-catalogue.js";
 import * as docs from "./app-docs.js";
 import * as mail from "./app-mail.js";
+import * as profile from "./app-profile.js";
 import * as settings from "./app-settings.js";
+import * as spaces from "./app-spaces.js";
+import * as totp from "./app-totp.js";
 
-const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "history-view", "settings-view"];
+const VIEWS = ["login-view", "home-view", "mail-view", "documents-view", "profile-view", "agenda-view",
+               "catalogue-view", "profiles-view", "history-view", "settings-view"];
 let me = null;
 
 function view(id, section) {
@@ -22,8 +28,10 @@ function view(id, section) {
 function signedOut(notice = "") {
   sessionStorage.removeItem(TOKEN_KEY);
   me = null;
+  spaces.forget();
   $("menu").hidden = true;
   $("who").hidden = true;
+  $("space-banner").hidden = true;
   view("login-view", "");
   title("Connexion");
   if (history.replaceState) history.replaceState(null, "", location.pathname);
@@ -69,6 +77,26 @@ async function route() {
       view("documents-view", "documents");
       await docs.showDocument(argument);
       break;
+    case "profil":
+      view("profile-view", "profil");
+      await profile.showProfile(argument, location.hash.split("/")[2]);
+      break;
+    case "agenda":
+      view("agenda-view", "agenda");
+      await agenda.showAgenda();
+      break;
+    case "rendez-vous":
+      view("agenda-view", "agenda");
+      await agenda.showItem(argument);
+      break;
+    case "profils":
+      view("profiles-view", "profils");
+      await spaces.showProfiles();
+      break;
+    case "services":
+      view("catalogue-view", "services");
+      await catalogue.showServices();
+      break;
     case "historique":
       view("history-view", "historique");
       await settings.showHistory();
@@ -76,6 +104,7 @@ async function route() {
     case "parametres":
       view("settings-view", "parametres");
       await settings.showSettings();
+      if (!space()) await totp.showTotp();  // the holder's own (403 in a dependant's space)
       break;
     default:
       view("home-view", "accueil");
@@ -91,6 +120,7 @@ async function signedIn() {
   $("who-name").textContent = me.name ? "Espace de " + me.name : "Connecté à votre espace";
   $("who").hidden = false;
   $("menu").hidden = false;
+  await spaces.load();  // a legal representative: the spaces they act in, and the banner saying whose
 }
 
 function guarded(handler) {
@@ -100,9 +130,24 @@ function guarded(handler) {
 async function signIn(event) {
   event.preventDefault();
   clearMessages();
-  const data = await api("POST", "session", { login: $("login").value, password: $("password").value });
+  const otp = $("login-otp-row").hidden ? undefined : $("login-otp").value.trim();
+  let data;
+  try {
+    data = await api("POST", "session", { login: $("login").value, password: $("password").value, otp });
+  } catch (error) {
+    if (error.code === "otp_required" || error.code === "otp_failed") {  // the second factor (app-totp.js)
+      $("login-otp-row").hidden = false;
+      $("login-otp").required = true;
+      $("login-otp").value = "";
+      $("login-otp").focus();
+    }
+    throw error;
+  }
   sessionStorage.setItem(TOKEN_KEY, data.token);
   $("password").value = "";
+  $("login-otp").value = "";
+  $("login-otp").required = false;
+  $("login-otp-row").hidden = true;
   me = null;
   go("#accueil");
 }
@@ -138,6 +183,10 @@ function wire() {
   $("doc-pdf").addEventListener("click", guarded(docs.downloadCurrent));
   $("doc-hide").addEventListener("click", guarded(docs.toggleCurrent));
   $("doc-upload-form").addEventListener("submit", guarded(docs.upload));
+  profile.wire(guarded);
+  agenda.wire(guarded);
+  spaces.wire();
+  totp.wire(guarded);
   $("preferences-form").addEventListener("submit", guarded(settings.savePreferences));
   $("zone-form").addEventListener("submit", settings.saveZone);
   $("email-form").addEventListener("submit", guarded(settings.changeEmail));

@@ -11,7 +11,7 @@ from mssante_hub.hub import Hub
 from tests.conftest import TEST_PASSWORD, add_professional, make_data_dir
 from tests.support.served import served
 
-USERS = 80  # one untouched mailbox per test that needs one
+USERS = 100  # one untouched mailbox per test that needs one (about 65 used)
 
 
 class ConformanceHub:

@@ -1,0 +1,1 @@
+"""The catalogue of referenced services and the patients' consents to them (docs/catalogue.md)."""
