@@ -7,7 +7,9 @@ replies with References and In-Reply-To, varied subjects, senders and dates), st
 delivery.accept on the IMAP channel as APPEND would store them. Then `mssante-hub serve`
 runs, Python's imaplib logs in, selects INBOX and sends each command REPEAT times: the first
 is reported apart ("cold": this process has not derived the sort keys of these messages yet),
-then p50/p95/max of the others. A benchmark: no assertions.
+then p50/p95/max of the others (the folder unchanged: answers the hub may keep), then p50/max of
+CHANGED more, each after one APPEND to the folder ("changed": the folder's rows listed again and the
+answer computed anew). A benchmark: no assertions.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--changed", type=int, default=5, help="runs of each command after an APPEND")
     args = parser.parse_args()
     from tests.imap.support import imaps
     from tests.support.served import served
@@ -110,7 +113,9 @@ def main() -> int:
             client = imaps(hub.port("imaps"), USER, PASSWORD)
             typ, data = client.select("INBOX")
             print(f"INBOX: {data[0].decode()} messages")
-            print(f"{'command':32} {'cold ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+            print(f"{'command':32} {'cold ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
+                  f"{'changed p50':>11} {'changed max':>11}")
+            extra = messages(args.changed * len(COMMANDS), random.Random(args.seed + 1))
             for label, command in COMMANDS:
                 times = []
                 for _ in range(args.repeat):
@@ -119,9 +124,19 @@ def main() -> int:
                     times.append((time.perf_counter() - start) * 1000)
                     client.untagged_responses.clear()
                     assert typ == "OK", (label, typ)
+                changed = []
+                for _ in range(args.changed):
+                    client.append("INBOX", None, None, next(extra))
+                    client.noop()
+                    start = time.perf_counter()
+                    typ, _ = client._simple_command(*command)
+                    changed.append((time.perf_counter() - start) * 1000)
+                    client.untagged_responses.clear()
+                    assert typ == "OK", (label, typ)
                 warm = sorted(times[1:])
                 p95 = warm[max(0, round(0.95 * len(warm)) - 1)]
-                print(f"{label:32} {times[0]:8.0f} {statistics.median(warm):8.0f} {p95:8.0f} {warm[-1]:8.0f}")
+                after = (f" {statistics.median(changed):11.0f} {max(changed):11.0f}" if changed else "")
+                print(f"{label:32} {times[0]:8.0f} {statistics.median(warm):8.0f} {p95:8.0f} {warm[-1]:8.0f}{after}")
             client.logout()
     return 0
 

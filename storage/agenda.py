@@ -215,8 +215,8 @@ def set_partstat(conn: Connection, account_id: int, uid_key: str, partstat: str)
 
 class Listed(NamedTuple):  # a tuple, not a frozen dataclass: 5,000 of them per listing cost 15 ms less
     item_id: int
-    occurrence_start: dt.datetime
-    occurrence_end: dt.datetime
+    occurrence_start: str  # ISO 8601, as datetime.isoformat() writes it (what the listing shows)
+    occurrence_end: str
     blob_id: str
     kind: str
     tz: str
@@ -230,8 +230,11 @@ class Listed(NamedTuple):  # a tuple, not a frozen dataclass: 5,000 of them per 
 _LISTING_SQL = (
     "SELECT i.id, o.start_at, o.end_at, i.blob_id, i.kind, i.tz, i.status, i.partstat, i.sequence, i.sealed "
     "FROM agenda_occurrences o JOIN agenda_items i ON i.id = o.item_id "
-    "WHERE o.account_id = ? AND o.start_at < ? AND o.end_at > ? AND i.state = ? "
+    "WHERE o.account_id = ? AND o.start_at < ? AND o.end_at > ? AND i.state = ? {after}"
     "ORDER BY o.start_at, i.id LIMIT ?")
+# A page after (start, item id): the listing's own order, on the (account_id, start_at) index.
+_AFTER_SQL = "AND (o.start_at > ? OR (o.start_at = ? AND i.id > ?)) "
+_LISTING_FIRST, _LISTING_AFTER = _LISTING_SQL.format(after=""), _LISTING_SQL.format(after=_AFTER_SQL)
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime in SQLite (UTC here)
 
 
@@ -246,13 +249,28 @@ def _time_value(value, utc=dt.timezone.utc) -> dt.datetime:
     return _aware(value)
 
 
-def listing(conn: Connection, account_id: int, start: dt.datetime, end: dt.datetime, limit: int) -> list[Listed]:
-    """The occurrences of current items overlapping [start, end), earliest first."""
+def _iso_value(value) -> str:
+    """The ISO 8601 text of a stored time, as `_time_value(value).isoformat()` writes it: SQLite's text
+    rewritten without parsing it (parsing and formatting again were ~15 % of listing 5,000 items)."""
+    if value.__class__ is str:  # "YYYY-MM-DD HH:MM:SS.ffffff", UTC
+        if len(value) == 26 and value.endswith(".000000"):
+            value = value[:19]  # isoformat() leaves out zero microseconds
+        return f"{value[:10]}T{value[11:]}+00:00"
+    return _aware(value).isoformat()
+
+
+def listing(conn: Connection, account_id: int, start: dt.datetime, end: dt.datetime, limit: int,
+            after: tuple[dt.datetime, int] | None = None) -> list[Listed]:
+    """The occurrences of current items overlapping [start, end), earliest first (by start, then item id);
+    with `after` (an occurrence's start and item id), those that come after it in that order."""
     from storage import driver
 
-    rows = driver.rows(conn, _LISTING_SQL, (account_id, _time_param(conn, end), _time_param(conn, start), CURRENT,
-                                            limit))
-    return [Listed(r[0], _time_value(r[1]), _time_value(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], bytes(r[9]))
+    params = [account_id, _time_param(conn, end), _time_param(conn, start), CURRENT]
+    if after is not None:
+        at = _time_param(conn, after[0])
+        params += [at, at, after[1]]
+    rows = driver.rows(conn, _LISTING_AFTER if after is not None else _LISTING_FIRST, (*params, limit))
+    return [Listed(r[0], _iso_value(r[1]), _iso_value(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], bytes(r[9]))
             for r in rows]
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 
+import orjson
+
 from crypto import aead
 from mssante_hub.dossier import index as dossier_index
 from mssante_hub.hub import Hub
@@ -41,4 +43,11 @@ def seal(index_key: bytes, account_id: int, bound_to: str, fields: dict) -> byte
 
 
 def open_(index_key: bytes, account_id: int, bound_to: str, sealed: bytes) -> dict:
-    return json.loads(aead.open_(index_key, sealed, _aad(account_id, bound_to)))
+    return orjson.loads(aead.open_(index_key, sealed, _aad(account_id, bound_to)))
+
+
+def open_many(index_key: bytes, account_id: int, rows: list[tuple[str, bytes]]) -> list[dict]:
+    """open_ of each (bound_to, sealed), in order: a listing opens thousands (aead.open_many, orjson:
+    the two were half of listing 5,000 items with one AEAD call and json.loads each)."""
+    plain = aead.open_many(index_key, [(sealed, _aad(account_id, bound_to)) for bound_to, sealed in rows])
+    return [orjson.loads(text) for text in plain]

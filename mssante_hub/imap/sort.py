@@ -7,6 +7,9 @@ columns (internal date, size) and the encrypted summaries (sortkeys.py), never f
 
 from __future__ import annotations
 
+from array import array
+from typing import Any, Callable
+
 from mssante_hub.imap import acl, responses, sortkeys, threads, wire
 from mssante_hub.imap.search import Node, check_charset, parse_criteria, run
 from mssante_hub.imap.server import SELECTED, Bad, Session, command
@@ -49,18 +52,65 @@ def _criteria(token) -> list[tuple[bytes, bool]]:
     return out
 
 
-async def _rows(s: Session, tree: Node, uid: bool) -> list[sortkeys.Row]:
-    """The sort rows of the messages of the selected folder the criteria match, in UID order."""
+# Answers kept per folder listing (by command, criteria, UID or not): at 10,000 messages a SORT's is
+# 40 KiB, a THREAD's ~60 KiB; with sortkeys.FOLDERS_KEPT listings, ~18 MiB at most for such folders.
+RESULTS_KEPT = 8
+# rows -> (how a row is numbered: UID or sequence number -> the answer).
+Compute = Callable[[list[sortkeys.Row]], Callable[[Callable[[sortkeys.Row], int]], Any]]
+
+
+async def _answer(s: Session, tree: Node, uid: bool, name: tuple, compute: Compute):
+    """The answer of `compute` over the sort rows of the messages of the selected folder the criteria
+    match (in UID order, only those this session knows of), on the read pool: THREAD of a large folder
+    is tens of milliseconds of Python that would hold the event loop. Over a whole unchanged folder
+    the answer is taken from, or kept in, the folder's cached listing under `name`. Answers are not
+    to be changed by the caller (a kept one is shared)."""
     view = s.selected
     reader_id, reader = view.owner.id, acl.reader_of(s, view.owner)
     everything = tree.kind == "all"
+    known = list(view.uids)  # a snapshot: the view changes on the event loop, between commands only
 
-    def work(conn) -> list[sortkeys.Row]:
-        uids = None if everything else [u for u, _ in run(conn, view.id, reader_id, reader, tree)]
-        return sortkeys.rows(conn, view.id, reader_id, reader, uids)
+    def work(conn):
+        found = sortkeys.listing(conn, view.id, reader_id, reader)
+        if everything and known == found.uids:
+            # The whole folder as this session knows it: sequence numbers are positions in the listing,
+            # the same for every such session, so the answer itself is kept with the listing (it goes
+            # when the folder changes).
+            held = found.results.get((name, uid))
+            if held is None:
+                if len(found.results) >= RESULTS_KEPT:
+                    found.results.clear()
+                position = {r.uid: n for n, r in enumerate(found.rows, 1)}
+                held = compute(found.rows)((lambda r: r.uid) if uid else (lambda r: position[r.uid]))
+                found.results[(name, uid)] = held
+            return held
+        rows = found.rows
+        if not everything:
+            wanted = {u for u, _ in run(conn, view.id, reader_id, reader, tree)}
+            rows = [r for r in rows if r.uid in wanted]
+        position = dict(zip(known, range(1, len(known) + 1)))
+        rows = [r for r in rows if r.uid in position]
+        return compute(rows)((lambda r: r.uid) if uid else (lambda r: position[r.uid]))
 
-    found = await s.hub.read(work)
-    return [r for r in found if view.seq_of(r.uid) is not None]  # only what this session knows of
+    return await s.hub.read(work)
+
+
+def _order(keys: list[tuple[bytes, bool]]) -> Compute:
+    def compute(rows: list[sortkeys.Row]):
+        ordered = list(rows)
+        # Stable sorts from the last key to the first; equal messages stay in sequence order (RFC 5256 §3).
+        for key, reverse in reversed(keys):
+            ordered.sort(key=SORT_KEYS[key], reverse=reverse)
+        # Unsigned 32-bit (UIDs and sequence numbers are): a kept answer is 4 bytes a message.
+        return lambda number: array("I", [number(r) for r in ordered])
+    return compute
+
+
+def _threads(algorithm) -> Compute:
+    def compute(rows: list[sortkeys.Row]):
+        roots = algorithm(rows)
+        return lambda number: threads.format_threads(roots, number)
+    return compute
 
 
 @command("SORT", SELECTED)
@@ -77,14 +127,9 @@ async def sort(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     keys = _criteria(args[0])
     check_charset(args[1])
     tree = parse_criteria(s, args[2:], uid)
-    rows = await _rows(s, tree, uid)
-    # Stable sorts from the last key to the first; equal messages stay in sequence order (RFC 5256 §3).
-    for key, reverse in reversed(keys):
-        rows.sort(key=SORT_KEYS[key], reverse=reverse)
-    view = s.selected
-    numbers = [r.uid if uid else view.seq_of(r.uid) for r in rows]
+    numbers = await _answer(s, tree, uid, (b"SORT", tuple(keys)), _order(keys))
     if options is None:
-        s.untagged(b"SORT" + b"".join(b" %d" % n for n in numbers))
+        s.untagged(b" ".join([b"SORT", *map(b"%d".__mod__, numbers)]))
         return responses.OK_DONE
     parts = [b"(TAG " + wire.string(tag) + b")"] + ([b"UID"] if uid else [])
     if numbers:
@@ -110,11 +155,7 @@ async def thread(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         raise Bad(responses.BAD_SYNTAX)
     check_charset(args[1])
     tree = parse_criteria(s, args[2:], uid)
-    rows = await _rows(s, tree, uid)
-    view = s.selected
-    roots = algorithm(rows)
-    number = (lambda r: r.uid) if uid else (lambda r: view.seq_of(r.uid))
-    data = threads.format_threads(roots, number)
+    data = await _answer(s, tree, uid, (b"THREAD", args[0].upper()), _threads(algorithm))
     s.untagged(b"THREAD" + (b" " + data if data else b""))
     return responses.OK_DONE
 

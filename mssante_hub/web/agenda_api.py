@@ -1,8 +1,10 @@
 """The webmail's agenda API under /api/agenda (docs/web.md, docs/agenda.md), for the holder of a space,
 and the private ICS feed at /ical/<token>.ics.
 
-    GET    /api/agenda?from=&to=                 occurrences in the range (ISO dates), earliest first, and the
-                                                 prevention campaigns that target the patient
+    GET    /api/agenda?from=&to=[&limit=][&after=] occurrences in the range (ISO dates), earliest first, and the
+                                                 prevention campaigns that target the patient; a page of
+                                                 `limit` (at most agenda.max_listed), `next` says where the
+                                                 following one starts (pass it as `after`)
     GET    /api/agenda/ID                        one item: its fields, description, organiser, source message
     POST   /api/agenda                           {"kind": "own"|"reminder", "title", "start", "end", "place",
                                                   "note"} the patient's own item -> 201
@@ -43,6 +45,8 @@ MAX_NOTE_CHARS = 2000
 SENT_FOLDER = "Sent"
 BAD_RANGE = ApiError(400, "bad_request", "Période invalide (from, to : dates ISO 8601, au plus 5 ans)",
                      "Invalid range (from, to: ISO 8601 dates, at most 5 years)")
+BAD_PAGE = ApiError(400, "bad_request", "Page invalide (limit : un entier positif ; after : la valeur next reçue)",
+                    "Invalid page (limit: a positive integer; after: the next value received)")
 BAD_ITEM = ApiError(422, "bad_item", "Élément d'agenda invalide : titre, début (ISO 8601), fin après le début",
                     "Invalid agenda item: title, start (ISO 8601), end after start")
 BAD_PARTSTAT = ApiError(400, "bad_request", "partstat : ACCEPTED ou DECLINED", "partstat: ACCEPTED or DECLINED")
@@ -65,6 +69,32 @@ def parse_time(value: object, end_of_day: bool = False) -> dt.datetime | None:
     except ValueError:
         return None
     return found if found.tzinfo is not None else found.replace(tzinfo=dt.timezone.utc)
+
+
+def parse_limit(value: bytes, most: int) -> int | None:
+    """A page size of at least 1, capped at `most` (agenda.max_listed), or None."""
+    text = value.decode("ascii", "replace")
+    return min(int(text), most) if text.isdigit() and len(text) <= 9 and int(text) >= 1 else None
+
+
+_CURSOR_TIME = "%Y%m%dT%H%M%S.%fZ"  # UTC; nothing a query string would need escaped
+
+
+def cursor(shown: dict) -> str:
+    """Where the next page starts: after this entry (its start and id; opaque to clients)."""
+    start = dt.datetime.fromisoformat(shown["start"]).astimezone(dt.timezone.utc)
+    return f"{start.strftime(_CURSOR_TIME)}~{shown['id']}"
+
+
+def parse_cursor(value: bytes) -> tuple[dt.datetime, int] | None:
+    start, _, item_id = value.decode("ascii", "replace").partition("~")
+    if not (item_id.isdigit() and len(item_id) <= 18 and len(start) <= 40):
+        return None
+    try:
+        at = dt.datetime.strptime(start, _CURSOR_TIME).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+    return at, int(item_id)
 
 
 class AgendaApi(PatientApi):
@@ -104,17 +134,23 @@ class AgendaApi(PatientApi):
             (start + dt.timedelta(days=DEFAULT_SPAN_DAYS) if start else None)
         if start is None or end is None or end <= start or end - start > dt.timedelta(days=MAX_SPAN_DAYS):
             raise BAD_RANGE
-        limit = self.hub.config.get("agenda.max_listed")
+        most = self.hub.config.get("agenda.max_listed")
+        raw_limit, raw_after = request.args.get(b"limit", [None])[0], request.args.get(b"after", [None])[0]
+        limit = parse_limit(raw_limit, most) if raw_limit is not None else most
+        after = parse_cursor(raw_after) if raw_after is not None else None
+        if limit is None or (raw_after is not None and after is None):
+            raise BAD_PAGE
 
         def work(conn) -> tuple[list[dict], list[dict]]:
             account = self._account(conn, session)
-            found = [shown for shown, _ in listing.items(conn, self.hub, account, start, end, limit)]
+            found = [shown for shown, _ in listing.items(conn, self.hub, account, start, end, limit, after)]
             return found, prevention.for_patient(conn, self.hub, account, now.date())
 
         found, campaigns = await self.hub.read(work)
         await self._trace(session, audit.AGENDA_ACCESS, f"agenda:{start.date()}..{end.date()}")
+        truncated = len(found) >= limit
         return 200, {"from": start.isoformat(), "to": end.isoformat(), "items": found, "prevention": campaigns,
-                     "truncated": len(found) >= limit}
+                     "truncated": truncated, "next": cursor(found[-1]) if truncated else None}
 
     def _row(self, conn, session: Session, item_id: str) -> agenda_store.ItemRow | None:
         if not is_id(item_id):

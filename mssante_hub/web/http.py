@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from twisted.web import server
 
 from mssante_hub.rules import refusals
@@ -114,6 +115,21 @@ def read_json(request: server.Request) -> dict[str, Any]:
     return value
 
 
+# orjson writes what json.dumps(body, ensure_ascii=False, default=str) writes (datetimes and dataclasses
+# through str as well, non-string keys as strings), without the spaces, ~50x faster: json.dumps of an agenda
+# listing of 5,000 items took ~70 ms of the event loop. What orjson refuses (an integer over 64 bits) goes
+# to json as before.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def encode(body: dict[str, Any] | list) -> bytes:
+    """A JSON answer's bytes (UTF-8)."""
+    try:
+        return orjson.dumps(body, default=str, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+
+
 def respond(request: server.Request, status: int, body: dict[str, Any] | list | None) -> None:
     """Write one JSON answer and finish, unless the client has gone."""
     if getattr(request, "gone", False):
@@ -124,8 +140,8 @@ def respond(request: server.Request, status: int, body: dict[str, Any] | list | 
     if body is None:
         request.finish()
         return
-    payload = json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
     request.setHeader(b"content-type", JSON_TYPE)
+    payload = encode(body)
     request.setHeader(b"content-length", str(len(payload)).encode())
     request.write(payload)
     request.finish()

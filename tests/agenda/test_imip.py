@@ -188,6 +188,33 @@ def test_the_patients_own_items(scene):
     assert {"agenda.access", "agenda.change"} <= actions
 
 
+def test_the_listing_in_pages(scene):
+    _, _, web, _ = scene
+    for title, start in (("Un", "2029-03-01T08:00:00+01:00"), ("Deux", "2029-03-02T08:00:00+01:00"),
+                         ("Deux bis", "2029-03-02T08:00:00+01:00"), ("Trois", "2029-03-03T08:30:00+01:00"),
+                         ("Quatre", "2029-03-04T08:00:00+01:00")):
+        assert web.call("POST", "/api/agenda", {"kind": "own", "title": title, "start": start}).status == 201
+    window = "/api/agenda?from=2029-03-01&to=2029-03-31"
+    whole = web.call("GET", window).body
+    assert [i["title"] for i in whole["items"]] == ["Un", "Deux", "Deux bis", "Trois", "Quatre"]
+    assert (whole["truncated"], whole["next"]) == (False, None)
+    pages, after = [], None
+    while True:
+        answer = web.call("GET", window + "&limit=2" + (f"&after={after}" if after else ""))
+        assert answer.status == 200, answer.body
+        pages.append([i["title"] for i in answer.body["items"]])
+        after = answer.body["next"]
+        assert answer.body["truncated"] == (after is not None)
+        if after is None:
+            break
+    # Two items at the same start (Deux, Deux bis) split across pages without loss or repeat.
+    assert pages == [["Un", "Deux"], ["Deux bis", "Trois"], ["Quatre"]]
+    # A page larger than agenda.max_listed is that many; nonsense is refused.
+    assert web.call("GET", window + "&limit=100000").body["items"] == whole["items"]
+    for bad in ("&limit=0", "&limit=x", "&limit=-1", "&after=nonsense", "&after=20290301T070000.000000Z~x"):
+        assert web.call("GET", window + bad).status == 400, bad
+
+
 def test_hostile_calendars_are_refused_with_a_permanent_error(scene):
     running, _, _, pki = scene
     hostile = {

@@ -48,5 +48,12 @@ def test_imap_session_on_postgresql(postgres, tmp_path):
         assert re.match(rb"1 \(UID 2 FLAGS \([^)]*\\Answered", flags) and b"UID 4" not in flags, flags
         body = other.fetch("2", "(BODY.PEEK[])")[1][0][1]
         assert b"Dossier 9" in body
+        # SORT and THREAD (imap/sortkeys.py: the folder's token and listing on the driver's cursor), again
+        # after a change.
+        assert other.sort("(REVERSE SUBJECT)", "UTF-8", "ALL")[1] == [b"2 1"]
+        client.append("Travail", None, None, message("Dossier 99", to=user))
+        assert other.noop()[0] == "OK"
+        assert other.sort("(REVERSE SUBJECT)", "UTF-8", "ALL")[1] == [b"3 2 1"]
+        assert other.thread("ORDEREDSUBJECT", "UTF-8", "ALL")[1][0].count(b"(") == 3
         other.logout()
         client.logout()
