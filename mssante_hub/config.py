@@ -161,6 +161,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Wait before checking a login that failed lately; doubles with each failure of that login.",
             _non_negative),
     Setting("auth.max_failed_login_delay_s", float, 8.0, "Longest such wait, seconds.", _non_negative),
+    Setting("auth.max_checks_in_flight_per_login", int, 2,
+            "Password checks of one login at once, from anywhere; further attempts wait for a slot "
+            "(and meet the failures recorded meanwhile).", _positive),
+    Setting("auth.max_checks_in_flight_per_address", int, 8,
+            "Password checks from one client address at once, whatever the logins; further attempts wait.",
+            _positive),
+    Setting("auth.max_waiting_checks", int, 32,
+            "Attempts waiting for a slot of one login (or one address); more are refused at once as busy "
+            "(SMTP 454 4.7.0, IMAP NO [UNAVAILABLE], web 429).", _positive),
     Setting("audit.retention_days", int, 183, "Days audit events are kept (at least 6 months).", _positive),
     Setting("listen.mx", str, "127.0.0.1:2525", "SMTP for other operators and hospital systems (production: :25).",
             _listen_address),
@@ -259,6 +268,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("imap.max_buffered_append_bytes", int, 256 * MIB,
             "APPEND literal bytes all IMAP sessions of the process may hold at once; past it, NO [LIMIT].",
             _positive),
+    Setting("imap.max_buffered_answer_bytes", int, 128 * MIB,
+            "FETCH answer bytes all IMAP sessions of the process may hold unread by their clients; past it, the "
+            "session whose unread answer waited longest is disconnected.", _positive),
     Setting("imap.vanished_keep_days", int, 180,
             "Days each expunged UID is remembered for QRESYNC; a client that last synced before is told every "
             "absent UID (docs/imap.md).", _positive),

@@ -1,14 +1,23 @@
-"""Failed logins counted per key (client address, login name) in a sliding window.
+"""Failed logins counted per key (client address, login name) in a sliding window, and checks in flight.
 
 Shared by the front doors that take passwords, so that each counts the same way:
 LoginGuard (below) is what SMTP submission, IMAP and the webmail use.
+
+Failures are only known once a check has run (an Argon2id hash: tens of milliseconds), so counting them
+alone lets a guesser with many connections have many guesses checked at once before the first failure is
+recorded. The guard therefore also counts the checks in flight per login and per client address: past a
+small bound the next attempt waits for a slot (and meets the failures recorded meanwhile), and past a
+bound of waiting attempts it is refused at once ("busy").
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import time
 from dataclasses import dataclass
+from typing import AsyncIterator
 
 # Past this many distinct keys the table is reset: bounded memory under a spray from many addresses.
 MAX_TRACKED_KEYS = 100_000
@@ -46,6 +55,71 @@ class GuardLimits:
     login_lock_failures: int  # per login, from anywhere: refused for the window, even from a new address
     delay_s: float  # wait before checking a login that failed lately, doubled per failure
     max_delay_s: float
+    login_in_flight: int = 2  # checks of one login at once, from anywhere
+    address_in_flight: int = 8  # checks from one client address at once, whatever the logins
+    max_waiting: int = 32  # attempts waiting for a slot of one login (or of one address); more are refused
+
+
+REFUSAL_TRACE_EVERY_S = 60.0  # refusals of one (address, login) are traced once a minute, not each
+REFUSAL_WAIT_S = 1.0  # a refused attempt is answered after this: a guesser's reconnect loop slows down
+THROTTLED = "throttled"  # earlier failures: refused for the window
+BUSY = "busy"  # too many attempts for this login or address already checked or waiting
+
+
+class LoginRefused(Exception):
+    """An attempt the guard turns away before any secret is checked; `reason` is THROTTLED or BUSY."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InFlight:
+    """Checks running at once per key (a login, a client address), with a bounded queue of waiters."""
+
+    def __init__(self) -> None:
+        self._running: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._waiting: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._waiters: dict[tuple[str, str], list[asyncio.Future]] = {}
+
+    def running(self, key: tuple[str, str]) -> int:
+        return self._running[key]
+
+    async def enter(self, bounds: dict[tuple[str, str], int], max_waiting: int) -> None:
+        """Take a slot of every key once each has one free; LoginRefused(BUSY) if a queue is full."""
+        while any(self._running[key] >= bound for key, bound in bounds.items()):
+            if any(self._waiting[key] >= max_waiting for key in bounds):
+                raise LoginRefused(BUSY)
+            waiter = asyncio.get_running_loop().create_future()
+            for key in bounds:
+                self._waiting[key] += 1
+                self._waiters.setdefault(key, []).append(waiter)
+            try:
+                await waiter
+            finally:  # woken, or the connection went while waiting (cancelled)
+                for key in bounds:
+                    self._forget(key, waiter)
+        for key in bounds:
+            self._running[key] += 1
+
+    def _forget(self, key: tuple[str, str], waiter: asyncio.Future) -> None:
+        self._waiting[key] -= 1
+        if self._waiting[key] <= 0:
+            del self._waiting[key]
+        waiters = self._waiters.get(key, [])
+        if waiter in waiters:
+            waiters.remove(waiter)
+        if not waiters:
+            self._waiters.pop(key, None)
+
+    def leave(self, keys) -> None:
+        for key in keys:
+            self._running[key] -= 1
+            if self._running[key] <= 0:
+                del self._running[key]
+            for waiter in list(self._waiters.get(key, [])):  # each looks again at every key it needs
+                if not waiter.done():
+                    waiter.set_result(None)
 
 
 @dataclass(frozen=True)
@@ -71,6 +145,8 @@ class LoginGuard:
         self._pair = LoginThrottle(limits.max_failures, limits.window_s)
         self._address = LoginThrottle(limits.address_max_failures, limits.window_s)
         self._login = LoginThrottle(limits.login_lock_failures, limits.window_s)
+        self.in_flight = InFlight()
+        self._traced: dict[str, float] = {}
 
     @staticmethod
     def _pair_key(client: str, login: str) -> str:
@@ -90,6 +166,45 @@ class LoginGuard:
             return Verdict(False, 0.0)
         return Verdict(False, min(self.limits.max_delay_s, self.limits.delay_s * 2 ** (failures - 1)))
 
+    @contextlib.asynccontextmanager
+    async def attempt(self, client: str, login: str) -> AsyncIterator[None]:
+        """Hold a slot of this login and of this address while the secret is checked inside the block.
+
+        Raises LoginRefused before the block: THROTTLED (earlier failures, also those recorded while
+        this attempt waited for its slot) or BUSY (too many attempts already waiting). The delay that
+        earlier failures earned is waited inside the slot, so a guesser's parallel connections meet
+        it one after another. Record a failure (`failed`) inside the block, before the slot is let go.
+        """
+        login = login.lower()
+        if self.verdict(client, login).refused:
+            raise LoginRefused(THROTTLED)
+        bounds = {("address", client): self.limits.address_in_flight}
+        if login:
+            bounds[("login", login)] = self.limits.login_in_flight
+        await self.in_flight.enter(bounds, self.limits.max_waiting)
+        try:
+            verdict = self.verdict(client, login)
+            if verdict.refused:
+                raise LoginRefused(THROTTLED)
+            if verdict.delay_s:
+                await asyncio.sleep(verdict.delay_s)
+            yield
+        finally:
+            self.in_flight.leave(bounds)
+
+    def trace_refusal(self, client: str, login: str) -> bool:
+        """Whether this refusal goes to the audit trace: the first of its pair each REFUSAL_TRACE_EVERY_S.
+
+        A flood of refused attempts is one trace line a minute per address and login, not a write each
+        (those writes queued the honest logins' traces behind them)."""
+        key, now = self._pair_key(client, login.lower()), time.monotonic()
+        if now - self._traced.get(key, -REFUSAL_TRACE_EVERY_S) < REFUSAL_TRACE_EVERY_S:
+            return False
+        if len(self._traced) > MAX_TRACKED_KEYS:
+            self._traced.clear()
+        self._traced[key] = now
+        return True
+
     def failed(self, client: str, login: str) -> None:
         login = login.lower()
         self._pair.failed(self._pair_key(client, login))
@@ -107,4 +222,7 @@ def guard_limits(config, door: str) -> GuardLimits:
         login_lock_failures=config.get("auth.login_lock_failures"),
         delay_s=config.get("auth.failed_login_delay_s"),
         max_delay_s=config.get("auth.max_failed_login_delay_s"),
+        login_in_flight=config.get("auth.max_checks_in_flight_per_login"),
+        address_in_flight=config.get("auth.max_checks_in_flight_per_address"),
+        max_waiting=config.get("auth.max_waiting_checks"),
     )

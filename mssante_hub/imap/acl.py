@@ -145,6 +145,10 @@ async def _own_folder(s: Session, token) -> folders.FolderRow:
     box = await resolve(s, name)
     if box is None:
         raise No(responses.NO_NONEXISTENT)
+    if "a" not in box.rights:
+        # A dossier view (imap/dossier_view.py) resolves outside Shared/ with `lr` only: before this check
+        # a professional in care could read its ACL and SETACL grants on the patient's dossier folder.
+        raise No(responses.NO_NO_PERMISSION)
     return box.folder
 
 

@@ -24,7 +24,7 @@ from mssante_hub.imap.capabilities import BEARER_MECHANISMS
 from mssante_hub.imap.server import AUTH, UNAUTH, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, astring
 from mssante_hub.accounts.oauth import TokenError, parse_oauthbearer, parse_xoauth2
-from mssante_hub.accounts.throttle import LoginGuard, guard_limits
+from mssante_hub.accounts.throttle import REFUSAL_WAIT_S, THROTTLED, LoginGuard, LoginRefused, guard_limits
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType
 from mssante_hub.envelope import MAX_ADDRESS_CHARS
@@ -85,14 +85,22 @@ def _peer(s: Session) -> str:
     return getattr(s.transport.getPeer(), "host", "?") if s.transport else "?"
 
 
-async def _guard(s: Session, login: str) -> None:
-    """Refuse (audited) a login throttled by earlier failures, or wait the growing delay they earned."""
-    verdict = login_guard(s.hub).verdict(_peer(s), login)
-    if verdict.refused:
+async def _refuse(s: Session, login: str, reason: str) -> None:
+    """Trace (once a minute per address and login) an attempt the guard turned away before any secret
+    was checked, and answer NO after a short wait."""
+    if login_guard(s.hub).trace_refusal(_peer(s), login):
         await s.hub.write(lambda conn: audit.record(
             conn, actor=login[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.PEER, action=LOGIN_THROTTLED_ACTION,
-            target=f"imap from:{_peer(s)}", outcome="refused"))
-        raise No(responses.NO_THROTTLED)
+            target=f"imap from:{_peer(s)}", outcome="refused" if reason == THROTTLED else reason))
+    await asyncio.sleep(REFUSAL_WAIT_S)
+    raise No(responses.NO_THROTTLED if reason == THROTTLED else responses.NO_LOGINS_BUSY)
+
+
+async def _guard(s: Session, login: str) -> None:
+    """Bearer tokens (no Argon2id): refuse a login throttled by earlier failures, or wait its delay."""
+    verdict = login_guard(s.hub).verdict(_peer(s), login)
+    if verdict.refused:
+        await _refuse(s, login, THROTTLED)
     if verdict.delay_s:
         await asyncio.sleep(verdict.delay_s)
 
@@ -112,18 +120,27 @@ async def check_password(s: Session, user: bytes, password: bytes) -> None:
         secret = password.decode("utf-8")
     except UnicodeDecodeError:
         raise No(responses.NO_AUTH_FAILED) from None
-    await _guard(s, address)
-    account = await s.hub.read(lambda conn: account_repo.by_address(conn, address)) if address else None
-    stored = account.password_hash if account is not None else None
-    cache = verified_logins(s.hub)
-    if stored is not None and cache.known(account.id, stored, secret):
-        ok = True
-    else:
-        # An unknown mailbox costs the same Argon2 work as a known one: no enumeration by timing.
-        ok = await s.hub.passwords.verify_async(stored or await _decoy_hash(s), secret)
-        if ok and stored is not None:
-            cache.remember(account.id, stored, secret)
-    await _log_in(s, address, account if ok and stored is not None else None)
+    guard, peer = login_guard(s.hub), _peer(s)
+    try:
+        # Checked in a slot of this login and this address (accounts/throttle.py): parallel connections
+        # cannot have more guesses checked at once than the slots, whatever the failures recorded so far.
+        async with guard.attempt(peer, address):
+            account = await s.hub.read(lambda conn: account_repo.by_address(conn, address)) if address else None
+            stored = account.password_hash if account is not None else None
+            cache = verified_logins(s.hub)
+            if stored is not None and cache.known(account.id, stored, secret):
+                ok = True
+            else:
+                # An unknown mailbox costs the same Argon2 work as a known one: no enumeration by timing.
+                ok = await s.hub.passwords.verify_async(stored or await _decoy_hash(s), secret)
+                if ok and stored is not None:
+                    cache.remember(account.id, stored, secret)
+            proven = account if ok and stored is not None else None
+            if not _usable(proven):
+                guard.failed(peer, address)  # within the slot: the next waiter sees it
+    except LoginRefused as refusal:
+        await _refuse(s, address, refusal.reason)
+    await _log_in(s, address, proven, counted=True)
 
 
 async def check_token(s: Session, mechanism: bytes, response: bytes) -> None:
@@ -141,11 +158,19 @@ async def check_token(s: Session, mechanism: bytes, response: bytes) -> None:
     await _log_in(s, (subject or claimed.lower())[:MAX_ADDRESS_CHARS], account)
 
 
-async def _log_in(s: Session, address: str, account: account_repo.AccountRow | None) -> None:
-    """The common end of every mechanism: an account proven (or None), traced either way."""
-    if account is None or account.status != AccountStatus.ACTIVE.value or account.type not in IMAP_ACCOUNT_TYPES:
+def _usable(account: account_repo.AccountRow | None) -> bool:
+    return (account is not None and account.status == AccountStatus.ACTIVE.value
+            and account.type in IMAP_ACCOUNT_TYPES)
+
+
+async def _log_in(s: Session, address: str, account: account_repo.AccountRow | None, counted: bool = False) -> None:
+    """The common end of every mechanism: an account proven (or None), traced either way.
+
+    `counted`: the failure was already recorded by the caller (within its guard slot)."""
+    if not _usable(account):
         peer = _peer(s)
-        login_guard(s.hub).failed(peer, address)
+        if not counted:
+            login_guard(s.hub).failed(peer, address)
         await s.hub.write(lambda conn: audit.record(  # the attempt, never the password
             conn, actor=address[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.PEER, action=LOGIN_FAILED_ACTION,
             subject_account_id=account.id if account else None, target=f"imap from:{peer}", outcome="refused"))

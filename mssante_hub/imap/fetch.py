@@ -6,6 +6,7 @@ the plaintext lives only in memory for the time of the answer.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ NEEDS_BODY = {b"ENVELOPE", b"BODY", b"BODYSTRUCTURE", b"RFC822", b"RFC822.HEADER
 SETS_SEEN = {b"RFC822", b"RFC822.TEXT"}
 MAX_ITEMS = 50
 BODY_BATCH = 16  # messages per read-pool trip when bodies are opened (FETCH answers written batch by batch)
+BATCH_BYTES = 1024 * 1024  # and a batch's answers stop past this much (big messages: fewer per batch)
 LISTING_BATCH = 1000  # the same without bodies: flags, dates and sizes only
 SUMMARY_BATCH = 250  # the same with summaries opened (ENVELOPE): a key unwrap each
 MEMORY_ITEMS = {b"FLAGS", b"UID", b"MODSEQ"}
@@ -145,35 +147,64 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
 
     with_date = any(i.name == b"INTERNALDATE" for i in items)
 
-    def work(batch: list[int]) -> list[bytes]:
-        def run(conn) -> list[bytes]:
+    def work(batch: list[int]) -> tuple[list[bytes], int]:
+        """The answers of a batch's first messages, up to BATCH_BYTES of them, and how many UIDs they took."""
+        def run(conn) -> tuple[list[bytes], int]:
             if from_summaries:
                 return _answers_from_summaries(conn, reader_id, view.id, batch, snapshot, items, reader, seen_now,
-                                               with_date)
+                                               with_date), len(batch)
             if with_body and not with_date:
                 rows = messages.fetch_bodies(conn, reader_id, view.id, batch)
             else:
                 rows = messages.fetch_rows(conn, reader_id, view.id, batch, with_body)
-            return [_answer(row, snapshot[row.uid], items, reader, row.uid in seen_now) for row in rows
-                    if row.uid in snapshot]
+            lines, size, last = [], 0, None
+            for row in rows:
+                if row.uid not in snapshot:
+                    continue
+                lines.append(_answer(row, snapshot[row.uid], items, reader, row.uid in seen_now))
+                size, last = size + len(lines[-1]), row.uid
+                if size >= BATCH_BYTES:
+                    break
+            return lines, (batch.index(last) + 1 if size >= BATCH_BYTES else len(batch))
         return run
 
     # In batches, each written before the next is read: while the client does not read, the
     # output gate is paused and the next batch waits (backpressure.py), so one FETCH 1:* of a
     # big folder holds about one batch in the server, not the folder.
     size = SUMMARY_BATCH if from_summaries else BODY_BATCH if with_body else LISTING_BATCH
-    for start in range(0, len(uids), size):
+    bulk, lane = with_body and len(uids) > 1, bulk_lane(s.hub)
+    start = 0
+    while start < len(uids):
         if s.transport is None:
             break  # the connection is gone
+        await s.answer_room()  # the hub-wide budget of unread answers (answers.py)
+        if s.transport is None or s.gate.stopped:
+            break
         try:
-            lines = await s.hub.read(work(uids[start:start + size]))
+            if bulk:
+                async with lane:  # many-message FETCHes share part of the read pool: small reads keep the rest
+                    lines, taken = await s.hub.read(work(uids[start:start + size]))
+            else:
+                lines, taken = await s.hub.read(work(uids[start:start + size]))
         except binary.UnknownEncoding:
             raise No(responses.NO_UNKNOWN_CTE) from None
+        start += taken
         for line in lines:
             s.emit(line)
         del lines  # not held while the client reads: one batch in the server, not two
         await s.drain()
     return responses.OK_DONE
+
+
+def bulk_lane(hub) -> asyncio.Semaphore:
+    """Read-pool trips of FETCHes with bodies of several messages at once, per hub: half the pool.
+
+    Without it, clients fetching whole folders (or many that fetch and never read) took every read
+    thread, and a LOGIN, a SELECT or a FETCH of one message waited behind their batches."""
+    found = getattr(hub, "imap_bulk_lane", None)
+    if found is None:
+        found = hub.imap_bulk_lane = asyncio.Semaphore(max(1, hub.config.get("storage.db_threads") // 2))
+    return found
 
 
 _VIEW_TEMPLATES = {b"FLAGS": b"FLAGS %b", b"UID": b"UID %d", b"MODSEQ": b"MODSEQ (%d)"}

@@ -30,6 +30,7 @@ OK_EXAMINE_RO = b"[READ-ONLY] EXAMINE completed"
 
 NO_AUTH_FAILED = b"[AUTHENTICATIONFAILED] Authentication failed"
 NO_THROTTLED = b"[UNAVAILABLE] Too many failed logins; try again later"
+NO_LOGINS_BUSY = b"[UNAVAILABLE] Too many logins in progress; try again shortly"
 NO_TLS_REQUIRED = b"[PRIVACYREQUIRED] TLS is required before authentication; use STARTTLS"
 NO_MECHANISM = b"Unsupported authentication mechanism"
 NO_TLS_ACTIVE = b"TLS already active"

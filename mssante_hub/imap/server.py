@@ -21,6 +21,7 @@ from twisted.mail.imap4 import IMAP4Server
 from mssante_hub.hub import Hub
 from mssante_hub.observe import metrics, trace
 from mssante_hub.imap import capabilities, dossier_view, recheck, responses, twisted_internals
+from mssante_hub.imap.answers import budget_of
 from mssante_hub.imap.backpressure import OutputGate, release_freed_memory
 from mssante_hub.imap.budget import SessionUploads, pool_of
 from mssante_hub.imap.framing import Command, ContinueLiteral, FrameLimits, Framer, Refused
@@ -107,7 +108,8 @@ class Session(IMAP4Server):
         self._output: list[bytes] = []
         self.written = 0
         self.gate = OutputGate()  # paused by Twisted while the client does not read
-        self.gate.on_resume = self._pump
+        self.gate.on_resume = self._resumed
+        self.answers = budget_of(hub)  # answer bytes written while paused, counted hub-wide (answers.py)
         self.idling = False
         self.trace_id = trace.make("imap")  # the activity log's id of this session (observe/trace.py)
 
@@ -156,6 +158,7 @@ class Session(IMAP4Server):
         self.framer.uploads.give_all()  # what queued or half-read APPENDs held
         self._output = []
         self.gate.stopProducing()
+        self.answers.release(self)
         release_freed_memory(self.written)
         super().connectionLost(reason)
 
@@ -303,8 +306,25 @@ class Session(IMAP4Server):
 
     async def drain(self) -> None:
         """For a handler producing much output: wait until the client has read what was sent."""
+        before = self.written
         self.flush()
+        if self.gate.paused and not self.gate.stopped:
+            self.answers.hold(self, self.written - before)  # in the server's buffers until the client reads
         await self.gate.wait()
+
+    async def answer_room(self) -> None:
+        """Before producing more: wait for the hub's answer budget (answers.py) to have room."""
+        await self.answers.room(self)
+
+    def _resumed(self) -> None:
+        self.answers.release(self)
+        self._pump()
+
+    def abort_unread(self) -> None:
+        """Cut a client that does not read while others need the answer budget; its buffers go with it."""
+        if self.transport is not None:
+            self.gate.stopped = True
+            self.transport.abortConnection()
 
     async def _recheck_rights(self) -> None:
         """Another account's folder: its owner may have taken our rights away since SELECT (DELETEACL,

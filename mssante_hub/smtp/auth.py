@@ -4,7 +4,8 @@ Passwords are checked with Argon2id off the event loop; bearer tokens are JWTs c
 against the configured OpenID provider's keys (mssante_hub/oauth.py) and never stored or logged;
 EXTERNAL binds a client certificate to an APP mailbox by the address it carries.
 Every failure counts against the client address, the login and the pair (accounts/throttle.LoginGuard)
-and is written to the audit trace; a throttled login is refused before any secret is checked.
+and is written to the audit trace; a throttled login is refused before any secret is checked, and
+passwords are checked a few at a time per login and per address (LoginGuard.attempt).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.smtp import replies
 from mssante_hub.accounts.oauth import TokenError, TokenVerifier, parse_oauthbearer, parse_xoauth2
 from mssante_hub.smtp.server import HubSMTP
-from mssante_hub.accounts.throttle import LoginGuard
+from mssante_hub.accounts.throttle import REFUSAL_WAIT_S, THROTTLED, LoginGuard, LoginRefused
 from mssante_hub.smtp.tls import peer_certificate
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType
@@ -113,9 +114,11 @@ class Authenticator:
         return None
 
     async def _result(self, server: HubSMTP, mechanism: str, login: str,
-                      account: account_repo.AccountRow | None) -> AuthResult:
+                      account: account_repo.AccountRow | None, counted: bool = False) -> AuthResult:
+        """`counted`: a failure already recorded by the caller, within its guard slot."""
         if account is None:
-            self.throttle.failed(server.client_ip, login if login != "?" else "")
+            if not counted:
+                self.throttle.failed(server.client_ip, login if login != "?" else "")
             await self._trace(server, login, mechanism, False)
             return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)
         await self._trace(server, account.address, mechanism, True, account.type)
@@ -124,13 +127,23 @@ class Authenticator:
 
     async def _password(self, server: HubSMTP, mechanism: str, login_b: bytes, password_b: bytes) -> AuthResult:
         login, password = _text(login_b, MAX_ADDRESS_CHARS), _text(password_b, MAX_SECRET)
-        throttled = await self._throttled(server, mechanism, (login or "").lower())
-        if throttled is not None:
-            return throttled
-        account = await self._account(login.lower()) if login and password else None
-        stored = account.password_hash if account else self._decoy_hash
-        ok = await self.hub.passwords.verify_async(stored, password or "")
-        return await self._result(server, mechanism, login or "?", account if ok else None)
+        key = (login or "").lower()
+        try:
+            # In a slot of this login and this address (accounts/throttle.py): parallel sessions cannot
+            # have more guesses checked at once than the slots, whatever the failures recorded so far.
+            async with self.throttle.attempt(server.client_ip, key):
+                account = await self._account(key) if login and password else None
+                stored = account.password_hash if account else self._decoy_hash
+                ok = await self.hub.passwords.verify_async(stored, password or "")
+                if not ok:
+                    self.throttle.failed(server.client_ip, key)  # within the slot: the next waiter sees it
+        except LoginRefused as refusal:
+            if self.throttle.trace_refusal(server.client_ip, key):  # once a minute per address and login
+                await self._trace(server, key, mechanism, False)
+            await asyncio.sleep(REFUSAL_WAIT_S)
+            return AuthResult(success=False, handled=False, message=replies.TOO_MANY_FAILED_LOGINS
+                              if refusal.reason == THROTTLED else replies.AUTH_BUSY)
+        return await self._result(server, mechanism, login or "?", account if ok else None, counted=True)
 
     async def _response(self, server: HubSMTP, args: list[str], challenge: str = "") -> bytes | None:
         """The client's (initial or challenged) response, or None when already answered."""

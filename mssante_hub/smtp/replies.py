@@ -21,6 +21,8 @@ START_DATA = "354 Terminez par <CR><LF>.<CR><LF> / End data with <CR><LF>.<CR><L
 AUTH_OK = "235 2.7.0 Authentification réussie / Authentication successful"
 TOO_MANY_SESSIONS = "421 4.7.0 Trop de sessions depuis votre adresse / Too many sessions from your address"
 TOO_MANY_FAILED_LOGINS = "421 4.7.0 Trop d'échecs d'authentification, réessayez plus tard / Too many failed logins"
+AUTH_BUSY = ("454 4.7.0 Trop de connexions en cours pour cet identifiant, réessayez / "
+             "Too many logins in progress, try again shortly")
 TLS_FAILED = "454 4.7.0 Échec de la négociation TLS / TLS not available"
 
 # Syntax and sequence (RFC 5321 §4.2.4)

@@ -60,6 +60,8 @@ UNAUTHENTICATED = ApiError(401, "unauthenticated", "Session absente ou expirée,
                            "No session or session expired, sign in again")
 LOGIN_FAILED = ApiError(401, "login_failed", "Identifiant ou mot de passe incorrect", "Wrong login or password")
 THROTTLED = ApiError(429, "throttled", "Trop d'essais, réessayez plus tard", "Too many attempts, try again later")
+SIGN_INS_BUSY = ApiError(429, "sign_ins_busy", "Trop de connexions en cours pour cet identifiant, réessayez dans un instant",
+                         "Too many sign-ins in progress for this login, try again shortly")
 FORBIDDEN = ApiError(403, "forbidden", "Accès refusé", "Access denied")
 NOT_FOUND = ApiError(404, "not_found", "Introuvable", "Not found")
 METHOD_NOT_ALLOWED = ApiError(405, "method_not_allowed", "Méthode non permise", "Method not allowed")

@@ -20,10 +20,11 @@ from mssante_hub import audit
 
 from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
-from mssante_hub.accounts.throttle import LoginGuard, guard_limits
+from mssante_hub.accounts import throttle
+from mssante_hub.accounts.throttle import LoginGuard, LoginRefused, guard_limits
 from mssante_hub.patients import derived_keys
 from mssante_hub.web import totp
-from mssante_hub.web.http import LOGIN_FAILED, THROTTLED, UNAUTHENTICATED, UNAVAILABLE, ApiError
+from mssante_hub.web.http import LOGIN_FAILED, SIGN_INS_BUSY, THROTTLED, UNAUTHENTICATED, UNAVAILABLE, ApiError
 from storage import accounts as account_repo
 from storage import sessions
 from storage.models import AccountStatus, AccountType
@@ -100,19 +101,23 @@ class WebSessions:
             raise LOGIN_FAILED
         address = self._address(login)
         account = await self.hub.read(lambda conn: account_repo.by_address(conn, address))
-        verdict = self.guard.verdict(client_ip, address)
-        if verdict.refused:
-            # Traced on the space too: its holder sees in the history that someone kept trying.
-            await self._trace(address, account.id if account else None, client_ip, "throttled")
-            raise THROTTLED
-        if verdict.delay_s:
-            await asyncio.sleep(verdict.delay_s)
-        usable = (account is not None and account.type in WEB_LOGIN_TYPES
-                  and account.status == AccountStatus.ACTIVE.value)
-        stored = account.password_hash if usable else self._decoy_hash
-        ok = await self.hub.passwords.verify_async(stored, password) and usable
+        try:
+            # In a slot of this login and this address (accounts/throttle.py): parallel requests cannot
+            # have more guesses checked at once than the slots, whatever the failures recorded so far.
+            async with self.guard.attempt(client_ip, address):
+                usable = (account is not None and account.type in WEB_LOGIN_TYPES
+                          and account.status == AccountStatus.ACTIVE.value)
+                stored = account.password_hash if usable else self._decoy_hash
+                ok = await self.hub.passwords.verify_async(stored, password) and usable
+                if not ok:
+                    self.guard.failed(client_ip, address)  # within the slot: the next waiter sees it
+        except LoginRefused as refusal:
+            # Traced on the space too (once a minute per address): its holder sees that someone kept trying.
+            if self.guard.trace_refusal(client_ip, address):
+                await self._trace(address, account.id if account else None, client_ip, "throttled")
+            await asyncio.sleep(throttle.REFUSAL_WAIT_S)
+            raise THROTTLED if refusal.reason == throttle.THROTTLED else SIGN_INS_BUSY from None
         if not ok:
-            self.guard.failed(client_ip, address)
             await self._trace(address, account.id if account else None, client_ip, "refused")
             raise LOGIN_FAILED
         if await self.hub.read(lambda conn: totp.enabled(conn, account.id)):
