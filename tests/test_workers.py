@@ -288,3 +288,17 @@ def test_the_daily_job_runs_once_however_many_timers_fire(tmp_path, storage_url)
         purges = opened.read_sync(lambda conn: conn.execute(
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == audit.AUDIT_PURGE)).scalar_one())
     assert purges == 1
+
+
+def test_a_sigterm_right_after_the_listening_lines_stops_cleanly(tmp_path):
+    """Whoever reads the listening lines may stop the hub at once (the README test did); the supervisor's SIGTERM
+    handler must be in place before it prints them (before: killed by the signal, exit -15, workers orphaned)."""
+    data_dir, _users = init_hub(tmp_path, None)
+    for attempt in range(2):
+        process = subprocess.Popen(hub_command("serve", "--data-dir", str(data_dir), "--workers", str(WORKERS),
+                                               "--listen", "mx=127.0.0.1:0"),
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = process.stdout.readline()
+        assert line.startswith("listening mx "), line
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=CONNECT_GUARD_S) == 0, attempt

@@ -94,6 +94,7 @@ class Supervisor:
             self.slots.append(Slot(number, parent_end, child_end))
         self.stopping = False
         self.failed = False
+        self._replaced: dict | None = None  # the signal handlers catch_signals() replaced
 
     def spawn(self, slot: Slot) -> None:
         fds = {name: sock.fileno() for name, sock in self.sockets.items()}
@@ -147,12 +148,18 @@ class Supervisor:
             if slot.process is not None and slot.process.poll() is None:
                 slot.process.send_signal(signal.SIGTERM)
 
+    def catch_signals(self) -> dict:
+        """SIGTERM and SIGINT stop the workers cleanly from now on; the handlers they replace (kept once)."""
+        if self._replaced is None:
+            self._replaced = {s: signal.signal(s, lambda *_: self.stop()) for s in (signal.SIGTERM, signal.SIGINT)}
+        return self._replaced
+
     def run(self) -> int:
         wake_read, wake_write = socket.socketpair()
         wake_read.setblocking(False)
         wake_write.setblocking(False)
         previous = signal.set_wakeup_fd(wake_write.fileno())
-        handlers = {s: signal.signal(s, lambda *_: self.stop()) for s in (signal.SIGTERM, signal.SIGINT)}
+        handlers = self.catch_signals()
         old_chld = signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes the select below
         selector = selectors.DefaultSelector()
         selector.register(wake_read, selectors.EVENT_READ, None)
@@ -160,7 +167,8 @@ class Supervisor:
             selector.register(slot.parent_end, selectors.EVENT_READ, slot)
         try:
             for slot in self.slots:
-                self.spawn(slot)
+                if not self.stopping:  # a SIGTERM may have come between the listening lines and here
+                    self.spawn(slot)
             self._loop(selector, wake_read)
         finally:
             for slot in self.slots:
@@ -230,12 +238,16 @@ def run(data_dir: Path, overrides: dict[str, str], log_level: str | None, log_fo
     finally:
         hub.close()
     sockets = bind(plan)
+    supervisor = Supervisor(data_dir, sockets, count, log_level, log_format)
+    # Before the listening lines: whoever reads them may stop the hub at once (tests, systemd), and the default
+    # SIGTERM action would kill the supervisor without stopping its workers.
+    supervisor.catch_signals()
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
         print(f"listening {name} {host}:{port}", flush=True)
         log.info("listening %s %s:%d", name, host, port)
     log.info("serving with %d workers", count)
-    return Supervisor(data_dir, sockets, count, log_level, log_format).run()
+    return supervisor.run()
 
 
 def inherited_sockets() -> dict[str, socket.socket] | None:
