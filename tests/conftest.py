@@ -10,7 +10,7 @@ import pytest
 from mssante_hub.accounts.mailboxes import add_account
 from mssante_hub.admin.datadir import init_data_dir
 from mssante_hub.hub import Hub
-from tests.support.missing import missing, summary_lines
+from tests.support.missing import missing, note_report, summary_lines
 from tests.support.postgres import PostgresServer, unique_db_name
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -34,6 +34,10 @@ def fixtures_dir(request) -> Path:
     if not FIXTURES.is_dir():
         missing(request.node.nodeid, f"the shared fixtures are not at {FIXTURES}", FIXTURES_HOW)
     return FIXTURES
+
+
+def pytest_runtest_logreport(report) -> None:
+    note_report(report)
 
 
 @pytest.hookimpl(trylast=True)

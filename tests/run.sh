@@ -20,4 +20,6 @@ fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 # pytest exits 5 when it collected nothing: with `set -e` that fails the run too.
-python3 -m pytest -q --durations=15 "$@"
+# Two test processes (this machine's two cores; most tests wait on served hubs), each file in one of them so
+# that a module's served hub is started once (--dist loadfile).
+python3 -m pytest -q --durations=15 -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"

@@ -27,13 +27,30 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
+MARK = "NOT RUN HERE: "  # starts the skip reason, so that the run's controller (xdist's too) can count it
+SEPARATOR = " | to run it: "
+
+
 def missing(nodeid: str, what: str, how: str) -> None:
     """Skip this test (fail it under CI=true) because `what` is missing; `how` says how to get it."""
-    entry = NOT_RUN.setdefault(what, Missing(what, how))
-    entry.tests.append(nodeid)
     if in_ci():
         pytest.fail(f"{what} (CI must run every test): {how}", pytrace=False)
-    pytest.skip(f"{what}; {how}")
+    pytest.skip(f"{MARK}{what}{SEPARATOR}{how}")
+
+
+def note_report(report) -> None:
+    """Count a skipped test's report if `missing` skipped it (called where the reports arrive: with
+    pytest-xdist that is the controller, which never runs the tests itself)."""
+    if not report.skipped or not isinstance(report.longrepr, tuple):
+        return
+    reason = str(report.longrepr[2])
+    start = reason.find(MARK)
+    if start < 0:
+        return
+    what, _, how = reason[start + len(MARK):].partition(SEPARATOR)
+    entry = NOT_RUN.setdefault(what, Missing(what, how))
+    if report.nodeid not in entry.tests:
+        entry.tests.append(report.nodeid)
 
 
 def summary_lines() -> list[str]:
