@@ -66,6 +66,13 @@ def make_engine(url: str, pool_size: int = 8) -> Engine:
     return create_engine(postgres_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+def libpq_url(url: str) -> str:
+    """The hub's database URL as libpq reads it (pg_dump, LISTEN/NOTIFY): no driver name; libpq's own multi-host
+    form passes as it is."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.split('+')[0]}://{rest}"
+
+
 def postgres_url(url: str) -> str:
     """The SQLAlchemy form of a PostgreSQL URL, libpq's multi-host form included.
 

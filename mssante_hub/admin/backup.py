@@ -25,9 +25,8 @@ from pathlib import Path
 import gnupg
 from sqlalchemy import inspect
 
-from mssante_hub.cluster.pgevents import libpq_url
 from mssante_hub.config import Config
-from storage.database import is_sqlite, make_engine
+from storage.database import is_sqlite, libpq_url, make_engine
 
 SQLITE_MEMBER = "database.sqlite3"
 PG_MEMBER = "database.pgdump"

@@ -23,7 +23,7 @@ import threading
 import psycopg
 
 from mssante_hub.cluster.events import EventChannel
-from storage.database import is_sqlite
+from storage.database import is_sqlite, libpq_url
 
 CHANNEL = "mssante_hub_events"
 MAX_PAYLOAD = 7900  # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more
@@ -31,12 +31,6 @@ PUBLISH_BATCH = 256
 RECONNECT_PAUSES_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # the last repeats
 STOP_WAIT_S = 5.0
 log = logging.getLogger("mssante_hub.cluster.pgevents")
-
-
-def libpq_url(url: str) -> str:
-    """The SQLAlchemy URL of the hub's database as libpq reads it (no driver name)."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme.split('+')[0]}://{rest}"
 
 
 class PgChannel(EventChannel):

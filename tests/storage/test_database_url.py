@@ -6,7 +6,7 @@ import socket
 
 from sqlalchemy import text
 
-from storage.database import make_engine, postgres_url
+from storage.database import libpq_url, make_engine, postgres_url
 from tests.support.postgres import unique_db_name
 
 
@@ -36,3 +36,9 @@ def test_a_multi_host_url_whose_first_host_is_down_reaches_the_next(postgres):
             assert conn.execute(text("select inet_server_port()")).scalar() == postgres.port
     finally:
         engine.dispose()
+
+
+def test_libpq_reads_the_url_without_the_driver_and_its_multi_host_form_as_it_is():
+    assert libpq_url("postgresql+psycopg://hub@db/hub") == "postgresql://hub@db/hub"
+    multi = "postgresql://hub@db1:5432,db2:5432/hub?target_session_attrs=read-write"
+    assert libpq_url(multi) == multi
