@@ -46,6 +46,16 @@ def _optional_listen_address(value: str) -> None:
         _listen_address(value)
 
 
+def _blob_store(value: str) -> None:
+    if value not in ("database", "directory"):  # storage/blobstore.py KINDS (storage is below config)
+        raise ConfigError("must be database or directory")
+
+
+def _not_empty(value: str) -> None:
+    if not value.strip():
+        raise ConfigError("must not be empty")
+
+
 def _positive(value: int) -> None:
     if value <= 0:
         raise ConfigError(f"{value} must be positive")
@@ -127,6 +137,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("storage.group_commit_window_ms", float, 0.0,
             "Extra wait for more deliveries before a commit; 0 takes what queued during the last commit.", _non_negative),
     Setting("storage.group_commit_max_batch", int, 256, "Most deliveries committed in one transaction.", _positive),
+    Setting("storage.blob_store", str, "database",
+            "Where message bodies' ciphertext lives: `database` (in the `blobs` rows) or `directory` (files in "
+            "`storage.blob_dir`, e.g. a filesystem several hubs share).", _blob_store),
+    Setting("storage.blob_dir", str, "blobs",
+            "Directory of the `directory` blob store, relative to the data folder or absolute.", _not_empty),
+    Setting("storage.blob_write_threads", int, 4,
+            "Threads writing (and fsyncing) a commit batch's blob files in parallel, before the commit.", _positive),
+    Setting("storage.blob_sweep_grace_s", int, 3600,
+            "Age (seconds) a blob file with no row must reach before the sweeper deletes it; longer than any "
+            "commit can take.", _positive),
     Setting("keys.master_key_file", str, "keys/master.key", "Master key file, relative to the data folder; mode 0600."),
     Setting("keys.master_key_env", str, "MSSANTE_HUB_MASTER_KEY",
             "Environment variable that, when set, holds the master key in hex and wins over the file."),
@@ -455,6 +475,10 @@ class Config:
     def path_setting(self, key: str) -> Path:
         """A file setting resolved against the data folder."""
         return self.data_dir / self.get(key)
+
+    def blob_dir(self) -> Path:
+        """The directory store's folder (an absolute setting stays as it is)."""
+        return self.data_dir / self.get("storage.blob_dir")
 
     def storage_url(self) -> str:
         return self.get("storage.url") or f"sqlite:///{(self.data_dir / 'hub.sqlite3').resolve()}"

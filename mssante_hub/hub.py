@@ -21,7 +21,7 @@ from mssante_hub.config import Config
 from mssante_hub.mime import Limits
 from mssante_hub.accounts.passwords import Passwords
 from storage import accounts as account_repo
-from storage import database
+from storage import blobstore, database
 from storage.committer import GroupCommitter
 from storage.models import AccountType
 
@@ -41,6 +41,10 @@ class Hub:
         self.engine = database.make_engine(config.storage_url(), pool_size=config.get("storage.db_threads") + 2)
         if upgrade_schema:
             database.upgrade(self.engine)
+        # Where bodies' ciphertext lives (storage.blob_store): every storage function finds it through the engine.
+        self.blobs = blobstore.make(config.get("storage.blob_store"), config.blob_dir(),
+                                    config.get("storage.blob_write_threads"))
+        blobstore.attach(self.engine, self.blobs)
         self.keyring = Keyring(master_key)
         self.committer = GroupCommitter(
             self.engine, config.get("storage.group_commit_window_ms"), config.get("storage.group_commit_max_batch")
@@ -166,4 +170,5 @@ class Hub:
         self.committer.close()
         self.read_pool.shutdown(wait=True)
         self.parse_pool.shutdown(wait=True)
+        self.blobs.close()  # after the committer: its last batch may still be writing files
         self.engine.dispose()

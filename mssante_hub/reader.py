@@ -21,7 +21,7 @@ from crypto.keyring import Keyring
 from mssante_hub.envelope import INBOX
 from mssante_hub.hub import Hub
 from storage import accounts as account_repo
-from storage import folders, messages
+from storage import blobstore, folders, messages
 
 
 class NotReadable(Exception):
@@ -43,13 +43,15 @@ class Attachment:
 class Reader:
     """Opens stored messages for one account (its private key opened once, through the keyring's cache)."""
 
-    def __init__(self, keyring: Keyring, account: account_repo.AccountRow) -> None:
+    def __init__(self, keyring: Keyring, account: account_repo.AccountRow,
+                 blobs: blobstore.BlobStore | None = None) -> None:
         self.account = account
         self._private = keyring.private_key(account.key_id, account.sealed_private_key)
+        self._blobs = blobs if blobs is not None else blobstore.DatabaseStore()
 
     @classmethod
     def of(cls, hub: Hub, account: account_repo.AccountRow) -> "Reader":
-        return cls(hub.keyring, account)
+        return cls(hub.keyring, account, hub.blobs)
 
     @staticmethod
     def can_open(stored: Stored) -> bool:
@@ -67,7 +69,8 @@ class Reader:
 
     def body(self, stored: Stored, key: bytes | None = None) -> bytes:
         """The whole message as received (RFC 5322 bytes)."""
-        return decrypt_body(key or self.key(stored), stored.blob_id, stored.body)
+        # The row's body column, or the install's blob directory when the column holds none (storage/blobstore.py).
+        return decrypt_body(key or self.key(stored), stored.blob_id, self._blobs.body(stored.blob_id, stored.body))
 
     def attachment(self, stored: Stored, index: int) -> Attachment | None:
         """The `index`-th attachment (email package order), decoded, or None."""

@@ -1,7 +1,8 @@
 """Storing accepted messages: one body, its wrapped keys, its places in folders, the remote
 recipients queued for the relay and the audit rows, for many messages in one transaction.
 
-The one storage step of every message (delivery and bulk provisioning alike). Rows go to the
+The one storage step of every message (delivery and bulk provisioning alike); the bodies go to the
+install's blob store (storage/blobstore.py: the row, or files written before the commit). Rows go to the
 driver as multi-row INSERTs (storage/bulk.py): SQLAlchemy's per-row parameter handling cost more
 than the inserts themselves on this path. Nothing here encrypts or decides: the caller hands in
 ciphertext and decisions.
@@ -15,6 +16,7 @@ from typing import Callable
 
 from sqlalchemy import Connection
 
+from storage import blobstore
 from storage.bulk import insert_rows
 from storage.folders import allocate_uids, create_folder, folder_ids
 from storage.models import AccountStatus, AuditEvent, Blob, Message, OutboundItem, WrappedKey
@@ -158,8 +160,12 @@ def store_many(conn: Connection, units: list[Unit]) -> list[list[int | None]]:
         audit_rows.extend((t.actor, t.actor_type, t.action, t.subject_account_id, t.target, t.outcome)
                           for t in unit.traces)
 
+    # The directory store's files are durable before the rows that make them visible are even inserted;
+    # a crash from here to the commit leaves files with no row, which its sweeper deletes (storage/blobstore.py).
+    blobs = blobstore.of(conn)
+    blobs.put_many([(u.body.blob_id, u.body.body) for u in units])
     insert_rows(conn, Blob.__table__, _BLOB_COLUMNS,
-                [(u.body.blob_id, u.body.body, u.body.summary, u.body.size) for u in units])
+                [(u.body.blob_id, blobs.column(u.body.body), u.body.summary, u.body.size) for u in units])
     insert_rows(conn, WrappedKey.__table__, _WRAPPED_COLUMNS,
                 [(u.body.blob_id, r.account_id, r.wrapped) for u in units for r in u.readers])
     insert_rows(conn, Message.__table__, _MESSAGE_COLUMNS, message_rows)

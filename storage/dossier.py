@@ -25,6 +25,7 @@ from sqlalchemy import (Boolean, Connection, DateTime, ForeignKey, Index, Intege
                         func, insert, or_, select, update)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage import blobstore
 from storage.models import Base, Blob, Message, OutboundItem, WrappedKey, utcnow
 
 CURRENT = "current"
@@ -258,6 +259,7 @@ def purge_quarantine(conn: Connection, before: dt.datetime) -> int:
     if gone:
         conn.execute(delete(WrappedKey).where(WrappedKey.blob_id.in_(gone)))
         conn.execute(delete(Blob).where(Blob.id.in_(gone)))
+        blobstore.of(conn).forget(gone)
     return len(held)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select
 
-from storage import driver
+from storage import blobstore, driver
 from storage.folders import allocate_uids, new_modseq
 from storage.models import Blob, Folder, Message, OutboundItem, WrappedKey
 from storage.sync import MessageState, record_expunged
@@ -145,6 +145,7 @@ def remove_messages(conn: Connection, folder_id: int, rows) -> None:
         if orphans:
             conn.execute(_DELETE_WRAPPED, {"ids": orphans})
             conn.execute(_DELETE_BLOBS, {"ids": orphans})
+            blobstore.of(conn).forget(orphans)
 
 
 def copy_messages(conn: Connection, source: int, target: int, uids: list[int]) -> tuple[list[int], list[int]]:

@@ -26,11 +26,14 @@ import gnupg
 from sqlalchemy import inspect
 
 from mssante_hub.config import Config
+from storage import blobstore
 from storage.database import is_sqlite, libpq_url, make_engine
 
 SQLITE_MEMBER = "database.sqlite3"
 PG_MEMBER = "database.pgdump"
 FILES_PREFIX = "data/"
+BLOBS_PREFIX = "blobs/"
+RESTORE_BLOB_BATCH = 256  # the directory blob store's files, by id, wherever storage.blob_dir puts them
 SQLITE_FILE = "hub.sqlite3"
 # Never copied from the data folder: the live database (dumped instead) and what the running hub keeps in run/.
 SKIPPED = ("hub.sqlite3", "hub.sqlite3-wal", "hub.sqlite3-shm", "run")
@@ -78,13 +81,22 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 def build_archive(data_dir: Path, include_master_key: bool = False) -> bytes:
     config = Config.load(data_dir)
     member, dump = _dump_database(config)
+    directory = config.get("storage.blob_store") == blobstore.DIRECTORY
+    blob_dir = config.blob_dir().resolve()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         _add(tar, member, dump)
+        if directory:
+            # After the dump: every row in it had its file written before its commit, so the file is here (unless
+            # its message was deleted and swept since). Orphans are copied too; the restored hub's sweeper drops them.
+            for blob_id, path in blobstore.files(blob_dir):
+                _add(tar, BLOBS_PREFIX + blob_id, path.read_bytes())
         for path in sorted(data_dir.rglob("*")):
             relative = path.relative_to(data_dir)
             if relative.parts[0] in SKIPPED or not path.is_file():
                 continue
+            if directory and path.resolve().is_relative_to(blob_dir):
+                continue  # in BLOBS_PREFIX already
             if relative.parts[0] == KEYS_DIR and not include_master_key:
                 continue
             _add(tar, FILES_PREFIX + relative.as_posix(), path.read_bytes())
@@ -134,6 +146,23 @@ def _empty_postgres(url: str) -> bool:
         engine.dispose()
 
 
+def _restore_blobs(tar: tarfile.TarFile, members: dict, names: list[str], config: Config) -> None:
+    """The directory store's files, each written as the store writes one (durable before the database is)."""
+    store = blobstore.DirectoryStore(config.blob_dir())
+    try:
+        for start in range(0, len(names), RESTORE_BLOB_BATCH):
+            items = []
+            for name in names[start:start + RESTORE_BLOB_BATCH]:
+                blob_id = name[len(BLOBS_PREFIX):]
+                store.path(blob_id)  # refuses anything but a blob id: no path from the archive reaches the disk
+                items.append((blob_id, tar.extractfile(members[name]).read()))
+            store.put_many(items)
+    except blobstore.BlobStoreError as exc:
+        raise BackupError(f"unsafe blob name in the archive ({exc})") from None
+    finally:
+        store.close()
+
+
 def restore(archive: Path, data_dir: Path, gnupg_home: Path | None, storage_url: str | None,
             master_key: Path | None, passphrase: str | None = None) -> None:
     """A new data folder from a backup; the database goes into an empty one (SQLite file or `storage_url`)."""
@@ -168,6 +197,9 @@ def restore(archive: Path, data_dir: Path, gnupg_home: Path | None, storage_url:
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             target.write_bytes(tar.extractfile(member).read())
             target.chmod(0o600)
+        blob_names = [name for name in members if name.startswith(BLOBS_PREFIX)]
+        if blob_names:
+            _restore_blobs(tar, members, blob_names, Config.load(data_dir))
         dump = tar.extractfile(members[dump_name]).read()
     if master_key is not None:
         (data_dir / KEYS_DIR).mkdir(mode=0o700, exist_ok=True)

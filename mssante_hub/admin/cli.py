@@ -37,7 +37,8 @@ def cmd_init(args: argparse.Namespace) -> int:
               + (" (demo passwords were printed when it was made; reset one with `mssante-hub account passwd`)"
                  if args.demo else ""))
         return 0
-    config = init_data_dir(args.data_dir, args.domain, args.patient_domain, args.storage_url)
+    config = init_data_dir(args.data_dir, args.domain, args.patient_domain, args.storage_url, args.blob_store,
+                           args.blob_dir)
     print(f"created {args.data_dir} (settings: {config.path})")
     if args.demo:
         pro_password, patient_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
@@ -139,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domain", help="mail domain of the professionals")
     p.add_argument("--patient-domain", help="mail domain of patient spaces")
     p.add_argument("--storage-url", help="PostgreSQL URL (postgresql://user@host/db); default: SQLite in the folder")
+    p.add_argument("--blob-store", choices=("database", "directory"),
+                   help="where message bodies' ciphertext lives (storage.blob_store; default: database)")
+    p.add_argument("--blob-dir", help="the directory store's folder (storage.blob_dir; default: blobs/ in the folder)")
     p.add_argument("--demo", action="store_true", help="also create a demo professional and patient")
     p.add_argument("--if-missing", action="store_true",
                    help="do nothing (exit 0) if the folder already holds a hub; anything else is still refused")
@@ -196,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_catalogue_commands(commands, with_data_dir)
     from mssante_hub.admin.backup import add_backup_commands  # backup and restore (issue 16)
     add_backup_commands(commands, with_data_dir)
+    from mssante_hub.admin.blobs import add_blob_commands  # the directory blob store's sweeper (issue 16)
+    add_blob_commands(commands, with_data_dir)
     return parser
 
 

@@ -30,7 +30,8 @@ def holds_hub(data_dir: Path) -> bool:
 
 
 def init_data_dir(
-    data_dir: Path, domain: str | None = None, patient_domain: str | None = None, storage_url: str | None = None
+    data_dir: Path, domain: str | None = None, patient_domain: str | None = None, storage_url: str | None = None,
+    blob_store: str | None = None, blob_dir: str | None = None,
 ) -> Config:
     """Lay out a new data folder; refuses one that already holds anything."""
     if data_dir.exists() and any(data_dir.iterdir()):
@@ -48,6 +49,12 @@ def init_data_dir(
         config.set("hub.patient_domain", patient_domain)
     if storage_url:
         config.set("storage.url", storage_url)
+    if blob_store:
+        config.set("storage.blob_store", blob_store)
+    if blob_dir:
+        config.set("storage.blob_dir", blob_dir)
+    # Written even when default: where the bodies are is the first thing a restore or a second hub must know.
+    config.set("storage.blob_store", config.get("storage.blob_store"))
     config.set("listen.enabled", list(config.get("listen.enabled")))
     (data_dir / CONFIG_FILE_NAME).touch(mode=0o600)
     config.save()

@@ -91,7 +91,7 @@ class DossierReader(Reader):
     """
 
     def __init__(self, hub, system: AccountRow, professional: str, professional_type: str, patient_id: int) -> None:
-        super().__init__(hub.keyring, system)
+        super().__init__(hub.keyring, system, hub.blobs)
         self._hub, self._professional, self._patient_id = hub, professional, patient_id
         self._actor_type = audit.ActorType.of_account(professional_type).value
         self._lock = threading.Lock()

@@ -62,5 +62,8 @@ async def run_daily(hub: Hub, now: dt.datetime | None = None) -> dict[str, int]:
     done["representatives_ended"] = await representatives.end_at_majority(hub, now)
     done["consents_lapsed"] = await catalogue_consent.lapse_due(hub, now)
     done["notified"] = await worker.send_due(hub, now)
+    # The directory blob store's orphans (a crash between write and commit, deleted messages): storage/blobstore.py.
+    done["blobs_swept"] = await loop.run_in_executor(None, hub.blobs.sweep, hub.engine,
+                                                     hub.config.get("storage.blob_sweep_grace_s"))
     log.info("daily job done: %s", " ".join(f"{name}={count}" for name, count in done.items()))
     return done

@@ -22,6 +22,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.patients import derived_keys
 from mssante_hub.patients.provision import normalise_code
 from storage.folders import create_default_folders
+from storage import blobstore
 from storage.models import Account, AccountStatus, AccountType, Blob, Folder, Message, OutboundItem, WrappedKey
 from storage import sessions
 from storage.patients import ActivationCode, PatientArchive, PatientProfile
@@ -203,6 +204,7 @@ def delete_space_rows(conn: Connection, account_id: int) -> None:
         orphans = [b for b in set(blob_ids) if b not in held]
         if orphans:
             conn.execute(delete(Blob).where(Blob.id.in_(orphans)))
+            blobstore.of(conn).forget(orphans)
 
 
 # --- Closure, archive, reopening, purge --------------------------------------------
