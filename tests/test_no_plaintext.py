@@ -124,3 +124,25 @@ def test_served_hub_writes_no_marker_to_disk_nor_to_its_output(tmp_path):
         assert len(read_folder(hub, reader)) == 20  # the markers were really there to find
     finally:
         hub.close()
+
+
+def test_no_marker_in_the_blob_directory_nor_the_data_folder(tmp_path):
+    """With the directory blob store (issue 16): the body files hold ciphertext only."""
+    from mssante_hub.config import Config
+    from mssante_hub.reader import read_folder
+    from storage import blobstore
+
+    data_dir = make_data_dir(tmp_path)
+    config = Config.load(data_dir)
+    config.set("storage.blob_store", blobstore.DIRECTORY)
+    config.save()
+    run = uuid.uuid4().hex[:10].upper()
+    hub = Hub.open(data_dir)
+    try:
+        needles = deliver_marked(hub, run)
+        assert len(blobstore.files(config.blob_dir())) == MESSAGES  # the bodies really are files
+        assert len(read_folder(hub, "dr.marqueur@" + config.get("hub.domain"))) == MESSAGES
+        assert scan(files_under(data_dir), needles) == []
+    finally:
+        hub.close()
+    assert scan(files_under(tmp_path), needles) == []
