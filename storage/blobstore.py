@@ -85,6 +85,7 @@ class DirectoryStore:
         # Bounded: a batch of 256 deliveries writes with this many fsyncs in flight, not 256 threads.
         self._pool = concurrent.futures.ThreadPoolExecutor(write_threads, "blob-write")
         self._forgotten: set[str] = set()
+        self._made: set[str] = set()
         self._lock = threading.Lock()
 
     def path(self, blob_id: str) -> Path:
@@ -97,7 +98,9 @@ class DirectoryStore:
 
     def _write(self, blob_id: str, body: bytes) -> Path:
         final = self.path(blob_id)
-        final.parent.mkdir(mode=DIR_MODE, exist_ok=True)
+        if final.parent.name not in self._made:  # 256 fan-out folders at most: made once, then known
+            final.parent.mkdir(mode=DIR_MODE, exist_ok=True)
+            self._made.add(final.parent.name)
         tmp = final.with_name(f"{TMP_PREFIX}{blob_id}-{secrets.token_hex(4)}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
@@ -118,8 +121,12 @@ class DirectoryStore:
             parents = {self._write(*items[0])}
         else:
             parents = set(self._pool.map(lambda item: self._write(*item), items))
-        for parent in parents | {self.root}:  # the renames, and a new fan-out directory's own entry
-            _fsync_dir(parent)
+        parents.add(self.root)  # the renames, and a new fan-out directory's own entry
+        if len(parents) <= 2:
+            for parent in parents:
+                _fsync_dir(parent)
+        else:  # a batch spreads over many fan-out folders: their fsyncs in flight together too
+            list(self._pool.map(_fsync_dir, parents))
         _pause_if_asked()
 
     def body(self, blob_id: str, column: bytes) -> bytes:
