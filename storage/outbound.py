@@ -96,7 +96,11 @@ def sealed_for(engine: Engine, blob_id: str, account_id: int) -> tuple[bytes, by
             .join(WrappedKey, (WrappedKey.blob_id == Blob.id) & (WrappedKey.account_id == account_id))
             .where(Blob.id == blob_id)
         ).one_or_none()
-    return (row.body, row.wrapped) if row else None
+    if row is None:
+        return None
+    from storage import blobstore
+
+    return blobstore.of_engine(engine).body(blob_id, row.body), row.wrapped  # the row's, or the blob directory's
 
 
 def queue_stats(conn) -> tuple[int, dt.datetime | None]:
