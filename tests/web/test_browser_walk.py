@@ -4,7 +4,7 @@ message (the name shown, never the address) -> reply -> the professional receive
 sign out. Every page on the way: axe-core (0 serious, 0 critical) at 1280 and 360 px, no sideways scrolling at
 360 px, screenshots kept under tests/artifacts/web/walk-*.png.
 
-Issue 15's walk goes on (documents, profile, agenda, catalogue, dependants, settings); the later steps are
+Issue 15's walk goes on (documents, profile, agenda, catalogue, dependants); the later steps are
 covered page by page by the other tests/web/test_browser_*.py modules and are still to be chained here.
 """
 
@@ -22,7 +22,9 @@ from tests.imap.support import imaps
 from tests.patients.helpers import new_ins, send
 from tests.smtp.support import configure_smtp, make_pki
 from tests.support.served import served
-from tests.web.browser import (axe_violations, browser, by_id, css, csp_violations, open_page,
+from mssante_hub.patients import notifications
+from tests.web.support import WebClient
+from tests.web.browser import (axe_violations, browser, by_id, css, csp_violations, go, open_page,
                                overflows_horizontally, screenshot, visible_text, wait)
 from tests.web.conftest import configure
 
@@ -120,8 +122,20 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
     wait(browser, lambda d: by_id(d, "list-pane").is_displayed() and len(css(d, "#list a.message")) == 1)
     assert _imap_subjects(running.port("imaps"), doctor) == [f"Re: {SUBJECT}"]
 
-    # Sign out.
+    # Change a setting: a notification preference, saved on the server.
+    go(browser, "#parametres", "settings-view")
+    wait(browser, lambda d: len(css(d, "#preferences input")) == len(notifications.KINDS))
+    _page(browser, "parametres", seen)
+    by_id(browser, "pref-document").click()
+    by_id(browser, "preferences-form").submit()
+    wait(browser, lambda d: visible_text(d, "notice") != "")
+    token = browser.execute_script("return sessionStorage.getItem('mssante-hub-token')")
+    web = WebClient(port, token)
+    assert web.call("GET", "/api/preferences").body["notifications"]["document"] is False
+
+    # Sign out: the session is over on the server too.
     by_id(browser, "logout").click()
     wait(browser, lambda d: by_id(d, "login-view").is_displayed())
+    assert web.call("GET", "/api/session").status == 401
     assert csp_violations(browser) == []
-    assert seen == ["activation", "connexion", "accueil", "message", "reponse"]
+    assert seen == ["activation", "connexion", "accueil", "message", "reponse", "parametres"]
