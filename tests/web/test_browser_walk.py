@@ -4,7 +4,7 @@ message (the name shown, never the address) -> reply -> the professional receive
 sign out. Every page on the way: axe-core (0 serious, 0 critical) at 1280 and 360 px, no sideways scrolling at
 360 px, screenshots kept under tests/artifacts/web/walk-*.png.
 
-Issue 15's walk goes on (documents, profile, agenda, catalogue, dependants); the later steps are
+Issue 15's walk goes on (documents, profile, catalogue, dependants); the later steps are
 covered page by page by the other tests/web/test_browser_*.py modules and are still to be chained here.
 """
 
@@ -13,10 +13,13 @@ from __future__ import annotations
 import email
 import email.policy
 
+import icalendar
 import pytest
 
 from mssante_hub.hub import Hub
 from mssante_hub.patients import provision
+from tests.agenda.support import DOCTOR, Submitter, ics, imip_message
+from tests.agenda.test_imip import _wait_inbox
 from tests.conftest import TEST_PASSWORD, add_professional, make_data_dir
 from tests.imap.support import imaps
 from tests.patients.helpers import new_ins, send
@@ -43,7 +46,7 @@ def walk_hub(tmp_path_factory):
     hub = Hub.open(data_dir)
     try:
         with served(data_dir, ["web", "submission", "imaps"]) as running:
-            yield running, hub
+            yield running, hub, pki
     finally:
         hub.close()
 
@@ -77,7 +80,7 @@ def _imap_subjects(port: int, user: str) -> list[str]:
 
 
 def test_the_walk_through_the_patients_space(walk_hub, browser):
-    running, hub = walk_hub
+    running, hub, pki = walk_hub
     port = running.port("web")
     seen: list[str] = []
     doctor = add_professional(hub, "claire.bernard")  # display name "Claire Bernard"
@@ -122,6 +125,28 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
     wait(browser, lambda d: by_id(d, "list-pane").is_displayed() and len(css(d, "#list a.message")) == 1)
     assert _imap_subjects(running.port("imaps"), doctor) == [f"Re: {SUBJECT}"]
 
+    # Accept an appointment the professional sent as iMIP over SMTP; the iMIP REPLY reaches them over IMAP.
+    add_professional(hub, DOCTOR.partition("@")[0])
+    client = Submitter(running.port("submission"), pki)
+    try:
+        assert client.send(patient, imip_message(DOCTOR, patient, ics(
+            "walk-1@cabinet.test", attendee=patient, summary="Consultation de cardiologie"))) == {}
+    finally:
+        client.close()
+    go(browser, "#agenda", "agenda-view")
+    wait(browser, lambda d: "Consultation de cardiologie" in visible_text(d, "agenda-upcoming"))
+    _page(browser, "agenda", seen)
+    # Chosen by its data attribute, not its words (the page has an English switch).
+    by_id(browser, "agenda-upcoming").find_element("css selector", "button[data-partstat='ACCEPTED']").click()
+    wait(browser, lambda d: css(d, "#agenda-upcoming button[data-partstat='DECLINED']")
+         and not css(d, "#agenda-upcoming button[data-partstat='ACCEPTED']"))
+    replies = [m for m in _wait_inbox(running, DOCTOR, 1) if b"REPLY" in m]
+    assert len(replies) == 1
+    part = next(p for p in email.message_from_bytes(replies[0], policy=email.policy.default).walk()
+                if p.get_content_type() == "text/calendar")
+    [event] = icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")
+    assert str(event["UID"]) == "walk-1@cabinet.test" and event["ATTENDEE"].params["PARTSTAT"] == "ACCEPTED"
+
     # Change a setting: a notification preference, saved on the server.
     go(browser, "#parametres", "settings-view")
     wait(browser, lambda d: len(css(d, "#preferences input")) == len(notifications.KINDS))
@@ -138,4 +163,4 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
     wait(browser, lambda d: by_id(d, "login-view").is_displayed())
     assert web.call("GET", "/api/session").status == 401
     assert csp_violations(browser) == []
-    assert seen == ["activation", "connexion", "accueil", "message", "reponse", "parametres"]
+    assert seen == ["activation", "connexion", "accueil", "message", "reponse", "agenda", "parametres"]
