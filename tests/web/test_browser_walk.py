@@ -4,7 +4,7 @@ message (the name shown, never the address) -> reply -> the professional receive
 sign out. Every page on the way: axe-core (0 serious, 0 critical) at 1280 and 360 px, no sideways scrolling at
 360 px, screenshots kept under tests/artifacts/web/walk-*.png.
 
-Issue 15's walk goes on (documents, profile, catalogue, dependants); the later steps are
+Issue 15's walk goes on (documents, profile, dependants); the later steps are
 covered page by page by the other tests/web/test_browser_*.py modules and are still to be chained here.
 """
 
@@ -20,6 +20,7 @@ from mssante_hub.hub import Hub
 from mssante_hub.patients import provision
 from tests.agenda.support import DOCTOR, Submitter, ics, imip_message
 from tests.agenda.test_imip import _wait_inbox
+from tests.catalogue import support as catalogue
 from tests.conftest import TEST_PASSWORD, add_professional, make_data_dir
 from tests.imap.support import imaps
 from tests.patients.helpers import new_ins, send
@@ -44,6 +45,8 @@ def walk_hub(tmp_path_factory):
     configure(data_dir, {})
     configure_smtp(data_dir, pki)
     hub = Hub.open(data_dir)
+    add_professional(hub, catalogue.SERVICE_LOCAL, type="APP")
+    catalogue.load(data_dir, [catalogue.SERVICE])
     try:
         with served(data_dir, ["web", "submission", "imaps"]) as running:
             yield running, hub, pki
@@ -147,6 +150,23 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
     [event] = icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")
     assert str(event["UID"]) == "walk-1@cabinet.test" and event["ATTENDEE"].params["PARTSTAT"] == "ACCEPTED"
 
+    # Connect then revoke a service of the catalogue.
+    token = browser.execute_script("return sessionStorage.getItem('mssante-hub-token')")
+    web = WebClient(port, token)
+    go(browser, "#services", "catalogue-view")
+    wait(browser, lambda d: css(d, "#catalogue-list form button[type=submit]"))
+    _page(browser, "services", seen)
+    css(browser, "#catalogue-list form button[type=submit]")[0].click()
+    wait(browser, lambda d: css(d, "#catalogue-list form button[type=button]"))
+    [listed] = web.call("GET", "/api/catalogue").body["services"]
+    assert listed["consent"]["state"] == "active", listed
+    css(browser, "#catalogue-list form button[type=button]")[0].click()
+    browser.switch_to.alert.accept()
+    wait(browser, lambda d: css(d, "#catalogue-list form button[type=submit]")
+         and not css(d, "#catalogue-list form button[type=button]"))
+    [listed] = web.call("GET", "/api/catalogue").body["services"]
+    assert not listed.get("consent") or listed["consent"]["state"] != "active", listed
+
     # Change a setting: a notification preference, saved on the server.
     go(browser, "#parametres", "settings-view")
     wait(browser, lambda d: len(css(d, "#preferences input")) == len(notifications.KINDS))
@@ -154,8 +174,6 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
     by_id(browser, "pref-document").click()
     by_id(browser, "preferences-form").submit()
     wait(browser, lambda d: visible_text(d, "notice") != "")
-    token = browser.execute_script("return sessionStorage.getItem('mssante-hub-token')")
-    web = WebClient(port, token)
     assert web.call("GET", "/api/preferences").body["notifications"]["document"] is False
 
     # Sign out: the session is over on the server too.
@@ -163,4 +181,4 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
     wait(browser, lambda d: by_id(d, "login-view").is_displayed())
     assert web.call("GET", "/api/session").status == 401
     assert csp_violations(browser) == []
-    assert seen == ["activation", "connexion", "accueil", "message", "reponse", "agenda", "parametres"]
+    assert seen == ["activation", "connexion", "accueil", "message", "reponse", "agenda", "services", "parametres"]
