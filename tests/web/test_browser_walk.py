@@ -1,11 +1,13 @@
 """The single walk through the patient's space in ONE headless Chromium session against one served hub (web,
 submission and IMAPS listeners): activation (INS + letter code + password) -> sign-in -> read a professional's
-message (the name shown, never the address) -> reply -> the professional receives it over IMAP (imaplib) ->
-sign out. Every page on the way: axe-core (0 serious, 0 critical) at 1280 and 360 px, no sideways scrolling at
-360 px, screenshots kept under tests/artifacts/web/walk-*.png.
+message (the name shown, never the address) -> reply -> the professional receives it over IMAP (imaplib) -> add a
+weight measure and see it on the chart -> accept an appointment sent as iMIP over SMTP -> the professional gets the
+iMIP REPLY over IMAP -> connect then revoke a catalogue service -> change a setting -> sign out. Every page on the
+way: axe-core (0 serious, 0 critical) at 1280 and 360 px, no sideways scrolling at 360 px, screenshots kept under
+tests/artifacts/web/walk-*.png. Elements are picked by id, role or data attribute, not by French words.
 
-Issue 15's walk goes on (documents, profile, dependants); the later steps are
-covered page by page by the other tests/web/test_browser_*.py modules and are still to be chained here.
+Still to chain here (tested page by page in tests/web/test_browser_documents.py and test_browser_spaces.py): a lab
+report in Documents hidden from the professional's IMAP dossier view, and a dependant's space.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tests.smtp.support import configure_smtp, make_pki
 from tests.support.served import served
 from mssante_hub.patients import notifications
 from tests.web.support import WebClient
+from tests.web.test_browser_profile import _points, _weight
 from tests.web.browser import (axe_violations, browser, by_id, css, csp_violations, go, open_page,
                                overflows_horizontally, screenshot, visible_text, wait)
 from tests.web.conftest import configure
@@ -128,6 +131,12 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
     wait(browser, lambda d: by_id(d, "list-pane").is_displayed() and len(css(d, "#list a.message")) == 1)
     assert _imap_subjects(running.port("imaps"), doctor) == [f"Re: {SUBJECT}"]
 
+    # Add a weight measure and see it on the chart.
+    go(browser, "#profil", "profile-list-pane")
+    _weight(browser, "68,4", "2026-11-20")
+    wait(browser, lambda d: _points(d, "chart-weight") == [68.4])
+    _page(browser, "profil", seen)
+
     # Accept an appointment the professional sent as iMIP over SMTP; the iMIP REPLY reaches them over IMAP.
     add_professional(hub, DOCTOR.partition("@")[0])
     client = Submitter(running.port("submission"), pki)
@@ -181,4 +190,4 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
     wait(browser, lambda d: by_id(d, "login-view").is_displayed())
     assert web.call("GET", "/api/session").status == 401
     assert csp_violations(browser) == []
-    assert seen == ["activation", "connexion", "accueil", "message", "reponse", "agenda", "services", "parametres"]
+    assert seen == ["activation", "connexion", "accueil", "message", "reponse", "profil", "agenda", "services", "parametres"]
