@@ -53,7 +53,7 @@ NO_MODIFIED = b"[MODIFIED %b] Conditional STORE failed"
 NO_UNKNOWN_CTE = b"[UNKNOWN-CTE] A part's content-transfer-encoding is unknown to this server"
 # RFC 3501 §9: a mailbox name is an astring; one that is not valid modified UTF-7 names no mailbox
 # (NO, as Dovecot answers), while a token that is not an astring at all is a syntax error (BAD).
-NO_MAILBOX_NAME = b"[CANNOT] Invalid mailbox name (modified UTF-7 expected)"
+NO_MAILBOX_NAME = b"[CANNOT] Invalid mailbox name (modified UTF-7, or UTF-8 once UTF8=ACCEPT is enabled)"
 
 BAD_UNKNOWN_COMMAND = b"Unknown command"
 BAD_WRONG_STATE = b"Command not valid in this state"
