@@ -49,7 +49,7 @@ export function zonedIso(day, time, zoneName = zone()) {
 function failed(error) { $("error").textContent = error.message; $("error").hidden = false; }
 
 function answerButton(item, partstat, text, back = "#agenda") {
-  const button = el("button", text, { type: "button", "aria-label": `${text} : ${item.title}, ${longWhen(item.start)}` });
+  const button = el("button", text, { type: "button", "data-partstat": partstat, "aria-label": `${text} : ${item.title}, ${longWhen(item.start)}` });
   button.addEventListener("click", () => {
     clearMessages();
     api("POST", `agenda/${item.id}/reply`, { partstat })
