@@ -172,7 +172,9 @@ def test_unread_output_does_not_grow_the_server(own_hub):
     assert held < 3 * folder_kib, (held, folder_kib)  # before: 8.2 folders' worth
     raw.close()
     left = _settled_rss_kib(pid) - before
-    assert left < folder_kib // 4, (left, folder_kib)  # what the closed connection held is given back
+    # What the closed connection held is given back. Half a folder, not a quarter: under the two-process
+    # CI run the allocator kept 8.4 MiB of a 32 MiB folder once; before the fix, several folders stayed.
+    assert left < folder_kib // 2, (left, folder_kib)
 
 
 def test_one_unread_fetch_of_a_big_folder_is_produced_in_batches(own_hub):
