@@ -314,6 +314,10 @@ SETTINGS: tuple[Setting, ...] = (
             _positive),
     Setting("imap.failed_login_window_s", int, 900, "Window of the IMAP failed-login counts, seconds.", _positive),
     Setting("imap.max_connections", int, 5000, "Most IMAP connections one hub process serves at once.", _positive),
+    Setting("imap.send_buffer_bytes", int, 128 * 1024,
+            "Kernel send buffer (SO_SNDBUF) of each IMAP connection, in bytes; the kernel holds up to twice this "
+            "of unsent answer per connection. 0 leaves Linux's autotuning (up to net.ipv4.tcp_wmem, 4 MiB).",
+            _non_negative),
     Setting("imap.max_connections_per_address", int, 50,
             "IMAP connections (imap and imaps together) from one client address at once; others get BYE.", _positive),
     # --- Patient spaces, notifications, professionals' inactivity (issue 5) ---
@@ -328,6 +332,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web.trusted_proxies", list, [],
             "Networks of reverse proxies whose X-Forwarded-For names the client (its right-most untrusted entry); "
             "anyone else's is ignored.", _networks),
+    Setting("web.send_buffer_bytes", int, 128 * 1024,
+            "Kernel send buffer (SO_SNDBUF) of each web connection, in bytes (as `imap.send_buffer_bytes`); "
+            "0 leaves Linux's autotuning.", _non_negative),
     Setting("web.max_connections_per_address", int, 100,
             "Web connections from one client address at once (trusted proxies excepted); others are closed.",
             _positive),

@@ -18,6 +18,7 @@ from typing import Awaitable, Callable
 from twisted.internet import interfaces
 from twisted.mail.imap4 import IMAP4Server
 
+from mssante_hub import admission
 from mssante_hub.hub import Hub
 from mssante_hub.observe import metrics, trace
 from mssante_hub.imap import capabilities, dossier_view, recheck, responses, twisted_internals
@@ -48,10 +49,9 @@ def no_delay(transport) -> None:
     Twisted leaves Nagle's algorithm on (asyncio, hence the SMTP door, turns it off). A FETCH
     of a body leaves in two writes, the literal then the tagged OK: with Nagle the second waited
     for the client's delayed ACK, ~40 ms on Linux, a quarter of the IMAP mix's commands."""
-    while transport is not None and not interfaces.ITCPTransport.providedBy(transport):
-        transport = getattr(transport, "transport", None)
-    if transport is not None:
-        transport.setTcpNoDelay(True)
+    tcp = admission.tcp_below(transport)
+    if tcp is not None:
+        tcp.setTcpNoDelay(True)
 
 class No(Exception):
     """The command fails (tagged NO) with this text."""
@@ -132,6 +132,7 @@ class Session(IMAP4Server):
         if self.implicit_tls:
             twisted_internals.send_at_once_under_tls(self.transport)
         no_delay(self.transport)
+        admission.bound_send_buffer(self.transport, self.hub.config.get("imap.send_buffer_bytes"))
         self.server_factory.sessions.add(self)
         self.peer_host = getattr(self.transport.getPeer(), "host", "")
         self.admitted = self.server_factory.per_address.acquire(self.peer_host)

@@ -10,7 +10,7 @@ import ipaddress
 from twisted.internet import threads
 from twisted.web import http, resource, server
 
-from mssante_hub.admission import PerAddress
+from mssante_hub.admission import PerAddress, bound_send_buffer
 
 from mssante_hub.hub import Hub
 from mssante_hub.admin.listeners import Listener, listen_tcp
@@ -58,6 +58,10 @@ class CountedChannel(http.HTTPChannel):
     _head_timer = None
     _in_body = False
 
+    def connectionMade(self) -> None:  # noqa: N802 - Twisted's naming
+        bound_send_buffer(self.transport, self.site.send_buffer_bytes)
+        super().connectionMade()
+
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted's naming
         if self._head_timer is None and not self._in_body:
             self._head_timer = self.callLater(self.site.head_timeout_s, self._head_too_slow)
@@ -95,6 +99,7 @@ class CappedSite(server.Site):
     """A site that refuses a connection past `web.max_connections_per_address` (trusted proxies excepted)."""
 
     protocol = CountedChannel
+    send_buffer_bytes = 0  # build_site sets `web.send_buffer_bytes`
 
     def __init__(self, *args, per_address: PerAddress, trusted_proxies: list[str], head_timeout_s: float,
                  **kwargs) -> None:
@@ -137,6 +142,7 @@ def build_site(hub: Hub) -> server.Site:
                       trusted_proxies=hub.config.get("web.trusted_proxies"),
                       head_timeout_s=hub.config.get("web.request_head_timeout_s"))
     site.bodies = BodyBudget(hub.config.get("web.max_request_bytes"), hub.config.get("web.max_buffered_bytes"))
+    site.send_buffer_bytes = hub.config.get("web.send_buffer_bytes")
     site.displayTracebacks = False
     return site
 
