@@ -159,3 +159,23 @@ def test_agenda_page(scene, browser):
     assert _feed(port, second)[0] == 404
     assert not by_id(browser, "feed-revoke").is_displayed()
     assert csp_violations(browser) == []
+
+
+def test_home_shows_the_next_appointment_and_what_to_plan(scene, browser):
+    """Accueil lists the next appointment and the prevention items to plan, with a link to the Agenda page;
+    the tab title stays content-free."""
+    port = scene.port("web")
+    sign_in(browser, port, INS, PASSWORD)
+    web = WebClient(port, browser.execute_script("return sessionStorage.getItem('mssante-hub-token')"))
+    assert web.call("POST", "/api/agenda/prevention/depistage-sein", {"status": "to_plan"}).status == 200
+    go(browser, "#messagerie", "mail-view")
+    go(browser, "#accueil", "home-view")
+    wait(browser, lambda d: "Prochain rendez-vous" in text_of(d, "home-next"))
+    assert "Consultation de cardiologie" in text_of(browser, "home-next")
+    assert "À planifier : Dépistage organisé du cancer du sein" in text_of(browser, "home-plan")
+    assert browser.title == "Accueil – Mon espace santé"
+    assert "Consultation" not in browser.title
+    checked(browser, "accueil-agenda")
+    link = browser.find_element("css selector", "#home-view a[href='#agenda']")
+    link.click()
+    wait(browser, lambda d: by_id(d, "agenda-view").is_displayed())

@@ -6,6 +6,7 @@ import { $, api, clearMessages, download, el, fail, go, sizeText, title, when } 
 const FOLDERS = { recus: ["INBOX", "Messages reçus"], envoyes: ["Sent", "Messages envoyés"],
                   corbeille: ["Trash", "Corbeille"] };
 const PANES = ["conversations-pane", "list-pane", "read-pane", "compose-pane"];
+const HOME_AGENDA_DAYS = 731; // how far ahead Accueil looks for the next appointment (the API allows 5 years)
 let conversations = [];
 let currentMessage = null;
 let currentFolderTab = "recus";
@@ -40,6 +41,15 @@ export async function showHome() {
     : data.unread === 1 ? "Vous avez 1 nouveau message." : `Vous avez ${data.unread} nouveaux messages.`;
   $("home-list").replaceChildren(...data.latest_unread.map((item) => messageItem(item, "INBOX")));
   showUnread(data.unread);
+  // Agenda: the next appointment and the prevention items still to plan (titles only, never in the tab title).
+  const day = (offset) => new Date(Date.now() + offset * 864e5).toISOString().slice(0, 10);
+  const agenda = await api("GET", `agenda?from=${day(0)}&to=${day(HOME_AGENDA_DAYS)}`).catch(() => null);
+  const next = agenda && agenda.items.find((item) => new Date(item.start) > new Date() && item.status !== "CANCELLED"
+    && item.kind !== "reminder");
+  $("home-next").textContent = !agenda ? "" : next ? `Prochain rendez-vous : ${next.title}, ${when(next.start)}`
+    : "Aucun rendez-vous à venir.";
+  const toPlan = agenda ? agenda.prevention.filter((item) => item.status === "to_plan") : [];
+  $("home-plan").replaceChildren(...toPlan.map((item) => el("li", "À planifier : " + item.title)));
 }
 
 export function showUnread(count) {
