@@ -77,6 +77,16 @@ def login_raw(raw: Raw, user: str, password: str) -> None:
     assert raw.until_tagged(b"L1")[-1].startswith(b"L1 OK")
 
 
+def append_big(raw: Raw, count: int, size: int, subject: str, first: int = 0) -> None:
+    """APPEND messages `first`..`count - 1` of about `size` bytes each to INBOX, one at a time, each OK checked."""
+    line = b"x" * 76 + b"\r\n"
+    body = line * (size // len(line))
+    for n in range(first, count):
+        message = b"From: bob@hub.test\r\nSubject: %s %d\r\n\r\n" % (subject.encode(), n) + body
+        raw.send(b"a%d APPEND INBOX {%d+}\r\n" % (n, len(message)) + message + b"\r\n")
+        assert raw.until_tagged(b"a%d" % n)[-1].startswith(b"a%d OK" % n)
+
+
 def message(subject: str = "Hello", body: str = "Body text\r\n", sender: str = "bob@hub.test",
             to: str = "alice@hub.test", date: str = "Mon, 02 Nov 2026 10:00:00 +0000", extra: str = "") -> bytes:
     return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {date}\r\n"

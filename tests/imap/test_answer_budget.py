@@ -14,7 +14,7 @@ import pytest
 
 from tests.imap.conftest import ImapHub, start
 from tests.imap.test_hardening import _settled_rss_kib  # a wait until the server is done, not a measure
-from tests.imap.support import Raw, login_raw
+from tests.imap.support import Raw, append_big, login_raw
 from tests.support.served import served
 
 MIB = 1024 * 1024
@@ -35,12 +35,7 @@ def budget_hub(tmp_path_factory):
 def _fill(hub: ImapHub) -> None:
     raw = Raw(hub.port("imaps"))
     login_raw(raw, hub.alice, hub.password)
-    line = b"b" * 76 + b"\r\n"
-    body = line * (MESSAGE_BYTES // len(line))
-    for n in range(MESSAGES):
-        message = b"From: bob@hub.test\r\nSubject: budget %d\r\n\r\n" % n + body
-        raw.send(b"a%d APPEND INBOX {%d+}\r\n" % (n, len(message)) + message + b"\r\n")
-        assert raw.until_tagged(b"a%d" % n)[-1].startswith(b"a%d OK" % n)
+    append_big(raw, MESSAGES, MESSAGE_BYTES, "budget")
     raw.close()
 
 

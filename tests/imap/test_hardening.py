@@ -12,7 +12,7 @@ import pytest
 
 from mssante_hub.imap import responses
 from tests.imap.conftest import ImapHub, start
-from tests.imap.support import Raw, login_raw
+from tests.imap.support import Raw, append_big, login_raw
 from tests.support.served import served
 
 MIB = 1024 * 1024
@@ -153,12 +153,7 @@ def own_hub(tmp_path_factory):
 def test_unread_output_does_not_grow_the_server(own_hub):
     raw = Raw(own_hub.port("imaps"))
     login_raw(raw, own_hub.alice, own_hub.password)
-    line = b"y" * 76 + b"\r\n"
-    body = line * (MESSAGE_BYTES // len(line))
-    for n in range(FOLDER_MESSAGES):
-        message = b"From: bob@hub.test\r\nSubject: big %d\r\n\r\n" % n + body
-        raw.send(b"a%d APPEND INBOX {%d+}\r\n" % (n, len(message)) + message + b"\r\n")
-        assert raw.until_tagged(b"a%d" % n)[-1].startswith(b"a%d OK" % n)
+    append_big(raw, FOLDER_MESSAGES, MESSAGE_BYTES, "big")
     raw.send(b"s SELECT INBOX\r\n")
     raw.until_tagged(b"s")
     pid = own_hub.pid
@@ -182,16 +177,11 @@ def test_one_unread_fetch_of_a_big_folder_is_produced_in_batches(own_hub):
     batch while the client reads, so the server holds a few batches, not the whole folder."""
     raw = Raw(own_hub.port("imaps"))
     login_raw(raw, own_hub.alice, own_hub.password)
-    line = b"z" * 76 + b"\r\n"
-    body = line * (MESSAGE_BYTES // len(line))
     raw.send(b"s SELECT INBOX\r\n")
     existing = [x for x in raw.until_tagged(b"s") if x.endswith(b" EXISTS")]
     have = int(existing[0].split()[1]) if existing else 0
     wanted = 48
-    for n in range(have, wanted):
-        message = b"From: bob@hub.test\r\nSubject: batch %d\r\n\r\n" % n + body
-        raw.send(b"a%d APPEND INBOX {%d+}\r\n" % (n, len(message)) + message + b"\r\n")
-        assert raw.until_tagged(b"a%d" % n)[-1].startswith(b"a%d OK" % n)
+    append_big(raw, wanted, MESSAGE_BYTES, "batch", first=have)
     raw.send(b"s2 SELECT INBOX\r\n")
     raw.until_tagged(b"s2")
     pid = own_hub.pid

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.imap.conftest import ImapHub, start
-from tests.imap.support import Raw, login_raw
+from tests.imap.support import Raw, append_big, login_raw
 from tests.support.served import served
 
 BOUND = 32 * 1024
@@ -61,12 +61,7 @@ def test_an_unread_connection_holds_at_most_twice_the_send_buffer_in_the_kernel(
     bound, hub = buffered_hub
     raw = Raw(hub.port("imaps"))
     login_raw(raw, hub.alice, hub.password)
-    line = b"q" * 76 + b"\r\n"
-    body = line * (MESSAGE_BYTES // len(line))
-    for n in range(FOLDER_MESSAGES):
-        message = b"From: bob@hub.test\r\nSubject: queued %d\r\n\r\n" % n + body
-        raw.send(b"a%d APPEND INBOX {%d+}\r\n" % (n, len(message)) + message + b"\r\n")
-        assert raw.until_tagged(b"a%d" % n)[-1].startswith(b"a%d OK" % n)
+    append_big(raw, FOLDER_MESSAGES, MESSAGE_BYTES, "queued")
     raw.send(b"s SELECT INBOX\r\n")
     raw.until_tagged(b"s")
     raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
