@@ -61,10 +61,13 @@ class ByteBudget:
 
 
 def tcp_below(transport):
-    """The TCP transport under a protocol's transport (under TLS too), or None."""
-    while transport is not None and not interfaces.ITCPTransport.providedBy(transport):
-        transport = getattr(transport, "transport", None)
-    return transport
+    """The TCP transport at the bottom of a protocol's transport (under TLS too), or None.
+
+    The bottom one, not the first that says it is TCP: TLS's wrapper says so too, but its handle
+    is the TLS connection, not the socket."""
+    while getattr(transport, "transport", None) is not None:
+        transport = transport.transport
+    return transport if interfaces.ITCPTransport.providedBy(transport) else None
 
 
 def bound_send_buffer(transport, size: int) -> None:
@@ -72,12 +75,10 @@ def bound_send_buffer(transport, size: int) -> None:
 
     Setting it turns Linux's autotuning off for that socket: the kernel then holds at most
     twice `size` (its own doubling, for bookkeeping) of unsent answer for this connection."""
-    if size <= 0:
+    tcp = tcp_below(transport)
+    if size <= 0 or tcp is None:
         return
-    # TLS's wrapper passes for a TCP transport, but its handle is the TLS connection: go to the bottom.
-    while getattr(transport, "transport", None) is not None:
-        transport = transport.transport
-    handle = transport.getHandle() if hasattr(transport, "getHandle") else None
+    handle = tcp.getHandle()
     if not isinstance(handle, socket.socket):
         return
     try:
