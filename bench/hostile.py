@@ -34,6 +34,7 @@ PASSWORD = "bench password 1"
 KINDS = ("slow_smtp", "slow_web", "literal", "unread", "logins")
 FOLDER_MESSAGES = 200
 MESSAGE_BYTES = 64 * 1024
+HOSTILE_DONE: dict[str, int] = {}  # what the hostile sessions got done, printed so a quiet run shows it was a storm
 SLICE_S = 10  # honest p95 is also given per slice of the run: the first one holds the hostile sessions' start
 
 
@@ -107,6 +108,7 @@ async def unread(ports, source, stop):
     await reader.readline()
     writer.write(b'l LOGIN "u1@hub.test" "%s"\r\ns SELECT INBOX\r\n' % PASSWORD.encode())
     writer.write(b"".join(b"f%d FETCH 1:* (BODY.PEEK[])\r\n" % n for n in range(4)))
+    HOSTILE_DONE["unread sessions"] = HOSTILE_DONE.get("unread sessions", 0) + 1
     await stop.wait()
     writer.close()
 
@@ -118,6 +120,7 @@ async def logins(ports, source, stop):
             await reader.readline()
             writer.write(b'l LOGIN "u3@hub.test" "wrong"\r\n')
             await until(reader, b"l ")
+            HOSTILE_DONE["wrong logins answered"] = HOSTILE_DONE.get("wrong logins answered", 0) + 1
             writer.close()
         except (OSError, ssl.SSLError):
             await asyncio.sleep(1)
@@ -218,6 +221,7 @@ async def run(args) -> None:
         honest_clients.join()
         peak, end = status_kib(pid, "VmHWM"), status_kib(pid, "VmRSS")
     print(f"hostile sessions {args.sessions} ({args.kinds}), honest clients {args.honest}, {args.seconds} s")
+    print("hostile work done: " + ", ".join(f"{k} {v}" for k, v in sorted(HOSTILE_DONE.items())))
     print(f"hub RSS: start {rss_start / 1024:.0f} MiB, peak {peak / 1024:.0f} MiB, end {end / 1024:.0f} MiB")
     if timings:
         print(f"honest LOGIN+SELECT+FETCH: n={len(timings)} p50={statistics.median(timings) * 1000:.0f} ms "
