@@ -8,6 +8,7 @@ lazily, after the install (docs/architecture.md, "Concurrency").
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 import os
@@ -180,6 +181,10 @@ def serve(data_dir: Path, overrides: dict[str, str], log_level: str | None = Non
             if channel is not None:
                 channel.start(loop)
             workers.extend(start_workers(hub))
+            # What start-up loaded (modules, SQLAlchemy's tables, Twisted) lives as long as the process: out of the
+            # collector's reach, a full collection walks only what requests made, so a big answer (a 5,000-item
+            # agenda) no longer pays for a walk of the whole heap (docs/agenda.md, Performance).
+            gc.freeze()
             log.info("serving %s (%d listeners, %d background workers)", hub.config.get("hub.domain"),
                      len(listeners), len(workers))
         except BaseException as exc:  # noqa: BLE001 - reported by the command line
