@@ -103,16 +103,6 @@ class Authenticator:
         except Exception as exc:  # noqa: BLE001 - a trace failure must not open or close the door
             log.error("could not trace a login: %r", exc)
 
-    async def _throttled(self, server: HubSMTP, mechanism: str, login: str) -> AuthResult | None:
-        """A refusal if earlier failures throttle this login from here; else after the delay they earned."""
-        verdict = self.throttle.verdict(server.client_ip, login)
-        if verdict.refused:
-            await self._trace(server, login, mechanism, False)
-            return AuthResult(success=False, handled=False, message=replies.TOO_MANY_FAILED_LOGINS)
-        if verdict.delay_s:
-            await asyncio.sleep(verdict.delay_s)
-        return None
-
     async def _result(self, server: HubSMTP, mechanism: str, login: str,
                       account: account_repo.AccountRow | None, counted: bool = False) -> AuthResult:
         """`counted`: a failure already recorded by the caller, within its guard slot."""
@@ -138,12 +128,15 @@ class Authenticator:
                 if not ok:
                     self.throttle.failed(server.client_ip, key)  # within the slot: the next waiter sees it
         except LoginRefused as refusal:
-            if self.throttle.trace_refusal(server.client_ip, key):  # once a minute per address and login
-                await self._trace(server, key, mechanism, False)
-            await asyncio.sleep(REFUSAL_WAIT_S)
-            return AuthResult(success=False, handled=False, message=replies.TOO_MANY_FAILED_LOGINS
-                              if refusal.reason == THROTTLED else replies.AUTH_BUSY)
+            return await self._refused(server, mechanism, key, refusal)
         return await self._result(server, mechanism, login or "?", account if ok else None, counted=True)
+
+    async def _refused(self, server: HubSMTP, mechanism: str, key: str, refusal: LoginRefused) -> AuthResult:
+        if self.throttle.trace_refusal(server.client_ip, key):  # once a minute per address and login
+            await self._trace(server, key, mechanism, False)
+        await asyncio.sleep(REFUSAL_WAIT_S)
+        return AuthResult(success=False, handled=False, message=replies.TOO_MANY_FAILED_LOGINS
+                          if refusal.reason == THROTTLED else replies.AUTH_BUSY)
 
     async def _response(self, server: HubSMTP, args: list[str], challenge: str = "") -> bytes | None:
         """The client's (initial or challenged) response, or None when already answered."""
@@ -178,16 +171,23 @@ class Authenticator:
 
     async def _bearer(self, server: HubSMTP, mechanism: str, claimed: str, token: str) -> AuthResult:
         assert self.tokens is not None
+        key = (claimed or "").lower()
         try:
-            subject = self.tokens.verify(token)
-        except TokenError as exc:
-            log.info("bearer token refused: %s", exc)  # the reason, never the token
-            subject = ""
-        throttled = await self._throttled(server, mechanism, (subject or claimed or "").lower())
-        if throttled is not None:
-            return throttled
-        if not subject or (claimed and claimed.lower() != subject):
-            return await self._result(server, mechanism, claimed or "?", None)
+            # The same slot and failure count as a password (accounts/throttle.py): a token guesser's parallel
+            # sessions meet the delays their failures earned one after another, and are refused as busy past them.
+            async with self.throttle.attempt(server.client_ip, key):
+                try:
+                    subject = self.tokens.verify(token)
+                except TokenError as exc:
+                    log.info("bearer token refused: %s", exc)  # the reason, never the token
+                    subject = ""
+                ok = bool(subject) and (not key or key == subject)
+                if not ok:
+                    self.throttle.failed(server.client_ip, key)  # within the slot: the next waiter sees it
+        except LoginRefused as refusal:
+            return await self._refused(server, mechanism, key, refusal)
+        if not ok:
+            return await self._result(server, mechanism, claimed or "?", None, counted=True)
         return await self._result(server, mechanism, subject, await self._account(subject))
 
     async def _token(self, server: HubSMTP, args: list[str], mechanism: str, parse) -> AuthResult:
