@@ -188,6 +188,9 @@ class Authenticator:
             return await self._refused(server, mechanism, key, refusal)
         if not ok:
             return await self._result(server, mechanism, claimed or "?", None, counted=True)
+        if key != subject and self.throttle.verdict(server.client_ip, subject).refused:
+            # A token naming no login took the address's slot only: the subject's own lock-out still holds.
+            return await self._refused(server, mechanism, subject, LoginRefused(THROTTLED))
         return await self._result(server, mechanism, subject, await self._account(subject))
 
     async def _token(self, server: HubSMTP, args: list[str], mechanism: str, parse) -> AuthResult:

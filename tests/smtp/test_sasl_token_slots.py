@@ -47,7 +47,7 @@ def test_parallel_bad_bearer_tokens_of_one_login_meet_the_slots(smtp_hub, pki, p
 
 
 def test_a_good_token_after_bad_ones_still_logs_in(smtp_hub, pki, provider_key):
-    """The failures counted for the token path delay the holder's good token, they do not lock it out."""
+    """A failure counted on the token path does not lock the holder's good token out."""
     forged = token(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     with tls_session(smtp_hub, pki) as client:
         assert client.docmd("AUTH", f"XOAUTH2 {xoauth2(JEAN, forged)}")[0] == 535
