@@ -10,6 +10,7 @@ from typing import Any
 from nacl.public import PrivateKey, PublicKey
 
 from crypto import aead
+from crypto.content_keys import ContentKeys
 
 
 def _private_key_aad(key_id: str) -> bytes:
@@ -44,6 +45,7 @@ class Keyring:
         self._cache: dict[tuple[str, bytes], PrivateKey] = {}
         self._max = max_cached
         self._lock = threading.Lock()
+        self.content_keys = ContentKeys()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"master": self._master, "max": self._max}
@@ -75,7 +77,7 @@ class Keyring:
         """The raw private key (uncached: for re-sealing, not for reading mail)."""
         return open_private_key(self._master, key_id, sealed)
 
-    def reseal_for(self, other: "Keyring", key_id: str, sealed: bytes) -> bytes:
+    def reseal_for(self, other: Keyring, key_id: str, sealed: bytes) -> bytes:
         """A private key sealed under this keyring's master key, re-sealed under `other`'s (rotation)."""
         return other.seal(key_id, self.open(key_id, sealed))
 

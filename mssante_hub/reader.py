@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Protocol
 
-from crypto.envelope import decrypt_body, decrypt_summary, unwrap_key
+from crypto.envelope import decrypt_body, decrypt_summary
 from crypto.errors import IntegrityError
 from crypto.keyring import Keyring
 from mssante_hub.envelope import INBOX
@@ -47,10 +47,11 @@ class Reader:
                  blobs: blobstore.BlobStore | None = None) -> None:
         self.account = account
         self._private = keyring.private_key(account.key_id, account.sealed_private_key)
+        self._content_keys = keyring.content_keys
         self._blobs = blobs if blobs is not None else blobstore.DatabaseStore()
 
     @classmethod
-    def of(cls, hub: Hub, account: account_repo.AccountRow) -> "Reader":
+    def of(cls, hub: Hub, account: account_repo.AccountRow) -> Reader:
         return cls(hub.keyring, account, hub.blobs)
 
     @staticmethod
@@ -61,7 +62,7 @@ class Reader:
         """The message's content key (for a caller that opens both summary and body)."""
         if stored.wrapped is None:
             raise NotReadable(f"account {self.account.id} holds no key for blob {stored.blob_id}")
-        return unwrap_key(stored.wrapped, stored.blob_id, self._private)
+        return self._content_keys.unwrap(stored.wrapped, stored.blob_id, self._private)
 
     def summary(self, stored: Stored, key: bytes | None = None) -> dict:
         """The listing fields (subject, from, date, ids) without the body."""
