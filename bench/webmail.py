@@ -1,6 +1,7 @@
 """The webmail under load: inbox and document-list API and pages with many messages and documents.
 
     python3 bench/webmail.py [--messages 10000] [--documents 1000] [--sessions 50] [--rounds 10]
+                             [--workers 0] [--think 0]
 
 A served hub (`mssante-hub serve`, SQLite, fsync on) holds one patient space with `--messages` messages from
 a local professional (delivery.accept, as submission) and `--documents` of the patient's own PDFs filed in
@@ -8,6 +9,11 @@ one dossier category (POST /api/dossier/documents, the one delivery path). Then 
 (one session each) and, `--rounds` times each, ask for the inbox (GET /api/messages?folder=INBOX, 50 newest),
 the category's document list (GET /api/dossier/documents?category=SYNTHESE, all of it) and the page (GET /).
 p50/p95 per request kind. Target p95 < 150 ms (issue 15). A benchmark, not a test: figures go in notes.
+
+`--workers` is `serve --workers` (0, the default, is serve's own default: one process per core). `--think`
+is a pause in seconds after each request, drawn uniformly between 0.5x and 1.5x of it: 0 (the default) fires
+back to back, which measures the hub saturated by 50 clients with no one reading, not the wait of a patient
+who reads the page between clicks. Report the zero-think figures with any other.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import asyncio
 import base64
 import http.client
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -70,6 +77,8 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=1_000)
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--think", type=float, default=0.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = make_data_dir(Path(tmp))
@@ -81,7 +90,7 @@ def main() -> None:
         started = time.monotonic()
         asyncio.run(_fill(hub, doctor, patient, args.messages))
         print(f"{args.messages} messages delivered in {time.monotonic() - started:.0f} s", flush=True)
-        with served(data_dir, ["web"]) as running:
+        with served(data_dir, ["web"], workers=args.workers) as running:
             port = running.port("web")
             status, body = _call(port, "POST", "/api/session", body={"login": login, "password": PASSWORD})
             token = json.loads(body)["token"]
@@ -111,6 +120,8 @@ def main() -> None:
                             times[kind].append(spent)
                             if status != 200:
                                 errors.append(f"{kind} {status}")
+                        if args.think:
+                            time.sleep(args.think * random.uniform(0.5, 1.5))
 
             threads = [threading.Thread(target=session, args=(t,)) for t in tokens]
             started = time.monotonic()
@@ -120,7 +131,8 @@ def main() -> None:
                 thread.join()
             wall = time.monotonic() - started
         hub.close()
-    print(f"{args.sessions} sessions x {args.rounds} rounds in {wall:.1f} s; errors: {len(errors)} {errors[:3]}")
+    print(f"{args.sessions} sessions x {args.rounds} rounds in {wall:.1f} s (workers {args.workers or 'per core'}, "
+          f"think {args.think} s); errors: {len(errors)} {errors[:3]}")
     for kind, values in times.items():
         values.sort()
         p95 = values[max(0, int(len(values) * 0.95) - 1)]

@@ -188,7 +188,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Password checks from one client address at once, whatever the logins; further attempts wait.",
             _positive),
     Setting("auth.max_waiting_checks", int, 32,
-            "Attempts waiting for a slot of one login (or one address); more are refused at once as busy "
+            "Attempts waiting for a slot of one login (or one address); more are refused as busy, answered after 1 s "
             "(SMTP 454 4.7.0, IMAP NO [UNAVAILABLE], web 429).", _positive),
     Setting("audit.retention_days", int, 183, "Days audit events are kept (at least 6 months).", _positive),
     Setting("listen.mx", str, "127.0.0.1:2525", "SMTP for other operators and hospital systems (production: :25).",
