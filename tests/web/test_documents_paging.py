@@ -14,15 +14,19 @@ import datetime as dt
 
 import pytest
 
+from mssante_hub.dossier import masking
+from mssante_hub.patients import representatives
 from tests.dossier import builder, support
 from tests.patients.helpers import send
-from tests.web.browser import PATIENT_PASSWORD
 from tests.patients.test_notify import active_patient
+from tests.web.browser import PATIENT_PASSWORD
 
 VISIBLE = {"BIOLOGIE": ("11502-2", 90), "CAR_VAC": ("87273-9", 30)}
 INVISIBLE = 6
 EVERY = (90 + INVISIBLE) // INVISIBLE  # every 16th BIOLOGIE document is INVISIBLE_PATIENT
 DATES = 8  # distinct effective dates: every date is shared by many documents (the id orders them)
+KEPT_EVERY = 5  # every 5th CAR_VAC document is INVISIBLE_REPRESENTANTS_LEGAUX: the patient sees it, not a representative
+KEPT = VISIBLE["CAR_VAC"][1] // KEPT_EVERY
 PER_MESSAGE = 40
 PDF = b"%PDF-1.4 autre patient\n%%EOF\n"
 
@@ -45,6 +49,8 @@ def documents() -> list[builder.Document]:
         for n in range(1, count + extra + 1):
             number += 1
             codes = ("N", "INVISIBLE_PATIENT") if extra and n % EVERY == 0 else ("N",)
+            if code == "CAR_VAC" and n % KEPT_EVERY == 0:
+                codes = ("N", "INVISIBLE_REPRESENTANTS_LEGAUX")
             made.append(builder.Document(f"DOC{number:04d}.XML", cda(number, type_code), type_code=type_code,
                                          confidentiality=codes))
     return made
@@ -66,19 +72,28 @@ def scene(web_hub):
         assert stranger.call("POST", "/api/dossier/documents", {
             "category": "BIOLOGIE", "title": f"Autre {n}", "filename": "autre.pdf", "content_type": "application/pdf",
             "content_base64": base64.b64encode(PDF).decode()}).status == 201
-    return client, stranger
+    guardian, _ = active_patient(hub, "tuteur.pages@courriel.example")
+    representatives.add(hub, guardian.partition("@")[0], support.INS, kind="protected_adult")
+    representative = web_hub.client().login(guardian.partition("@")[0], PATIENT_PASSWORD)
+    space = {"X-Space": str(support.account(hub, support.PATIENT).id)}
+    return client, stranger, (representative, space)
 
 
-def _all_pages(client, query: str) -> list[list[dict]]:
+def _all_pages(client, query: str, headers: dict | None = None) -> list[list[dict]]:
     pages, after = [], None
     while True:
-        answer = client.call("GET", f"/api/dossier/documents?{query}" + (f"&after={after}" if after else ""))
+        answer = client.call("GET", f"/api/dossier/documents?{query}" + (f"&after={after}" if after else ""),
+                             headers=headers)
         assert answer.status == 200, answer.body
         pages.append(answer.body["documents"])
         after = answer.body["next"]
         if after is None:
             return pages
         assert len(pages) < 20, "the pages never end"
+
+
+def _titles_shown(*hidden: str) -> set[str]:
+    return {f"Document {int(d.name[3:7])}" for d in documents() if not set(d.confidentiality) & set(hidden)}
 
 
 def _sort_key(item: dict) -> tuple[dt.datetime, int]:
@@ -91,15 +106,14 @@ def _in_order(items: list[dict]) -> bool:
 
 
 def test_the_whole_dossier_in_pages_of_50(scene):
-    client, _ = scene
+    client, _, _ = scene
     pages = _all_pages(client, "limit=50")
     assert [len(p) for p in pages] == [50, 50, 20]
     listed = [d for p in pages for d in p]
     ids = [d["id"] for d in listed]
     assert len(set(ids)) == len(ids) == 120  # no duplicate
     # None missing, none invisible, none of the other patient's.
-    assert {d["title"] for d in listed} == {f"Document {d.name[3:7].lstrip('0')}" for d in documents()
-                                            if d.confidentiality == ("N",)}
+    assert {d["title"] for d in listed} == _titles_shown(masking.INVISIBLE_PATIENT)
     assert _in_order(listed)
     assert len({d["effective_at"] for d in listed}) == DATES  # the ties the id breaks were there
     # Without limit: the default page of 50, the same first page.
@@ -109,7 +123,7 @@ def test_the_whole_dossier_in_pages_of_50(scene):
 
 
 def test_a_category_in_pages(scene):
-    client, _ = scene
+    client, _, _ = scene
     for code, (_, count) in VISIBLE.items():
         visible = count
         pages = _all_pages(client, f"category={code}&limit=7")
@@ -123,7 +137,7 @@ def test_a_category_in_pages(scene):
 
 
 def test_another_patients_documents_are_never_listed(scene):
-    client, stranger = scene
+    client, stranger, _ = scene
     mine = {d["id"] for p in _all_pages(client, "limit=200") for d in p}
     theirs = {d["id"] for p in _all_pages(stranger, "limit=1") for d in p}
     assert len(theirs) == 3 and not mine & theirs
@@ -133,12 +147,28 @@ def test_another_patients_documents_are_never_listed(scene):
         "documents"]} & mine
 
 
+def test_a_representative_pages_without_what_is_kept_from_them(scene):
+    """What is coded INVISIBLE_REPRESENTANTS_LEGAUX is left out in SQL: the pages stay full (50, 50, 14)."""
+    _, _, (representative, space) = scene
+    pages = _all_pages(representative, "limit=50", space)
+    assert [len(p) for p in pages] == [50, 50, 120 - KEPT - 100]
+    listed = [d for p in pages for d in p]
+    assert {d["title"] for d in listed} == _titles_shown(masking.INVISIBLE_PATIENT,
+                                                         masking.INVISIBLE_REPRESENTANTS_LEGAUX)
+    assert _in_order(listed)
+    vaccines = _all_pages(representative, "category=CAR_VAC&limit=8", space)
+    assert [len(p) for p in vaccines] == [8, 8, 8] and len({d["id"] for p in vaccines for d in p}) == 24
+    # Without X-Space the representative is on their own, empty, dossier.
+    assert representative.call("GET", "/api/dossier/documents").body == {"category": None, "documents": [],
+                                                                         "next": None}
+
+
 @pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=-1", "limit=abc", "limit=", "limit=1e3",
                                    "after=abc", "after=20240301T081700.000000Z~", "after=~12",
                                    "after=20241301T081700.000000Z~1", "after=" + "9" * 80,
                                    "after=20240301T081700.000000Z~1234567890123456789"])
 def test_a_bad_page_is_refused_in_french(scene, query):
-    client, _ = scene
+    client, _, _ = scene
     answer = client.call("GET", f"/api/dossier/documents?{query}")
     assert answer.status == 400, (query, answer.body)
     assert answer.error["fr"].startswith("Page invalide")
