@@ -15,10 +15,15 @@ import datetime as dt
 import pytest
 
 from mssante_hub.dossier import masking
+from mssante_hub.hub import Hub
 from mssante_hub.patients import representatives
+from tests.conftest import make_data_dir
 from tests.dossier import builder, support
 from tests.patients.helpers import send
 from tests.patients.test_notify import active_patient
+from tests.support.postgres import unique_db_name
+from tests.support.served import served
+from tests.web.conftest import WebHub, configure
 from tests.web.browser import PATIENT_PASSWORD
 
 VISIBLE = {"BIOLOGIE": ("11502-2", 90), "CAR_VAC": ("87273-9", 30)}
@@ -54,6 +59,21 @@ def documents() -> list[builder.Document]:
             made.append(builder.Document(f"DOC{number:04d}.XML", cda(number, type_code), type_code=type_code,
                                          confidentiality=codes))
     return made
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def web_hub(request, tmp_path_factory):
+    """A served hub on each backend: the keyset compares a coalesced date and pads the codes in SQL."""
+    storage_url = request.getfixturevalue("postgres").create_database(unique_db_name()) \
+        if request.param == "postgresql" else None
+    data_dir = make_data_dir(tmp_path_factory.mktemp("paging"), storage_url)
+    configure(data_dir, {})
+    hub = Hub.open(data_dir)
+    try:
+        with served(data_dir, ["web"]) as running:
+            yield WebHub(running, hub, data_dir)
+    finally:
+        hub.close()
 
 
 @pytest.fixture(scope="module")
