@@ -90,15 +90,16 @@ function listed(code, next) {
 
 // "Plus de documents": the next page appended; focus goes to its first document (the button may disappear).
 export async function moreDocuments() {
-  const { code, next } = shown || {};
+  const page = shown;
+  const next = page && page.next;
   if (!next) return;
-  shown.next = null;  // a second click while this page loads asks for nothing
-  const data = await api("GET", `dossier/documents?category=${encodeURIComponent(code)}&after=${encodeURIComponent(next)}`)
-    .catch((error) => { shown.next = next; throw error; });
-  if (shown.code !== code) return;  // another category was opened meanwhile
+  page.next = null;  // a second click while this page loads asks for nothing
+  const query = `category=${encodeURIComponent(page.code)}&after=${encodeURIComponent(next)}`;
+  const data = await api("GET", "dossier/documents?" + query).catch((error) => { page.next = next; throw error; });
+  if (shown !== page) return;  // another category was opened meanwhile
   const items = data.documents.map(documentItem);
   $("doc-list").append(...items);
-  listed(code, data.next);
+  listed(page.code, data.next);
   if (items.length) items[0].querySelector("a").focus();
 }
 
