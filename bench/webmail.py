@@ -7,7 +7,8 @@ A served hub (`mssante-hub serve`, SQLite, fsync on) holds one patient space wit
 a local professional (delivery.accept, as submission) and `--documents` of the patient's own PDFs filed in
 one dossier category (POST /api/dossier/documents, the one delivery path). Then `--sessions` threads sign in
 (one session each) and, `--rounds` times each, ask for the inbox (GET /api/messages?folder=INBOX, 50 newest),
-the category's document list (GET /api/dossier/documents?category=SYNTHESE, all of it) and the page (GET /).
+the category's document list (GET /api/dossier/documents?category=SYNTHESE: its first page, 50 documents), its
+last page (`after` the cursor the walk through the pages gave before the timed rounds) and the page (GET /).
 p50/p95 per request kind. Target p95 < 150 ms (issue 15). A benchmark, not a test: figures go in notes.
 
 `--workers` is `serve --workers` (0, the default, is serve's own default: one process per core). `--think`
@@ -71,6 +72,18 @@ async def _fill(hub: Hub, doctor: str, patient: str, count: int) -> None:
                               raw, who)
 
 
+def _last_page(port: int, token: str, path: str) -> str:
+    """The path of the listing's last page: the pages walked through once, following `next`."""
+    last = path
+    while True:
+        status, body = _call(port, "GET", last, token)
+        assert status == 200, body
+        following = json.loads(body)["next"]
+        if following is None:
+            return last
+        last = f"{path}&after={following}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=10_000)
@@ -101,18 +114,20 @@ def main() -> None:
                 status, body = _call(port, "POST", "/api/dossier/documents", token, {**upload, "title": f"Bilan {i}"})
                 assert status == 201, body
             print(f"{args.documents} documents filed in {time.monotonic() - started:.0f} s", flush=True)
+            kinds = dict(KINDS)
+            kinds["documents_last"] = _last_page(port, token, KINDS["documents"])
             tokens = []
             for _ in range(args.sessions):
                 status, body = _call(port, "POST", "/api/session", body={"login": login, "password": PASSWORD})
                 assert status == 201, body
                 tokens.append(json.loads(body)["token"])
-            times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+            times: dict[str, list[float]] = {kind: [] for kind in kinds}
             errors: list[str] = []
             lock = threading.Lock()
 
             def session(own: str) -> None:
                 for _ in range(args.rounds):
-                    for kind, path in KINDS.items():
+                    for kind, path in kinds.items():
                         begin = time.perf_counter()
                         status, _ = _call(port, "GET", path, own)
                         spent = (time.perf_counter() - begin) * 1000

@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import (Boolean, Connection, DateTime, ForeignKey, Index, Integer, LargeBinary, String, and_, delete,
-                        func, insert, or_, select, update)
+                        func, insert, literal, or_, select, update)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage import blobstore
@@ -316,6 +316,40 @@ def documents(conn: Connection, account_id: int, reader_id: int, category: str |
         query = query.where(DossierDocument.state == CURRENT)
     order = func.coalesce(DossierDocument.effective_at, DossierDocument.filed_at)
     return _rows(conn, query.order_by(order.desc(), DossierDocument.id.desc()))
+
+
+@dataclass(frozen=True)
+class After:
+    """Where a page of the listing starts: after the row of this sort key (its date, then its id)."""
+
+    at: dt.datetime
+    id: int
+
+
+def sort_date(row: IndexRow) -> dt.datetime:
+    """The listing's sort date of a row: its effective date, else its filing date (as `documents` orders)."""
+    return row.effective_at or row.filed_at
+
+
+def page(conn: Connection, account_id: int, reader_id: int, category: str | None, excluded_codes: tuple[str, ...],
+         limit: int, after: After | None = None) -> list[IndexRow]:
+    """Up to `limit` current rows of one dossier that `reader_id` holds a key to, newest first as `documents`,
+    after `after`; rows carrying any of `excluded_codes` are left out here, in SQL, so that a page is full
+    whenever more rows follow. Keyset on (sort date, id): no OFFSET, and the patient's other rows are never
+    read out of the database (ix_dossier_account_category narrows to the account, category and state)."""
+    order = func.coalesce(DossierDocument.effective_at, DossierDocument.filed_at)
+    query = _index_query(account_id, reader_id).where(DossierDocument.state == CURRENT,
+                                                      WrappedKey.wrapped.is_not(None))
+    if category is not None:
+        query = query.where(DossierDocument.category == category)
+    # Codes are stored as space-separated words (masking.clean_codes): pad both sides to match whole words;
+    # autoescape, as "_" in a code would be LIKE's any-character.
+    padded = literal(" ") + DossierDocument.confidentiality + literal(" ")
+    for code in excluded_codes:
+        query = query.where(~padded.contains(f" {code} ", autoescape=True))
+    if after is not None:
+        query = query.where(or_(order < after.at, and_(order == after.at, DossierDocument.id < after.id)))
+    return _rows(conn, query.order_by(order.desc(), DossierDocument.id.desc()).limit(limit))
 
 
 def document(conn: Connection, account_id: int, reader_id: int, document_id: int) -> IndexRow | None:

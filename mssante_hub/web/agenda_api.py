@@ -29,6 +29,7 @@ from twisted.web import resource, server
 from mssante_hub import audit, delivery
 from mssante_hub.agenda import feed, filing, imip, index, listing, prevention
 from mssante_hub.hub import Hub
+from mssante_hub.web import paging
 from mssante_hub.web.patient_api import PatientApi
 from mssante_hub.web.http import NOT_FOUND, ApiError, read_json, is_id
 from mssante_hub.web.sessions import Session
@@ -77,24 +78,9 @@ def parse_limit(value: bytes, most: int) -> int | None:
     return min(int(text), most) if text.isdigit() and len(text) <= 9 and int(text) >= 1 else None
 
 
-_CURSOR_TIME = "%Y%m%dT%H%M%S.%fZ"  # UTC; nothing a query string would need escaped
-
-
 def cursor(shown: dict) -> str:
-    """Where the next page starts: after this entry (its start and id; opaque to clients)."""
-    start = dt.datetime.fromisoformat(shown["start"]).astimezone(dt.timezone.utc)
-    return f"{start.strftime(_CURSOR_TIME)}~{shown['id']}"
-
-
-def parse_cursor(value: bytes) -> tuple[dt.datetime, int] | None:
-    start, _, item_id = value.decode("ascii", "replace").partition("~")
-    if not (item_id.isdigit() and len(item_id) <= 18 and len(start) <= 40):
-        return None
-    try:
-        at = dt.datetime.strptime(start, _CURSOR_TIME).replace(tzinfo=dt.timezone.utc)
-    except ValueError:
-        return None
-    return at, int(item_id)
+    """Where the next page starts: after this entry (its start and id; web/paging.py)."""
+    return paging.cursor(dt.datetime.fromisoformat(shown["start"]), shown["id"])
 
 
 class AgendaApi(PatientApi):
@@ -137,7 +123,7 @@ class AgendaApi(PatientApi):
         most = self.hub.config.get("agenda.max_listed")
         raw_limit, raw_after = request.args.get(b"limit", [None])[0], request.args.get(b"after", [None])[0]
         limit = parse_limit(raw_limit, most) if raw_limit is not None else most
-        after = parse_cursor(raw_after) if raw_after is not None else None
+        after = paging.parse_cursor(raw_after) if raw_after is not None else None
         if limit is None or (raw_after is not None and after is None):
             raise BAD_PAGE
 

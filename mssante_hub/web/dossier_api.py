@@ -1,7 +1,7 @@
 """The webmail's dossier API under /api/dossier (docs/web.md, docs/dossier.md), for the holder of a space.
 
     GET  /api/dossier                                  categories: code, French label, count
-    GET  /api/dossier/documents?category=C             index rows, newest first
+    GET  /api/dossier/documents?category=C&limit=N&after=CURSOR   a page of index rows, newest first; next
     GET  /api/dossier/documents/ID                     metadata, safe HTML of the CDA narrative, versions
     GET  /api/dossier/documents/ID/pdf                 the PDF (a level-1 document's, or the patient's own)
     POST /api/dossier/documents/ID/visibility          {"hidden_from_professionals": true|false}
@@ -33,7 +33,7 @@ from twisted.web import server
 from mssante_hub import audit, delivery
 from mssante_hub.dossier import access, categories, index, masking, narrative, signatures
 from mssante_hub.reader import Reader
-from mssante_hub.web import rendering
+from mssante_hub.web import paging, rendering
 from mssante_hub.web.patient_api import PatientApi
 from mssante_hub.web.http import NOT_FOUND, ApiError, read_json, respond_file, is_id
 from mssante_hub.web.sessions import Session
@@ -49,6 +49,11 @@ BAD_DOCUMENT = ApiError(422, "bad_document", "Document refusé : PDF, JPEG ou PN
                         "Document refused: PDF, JPEG or PNG, known category")
 NOT_A_GP = ApiError(422, "invalid_field", "Médecin traitant : l'adresse d'un professionnel de santé de ce service",
                     "General practitioner: the address of a health professional of this service")
+DEFAULT_PAGE = 50  # documents a listing answers when `limit` is not given
+MAX_PAGE = 200
+BAD_PAGE = ApiError(400, "bad_request", f"Page invalide (limit : un entier de 1 à {MAX_PAGE} ; after : la valeur "
+                    "next reçue)", f"Invalid page (limit: an integer from 1 to {MAX_PAGE}; after: the next value "
+                    "received)")
 TOO_BIG = ApiError(413, "too_large", "La taille du ou des documents dépasse la limite autorisée",
                    "The documents are larger than allowed")
 
@@ -132,16 +137,26 @@ class DossierApi(PatientApi):
         category = raw.decode("ascii", "replace") if raw is not None else None
         if category is not None and category not in categories.BY_CODE:
             raise NOT_FOUND
+        raw_limit, raw_after = request.args.get(b"limit", [None])[0], request.args.get(b"after", [None])[0]
+        limit = paging.parse_limit(raw_limit, MAX_PAGE) if raw_limit is not None else DEFAULT_PAGE
+        after = paging.parse_cursor(raw_after) if raw_after is not None else None
+        if limit is None or (raw_after is not None and after is None):
+            raise BAD_PAGE
 
-        def work(conn) -> list[dict]:
-            rows = [r for r in dossier_store.documents(conn, session.account_id, session.account_id, category)
-                    if self._visible(r, session)]
+        def work(conn) -> tuple[list[dict], str | None]:
+            # One row more than the page says whether another page follows; only the page's rows are unsealed.
+            rows = dossier_store.page(conn, session.account_id, session.account_id, category, hidden_codes(session),
+                                      limit + 1, dossier_store.After(*after) if after else None)
+            rows, more = rows[:limit], len(rows) > limit
+            following = paging.cursor(dossier_store.sort_date(rows[-1]), rows[-1].id) if more else None
+            # The SQL leaves out what this viewer may not see; masking.visible says it again, row by row.
+            rows = [r for r in rows if self._visible(r, session)]
             reader = self._reader(conn, session) if rows else None
-            return [self._listed(reader, r) for r in rows]
+            return [self._listed(reader, r) for r in rows], following
 
-        listed = await self.hub.read(work)
+        listed, following = await self.hub.read(work)
         await self._trace(session, audit.DOSSIER_ACCESS, f"category:{category or '*'}")
-        return 200, {"category": category, "documents": listed}
+        return 200, {"category": category, "documents": listed, "next": following}
 
     def _row(self, conn, session: Session, document_id: str) -> dossier_store.IndexRow | None:
         if not is_id(document_id):

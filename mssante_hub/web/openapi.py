@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mssante_hub.web import dossier_api
 from mssante_hub.web.history import ACTIONS
 from mssante_hub.web.history_filters import ACTOR_KINDS
 
@@ -292,8 +293,13 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/dossier": {"get": _op("Dossier categories: code, French label, count", 200, _obj({"categories": {
         "type": "array", "items": _obj({"code": _S, "label": _S, "count": _I})}}))},
     "/api/dossier/documents": {
-        "get": _op("Documents, newest first", 200, _obj({"category": {"type": ["string", "null"]}, "documents": {
-            "type": "array", "items": _DOCUMENT}}), params=[_query("category", _S)]),
+        "get": _op("A page of documents, newest first (effective date, else filing date; then id)", 200, _obj({
+            "category": {"type": ["string", "null"]}, "documents": {"type": "array", "items": _DOCUMENT},
+            "next": {"type": ["string", "null"], "description": "pass as `after` for the next page; null: the last"}}),
+            params=[_query("category", _S),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": dossier_api.MAX_PAGE,
+                                     "default": dossier_api.DEFAULT_PAGE, "description": "page size"}),
+                    _query("after", {"type": "string", "description": "the `next` of the previous page (opaque)"})]),
         "post": _op("Add the patient's own document (PDF, JPEG or PNG)", 201, _obj({"id": _I, "category": _S}),
                     body=_obj({"category": _S, "title": _S, "filename": _S, "content_type": _S,
                                "content_base64": _S}, ("category", "title", "content_type", "content_base64"))),

@@ -13,6 +13,7 @@ const REASONS = { care: "Prise en charge (échange récent)", granted: "Autoris�
                   emergency: "Accès d'urgence", blocked: "Bloqué par vous" };
 let categories = [];
 let current = null;
+let shown = null;  // the category listed, and where its next page starts (null after the last page)
 
 function pane(id) { for (const other of PANES) $(other).hidden = other !== id; }
 
@@ -72,6 +73,7 @@ export async function showDocuments(code) {
   $("doc-list-title").textContent = category.label;
   $("doc-list").replaceChildren(...data.documents.map(documentItem));
   $("doc-list-empty").hidden = data.documents.length > 0;
+  listed(category.code, data.next);
   $("doc-upload-category").replaceChildren(...categories.map((c) => {
     const option = el("option", c.label, { value: c.code });
     if (c.code === category.code) option.selected = true;
@@ -79,6 +81,26 @@ export async function showDocuments(code) {
   }));
   await professionals();
   pane("doc-list-pane");
+}
+
+function listed(code, next) {
+  shown = { code, next };
+  $("doc-more").hidden = !next;
+}
+
+// "Plus de documents": the next page appended; focus goes to its first document (the button may disappear).
+export async function moreDocuments() {
+  const page = shown;
+  const next = page && page.next;
+  if (!next) return;
+  page.next = null;  // a second click while this page loads asks for nothing
+  const query = `category=${encodeURIComponent(page.code)}&after=${encodeURIComponent(next)}`;
+  const data = await api("GET", "dossier/documents?" + query).catch((error) => { page.next = next; throw error; });
+  if (shown !== page) return;  // another category was opened meanwhile
+  const items = data.documents.map(documentItem);
+  $("doc-list").append(...items);
+  listed(page.code, data.next);
+  if (items.length) items[0].querySelector("a").focus();
 }
 
 export async function showDocument(id) {

@@ -182,6 +182,7 @@ function wire() {
   $("delete").addEventListener("click", guarded(mail.deleteCurrent));
   $("doc-pdf").addEventListener("click", guarded(docs.downloadCurrent));
   $("doc-hide").addEventListener("click", guarded(docs.toggleCurrent));
+  $("doc-more").addEventListener("click", guarded(docs.moreDocuments));
   $("doc-upload-form").addEventListener("submit", guarded(docs.upload));
   profile.wire(guarded);
   agenda.wire(guarded);
