@@ -5,6 +5,8 @@
 // Every field is written with textContent.
 "use strict";
 
+import { locale } from "./app-i18n.js";
+
 import { $, api, clearMessages, el, go, title, zone } from "./app-core.js";
 
 const PAST_DAYS = 365, AHEAD_DAYS = 730;
@@ -17,10 +19,10 @@ const PREVENTION = [["to_plan", "À planifier"], ["done", "Fait"], ["not_done", 
 function isoDay(date) { return new Intl.DateTimeFormat("en-CA", { timeZone: zone() }).format(date); }
 function longWhen(iso, allDay) {
   const options = allDay ? { dateStyle: "full" } : { dateStyle: "full", timeStyle: "short" };
-  return new Intl.DateTimeFormat("fr-FR", { ...options, timeZone: zone() }).format(new Date(iso));
+  return new Intl.DateTimeFormat(locale(), { ...options, timeZone: zone() }).format(new Date(iso));
 }
 function shortDay(iso) {
-  return new Intl.DateTimeFormat("fr-FR", { dateStyle: "long", timeZone: "UTC" }).format(new Date(iso + "T00:00:00Z"));
+  return new Intl.DateTimeFormat(locale(), { dateStyle: "long", timeZone: "UTC" }).format(new Date(iso + "T00:00:00Z"));
 }
 
 // The offset of `zoneName` at the instant `utc` (milliseconds), in minutes east of UTC.
@@ -132,7 +134,7 @@ export async function showItem(id) {
   title("Rendez-vous");
   $("agenda-item-title").textContent = item.title || "Rendez-vous";
   const end = item.end && !item.all_day
-    ? " – " + new Intl.DateTimeFormat("fr-FR", { timeStyle: "short", timeZone: zone() }).format(new Date(item.end)) : "";
+    ? " – " + new Intl.DateTimeFormat(locale(), { timeStyle: "short", timeZone: zone() }).format(new Date(item.end)) : "";
   $("agenda-item-when").textContent = longWhen(item.start, item.all_day) + end;
   $("agenda-item-who").textContent = [item.professional, item.specialty].filter(Boolean).join(" · ") || "—";
   $("agenda-item-place").textContent = item.place || "—";

@@ -4,6 +4,8 @@
 // are https:// only (the hub refuses any other when the catalogue is loaded).
 "use strict";
 
+import { field, t } from "./app-i18n.js";
+
 import { $, api, el, go, title, when } from "./app-core.js";
 
 const STATUS = { online: "En ligne", offline: "Hors ligne", dereferenced: "Déréférencé", suspended: "Suspendu" };
@@ -33,7 +35,7 @@ function scopesForm(service, number) {
     box.checked = !service.consent || granted.has(offered.scope);
     const row = el("div", "", { class: "check-line" });
     row.appendChild(box);
-    row.appendChild(el("label", offered.label, { for: id, class: "check" }));
+    row.appendChild(el("label", field(offered, "label"), { for: id, class: "check" }));
     fieldset.appendChild(row);
   }
   form.appendChild(fieldset);
@@ -68,7 +70,7 @@ async function connect(service, scopes) {
 }
 
 async function disconnect(service) {
-  if (!confirm(`Déconnecter ${service.name} ? Il ne pourra plus rien vous transmettre.`)) return;
+  if (!confirm(t(`Déconnecter ${service.name} ? Il ne pourra plus rien vous transmettre.`))) return;
   await api("DELETE", `catalogue/${encodeURIComponent(service.id)}/consent`);
   go(location.hash, `${service.name} est déconnecté de votre espace.`);
 }

@@ -3,6 +3,8 @@
 // HTML-only mail (web/rendering.py), parsed inert by DOMParser, under a CSP without inline script.
 "use strict";
 
+import { lang, locale, pick, t } from "./app-i18n.js";
+
 export const TOKEN_KEY = "mssante-hub-token";
 export const ZONE_KEY = "mssante-hub-zone";
 // The space the pages act on when a legal representative chose a dependant's (app-spaces.js): sent as X-Space.
@@ -32,13 +34,13 @@ export async function api(method, path, body) {
   });
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (response.status === 401 && path !== "session") {
-    onSignedOut("Votre session a expiré, reconnectez-vous.");
-    const expired = new ApiFailure("Votre session a expiré, reconnectez-vous.", 401);
+    onSignedOut(t("Votre session a expiré, reconnectez-vous."));
+    const expired = new ApiFailure(t("Votre session a expiré, reconnectez-vous."), 401);
     expired.expired = true;
     throw expired;
   }
   if (!response.ok) {
-    throw new ApiFailure(data && data.error ? data.error.fr : "Erreur " + response.status, response.status,
+    throw new ApiFailure(data && data.error ? pick(data.error) : t("Erreur") + " " + response.status, response.status,
                          data && data.error ? data.error.code : "");
   }
   return data;
@@ -54,7 +56,7 @@ export async function download(path, filename, method = "GET", body = undefined)
   });
   if (!response.ok) {
     const data = await response.json().catch(() => null);
-    throw new ApiFailure(data && data.error ? data.error.fr : "Erreur " + response.status, response.status);
+    throw new ApiFailure(data && data.error ? pick(data.error) : t("Erreur") + " " + response.status, response.status);
   }
   const url = URL.createObjectURL(await response.blob());
   const link = document.createElement("a");
@@ -83,7 +85,7 @@ export function zone() {
 // The API sends ISO 8601 with an offset; shown in the patient's zone (Europe/Paris unless chosen otherwise).
 export function when(iso) {
   if (!iso) return "";
-  return new Intl.DateTimeFormat("fr-FR", { dateStyle: "short", timeStyle: "short", timeZone: zone() })
+  return new Intl.DateTimeFormat(locale(), { dateStyle: "short", timeStyle: "short", timeZone: zone() })
     .format(new Date(iso));
 }
 
@@ -95,12 +97,15 @@ export function el(tag, text = "", attributes = {}) {
   return node;
 }
 
-export function title(section) { document.title = section ? `${section} – ${SITE}` : SITE; }
+export function title(section) { document.title = section ? `${t(section)} – ${SITE}` : SITE; }
 
+const SIZE_UNITS = { fr: [" Mo", " Ko", " octets"], en: [" MB", " KB", " bytes"] };
 export function sizeText(bytes) {
-  if (bytes >= 1024 * 1024) return (bytes / 1024 / 1024).toFixed(1).replace(".", ",") + " Mo";
-  if (bytes >= 1024) return Math.round(bytes / 1024) + " Ko";
-  return bytes + " octets";
+  const [mega, kilo, unit] = SIZE_UNITS[lang()];
+  const number = (value, digits) => new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(value);
+  if (bytes >= 1024 * 1024) return number(bytes / 1024 / 1024, 1) + mega;
+  if (bytes >= 1024) return number(Math.round(bytes / 1024), 0) + kilo;
+  return bytes + unit;
 }
 
 // Navigate, and say something once the new view is shown (the router clears old messages first).

@@ -5,6 +5,8 @@
 // parsed inert by DOMParser as the sanitised mail is (app-mail.js).
 "use strict";
 
+import { t } from "./app-i18n.js";
+
 import { $, api, clearMessages, download, el, go, title, when } from "./app-core.js";
 import { showOffers } from "./app-profile.js";
 
@@ -30,12 +32,12 @@ function tabs(selected) {
 }
 
 // The patient's own document is "Vous" (the index holds the space's address as its author: never shown).
-function author(item) { return item.own ? "Vous" : item.authors.join(", ") || item.custodian || ""; }
+function author(item) { return item.own ? t("Vous") : item.authors.join(", ") || item.custodian || ""; }
 
 function documentItem(item) {
   const li = el("li");
   const link = el("a", "", { href: "#document/" + item.id, class: "message" });
-  link.appendChild(el("span", item.title || item.label, { class: "subject" }));
+  link.appendChild(el("span", item.title || item.label, { class: "subject", ...(item.title ? { translate: "no" } : {}) }));
   link.appendChild(el("span", author(item), { class: "who" }));
   if (item.hidden_from_professionals) link.appendChild(el("span", "Masqué aux professionnels", { class: "document" }));
   if (item.effective_at) link.appendChild(el("time", when(item.effective_at), { datetime: item.effective_at }));
@@ -109,7 +111,7 @@ export async function showDocument(id) {
   current = doc;
   title("Document");
   tabs(doc.category);
-  $("doc-read-title").textContent = doc.title || doc.label;
+  $("doc-read-title").textContent = doc.title || t(doc.label);
   $("doc-read-category").textContent = doc.label;
   $("doc-read-date").textContent = when(doc.effective_at || doc.filed_at);
   $("doc-read-authors").textContent = author(doc) || "—";

@@ -1,6 +1,8 @@
 // Accueil and Messagerie: what is new, conversations by professional, folders, reading, writing.
 "use strict";
 
+import { pick, t } from "./app-i18n.js";
+
 import { $, api, clearMessages, download, el, fail, go, sizeText, title, when } from "./app-core.js";
 
 const FOLDERS = { recus: ["INBOX", "Messages reçus"], envoyes: ["Sent", "Messages envoyés"],
@@ -26,7 +28,7 @@ function messageItem(item, folder) {
   const who = folder === "INBOX" ? item.from_name : "À " + (item.to_names.join(", ") || "—");
   if (!item.seen) link.appendChild(el("span", "Non lu", { class: "badge" }));
   link.appendChild(el("span", who, { class: "who" }));
-  link.appendChild(el("span", item.subject || "(sans objet)", { class: "subject" }));
+  link.appendChild(el("span", item.subject || "(sans objet)", { class: "subject", ...(item.subject ? { translate: "no" } : {}) }));
   if (item.document) link.appendChild(el("span", "Document : " + item.document, { class: "document" }));
   if (item.attachments) link.appendChild(el("span", "Pièce jointe", { class: "attachment" }));
   link.appendChild(el("time", when(item.date), { datetime: item.date }));
@@ -68,7 +70,7 @@ export async function showConversations() {
     const link = el("a", "", { href: "#conversation/" + index, class: "conversation" + (item.unread ? " unread" : "") });
     link.appendChild(el("span", item.name, { class: "who" }));
     if (item.unread) link.appendChild(el("span", `${item.unread} non lu${item.unread > 1 ? "s" : ""}`, { class: "badge" }));
-    if (item.ended) link.appendChild(el("span", item.banner.fr, { class: "ended" }));
+    if (item.ended) link.appendChild(el("span", pick(item.banner), { class: "ended" }));
     if (item.last_at) link.appendChild(el("time", when(item.last_at), { datetime: item.last_at }));
     li.appendChild(link);
     list.appendChild(li);
@@ -102,7 +104,7 @@ export async function showConversation(index) {
   if (!item) return showConversations();
   title("Messagerie");
   await listInto("INBOX", "Échanges avec " + item.name, (m) => item.senders.includes(m.contact));
-  $("list-banner").textContent = item.ended ? item.banner.fr : "";
+  $("list-banner").textContent = item.ended ? pick(item.banner) : "";
   $("list-banner").hidden = !item.ended;
   $("list-write").hidden = !item.can_write;
   $("list-write-link").href = "#nouveau/" + index;
@@ -113,7 +115,7 @@ export async function showMessage(id) {
   const message = await api("GET", "messages/" + id);
   currentMessage = { id, ...message };
   title("Message");
-  $("read-subject").textContent = message.subject || "(sans objet)";
+  $("read-subject").textContent = message.subject || t("(sans objet)");
   $("read-from").textContent = message.from_name;
   $("read-to").textContent = message.to_names.join(", ");
   $("read-date").textContent = when(message.date);
@@ -134,7 +136,7 @@ export async function showMessage(id) {
   html.hidden = !message.html;
   $("read-remote").hidden = !message.remote_content_blocked;
   const conversation = message.conversation;
-  $("read-banner").textContent = conversation && conversation.ended ? conversation.banner.fr : "";
+  $("read-banner").textContent = conversation && conversation.ended ? pick(conversation.banner) : "";
   $("read-banner").hidden = !(conversation && conversation.ended);
   $("reply").hidden = !(conversation && conversation.can_reply);
   const list = $("read-attachments");

@@ -6,6 +6,8 @@
 // a representative's or an offer's all the same: never HTML).
 "use strict";
 
+import { t } from "./app-i18n.js";
+
 import { $, api, clearMessages, el, go, title, zone } from "./app-core.js";
 import { lineChart } from "./app-chart.js";
 
@@ -149,7 +151,7 @@ function entryItem(entry) {
   }));
   const remove = el("button", "Supprimer", { type: "button", "aria-label": "Supprimer : " + main });
   remove.addEventListener("click", () => act(async () => {
-    if (!confirm("Supprimer définitivement cette entrée et ses versions précédentes ?")) return;
+    if (!confirm(t("Supprimer définitivement cette entrée et ses versions précédentes ?"))) return;
     await api("DELETE", "profile/" + entry.id);
     go("#profil", "L'entrée est supprimée.");
   }));

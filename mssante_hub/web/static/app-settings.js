@@ -2,6 +2,8 @@
 // export, closure and deletion request.
 "use strict";
 
+import { field, t } from "./app-i18n.js";
+
 import { $, DEFAULT_ZONE, ZONE_KEY, api, clearMessages, download, el, say, title, when, zone } from "./app-core.js";
 
 const KIND_LABELS = { message: "un nouveau message", document: "un nouveau document", appointment: "un rendez-vous",
@@ -44,7 +46,8 @@ export async function renderHistory() {
   body.replaceChildren();
   for (const entry of data.history) {
     const row = el("tr");
-    for (const text of [when(entry.at), entry.actor, entry.action_label, entry.channel_label, entry.outcome_label]) {
+    for (const text of [when(entry.at), field(entry, "actor"), field(entry, "action_label"), field(entry, "channel_label"),
+                       field(entry, "outcome_label")]) {
       row.appendChild(el("td", text));
     }
     body.appendChild(row);
@@ -127,7 +130,7 @@ export function saveZone(event) {
 
 export async function endSessions(signedOut) {
   clearMessages();
-  if (!confirm("Fermer toutes vos sessions, sur tous vos appareils ?")) return;
+  if (!confirm(t("Fermer toutes vos sessions, sur tous vos appareils ?"))) return;
   await api("DELETE", "sessions");
   signedOut("Vous êtes déconnecté de tous vos appareils.");
 }
@@ -144,14 +147,14 @@ export async function exportSpace(event) {
 export async function closeSpace(event, signedOut) {
   event.preventDefault();
   clearMessages();
-  if (!confirm("Fermer votre espace ? Vos données seront archivées.")) return;
+  if (!confirm(t("Fermer votre espace ? Vos données seront archivées."))) return;
   await api("POST", "space/close", { password: $("close-password").value });
   signedOut("Votre espace est fermé.");
 }
 
 export async function requestDeletion() {
   clearMessages();
-  if (!confirm("Demander la suppression définitive de vos données ?")) return;
+  if (!confirm(t("Demander la suppression définitive de vos données ?"))) return;
   const data = await api("POST", "space/deletion", { password: $("close-password").value });
   say("Suppression demandée : elle aura lieu au plus tard le " + when(data.deletion_due_at) + ".");
 }

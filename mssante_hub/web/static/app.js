@@ -3,6 +3,8 @@
 // the browser's back button and keyboard links work; a view's title never names a sender or a subject.
 "use strict";
 
+import { start as startLanguage, t } from "./app-i18n.js";
+
 import { $, TOKEN_KEY, api, space, clearMessages, fail, go, say, takeNotice, title, whenSignedOut } from "./app-core.js";
 import * as agenda from "./app-agenda.js";
 import * as catalogue from "./app-catalogue.js";
@@ -164,12 +166,13 @@ async function activate(event) {
 
 async function object() {
   clearMessages();
-  if (!confirm("Votre espace et tout ce qu'il contient seront supprimés. Confirmer l'opposition ?")) return;
+  if (!confirm(t("Votre espace et tout ce qu'il contient seront supprimés. Confirmer l'opposition ?"))) return;
   await api("POST", "objection", { ins: $("activate-ins").value.trim(), code: $("activate-code").value.trim() });
   say("Votre opposition est enregistrée : votre espace a été supprimé.");
 }
 
 function wire() {
+  startLanguage();
   whenSignedOut(signedOut);
   $("login-form").addEventListener("submit", guarded(signIn));
   $("activate-form").addEventListener("submit", guarded(activate));
