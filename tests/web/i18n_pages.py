@@ -15,7 +15,7 @@ from pathlib import Path
 STATIC = Path(__file__).resolve().parents[2] / "mssante_hub" / "web" / "static"
 DICTIONARY = STATIC / "app-i18n-en.js"
 _STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-_LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"|\'((?:[^\'\\\n]|\\.)*)\'|`((?:[^`\\]|\\.)*)`', re.S)
+_LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"|\'((?:[^\'\\\n]|\\.)*)\'|`((?:[^`\\]|\\.)*)`', re.DOTALL)
 _ACCENT = re.compile(r"[àâäéèêëîïôöùûüçœÀÂÉÈÊÎÔÙÛÇ«»]")
 # Literals of the scripts that are code, not text a patient reads.
 NOT_TEXT = {"use strict", "Authorization", "noopener noreferrer", "Sent", "Trash", "Bearer ", "Content-Type",
@@ -44,7 +44,7 @@ def _compiled(patterns: list[tuple[str, str]]) -> list[tuple[re.Pattern, str]]:
     out = []
     for french, english in patterns:
         pieces = re.split(r"\{\d\}", french)
-        out.append((re.compile("^" + "(.+?)".join(re.escape(p) for p in pieces) + "$", re.S), english))
+        out.append((re.compile("^" + "(.+?)".join(re.escape(p) for p in pieces) + "$", re.DOTALL), english))
     return out
 
 
@@ -55,8 +55,9 @@ def english(text: str, words: dict[str, str], patterns: list[tuple[re.Pattern, s
     for pattern, template in patterns:
         found = pattern.match(text)
         if found:
-            return re.sub(r"\{(\d)\}", lambda m: words.get(found.group(int(m.group(1)) + 1),
-                                                           found.group(int(m.group(1)) + 1)), template)
+            parts = found.groups()
+            return re.sub(r"\{(\d)\}", lambda m, parts=parts: words.get(parts[int(m.group(1))], parts[int(m.group(1))]),
+                          template)
     if " · " in text:
         pieces = text.split(" · ")
         done = [english(p, words, patterns) or p for p in pieces]
@@ -83,7 +84,7 @@ def script_strings() -> set[tuple[str, str]]:
     for path in sorted(STATIC.glob("app*.js")):
         if path.name.startswith("app-i18n"):
             continue
-        text = re.sub(r"(^|\s)//\s.*$", "", path.read_text(), flags=re.M)
+        text = re.sub(r"(^|\s)//\s.*$", "", path.read_text(), flags=re.MULTILINE)
         for match in _LITERAL.finditer(text):
             literal = next(g for g in match.groups() if g is not None)
             if match.group(3) is not None:

@@ -6,8 +6,22 @@ from __future__ import annotations
 
 from tests.dossier import builder, support
 from tests.patients.helpers import send
-from tests.web.browser import axe_violations, browser, by_id, csp_violations, go, open_page, sign_in, wait
-from tests.web.i18n_pages import compiled_dictionary, english, page_strings, script_strings
+from tests.web.browser import (
+    axe_violations,
+    browser,
+    by_id,
+    csp_violations,
+    go,
+    open_page,
+    sign_in,
+    wait,
+)
+from tests.web.i18n_pages import (
+    compiled_dictionary,
+    english,
+    page_strings,
+    script_strings,
+)
 from tests.web.test_documents_paging import cda
 
 __all__ = ["browser"]  # the fixture, used by name
@@ -87,7 +101,7 @@ def test_every_page_in_english_then_back_to_french(web_hub, browser):
         sign_in(browser, web_hub.port, support.INS, PASSWORD)
         for fragment, view, heading in PAGES:
             go(browser, fragment, view)
-            wait(browser, lambda d: _heading(d, view) == heading)
+            wait(browser, lambda d, view=view, heading=heading: _heading(d, view) == heading)
             if fragment == "#documents/BIOLOGIE":
                 wait(browser, lambda d: len(d.find_elements("css selector", "#doc-list a.message")) == 3)
             assert _french_left(browser) == [], fragment

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from mssante_hub.dossier import categories
 from mssante_hub.profile import fhir
-
-from tests.web.i18n_pages import compiled_dictionary, dictionary, english, page_strings, script_strings, untranslated
+from tests.web.i18n_pages import (
+    compiled_dictionary,
+    dictionary,
+    english,
+    page_strings,
+    script_strings,
+    untranslated,
+)
 
 
 def test_every_string_of_the_page_has_its_english():
@@ -38,4 +44,4 @@ def test_the_dictionary_is_well_formed():
     assert all(english_text.strip() for english_text in words.values())
     for french, english_text in patterns:
         assert "{0}" in french, french
-        assert set(english_text.count(f"{{{i}}}") for i in range(10) if f"{{{i}}}" in english_text) <= {1}
+        assert {english_text.count(f"{{{i}}}") for i in range(10) if f"{{{i}}}" in english_text} <= {1}
