@@ -331,6 +331,25 @@ def sort_date(row: IndexRow) -> dt.datetime:
     return row.effective_at or row.filed_at
 
 
+def _current_for(account_id: int, reader_id: int, excluded_codes: tuple[str, ...]):
+    """Current rows `reader_id` holds a key to, without those carrying any of `excluded_codes`."""
+    query = _index_query(account_id, reader_id).where(DossierDocument.state == CURRENT,
+                                                      WrappedKey.wrapped.is_not(None))
+    # Codes are stored as space-separated words (masking.clean_codes): pad both sides to match whole words;
+    # autoescape, as "_" in a code would be LIKE's any-character.
+    padded = literal(" ") + DossierDocument.confidentiality + literal(" ")
+    for code in excluded_codes:
+        query = query.where(~padded.contains(f" {code} ", autoescape=True))
+    return query
+
+
+def recently_filed(conn: Connection, account_id: int, reader_id: int, excluded_codes: tuple[str, ...],
+                   since: dt.datetime, limit: int) -> list[IndexRow]:
+    """Up to `limit` current rows filed since `since`, the latest filed first (Accueil's new documents)."""
+    query = _current_for(account_id, reader_id, excluded_codes).where(DossierDocument.filed_at >= since)
+    return _rows(conn, query.order_by(DossierDocument.filed_at.desc(), DossierDocument.id.desc()).limit(limit))
+
+
 def page(conn: Connection, account_id: int, reader_id: int, category: str | None, excluded_codes: tuple[str, ...],
          limit: int, after: After | None = None) -> list[IndexRow]:
     """Up to `limit` current rows of one dossier that `reader_id` holds a key to, newest first as `documents`,
@@ -338,15 +357,9 @@ def page(conn: Connection, account_id: int, reader_id: int, category: str | None
     whenever more rows follow. Keyset on (sort date, id): no OFFSET, and the patient's other rows are never
     read out of the database (ix_dossier_account_category narrows to the account, category and state)."""
     order = func.coalesce(DossierDocument.effective_at, DossierDocument.filed_at)
-    query = _index_query(account_id, reader_id).where(DossierDocument.state == CURRENT,
-                                                      WrappedKey.wrapped.is_not(None))
+    query = _current_for(account_id, reader_id, excluded_codes)
     if category is not None:
         query = query.where(DossierDocument.category == category)
-    # Codes are stored as space-separated words (masking.clean_codes): pad both sides to match whole words;
-    # autoescape, as "_" in a code would be LIKE's any-character.
-    padded = literal(" ") + DossierDocument.confidentiality + literal(" ")
-    for code in excluded_codes:
-        query = query.where(~padded.contains(f" {code} ", autoescape=True))
     if after is not None:
         query = query.where(or_(order < after.at, and_(order == after.at, DossierDocument.id < after.id)))
     return _rows(conn, query.order_by(order.desc(), DossierDocument.id.desc()).limit(limit))

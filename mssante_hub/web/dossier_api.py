@@ -2,6 +2,7 @@
 
     GET  /api/dossier                                  categories: code, French label, count
     GET  /api/dossier/documents?category=C&limit=N&after=CURSOR   a page of index rows, newest first; next
+    GET  /api/dossier/recent                           documents filed in the last 30 days, latest first (Accueil)
     GET  /api/dossier/documents/ID                     metadata, safe HTML of the CDA narrative, versions
     GET  /api/dossier/documents/ID/pdf                 the PDF (a level-1 document's, or the patient's own)
     POST /api/dossier/documents/ID/visibility          {"hidden_from_professionals": true|false}
@@ -51,6 +52,8 @@ NOT_A_GP = ApiError(422, "invalid_field", "Médecin traitant : l'adresse d'un pr
                     "General practitioner: the address of a health professional of this service")
 DEFAULT_PAGE = 50  # documents a listing answers when `limit` is not given
 MAX_PAGE = 200
+RECENT_DAYS = 30  # Accueil's "new documents": those filed within this many days
+RECENT_SHOWN = 5
 BAD_PAGE = ApiError(400, "bad_request", f"Page invalide (limit : un entier de 1 à {MAX_PAGE} ; after : la valeur "
                     "next reçue)", f"Invalid page (limit: an integer from 1 to {MAX_PAGE}; after: the next value "
                     "received)")
@@ -83,6 +86,7 @@ class DossierApi(PatientApi):
         return {
             (): {"GET": self.overview},
             ("documents",): {"GET": self.list_documents, "POST": self.add_own},
+            ("recent",): {"GET": self.recent},
             ("documents", "*"): {"GET": self.document},
             ("documents", "*", "pdf"): {"GET": self.pdf},
             ("documents", "*", "visibility"): {"POST": self.visibility},
@@ -157,6 +161,21 @@ class DossierApi(PatientApi):
         listed, following = await self.hub.read(work)
         await self._trace(session, audit.DOSSIER_ACCESS, f"category:{category or '*'}")
         return 200, {"category": category, "documents": listed, "next": following}
+
+    async def recent(self, request: server.Request) -> tuple[int, dict]:
+        session = await self._patient(request)
+        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=RECENT_DAYS)
+
+        def work(conn) -> list[dict]:
+            rows = [r for r in dossier_store.recently_filed(conn, session.account_id, session.account_id,
+                                                            hidden_codes(session), since, RECENT_SHOWN)
+                    if self._visible(r, session)]
+            reader = self._reader(conn, session) if rows else None
+            return [self._listed(reader, r) for r in rows]
+
+        listed = await self.hub.read(work)
+        await self._trace(session, audit.DOSSIER_ACCESS, "recent")
+        return 200, {"since": since.isoformat(), "days": RECENT_DAYS, "documents": listed}
 
     def _row(self, conn, session: Session, document_id: str) -> dossier_store.IndexRow | None:
         if not is_id(document_id):

@@ -292,6 +292,9 @@ PATHS: dict[str, dict[str, Any]] = {
                                                                                    None]}})}}))},
     "/api/dossier": {"get": _op("Dossier categories: code, French label, count", 200, _obj({"categories": {
         "type": "array", "items": _obj({"code": _S, "label": _S, "count": _I})}}))},
+    "/api/dossier/recent": {"get": _op(f"Documents filed in the last {dossier_api.RECENT_DAYS} days, the latest "
+                                       f"filed first (at most {dossier_api.RECENT_SHOWN}): Accueil", 200, _obj({
+        "since": _TIME, "days": _I, "documents": {"type": "array", "items": _DOCUMENT}}))},
     "/api/dossier/documents": {
         "get": _op("A page of documents, newest first (effective date, else filing date; then id)", 200, _obj({
             "category": {"type": ["string", "null"]}, "documents": {"type": "array", "items": _DOCUMENT},

@@ -34,7 +34,7 @@ function tabs(selected) {
 // The patient's own document is "Vous" (the index holds the space's address as its author: never shown).
 function author(item) { return item.own ? t("Vous") : item.authors.join(", ") || item.custodian || ""; }
 
-function documentItem(item) {
+export function documentItem(item) {
   const li = el("li");
   const link = el("a", "", { href: "#document/" + item.id, class: "message" });
   link.appendChild(el("span", item.title || item.label, { class: "subject", ...(item.title ? { translate: "no" } : {}) }));

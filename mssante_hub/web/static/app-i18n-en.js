@@ -41,6 +41,8 @@ export const EN = {
   "Ajouté à votre profil": "Added to your profile",
   "Aller au contenu": "Skip to content",
   "Aller à l'agenda": "Go to the calendar",
+  "Aller à mes documents": "Go to my documents",
+  "Aucun nouveau document depuis 30 jours.": "No new document in the last 30 days.",
   "Aller à la messagerie": "Go to messages",
   "Allergie": "Allergy",
   "Allergie ou intolérance": "Allergy or intolerance",

@@ -4,6 +4,7 @@
 import { pick, t } from "./app-i18n.js";
 
 import { $, api, clearMessages, download, el, fail, go, sizeText, title, when } from "./app-core.js";
+import { documentItem } from "./app-docs.js";
 
 const FOLDERS = { recus: ["INBOX", "Messages reçus"], envoyes: ["Sent", "Messages envoyés"],
                   corbeille: ["Trash", "Corbeille"] };
@@ -43,6 +44,10 @@ export async function showHome() {
     : data.unread === 1 ? "Vous avez 1 nouveau message." : `Vous avez ${data.unread} nouveaux messages.`;
   $("home-list").replaceChildren(...data.latest_unread.map((item) => messageItem(item, "INBOX")));
   showUnread(data.unread);
+  // Documents filed lately (titles only, never in the tab title); a failure leaves the rest of Accueil shown.
+  const recent = await api("GET", "dossier/recent").catch(() => null);
+  $("home-documents").replaceChildren(...(recent ? recent.documents.map(documentItem) : []));
+  $("home-documents-empty").hidden = !recent || recent.documents.length > 0;
   // Agenda: the next appointment and the prevention items still to plan (titles only, never in the tab title).
   const day = (offset) => new Date(Date.now() + offset * 864e5).toISOString().slice(0, 10);
   const agenda = await api("GET", `agenda?from=${day(0)}&to=${day(HOME_AGENDA_DAYS)}`).catch(() => null);
