@@ -182,6 +182,11 @@ HOSTILE = {
                                   "patient": {"identifier": {"system": INS_SYSTEM, "value": "180017512345688"}}})
                       .encode(), "other_patient"),
     "not-json": (b"\xff\xfe not json at all", "json_invalid"),
+    "other-patient-bundle": (json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "identifier": [{"system": INS_SYSTEM, "value": "180017512345688"}]}},
+        {"resource": of_each_kind()["Condition"]}]}).encode(), "other_patient"),
+    "too-many": (json.dumps({"resourceType": "Bundle", "type": "collection",
+                             "entry": [{"resource": of_each_kind()["Condition"]}] * 201}).encode(), "too_many"),
 }
 
 
