@@ -9,7 +9,8 @@ Two halves, so that nothing slows or endangers the delivery:
   parsed or validated there: a hostile attachment cannot refuse, delay or crash the delivery; it is mail.
 - When the patient asks (web/profile_api.py), `read()` opens the attachments under the profile's limits: at
   most MAX_ATTACHMENTS, each at most `profile.max_resource_bytes` (measured on the encoded part, before it is
-  decoded), MAX_DEPTH + BUNDLE_DEPTH levels for a Bundle, at most ips.MAX_OFFERS entries; each resource of a
+  decoded) and MAX_TOTAL_RESOURCES times that for them all, MAX_DEPTH + BUNDLE_DEPTH levels for a Bundle, at
+  most ips.MAX_OFFERS resources examined (offered or not); each resource of a
   kind in OFFERED_KINDS, alone or in a Bundle, validated with fhir.resources (profile/fhir.py). Each is only an
   offer: the patient accepts it (filed with source `professional`) or leaves it.
 """
@@ -34,6 +35,8 @@ JSON_TYPES = frozenset({entries.FHIR_TYPE, "application/json"})
 JSON_SUFFIX = ".json"
 OFFERED_KINDS = ("Condition", "AllergyIntolerance", "MedicationStatement", "Immunization", "Observation")
 MAX_ATTACHMENTS = 10  # JSON attachments read per message; more are refused, unread
+# JSON read per message, in resource bounds (profile.max_resource_bytes): what bounds the validations' time.
+MAX_TOTAL_RESOURCES = 4
 BUNDLE_DEPTH = 3  # Bundle -> entry[] -> {} -> resource: what a Bundle adds to an entry's own depth
 MAX_FILENAME_CHARS = 200
 # The references to the patient a resource may carry; replaced by the space's own patient.
@@ -151,14 +154,16 @@ def _offered(resource: dict[str, Any], ins: str, limit: int) -> dict[str, Any]:
 
 def read(message: Message, ins: str, limit: int) -> Offers:
     """Every offer of the message's JSON attachments, in order (an offer's index is its place in this list)."""
-    found = Offers()
+    found, examined, budget = Offers(), 0, MAX_TOTAL_RESOURCES * limit
     for position, part in enumerate(candidates(message)):
         name = _filename(part, position)
         if position >= MAX_ATTACHMENTS:
             found.refused.append({"attachment": name, "reason": "too_many"})
             continue
         try:
-            value = fhir.parse_bytes(_payload(part, limit), limit)
+            raw = _payload(part, min(limit, budget))
+            budget -= len(raw)
+            value = fhir.parse_bytes(raw, limit)
             if fhir.depth(value, fhir.MAX_DEPTH + BUNDLE_DEPTH) > fhir.MAX_DEPTH + BUNDLE_DEPTH:
                 raise fhir.Invalid([{"location": "", "type": "too_deep"}])
             resources = _resources(value, ins)
@@ -166,7 +171,8 @@ def read(message: Message, ins: str, limit: int) -> Offers:
             found.refused.append({"attachment": name, "reason": invalid.errors[0]["type"]})
             continue
         for resource in resources:
-            if len(found.offers) >= ips.MAX_OFFERS:
+            examined += 1
+            if examined > ips.MAX_OFFERS:
                 found.refused.append({"attachment": name, "reason": "too_many"})
                 return found
             try:
