@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mssante_hub.config import SETTINGS  # noqa: E402
-from mssante_hub.profile import fhir_offers  # noqa: E402
+from mssante_hub.config import SETTINGS
+from mssante_hub.profile import fhir_offers
 
 LIMIT = next(s.default for s in SETTINGS if s.key == "profile.max_resource_bytes")
 INS = "279035121518989"

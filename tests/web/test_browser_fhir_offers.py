@@ -13,7 +13,7 @@ from tests.dossier.scene import PATIENT_PASSWORD, dossier_scene
 from tests.dossier.support import APP, INS
 from tests.profile.resources import of_each_kind
 from tests.profile.test_fhir_offers import _by_subject, _with_json
-from tests.web.browser import browser, by_id, css, csp_violations, go, sign_in, wait
+from tests.web.browser import browser, by_id, csp_violations, css, go, sign_in, wait
 from tests.web.test_browser_profile import checked, text_of
 
 __all__ = ["browser"]  # the fixture, used by name
