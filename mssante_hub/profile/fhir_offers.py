@@ -35,8 +35,10 @@ JSON_TYPES = frozenset({entries.FHIR_TYPE, "application/json"})
 JSON_SUFFIX = ".json"
 OFFERED_KINDS = ("Condition", "AllergyIntolerance", "MedicationStatement", "Immunization", "Observation")
 MAX_ATTACHMENTS = 10  # JSON attachments read per message; more are refused, unread
-# JSON read per message, in resource bounds (profile.max_resource_bytes): what bounds the validations' time.
-MAX_TOTAL_RESOURCES = 4
+# JSON read per message, in resource bounds (profile.max_resource_bytes): what bounds the validations' time. One:
+# listing a message's offers costs about what one POST /api/profile of the largest resource does (bench/fhir_offers.py
+# measured 8 resources of 117 KB at 6.5 s under load with four).
+MAX_TOTAL_RESOURCES = 1
 BUNDLE_DEPTH = 3  # Bundle -> entry[] -> {} -> resource: what a Bundle adds to an entry's own depth
 MAX_FILENAME_CHARS = 200
 # The references to the patient a resource may carry; replaced by the space's own patient.

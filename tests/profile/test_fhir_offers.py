@@ -247,3 +247,17 @@ def test_only_a_professional_is_a_source(scene):
     plain = EmailMessage()
     plain.set_content("Bonjour")
     assert marked(Channel.SUBMISSION, as_doctor, scene.doctor, message=plain) == {}  # no JSON attached
+
+
+def test_the_json_read_per_message_is_bounded_in_all(scene):
+    """Two attachments each under profile.max_resource_bytes, together over it: the second is not read."""
+    big = {**of_each_kind()["Condition"], "note": [{"text": "x" * 150_000}]}
+    payload = json.dumps(big).encode()
+    subject = "Deux grandes pièces"
+    scene.deliver(_with_json(scene.doctor, [(payload, "application/fhir+json", "un.json"),
+                                            (payload, "application/fhir+json", "deux.json")], subject=subject),
+                  sender=scene.doctor)
+    client = scene.patient()
+    answer = client.call("GET", f"/api/profile/offers/messages/{_by_subject(client, subject)}").body
+    assert [o["attachment"] for o in answer["offers"]] == ["un.json"]
+    assert answer["refused"] == [{"attachment": "deux.json", "reason": "too_large"}]
