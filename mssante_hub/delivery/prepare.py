@@ -20,6 +20,7 @@ from mssante_hub.dossier import filing
 from mssante_hub.envelope import NOT_SENDING, Channel, Envelope, Filed, Identity
 from mssante_hub.hub import Hub
 from mssante_hub.profile import entries as profile_entries
+from mssante_hub.profile import fhir_offers
 from mssante_hub.mime import parse, summary_fields, with_envelope
 from mssante_hub.rules import policy, refusals
 from mssante_hub.rules.refusals import Refusal
@@ -92,7 +93,11 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
         if system is None:
             raise Refusal(refusals.TEMPORARY_FAILURE, "no relay key")
         key_holders[system.id] = system
-    summary = json.dumps(with_envelope(summary_fields(message), raw), ensure_ascii=False).encode()
+    fields = with_envelope(summary_fields(message), raw)
+    # A professional's JSON attachment to a patient: said in the sealed summary, read on request (docs/profile.md).
+    fields.update(fhir_offers.provenance(envelope, identity, message, readers,
+                                         hub.config.get("hub.patient_domain"), allowed))
+    summary = json.dumps(fields, ensure_ascii=False).encode()
     sealed = encrypt_message(blob_id, raw, summary)
     wrapped = [
         deliveries.Reader(a.id, wrap_key(sealed.content_key, sealed.blob_id, hub.keyring.public_key(a.public_key)))

@@ -26,6 +26,9 @@ from storage import accounts as account_repo
 from storage import profile as profile_store
 
 ENTRY_HEADER = "X-MSSante-Hub-Profile-Entry"
+# An entry accepted from a professional's offer (profile/fhir_offers.py): "<offer id> <professional's address>".
+ORIGIN_HEADER = "X-MSSante-Hub-Profile-Origin"
+MAX_ORIGIN_CHARS = 400
 FHIR_TYPE = "application/fhir+json"
 # Where an entry came from (docs/profile.md): sealed with it.
 PATIENT, PROFESSIONAL, SERVICE = "patient", "professional", "service"
@@ -35,8 +38,9 @@ def _aad_id(blob_id: str) -> str:
     return f"profile/{blob_id}"
 
 
-def build(address: str, hostname: str, entry_key: str, resource: Any, sender: str = "") -> bytes:
-    """The item message of one entry version, from the patient to themselves (or from `sender`, a service)."""
+def build(address: str, hostname: str, entry_key: str, resource: Any, sender: str = "", origin: str = "") -> bytes:
+    """The item message of one entry version, from the patient to themselves (or from `sender`, a service);
+    `origin`, the offer it was accepted from (ORIGIN_HEADER)."""
     message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = sender or address
     message["To"] = address
@@ -44,6 +48,8 @@ def build(address: str, hostname: str, entry_key: str, resource: Any, sender: st
     message["Date"] = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc))
     message["Message-ID"] = email.utils.make_msgid(domain=hostname)
     message[ENTRY_HEADER] = entry_key
+    if origin:
+        message[ORIGIN_HEADER] = origin
     message.set_content("Entrée de votre profil médical.\n\nAn entry of your medical profile.\n")
     message.add_attachment(fhir.to_json(resource), maintype="application", subtype="fhir+json",
                            filename=f"{resource.get_resource_type()}.json")
@@ -58,6 +64,16 @@ def entry_key(envelope: Envelope, message: mime.ParsedMessage) -> str | None:
     return value if 0 < len(value) <= 36 else None
 
 
+def origin_fields(message: email.message.Message) -> dict[str, str]:
+    """The sealed fields of an entry accepted from a professional's offer: only the webmail builds a FILING
+    into Dossier/Profil (entry_key), so the header is the hub's own, never the patient's."""
+    value = str(message.get(ORIGIN_HEADER, "")).strip()
+    offer, _, by = value.partition(" ")
+    if not offer or not by or len(value) > MAX_ORIGIN_CHARS:
+        return {}
+    return {"source": PROFESSIONAL, "offer": offer, "by": by}
+
+
 def resource_json(message: email.message.Message) -> dict[str, Any] | None:
     for part in message.iter_attachments():
         if part.get_content_type() == FHIR_TYPE:
@@ -69,15 +85,15 @@ def write(hub: Hub, patient: account_repo.AccountRow, key: str, message: mime.Pa
           content_key: bytes, source: str = PATIENT):
     """The index row of one entry version, sealed under the item's content key."""
     resource = fhir.validate(resource_json(message) or {}, hub.config.get("profile.max_resource_bytes"))
-    return resource_write(patient, key, resource, blob_id, content_key, source)
+    return resource_write(patient, key, resource, blob_id, content_key, source, origin_fields(message))
 
 
 def resource_write(patient: account_repo.AccountRow, key: str, resource: Any, blob_id: str, content_key: bytes,
-                   source: str):
-    """The index row of one entry version of an already validated resource."""
+                   source: str, origin: dict[str, str] | None = None):
+    """The index row of one entry version of an already validated resource (`origin`: its offer's fields)."""
     found = fhir.summary(resource)
     fields = {"kind": found.kind, "code": found.code, "display": found.display, "date": found.date,
-              "source": source}
+              "source": source, **(origin or {})}
     row = profile_store.NewEntry(account_id=patient.id, blob_id=blob_id, entry_key=key,
                                  sealed=index.seal(content_key, _aad_id(blob_id), fields))
     return functools.partial(profile_store.file_entry, row=row)

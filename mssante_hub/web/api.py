@@ -41,6 +41,7 @@ from mssante_hub import audit, delivery
 from mssante_hub.dossier import categories
 from mssante_hub.hub import Hub
 from mssante_hub.patients import conversations
+from mssante_hub.profile import fhir_offers
 from mssante_hub.reader import Attachment, Reader
 from mssante_hub.rules.refusals import Refusal
 from mssante_hub.web import compose, history, history_filters, messaging_api, openapi, rendering, settings_api, spaces
@@ -257,8 +258,12 @@ class Api(resource.Resource):
             row = messages.owned(conn, session.account_id, int(message_id))
             if row is None or row.wrapped is None or row.blob_id in spaces.withheld(conn, session):
                 return None
-            raw = self._reader(conn, session).body(row)
+            reader = self._reader(conn, session)
+            key = reader.key(row)
+            raw = reader.body(row, key)
             shown = rendering.rendered(raw, row.folder, rendering.iso(row.internal_date))
+            # A professional's FHIR JSON attachment: what it offers is at /api/profile/offers/messages/ID.
+            shown["profile_offers"] = fhir_offers.SUMMARY_KEY in reader.summary(row, key)
             names = messaging_api.names_for_rows(conn, session, [shown])
             shown.update(from_name=names.of_field(shown["from"]), to_names=names.of_list(shown["to"]),
                          cc_names=names.of_list(shown["cc"]),

@@ -34,10 +34,16 @@ def dossier_path(shape: tuple[str, ...]) -> str:
     return "/".join(["/api/dossier", *parts])
 
 
+# The names web/profile_api.py's "*" segments take here, by the segment before them.
+PROFILE_PARAMETERS = {"offers": "{document}", "messages": "{message}", "{message}": "{offer}"}
+
+
 def profile_path(shape: tuple[str, ...]) -> str:
     """The OpenAPI path of one of ProfileApi.routes()'s shapes."""
-    return "/".join(["/api/profile", *(("{document}" if shape[0] == "offers" else "{id}") if part == "*" else part
-                                       for part in shape)])
+    parts: list[str] = []
+    for part in shape:
+        parts.append(PROFILE_PARAMETERS.get(parts[-1] if parts else "", "{id}") if part == "*" else part)
+    return "/".join(["/api/profile", *parts])
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -125,6 +131,7 @@ _GP = _obj({"address": {"type": ["string", "null"]}})
 
 _ENTRY_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 _PROFILE_ENTRY = _obj({"id": _S, "kind": _S, "label": _S, "code": _S, "display": _S, "date": _S, "source": _S,
+                       "source_name": _S,
                        "filed_at": _TIME, "hidden_from_professionals": _B, "resource": {"type": "object"}})
 # The catalogue (web/catalogue_api.py, docs/catalogue.md).
 _SCOPE = {"type": "string", "enum": ["documents", "agenda", "measures", "messages"]}
@@ -354,6 +361,17 @@ PATHS: dict[str, dict[str, Any]] = {
         200, _obj({"document": _I, "offers": {"type": "array", "items": _obj({"kind": _S, "label": _S,
                                                                                "resource": {"type": "object"}})}}),
         params=[_path("document")])},
+    "/api/profile/offers/messages/{message}": {"get": _op(
+        "The entries a professional's FHIR JSON attachments (a resource or a Bundle) offer, each to accept by "
+        "POST .../{offer}; 404 unless a professional sent this message", 200,
+        _obj({"message": _I, "source": _S, "source_name": _S,
+              "offers": {"type": "array", "items": _obj({"index": _I, "kind": _S, "label": _S, "attachment": _S,
+                                                         "added": _B, "resource": {"type": "object"}})},
+              "refused": {"type": "array", "items": _obj({"attachment": _S, "reason": _S})},
+              "notice": _obj({"fr": _S, "en": _S})}), params=[_path("message")])},
+    "/api/profile/offers/messages/{message}/{offer}": {"post": _op(
+        "Accept one offer: filed as an entry of source professional; 409 if already added", 201,
+        _obj({"id": _S, "kind": _S, "source": _S}), params=[_path("message"), _path("offer")])},
     "/api/profile/bundle": {"get": _op("The profile as a FHIR Bundle of type collection", 200,
                                        {"type": "object"})},
     "/api/profile/{id}": {

@@ -8,6 +8,8 @@
     POST   /api/profile/ID/visibility  {"hidden_from_professionals": true|false}
     GET    /api/profile/bundle    the profile as a FHIR Bundle of type collection
     GET    /api/profile/offers/DOC  the entries a dossier document's coded sections (IPS-FR, VSM) offer
+    GET    /api/profile/offers/messages/ID    the entries a professional's FHIR JSON attachments offer
+    POST   /api/profile/offers/messages/ID/N  accept offer N: filed with source professional -> 201 {"id"}
 
 Each entry version is an item (docs/profile.md): a message in `Dossier/Profil` carrying the resource, filed
 through `delivery.accept` (channel FILING) and answered once durable, with a sealed index row
@@ -28,14 +30,17 @@ from typing import Awaitable, Callable
 from twisted.web import server
 
 from mssante_hub import audit, delivery
+from mssante_hub.accounts import identity
 from mssante_hub.dossier import masking, safexml
-from mssante_hub.profile import entries, fhir, ips
-from mssante_hub.web import dossier_api
+from mssante_hub.profile import entries, fhir, fhir_offers, ips
+from mssante_hub.web import dossier_api, spaces
+from mssante_hub.web.people import Names, address_of
 from mssante_hub.reader import Reader
 from mssante_hub.web.patient_api import PatientApi
 from mssante_hub.web.http import NOT_FOUND, ApiError, read_json, is_id
 from mssante_hub.web.sessions import Session
 from storage import dossier as dossier_store
+from storage import messages
 from storage import profile as profile_store
 
 NOT_JSON = ApiError(415, "not_json", "Corps JSON attendu (application/json ou application/fhir+json)",
@@ -43,6 +48,13 @@ NOT_JSON = ApiError(415, "not_json", "Corps JSON attendu (application/json ou ap
 KIND_CHANGED = ApiError(422, "kind_changed", "Une entrée garde son type de ressource",
                         "An entry keeps its resource type")
 JSON_TYPES = (b"application/json", b"application/fhir+json")
+ALREADY_ADDED = ApiError(409, "already_added", "Cette proposition est déjà dans votre profil médical",
+                         "This offer is already in your medical profile")
+# What the patient reads when a professional's attachment offers nothing (docs/profile.md).
+NOTHING_OFFERED = {"fr": "Cette pièce jointe n'a pas pu être reprise dans votre profil médical : le message reste "
+                         "lisible, rien n'est ajouté.",
+                   "en": "This attachment could not be taken into your medical profile: the message stays readable, "
+                         "nothing is added."}
 
 Handler = Callable[..., Awaitable[tuple[int, dict | None]]]
 
@@ -83,10 +95,15 @@ class ProfileApi(PatientApi):
             ("*",): {"GET": self.entry, "PUT": self.replace, "DELETE": self.remove},
             ("*", "visibility"): {"POST": self.visibility},
             ("offers", "*"): {"GET": self.offers},
+            ("offers", "messages", "*"): {"GET": self.message_offers},
+            ("offers", "messages", "*", "*"): {"POST": self.accept_offer},
         }
 
     def route(self, method: str, path: list[str]) -> tuple[Handler | None, list[str], bool]:
         """(handler, its arguments, whether the path is known) for a path below /api/profile."""
+        if len(path) in (3, 4) and path[:2] == ["offers", "messages"]:
+            shape = ("offers", "messages", *("*",) * (len(path) - 2))
+            return self.routes()[shape].get(method), path[2:], True
         if len(path) == 2 and path[0] == "offers":
             return self.routes()[("offers", "*")].get(method), [path[1]], True
         if len(path) == 2 and path[1] == "visibility":
@@ -116,7 +133,7 @@ class ProfileApi(PatientApi):
         fields = entries.open_fields(key, row.blob_id, row.sealed)
         shown = {"id": row.entry_key, "kind": fields["kind"], "label": fhir.KINDS.get(fields["kind"], ""),
                  "code": fields["code"], "display": fields["display"], "date": fields["date"],
-                 "source": fields["source"], "filed_at": row.filed_at.isoformat(),
+                 "source": fields["source"], "by": fields.get("by", ""), "filed_at": row.filed_at.isoformat(),
                  "hidden_from_professionals": row.hidden_from_professionals}
         if with_resource:
             stored = _Stored(row.blob_id, row.wrapped, profile_store.body(conn, row.blob_id))
@@ -130,7 +147,7 @@ class ProfileApi(PatientApi):
         rows = [r for r in profile_store.entries(conn, session.account_id, session.account_id)
                 if r.wrapped is not None]
         reader = self._reader(conn, session) if rows else None
-        return [self._shown(reader, conn, r) for r in rows]
+        return _named(conn, session, [self._shown(reader, conn, r) for r in rows])
 
     async def list_entries(self, request: server.Request) -> tuple[int, dict]:
         session = await self._patient(request)
@@ -158,7 +175,7 @@ class ProfileApi(PatientApi):
             reader = self._reader(conn, session)
             shown = self._shown(reader, conn, current[0])
             shown["versions"] = [{"filed_at": r.filed_at.isoformat(), "state": r.state} for r in rows]
-            return shown
+            return _named(conn, session, [shown])[0]
 
         shown = await self.hub.read(work)
         if shown is None:
@@ -193,10 +210,86 @@ class ProfileApi(PatientApi):
         return 200, {"document": int(document_id), "offers": [
             {"kind": o["resourceType"], "label": fhir.KINDS[o["resourceType"]], "resource": o} for o in offered]}
 
+    async def _message_offers(self, session: Session, message_id: str) -> dict | None:
+        """What a professional's message of this space offers (None: no such message, or not one that may):
+        its body's id, the professional (address, name), the offers and refusals, the offers already added."""
+        if not is_id(message_id):
+            return None
+
+        def work(conn) -> dict | None:
+            row = messages.owned(conn, session.account_id, int(message_id))
+            if row is None or row.wrapped is None or row.blob_id in spaces.withheld(conn, session):
+                return None
+            reader = self._reader(conn, session)
+            key = reader.key(row)
+            summary = reader.summary(row, key)
+            by = summary.get(fhir_offers.SUMMARY_KEY)
+            if not isinstance(by, str) or not by:
+                return None  # not a professional's message to this patient carrying JSON
+            shown_name, from_address = address_of(summary.get("from", ""))
+            name = Names.load(conn, session.account_id, session.address, {by}).name(
+                shown_name if from_address == by else "", by)
+            return {"blob_id": row.blob_id, "by": by, "name": name, "raw": reader.body(row, key),
+                    "added": self._added(conn, session, reader)}
+
+        found = await self.hub.read(work)
+        if found is None:
+            return None
+        ins = identity.ins_of_address(session.address, self.hub.config.get("hub.patient_domain")) or ""
+        limit = self.hub.config.get("profile.max_resource_bytes")
+
+        def read() -> fhir_offers.Offers:  # a message of megabytes and up to 200 validations: off the event loop
+            message = email.message_from_bytes(found.pop("raw"), policy=email.policy.default)
+            return fhir_offers.read(message, ins, limit)
+
+        found["offers"] = await asyncio.to_thread(read)
+        return found
+
+    @staticmethod
+    def _added(conn, session: Session, reader: Reader) -> set[str]:
+        """The offers the patient has already accepted (sealed with each version filed from one)."""
+        rows = [r for r in profile_store.entries(conn, session.account_id, session.account_id, current_only=False)
+                if r.wrapped is not None]
+        return {entries.open_fields(reader.key(r), r.blob_id, r.sealed).get("offer") for r in rows} - {None}
+
+    async def message_offers(self, request: server.Request, message_id: str) -> tuple[int, dict]:
+        """What a professional's FHIR JSON attachments offer (each to accept by POST .../N)."""
+        session = await self._patient(request)
+        found = await self._message_offers(session, message_id)
+        if found is None:
+            raise NOT_FOUND
+        read = found["offers"]
+        await self._trace(session, audit.PROFILE_READ, f"message:{int(message_id)} offers")
+        answer = {"message": int(message_id), "source": entries.PROFESSIONAL, "source_name": found["name"],
+                  "offers": [{"index": n, "kind": o["kind"], "label": fhir.KINDS[o["kind"]], "resource": o["resource"],
+                              "attachment": o["attachment"],
+                              "added": fhir_offers.offer_id(found["blob_id"], n) in found["added"]}
+                             for n, o in enumerate(read.offers)],
+                  "refused": read.refused}
+        if read.refused and not read.offers:
+            answer["notice"] = NOTHING_OFFERED
+        return 200, answer
+
+    async def accept_offer(self, request: server.Request, message_id: str, index: str) -> tuple[int, dict]:
+        """Offer `index` of the message filed as an entry of source professional (once)."""
+        session = await self._patient(request)
+        found = await self._message_offers(session, message_id) if is_id(index, 4) else None
+        if found is None or int(index) >= len(found["offers"].offers):
+            raise NOT_FOUND
+        offer = fhir_offers.offer_id(found["blob_id"], int(index))
+        if offer in found["added"]:
+            raise ALREADY_ADDED
+        limit = self.hub.config.get("profile.max_resource_bytes")
+        resource = await asyncio.to_thread(fhir.validate, found["offers"].offers[int(index)]["resource"], limit)
+        key = str(uuid.uuid4())
+        await self._file(request, session, key, resource, origin=f"{offer} {found['by']}")
+        await self._trace(session, audit.PROFILE_CHANGE, f"profile:{key}", "added")
+        return 201, {"id": key, "kind": resource.get_resource_type(), "source": entries.PROFESSIONAL}
+
     # --- Changes ---------------------------------------------------------------------------
 
-    async def _file(self, request: server.Request, session: Session, key: str, resource) -> None:
-        raw = entries.build(session.address, self.hub.config.get("hub.hostname"), key, resource)
+    async def _file(self, request: server.Request, session: Session, key: str, resource, origin: str = "") -> None:
+        raw = entries.build(session.address, self.hub.config.get("hub.hostname"), key, resource, origin=origin)
         envelope = delivery.Envelope(mail_from=session.address, rcpt_to=(session.address,),
                                      channel=delivery.Channel.FILING, peer=self._client_ip(request),
                                      folder=fhir.FOLDER)
@@ -265,6 +358,16 @@ class ProfileApi(PatientApi):
 
         await self.hub.write(work)
         return 204, None
+
+
+def _named(conn, session: Session, shown: list[dict]) -> list[dict]:
+    """Each entry's professional source by name (people.py: never an address), `by` taken out."""
+    wanted = {e["by"] for e in shown if e["by"]}
+    names = Names.load(conn, session.account_id, session.address, wanted) if wanted else None
+    for entry in shown:
+        by = entry.pop("by")
+        entry["source_name"] = names.name("", by) if names is not None and by else ""
+    return shown
 
 
 class _Stored:

@@ -130,6 +130,11 @@ def test_a_scope_not_consented_is_refused_at_data_and_a_measure_is_filed(scene):
     assert [(e["kind"], e["source"], e["code"]) for e in entries] == [
         ("Observation", "service", "http://loinc.org|2339-0")], entries
     assert entries[0]["resource"]["valueQuantity"]["value"] == 1.05
+    # A connected service is no professional source: its covering message offers nothing (docs/profile.md).
+    inbox = client.call("GET", "/api/messages?folder=INBOX").body["messages"]
+    assert len(inbox) == 1
+    assert client.call("GET", f"/api/messages/{inbox[0]['id']}").body["profile_offers"] is False
+    assert client.call("GET", f"/api/profile/offers/messages/{inbox[0]['id']}").status == 404
     invalid = _send(scene, measure_message(to, {"resourceType": "Observation", "status": "nonsense"}), to)
     assert invalid.data[0] == 554 and _reply(refusals.SERVICE_MEASURE_INVALID) in invalid.data[1], invalid
     condition = {"resourceType": "Condition", "subject": {"reference": "Patient/1"},

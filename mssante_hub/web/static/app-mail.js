@@ -5,6 +5,7 @@ import { pick, t } from "./app-i18n.js";
 
 import { $, api, clearMessages, download, el, fail, go, sizeText, title, when } from "./app-core.js";
 import { documentItem } from "./app-docs.js";
+import { showMessageOffers } from "./app-profile.js";
 
 const FOLDERS = { recus: ["INBOX", "Messages reçus"], envoyes: ["Sent", "Messages envoyés"],
                   corbeille: ["Trash", "Corbeille"] };
@@ -155,6 +156,7 @@ export async function showMessage(id) {
     list.appendChild(item);
   });
   $("read-attachments-title").hidden = message.attachments.length === 0;
+  await showMessageOffers(id, message.profile_offers);  // a professional's FHIR JSON: entries to add
   pane("read-pane", message.folder === "Sent" ? "envoyes" : message.folder === "Trash" ? "corbeille" : "recus");
   $("read-subject").setAttribute("tabindex", "-1");
   $("read-subject").focus();

@@ -390,31 +390,60 @@ export async function save(event) {
   go("#profil", added ? "L'entrée est ajoutée à votre profil médical." : "L'entrée est modifiée.");
 }
 
-// What a dossier document offers as entries (GET /api/profile/offers/DOC), each added on request: shown in the
-// document's view (app-docs.js). Nothing is added by itself.
-export async function showOffers(documentId) {
-  $("doc-offers").hidden = true;
-  let offers = [];
-  try { offers = (await api("GET", "profile/offers/" + encodeURIComponent(documentId))).offers; }
-  catch (error) { return; }  // a document without coded sections, or none the patient may read: nothing offered
-  $("doc-offers-list").replaceChildren(...offers.map((offer) => {
+// Offers listed, each added on request (`accept`, then a badge); one already added shows the badge. Nothing is
+// added by itself.
+function offerItems(list, offers, accept) {
+  list.replaceChildren(...offers.map((offer) => {
     const r = offer.resource || {};
     const what = concept(r.code) || concept(r.vaccineCode) || concept(r.medicationCodeableConcept) || offer.label;
     const li = el("li", "", { class: "entry" });
     const body = el("div", "", { class: "entry-text" });
     body.append(el("span", what, { class: "subject" }), el("span", offer.label, { class: "note" }));
+    const done = () => el("span", "Ajouté à votre profil", { class: "badge" });
+    if (offer.added) {
+      li.append(body, done());
+      return li;
+    }
     const add = el("button", "Ajouter à mon profil", { type: "button", "aria-label": `Ajouter à mon profil : ${what}` });
     add.addEventListener("click", () => act(async () => {
       clearMessages();
-      await api("POST", "profile", r);
-      add.replaceWith(el("span", "Ajouté à votre profil", { class: "badge" }));
+      await accept(offer);
+      add.replaceWith(done());
       $("notice").textContent = `« ${what} » est ajouté à votre profil médical.`;
       $("notice").hidden = false;
     }));
     li.append(body, add);
     return li;
   }));
+}
+
+// What a dossier document offers as entries (GET /api/profile/offers/DOC): shown in the document's view
+// (app-docs.js); an offer added is the patient's own entry (POST /api/profile).
+export async function showOffers(documentId) {
+  $("doc-offers").hidden = true;
+  let offers = [];
+  try { offers = (await api("GET", "profile/offers/" + encodeURIComponent(documentId))).offers; }
+  catch (error) { return; }  // a document without coded sections, or none the patient may read: nothing offered
+  offerItems($("doc-offers-list"), offers, (offer) => api("POST", "profile", offer.resource));
   $("doc-offers").hidden = offers.length === 0;
+}
+
+// What a professional's FHIR JSON attachments offer (GET /api/profile/offers/messages/ID), in the message's view
+// (app-mail.js); an offer accepted is filed with the professional as its source.
+export async function showMessageOffers(messageId, offered) {
+  $("read-offers").hidden = true;
+  if (!offered) return;
+  let found;
+  try { found = await api("GET", "profile/offers/messages/" + encodeURIComponent(messageId)); }
+  catch (error) { return; }  // not a professional's message: nothing offered
+  $("read-offers-source").textContent = found.offers.length ? `Proposé par ${found.source_name}.` : "";
+  offerItems($("read-offers-list"), found.offers, (offer) =>
+    api("POST", `profile/offers/messages/${encodeURIComponent(messageId)}/${offer.index}`));
+  const refused = found.notice ? found.notice.fr : found.refused.length
+    ? `${found.refused.length} élément(s) des pièces jointes n'ont pas pu être repris.` : "";
+  $("read-offers-refused").textContent = refused;
+  $("read-offers-refused").hidden = !refused;
+  $("read-offers").hidden = false;
 }
 
 export function wire(guarded) {
