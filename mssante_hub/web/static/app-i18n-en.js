@@ -78,6 +78,8 @@ export const EN = {
   "Catégories de documents": "Document categories",
   "Ce document contient des informations codées que vous pouvez ajouter à votre profil médical, une par une.":
     "This document holds coded information you can add to your medical profile, one item at a time.",
+  "Ce message contient des informations de santé structurées que vous pouvez ajouter à votre profil médical, une par une.":
+    "This message holds structured health information you can add to your medical profile, one item at a time.",
   "Ce professionnel ne peut plus voir votre dossier.": "This professional can no longer see your record.",
   "Ce que le service peut vous transmettre": "What the service may send you",
   "Ce que vous indiquez ici complète votre dossier. Les professionnels qui peuvent voir votre dossier le voient aussi, sauf ce que vous masquez.":
@@ -449,5 +451,7 @@ export const EN_PATTERNS = [
   ["Activée : un code vous est demandé à chaque connexion. Codes de secours restants : {0}.",
    "On: a code is asked for at each sign-in. Recovery codes left: {0}."],
   ["Erreur {0}", "Error {0}"],
+  ["Proposé par {0}.", "Offered by {0}."],
+  ["{0} élément(s) des pièces jointes n'ont pas pu être repris.", "{0} item(s) of the attachments could not be taken."],
   ["{0} : {1}", "{0}: {1}"],
 ];

@@ -6,7 +6,7 @@
 // a representative's or an offer's all the same: never HTML).
 "use strict";
 
-import { t } from "./app-i18n.js";
+import { pick, t } from "./app-i18n.js";
 
 import { $, api, clearMessages, el, go, title, zone } from "./app-core.js";
 import { lineChart } from "./app-chart.js";
@@ -439,7 +439,7 @@ export async function showMessageOffers(messageId, offered) {
   $("read-offers-source").textContent = found.offers.length ? `Proposé par ${found.source_name}.` : "";
   offerItems($("read-offers-list"), found.offers, (offer) =>
     api("POST", `profile/offers/messages/${encodeURIComponent(messageId)}/${offer.index}`));
-  const refused = found.notice ? found.notice.fr : found.refused.length
+  const refused = found.notice ? pick(found.notice) : found.refused.length
     ? `${found.refused.length} élément(s) des pièces jointes n'ont pas pu être repris.` : "";
   $("read-offers-refused").textContent = refused;
   $("read-offers-refused").hidden = !refused;
