@@ -39,16 +39,16 @@ def tls() -> ssl.SSLContext:
 
 def login_once(port: int, source: str, user: str, password: str) -> bytes:
     """TLS, the greeting, LOGIN; the tagged answer's status word."""
-    with socket.create_connection(("127.0.0.1", port), timeout=60, source_address=(source, 0)) as raw:
-        with tls().wrap_socket(raw) as sock:
-            reader = sock.makefile("rb")
-            reader.readline()
-            sock.sendall(b'l LOGIN "%s" "%s"\r\n' % (user.encode(), password.encode()))
-            while not (line := reader.readline()).startswith(b"l "):
-                if not line:
-                    return b"closed"
-            sock.sendall(b"z LOGOUT\r\n")
-            return line.split()[1]
+    raw = socket.create_connection(("127.0.0.1", port), timeout=60, source_address=(source, 0))
+    with raw, tls().wrap_socket(raw) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()
+        sock.sendall(b'l LOGIN "%s" "%s"\r\n' % (user.encode(), password.encode()))
+        while not (line := reader.readline()).startswith(b"l "):
+            if not line:
+                return b"closed"
+        sock.sendall(b"z LOGOUT\r\n")
+        return line.split()[1]
 
 
 def p95(values: list[float]) -> float:

@@ -1,11 +1,13 @@
 """Failed logins are counted hub-wide (issue 11): a served `serve --workers 2` hub, on SQLite and on PostgreSQL,
 refuses a guesser whose failures were spread over connections landing on both workers after the same number of
-failures as one process would. Which worker holds a connection is read from the kernel (tests/support/workers.py).
+failures as one process would: IMAP LOGIN (imaplib), SMTP AUTH (smtplib), webmail sign-in (http.client). Which worker holds a connection is read from the kernel (tests/support/workers.py).
 """
 
 from __future__ import annotations
 
+import http.client
 import imaplib
+import json
 import smtplib
 import time
 
@@ -44,6 +46,23 @@ def smtp_on(port: int, pids: set[int], wanted: int) -> smtplib.SMTP:
             return client
         client.quit()
     raise AssertionError(f"no SMTP connection reached {wanted}")
+
+
+def web_sign_in(port: int, pids: set[int], wanted: int, user: str, password: str) -> int:
+    """POST /api/session on a connection accepted by worker `wanted`: 201, 401 or 429."""
+    deadline = time.monotonic() + CONNECT_GUARD_S
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.connect()
+        if holder(connection.sock, pids) == wanted:
+            try:
+                connection.request("POST", "/api/session", body=json.dumps({"login": user, "password": password}),
+                                   headers={"Content-Type": "application/json"})
+                return connection.getresponse().status
+            finally:
+                connection.close()
+        connection.close()
+    raise AssertionError(f"no web connection reached {wanted}")
 
 
 def imap_login(client: imaplib.IMAP4_SSL, user: str, password: str) -> str:
@@ -105,4 +124,19 @@ def test_smtp_failures_spread_over_both_workers_count_once(tmp_path, storage_url
         assert codes == [535] * MAX_FAILURES
         assert [smtp_login(smtp_on(port, set(pids), pid), users[0], PASSWORD) for pid in pids] == [421] * WORKERS
         assert smtp_login(smtp_on(port, set(pids), pids[1]), users[1], PASSWORD) == 235
+        assert hub.stop() == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_web_sign_in_failures_spread_over_both_workers_count_once(tmp_path, storage_url):
+    """The same on the webmail's POST /api/session: 401 MAX_FAILURES times over both workers, then 429 on each."""
+    data_dir, users = init_hub(tmp_path, storage_url, **{"web.max_failed_logins": MAX_FAILURES, **SETTINGS})
+    with served(data_dir, ["web"], workers=WORKERS) as hub:
+        pids = sorted(wait_for_workers(hub.process.pid, WORKERS))
+        port = hub.port("web")
+        codes = [web_sign_in(port, set(pids), pids[n % WORKERS], users[0], "faux " + PASSWORD)
+                 for n in range(MAX_FAILURES)]
+        assert codes == [401] * MAX_FAILURES
+        assert [web_sign_in(port, set(pids), pid, users[0], PASSWORD) for pid in pids] == [429] * WORKERS
+        assert web_sign_in(port, set(pids), pids[1], users[1], PASSWORD) == 201
         assert hub.stop() == 0
