@@ -8,6 +8,7 @@ from storage import agenda  # noqa: F401  (the patient's agenda)
 from storage import catalogue  # noqa: F401  (the catalogue of services, consents)
 from storage import dossier  # noqa: F401  (the patient's dossier)
 from storage import grants  # noqa: F401  (folder rights)
+from storage import login_failures  # noqa: F401  (failed logins, hub-wide)
 from storage import models  # noqa: F401
 from storage import patients  # noqa: F401  (patient spaces)
 from storage import profile  # noqa: F401  (the profil médical)

@@ -3,6 +3,9 @@
 Shared by the front doors that take passwords, so that each counts the same way:
 LoginGuard (below) is what SMTP submission, IMAP and the webmail use.
 
+The guard's counts are hub-wide (accounts/failures.py: the hub's database), whichever worker or hub met
+the failures; the LoginThrottle below is one process's own (the webmail's activation codes and links).
+
 Failures are only known once a check has run (an Argon2id hash: tens of milliseconds), so counting them
 alone lets a guesser with many connections have many guesses checked at once before the first failure is
 recorded. The guard therefore also counts the checks in flight per login and per client address: past a
@@ -17,7 +20,12 @@ import collections
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
+
+from mssante_hub.accounts.failures import FailureStore, HubFailures
+
+if TYPE_CHECKING:
+    from mssante_hub.hub import Hub
 
 # Past this many distinct keys the table is reset: bounded memory under a spray from many addresses.
 MAX_TRACKED_KEYS = 100_000
@@ -85,8 +93,10 @@ class InFlight:
     def running(self, key: tuple[str, str]) -> int:
         return self._running[key]
 
-    async def enter(self, bounds: dict[tuple[str, str], int], max_waiting: int) -> None:
-        """Take a slot of every key once each has one free; LoginRefused(BUSY) if a queue is full."""
+    async def enter(self, bounds: dict[tuple[str, str], int], max_waiting: int) -> bool:
+        """Take a slot of every key once each has one free (whether it had to wait); LoginRefused(BUSY) if a queue
+        is full."""
+        waited = False
         while any(self._running[key] >= bound for key, bound in bounds.items()):
             if any(self._waiting[key] >= max_waiting for key in bounds):
                 raise LoginRefused(BUSY)
@@ -94,6 +104,7 @@ class InFlight:
             for key in bounds:
                 self._waiting[key] += 1
                 self._waiters.setdefault(key, []).append(waiter)
+            waited = True
             try:
                 await waiter
             finally:  # woken, or the connection went while waiting (cancelled)
@@ -101,6 +112,7 @@ class InFlight:
                     self._forget(key, waiter)
         for key in bounds:
             self._running[key] += 1
+        return waited
 
     def _forget(self, key: tuple[str, str], waiter: asyncio.Future) -> None:
         self._waiting[key] -= 1
@@ -138,30 +150,43 @@ class LoginGuard:
       is not refused), and only past `login_lock_failures` is the login refused for the window.
       That last step is the trade-off (docs/security.md): an attacker with many addresses can lock
       a holder out for a while, in exchange for a hard stop to distributed guessing.
+
+    The counts live in `failures` (accounts/failures.py): the hub's database for the doors, so that they are
+    hub-wide; the checks in flight and the refusal traces are this process's own.
     """
 
-    def __init__(self, limits: GuardLimits) -> None:
+    def __init__(self, limits: GuardLimits, failures: FailureStore) -> None:
         self.limits = limits
-        self._pair = LoginThrottle(limits.max_failures, limits.window_s)
-        self._address = LoginThrottle(limits.address_max_failures, limits.window_s)
-        self._login = LoginThrottle(limits.login_lock_failures, limits.window_s)
+        self.failures = failures
         self.in_flight = InFlight()
         self._traced: dict[str, float] = {}
+        self._recorded = 0  # failures this process recorded: an attempt's first look is stale once it moved
 
     @staticmethod
     def _pair_key(client: str, login: str) -> str:
         return f"{client}\x00{login.lower()}"
 
-    def address_refused(self, client: str) -> bool:
-        """Before the login is known (SMTP's AUTH command): is this client address turned away?"""
-        return self._address.blocked(client)
+    @staticmethod
+    def _keys(client: str, login: str) -> list[str]:
+        """What one attempt is counted under: the pair, the address, and the login when there is one."""
+        keys = [f"pair\x00{client}\x00{login}", f"address\x00{client}"]
+        return keys + [f"login\x00{login}"] if login else keys
 
-    def verdict(self, client: str, login: str) -> Verdict:
+    async def address_refused(self, client: str) -> bool:
+        """Before the login is known (SMTP's AUTH command): is this client address turned away?"""
+        key = f"address\x00{client}"
+        return (await self.failures.counts([key])).get(key, 0) >= self.limits.address_max_failures
+
+    async def verdict(self, client: str, login: str) -> Verdict:
+        """Refused, or the delay earned by the login's failures: one look at the counts."""
         login = login.lower()
-        if (self._pair.blocked(self._pair_key(client, login)) or self._address.blocked(client)
-                or (login and self._login.blocked(login))):
+        keys = self._keys(client, login)
+        found = await self.failures.counts(keys)
+        pair, address = found.get(keys[0], 0), found.get(keys[1], 0)
+        failures = found.get(keys[2], 0) if login else 0
+        if (pair >= self.limits.max_failures or address >= self.limits.address_max_failures
+                or (login and failures >= self.limits.login_lock_failures)):
             return Verdict(True, 0.0)
-        failures = len(self._login._recent(login)) if login else 0
         if not failures:
             return Verdict(False, 0.0)
         return Verdict(False, min(self.limits.max_delay_s, self.limits.delay_s * 2 ** (failures - 1)))
@@ -173,19 +198,24 @@ class LoginGuard:
         Raises LoginRefused before the block: THROTTLED (earlier failures, also those recorded while
         this attempt waited for its slot) or BUSY (too many attempts already waiting). The delay that
         earlier failures earned is waited inside the slot, so a guesser's parallel connections meet
-        it one after another. Record a failure (`failed`) inside the block, before the slot is let go.
+        it one after another. Record a failure (`await failed`) inside the block, before the slot is let go.
         """
         login = login.lower()
-        if self.verdict(client, login).refused:
+        recorded = self._recorded
+        verdict = await self.verdict(client, login)
+        if verdict.refused:
             raise LoginRefused(THROTTLED)
         bounds = {("address", client): self.limits.address_in_flight}
         if login:
             bounds[("login", login)] = self.limits.login_in_flight
-        await self.in_flight.enter(bounds, self.limits.max_waiting)
+        waited = await self.in_flight.enter(bounds, self.limits.max_waiting)
         try:
-            verdict = self.verdict(client, login)
-            if verdict.refused:
-                raise LoginRefused(THROTTLED)
+            # Looked at again only if failures may have come since the first look: it waited for its slot, or
+            # this process recorded one meanwhile. The common case costs one SELECT.
+            if waited or self._recorded != recorded:
+                verdict = await self.verdict(client, login)
+                if verdict.refused:
+                    raise LoginRefused(THROTTLED)
             if verdict.delay_s:
                 await asyncio.sleep(verdict.delay_s)
             yield
@@ -205,12 +235,15 @@ class LoginGuard:
         self._traced[key] = now
         return True
 
-    def failed(self, client: str, login: str) -> None:
-        login = login.lower()
-        self._pair.failed(self._pair_key(client, login))
-        self._address.failed(client)
-        if login:
-            self._login.failed(login)
+    async def failed(self, client: str, login: str) -> None:
+        """Count a failure of this pair, address and login; returns once every process's next check sees it."""
+        await self.failures.record(self._keys(client, login.lower()), self.limits.window_s)
+        self._recorded += 1
+
+
+def door_guard(hub: Hub, door: str) -> LoginGuard:
+    """A door's guard (imap, smtp, web): its limits, its counts in the hub's database."""
+    return LoginGuard(guard_limits(hub.config, door), HubFailures(hub, door))
 
 
 def guard_limits(config, door: str) -> GuardLimits:

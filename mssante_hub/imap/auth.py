@@ -24,7 +24,7 @@ from mssante_hub.imap.capabilities import BEARER_MECHANISMS
 from mssante_hub.imap.server import AUTH, UNAUTH, Bad, No, Session, command
 from mssante_hub.imap.syntax import Atom, astring
 from mssante_hub.accounts.oauth import TokenError, parse_oauthbearer, parse_xoauth2
-from mssante_hub.accounts.throttle import REFUSAL_WAIT_S, THROTTLED, LoginGuard, LoginRefused, guard_limits
+from mssante_hub.accounts.throttle import REFUSAL_WAIT_S, THROTTLED, LoginGuard, LoginRefused, door_guard
 from storage import accounts as account_repo
 from storage.models import AccountStatus, AccountType
 from mssante_hub.envelope import MAX_ADDRESS_CHARS
@@ -74,10 +74,10 @@ class VerifiedLogins:
 
 
 def login_guard(hub: Hub) -> LoginGuard:
-    """One per hub (both IMAP listeners count the same failures)."""
+    """One per hub (both IMAP listeners share its slots; its counts are hub-wide, in the database)."""
     found = getattr(hub, "imap_login_guard", None)
     if found is None:
-        found = hub.imap_login_guard = LoginGuard(guard_limits(hub.config, "imap"))
+        found = hub.imap_login_guard = door_guard(hub, "imap")
     return found
 
 
@@ -94,15 +94,6 @@ async def _refuse(s: Session, login: str, reason: str) -> None:
             target=f"imap from:{_peer(s)}", outcome="refused" if reason == THROTTLED else reason))
     await asyncio.sleep(REFUSAL_WAIT_S)
     raise No(responses.NO_THROTTLED if reason == THROTTLED else responses.NO_LOGINS_BUSY)
-
-
-async def _guard(s: Session, login: str) -> None:
-    """Bearer tokens (no Argon2id): refuse a login throttled by earlier failures, or wait its delay."""
-    verdict = login_guard(s.hub).verdict(_peer(s), login)
-    if verdict.refused:
-        await _refuse(s, login, THROTTLED)
-    if verdict.delay_s:
-        await asyncio.sleep(verdict.delay_s)
 
 
 def verified_logins(hub: Hub) -> VerifiedLogins:
@@ -137,7 +128,7 @@ async def check_password(s: Session, user: bytes, password: bytes) -> None:
                     cache.remember(account.id, stored, secret)
             proven = account if ok and stored is not None else None
             if not _usable(proven):
-                guard.failed(peer, address)  # within the slot: the next waiter sees it
+                await guard.failed(peer, address)  # within the slot: the next waiter sees it
     except LoginRefused as refusal:
         await _refuse(s, address, refusal.reason)
     await _log_in(s, address, proven, counted=True)
@@ -147,15 +138,28 @@ async def check_token(s: Session, mechanism: bytes, response: bytes) -> None:
     """XOAUTH2 / OAUTHBEARER: log in the mailbox the provider's token speaks for, or raise No."""
     text = response.decode("utf-8", "replace")
     claimed, token = parse_xoauth2(text) if mechanism == b"XOAUTH2" else parse_oauthbearer(text)
+    key = claimed.lower()[:MAX_ADDRESS_CHARS]
+    guard, peer = login_guard(s.hub), _peer(s)
     try:
-        subject = s.server_factory.tokens.verify(token)  # never logged, never stored
-    except TokenError:
-        subject = ""
-    if subject and claimed and claimed.lower() != subject:
-        subject = ""
-    await _guard(s, (subject or claimed.lower())[:MAX_ADDRESS_CHARS])
-    account = await s.hub.read(lambda conn: account_repo.by_address(conn, subject)) if subject else None
-    await _log_in(s, (subject or claimed.lower())[:MAX_ADDRESS_CHARS], account)
+        # The same slot and failure count as a password (accounts/throttle.py): a token guesser's parallel
+        # connections meet the delays their failures earned one after another, and are refused as busy past them.
+        async with guard.attempt(peer, key):
+            try:
+                subject = s.server_factory.tokens.verify(token)  # never logged, never stored
+            except TokenError:
+                subject = ""
+            ok = bool(subject) and (not key or key == subject)
+            if not ok:
+                await guard.failed(peer, key)  # within the slot: the next waiter sees it
+    except LoginRefused as refusal:
+        await _refuse(s, key, refusal.reason)
+    if not ok:
+        await _log_in(s, key, None, counted=True)
+    if key != subject and (await guard.verdict(peer, subject)).refused:
+        # A token naming no login took the address's slot only: the subject's own lock-out still holds.
+        await _refuse(s, subject, THROTTLED)
+    account = await s.hub.read(lambda conn: account_repo.by_address(conn, subject))
+    await _log_in(s, subject, account)
 
 
 def _usable(account: account_repo.AccountRow | None) -> bool:
@@ -170,7 +174,7 @@ async def _log_in(s: Session, address: str, account: account_repo.AccountRow | N
     if not _usable(account):
         peer = _peer(s)
         if not counted:
-            login_guard(s.hub).failed(peer, address)
+            await login_guard(s.hub).failed(peer, address)
         await s.hub.write(lambda conn: audit.record(  # the attempt, never the password
             conn, actor=address[:MAX_ADDRESS_CHARS], actor_type=audit.ActorType.PEER, action=LOGIN_FAILED_ACTION,
             subject_account_id=account.id if account else None, target=f"imap from:{peer}", outcome="refused"))

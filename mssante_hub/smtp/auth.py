@@ -108,7 +108,7 @@ class Authenticator:
         """`counted`: a failure already recorded by the caller, within its guard slot."""
         if account is None:
             if not counted:
-                self.throttle.failed(server.client_ip, login if login != "?" else "")
+                await self.throttle.failed(server.client_ip, login if login != "?" else "")
             await self._trace(server, login, mechanism, False)
             return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)
         await self._trace(server, account.address, mechanism, True, account.type)
@@ -126,7 +126,7 @@ class Authenticator:
                 stored = account.password_hash if account else self._decoy_hash
                 ok = await self.hub.passwords.verify_async(stored, password or "")
                 if not ok:
-                    self.throttle.failed(server.client_ip, key)  # within the slot: the next waiter sees it
+                    await self.throttle.failed(server.client_ip, key)  # within the slot: the next waiter sees it
         except LoginRefused as refusal:
             return await self._refused(server, mechanism, key, refusal)
         return await self._result(server, mechanism, login or "?", account if ok else None, counted=True)
@@ -183,12 +183,12 @@ class Authenticator:
                     subject = ""
                 ok = bool(subject) and (not key or key == subject)
                 if not ok:
-                    self.throttle.failed(server.client_ip, key)  # within the slot: the next waiter sees it
+                    await self.throttle.failed(server.client_ip, key)  # within the slot: the next waiter sees it
         except LoginRefused as refusal:
             return await self._refused(server, mechanism, key, refusal)
         if not ok:
             return await self._result(server, mechanism, claimed or "?", None, counted=True)
-        if key != subject and self.throttle.verdict(server.client_ip, subject).refused:
+        if key != subject and (await self.throttle.verdict(server.client_ip, subject)).refused:
             # A token naming no login took the address's slot only: the subject's own lock-out still holds.
             return await self._refused(server, mechanism, subject, LoginRefused(THROTTLED))
         return await self._result(server, mechanism, subject, await self._account(subject))
@@ -213,7 +213,7 @@ class Authenticator:
         claimed = (_text(data, MAX_ADDRESS_CHARS) or "").lower() if data else ""
         cert = peer_certificate(server.session.ssl)
         if cert is None or cert.validity_problem():
-            self.throttle.failed(server.client_ip, claimed)
+            await self.throttle.failed(server.client_ip, claimed)
             await self._trace(server, claimed or "?", "EXTERNAL", False)
             return AuthResult(success=False, handled=False, message=replies.AUTH_NO_CERTIFICATE)
         addresses = certificate_addresses(cert.der)

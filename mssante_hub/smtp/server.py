@@ -332,7 +332,7 @@ class HubSMTP(SMTP):
             await self.push(replies.AUTH_NEEDS_TLS)
             return
         guard: LoginGuard | None = getattr(self.door, "throttle", None)
-        if guard is not None and guard.address_refused(self.client_ip):
+        if guard is not None and await guard.address_refused(self.client_ip):
             await self.push(replies.TOO_MANY_FAILED_LOGINS)
             self.transport.close()
             return

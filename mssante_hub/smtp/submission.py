@@ -21,7 +21,7 @@ from mssante_hub.smtp.receipts import mdn_hook, success_dsn_hook
 from mssante_hub.accounts.oauth import verifier_from_config
 from mssante_hub.smtp.params import MailParams, RcptParams
 from mssante_hub.smtp.server import HubSMTP, SessionLimiter, factory
-from mssante_hub.accounts.throttle import LoginGuard, guard_limits
+from mssante_hub.accounts.throttle import door_guard
 from mssante_hub.smtp.tls import server_context
 from mssante_hub.envelope import Channel
 from storage.grants import may_post_as
@@ -91,7 +91,7 @@ class SubmissionDoor(BaseDoor):
 
 def build(hub: Hub) -> tuple[SubmissionDoor, object]:
     config = hub.config
-    throttle = LoginGuard(guard_limits(config, "smtp"))
+    throttle = door_guard(hub, "smtp")  # counts hub-wide, in the database
     tokens = verifier_from_config(config)
     client_cas = [config.data_dir / p for p in config.get("submission.client_ca_files")]
     door = SubmissionDoor(hub, Authenticator(hub, throttle, tokens, external=bool(client_cas)))

@@ -21,7 +21,7 @@ from mssante_hub import audit
 from mssante_hub.accounts import identity
 from mssante_hub.hub import Hub
 from mssante_hub.accounts import throttle
-from mssante_hub.accounts.throttle import LoginGuard, LoginRefused, guard_limits
+from mssante_hub.accounts.throttle import LoginRefused, door_guard
 from mssante_hub.patients import derived_keys
 from mssante_hub.web import totp
 from mssante_hub.web.http import LOGIN_FAILED, SIGN_INS_BUSY, THROTTLED, UNAUTHENTICATED, UNAVAILABLE, ApiError
@@ -85,7 +85,7 @@ class WebSessions:
         self.lifetime = dt.timedelta(hours=hub.config.get("web.session_max_hours"))
         # Per (client address, login), per address and per login (accounts/throttle.LoginGuard): others'
         # failures slow the holder down from a new address before they can lock the login.
-        self.guard = LoginGuard(guard_limits(hub.config, "web"))
+        self.guard = door_guard(hub, "web")  # counts hub-wide, in the database
         self._decoy_hash = hub.passwords.hash(secrets.token_urlsafe(16))
 
     def _address(self, login: str) -> str:
@@ -110,7 +110,7 @@ class WebSessions:
                 stored = account.password_hash if usable else self._decoy_hash
                 ok = await self.hub.passwords.verify_async(stored, password) and usable
                 if not ok:
-                    self.guard.failed(client_ip, address)  # within the slot: the next waiter sees it
+                    await self.guard.failed(client_ip, address)  # within the slot: the next waiter sees it
         except LoginRefused as refusal:
             # Traced on the space too (once a minute per address): its holder sees that someone kept trying.
             if self.guard.trace_refusal(client_ip, address):
@@ -143,7 +143,7 @@ class WebSessions:
         await asyncio.to_thread(derived_keys.totp_key, self.hub)  # derived outside the write transaction
         now = _now()
         if not await self.hub.write(lambda conn: totp.check(self.hub, conn, account.id, otp, now)):
-            self.guard.failed(client_ip, address)
+            await self.guard.failed(client_ip, address)
             await self._trace(address, account.id, client_ip, "refused")
             raise OTP_FAILED
 

@@ -180,10 +180,12 @@ def test_parallel_web_sign_in_guesses_are_not_all_checked(doors):
 # --- the guard itself: slots, the queue, what a waiter meets ------------------------------------
 
 def _guard():
+    from mssante_hub.accounts.failures import MemoryFailures
     from mssante_hub.accounts.throttle import GuardLimits, LoginGuard
 
     return LoginGuard(GuardLimits(max_failures=3, window_s=60, address_max_failures=100, login_lock_failures=100,
-                                  delay_s=0, max_delay_s=0, login_in_flight=2, address_in_flight=8, max_waiting=2))
+                                  delay_s=0, max_delay_s=0, login_in_flight=2, address_in_flight=8, max_waiting=2),
+                      MemoryFailures())
 
 
 def test_attempts_past_the_slots_wait_and_past_the_queue_are_busy():
@@ -197,7 +199,7 @@ def test_attempts_past_the_slots_wait_and_past_the_queue_are_busy():
             async with guard.attempt("192.0.2.1", "jean@hub.test"):
                 outcomes.append("checked")
                 await release.wait()
-                guard.failed("192.0.2.1", "jean@hub.test")
+                await guard.failed("192.0.2.1", "jean@hub.test")
         except LoginRefused as refused:
             outcomes.append(refused.reason)
 
