@@ -2,12 +2,11 @@
 submission and IMAPS listeners): activation (INS + letter code + password) -> sign-in -> read a professional's
 message (the name shown, never the address) -> reply -> the professional receives it over IMAP (imaplib) -> add a
 weight measure and see it on the chart -> accept an appointment sent as iMIP over SMTP -> the professional gets the
-iMIP REPLY over IMAP -> connect then revoke a catalogue service -> change a setting -> sign out. Every page on the
-way: axe-core (0 serious, 0 critical) at 1280 and 360 px, no sideways scrolling at 360 px, screenshots kept under
-tests/artifacts/web/walk-*.png. Elements are picked by id, role or data attribute, not by French words.
-
-Still to chain here (tested page by page in tests/web/test_browser_documents.py and test_browser_spaces.py): a lab
-report in Documents hidden from the professional's IMAP dossier view, and a dependant's space.
+iMIP REPLY over IMAP -> open a lab report in Documents -> hide it: the professional no longer sees it in the
+patient's dossier over IMAP -> connect then revoke a catalogue service -> switch to a dependant's space and back ->
+change a setting -> sign out. Every page on the way: axe-core (0 serious, 0 critical) at 1280 and 360 px, no
+sideways scrolling at 360 px, screenshots kept under tests/artifacts/web/walk-*.png. Elements are picked by id,
+role or data attribute, not by French words. The lab report is a real CI-SIS example (../shared/fixtures).
 """
 
 from __future__ import annotations
@@ -19,11 +18,13 @@ import icalendar
 import pytest
 
 from mssante_hub.hub import Hub
-from mssante_hub.patients import provision
+from mssante_hub.patients import lifecycle, provision, representatives
 from tests.agenda.support import DOCTOR, Submitter, ics, imip_message
 from tests.agenda.test_imip import _wait_inbox
 from tests.catalogue import support as catalogue
 from tests.conftest import TEST_PASSWORD, add_professional, make_data_dir
+from tests.dossier import builder
+from tests.dossier import support as dossier
 from tests.imap.support import imaps
 from tests.patients.helpers import new_ins, send
 from tests.smtp.support import configure_smtp, make_pki
@@ -85,14 +86,36 @@ def _imap_subjects(port: int, user: str) -> list[str]:
         client.logout()
 
 
-def test_the_walk_through_the_patients_space(walk_hub, browser):
+def _dossier_box(port: int, user: str, box: str) -> int | None:
+    """How many documents `user` sees in one folder of a patient's dossier over IMAP (None: no such folder)."""
+    client = imaps(port, user, TEST_PASSWORD)
+    try:
+        _, lines = client.list('""', '"Patients/*"')
+        if not any(line and line.decode().endswith(f'"{box}"') for line in lines):
+            return None
+        status, data = client.select(f'"{box}"', readonly=True)
+        assert status == "OK", data
+        return int(data[0])
+    finally:
+        client.logout()
+
+
+def test_the_walk_through_the_patients_space(walk_hub, browser, fixtures_dir):
     running, hub, pki = walk_hub
     port = running.port("web")
     seen: list[str] = []
     doctor = add_professional(hub, "claire.bernard")  # display name "Claire Bernard"
-    record = provision.PatientRecord(new_ins(), "LEROY", "Camille", "1985-03-04", "F", "camille@courriel.example")
+    dossier.add_app(hub)
+    # The patient of the CI-SIS examples (their INS and identity traits), so that the lab report files.
+    record = provision.PatientRecord(dossier.INS, "PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "1979-03-28", "F",
+                                     "dominique@example.org")
     code = provision.add_patient(hub, record)
     patient = f"{record.ins.lower()}@{hub.config.get('hub.patient_domain')}"
+    # A child whose legal representative the patient is (a dependant's space).
+    child_ins = new_ins()
+    child_code = provision.add_patient(hub, provision.PatientRecord(child_ins, "PAT-TROIS", "LÉO", "2016-06-06", "M",
+                                                                    "leo@courriel.example"))
+    lifecycle.activate(hub, child_ins, child_code, "mot de passe de léo pat-trois")
 
     # Activation with the letter's code.
     if browser.current_url.startswith("http"):
@@ -105,6 +128,7 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
     by_id(browser, "activate-password").send_keys(PASSWORD)
     by_id(browser, "activate-form").submit()
     wait(browser, lambda d: visible_text(d, "notice") != "" and by_id(d, "login-view").is_displayed())
+    assert representatives.add(hub, record.ins, child_ins)
     send(hub, doctor, [patient], subject=SUBJECT, body="Tout est normal.")
 
     # Sign-in.
@@ -130,6 +154,28 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
     by_id(browser, "compose-form").submit()
     wait(browser, lambda d: by_id(d, "list-pane").is_displayed() and len(css(d, "#list a.message")) == 1)
     assert _imap_subjects(running.port("imaps"), doctor) == [f"Re: {SUBJECT}"]
+
+    # A lab report from the hospital's system: open it in Documents, then hide it from professionals; the
+    # professional (in care: they wrote to the patient) no longer sees it in the dossier over IMAP.
+    report = builder.fixture(fixtures_dir, "BIO-CR-BIO_2024.01_TSH_1.xml")
+    send(hub, dossier.APP, [patient], raw=dossier.document_message(builder.cda_package(report), to=patient,
+                                                                    receipt=False))
+    box = f"Patients/{record.ins}/Dossier/BIOLOGIE"
+    assert _dossier_box(running.port("imaps"), doctor, box) == 1
+    go(browser, "#documents/BIOLOGIE", "doc-list-pane")
+    wait(browser, lambda d: len(css(d, "#doc-list a.message")) == 1)
+    _page(browser, "documents", seen)
+    css(browser, "#doc-list a.message")[0].click()
+    wait(browser, lambda d: by_id(d, "doc-read-pane").is_displayed() and visible_text(d, "doc-read-title") != "")
+    assert "TSH" in visible_text(browser, "doc-read-pane").upper()
+    _page(browser, "document", seen)
+    document_id = browser.execute_script("return location.hash").split("/")[1]
+    token = browser.execute_script("return sessionStorage.getItem('mssante-hub-token')")
+    web = WebClient(port, token)
+    by_id(browser, "doc-hide").click()
+    wait(browser, lambda d: web.call("GET", f"/api/dossier/documents/{document_id}").body[
+        "hidden_from_professionals"] is True)
+    assert _dossier_box(running.port("imaps"), doctor, box) in (None, 0)
 
     # Add a weight measure and see it on the chart.
     go(browser, "#profil", "profile-list-pane")
@@ -160,8 +206,6 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
     assert str(event["UID"]) == "walk-1@cabinet.test" and event["ATTENDEE"].params["PARTSTAT"] == "ACCEPTED"
 
     # Connect then revoke a service of the catalogue.
-    token = browser.execute_script("return sessionStorage.getItem('mssante-hub-token')")
-    web = WebClient(port, token)
     go(browser, "#services", "catalogue-view")
     wait(browser, lambda d: css(d, "#catalogue-list form button[type=submit]"))
     _page(browser, "services", seen)
@@ -175,6 +219,18 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
          and not css(d, "#catalogue-list form button[type=button]"))
     [listed] = web.call("GET", "/api/catalogue").body["services"]
     assert not listed.get("consent") or listed["consent"]["state"] != "active", listed
+
+    # Switch to the dependant's space, and back to one's own; the banner always says whose space it is.
+    go(browser, "#profils", "profiles-view")
+    wait(browser, lambda d: css(d, "#profiles-list button"))
+    _page(browser, "profils", seen)
+    css(browser, "#profiles-list button")[0].click()
+    wait(browser, lambda d: "LÉO" in visible_text(d, "space-banner").upper() and by_id(d, "space-back").is_displayed())
+    assert "LÉO" in visible_text(browser, "who-name").upper()
+    _page(browser, "espace-enfant", seen)
+    by_id(browser, "space-back").click()
+    wait(browser, lambda d: not by_id(d, "space-back").is_displayed() and "LÉO" not in visible_text(d, "who-name").upper())
+    assert "DOMINIQUE" in visible_text(browser, "who-name").upper()
 
     # Change a setting: a notification preference, saved on the server.
     go(browser, "#parametres", "settings-view")
@@ -190,4 +246,5 @@ def test_the_walk_through_the_patients_space(walk_hub, browser):
     wait(browser, lambda d: by_id(d, "login-view").is_displayed())
     assert web.call("GET", "/api/session").status == 401
     assert csp_violations(browser) == []
-    assert seen == ["activation", "connexion", "accueil", "message", "reponse", "profil", "agenda", "services", "parametres"]
+    assert seen == ["activation", "connexion", "accueil", "message", "reponse", "documents", "document", "profil",
+                    "agenda", "services", "profils", "espace-enfant", "parametres"]
