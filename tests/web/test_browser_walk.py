@@ -18,7 +18,7 @@ import icalendar
 import pytest
 
 from mssante_hub.hub import Hub
-from mssante_hub.patients import lifecycle, provision, representatives
+from mssante_hub.patients import lifecycle, notifications, provision, representatives
 from tests.agenda.support import DOCTOR, Submitter, ics, imip_message
 from tests.agenda.test_imip import _wait_inbox
 from tests.catalogue import support as catalogue
@@ -29,12 +29,22 @@ from tests.imap.support import imaps
 from tests.patients.helpers import new_ins, send
 from tests.smtp.support import configure_smtp, make_pki
 from tests.support.served import served
-from mssante_hub.patients import notifications
+from tests.web.browser import (
+    axe_violations,
+    browser,
+    by_id,
+    csp_violations,
+    css,
+    go,
+    open_page,
+    overflows_horizontally,
+    screenshot,
+    visible_text,
+    wait,
+)
+from tests.web.conftest import configure
 from tests.web.support import WebClient
 from tests.web.test_browser_profile import _points, _weight
-from tests.web.browser import (axe_violations, browser, by_id, css, csp_violations, go, open_page,
-                               overflows_horizontally, screenshot, visible_text, wait)
-from tests.web.conftest import configure
 
 __all__ = ["browser"]  # the fixture, used by name
 PASSWORD = "mot de passe de la promenade"
