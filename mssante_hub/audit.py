@@ -43,6 +43,7 @@ SEND = "send"
 ACCOUNT_CREATE = "account.create"
 ACCOUNT_PASSWORD = "account.password"
 ACCOUNT_DELETE = "account.delete"
+ACCOUNT_DESCRIBE = "account.describe"  # the operator set a professional's profession or structure
 KEYS_ROTATE = "keys.rotate"
 ACCOUNT_TOTP = "account.totp"  # the webmail's second factor set up, enabled or removed (web/totp_api.py)
 ACCOUNT_KEY = "account.key"  # an APP mailbox's OpenPGP public key registered or removed (dossier/signatures.py)

@@ -73,6 +73,43 @@ def by_addresses(conn: Connection, addresses: list[str]) -> dict[str, AccountRow
     return {r.address: AccountRow(*r) for r in rows}
 
 
+MAX_PROFESSION_CHARS = 120
+MAX_STRUCTURE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Details:
+    """What the hub knows of a local professional beyond the name ("" when not known)."""
+
+    profession: str
+    structure: str
+
+
+_DETAILS = select(Account.address, Account.profession, Account.structure).where(
+    Account.address.in_(bindparam("addresses", expanding=True)),
+    (Account.profession.is_not(None)) | (Account.structure.is_not(None)))
+
+
+def details_of(conn: Connection, addresses: list[str]) -> dict[str, Details]:
+    """Profession and structure of those of `addresses` that have any."""
+    if not addresses:
+        return {}
+    rows = conn.execute(_DETAILS, {"addresses": sorted({a.lower() for a in addresses})}).all()
+    return {r.address: Details(r.profession or "", r.structure or "") for r in rows}
+
+
+def set_details(conn: Connection, address: str, profession: str | None, structure: str | None) -> bool:
+    """Set (None: keep; "": clear) a professional's profession and structure; False if no such account."""
+    values = {}
+    if profession is not None:
+        values["profession"] = profession or None
+    if structure is not None:
+        values["structure"] = structure or None
+    if not values:
+        return by_address(conn, address) is not None
+    return conn.execute(update(Account).where(Account.address == address.lower()).values(**values)).rowcount == 1
+
+
 def by_id(conn: Connection, account_id: int) -> AccountRow | None:
     row = conn.execute(select(*_COLUMNS).where(Account.id == account_id)).one_or_none()
     return AccountRow(*row) if row else None

@@ -54,6 +54,10 @@ class Account(Base):
     address: Mapped[str] = mapped_column(String(320), unique=True)  # lower case
     display_name: Mapped[str] = mapped_column(String(200), default="")
     rpps: Mapped[str | None] = mapped_column(String(20), default=None)
+    # A local professional's profession and structure (the operator's `account add|describe`), shown to
+    # patients beside the name (web/people.py); directory facts, never health data.
+    profession: Mapped[str | None] = mapped_column(String(120), default=None)
+    structure: Mapped[str | None] = mapped_column(String(200), default=None)
     ins: Mapped[str | None] = mapped_column(String(15), default=None, unique=True)
     status: Mapped[str] = mapped_column(String(12), default=AccountStatus.ACTIVE.value)
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)

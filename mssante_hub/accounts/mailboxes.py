@@ -47,11 +47,15 @@ def add_account(
     ins: str | None = None,
     status: str = AccountStatus.ACTIVE.value,
     actor: str = "operator",
+    profession: str | None = None,
+    structure: str | None = None,
 ) -> int:
     """Create one account (blocking: command line and set-up)."""
     if type not in {t.value for t in AccountType}:
         raise AccountError(f"unknown mailbox type {type!r}; use one of PER, ORG, APP, CAB")
     address = check_address(hub, address, type)
+    profession, structure = _detail(profession, account_repo.MAX_PROFESSION_CHARS), _detail(
+        structure, account_repo.MAX_STRUCTURE_CHARS)
     key_id = account_repo.new_key_id()
     public, sealed = hub.keyring.new_key_pair(key_id)
     password_hash = hub.passwords.hash(password) if password else None
@@ -61,6 +65,8 @@ def add_account(
             conn, type=type, address=address, display_name=display_name, key_id=key_id, public_key=public,
             sealed_private_key=sealed, password_hash=password_hash, rpps=rpps, ins=ins, status=status,
         )
+        if profession or structure:
+            account_repo.set_details(conn, address, profession, structure)
         audit.record(conn, actor=actor, action=audit.ACCOUNT_CREATE, subject_account_id=account_id,
                      target=f"account:{account_id} type:{type}")
         return account_id
@@ -69,6 +75,30 @@ def add_account(
         return hub.committer.run(work)
     except DuplicateError:
         raise AccountError(f"an account {address} already exists") from None
+
+
+def _detail(value: str | None, limit: int) -> str | None:
+    """A profession or structure as patients will read it: one printable line within `limit` characters."""
+    if value is None:
+        return None
+    text = " ".join(value.split())
+    if len(text) > limit or not all(c.isprintable() for c in text) or "@" in text:
+        raise AccountError(f"a profession or structure is one line of at most {limit} characters, not an address")
+    return text
+
+
+def describe_professional(hub: Hub, address: str, profession: str | None, structure: str | None) -> None:
+    """Set what patients read beside a local professional's name (None: keep; "": clear)."""
+    profession, structure = _detail(profession, account_repo.MAX_PROFESSION_CHARS), _detail(
+        structure, account_repo.MAX_STRUCTURE_CHARS)
+
+    def work(conn: Connection) -> None:
+        row = _target(conn, address, PROFESSIONAL_TYPES)
+        account_repo.set_details(conn, address.strip().lower(), profession, structure)
+        audit.record(conn, actor="operator", action=audit.ACCOUNT_DESCRIBE, subject_account_id=row.id,
+                     target=f"account:{row.id}")
+
+    hub.committer.run(work)
 
 
 def add_system_account(hub: Hub) -> int:

@@ -74,8 +74,20 @@ def cmd_add(args: argparse.Namespace) -> int:
     password = read_password(args.password_stdin)
     with _hub(args) as hub:
         account_id = add_account(hub, type=args.type, address=args.address, display_name=args.name,
-                                 password=password, rpps=number)
+                                 password=password, rpps=number, profession=args.profession,
+                                 structure=args.structure)
     print(f"account {account_id} {args.address.strip().lower()} created")
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from mssante_hub.accounts.mailboxes import describe_professional
+
+    if args.profession is None and args.structure is None:
+        raise CommandUsageError("describe needs --profession and/or --structure (\"\" clears one)")
+    with _hub(args) as hub:
+        describe_professional(hub, args.address, args.profession, args.structure)
+    print(f"{args.address.strip().lower()} described")
     return 0
 
 
@@ -168,8 +180,16 @@ def add_account_commands(commands, with_data_dir: Callable[[argparse.ArgumentPar
     number = p.add_mutually_exclusive_group()
     number.add_argument("--rpps")
     number.add_argument("--adeli", help="a professional without an RPPS: the 9-digit ADELI number")
+    p.add_argument("--profession", help="shown to patients beside the name, e.g. \"Médecin généraliste\"")
+    p.add_argument("--structure", help="shown to patients beside the name, e.g. \"Cabinet du Parc, Lyon\"")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.set_defaults(func=cmd_add)
+
+    p = with_data_dir(account.add_parser("describe", help="set what patients read beside a professional's name"))
+    p.add_argument("--address", required=True)
+    p.add_argument("--profession", help="e.g. \"Médecin généraliste\"; \"\" clears it")
+    p.add_argument("--structure", help="e.g. \"Cabinet du Parc, Lyon\"; \"\" clears it")
+    p.set_defaults(func=cmd_describe)
 
     p = with_data_dir(account.add_parser("passwd", help="set a new password; ends the mailbox's sessions"))
     p.add_argument("--address", required=True)

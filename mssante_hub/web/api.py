@@ -44,7 +44,8 @@ from mssante_hub.patients import conversations
 from mssante_hub.profile import fhir_offers
 from mssante_hub.reader import Attachment, Reader
 from mssante_hub.rules.refusals import Refusal
-from mssante_hub.web import compose, history, history_filters, messaging_api, openapi, rendering, settings_api, spaces
+from mssante_hub.web import (compose, history, history_filters, messaging_api, openapi, people, rendering, settings_api,
+                             spaces)
 from mssante_hub.web.clients import ClientAddress
 from mssante_hub.web.http import (FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, UNAVAILABLE, ApiError, read_json,
                                   is_id, refusal_error, respond, respond_file)
@@ -265,7 +266,9 @@ class Api(resource.Resource):
             # A professional's FHIR JSON attachment: what it offers is at /api/profile/offers/messages/ID.
             shown["profile_offers"] = fhir_offers.SUMMARY_KEY in reader.summary(row, key)
             names = messaging_api.names_for_rows(conn, session, [shown])
-            shown.update(from_name=names.of_field(shown["from"]), to_names=names.of_list(shown["to"]),
+            about = names.about(people.address_of(shown["from"])[1])
+            shown.update(from_name=names.of_field(shown["from"]), from_profession=about["profession"],
+                         from_structure=about["structure"], to_names=names.of_list(shown["to"]),
                          cc_names=names.of_list(shown["cc"]),
                          conversation=messaging_api.conversation_of(conn, self.hub, session, shown),
                          document_ids=self.dossier.documents_of(conn, session, row.blob_id) if shown["document"]

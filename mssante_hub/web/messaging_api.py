@@ -168,7 +168,8 @@ class MessagingApi:
                 name = names.name(contact.display_name, contact.opened_by or contact.address)
                 ended = contact.ended and not contact.pharmacy
                 item = {"contact": contact.address, "senders": sorted({contact.address, contact.opened_by}),
-                        "name": name, "pharmacy": contact.pharmacy, "ended": ended,
+                        "name": name, **names.about(contact.opened_by or contact.address),
+                        "pharmacy": contact.pharmacy, "ended": ended,
                         "can_write": policy.webmail_refusal(self.hub, contact.address, contact) is None,
                         "unread": sum(1 for r in rows if SEEN not in r.flags.split()),
                         "last_at": rendering.iso(max(r.internal_date for r in rows)) if rows else None}
@@ -187,7 +188,7 @@ class MessagingApi:
             names = Names.load(conn, session.account_id, session.address, {c.opened_by for c in allowed}
                                | {c.address for c in allowed})
             return [{"contact": c.address, "name": names.name(c.display_name, c.opened_by or c.address),
-                     "pharmacy": c.pharmacy} for c in allowed]
+                     **names.about(c.opened_by or c.address), "pharmacy": c.pharmacy} for c in allowed]
 
         patient = session.type == identity.PATIENT
         return 200, {

@@ -185,7 +185,8 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/messages/{id}": {
         "get": _op("One message (sets \\Seen)", 200, _obj({
-            "folder": _S, "date": _TIME, "from": _S, "from_name": _S, "to": _S, "to_names": _STRINGS, "cc": _S,
+            "folder": _S, "date": _TIME, "from": _S, "from_name": _S, "from_profession": _S, "from_structure": _S,
+            "to": _S, "to_names": _STRINGS, "cc": _S,
             "cc_names": _STRINGS, "reply_to": _S, "subject": _S, "document": _S, "document_ids": _INTS, "message_id": _S, "text": _S,
             "html": {"type": "string", "description": "sanitised HTML of an HTML-only message"},
             "remote_content_blocked": _B,
@@ -211,12 +212,14 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/home": {"get": _op("Accueil: what is new", 200, _obj({"unread": _I, "messages": _I, "latest_unread": {
         "type": "array", "items": _LISTED}}))},
     "/api/conversations": {"get": _op("Conversations by professional", 200, _obj({"conversations": {
-        "type": "array", "items": _obj({"contact": _S, "senders": _STRINGS, "name": _S, "pharmacy": _B,
+        "type": "array", "items": _obj({"contact": _S, "senders": _STRINGS, "name": _S, "profession": _S,
+                                        "structure": _S, "pharmacy": _B,
                                         "ended": _B, "can_write": _B, "unread": _I,
                                         "last_at": {"type": ["string", "null"], "format": "date-time"},
                                         "banner": _BANNER})}}))},
     "/api/recipients": {"get": _op("Whom the signed-in patient may write to now", 200, _obj({
         "restricted": _B, "recipients": {"type": "array", "items": _obj({"contact": _S, "name": _S,
+                                                                         "profession": _S, "structure": _S,
                                                                          "pharmacy": _B})},
         "attachment_types": _STRINGS, "attachment_budget_bytes": {"type": ["integer", "null"]},
         "attachment_errors": _obj({"type": _S, "size": _S})}))},

@@ -1,18 +1,20 @@
 """Who a message is from or to, as the patient sees it: names, never addresses (docs/domain.md §5.5).
 
 A local professional is named by the account's display name (what the hub knows,
-whatever the From field claims); a trust-space sender by the name recorded when
-they wrote to the patient (patients/conversations.py), then by the From field's
-display name. An address is never shown: with no name known, a neutral label.
+whatever the From field claims), with the profession and structure the operator recorded
+(`account add|describe`); a trust-space sender by the name recorded when they wrote to
+the patient (patients/conversations.py), then by the From field's display name, and
+nothing more. An address is never shown: with no name known, a neutral label.
 """
 
 from __future__ import annotations
 
 import email.utils
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
+from mssante_hub.accounts.identity import PROFESSIONAL_TYPES
 from mssante_hub.patients import conversations
 from storage import accounts as account_repo
 
@@ -46,15 +48,19 @@ class Names:
     holder_address: str
     accounts: dict[str, str]
     contacts: dict[str, str]
+    details: dict[str, account_repo.Details] = field(default_factory=dict)
 
     @classmethod
     def load(cls, conn: Connection, holder_id: int, holder_address: str, addresses: set[str]) -> "Names":
         wanted = sorted(a for a in addresses if a)
         if not wanted:
             return cls(holder_address.lower(), {}, {})
-        accounts = {a: r.display_name for a, r in account_repo.by_addresses(conn, wanted).items() if r.display_name}
+        rows = account_repo.by_addresses(conn, wanted)
+        accounts = {a: r.display_name for a, r in rows.items() if r.display_name}
+        local = [a for a, r in rows.items() if r.type in PROFESSIONAL_TYPES]
         known = conversations.contacts(conn, holder_id, wanted)
-        return cls(holder_address.lower(), accounts, {a: c.display_name for a, c in known.items() if c.display_name})
+        return cls(holder_address.lower(), accounts, {a: c.display_name for a, c in known.items() if c.display_name},
+                   account_repo.details_of(conn, local))
 
     def name(self, display_name: str, address: str) -> str:
         if address and address == self.holder_address:
@@ -66,6 +72,11 @@ class Names:
         if display_name and "@" not in display_name:
             return display_name
         return UNKNOWN_SENDER
+
+    def about(self, address: str) -> dict[str, str]:
+        """{"profession", "structure"} of a local professional ("" where the hub knows none)."""
+        known = self.details.get(address)
+        return {"profession": known.profession if known else "", "structure": known.structure if known else ""}
 
     def of_field(self, field: str) -> str:
         return self.name(*address_of(field))

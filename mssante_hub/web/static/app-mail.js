@@ -23,6 +23,9 @@ function pane(id, tab) {
   }
 }
 
+// What the hub knows of a local professional beside the name (profession, structure); "" for anyone else.
+function about(item) { return [item.profession, item.structure].filter(Boolean).join(" · "); }
+
 // One message as a link: reachable with Tab, opened with Enter (or a click).
 function messageItem(item, folder) {
   const li = el("li");
@@ -75,6 +78,7 @@ export async function showConversations() {
     const li = el("li");
     const link = el("a", "", { href: "#conversation/" + index, class: "conversation" + (item.unread ? " unread" : "") });
     link.appendChild(el("span", item.name, { class: "who" }));
+    if (about(item)) link.appendChild(el("span", about(item), { class: "about", translate: "no" }));
     if (item.unread) link.appendChild(el("span", `${item.unread} non lu${item.unread > 1 ? "s" : ""}`, { class: "badge" }));
     if (item.ended) link.appendChild(el("span", pick(item.banner), { class: "ended" }));
     if (item.last_at) link.appendChild(el("time", when(item.last_at), { datetime: item.last_at }));
@@ -122,7 +126,8 @@ export async function showMessage(id) {
   currentMessage = { id, ...message };
   title("Message");
   $("read-subject").textContent = message.subject || t("(sans objet)");
-  $("read-from").textContent = message.from_name;
+  const details = about({ profession: message.from_profession, structure: message.from_structure });
+  $("read-from").textContent = details ? `${message.from_name} (${details})` : message.from_name;
   $("read-to").textContent = message.to_names.join(", ");
   $("read-date").textContent = when(message.date);
   // The document a covering message filed is named, with a link to it in Documents when the patient may see it.
@@ -172,7 +177,8 @@ export async function showCompose(index, subject = "", inReplyTo = "", to = "") 
   if (!conversations.length && rules.restricted) conversations = (await api("GET", "conversations")).conversations;
   title("Nouveau message");
   const select = $("compose-to-select");
-  select.replaceChildren(...rules.recipients.map((r) => el("option", r.name, { value: r.contact })));
+  select.replaceChildren(...rules.recipients.map((r) => el("option", about(r) ? `${r.name} (${about(r)})` : r.name,
+                                                                 { value: r.contact, translate: "no" })));
   const restricted = rules.restricted;
   for (const id of ["compose-to-select", "compose-to-select-label"]) $(id).hidden = !restricted;
   for (const id of ["compose-to", "compose-to-label"]) $(id).hidden = restricted;
