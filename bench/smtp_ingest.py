@@ -47,14 +47,15 @@ def hub_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 class ServedHub:
-    def __init__(self, data_dir: Path, workers: int = 1) -> None:
+    def __init__(self, data_dir: Path, workers: int = 1, listeners: tuple[str, ...] = ("mx", "submission")) -> None:
         self.data_dir = data_dir
+        listen = [arg for name in listeners for arg in ("--listen", f"{name}=127.0.0.1:0")]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mssante_hub.admin.cli", "serve", "--data-dir", str(data_dir),
-             "--workers", str(workers), "--listen", "mx=127.0.0.1:0", "--listen", "submission=127.0.0.1:0"],
+             "--workers", str(workers), *listen],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.ports: dict[str, int] = {}
-        while len(self.ports) < 2:
+        while len(self.ports) < len(listeners):
             line = self.process.stdout.readline()
             if not line:
                 raise RuntimeError("the hub did not start")
