@@ -27,6 +27,7 @@ from sqlalchemy import (Connection, Date, DateTime, ForeignKey, Index, Integer, 
                         insert, select, update)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage import views
 from storage.models import Base, utcnow
 
 CURRENT = "current"
@@ -144,6 +145,7 @@ class NewItem:
     partstat: str
     sealed: bytes
     occurrences: tuple[tuple[dt.datetime, dt.datetime], ...]
+    in_view: bool = False  # its key is wrapped for the hub: its current version goes in the professionals' view
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,9 @@ def file_item(conn: Connection, row: NewItem) -> None:
     partstat = row.partstat
     if superseded:
         conn.execute(update(AgendaItem).where(AgendaItem.id == current.id).values(state=REPLACED))
+        # The professionals' view holds current versions only (storage/views.py); the patient's Agenda keeps all.
+        views.unplace(conn, row.account_id, views.AGENDA_VIEW, [conn.execute(
+            select(AgendaItem.blob_id).where(AgendaItem.id == current.id)).scalar_one()])
         conn.execute(delete(AgendaOccurrence).where(AgendaOccurrence.item_id == current.id))
         # An update keeps the patient's answer unless the organiser changed the time (RFC 5546 §2.1.4 lets
         # the organiser ask again: their REQUEST says NEEDS-ACTION then).
@@ -198,6 +203,8 @@ def file_item(conn: Connection, row: NewItem) -> None:
         uid_key=row.uid_key, owner_key=row.owner_key, sequence=row.sequence, dtstamp=row.dtstamp,
         start_at=row.start_at, end_at=row.end_at, tz=row.tz, status=row.status, partstat=partstat, state=state,
         filed_at=utcnow(), sealed=row.sealed).returning(AgendaItem.id)).scalar_one()
+    if state == CURRENT and row.in_view:
+        views.place(conn, row.account_id, views.AGENDA_VIEW, [row.blob_id])
     if state == CURRENT and row.occurrences:
         conn.execute(insert(AgendaOccurrence), [
             {"item_id": item_id, "account_id": row.account_id, "start_at": s, "end_at": e, "reminded_at": None}

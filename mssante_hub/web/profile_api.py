@@ -241,11 +241,15 @@ class ProfileApi(PatientApi):
         if not isinstance(hidden, bool):
             raise ApiError(400, "bad_request", "hidden_from_professionals : vrai ou faux attendu",
                            "hidden_from_professionals: true or false expected")
-        if await self._held_kind(session, entry_id) is None:
+        kind = await self._held_kind(session, entry_id)
+        if kind is None:
             raise NOT_FOUND
+        system = entries.hub_reader(self.hub)
 
         def work(conn) -> None:
-            profile_store.set_hidden(conn, session.account_id, entry_id, hidden)
+            # The view professionals read follows the choice, but advance directives stay in it (docs/profile.md).
+            profile_store.set_hidden(conn, session.account_id, entry_id, hidden,
+                                     system.id if system is not None else None, kind in entries.ALWAYS_SHOWN_KINDS)
             audit.record(conn, actor=session.actor, actor_type=session.actor_type, action=audit.PROFILE_CHANGE,
                          subject_account_id=session.account_id, target=f"profile:{entry_id}",
                          outcome="hidden" if hidden else "shown")
