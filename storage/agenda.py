@@ -211,6 +211,14 @@ def file_item(conn: Connection, row: NewItem) -> None:
             for s, e in row.occurrences])
 
 
+def current_appointments(conn: Connection, account_id: int) -> list[str]:
+    """The bodies of the current versions of the appointments professionals and services filed (not the patient's
+    own items): what the professionals' view holds (storage/views.py)."""
+    return list(conn.execute(select(AgendaItem.blob_id).where(
+        AgendaItem.account_id == account_id, AgendaItem.kind == APPOINTMENT, AgendaItem.state == CURRENT)
+        .order_by(AgendaItem.id)).scalars())
+
+
 def set_partstat(conn: Connection, account_id: int, uid_key: str, partstat: str) -> bool:
     """The patient's answer to the current version of an event (in the REPLY's own transaction)."""
     return conn.execute(update(AgendaItem).where(AgendaItem.account_id == account_id, AgendaItem.uid_key == uid_key,

@@ -67,3 +67,20 @@ def placed(conn: Connection, account_id: int, view: str) -> set[str]:
     """The bodies in one of the patient's views."""
     return set(conn.execute(select(Message.blob_id).join(Folder, Folder.id == Message.folder_id).where(
         Folder.account_id == account_id, Folder.name == view)).scalars())
+
+
+def keys_of(conn: Connection, reader_id: int, blob_ids: list[str]) -> dict[str, bytes]:
+    """blob id -> the content key wrapped for `reader_id`, of the bodies among `blob_ids` it holds one for."""
+    if not blob_ids:
+        return {}
+    return dict(conn.execute(select(WrappedKey.blob_id, WrappedKey.wrapped).where(
+        WrappedKey.account_id == reader_id, WrappedKey.blob_id.in_(sorted(set(blob_ids))))).all())
+
+
+def add_keys(conn: Connection, reader_id: int, wrapped: dict[str, bytes]) -> int:
+    """Content keys newly wrapped for `reader_id` (the back-fill of entries filed before the views), each once."""
+    missing = {b: w for b, w in wrapped.items() if b not in openable_by(conn, reader_id, list(wrapped))}
+    if missing:
+        conn.execute(insert(WrappedKey), [{"blob_id": b, "account_id": reader_id, "wrapped": w}
+                                          for b, w in missing.items()])
+    return len(missing)
