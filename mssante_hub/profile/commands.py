@@ -8,7 +8,7 @@ changes nothing.
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 
 def cmd_profile_backfill_keys(args: argparse.Namespace) -> int:

@@ -14,8 +14,8 @@ from sqlalchemy import delete, select
 
 from storage import messages, views
 from storage.agenda import AgendaItem
-from storage.profile import ProfileEntry
 from storage.models import Folder, WrappedKey
+from storage.profile import ProfileEntry
 from tests.agenda.support import ics, imip_message
 from tests.conftest import TEST_PASSWORD, add_professional
 from tests.dossier.scene import dossier_scene

@@ -19,7 +19,15 @@ import pytest
 
 from tests.conftest import TEST_PASSWORD
 from tests.dossier.support import APP, INS, PATIENT
-from tests.dossier.test_space_views import AGENDA, BLOCKED, DOCTOR, LAB, PROFILE, STRANGER, scene  # noqa: F401
+from tests.dossier.test_space_views import (  # noqa: F401
+    AGENDA,
+    BLOCKED,
+    DOCTOR,
+    LAB,
+    PROFILE,
+    STRANGER,
+    scene,
+)
 from tests.imap.support import imaps
 
 PATIENT_PASSWORD = "mot de passe de dominique"
