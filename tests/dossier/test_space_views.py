@@ -183,6 +183,11 @@ def test_hiding_and_showing_an_entry_take_effect_at_once(scene):
         assert web.call("POST", path, {"hidden_from_professionals": True}).status == 200
         assert client.select(PROFILE, readonly=True) == ("OK", [b"2"])
         assert "Condition" not in {r["resourceType"] for r in _resources(client)}
+        # An edit of a hidden entry keeps it hidden.
+        edited = dict(of_each_kind()["Condition"], onsetDateTime="2016-06-01")
+        assert web.call("PUT", f"/api/profile/{ids['Condition']}", edited).status == 200
+        assert client.select(PROFILE, readonly=True) == ("OK", [b"2"])
+        assert web.call("GET", f"/api/profile/{ids['Condition']}").body.get("hidden_from_professionals") is True
         assert web.call("POST", path, {"hidden_from_professionals": False}).status == 200
         assert client.select(PROFILE, readonly=True) == ("OK", [b"3"])
         # The directives cannot leave: hidden again, they stay.
