@@ -72,7 +72,13 @@ def _answer(client, operation: str, box: str, part: str):
         return _status(lambda: client.delete(box))
     if operation == "emergency select":
         return _status(lambda: client.select(box.replace("Patients/", "Urgence/", 1), readonly=True))
-    opened = _status(lambda: client.select(box, readonly=operation != "expunge"))
+    if operation in ("select", "fetch"):
+        opened = _status(lambda: client.select(box, readonly=True))
+    else:
+        # SELECT, not EXAMINE, as a client that means to write does (imaplib's select() gives up on READ-ONLY).
+        opened = _status(lambda: client._simple_command("SELECT", box))
+        client.state = "SELECTED" if opened == "OK" else client.state
+        client.is_readonly = "READ-ONLY" in client.untagged_responses  # the server's word, sent on as is
     if operation == "select" or opened != "OK":
         return opened
     if operation == "fetch":
