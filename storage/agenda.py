@@ -31,6 +31,7 @@ from storage import views
 from storage.models import Base, utcnow
 
 CURRENT = "current"
+VIEW = views.AGENDA_VIEW  # the professionals' view of the agenda (storage/views.py)
 REPLACED = "replaced"
 APPOINTMENT = "appointment"  # from a professional or a service, by iMIP
 OWN = "own"  # the patient's own appointment
@@ -145,7 +146,7 @@ class NewItem:
     partstat: str
     sealed: bytes
     occurrences: tuple[tuple[dt.datetime, dt.datetime], ...]
-    in_view: bool = False  # its key is wrapped for the hub: its current version goes in the professionals' view
+    in_view: bool = False  # its key is wrapped for the hub and its unit places it in the professionals' view
 
 
 @dataclass(frozen=True)
@@ -203,8 +204,8 @@ def file_item(conn: Connection, row: NewItem) -> None:
         uid_key=row.uid_key, owner_key=row.owner_key, sequence=row.sequence, dtstamp=row.dtstamp,
         start_at=row.start_at, end_at=row.end_at, tz=row.tz, status=row.status, partstat=partstat, state=state,
         filed_at=utcnow(), sealed=row.sealed).returning(AgendaItem.id)).scalar_one()
-    if state == CURRENT and row.in_view:
-        views.place(conn, row.account_id, views.AGENDA_VIEW, [row.blob_id])
+    if state == REPLACED and row.in_view:  # its unit placed it in the view, but a newer version is already there
+        views.unplace(conn, row.account_id, views.AGENDA_VIEW, [row.blob_id])
     if state == CURRENT and row.occurrences:
         conn.execute(insert(AgendaOccurrence), [
             {"item_id": item_id, "account_id": row.account_id, "start_at": s, "end_at": e, "reminded_at": None}

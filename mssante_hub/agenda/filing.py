@@ -211,12 +211,16 @@ def _appointments(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, cal
             row = _index_row(hub, patient, event, blob_id, source_blob_id, agenda_store.APPOINTMENT, sender,
                              status, partstat, in_view=hub_key is not None)
             readers = [deliveries.Reader(patient.id, wrap_key(sealed.content_key, blob_id, public))]
+            placements = [deliveries.Placement(address, patient.id, AGENDA_FOLDER, create=True)]
             if hub_key is not None:
                 readers.append(deliveries.Reader(system.id, wrap_key(sealed.content_key, blob_id, hub_key)))
+                # Placed with the unit (one UID allocation per batch); file_item takes a version out that another
+                # update committed meanwhile made stale.
+                placements.append(deliveries.Placement(address, patient.id, agenda_store.VIEW, create=True))
             result.units.append(deliveries.Unit(
                 body=deliveries.Body(blob_id, sealed.body, sealed.summary, len(raw)),
                 readers=readers,
-                placements=[deliveries.Placement(address, patient.id, AGENDA_FOLDER, create=True)],
+                placements=placements,
                 traces=[deliveries.Trace(who[0], who[1], audit.AGENDA_FILE, patient.id,
                                          f"blob:{blob_id} source:{source_blob_id}{who[2]}", decision)],
                 internal_date=envelope.internal_date,
