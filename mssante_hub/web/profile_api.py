@@ -255,7 +255,9 @@ class ProfileApi(PatientApi):
                          outcome="hidden" if hidden else "shown")
 
         await self.hub.write(work)
-        return 200, {"id": entry_id, "hidden_from_professionals": hidden}
+        # What professionals see now: the choice, except for the advance directives (always shown).
+        return 200, {"id": entry_id, "hidden_from_professionals": hidden,
+                     "shown_to_professionals": not hidden or kind in entries.ALWAYS_SHOWN_KINDS}
 
     async def remove(self, request: server.Request, entry_id: str) -> tuple[int, None]:
         session = await self._patient(request)

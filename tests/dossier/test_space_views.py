@@ -180,7 +180,8 @@ def test_hiding_and_showing_an_entry_take_effect_at_once(scene):
     path = f"/api/profile/{ids['Condition']}/visibility"
     try:
         assert client.select(PROFILE, readonly=True) == ("OK", [b"3"])
-        assert web.call("POST", path, {"hidden_from_professionals": True}).status == 200
+        answer = web.call("POST", path, {"hidden_from_professionals": True})
+        assert (answer.status, answer.body["shown_to_professionals"]) == (200, False)
         assert client.select(PROFILE, readonly=True) == ("OK", [b"2"])
         assert "Condition" not in {r["resourceType"] for r in _resources(client)}
         # An edit of a hidden entry keeps it hidden.
@@ -192,7 +193,8 @@ def test_hiding_and_showing_an_entry_take_effect_at_once(scene):
         assert client.select(PROFILE, readonly=True) == ("OK", [b"3"])
         # The directives cannot leave: hidden again, they stay.
         directives = f"/api/profile/{ids['DocumentReference']}/visibility"
-        assert web.call("POST", directives, {"hidden_from_professionals": True}).status == 200
+        answer = web.call("POST", directives, {"hidden_from_professionals": True})
+        assert (answer.status, answer.body["shown_to_professionals"]) == (200, True)
         assert client.select(PROFILE, readonly=True) == ("OK", [b"3"])
     finally:
         client.logout()
