@@ -27,9 +27,11 @@ from sqlalchemy import (Connection, Date, DateTime, ForeignKey, Index, Integer, 
                         insert, select, update)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage import views
 from storage.models import Base, utcnow
 
 CURRENT = "current"
+VIEW = views.AGENDA_VIEW  # the professionals' view of the agenda (storage/views.py)
 REPLACED = "replaced"
 APPOINTMENT = "appointment"  # from a professional or a service, by iMIP
 OWN = "own"  # the patient's own appointment
@@ -144,6 +146,7 @@ class NewItem:
     partstat: str
     sealed: bytes
     occurrences: tuple[tuple[dt.datetime, dt.datetime], ...]
+    in_view: bool = False  # its key is wrapped for the hub and its unit places it in the professionals' view
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,9 @@ def file_item(conn: Connection, row: NewItem) -> None:
     partstat = row.partstat
     if superseded:
         conn.execute(update(AgendaItem).where(AgendaItem.id == current.id).values(state=REPLACED))
+        # The professionals' view holds current versions only (storage/views.py); the patient's Agenda keeps all.
+        views.unplace(conn, row.account_id, views.AGENDA_VIEW, [conn.execute(
+            select(AgendaItem.blob_id).where(AgendaItem.id == current.id)).scalar_one()])
         conn.execute(delete(AgendaOccurrence).where(AgendaOccurrence.item_id == current.id))
         # An update keeps the patient's answer unless the organiser changed the time (RFC 5546 §2.1.4 lets
         # the organiser ask again: their REQUEST says NEEDS-ACTION then).
@@ -198,10 +204,20 @@ def file_item(conn: Connection, row: NewItem) -> None:
         uid_key=row.uid_key, owner_key=row.owner_key, sequence=row.sequence, dtstamp=row.dtstamp,
         start_at=row.start_at, end_at=row.end_at, tz=row.tz, status=row.status, partstat=partstat, state=state,
         filed_at=utcnow(), sealed=row.sealed).returning(AgendaItem.id)).scalar_one()
+    if state == REPLACED and row.in_view:  # its unit placed it in the view, but a newer version is already there
+        views.unplace(conn, row.account_id, views.AGENDA_VIEW, [row.blob_id])
     if state == CURRENT and row.occurrences:
         conn.execute(insert(AgendaOccurrence), [
             {"item_id": item_id, "account_id": row.account_id, "start_at": s, "end_at": e, "reminded_at": None}
             for s, e in row.occurrences])
+
+
+def current_appointments(conn: Connection, account_id: int) -> list[str]:
+    """The bodies of the current versions of the appointments professionals and services filed (not the patient's
+    own items): what the professionals' view holds (storage/views.py)."""
+    return list(conn.execute(select(AgendaItem.blob_id).where(
+        AgendaItem.account_id == account_id, AgendaItem.kind == APPOINTMENT, AgendaItem.state == CURRENT)
+        .order_by(AgendaItem.id)).scalars())
 
 
 def set_partstat(conn: Connection, account_id: int, uid_key: str, partstat: str) -> bool:

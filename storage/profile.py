@@ -17,6 +17,7 @@ from sqlalchemy import Boolean, Connection, DateTime, ForeignKey, Index, Integer
 from sqlalchemy import update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage import views
 from storage.models import Base, Blob, Folder, Message, WrappedKey, utcnow
 from storage.messages import remove_messages
 
@@ -48,6 +49,8 @@ class NewEntry:
     blob_id: str
     entry_key: str
     sealed: bytes
+    in_view: bool = False  # its key is wrapped for the hub: professionals may be served it (storage/views.py)
+    always_shown: bool = False  # the patient's hide choice does not take it out of that view (advance directives)
 
 
 @dataclass(frozen=True)
@@ -63,13 +66,24 @@ class EntryRow:
 
 
 def file_entry(conn: Connection, row: NewEntry) -> None:
-    """The new version is current; the one it replaces (same entry key, same patient) goes to the history."""
+    """The new version is current; the one it replaces (same entry key, same patient) goes to the history.
+
+    The new version keeps the entry's hide choice (an edit does not show professionals a hidden entry), and the
+    professionals' view follows: the replaced version leaves it, the new one enters it unless hidden.
+    """
+    former = conn.execute(select(ProfileEntry.blob_id, ProfileEntry.hidden_from_professionals).where(
+        ProfileEntry.account_id == row.account_id, ProfileEntry.entry_key == row.entry_key,
+        ProfileEntry.state == CURRENT)).all()
+    hidden = any(bool(f.hidden_from_professionals) for f in former)
     conn.execute(update(ProfileEntry).where(ProfileEntry.account_id == row.account_id,
                                             ProfileEntry.entry_key == row.entry_key,
                                             ProfileEntry.state == CURRENT).values(state=REPLACED))
     conn.execute(ProfileEntry.__table__.insert().values(
         account_id=row.account_id, blob_id=row.blob_id, entry_key=row.entry_key, state=CURRENT, filed_at=utcnow(),
-        hidden_from_professionals=False, sealed=row.sealed))
+        hidden_from_professionals=hidden, sealed=row.sealed))
+    views.unplace(conn, row.account_id, views.PROFILE_VIEW, [f.blob_id for f in former])
+    if row.in_view and (row.always_shown or not hidden):
+        views.place(conn, row.account_id, views.PROFILE_VIEW, [row.blob_id])
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -118,8 +132,23 @@ def remove_entry(conn: Connection, account_id: int, entry_key: str) -> int:
     return len(blob_ids)
 
 
-def set_hidden(conn: Connection, account_id: int, entry_key: str, hidden: bool) -> bool:
-    """The patient's choice to hide an entry (every version) from professionals; False if no such entry."""
-    return conn.execute(update(ProfileEntry).where(ProfileEntry.account_id == account_id,
-                                                   ProfileEntry.entry_key == entry_key)
-                        .values(hidden_from_professionals=hidden)).rowcount > 0
+def set_hidden(conn: Connection, account_id: int, entry_key: str, hidden: bool, system_id: int | None = None,
+               always_shown: bool = False) -> bool:
+    """The patient's choice to hide an entry (every version) from professionals; False if no such entry.
+
+    The professionals' view follows in the same transaction: a hidden entry leaves it (unless `always_shown`,
+    advance directives), a shown one's current version comes back when the hub's key (`system_id`) opens it.
+    """
+    found = conn.execute(update(ProfileEntry).where(ProfileEntry.account_id == account_id,
+                                                    ProfileEntry.entry_key == entry_key)
+                         .values(hidden_from_professionals=hidden)).rowcount > 0
+    if not found:
+        return False
+    current = list(conn.execute(select(ProfileEntry.blob_id).where(
+        ProfileEntry.account_id == account_id, ProfileEntry.entry_key == entry_key,
+        ProfileEntry.state == CURRENT)).scalars())
+    if hidden and not always_shown:
+        views.unplace(conn, account_id, views.PROFILE_VIEW, current)
+    elif system_id is not None:
+        views.place(conn, account_id, views.PROFILE_VIEW, sorted(views.openable_by(conn, system_id, current)))
+    return True

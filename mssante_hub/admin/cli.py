@@ -196,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_dossier_commands(commands, with_data_dir)
     from mssante_hub.agenda.commands import add_agenda_commands  # the patients' agendas (issue 14)
     add_agenda_commands(commands, with_data_dir)
+    from mssante_hub.profile.commands import add_profile_commands  # the patients' profils médicaux (issue 14)
+    add_profile_commands(commands, with_data_dir)
     from mssante_hub.catalogue.commands import add_catalogue_commands  # the catalogue of services (issue 14)
     add_catalogue_commands(commands, with_data_dir)
     from mssante_hub.admin.backup import add_backup_commands  # backup and restore (issue 16)

@@ -141,7 +141,7 @@ def _item_message(event: ical.Event, method: str, calendar_text: str, sender: st
 
 
 def _index_row(hub: Hub, patient: account_repo.AccountRow, event: ical.Event, blob_id: str, source_blob_id: str,
-               kind: str, sender: str, status: str, partstat: str) -> agenda_store.NewItem:
+               kind: str, sender: str, status: str, partstat: str, in_view: bool = False) -> agenda_store.NewItem:
     utc = dt.timezone.utc
     return agenda_store.NewItem(
         account_id=patient.id, blob_id=blob_id, source_blob_id=source_blob_id, kind=kind,
@@ -152,7 +152,7 @@ def _index_row(hub: Hub, patient: account_repo.AccountRow, event: ical.Event, bl
         start_at=event.start.astimezone(utc), end_at=event.end.astimezone(utc), tz=event.tz, status=status,
         partstat=partstat,
         sealed=index.seal(index.key(hub, patient), patient.id, blob_id, sealed_fields(event, sender)),
-        occurrences=tuple((s.astimezone(utc), e.astimezone(utc)) for s, e in event.occurrences))
+        occurrences=tuple((s.astimezone(utc), e.astimezone(utc)) for s, e in event.occurrences), in_view=in_view)
 
 
 def _decide(method: str, event: ical.Event, held: agenda_store.Held | None, owner_key: str) -> str:
@@ -192,6 +192,9 @@ def _appointments(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, cal
         held = hub.read_sync(lambda conn: {uid: agenda_store.held(conn, patient.id, key)
                                            for uid, key in keys.items()})
         public = hub.keyring.public_key(patient.public_key)
+        # The hub's own key opens each appointment for the professionals' read-only view (storage/views.py).
+        system = hub.system_account()
+        hub_key = hub.keyring.public_key(system.public_key) if system is not None else None
         outcomes = []
         for event in calendar.events:
             decision = _decide(calendar.method, event, held[event.uid], owner_key)
@@ -206,11 +209,18 @@ def _appointments(hub: Hub, envelope: Envelope, message: mime.ParsedMessage, cal
                 event.status if event.status in ("CONFIRMED", "TENTATIVE") else "CONFIRMED")
             partstat = "" if decision == "cancel" else _partstat(event, address)
             row = _index_row(hub, patient, event, blob_id, source_blob_id, agenda_store.APPOINTMENT, sender,
-                             status, partstat)
+                             status, partstat, in_view=hub_key is not None)
+            readers = [deliveries.Reader(patient.id, wrap_key(sealed.content_key, blob_id, public))]
+            placements = [deliveries.Placement(address, patient.id, AGENDA_FOLDER, create=True)]
+            if hub_key is not None:
+                readers.append(deliveries.Reader(system.id, wrap_key(sealed.content_key, blob_id, hub_key)))
+                # Placed with the unit (one UID allocation per batch); file_item takes a version out that another
+                # update committed meanwhile made stale.
+                placements.append(deliveries.Placement(address, patient.id, agenda_store.VIEW, create=True))
             result.units.append(deliveries.Unit(
                 body=deliveries.Body(blob_id, sealed.body, sealed.summary, len(raw)),
-                readers=[deliveries.Reader(patient.id, wrap_key(sealed.content_key, blob_id, public))],
-                placements=[deliveries.Placement(address, patient.id, AGENDA_FOLDER, create=True)],
+                readers=readers,
+                placements=placements,
                 traces=[deliveries.Trace(who[0], who[1], audit.AGENDA_FILE, patient.id,
                                          f"blob:{blob_id} source:{source_blob_id}{who[2]}", decision)],
                 internal_date=envelope.internal_date,

@@ -63,6 +63,9 @@ def plan(hub: Hub, allowed: Pass, message: mime.ParsedMessage, source_blob_id: s
     resources = observations(hub, message) if MEASURES in allowed.scopes else []
     hostname = hub.config.get("hub.hostname")
     units, traces = [], []
+    # Each measure's key is wrapped for the hub too: the professionals' read-only view of the profile opens it.
+    system = entries.hub_reader(hub)
+    hub_key = hub.keyring.public_key(system.public_key) if system is not None else None
     for address, patient in allowed.patients.items():
         public = hub.keyring.public_key(patient.public_key)
         for resource in resources:
@@ -72,15 +75,18 @@ def plan(hub: Hub, allowed: Pass, message: mime.ParsedMessage, source_blob_id: s
             parsed = mime.parse(raw, hub.limits, storing=True)
             summary = json.dumps(mime.summary_fields(parsed), ensure_ascii=False).encode()
             sealed = encrypt_message(blob_id, raw, summary)
+            readers = [deliveries.Reader(patient.id, wrap_key(sealed.content_key, blob_id, public))]
+            if hub_key is not None:
+                readers.append(deliveries.Reader(system.id, wrap_key(sealed.content_key, blob_id, hub_key)))
             units.append(deliveries.Unit(
                 body=deliveries.Body(blob_id, sealed.body, sealed.summary, len(raw)),
-                readers=[deliveries.Reader(patient.id, wrap_key(sealed.content_key, blob_id, public))],
+                readers=readers,
                 placements=[deliveries.Placement(address, patient.id, fhir.FOLDER, create=True)],
                 traces=[deliveries.Trace(who[0], who[1], audit.PROFILE_CHANGE, patient.id,
                                          f"blob:{blob_id} source:{source_blob_id} service:{allowed.service.id}"
                                          f"{who[2]}", "added")],
                 writes=[entries.resource_write(patient, key, resource, blob_id, sealed.content_key,
-                                               entries.SERVICE)]))
+                                               entries.SERVICE, in_view=hub_key is not None)]))
         traces.append(deliveries.Trace(who[0], who[1], audit.CATALOGUE_PUSH, patient.id,
                                        f"blob:{source_blob_id} service:{allowed.service.id} scopes:"
                                        f"{'+'.join(sorted(allowed.scopes))} measures:{len(resources)}{who[2]}",

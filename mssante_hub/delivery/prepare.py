@@ -87,6 +87,8 @@ def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: 
             key_holders[sender.id] = sender
             placements.append(deliveries.Placement(identity.address, sender.id, envelope.sent_copy, SEEN,
                                                    optional=True))
+    if entry is not None and (hub_reader := profile_entries.hub_reader(hub)) is not None:
+        key_holders[hub_reader.id] = hub_reader  # a profile entry: the professionals' view reads it with the hub's key
     if decision.remote or held:
         # The relay reads queued mail with the hub's key; a quarantined message is sealed for it alone.
         system = hub.system_account()

@@ -111,7 +111,7 @@ def reader_of(s: Session, owner: AccountRow) -> Reader:
     """The reader that opens the owner's messages (kept for the session)."""
     view = s.selected
     if view is not None and view.owner is owner and dossier_view.is_view_folder(view.folder):
-        return dossier_view.reader_for(s, owner, view.folder.account_id)
+        return dossier_view.reader_for(s, owner, view.folder.account_id, view.folder.name)
     if owner.id == s.account.id:
         return s.reader
     cache = s.__dict__.setdefault("_owner_readers", {})

@@ -4,7 +4,11 @@
                                         granted, or under emergency access), rights "lr" only
     Patients/<INS>/Auteur/<category>    the MASQUE_PS documents this professional wrote (their account's RPPS
                                         makes the idNatPS the CDA names): MASQUE_PS does not hide from the author
-    Urgence/<INS>/Dossier/<category>    SELECT or EXAMINE of such a name by a PER mailbox is the emergency
+    Patients/<INS>/Agenda               the appointments professionals and services filed (current versions)
+    Patients/<INS>/Dossier/Profil       the profil médical's entries the patient did not hide, and the advance
+                                        directives always (storage/views.py, profile/entries.py)
+    Urgence/<INS>/Dossier/<category>    SELECT or EXAMINE of such a name (or of Urgence/<INS>/Agenda,
+                                        Urgence/<INS>/Dossier/Profil) by a PER mailbox is the emergency
                                         access ("bris de glace"): opened, flagged for review, traced and
                                         notified; for access.EMERGENCY_ACCESS_HOURS the dossier is then
                                         listed under Patients/<INS>/ as well
@@ -35,6 +39,7 @@ from storage import accounts as account_repo
 from storage import dossier as dossier_store
 from storage import folders
 from storage import general_practitioners
+from storage import views
 from storage.accounts import AccountRow
 from storage.models import Account, Folder
 from storage.patients import PatientContact
@@ -43,21 +48,37 @@ PATIENTS_ROOT = "Patients"
 EMERGENCY_ROOT = "Urgence"
 DOSSIER = "Dossier"
 AUTHORED = "Auteur"  # Patients/<INS>/Auteur/<category>: the author's own MASQUE_PS documents
+AGENDA = "Agenda"  # Patients/<INS>/Agenda
+PROFILE = "Profil"  # Patients/<INS>/Dossier/Profil
 READ_ONLY_RIGHTS = "lr"
+# What a name shows: the documents of a category, the agenda, or the profile. Each has its view folder, the
+# trace of its opening (action, target word) and the trace word of each body read.
+DOCUMENTS = "documents"
+_VIEW_OF = {AGENDA: views.AGENDA_VIEW, PROFILE: views.PROFILE_VIEW}
+_OPENING = {DOCUMENTS: audit.DOSSIER_ACCESS, AGENDA: audit.AGENDA_ACCESS, PROFILE: audit.PROFILE_READ}
+_READ_TARGET = {DOCUMENTS: "dossier-document", AGENDA: "agenda-item", PROFILE: "profile-entry"}
+_PART_OF_VIEW = {folder: part for part, folder in _VIEW_OF.items()}
 
 
 @dataclass(frozen=True)
 class DossierName:
     ins: str
-    category: categories.Category
+    category: categories.Category | None  # None for the agenda and the profile
     emergency: bool
     authored: bool = False
+    part: str = DOCUMENTS  # DOCUMENTS, AGENDA or PROFILE
 
 
 def split(name: str) -> DossierName | None:
-    """The parts of a Patients/<INS>/Dossier/<category> (or Urgence/...) name, else None."""
+    """The parts of a Patients/<INS>/Dossier/<category>, Patients/<INS>/Agenda or Patients/<INS>/Dossier/Profil
+    (or Urgence/...) name, else None."""
     parts = name.split("/")
-    if len(parts) != 4 or parts[0] not in (PATIENTS_ROOT, EMERGENCY_ROOT) or parts[2] not in (DOSSIER, AUTHORED):
+    if len(parts) not in (3, 4) or parts[0] not in (PATIENTS_ROOT, EMERGENCY_ROOT) \
+            or not identity.is_valid_ins(parts[1]):
+        return None
+    if parts[2:] in ([AGENDA], [DOSSIER, PROFILE]):
+        return DossierName(parts[1], None, parts[0] == EMERGENCY_ROOT, part=parts[-1])
+    if len(parts) != 4 or parts[2] not in (DOSSIER, AUTHORED):
         return None
     category = categories.BY_CODE.get(parts[3])
     if category is None or not identity.is_valid_ins(parts[1]):
@@ -90,9 +111,10 @@ class DossierReader(Reader):
     so FETCH answers as it would and the traces are durable within the next commit.
     """
 
-    def __init__(self, hub, system: AccountRow, professional: str, professional_type: str, patient_id: int) -> None:
+    def __init__(self, hub, system: AccountRow, professional: str, professional_type: str, patient_id: int,
+                 target: str = _READ_TARGET[DOCUMENTS]) -> None:
         super().__init__(hub.keyring, system, hub.blobs)
-        self._hub, self._professional, self._patient_id = hub, professional, patient_id
+        self._hub, self._professional, self._patient_id, self._target = hub, professional, patient_id, target
         self._actor_type = audit.ActorType.of_account(professional_type).value
         self._lock = threading.Lock()
         self._traced: set[str] = set()
@@ -116,7 +138,7 @@ class DossierReader(Reader):
         with self._lock:
             blobs, self._pending, self._flush_queued = self._pending, [], False
         audit.record_many(conn, [dict(actor=self._professional, actor_type=self._actor_type, action=audit.READ,
-                                      subject_account_id=self._patient_id, target=f"dossier-document:{blob} via:imap",
+                                      subject_account_id=self._patient_id, target=f"{self._target}:{blob} via:imap",
                                       outcome="ok") for blob in blobs])
 
 
@@ -130,7 +152,7 @@ class DossierBox:
     rights: str
     patient: AccountRow
     reason: str
-    category: str
+    category: str  # the category's code; the agenda's and the profile's names (AGENDA, PROFILE) for those
 
     def allows(self, right: str) -> bool:
         return right in self.rights
@@ -160,7 +182,9 @@ async def resolve_and_read(s, name: str, right: str, then: Callable[[Connection,
         why = access.reason(conn, patient.id, me.address, now, care_days)
         if why is None and not wanted.emergency:
             return patient, None, None, None
-        if wanted.authored:  # the author's own MASQUE_PS documents (docs/domain.md §6.2)
+        if wanted.category is None:  # the agenda or the profile: one view for every professional
+            row = folders.folder_by_name(conn, patient.id, _VIEW_OF[wanted.part])
+        elif wanted.authored:  # the author's own MASQUE_PS documents (docs/domain.md §6.2)
             key = author_key(conn, s.hub, patient.id, me.id)
             row = folders.folder_by_name(conn, patient.id, wanted.category.author_folder(key)) if key else None
         else:
@@ -178,7 +202,8 @@ async def resolve_and_read(s, name: str, right: str, then: Callable[[Connection,
         why = access.EMERGENCY
     if row is None:
         return None, None  # no document of this category for professionals (the emergency, if any, stays open)
-    return DossierBox(name, row, system, READ_ONLY_RIGHTS, patient, why, wanted.category.code), extra
+    code = wanted.category.code if wanted.category is not None else wanted.part
+    return DossierBox(name, row, system, READ_ONLY_RIGHTS, patient, why, code), extra
 
 
 async def _open_emergency(s, patient: AccountRow, now: dt.datetime) -> None:
@@ -193,31 +218,39 @@ async def _open_emergency(s, patient: AccountRow, now: dt.datetime) -> None:
 
 
 async def trace_open(s, box: DossierBox) -> None:
-    """An opening of a dossier category: traced (who, which category, why) and notified without content."""
+    """An opening of a dossier category, of the agenda or of the profile: traced (who, which, why) as the
+    patient's own reading of it is (dossier.access, agenda.access, profile.read) and notified without content."""
+    part = box.category if box.category in _OPENING else DOCUMENTS
+    what = f"category:{box.category}" if part == DOCUMENTS else part.lower()
+
     def work(conn) -> None:
         audit.record(conn, actor=s.account.address, actor_type=audit.ActorType.of_account(s.account.type),
-                     action=audit.DOSSIER_ACCESS,
-                     subject_account_id=box.patient.id, target=f"category:{box.category} reason:{box.reason}")
+                     action=_OPENING[part],
+                     subject_account_id=box.patient.id, target=f"{what} reason:{box.reason} via:imap")
         notifications.mark_pending(conn, box.patient.id, notifications.ACCESS)
 
     await s.hub.write(work)
 
 
 def is_view_folder(folder: folders.FolderRow) -> bool:
-    return (categories.of_professional_folder(folder.name) or categories.of_gp_folder(folder.name)
-            or categories.of_author_folder(folder.name)) is not None
+    return folder.name in _PART_OF_VIEW or (categories.of_professional_folder(folder.name)
+                                            or categories.of_gp_folder(folder.name)
+                                            or categories.of_author_folder(folder.name)) is not None
 
 
-def reader_for(s, system: AccountRow, patient_id: int) -> Reader:
-    """The reader of a dossier view (kept for the session, one per patient)."""
+def reader_for(s, system: AccountRow, patient_id: int, folder_name: str = "") -> Reader:
+    """The reader of a dossier view (kept for the session, one per patient and kind of item)."""
+    target = _READ_TARGET[_PART_OF_VIEW.get(folder_name, DOCUMENTS)]
     cache = s.__dict__.setdefault("_dossier_readers", {})
-    if patient_id not in cache:
-        cache[patient_id] = DossierReader(s.hub, system, s.account.address, s.account.type, patient_id)
-    return cache[patient_id]
+    if (patient_id, target) not in cache:
+        cache[patient_id, target] = DossierReader(s.hub, system, s.account.address, s.account.type, patient_id,
+                                                  target)
+    return cache[patient_id, target]
 
 
 async def listing(s) -> list[tuple[str, folders.FolderRow, str]]:
-    """(client name, folder, rights) of every dossier category this professional may read now."""
+    """(client name, folder, rights) of every dossier category (and agenda, profile) this professional may
+    read now."""
     me = s.account
     if me.type not in access.READING_TYPES:
         return []
@@ -249,6 +282,11 @@ async def listing(s) -> list[tuple[str, folders.FolderRow, str]]:
             key = author_key(conn, s.hub, patient_id, me.id)
             for folder_id in rows:
                 row = folders.folder_by_id(conn, folder_id)
+                part = _PART_OF_VIEW.get(row.name)
+                if part is not None:
+                    out.append((f"{PATIENTS_ROOT}/{ins}/" + (AGENDA if part == AGENDA else f"{DOSSIER}/{PROFILE}"),
+                                row, READ_ONLY_RIGHTS))
+                    continue
                 category = categories.of_view_folder(row.name, is_gp)
                 if category is not None:
                     out.append((f"{PATIENTS_ROOT}/{ins}/{DOSSIER}/{category.code}", row, READ_ONLY_RIGHTS))

@@ -32,6 +32,9 @@ MAX_ORIGIN_CHARS = 400
 FHIR_TYPE = "application/fhir+json"
 # Where an entry came from (docs/profile.md): sealed with it.
 PATIENT, PROFESSIONAL, SERVICE = "patient", "professional", "service"
+# Advance directives (directives anticipées) are always shown to a professional who may read the dossier, and
+# under emergency access: the patient's hide choice does not take them out of the view (docs/domain.md §6.5).
+ALWAYS_SHOWN_KINDS = frozenset({"DocumentReference"})
 
 
 def _aad_id(blob_id: str) -> str:
@@ -85,17 +88,27 @@ def write(hub: Hub, patient: account_repo.AccountRow, key: str, message: mime.Pa
           content_key: bytes, source: str = PATIENT):
     """The index row of one entry version, sealed under the item's content key."""
     resource = fhir.validate(resource_json(message) or {}, hub.config.get("profile.max_resource_bytes"))
-    return resource_write(patient, key, resource, blob_id, content_key, source, origin_fields(message))
+    # prepare() wraps an entry's key for the hub's own account when there is one (hub_reader below).
+    return resource_write(patient, key, resource, blob_id, content_key, source, origin_fields(message),
+                          in_view=hub.system_account() is not None)
+
+
+def hub_reader(hub: Hub) -> account_repo.AccountRow | None:
+    """The account whose key an entry's content key is wrapped for beside the patient's: the hub's own, which
+    opens the professionals' read-only view (imap/dossier_view.py); None on a store without one."""
+    return hub.system_account()
 
 
 def resource_write(patient: account_repo.AccountRow, key: str, resource: Any, blob_id: str, content_key: bytes,
-                   source: str, origin: dict[str, str] | None = None):
-    """The index row of one entry version of an already validated resource (`origin`: its offer's fields)."""
+                   source: str, origin: dict[str, str] | None = None, in_view: bool = False):
+    """The index row of one entry version of an already validated resource (`origin`: its offer's fields;
+    `in_view`: its key is wrapped for the hub, so professionals may be served it)."""
     found = fhir.summary(resource)
     fields = {"kind": found.kind, "code": found.code, "display": found.display, "date": found.date,
               "source": source, **(origin or {})}
     row = profile_store.NewEntry(account_id=patient.id, blob_id=blob_id, entry_key=key,
-                                 sealed=index.seal(content_key, _aad_id(blob_id), fields))
+                                 sealed=index.seal(content_key, _aad_id(blob_id), fields), in_view=in_view,
+                                 always_shown=found.kind in ALWAYS_SHOWN_KINDS)
     return functools.partial(profile_store.file_entry, row=row)
 
 

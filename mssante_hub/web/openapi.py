@@ -356,7 +356,9 @@ PATHS: dict[str, dict[str, Any]] = {
                     "invalid", 201, _obj({"id": _S, "kind": _S}), body={"type": "object"}),
     },
     "/api/profile/{id}/visibility": {"post": _op("Hide the entry (every version) from professionals, or show it "
-                                                 "again", 200, _obj({"id": _S, "hidden_from_professionals": _B}),
+                                                 "again (advance directives: recorded, yet always shown)", 200,
+                                                 _obj({"id": _S, "hidden_from_professionals": _B,
+                                                       "shown_to_professionals": _B}),
                                                  body=_obj({"hidden_from_professionals": _B},
                                                            ("hidden_from_professionals",)), params=[_ENTRY_ID])},
     "/api/profile/offers/{document}": {"get": _op(

@@ -334,17 +334,23 @@ class ProfileApi(PatientApi):
         if not isinstance(hidden, bool):
             raise ApiError(400, "bad_request", "hidden_from_professionals : vrai ou faux attendu",
                            "hidden_from_professionals: true or false expected")
-        if await self._held_kind(session, entry_id) is None:
+        kind = await self._held_kind(session, entry_id)
+        if kind is None:
             raise NOT_FOUND
+        system = entries.hub_reader(self.hub)
 
         def work(conn) -> None:
-            profile_store.set_hidden(conn, session.account_id, entry_id, hidden)
+            # The view professionals read follows the choice, but advance directives stay in it (docs/profile.md).
+            profile_store.set_hidden(conn, session.account_id, entry_id, hidden,
+                                     system.id if system is not None else None, kind in entries.ALWAYS_SHOWN_KINDS)
             audit.record(conn, actor=session.actor, actor_type=session.actor_type, action=audit.PROFILE_CHANGE,
                          subject_account_id=session.account_id, target=f"profile:{entry_id}",
                          outcome="hidden" if hidden else "shown")
 
         await self.hub.write(work)
-        return 200, {"id": entry_id, "hidden_from_professionals": hidden}
+        # What professionals see now: the choice, except for the advance directives (always shown).
+        return 200, {"id": entry_id, "hidden_from_professionals": hidden,
+                     "shown_to_professionals": not hidden or kind in entries.ALWAYS_SHOWN_KINDS}
 
     async def remove(self, request: server.Request, entry_id: str) -> tuple[int, None]:
         session = await self._patient(request)
