@@ -73,6 +73,8 @@ def _looks_like_text(s: str) -> bool:
         return True
     if re.fullmatch(r"[a-z0-9_.\-/#:?=&%+*\[\]()${} ]*", s) and " " not in s.strip():
         return False  # ids, classes, paths, selectors
+    if "-" in s and re.fullmatch(r"[a-z0-9\-]+( [a-z0-9\-]+)*", s):
+        return False  # a list of CSS classes
     if re.search(r"[a-zà-ÿ]{2,} [a-zA-Zà-ÿ]", s):
         return True
     return bool(re.fullmatch(r"[A-Z][a-zà-ÿ]+ ?", s))

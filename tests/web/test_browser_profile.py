@@ -171,6 +171,9 @@ def test_profile_page(web_hub, browser):
     _type(browser, "pf-directives", "Pas d'acharnement thérapeutique.")
     _submit(browser, "ajoutée")
     assert "Pas d'acharnement thérapeutique." in text_of(browser, "entries-DocumentReference")
+    # Always shown to professionals (docs/profile.md): said, and no "Masquer" offered that would not hold.
+    assert css(browser, "#entries-DocumentReference .always-shown")
+    assert [b.text for b in css(browser, "#entries-DocumentReference button")] == ["Supprimer"]
     _add(browser, "Consent")
     Select(by_id(browser, "pf-position")).select_by_value("deny")
     _submit(browser, "ajoutée")

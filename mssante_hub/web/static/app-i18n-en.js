@@ -324,6 +324,8 @@ export const EN = {
   "Titre du document": "Title of the document",
   "Titulaire": "Holder",
   "Tous": "All",
+  "Toujours visibles par les professionnels qui ont accès à votre dossier, y compris en urgence":
+    "Always visible to the professionals who can see your record, in an emergency too",
   "Tous les thèmes": "All themes",
   "Toutes": "All",
   "Traitement": "Treatment",

@@ -23,6 +23,7 @@ const MEASURES = {
   pressure: { code: "85354-9", label: "Tension artérielle", unit: "mm[Hg]" },
 };
 const SYSTOLIC = "8480-6", DIASTOLIC = "8462-4";
+const ALWAYS_SHOWN = new Set(["DocumentReference"]);  // profile/entries.py ALWAYS_SHOWN_KINDS
 // The groups of the page, in order; `entourage` ones go under "Entourage et volontés".
 const GROUPS = [
   { kind: "Condition", title: "Antécédents", add: "Ajouter un antécédent", text: "Antécédent (maladie, opération)",
@@ -136,7 +137,11 @@ function entryItem(entry) {
   const body = el("div", "", { class: "entry-text" });
   body.appendChild(el("span", main, { class: "subject" }));
   if (details) body.appendChild(el("span", details, { class: "note" }));
-  if (entry.hidden_from_professionals) body.appendChild(el("span", "Masqué aux professionnels", { class: "document" }));
+  // Advance directives are shown to every professional with access, and under emergency access, whatever the
+  // patient hides (docs/profile.md): the page says so and offers no "Masquer" that would not hold.
+  const always = ALWAYS_SHOWN.has(entry.kind);
+  if (always) body.appendChild(el("span", "Toujours visibles par les professionnels qui ont accès à votre dossier, y compris en urgence", { class: "note always-shown" }));
+  else if (entry.hidden_from_professionals) body.appendChild(el("span", "Masqué aux professionnels", { class: "document" }));
   li.appendChild(body);
   const actions = el("div", "", { class: "actions" });
   actions.appendChild(el("a", "Modifier", { href: "#profil/modifier/" + entry.id, class: "button",
@@ -155,7 +160,7 @@ function entryItem(entry) {
     await api("DELETE", "profile/" + entry.id);
     go("#profil", "L'entrée est supprimée.");
   }));
-  actions.append(hide, remove);
+  if (always) actions.append(remove); else actions.append(hide, remove);
   li.appendChild(actions);
   return li;
 }
