@@ -170,9 +170,10 @@ def test_home_shows_the_next_appointment_and_what_to_plan(scene, browser):
     assert web.call("POST", "/api/agenda/prevention/depistage-sein", {"status": "to_plan"}).status == 200
     go(browser, "#messagerie", "mail-view")
     go(browser, "#accueil", "home-view")
-    wait(browser, lambda d: "Prochain rendez-vous" in text_of(d, "home-next"))
+    # Waited for on the item to plan: the first visit's Accueil (before it was to plan) is still shown meanwhile.
+    wait(browser, lambda d: "À planifier : Dépistage organisé du cancer du sein" in text_of(d, "home-plan"))
+    assert "Prochain rendez-vous" in text_of(browser, "home-next")
     assert "Consultation de cardiologie" in text_of(browser, "home-next")
-    assert "À planifier : Dépistage organisé du cancer du sein" in text_of(browser, "home-plan")
     assert browser.title == "Accueil – Mon espace santé"
     assert "Consultation" not in browser.title
     checked(browser, "accueil-agenda")

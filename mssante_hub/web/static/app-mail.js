@@ -48,13 +48,14 @@ export async function showHome() {
     : data.unread === 1 ? "Vous avez 1 nouveau message." : `Vous avez ${data.unread} nouveaux messages.`;
   $("home-list").replaceChildren(...data.latest_unread.map((item) => messageItem(item, "INBOX")));
   showUnread(data.unread);
-  // Documents filed lately (titles only, never in the tab title); a failure leaves the rest of Accueil shown.
-  const recent = await api("GET", "dossier/recent").catch(() => null);
+  // Documents filed lately, the next appointment and the prevention items still to plan (titles only, never in
+  // the tab title), asked at once; a failure of one leaves the rest of Accueil shown.
+  const day = (offset) => new Date(Date.now() + offset * 864e5).toISOString().slice(0, 10);
+  const [recent, agenda] = await Promise.all([
+    api("GET", "dossier/recent").catch(() => null),
+    api("GET", `agenda?from=${day(0)}&to=${day(HOME_AGENDA_DAYS)}`).catch(() => null)]);
   $("home-documents").replaceChildren(...(recent ? recent.documents.map(documentItem) : []));
   $("home-documents-empty").hidden = !recent || recent.documents.length > 0;
-  // Agenda: the next appointment and the prevention items still to plan (titles only, never in the tab title).
-  const day = (offset) => new Date(Date.now() + offset * 864e5).toISOString().slice(0, 10);
-  const agenda = await api("GET", `agenda?from=${day(0)}&to=${day(HOME_AGENDA_DAYS)}`).catch(() => null);
   const next = agenda && agenda.items.find((item) => new Date(item.start) > new Date() && item.status !== "CANCELLED"
     && item.kind !== "reminder");
   $("home-next").textContent = !agenda ? "" : next ? `Prochain rendez-vous : ${next.title}, ${when(next.start)}`
