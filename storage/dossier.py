@@ -61,6 +61,14 @@ class DossierDocument(Base):
     signature: Mapped[str] = mapped_column(String(8), default="", server_default="")
 
 
+# The listing's order (page below: newest first on the sort date, then id), for a category and for the whole
+# dossier: a page reads its rows in order instead of sorting the category (migration 0017).
+_SORT_DATE = func.coalesce(DossierDocument.effective_at, DossierDocument.filed_at)
+Index("ix_dossier_listing", DossierDocument.account_id, DossierDocument.category, DossierDocument.state, _SORT_DATE,
+      DossierDocument.id)
+Index("ix_dossier_listing_all", DossierDocument.account_id, DossierDocument.state, _SORT_DATE, DossierDocument.id)
+
+
 class DossierQuarantine(Base):
     """A document message held out of a patient's folders: it is about someone else (902/904)."""
 

@@ -10,6 +10,7 @@ nothing more. An address is never shown: with no name known, a neutral label.
 from __future__ import annotations
 
 import email.utils
+import functools
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
@@ -19,6 +20,8 @@ from mssante_hub.patients import conversations
 from storage import accounts as account_repo
 
 MAX_NAME_CHARS = 200
+MAX_CACHED_FIELD_CHARS = 2_048
+PARSED_FIELDS_CACHED = 2_048  # at most 4 MiB of fields
 UNKNOWN_SENDER = "Correspondant non identifié"
 YOURSELF = "Vous"
 
@@ -33,12 +36,21 @@ def address_of(field: str) -> tuple[str, str]:
 
 
 def addresses_of(field: str) -> list[tuple[str, str]]:
+    field = field or ""
+    # Long fields (many recipients) are parsed each time: the cache holds small ones only.
+    return list(_parsed(field) if len(field) <= MAX_CACHED_FIELD_CHARS else _parsed.__wrapped__(field))
+
+
+# A listing parses the same few From/To fields over and over (one correspondent, many messages), and the email
+# package's address parser is pure Python: a third of an inbox page. Bounded; in this process's memory only.
+@functools.lru_cache(maxsize=PARSED_FIELDS_CACHED)
+def _parsed(field: str) -> tuple[tuple[str, str], ...]:
     try:
-        pairs = email.utils.getaddresses([field or ""])
+        pairs = email.utils.getaddresses([field])
     except (ValueError, TypeError):
-        return []
-    return [("".join(c for c in n if c.isprintable()).strip()[:MAX_NAME_CHARS], a.strip().lower())
-            for n, a in pairs if "@" in a]
+        return ()
+    return tuple(("".join(c for c in n if c.isprintable()).strip()[:MAX_NAME_CHARS], a.strip().lower())
+                 for n, a in pairs if "@" in a)
 
 
 @dataclass
@@ -51,7 +63,7 @@ class Names:
     details: dict[str, account_repo.Details] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, conn: Connection, holder_id: int, holder_address: str, addresses: set[str]) -> "Names":
+    def load(cls, conn: Connection, holder_id: int, holder_address: str, addresses: set[str]) -> Names:
         wanted = sorted(a for a in addresses if a)
         if not wanted:
             return cls(holder_address.lower(), {}, {})
