@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from storage.folders import create_default_folders
-from storage.models import Account, AccountStatus
+from storage.models import Account, AccountStatus, AccountType
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,12 @@ def set_details(conn: Connection, address: str, profession: str | None, structur
     if not values:
         return by_address(conn, address) is not None
     return conn.execute(update(Account).where(Account.address == address.lower()).values(**values)).rowcount == 1
+
+
+def patient_ids(conn: Connection) -> list[int]:
+    """Every patient space's account id, in order (the back-fill commands walk them one by one)."""
+    return list(conn.execute(select(Account.id).where(Account.type == AccountType.PATIENT.value)
+                             .order_by(Account.id)).scalars())
 
 
 def by_id(conn: Connection, account_id: int) -> AccountRow | None:

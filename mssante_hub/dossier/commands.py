@@ -78,19 +78,16 @@ def cmd_dossier_emergencies(args: argparse.Namespace) -> int:
 def cmd_dossier_backfill_views(args: argparse.Namespace) -> int:
     """Every patient space's professionals', GP and author views completed with the documents filed before
     those views existed (storage.dossier.backfill_views); run once after an upgrade, harmless again."""
-    from sqlalchemy import select
-
     from mssante_hub.hub import Hub
+    from storage import accounts as account_repo
     from storage import dossier as dossier_store
-    from storage.models import Account, AccountType
 
     with Hub.open(args.data_dir) as hub:
         system = hub.system_account()
         if system is None:
             print("mssante-hub: the hub has no system account")
             return 1
-        spaces = hub.read_sync(lambda conn: list(conn.execute(
-            select(Account.id).where(Account.type == AccountType.PATIENT.value).order_by(Account.id)).scalars()))
+        spaces = hub.read_sync(account_repo.patient_ids)
         made = 0
         for space in spaces:  # one transaction per space: the writer is not held for the whole store
             made += hub.committer.run(lambda conn, space=space: dossier_store.backfill_views(conn, space, system.id))

@@ -12,19 +12,16 @@ from collections.abc import Callable
 
 
 def cmd_profile_backfill_keys(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
     from mssante_hub.hub import Hub
     from mssante_hub.profile import backfill
-    from storage.models import Account, AccountType
+    from storage import accounts as account_repo
 
     with Hub.open(args.data_dir) as hub:
         system = hub.system_account()
         if system is None:
             print("mssante-hub: the hub has no system account")
             return 1
-        spaces = hub.read_sync(lambda conn: list(conn.execute(
-            select(Account.id).where(Account.type == AccountType.PATIENT.value).order_by(Account.id)).scalars()))
+        spaces = hub.read_sync(account_repo.patient_ids)
         keys = placements = 0
         for space in spaces:  # one transaction per space: the writer is not held for the whole store
             done = backfill.backfill(hub, space, system)
