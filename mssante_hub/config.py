@@ -134,6 +134,9 @@ SETTINGS: tuple[Setting, ...] = (
             "listener.", _optional_listen_address),
     Setting("storage.url", str, "", "SQLAlchemy URL; empty means SQLite file `hub.sqlite3` in the data folder."),
     Setting("storage.db_threads", int, 4, "Threads for blocking database reads.", _positive),
+    Setting("storage.small_reads_on_loop", bool, True,
+            "On SQLite, run reads known to be small (a few indexed rows) on the event loop's thread rather than "
+            "the read pool, whose round trip costs more than they do; no effect on PostgreSQL."),
     Setting("storage.group_commit_window_ms", float, 0.0,
             "Extra wait for more deliveries before a commit; 0 takes what queued during the last commit.", _non_negative),
     Setting("storage.group_commit_max_batch", int, 256, "Most deliveries committed in one transaction.", _positive),

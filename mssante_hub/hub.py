@@ -22,6 +22,7 @@ from mssante_hub.mime import Limits
 from mssante_hub.accounts.passwords import Passwords
 from storage import accounts as account_repo
 from storage import blobstore, database
+from storage.loop_reader import LoopReader
 from storage.committer import GroupCommitter
 from storage.models import AccountType
 
@@ -52,7 +53,10 @@ class Hub:
         from mssante_hub.observe import metrics
 
         self.committer.on_commit = metrics.committed
+        self._loop_read_done, self._pool_read_done = metrics.db_read_counters()
         self.read_pool = concurrent.futures.ThreadPoolExecutor(config.get("storage.db_threads"), "db-read")
+        self.loop_reader = (LoopReader(self.engine) if config.get("storage.small_reads_on_loop")
+                            and self.engine.dialect.name == "sqlite" else None)
         self.parse_pool = concurrent.futures.ThreadPoolExecutor(config.get("limits.parse_threads"), "parse")
         self.passwords = Passwords(
             config.get("auth.argon2_time_cost"), config.get("auth.argon2_memory_kib"),
@@ -137,8 +141,17 @@ class Hub:
     def is_local(self, address: str) -> bool:
         return address.rpartition("@")[2].lower() in self.local_domains
 
-    async def read(self, fn: Callable[[Connection], Any]) -> Any:
-        """Run a read-only function of a connection on the bounded read pool."""
+    async def read(self, fn: Callable[[Connection], Any], *, small: bool = False) -> Any:
+        """Run a read-only function of a connection on the bounded read pool.
+
+        `small`: the read touches a few indexed rows (or costs what the caller then spends on the
+        loop formatting its answer anyway). On SQLite it then runs on the loop itself, where a trip
+        to the pool would cost more than the read (storage/loop_reader.py).
+        """
+        if small and self.loop_reader is not None and self.loop_reader.accepts():
+            self._loop_read_done()
+            return self.loop_reader.run(fn)
+        self._pool_read_done()
 
         def run() -> Any:
             with self.engine.connect() as conn:
@@ -169,6 +182,8 @@ class Hub:
             self.closers.pop()()
         self.committer.close()
         self.read_pool.shutdown(wait=True)
+        if self.loop_reader is not None:
+            self.loop_reader.close()
         self.parse_pool.shutdown(wait=True)
         self.blobs.close()  # after the committer: its last batch may still be writing files
         self.engine.dispose()

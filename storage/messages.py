@@ -228,6 +228,14 @@ def fetch_bodies(conn: Connection, reader_id: int, folder_id: int, uids: list[in
             for uid, flags, modseq, size, blob_id, body, wrapped in rows if uid in wanted]
 
 
+_SIZES_SQL = f"SELECT size FROM {_M} WHERE folder_id = ? AND uid BETWEEN ? AND ?"
+
+
+def size_between(conn: Connection, folder_id: int, low: int, high: int) -> int:
+    """Bytes of a folder's messages with UIDs from `low` to `high` (one indexed range read, no body)."""
+    return sum(r[0] for r in driver.rows(conn, _SIZES_SQL, (folder_id, low, high)))
+
+
 def fetch_rows(conn: Connection, reader_id: int, folder_id: int, uids: list[int], with_body: bool) -> list[FetchRow]:
     if not uids:
         return []

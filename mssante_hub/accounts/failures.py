@@ -2,8 +2,9 @@
 
 HubFailures, what the doors use: the hub's database (storage/login_failures.py), so that every worker of
 `serve --workers N`, and every hub on one PostgreSQL database, counts the same failures. Only failures write
-(through the group committer, awaited: the next attempt sees them); a check is one indexed SELECT on the read pool,
-never on the event loop; the writers delete expired rows once a PURGE_EVERY_S.
+(through the group committer, awaited: the next attempt sees them); a check is one indexed SELECT, a small read
+(on SQLite on the event loop's own connection, storage/loop_reader.py); the writers delete expired rows once a
+PURGE_EVERY_S.
 
 MemoryFailures keeps the counts of one process: a guard without a database (the guard's own unit tests).
 """
@@ -46,7 +47,7 @@ class HubFailures:
     async def counts(self, keys: list[str]) -> dict[str, int]:
         digests = {self._digest(key): key for key in keys}
         now = time.time()
-        found = await self.hub.read(lambda conn: login_failures.counts(conn, list(digests), now))
+        found = await self.hub.read(lambda conn: login_failures.counts(conn, list(digests), now), small=True)
         return {digests[digest]: n for digest, n in found.items()}
 
     async def record(self, keys: list[str], window_s: float) -> None:

@@ -116,7 +116,8 @@ async def check_password(s: Session, user: bytes, password: bytes) -> None:
         # Checked in a slot of this login and this address (accounts/throttle.py): parallel connections
         # cannot have more guesses checked at once than the slots, whatever the failures recorded so far.
         async with guard.attempt(peer, address):
-            account = await s.hub.read(lambda conn: account_repo.by_address(conn, address)) if address else None
+            account = (await s.hub.read(lambda conn: account_repo.by_address(conn, address), small=True)
+                       if address else None)
             stored = account.password_hash if account is not None else None
             cache = verified_logins(s.hub)
             if stored is not None and cache.known(account.id, stored, secret):
@@ -158,7 +159,7 @@ async def check_token(s: Session, mechanism: bytes, response: bytes) -> None:
     if key != subject and (await guard.verdict(peer, subject)).refused:
         # A token naming no login took the address's slot only: the subject's own lock-out still holds.
         await _refuse(s, subject, THROTTLED)
-    account = await s.hub.read(lambda conn: account_repo.by_address(conn, subject))
+    account = await s.hub.read(lambda conn: account_repo.by_address(conn, subject), small=True)
     await _log_in(s, subject, account)
 
 

@@ -31,6 +31,8 @@ BODY_BATCH = 16  # messages per read-pool trip when bodies are opened (FETCH ans
 BATCH_BYTES = 1024 * 1024  # and a batch's answers stop past this much (big messages: fewer per batch)
 LISTING_BATCH = 1000  # the same without bodies: flags, dates and sizes only
 SUMMARY_BATCH = 250  # the same with summaries opened (ENVELOPE): a key unwrap each
+SMALL_LISTING = 50  # a FETCH without bodies of at most this many messages reads on the loop (Hub.read small)
+SMALL_BODY_BYTES = 64 * 1024  # and one of a single message this size or smaller, bodies included
 MEMORY_ITEMS = {b"FLAGS", b"UID", b"MODSEQ"}
 WHOLE_MESSAGE_ITEMS = MEMORY_ITEMS | {b"RFC822", b"RFC822.SIZE", b"INTERNALDATE"}
 _SECTION = re.compile(rb"^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK)\[([^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$")
@@ -174,6 +176,22 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     size = SUMMARY_BATCH if from_summaries else BODY_BATCH if with_body else LISTING_BATCH
     bulk, lane = with_body and len(uids) > 1, bulk_lane(s.hub)
     start = 0
+    if len(uids) == 1 or (not with_body and len(uids) <= SMALL_LISTING):
+        # The common small FETCH (one message, or a few without bodies): read on the loop when the
+        # database allows it, a big single message excepted (its decryption belongs to the pool).
+        await s.answer_room()
+        try:
+            found = await s.hub.read(_if_small(view.id, uids, with_body, work(uids)), small=True)
+        except binary.UnknownEncoding:
+            raise No(responses.NO_UNKNOWN_CTE) from None
+        if found is not None:
+            lines, start = found
+            for line in lines:
+                s.emit(line)
+            del lines
+            if start >= len(uids):
+                return responses.OK_DONE
+            await s.drain()
     while start < len(uids):
         if s.transport is None:
             break  # the connection is gone
@@ -194,6 +212,15 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
         del lines  # not held while the client reads: one batch in the server, not two
         await s.drain()
     return responses.OK_DONE
+
+
+def _if_small(folder_id: int, uids: list[int], with_body: bool, run):
+    """`run`, unless the messages' bodies are more than SMALL_BODY_BYTES (then None: read them in the pool)."""
+    def guarded(conn):
+        if with_body and messages.size_between(conn, folder_id, uids[0], uids[-1]) > SMALL_BODY_BYTES:
+            return None
+        return run(conn)
+    return guarded
 
 
 def bulk_lane(hub) -> asyncio.Semaphore:

@@ -46,7 +46,7 @@ async def still_valid(s: Session) -> bool:
     account = s.account
     if account is None or not due(s):
         return True
-    found = await s.hub.read(lambda conn: account_repo.credentials(conn, account.id))
+    found = await s.hub.read(lambda conn: account_repo.credentials(conn, account.id), small=True)
     if s.account is not account:  # logged out meanwhile
         return True
     if found == (AccountStatus.ACTIVE.value, account.password_hash):

@@ -36,6 +36,7 @@ from storage.accounts import AccountRow
 log = logging.getLogger("mssante_hub.imap")
 
 MAX_QUEUED_COMMANDS = 200  # pipelined commands held before the connection is paused
+SMALL_FOLDER = 10_000  # messages up to which catching up with a folder reads on the loop (Hub.read small)
 UNAUTH, AUTH, SELECTED, LOGOUT = "unauth", "auth", "select", "logout"
 NO_EXPUNGE_REPORT = {b"FETCH", b"STORE", b"SEARCH"}  # RFC 3501 §7.4.1: no EXPUNGE during these
 # Commands that read nothing of the selected folder's content: no rights read again before them.
@@ -349,7 +350,7 @@ class Session(IMAP4Server):
         if dossier_view.is_view_folder(view.folder):
             return  # a patient's dossier: its access rules, not grants (imap/dossier_view.py, at each opening)
         me = self.account.id
-        rights = await self.hub.read(lambda conn: dict(grants.grants_for(conn, me)).get(view.id, ""))
+        rights = await self.hub.read(lambda conn: dict(grants.grants_for(conn, me)).get(view.id, ""), small=True)
         if self.selected is not view:
             return
         view.rights = rights
@@ -411,7 +412,10 @@ class Session(IMAP4Server):
                 return
             self.dirty = False
             since = view.synced
-            changes = await self.hub.read(lambda conn: sync.changes_since(conn, view.id, since))
+            # Small while the folder is: the watermark counts its messages (an index range), the rest is
+            # what changed, which the client is then told line by line on the loop anyway.
+            changes = await self.hub.read(lambda conn: sync.changes_since(conn, view.id, since),
+                                          small=len(view.uids) <= SMALL_FOLDER)
             if self.selected is not view or self.transport is None:
                 return
             result = view.apply_changes(changes, allow_expunge) if changes is not None else None

@@ -45,6 +45,9 @@ RELAY_OUTCOMES = Counter(f"{PREFIX}_relay_outcomes_total",
                          ["outcome"], registry=REGISTRY)
 NOTIFICATIONS = Counter(f"{PREFIX}_notifications_total", "Patient notifications, by outcome (sent, failed).",
                         ["outcome"], registry=REGISTRY)
+DB_READS = Counter(f"{PREFIX}_db_reads_total",
+                   "Database reads of the doors, by where they ran: `loop` (small reads on SQLite, on the event "
+                   "loop's thread) or `pool` (the read pool).", ["where"], registry=REGISTRY)
 WORKER_UP = Gauge(f"{PREFIX}_worker_up", "1 per serving process (label pid under several workers).",
                   multiprocess_mode="liveall", registry=REGISTRY)
 
@@ -61,6 +64,11 @@ def delivered(door: str) -> None:
 
 def refused(door: str, reason: refusals.Reason) -> None:
     REFUSALS.labels(door, reason_name(reason)).inc()
+
+
+def db_read_counters() -> tuple[Callable[[], None], Callable[[], None]]:
+    """The `inc` of the loop's and the pool's read counters (mssante_hub/hub.py counts each read)."""
+    return DB_READS.labels("loop").inc, DB_READS.labels("pool").inc
 
 
 def committed(units: int, seconds: float) -> None:

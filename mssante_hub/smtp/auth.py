@@ -86,7 +86,7 @@ class Authenticator:
         return names
 
     async def _account(self, address: str) -> account_repo.AccountRow | None:
-        account = await self.hub.read(lambda conn: account_repo.by_address(conn, address))
+        account = await self.hub.read(lambda conn: account_repo.by_address(conn, address), small=True)
         if account is None or account.type not in SUBMITTING_TYPES or account.status != AccountStatus.ACTIVE.value:
             return None
         return account

@@ -87,7 +87,7 @@ class BaseDoor:
         now = time.monotonic()
         if self._active_until.get(key, 0.0) > now:
             return None
-        account = await self.hub.read(lambda conn: account_repo.by_address(conn, key))
+        account = await self.hub.read(lambda conn: account_repo.by_address(conn, key), small=True)
         # Patients' spaces get their own words (closed space, unknown patient); others the generic ones.
         reason = policy.recipient_reason(account.type if account else None, account.status if account else None)
         if reason is not None:
@@ -106,7 +106,7 @@ class BaseDoor:
             return None
         now = dt.datetime.now(dt.timezone.utc)
         found = await self.hub.read(lambda conn: consent.rcpt_refusal(
-            conn, sender, account_repo.by_address(conn, address.lower()), now))
+            conn, sender, account_repo.by_address(conn, address.lower()), now), small=True)
         if found is None:
             return None
         await consent.trace_refused(self.hub, sender, found[1], [address])
