@@ -121,10 +121,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--think", type=float, default=0.0)
+    parser.add_argument("--db-threads", type=int, default=0, help="storage.db_threads (0: the default)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = make_data_dir(Path(tmp))
-        configure(data_dir, {"web.max_failed_logins": 1000})
+        configure(data_dir, {"web.max_failed_logins": 1000, **({"storage.db_threads": args.db_threads} if args.db_threads else {})})
         hub = Hub.open(data_dir)
         doctor = add_professional(hub, "dr.bench", password=None)
         patient, _ = active_patient(hub, "bench@courriel.example")
