@@ -24,6 +24,7 @@ import asyncio
 import base64
 import http.client
 import json
+import os
 import random
 import statistics
 import sys
@@ -47,6 +48,34 @@ PASSWORD = "mot de passe de camille"
 PDF = b"%PDF-1.4 bench\n%%EOF\n"
 KINDS = {"inbox": "/api/messages?folder=INBOX&limit=50", "documents": "/api/dossier/documents?category=SYNTHESE",
          "page": "/"}
+
+
+def _process_tree(pid: int) -> list[int]:
+    """The serving process and its descendants (serve's workers), from /proc."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes (fields 14 and 15 of /proc/PID/stat): unlike latencies, a
+    figure the other load of a shared machine barely moves."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def _call(port: int, method: str, path: str, token: str | None = None, body: dict | None = None):
@@ -92,10 +121,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--think", type=float, default=0.0)
+    parser.add_argument("--db-threads", type=int, default=0, help="storage.db_threads (0: the default)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = make_data_dir(Path(tmp))
-        configure(data_dir, {"web.max_failed_logins": 1000})
+        configure(data_dir, {"web.max_failed_logins": 1000, **({"storage.db_threads": args.db_threads} if args.db_threads else {})})
         hub = Hub.open(data_dir)
         doctor = add_professional(hub, "dr.bench", password=None)
         patient, _ = active_patient(hub, "bench@courriel.example")
@@ -139,15 +169,21 @@ def main() -> None:
                             time.sleep(args.think * random.uniform(0.5, 1.5))
 
             threads = [threading.Thread(target=session, args=(t,)) for t in tokens]
+            serving = _process_tree(running.process.pid)
+            cpu_before = _cpu_seconds(serving)
             started = time.monotonic()
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
             wall = time.monotonic() - started
+            cpu = _cpu_seconds(serving) - cpu_before
         hub.close()
     print(f"{args.sessions} sessions x {args.rounds} rounds in {wall:.1f} s (workers {args.workers or 'per core'}, "
           f"think {args.think} s); errors: {len(errors)} {errors[:3]}")
+    requests = sum(len(values) for values in times.values())
+    print(f"serving processes ({len(serving)}): {cpu:.1f} CPU s for {requests} requests = "
+          f"{cpu * 1000 / requests:.2f} CPU ms per request")
     for kind, values in times.items():
         values.sort()
         p95 = values[max(0, int(len(values) * 0.95) - 1)]

@@ -63,8 +63,12 @@ def create_account(
     return account_id
 
 
+# Built once: every webmail request asks for its reader's account, and building the select cost more than running it.
+_BY_ADDRESS = select(*_COLUMNS).where(Account.address == bindparam("address"))
+
+
 def by_address(conn: Connection, address: str) -> AccountRow | None:
-    row = conn.execute(select(*_COLUMNS).where(Account.address == address.lower())).one_or_none()
+    row = conn.execute(_BY_ADDRESS, {"address": address.lower()}).one_or_none()
     return AccountRow(*row) if row else None
 
 

@@ -21,13 +21,20 @@ from storage import accounts as account_repo
 
 MAX_NAME_CHARS = 200
 MAX_CACHED_FIELD_CHARS = 2_048
-PARSED_FIELDS_CACHED = 2_048  # at most 4 MiB of fields
+PARSED_FIELDS_CACHED = 2_048  # per cache (first address, all addresses): at most 4 MiB of fields each
 UNKNOWN_SENDER = "Correspondant non identifié"
 YOURSELF = "Vous"
 
 
 def address_of(field: str) -> tuple[str, str]:
     """(display name, lower-case address) of a From-like field's first address."""
+    field = field or ""
+    # Cached as addresses_of is (below): an inbox row asks for its From twice, and the parser is pure Python.
+    return _first(field) if len(field) <= MAX_CACHED_FIELD_CHARS else _first.__wrapped__(field)
+
+
+@functools.lru_cache(maxsize=PARSED_FIELDS_CACHED)
+def _first(field: str) -> tuple[str, str]:
     try:
         name, address = email.utils.parseaddr(field or "")
     except (ValueError, TypeError):

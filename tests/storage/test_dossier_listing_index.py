@@ -4,26 +4,23 @@ a page costs the same whatever the dossier's size (bench/webmail.py; docs/web.md
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from sqlalchemy import text
 
 from storage import dossier
 
 
 def _plan(hub, category: str | None, after: bool) -> list[str]:
-    order = dossier.func.coalesce(dossier.DossierDocument.effective_at, dossier.DossierDocument.filed_at)
-    query = dossier._current_for(1, 1, ("INVISIBLE_PATIENT",))
-    if category is not None:
-        query = query.where(dossier.DossierDocument.category == category)
-    if after:
-        at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-        query = query.where((order < at) | ((order == at) & (dossier.DossierDocument.id < 10)))
-    query = query.order_by(order.desc(), dossier.DossierDocument.id.desc()).limit(51)
+    """SQLite's plan of the statement `dossier.page` runs (built once per shape, with bound parameters)."""
+    statement = dossier._page_statement(category is not None, after, ("INVISIBLE_PATIENT",))
+    values = {"account_id": 1, "reader_id": 1, "limit": 51, "category": category,
+              "after_at": "2026-01-01 00:00:00.000000", "after_id": 10}  # as SQLite stores a DateTime: text
     with hub.engine.connect() as conn:
-        compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
-        return [row[3] for row in conn.execute(text("EXPLAIN QUERY PLAN " + str(compiled)))]
+        compiled = statement.compile(conn)
+        processed = compiled.construct_params(values)
+        # SQLite's driver takes the positional parameters in the order the compiled statement names them.
+        parameters = tuple(processed[name] for name in compiled.positiontup)
+        rows = conn.connection.dbapi_connection.execute("EXPLAIN QUERY PLAN " + str(compiled), parameters)
+        return [row[3] for row in rows]
 
 
 @pytest.mark.parametrize("category, index", [("SYNTHESE", "ix_dossier_listing "), (None, "ix_dossier_listing_all ")])
