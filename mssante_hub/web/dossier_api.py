@@ -158,7 +158,7 @@ class DossierApi(PatientApi):
             reader = self._reader(conn, session) if rows else None
             return [self._listed(reader, r) for r in rows], following
 
-        listed, following = await self.hub.read(work)
+        listed, following = await self.hub.read(work, small=True)  # at most MAX_PAGE + 1 rows (Hub.read)
         await self._trace(session, audit.DOSSIER_ACCESS, f"category:{category or '*'}")
         return 200, {"category": category, "documents": listed, "next": following}
 

@@ -164,7 +164,7 @@ class WebSessions:
             raise UNAUTHENTICATED
         hashed = token_hash(token.strip())
         try:
-            row = await self.hub.read(lambda conn: sessions.active(conn, hashed))
+            row = await self.hub.read(lambda conn: sessions.active(conn, hashed), small=True)  # one primary-key row
         except Exception:  # noqa: BLE001 - the database is down: say so, do not sign out
             raise UNAVAILABLE from None
         now = _now()
