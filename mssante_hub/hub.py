@@ -141,6 +141,11 @@ class Hub:
     def is_local(self, address: str) -> bool:
         return address.rpartition("@")[2].lower() in self.local_domains
 
+    @property
+    def small_reads_on_loop(self) -> bool:
+        """Whether `read(..., small=True)` may run on the loop (SQLite, setting on): else it is a pool read."""
+        return self.loop_reader is not None
+
     async def read(self, fn: Callable[[Connection], Any], *, small: bool = False) -> Any:
         """Run a read-only function of a connection on the bounded read pool.
 

@@ -176,7 +176,8 @@ async def fetch(s: Session, tag: bytes, args: list, uid: bool) -> bytes:
     size = SUMMARY_BATCH if from_summaries else BODY_BATCH if with_body else LISTING_BATCH
     bulk, lane = with_body and len(uids) > 1, bulk_lane(s.hub)
     start = 0
-    if len(uids) == 1 or (not with_body and len(uids) <= SMALL_LISTING):
+    # Only where small reads run on the loop: elsewhere the size check would be one more statement for nothing.
+    if s.hub.small_reads_on_loop and (len(uids) == 1 or (not with_body and len(uids) <= SMALL_LISTING)):
         # The common small FETCH (one message, or a few without bodies): read on the loop when the
         # database allows it, a big single message excepted (its decryption belongs to the pool).
         await s.answer_room()

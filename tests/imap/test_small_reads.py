@@ -79,26 +79,22 @@ def test_small_fetch_reads_on_the_loop_and_a_big_body_in_the_pool(tmp_path):
         client.logout()
 
 
-def test_the_setting_off_sends_every_read_to_the_pool(tmp_path):
-    data_dir, user = _hub(tmp_path, storage__small_reads_on_loop=False)
+def _assert_every_read_in_the_pool(data_dir, user: str) -> None:
     with served(data_dir, ["imaps", "web"]) as running:
         client = imaps(running.port("imaps"), user, TEST_PASSWORD)
-        small, _ = _two_messages(client, user)
-        assert _body(client, "1") == small
+        small, big = _two_messages(client, user)
+        assert _body(client, "1") == small and _body(client, "2") == big
         loop, pool = _reads(running.port("web"))
         assert loop == 0 and pool >= 1
         client.logout()
+
+
+def test_the_setting_off_sends_every_read_to_the_pool(tmp_path):
+    _assert_every_read_in_the_pool(*_hub(tmp_path, storage__small_reads_on_loop=False))
 
 
 def test_postgresql_reads_always_in_the_pool(postgres, tmp_path):
-    data_dir, user = _hub(tmp_path, postgres.create_database(unique_db_name()))
-    with served(data_dir, ["imaps", "web"]) as running:
-        client = imaps(running.port("imaps"), user, TEST_PASSWORD)
-        small, _ = _two_messages(client, user)
-        assert _body(client, "1") == small
-        loop, pool = _reads(running.port("web"))
-        assert loop == 0 and pool >= 1
-        client.logout()
+    _assert_every_read_in_the_pool(*_hub(tmp_path, postgres.create_database(unique_db_name())))
 
 
 @pytest.fixture
