@@ -74,6 +74,15 @@ def _networks(value: list) -> None:
             raise ConfigError(f"{item!r} is not a network such as 127.0.0.0/8") from exc
 
 
+PROXY_LISTENERS = ("mx", "submission", "imap", "imaps")  # the TCP doors; the web has X-Forwarded-For
+
+
+def _proxy_listeners(value: list) -> None:
+    unknown = [item for item in value if item not in PROXY_LISTENERS]
+    if unknown:
+        raise ConfigError(f"{unknown!r}: PROXY protocol listeners are among {', '.join(PROXY_LISTENERS)}")
+
+
 def _domain_sizes(value: list) -> None:
     for item in value:
         domain, sep, size = str(item).partition("=")
@@ -217,6 +226,16 @@ SETTINGS: tuple[Setting, ...] = (
             "listener."),
     Setting("public.submission_port", int, 0,
             "Submission (STARTTLS) port clients are given; 0: the submission listener's port.", _non_negative),
+    # --- PROXY protocol behind a TCP load balancer (HAProxy `send-proxy-v2`, docs/operations.md) ---
+    Setting("proxy.listeners", list, [],
+            "Listeners (mx, submission, imap, imaps) that read a PROXY protocol v1/v2 header before anything else, "
+            "and see the client it names; each connection to them must come from `proxy.trusted_sources`.",
+            _proxy_listeners),
+    Setting("proxy.trusted_sources", list, [],
+            "Networks of the load balancers allowed to send that header (HAProxy's addresses); a connection from "
+            "elsewhere to a PROXY listener is closed unanswered.", _networks),
+    Setting("proxy.header_timeout_s", int, 10, "Seconds a PROXY listener waits for the header before closing.",
+            _positive),
     Setting("mx.trusted_networks", list, [],
             "Networks whose systems may deliver to local mailboxes on mx without TLS or certificate.", _networks),
     # --- SMTP front doors, whitelist and outbound relay (issue 3: smtp/, directory/, relays/) ---

@@ -11,6 +11,8 @@ from mssante_hub.imap.notify import notifier_for
 from mssante_hub.imap.server import Session
 from mssante_hub.imap.tls import context_factory
 from mssante_hub.admin.listeners import Listener, listen_ssl, listen_tcp
+from mssante_hub.imap.proxied import ProxiedFactory
+from mssante_hub import proxy_header
 from mssante_hub.accounts.oauth import verifier_from_config
 
 
@@ -37,6 +39,13 @@ def per_address_of(hub: Hub) -> PerAddress:
 
 async def start_listener(hub: Hub, host: str, port: int, reactor, implicit_tls: bool, sock=None) -> Listener:
     factory = SessionFactory(hub, implicit_tls)
+    policy = proxy_header.policy_for(hub.config, "imaps" if implicit_tls else "imap")
+    if policy is not None:
+        # The header comes first, in clear, before TLS on imaps: the PROXY reader sits below TLS.
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        inner = TLSMemoryBIOFactory(factory.tls, False, factory) if implicit_tls else factory
+        return listen_tcp(reactor, ProxiedFactory(policy, inner), host, port, sock)
     if implicit_tls:
         return listen_ssl(reactor, factory, factory.tls, host, port, sock)
     return listen_tcp(reactor, factory, host, port, sock)

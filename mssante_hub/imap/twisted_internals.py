@@ -9,6 +9,7 @@ works, through Twisted's own buffering, so a missing internal degrades speed, no
 from __future__ import annotations
 
 from twisted.internet import tcp as _tcp
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 
 CHECKED_ON = ">=26.10,<27"
@@ -46,7 +47,10 @@ def send_at_once(tcp) -> None:
 def send_at_once_under_tls(transport) -> None:
     """send_at_once on the TCP transport below an implicit-TLS protocol (nothing for another kind)."""
     if isinstance(transport, TLSMemoryBIOProtocol):
-        send_at_once(transport.transport)
+        below = transport.transport
+        while isinstance(below, ProtocolWrapper):  # the PROXY header reader (imap/proxied.py)
+            below = below.transport
+        send_at_once(below)
 
 
 def write_now(transport, data: bytes) -> None:

@@ -48,6 +48,9 @@ NOTIFICATIONS = Counter(f"{PREFIX}_notifications_total", "Patient notifications,
 DB_READS = Counter(f"{PREFIX}_db_reads_total",
                    "Database reads of the doors, by where they ran: `loop` (small reads on SQLite, on the event "
                    "loop's thread) or `pool` (the read pool).", ["where"], registry=REGISTRY)
+PROXY_REFUSED = Counter(f"{PREFIX}_proxy_refused_total",
+                        "Connections closed before their PROXY header was taken, by listener and reason "
+                        "(untrusted_source, bad_header).", ["listener", "reason"], registry=REGISTRY)
 WORKER_UP = Gauge(f"{PREFIX}_worker_up", "1 per serving process (label pid under several workers).",
                   multiprocess_mode="liveall", registry=REGISTRY)
 
@@ -64,6 +67,10 @@ def delivered(door: str) -> None:
 
 def refused(door: str, reason: refusals.Reason) -> None:
     REFUSALS.labels(door, reason_name(reason)).inc()
+
+
+def proxy_refused(listener: str, reason: str) -> None:
+    PROXY_REFUSED.labels(listener, reason).inc()
 
 
 def db_read_counters() -> tuple[Callable[[], None], Callable[[], None]]:

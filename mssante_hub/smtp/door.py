@@ -129,6 +129,10 @@ class BaseDoor:
             self._date_text = email.utils.format_datetime(dt.datetime.fromtimestamp(second, dt.timezone.utc))
         return self._date_text
 
+    async def handle_PROXY(self, server: HubSMTP, session, envelope, data) -> bool:  # noqa: N802 - aiosmtpd's hook
+        """A listener in `proxy.listeners` read its PROXY header (mssante_hub/proxy_header.py)."""
+        return server.proxied(data)
+
     def trace_header(self, server: HubSMTP) -> bytes:
         helo = _HELO_SAFE.sub("", server.session.host_name or "")[:MAX_HELO_IN_TRACE]
         protocol = "ESMTP" + ("S" if server.tls_active else "") + ("A" if server.session.authenticated else "")

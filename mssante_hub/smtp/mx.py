@@ -15,6 +15,7 @@ import logging
 from mssante_hub.directory.revocation import RevocationLists
 from mssante_hub.directory.whitelist import WhitelistFile, normalize_dn
 from mssante_hub.hub import Hub
+from mssante_hub import proxy_header
 from mssante_hub.admin.listeners import Listener, create_server
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.door import BaseDoor
@@ -95,7 +96,8 @@ async def start(hub: Hub, host: str, port: int, reactor=None, sock=None) -> List
     door.after_delivery.append(mdn_hook(hub))
     door.after_delivery.append(success_dsn_hook(hub))
     limiter = SessionLimiter(hub.config.get("smtp.max_sessions_per_client"))
-    make = factory(door, limiter, hostname=door.hostname, tls_context=build_tls(hub), enable_SMTPUTF8=True,
+    proxy = proxy_header.policy_for(hub.config, "mx")  # None unless behind a PROXY-speaking balancer
+    make = factory(door, limiter, proxy, hostname=door.hostname, tls_context=build_tls(hub), enable_SMTPUTF8=True,
                    timeout=hub.config.get("smtp.idle_timeout_s"), data_size_limit=door.max_message_bytes,
                    auth_require_tls=True, loop=asyncio.get_running_loop())
     listener = await create_server(make, host, port, sock)

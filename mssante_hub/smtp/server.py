@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aiosmtpd.proxy_protocol import ProxyData
 from aiosmtpd.smtp import SMTP
 
 from mssante_hub.smtp import aiosmtpd_internals as internals
@@ -25,6 +26,8 @@ from mssante_hub.smtp.params import MailParams, ParamError, RcptParams, parse_ma
 from mssante_hub.accounts.throttle import LoginGuard
 from mssante_hub.envelope import MAX_ADDRESS_CHARS
 from mssante_hub.observe import metrics, trace
+from mssante_hub import proxy_header
+from mssante_hub.proxy_header import ProxyPolicy
 
 
 class _QuietDeprecations(logging.Filter):
@@ -145,9 +148,13 @@ class CrlfReader(asyncio.StreamReader):
 class HubSMTP(SMTP):
     """One SMTP connection of a front door."""
 
-    def __init__(self, door: Door, limiter: SessionLimiter, **kwargs: Any) -> None:
+    def __init__(self, door: Door, limiter: SessionLimiter, proxy: ProxyPolicy | None = None,
+                 **kwargs: Any) -> None:
+        if proxy is not None:
+            kwargs["proxy_protocol_timeout"] = proxy.timeout_s  # aiosmtpd reads the header before its greeting
         super().__init__(door, **kwargs)
         self.door = door
+        self.proxy = proxy
         self.limiter = limiter
         self.tx = Transaction()
         self.client_ip = ""
@@ -209,7 +216,8 @@ class HubSMTP(SMTP):
         if self.loop.time() < self._deadline:
             internals.rearm_timer(self, self._deadline, self._timeout_check)
             return
-        if self.transport is not None:
+        if self.transport is not None and (self.proxy is None or self._counted):
+            # (a connection still owing its PROXY header is a balancer's: closed unanswered)
             self.transport.write(self._wire(replies.TIMEOUT).encode() + b"\r\n")
         internals.expire(self)
 
@@ -233,24 +241,50 @@ class HubSMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if not self._counted and self.transport is None:
             peer = transport.get_extra_info("peername")
-            self.client_ip = peer[0] if peer else ""
-            try:
-                self._client_address = ipaddress.ip_address(self.client_ip)
-            except ValueError:
-                self._client_address = None
-            if not self.limiter.acquire(self.client_ip):
+            self._set_client(peer[0] if peer else "")
+            self.trace_id = trace.make("smtp")
+            if self.proxy is not None:
+                if not self.proxy.admits(self.client_ip):
+                    self._refused = True
+                    log.warning("%s connection from %s refused: not a trusted PROXY source",
+                                self.proxy.listener, self.client_ip)
+                    metrics.proxy_refused(self.proxy.listener, proxy_header.REFUSED_UNTRUSTED)
+                    transport.close()
+                    return
+                # Admitted (and counted per address) once the header names the client: proxied().
+            elif not self._admit(transport.write):
                 self._refused = True
-                log.warning("session refused on %s from %s: too many sessions from this address",
-                            self.door_name, self.client_ip)
-                transport.write(replies.TOO_MANY_SESSIONS.encode() + b"\r\n")
                 transport.close()
                 return
-            self._counted = True
-            metrics.SMTP_SESSIONS.inc()
-            self.trace_id = trace.make("smtp")
-            trace.run_in(self.trace_id, log.info, "session opened on %s from %s", self.door_name, self.client_ip)
         # The session's task (created by aiosmtpd here) runs with the trace id: the delivery's lines carry it.
         trace.run_in(getattr(self, "trace_id", ""), super().connection_made, transport)
+
+    def _set_client(self, ip: str) -> None:
+        self.client_ip = ip
+        try:
+            self._client_address = ipaddress.ip_address(ip)
+        except ValueError:
+            self._client_address = None
+
+    def _admit(self, write) -> bool:
+        """Count the session against its client's cap; False (and 421 written) past it."""
+        if not self.limiter.acquire(self.client_ip):
+            log.warning("session refused on %s from %s: too many sessions from this address",
+                        self.door_name, self.client_ip)
+            write(replies.TOO_MANY_SESSIONS.encode() + b"\r\n")
+            return False
+        self._counted = True
+        metrics.SMTP_SESSIONS.inc()
+        trace.run_in(self.trace_id, log.info, "session opened on %s from %s", self.door_name, self.client_ip)
+        return True
+
+    def proxied(self, data: ProxyData) -> bool:
+        """The PROXY header was read (aiosmtpd calls the door's handle_PROXY): the session becomes the client's."""
+        client = proxy_header.real_client(data)
+        if client is not None:
+            self._set_client(client[0])
+            self.session.peer = client
+        return self.transport is not None and self._admit(self.transport.write)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
@@ -521,11 +555,11 @@ class HubSMTP(SMTP):
             self._release_held()
 
 
-def factory(door: Door, limiter: SessionLimiter, **kwargs: Any):
-    """A protocol factory for loop.create_server."""
+def factory(door: Door, limiter: SessionLimiter, proxy: ProxyPolicy | None = None, **kwargs: Any):
+    """A protocol factory for loop.create_server; `proxy`: the listener takes a PROXY header first."""
 
     kwargs.setdefault("ident", GREETING_IDENT)
-    template = HubSMTP(door, limiter, **kwargs)
+    template = HubSMTP(door, limiter, proxy, **kwargs)
 
     def make() -> HubSMTP:
         return template.clone()

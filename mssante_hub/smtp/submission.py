@@ -13,6 +13,7 @@ import re
 
 from mssante_hub.rules import trust
 from mssante_hub.hub import Hub
+from mssante_hub import proxy_header
 from mssante_hub.admin.listeners import Listener, create_server
 from mssante_hub.smtp import replies
 from mssante_hub.smtp.auth import Authenticator
@@ -106,7 +107,8 @@ async def start(hub: Hub, host: str, port: int, reactor=None, sock=None) -> List
     door.after_delivery.append(mdn_hook(hub))
     door.after_delivery.append(success_dsn_hook(hub))
     limiter = SessionLimiter(hub.config.get("smtp.max_sessions_per_client"))
-    make = factory(door, limiter, hostname=door.hostname, tls_context=tls, enable_SMTPUTF8=True,
+    proxy = proxy_header.policy_for(hub.config, "submission")  # None unless behind a PROXY-speaking balancer
+    make = factory(door, limiter, proxy, hostname=door.hostname, tls_context=tls, enable_SMTPUTF8=True,
                    timeout=hub.config.get("smtp.idle_timeout_s"), data_size_limit=door.max_message_bytes,
                    auth_require_tls=True, loop=loop)
     listener = await create_server(make, host, port, sock)

@@ -1,6 +1,7 @@
 """Two hub processes on one PostgreSQL behind a live HAProxy (issue 16), its configuration generated from
 deploy/haproxy.cfg (tests/ha/haproxy_config.py): IDLE woken across hubs, 2,000 parallel messages stored once,
-kill -9 of a hub (health check on /healthz takes it out; retrying clients succeed on the other), web sign-in.
+kill -9 of a hub (health check on /healthz takes it out; retrying clients succeed on the other), web sign-in,
+and the PROXY protocol (send-proxy-v2): the hubs see each client's own address, not HAProxy's.
 One set-up for the module: serving hubs costs seconds each."""
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import select
 
 from mssante_hub.hub import Hub
+from storage.models import AuditEvent
 from tests.ha.haproxy_config import FRONTENDS, generate
-from tests.imap.support import Raw, login_raw
+from tests.imap.support import Raw, client_tls, login_raw
 from tests.patients.test_notify import active_patient
 from tests.relays.peer import free_port
 from tests.support.mail import make_message
@@ -58,7 +61,9 @@ def wait_port(port: int, proxy: subprocess.Popen) -> None:
 def cluster(tmp_path_factory, postgres):
     haproxy = need("haproxy")
     root = tmp_path_factory.mktemp("haproxy")
-    first, users = init_hub(root, postgres.create_database(unique_db_name()))
+    # What docs/operations.md asks with deploy/haproxy.cfg's send-proxy-v2: HAProxy (here on 127.0.0.1) trusted.
+    first, users = init_hub(root, postgres.create_database(unique_db_name()), **{
+        "proxy.listeners": ["mx", "submission", "imap", "imaps"], "proxy.trusted_sources": ["127.0.0.1/32"]})
     with Hub.open(first) as hub:
         patient, _ = active_patient(hub, "derriere.haproxy@courriel.example")
     folders = [first, shutil.copytree(first, root / "hub2")]
@@ -138,6 +143,30 @@ def test_2000_parallel_messages_through_haproxy_are_each_stored_once(cluster):
     assert failures == []
     stored = subjects(cluster.folder, users)
     assert stored == collections.Counter({f"p={n}": 1 for n in range(PARALLEL_MESSAGES)})
+
+
+def test_the_hubs_see_the_clients_own_addresses_through_haproxy(cluster):
+    """Clients on other loopback addresses than HAProxy's: the Received line and the login trail name them."""
+    user = cluster.users[0]
+    with smtplib.SMTP("127.0.0.1", cluster.ports["mx"], timeout=60, source_address=("127.0.0.5", 0)) as client:
+        client.sendmail(SENDER, [user], make_message(SENDER, user, "Depuis 127.0.0.5", "texte"))
+    sock = socket.create_connection(("127.0.0.1", cluster.ports["imaps"]), timeout=60, source_address=("127.0.0.6", 0))
+    tls = client_tls().wrap_socket(sock)
+    tls.recv(1024)
+    tls.sendall(b'L1 LOGIN "%s" "%s"\r\n' % (user.encode(), PASSWORD.encode()))
+    tls.sendall(b'S1 SELECT INBOX\r\nF1 UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT RECEIVED)])\r\nL2 LOGOUT\r\n')
+    answer = b""
+    while b"L2 OK" not in answer:
+        chunk = tls.recv(65536)
+        assert chunk, answer
+        answer += chunk
+    tls.close()
+    received = answer.split(b"Subject: Depuis 127.0.0.5")[0].rsplit(b"Received:", 1)[-1]
+    assert b"[127.0.0.5]" in received, answer
+    with Hub.open(cluster.folder) as hub:
+        targets = hub.read_sync(lambda conn: conn.execute(
+            select(AuditEvent.target).where(AuditEvent.actor == user)).scalars().all())
+    assert "imap from:127.0.0.6" in targets, targets
 
 
 def test_a_web_sign_in_through_haproxy(cluster):
