@@ -23,6 +23,7 @@ from storage.models import AuditEvent
 from tests.imap.support import client_tls
 from tests.support.mail import make_message
 from tests.support.served import served
+from tests.test_observability import scrape
 from tests.test_workers import PASSWORD, SENDER, init_hub
 
 HOST = "127.0.0.1"
@@ -115,7 +116,7 @@ def hub(tmp_path_factory):
         "smtp.max_sessions_per_client": SESSIONS_PER_CLIENT,
         "imap.max_connections_per_address": SESSIONS_PER_CLIENT,
     })
-    with served(data_dir, ["mx", "submission", "imap", "imaps"]) as running:
+    with served(data_dir, ["mx", "submission", "imap", "imaps", "web"]) as running:
         running.data_dir, running.users = data_dir, users
         yield running
 
@@ -249,10 +250,15 @@ def test_no_header_within_the_timeout_closes(hub, listener):
     assert time.monotonic() - started < TIMEOUT_S
 
 
-def test_the_hub_serves_on_after_all_of_that(hub):
+def test_the_hub_serves_on_after_all_of_that_and_counts_what_it_refused(hub):
     client = ProxiedSMTP(v1("127.0.0.11"), hub.port("mx"))
     client.sendmail(SENDER, [hub.users[3]], make_message(SENDER, hub.users[3], "toujours la", "corps"))
     client.quit()
+    refused = {(s.labels["listener"], s.labels["reason"]): s.value
+               for s in scrape(hub.port("web"))["mssante_hub_proxy_refused_total"]}
+    for listener in ("mx", "imap", "imaps"):  # the tests above, run before this one in the file
+        assert refused[(listener, proxy_header.REFUSED_UNTRUSTED)] >= 1
+        assert refused[(listener, proxy_header.REFUSED_BAD_HEADER)] >= 4
 
 
 def test_proxy_listeners_without_a_trusted_source_is_a_configuration_error(tmp_path):

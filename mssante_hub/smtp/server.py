@@ -161,6 +161,7 @@ class HubSMTP(SMTP):
         self._client_address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
         self._counted = False
         self._refused = False
+        self._header_read = False  # a PROXY listener's header (proxied)
         self._junk = 0
         self._errors = 0
         self._deadline = 0.0
@@ -280,6 +281,7 @@ class HubSMTP(SMTP):
 
     def proxied(self, data: ProxyData) -> bool:
         """The PROXY header was read (aiosmtpd calls the door's handle_PROXY): the session becomes the client's."""
+        self._header_read = True
         client = proxy_header.real_client(data)
         if client is not None:
             self._set_client(client[0])
@@ -289,6 +291,10 @@ class HubSMTP(SMTP):
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
             return
+        if self.proxy is not None and not self._header_read:
+            # aiosmtpd closed it on a malformed or late header (it calls handle_PROXY only on a good one)
+            log.warning("%s connection from %s refused: no valid PROXY header", self.proxy.listener, self.client_ip)
+            metrics.proxy_refused(self.proxy.listener, proxy_header.REFUSED_BAD_HEADER)
         if self._counted:
             self._counted = False
             metrics.SMTP_SESSIONS.dec()
