@@ -29,6 +29,7 @@ from typing import Any, Callable
 from sqlalchemy import Connection, Engine
 
 from storage.database import WRITER_OPTION
+from storage.writer_lock import writer_lock
 
 Work = Callable[[Connection], Any]
 BatchKind = Callable[[Connection, list], list]
@@ -50,6 +51,7 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._queue: queue.Queue = queue.Queue()
         self._conn: Connection | None = None  # the writer thread's own, kept between batches
+        self._writer_lock = writer_lock(engine)  # other processes' writers on one SQLite file wait in the kernel
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._thread.start()
         self.batches = 0
@@ -123,7 +125,7 @@ class GroupCommitter:
         if self._conn is None:
             self._conn = self._engine.connect().execution_options(**{WRITER_OPTION: True})
         try:
-            with self._conn.begin():
+            with self._writer_lock.held(), self._conn.begin():
                 yield self._conn
         except BaseException:
             with contextlib.suppress(Exception):
