@@ -25,6 +25,17 @@ LOCK_SUFFIX = "-writer.lock"
 _LOCKS: "weakref.WeakKeyDictionary[Engine, WriterLock]" = weakref.WeakKeyDictionary()
 
 
+class _OpenFile:
+    """The lock file as one thread opened it; closed with the thread (its thread-local slot goes, and this with it)."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
 class WriterLock:
     def __init__(self, path: str | None) -> None:
         self.path = path
@@ -32,10 +43,10 @@ class WriterLock:
         self._local = threading.local()
 
     def _fd(self) -> int:
-        fd = getattr(self._local, "fd", None)
-        if fd is None:
-            fd = self._local.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        return fd
+        opened = getattr(self._local, "file", None)
+        if opened is None:
+            opened = self._local.file = _OpenFile(self.path)
+        return opened.fd
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:

@@ -76,3 +76,24 @@ def test_threads_of_one_process_exclude_each_other_too(hub):
     assert second_in.wait(GUARD_S)
     a.join()
     b.join()
+
+
+def test_each_threads_lock_file_is_closed_with_its_thread(hub):
+    """Every Hub's committer thread opens one; a process opening many hubs (the tests, the CLI) must not leak them."""
+    import gc
+    import os
+    import threading
+
+    lock = writer_lock(hub.engine)
+
+    def use() -> None:
+        with lock.held():
+            pass
+
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        thread = threading.Thread(target=use)
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= before
