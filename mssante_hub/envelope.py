@@ -58,6 +58,8 @@ class Envelope:
     # A migration import's package (its SHA-256): recorded in the delivery's own transaction, so that a
     # resumed import files nothing twice (dossier/importer.py).
     import_key: str = ""
+    # Came as SMTP DATA (the SMTP doors set it): a bare CR or LF is refused (RFC 5321 §2.3.8, mime.pre_scan).
+    crlf_only: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.channel, Channel):

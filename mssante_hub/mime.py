@@ -99,13 +99,23 @@ def _has_long_line(raw: bytes, max_line_bytes: int) -> bool:
     return carry > 0 and carry + 2 > max_line_bytes  # a last line without its CRLF
 
 
-def pre_scan(raw: bytes, limits: Limits, storing: bool = False) -> int | None:
+def has_bare_line_ending(raw: bytes) -> bool:
+    """True if a CR or LF stands alone; counts, so that a 25 MB message is not copied to find out."""
+    pairs = raw.count(b"\r\n")
+    return raw.count(b"\n") != pairs or raw.count(b"\r") != pairs
+
+
+def pre_scan(raw: bytes, limits: Limits, storing: bool = False, crlf_only: bool = False) -> int | None:
     """Byte-level checks before any parsing; where the body starts (None: no blank line after the header).
 
     `storing`: the message is stored for its owner, not sent (see parse): header lines are not
     held to RFC 5322 field syntax nor to UTF-8; sizes, counts and line lengths are checked alike."""
     if len(raw) > limits.max_message_bytes:
         raise Refusal(refusals.MESSAGE_TOO_BIG)
+    if crlf_only and has_bare_line_ending(raw):
+        # RFC 5321 §2.3.8: a lone CR or LF is where SMTP smuggling hides. Checked here, off the event loop
+        # (a third of a millisecond for 200 KB), for what came as SMTP DATA (Envelope.crlf_only).
+        raise Refusal(refusals.BARE_LINE_ENDING)
     found = _HEADER_END.search(raw, 0, limits.max_header_bytes + 4)
     if found is None and len(raw) > limits.max_header_bytes:
         raise Refusal(refusals.HEADER_TOO_BIG)
@@ -226,15 +236,16 @@ class ParsedMessage(EmailMessage):
         super().__delitem__(name)
 
 
-def parse(raw: bytes, limits: Limits, storing: bool = False) -> ParsedMessage:
+def parse(raw: bytes, limits: Limits, storing: bool = False, crlf_only: bool = False) -> ParsedMessage:
     """A parsed message, or Refusal with the reason.
 
     `storing`: the message goes into its owner's own folder (IMAP APPEND: drafts, imports,
     migrations; envelope.NOT_SENDING), not to someone else. RFC 3501 §6.3.11 has the server store
     what the client gives: the size and structure limits apply (they bound memory and work), the
     rules of delivery do not (From present, header lines in RFC 5322 field syntax, UTF-8 header).
+    `crlf_only`: a bare CR or LF is refused (what came by SMTP).
     """
-    body_start = pre_scan(raw, limits, storing)
+    body_start = pre_scan(raw, limits, storing, crlf_only)
     try:
         message = _parse(raw, body_start, limits)
     except _PARSER_FAILURES:

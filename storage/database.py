@@ -17,7 +17,6 @@ from sqlalchemy import Engine, create_engine, event
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 
 
 def is_sqlite(url: str) -> bool:
@@ -34,10 +33,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # Sorts and temporary indexes stay in memory: no plaintext-bearing temp files.
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    # Pages read through a mapping instead of a read() each: under several workers every write of one
-    # invalidates the others' page caches, and reading them back cost CPU per transaction (~5 % of SMTP
-    # ingest with two workers, bench/smtp_ingest.py). Writes still go through write() and the WAL.
-    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     cursor.close()
 
 

@@ -47,7 +47,7 @@ class Prepared:
 def prepare(hub: Hub, envelope: Envelope, raw: bytes, local: list[str], remote: list[str],
             identity: Identity | None = None, actor: str = "") -> Prepared:
     # Storing into one's own folder (APPEND) is held to the limits, not to the rules of sending.
-    message = parse(raw, hub.limits, storing=envelope.channel in NOT_SENDING)
+    message = parse(raw, hub.limits, storing=envelope.channel in NOT_SENDING, crlf_only=envelope.crlf_only)
     decision = policy.check(hub, envelope, identity, message, local, remote)
     if decision.accounts is not None:
         readers = {a: decision.accounts[a] for a in decision.local if a in decision.accounts}

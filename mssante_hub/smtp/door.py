@@ -148,7 +148,8 @@ class BaseDoor:
         dsn = {"ret": tx.mail.ret, "envid": tx.mail.envid}
         rcpt_dsn = {rcpt: {"notify": p.notify, "orcpt": p.orcpt} for rcpt, p in tx.rcpt_params.items()}
         return Envelope(mail_from=tx.mail_from or "", rcpt_to=tuple(tx.rcpts), channel=self.channel,
-                        peer=server.client_ip, dsn=dsn, rcpt_dsn=rcpt_dsn, declared_size=tx.mail.size)
+                        peer=server.client_ip, dsn=dsn, rcpt_dsn=rcpt_dsn, declared_size=tx.mail.size,
+                        crlf_only=True)
 
     async def deliver(self, server: HubSMTP, tx: Transaction, raw: bytes) -> str:
         raw = self.prepare(server, raw)

@@ -2,8 +2,8 @@
 
 aiosmtpd handles the connection, line reading, STARTTLS and the AUTH exchange. This
 subclass takes over EHLO (to advertise PIPELINING, ENHANCEDSTATUSCODES, DSN), MAIL and
-RCPT (DSN parameters, null sender, our replies) and DATA (bare CR/LF refusal, size cap
-without holding an oversized message). What is allowed is asked of a *door* object
+RCPT (DSN parameters, null sender, our replies) and DATA (CRLF.CRLF only, size cap
+without holding an oversized message; a bare CR/LF inside is refused by delivery's first scan). What is allowed is asked of a *door* object
 (mx or submission) which owns the policy of its listener.
 """
 
@@ -96,12 +96,6 @@ class SessionLimiter:
             del self._open[client]
 
 
-def has_bare_line_ending(raw: bytes) -> bool:
-    """True if a CR or LF stands alone; counts, so that a 25 MB message is not copied to find out."""
-    pairs = raw.count(b"\r\n")
-    return raw.count(b"\n") != pairs or raw.count(b"\r") != pairs
-
-
 def _clean_address(text: str, smtputf8: bool) -> str | None:
     """The address inside <...>, or None when it is not one we accept."""
     if len(text) > MAX_ADDRESS_CHARS or any(c.isspace() or ord(c) < 32 or c in "<>()[],;:\\\"" for c in text):
@@ -136,7 +130,7 @@ class DataTooSlow(Exception):
 class CrlfReader(asyncio.StreamReader):
     """Command lines must end in CRLF (RFC 5321 §2.3.8): one ending in a bare LF reads as an empty
     line, which aiosmtpd answers 500 5.5.2, so the command is never acted on. DATA is read in
-    chunks (HubSMTP._read_data) and checked for bare line endings on its own."""
+    chunks (HubSMTP._read_data); its bare line endings are refused by delivery (mime.pre_scan)."""
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
         line = await super().readuntil(separator)
@@ -552,10 +546,7 @@ class HubSMTP(SMTP):
             if raw is None:
                 await self.push(problem)
                 return
-            if has_bare_line_ending(raw):
-                # RFC 5321 §2.3.8: a lone CR or LF is where SMTP smuggling hides.
-                await self.push(replies.BARE_LINE_ENDING)
-                return
+            # A bare CR or LF (RFC 5321 §2.3.8) is refused by delivery's first scan, off the loop (mime.pre_scan).
             await self.push(await self.door.deliver(self, tx, raw))
         finally:
             self._release_held()
