@@ -69,34 +69,28 @@ def _check_header_section(header: bytes, limits: Limits, storing: bool = False) 
             raise Refusal(refusals.TOO_MANY_HEADERS)
 
 
-# Lines are counted a slice at a time: split() of a whole 25 MB message of short lines would
-# make millions of objects at once (~360 MiB measured for "a\r\n" repeated).
-LINE_SCAN_CHUNK = 256 * 1024
-
-
 def _has_long_line(raw: bytes, max_line_bytes: int) -> bool:
     """True if a line, CRLF included, exceeds the limit.
 
-    split and max run in C: a Python step per line (find from newline to newline) cost
-    0.8 ms for 200 KB; a regex here was O(size x line length).
+    A window of `max_line_bytes` from the start of a line holds that line's LF unless the line
+    is too long; the last LF in the window (rfind, in C) is where the next window starts, so a
+    window moves by about its own length (at least that much every two steps), not a line at a
+    time, and nothing is copied or split: 31 us for 200 KB of short lines, where splitting them
+    into line objects took 189 us (and a 25 MB message of short lines, millions of objects).
     """
-    if len(raw) + 2 <= max_line_bytes:
+    size = len(raw)
+    if size + 2 <= max_line_bytes:
         return False
-    carry = 0  # bytes of the current line seen in earlier slices
-    for start in range(0, len(raw), LINE_SCAN_CHUNK):
-        lines = raw[start:start + LINE_SCAN_CHUNK].split(b"\n")
-        if len(lines) == 1:
-            carry += len(lines[0])
-            if carry + 1 > max_line_bytes:  # too long already, whatever ends it
-                return True
-            continue
-        # Each line but the last ended with its newline here: its length, CR included, plus the LF.
-        if carry + len(lines[0]) + 1 > max_line_bytes:
+    start = 0  # the start of a line; every line before it is short enough
+    while start + max_line_bytes <= size:
+        newline = raw.rfind(b"\n", start, start + max_line_bytes)
+        if newline < 0:
             return True
-        if len(lines) > 2 and max(map(len, lines[1:-1])) + 1 > max_line_bytes:
-            return True
-        carry = len(lines[-1])
-    return carry > 0 and carry + 2 > max_line_bytes  # a last line without its CRLF
+        start = newline + 1
+    # Fewer than max_line_bytes left: only a last line without its CRLF can be too long (its CRLF counts).
+    newline = raw.rfind(b"\n", start)
+    tail = size - (newline + 1 if newline >= 0 else start)
+    return tail > 0 and tail + 2 > max_line_bytes
 
 
 def has_bare_line_ending(raw: bytes) -> bool:

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import hypothesis
 import pytest
 
 from mssante_hub.rules import refusals
@@ -106,3 +107,24 @@ def test_line_length_check_keeps_memory_bounded_on_short_lines(line):
         tracemalloc.stop()
     assert peak < 24 * 1024 * 1024, f"{peak / 2**20:.0f} MiB"
     assert _has_long_line(raw + b"x" * 999, 1000) is True  # a last line without CRLF counts its CRLF
+
+
+def _long_line_by_splitting(raw: bytes, max_line_bytes: int) -> bool:
+    """The plain reading of the rule: a line, its CRLF included (a last line without one counts it), over the limit."""
+    lines = raw.split(b"\n")
+    return any(len(line) + 1 > max_line_bytes for line in lines[:-1]) or \
+        (lines[-1] != b"" and len(lines[-1]) + 2 > max_line_bytes)
+
+
+@hypothesis.settings(max_examples=3000, deadline=None)
+@hypothesis.given(
+    max_line_bytes=hypothesis.strategies.sampled_from([3, 5, 10, 78, 1000]),
+    pieces=hypothesis.strategies.lists(hypothesis.strategies.tuples(
+        hypothesis.strategies.integers(0, 2100), hypothesis.strategies.sampled_from([b"\r\n", b"\n", b""])),
+        max_size=8),
+)
+def test_the_windowed_long_line_scan_says_what_splitting_says(max_line_bytes, pieces):
+    from mssante_hub.mime import _has_long_line
+
+    raw = b"".join(b"x" * length + end for length, end in pieces)
+    assert _has_long_line(raw, max_line_bytes) == _long_line_by_splitting(raw, max_line_bytes)
