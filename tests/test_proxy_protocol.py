@@ -217,6 +217,18 @@ def test_a_header_cut_in_pieces_and_followed_by_the_client_hello_is_read_whole(h
     assert "IMAP session opened from 198.51.100.6" in wait_for_log(hub, "198.51.100.6")
 
 
+def test_ipv6_clients_named_over_an_ipv4_balancer_connection(hub):
+    """The header's family is the client's, not the balancer's link: v1 TCP6 on mx, v2 AF_INET6 on imaps."""
+    client = ProxiedSMTP(v1("2001:db8::7"), hub.port("mx"))
+    client.ehlo("v6.example")
+    code, reply = client.mail(SENDER)
+    assert code == 530, reply  # 2001:db8::7 is not in mx.trusted_networks (127.0.0.0/8): STARTTLS first
+    client.quit()
+    imaps = ProxiedIMAPS(v2("2001:db8::8"), hub.port("imaps"))
+    imaps.logout()
+    assert "IMAP session opened from 2001:db8::8 (TLS)" in wait_for_log(hub, "2001:db8::8")
+
+
 def test_a_local_header_keeps_the_balancers_address(hub):
     client = ProxiedSMTP(v2(None), hub.port("mx"))  # HAProxy's own check, no client behind it
     assert client.noop()[0] == 250
