@@ -10,7 +10,8 @@ import json
 import socket
 from types import SimpleNamespace
 
-from mssante_hub.cluster.events import COALESCE_S, RemoteDelivery, WorkerChannel
+from mssante_hub.cluster.events import COALESCE_MAX_ADDRESSES, COALESCE_S, RemoteDelivery, WorkerChannel
+from mssante_hub.cluster.pgevents import MAX_PAYLOAD
 from mssante_hub.envelope import Delivered
 
 DELIVERIES = 50
@@ -90,3 +91,34 @@ def test_what_is_pending_at_stop_still_leaves():
 
     asyncio.run(publish_and_stop())
     assert [e["d"] for e in received(theirs)] == [["last@hub.test"]]
+
+
+def test_a_long_burst_leaves_in_events_that_each_fit_a_notify_and_name_their_recipients():
+    """Coalescing never turns a burst into "everyone looks": past COALESCE_MAX_ADDRESSES the event leaves at once."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    hub = SimpleNamespace(delivery_listeners=[], listener_failures=0, imap_notifier=None)
+    channel = WorkerChannel(hub, ours)
+    burst = COALESCE_MAX_ADDRESSES * 2 + 10
+    sizes: list[int] = []
+
+    async def publish() -> None:
+        loop = asyncio.get_running_loop()
+        channel.start(loop)
+        for n in range(burst):
+            hub.delivery_listeners[0](Delivered(f"b{n}", {f"dr.prenom.nom.{n:05d}@hopital-exemple.fr": 1}, ()))
+        await asyncio.sleep(COALESCE_S * 10)
+        channel.stop(loop)
+
+    asyncio.run(publish())
+    theirs.setblocking(False)
+    events = []
+    while True:
+        try:
+            data = theirs.recv(65536)
+        except BlockingIOError:
+            break
+        sizes.append(len(data))
+        events.append(json.loads(data))
+    assert len(events) == 3 and not any(e.get("all") for e in events)
+    assert sum(len(e["d"]) for e in events) == burst
+    assert max(sizes) < MAX_PAYLOAD

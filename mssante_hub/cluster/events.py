@@ -30,6 +30,9 @@ from dataclasses import dataclass
 ENV_FD = "MSSANTE_HUB_EVENTS_FD"
 MAX_DATAGRAM = 64 * 1024
 COALESCE_S = 0.005
+# Past this many recipients pending, the event leaves at once: it stays within a NOTIFY payload (pgevents.py),
+# where a longer one would become "everyone looks" and wake every IDLE session of the other processes.
+COALESCE_MAX_ADDRESSES = 100
 log = logging.getLogger("mssante_hub.cluster.events")
 
 
@@ -91,6 +94,9 @@ class EventChannel:
             return
         self._pending_addresses.update(dict.fromkeys(delivered.uids))
         self._pending_queued = self._pending_queued or bool(delivered.queued)
+        if len(self._pending_addresses) >= COALESCE_MAX_ADDRESSES:
+            self.flush()
+            return
         self._schedule()
 
     def _publish_folder(self, folder_id: int) -> None:
