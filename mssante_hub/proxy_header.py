@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 from dataclasses import dataclass
 
 from aiosmtpd.proxy_protocol import AF, V2_CMD, ProxyData, get_proxy
 
 from mssante_hub.config import Config, ConfigError
+from mssante_hub.observe import metrics
 
 V1_MAX_BYTES = 107  # the longest v1 line, CRLF included (HAProxy's proxy-protocol.txt §2.1)
 V2_MAX_BYTES = 16 + 0xFFFF  # fixed part + the largest length its 16-bit field can say
@@ -29,6 +31,7 @@ REFUSED_UNTRUSTED = "untrusted_source"
 REFUSED_BAD_HEADER = "bad_header"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+log = logging.getLogger("mssante_hub.proxy")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,12 @@ def policy_for(config: Config, listener: str) -> ProxyPolicy | None:
         raise ConfigError(f"proxy.listeners names {listener!r} but proxy.trusted_sources is empty: "
                           "every connection would be refused")
     return ProxyPolicy(listener, trusted, float(config.get("proxy.header_timeout_s")))
+
+
+def refuse(listener: str, source: str, reason: str, why: str) -> None:
+    """Log and count a connection closed before its header was taken (the caller closes it, unanswered)."""
+    log.warning("%s connection from %s refused: %s", listener, source, why)
+    metrics.proxy_refused(listener, reason)
 
 
 def real_client(data: ProxyData) -> tuple[str, int] | None:

@@ -3,10 +3,11 @@
 Several workers (`serve --workers N`) write to one SQLite file, and SQLite lets one write
 transaction in at a time. A writer that finds the lock taken is left to SQLite's busy handler,
 which sleeps and retries (1, 2, 5, 10 ms, then longer): under load the workers took turns with
-sleeps between them, the cores partly idle and every acknowledgement later. Writers first take
-an exclusive flock on a file beside the database; the kernel wakes the next one the moment the
-lock is given back, after the commit (and its fsync) returned. The SQLite lock stays the
-authority: a writer that does not take this one (an operator's command) still meets SQLite's.
+sleeps between them, the cores partly idle and every acknowledgement later. Each process's group
+committer (storage/committer.py: every delivery and IMAP change) first takes an exclusive flock on
+a file beside the database; the kernel wakes the next one the moment the lock is given back, after
+the commit (and its fsync) returned. The SQLite lock stays the authority: a writer that does not
+take this one (the relay's claims, an operator's command) still meets SQLite's.
 On PostgreSQL, and for an in-memory database, it holds nothing.
 """
 

@@ -53,7 +53,6 @@ class EventChannel:
         self._hub = hub
         self.received = 0
         self.dropped = 0
-        self.published = 0
         self._pending_addresses: dict[str, None] = {}
         self._pending_queued = False
         self._pending_folders: set[int] = set()
@@ -124,7 +123,6 @@ class EventChannel:
         if self._pending_folders:
             event["f"] = sorted(self._pending_folders)
         self._pending_addresses, self._pending_queued, self._pending_folders = {}, False, set()
-        self.published += 1
         self._send(self.encode(event))
 
     # -- in --------------------------------------------------------------------------

@@ -9,7 +9,6 @@ session's per-address cap, its log lines and the audit trail see the client the 
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from twisted.internet import address
 from twisted.internet.protocol import Protocol
@@ -17,9 +16,6 @@ from twisted.protocols import policies
 from zope.interface import directlyProvides, providedBy
 
 from mssante_hub import proxy_header
-from mssante_hub.observe import metrics
-
-log = logging.getLogger("mssante_hub.imap")
 
 
 class ProxiedConnection(policies.ProtocolWrapper):
@@ -40,8 +36,7 @@ class ProxiedConnection(policies.ProtocolWrapper):
         policy = self.factory.policy
         source = getattr(transport.getPeer(), "host", "")
         if not policy.admits(source):
-            log.warning("%s connection from %s refused: not a trusted PROXY source", policy.listener, source)
-            metrics.proxy_refused(policy.listener, proxy_header.REFUSED_UNTRUSTED)
+            proxy_header.refuse(policy.listener, source, proxy_header.REFUSED_UNTRUSTED, "not a trusted PROXY source")
             transport.loseConnection()
             return
         self._reading = asyncio.ensure_future(self._read_header(source))
@@ -52,8 +47,8 @@ class ProxiedConnection(policies.ProtocolWrapper):
         if self.transport is None or self.disconnecting or not getattr(self.transport, "connected", True):
             return
         if not data:
-            log.warning("%s connection from %s refused: %s", policy.listener, source, data.error or "no PROXY header")
-            metrics.proxy_refused(policy.listener, proxy_header.REFUSED_BAD_HEADER)
+            proxy_header.refuse(policy.listener, source, proxy_header.REFUSED_BAD_HEADER,
+                                data.error or "no valid PROXY header")
             self.transport.loseConnection()
             return
         client = proxy_header.real_client(data)

@@ -9,8 +9,9 @@ works, through Twisted's own buffering, so a missing internal degrades speed, no
 from __future__ import annotations
 
 from twisted.internet import tcp as _tcp
-from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
+
+from mssante_hub.admission import tcp_below
 
 CHECKED_ON = ">=26.10,<27"
 # (class, attribute) pairs this module relies on; the test checks each on the installed Twisted.
@@ -47,10 +48,9 @@ def send_at_once(tcp) -> None:
 def send_at_once_under_tls(transport) -> None:
     """send_at_once on the TCP transport below an implicit-TLS protocol (nothing for another kind)."""
     if isinstance(transport, TLSMemoryBIOProtocol):
-        below = transport.transport
-        while isinstance(below, ProtocolWrapper):  # the PROXY header reader (imap/proxied.py)
-            below = below.transport
-        send_at_once(below)
+        tcp = tcp_below(transport)  # below the PROXY header reader too (imap/proxied.py)
+        if tcp is not None:
+            send_at_once(tcp)
 
 
 def write_now(transport, data: bytes) -> None:

@@ -3,8 +3,9 @@
 aiosmtpd handles the connection, line reading, STARTTLS and the AUTH exchange. This
 subclass takes over EHLO (to advertise PIPELINING, ENHANCEDSTATUSCODES, DSN), MAIL and
 RCPT (DSN parameters, null sender, our replies) and DATA (CRLF.CRLF only, size cap
-without holding an oversized message; a bare CR/LF inside is refused by delivery's first scan). What is allowed is asked of a *door* object
-(mx or submission) which owns the policy of its listener.
+without holding an oversized message; a bare CR/LF inside is refused by delivery's first
+scan). What is allowed is asked of a *door* object (mx or submission) which owns the
+policy of its listener.
 """
 
 from __future__ import annotations
@@ -241,9 +242,8 @@ class HubSMTP(SMTP):
             if self.proxy is not None:
                 if not self.proxy.admits(self.client_ip):
                     self._refused = True
-                    log.warning("%s connection from %s refused: not a trusted PROXY source",
-                                self.proxy.listener, self.client_ip)
-                    metrics.proxy_refused(self.proxy.listener, proxy_header.REFUSED_UNTRUSTED)
+                    proxy_header.refuse(self.proxy.listener, self.client_ip, proxy_header.REFUSED_UNTRUSTED,
+                                        "not a trusted PROXY source")
                     transport.close()
                     return
                 # Admitted (and counted per address) once the header names the client: proxied().
@@ -287,8 +287,8 @@ class HubSMTP(SMTP):
             return
         if self.proxy is not None and not self._header_read:
             # aiosmtpd closed it on a malformed or late header (it calls handle_PROXY only on a good one)
-            log.warning("%s connection from %s refused: no valid PROXY header", self.proxy.listener, self.client_ip)
-            metrics.proxy_refused(self.proxy.listener, proxy_header.REFUSED_BAD_HEADER)
+            proxy_header.refuse(self.proxy.listener, self.client_ip, proxy_header.REFUSED_BAD_HEADER,
+                                "no valid PROXY header")
         if self._counted:
             self._counted = False
             metrics.SMTP_SESSIONS.dec()
